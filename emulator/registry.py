@@ -1,0 +1,218 @@
+"""Event types: their schemas, their generation rules, and their compiled validators.
+
+A schema file ``schemas/<slug>.v1.json`` names its event type in ``title`` (Zenoti's
+spelling, ``AppointmentGroup.Created``); a module of :mod:`emulator.rules` names the same
+type in ``EVENT_TYPE``. :func:`load_registry` pairs them, so adding an event type is adding
+those two files and nothing else.
+
+Validation has two speeds. Every event goes through a compiled validator
+(``jsonschema_rs``, a few microseconds); only an event that fails is run through the
+pure-Python ``jsonschema`` validator, whose errors carry paths and a best match.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import pkgutil
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jsonschema
+import jsonschema_rs
+from jsonschema import Draft202012Validator, FormatChecker
+
+from . import rules as rules_package
+from .errors import SchemaBroken, UnknownEventType
+
+OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
+EVENT_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6,7}Z$")
+DATA_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
+
+
+def _is_object_id(value: object) -> bool:
+    return not isinstance(value, str) or OBJECT_ID.match(value) is not None
+
+
+def _is_event_timestamp(value: object) -> bool:
+    return not isinstance(value, str) or EVENT_TIMESTAMP.match(value) is not None
+
+
+def _is_data_datetime(value: object) -> bool:
+    return not isinstance(value, str) or DATA_DATETIME.match(value) is not None
+
+
+#: Zenoti's own formats. Each predicate passes non-strings: ``type`` judges those.
+ZENOTI_FORMATS: dict[str, Callable[[object], bool]] = {
+    "zenoti-objectid": _is_object_id,
+    "zenoti-timestamp": _is_event_timestamp,
+    "zenoti-datetime": _is_data_datetime,
+}
+
+
+def make_format_checker() -> FormatChecker:
+    """A fresh checker: jsonschema's formats plus Zenoti's, never the class-wide one."""
+    checker = FormatChecker()
+    for name, predicate in ZENOTI_FORMATS.items():
+        checker.checks(name)(predicate)
+    return checker
+
+
+@dataclass(frozen=True)
+class SchemaError:
+    """One way an instance breaks its schema, located for a person to find."""
+
+    #: ``$.data.appointments[0].start_time``
+    path: str
+    #: ``/data/appointments/0/start_time``, for APIs
+    pointer: str
+    message: str
+    #: the schema keyword that failed (``type``, ``required``, ``pattern``...)
+    keyword: str = ""
+
+
+def json_path(parts: Any) -> str:
+    """``['data', 'appointments', 0]`` -> ``$.data.appointments[0]``."""
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(part)):
+            out += f".{part}"
+        else:
+            out += f"[{json.dumps(str(part))}]"
+    return out
+
+
+def json_pointer(parts: Any) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _relevance(error: jsonschema.ValidationError) -> tuple[Any, ...]:
+    # Deeper errors say more than "not valid under anyOf"; then jsonschema's own ranking.
+    return (-len(error.path), jsonschema.exceptions.relevance(error))
+
+
+@dataclass
+class EventType:
+    """One Zenoti event type: its schema, the rules that generate it, its validators."""
+
+    name: str
+    slug: str
+    schema: dict[str, Any]
+    schema_path: Path
+    rules: ModuleType
+    _fast: Any = field(default=None, repr=False)
+    _full: Draft202012Validator | None = field(default=None, repr=False)
+
+    @property
+    def fast(self) -> Any:
+        # Compiled once per process, on first use: most commands touch one type only.
+        if self._fast is None:
+            self._fast = jsonschema_rs.Draft202012Validator(
+                self.schema, validate_formats=True, formats=dict(ZENOTI_FORMATS)
+            )
+        return self._fast
+
+    @property
+    def full(self) -> Draft202012Validator:
+        if self._full is None:
+            self._full = Draft202012Validator(self.schema, format_checker=make_format_checker())
+        return self._full
+
+    def is_valid(self, instance: Any) -> bool:
+        return bool(self.fast.is_valid(instance))
+
+    def errors(self, instance: Any) -> list[SchemaError]:
+        """Every error in ``instance``, most relevant first; ``[]`` when valid."""
+        if self.fast.is_valid(instance):
+            return []
+        found = sorted(self.full.iter_errors(instance), key=_relevance)
+        return [
+            SchemaError(json_path(e.absolute_path), json_pointer(e.absolute_path), e.message, str(e.validator))
+            for e in found
+        ]
+
+    def iter_fields(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each field of the schema as ``($.data.guest.email, subschema)``, for docs and drift."""
+        yield from _walk_fields(self.schema, "$")
+
+
+def _walk_fields(schema: dict[str, Any], path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for key, sub in schema.get("properties", {}).items():
+        child = json_path([key]).replace("$", path, 1)
+        yield child, sub
+        yield from _walk_fields(sub, child)
+    items = schema.get("items")
+    if isinstance(items, dict):
+        yield from _walk_fields(items, path + "[*]")
+
+
+def slug_for(event_type: str) -> str:
+    """``AppointmentGroup.Created`` -> ``appointment-group-created``: the one name mapping."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", event_type).replace(".", "-")
+    return words.lower()
+
+
+def schema_dir() -> Path:
+    """Where the schemas are: inside the installed package, else the source tree's top."""
+    packaged = resources.files("emulator") / "schemas"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "schemas"
+
+
+def _discover_rules() -> dict[str, ModuleType]:
+    found: dict[str, ModuleType] = {}
+    for info in pkgutil.iter_modules(rules_package.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{rules_package.__name__}.{info.name}")
+        name = getattr(module, "EVENT_TYPE", None)
+        if name:
+            found[name] = module
+    return found
+
+
+class Registry(dict[str, EventType]):
+    """Event types by Zenoti's name. A plain dict that knows how to refuse a wrong name."""
+
+    def get_type(self, name: str) -> EventType:
+        try:
+            return self[name]
+        except KeyError:
+            raise UnknownEventType(name, self) from None
+
+
+def load_registry(directory: Path | None = None) -> Registry:
+    """Load every schema in ``directory`` and pair it with its rules.
+
+    :raise SchemaBroken: a schema that does not parse or breaks the 2020-12 metaschema,
+        or whose event type has no rules.
+    """
+    directory = directory or schema_dir()
+    rules = _discover_rules()
+    registry = Registry()
+    for path in sorted(directory.glob("*.json")):
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+            Draft202012Validator.check_schema(schema)
+        except (ValueError, jsonschema.SchemaError) as exc:
+            raise SchemaBroken(f"Schema {path.name} is broken: {exc}") from exc
+        name = schema.get("x-event-type") or schema.get("title")
+        if name not in rules:
+            raise SchemaBroken(f"Schema {path.name} names {name!r}, which no module of emulator.rules declares.")
+        registry[name] = EventType(name, slug_for(name), schema, path, rules[name])
+    return registry
+
+
+@functools.cache
+def default_registry() -> Registry:
+    """The packaged registry, loaded once per process (schemas never change while running)."""
+    return load_registry()
