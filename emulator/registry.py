@@ -99,7 +99,7 @@ def _relevance(error: jsonschema.ValidationError) -> tuple[Any, ...]:
     return (-len(error.path), jsonschema.exceptions.relevance(error))
 
 
-@dataclass
+@dataclass(eq=False)
 class EventType:
     """One Zenoti event type: its schema, the rules that generate it, its validators."""
 

@@ -1,0 +1,96 @@
+"""Options shared by the commands that generate events (``generate``, ``fire``).
+
+Parsing lives in click types, so a malformed value is a usage error (exit 2) naming the
+option, before any event is generated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+
+from .. import overrides
+from ..errors import EmulatorError
+from ..generate import DEFAULT_EVENT_TYPE, PROFILES, Generator, parse_now
+from ..registry import default_registry
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class EventTypeParam(click.ParamType):
+    """A Zenoti event type name, checked against the registry (with a close match)."""
+
+    name = "EVENT_TYPE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return default_registry().get_type(str(value)).name
+        except EmulatorError as exc:
+            self.fail(exc.message, param, ctx)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(name) for name in default_registry() if name.startswith(incomplete)]
+
+
+class AssignmentParam(click.ParamType):
+    """``PATH=VALUE`` for ``--set``; the value is JSON where it parses."""
+
+    name = "PATH=VALUE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return overrides.parse_assignment(str(value))
+        except EmulatorError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+class TimestampParam(click.ParamType):
+    name = "TIMESTAMP"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_now(str(value))
+        except EmulatorError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+def generation_options(func: F) -> F:
+    """EVENT_TYPE, --count, --seed, --now, --set, --profile and --no-validate."""
+    decorators = [
+        click.argument("event_type", type=EventTypeParam(), default=DEFAULT_EVENT_TYPE, required=False),
+        click.option("-n", "--count", type=click.IntRange(min=1), default=1, show_default=True, help="How many events."),
+        click.option("--seed", type=int, default=None, help="Seed of the simulated business and every value: same seed and --now, same bytes. Random when omitted."),
+        click.option("--now", type=TimestampParam(), default=None, help="Clock of the first event (ISO 8601, UTC when no zone). The real clock when omitted."),
+        click.option("--set", "assignments", type=AssignmentParam(), multiple=True, metavar="PATH=VALUE",
+                     help="Override a field of every event, e.g. data.guest.email=null or data.appointments.0.room_name=\"Suite 4\". Repeatable."),
+        click.option("--profile", type=click.Choice(PROFILES), default="realistic", show_default=True,
+                     help="realistic: what a busy spa sends; edge: the values receivers break on (still schema-valid)."),
+        click.option("--no-validate", is_flag=True, help="Let --set break the schema (for testing how a receiver copes)."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def events_from_options(event_type: str, count: int, seed: int | None, now: datetime | None,
+                        assignments: tuple[Any, ...], profile: str, no_validate: bool) -> Iterator[dict[str, Any]]:
+    """The events the generation options ask for, lazily; the first one is made eagerly
+    so that an override that breaks the schema fails before anything is printed or sent."""
+    generator = Generator(default_registry().get_type(event_type), seed=seed, now=now, profile=profile,
+                          overrides=list(assignments), validate=not no_validate)
+    first = generator.one()
+
+    def stream() -> Iterator[dict[str, Any]]:
+        yield first
+        yield from generator.events(count - 1)
+
+    return stream()
