@@ -74,7 +74,7 @@ class PayloadInvalid(EmulatorError):
         first = errors[0] if errors else ("$", "", "invalid")
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         super().__init__(
-            f"{event_type} event breaks its schema: {first[0]}: {first[2]}{more}{hint}",
+            f"{event_type} event breaks its schema: {first[0]}: {first[2]}{more}{hint}.",
             details=[{"path": p, "pointer": ptr, "message": m} for p, ptr, m in errors],
         )
         self.event_type = event_type
@@ -93,3 +93,47 @@ class GeneratorBug(SchemaBroken):
     """The generator produced an event its own schema rejects."""
 
     code = "generator_bug"
+
+
+# --- delivery (issue 4) -------------------------------------------------------------
+
+
+class StoreError(EmulatorError):
+    """The delivery log cannot be opened, read or written (path, permissions, a bad file)."""
+
+    status_code = 500
+    code = "store_error"
+
+
+class WebhookInactive(EmulatorError):
+    """Firing to a webhook that was deactivated after too many failures in a row."""
+
+    exit_code = ExitCode.FAILED
+    status_code = 409
+    code = "webhook_inactive"
+
+    def __init__(self, webhook_id: int, url: str, failures: int) -> None:
+        super().__init__(
+            f"Webhook {webhook_id} ({url}) is deactivated after {failures} failures in a row. "
+            f"Fix the receiver, then run: zenoti-emulator reactivate {webhook_id}",
+            details={"webhook_id": webhook_id, "url": url, "consecutive_failures": failures},
+        )
+        self.webhook_id = webhook_id
+
+
+class DeliveryFailed(EmulatorError):
+    """A delivery whose every attempt failed; keeps each attempt's status or error."""
+
+    exit_code = ExitCode.FAILED
+    status_code = 502
+    code = "delivery_failed"
+
+    def __init__(self, url: str, attempts: Sequence[str], *, hint: str = "") -> None:
+        last = attempts[-1] if attempts else "no attempt"
+        plural = "s" if len(attempts) != 1 else ""
+        super().__init__(
+            f"Delivery to {url} failed after {len(attempts)} attempt{plural} (last: {last}).{hint}",
+            details={"url": url, "attempts": list(attempts)},
+        )
+        self.url = url
+        self.attempts = list(attempts)
