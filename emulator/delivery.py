@@ -1,0 +1,770 @@
+"""Deliver events the way Zenoti does: signed bytes, a timeout, retries with backoff.
+
+This is the only module that imports :mod:`requests`. An event is serialised **once**
+into a :class:`PreparedDelivery` (verb, URL, headers, body bytes); every attempt sends
+those same bytes, signed afresh by :class:`ZenotiSignature`. :class:`RetryPolicy` is
+pure data plus a pure :meth:`~RetryPolicy.delays`. :class:`Deliverer` owns one
+``requests.Session`` and a bounded pool of worker threads, and writes everything to a
+:class:`~emulator.store.Store` so that a killed process loses nothing.
+
+Usage::
+
+    with Store(path) as store, Deliverer(store, concurrency=8) as deliverer:
+        hook = store.upsert_webhook("http://127.0.0.1:9000/hook", secret="s3cret")
+        ids = deliverer.submit_many(events, hook)
+        deliverer.wait()            # until every delivery is delivered or failed
+
+The facts it reproduces (``ZENOTI_WEBHOOKS.md``): 10 s per attempt; a 2xx is success and
+anything else (another status, a 3xx, which is not followed, a timeout, a refused or
+reset connection, a TLS error) is a failed attempt; up to 5 retries with exponential
+backoff between 30 s and 10 min, with jitter; the webhook is deactivated after 20
+failures in a row.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+
+from . import signing
+from .errors import UsageError, WebhookInactive
+from .store import FAILURE_UNITS, VERBS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
+
+log = logging.getLogger(__name__)
+
+#: Seconds Zenoti waits for a response, per attempt.
+DEFAULT_TIMEOUT = 10.0
+#: Retries after the first attempt.
+DEFAULT_RETRIES = 5
+DEFAULT_MAX_ATTEMPTS = DEFAULT_RETRIES + 1
+#: The backoff between attempts stays within these bounds (seconds, unscaled).
+MIN_BACKOFF = 30.0
+MAX_BACKOFF = 600.0
+#: Each wait is its nominal value plus or minus this fraction, kept within the bounds.
+DEFAULT_JITTER = 0.2
+#: Failures in a row that deactivate a webhook.
+DEFAULT_DEACTIVATE_AFTER = 20
+DEFAULT_CONCURRENCY = 8
+#: How much of a response body the log keeps.
+RESPONSE_LOG_LIMIT = 64 * 1024
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+def user_agent() -> str:
+    """``zenoti-webhook-emulator/<version>``: says who is calling, and which build."""
+    try:
+        version = metadata.version("zenoti-webhook-emulator")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        version = "0"
+    return f"zenoti-webhook-emulator/{version}"
+
+
+def serialize(event: Mapping[str, Any]) -> bytes:
+    """The wire bytes of an event: compact JSON, UTF-8, non-ASCII kept as is."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How many attempts, and how long to wait between them (unscaled seconds).
+
+    The nominal waits grow geometrically from ``min_delay`` (before the first retry) to
+    ``max_delay`` (before the last): with the defaults 30 s, 63 s, 134 s, 284 s, 600 s.
+    Jitter moves each by up to ``jitter`` of its value either way, never outside
+    ``[min_delay, max_delay]``.
+
+    :raise UsageError: for a policy that cannot work (no attempt, negative waits).
+    """
+
+    #: the first attempt plus the retries; always finite
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    min_delay: float = MIN_BACKOFF
+    max_delay: float = MAX_BACKOFF
+    jitter: float = DEFAULT_JITTER
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise UsageError(f"max_attempts must be at least 1, not {self.max_attempts}.")
+        if not 0 < self.min_delay <= self.max_delay:
+            raise UsageError(f"Backoff bounds must satisfy 0 < min <= max, not {self.min_delay}..{self.max_delay}.")
+        if not 0 <= self.jitter < 1:
+            raise UsageError(f"jitter must be in [0, 1), not {self.jitter}.")
+
+    @classmethod
+    def no_retry(cls) -> RetryPolicy:
+        """One attempt and no retry (``fire --no-retry``)."""
+        return cls(max_attempts=1)
+
+    @property
+    def retries(self) -> int:
+        return self.max_attempts - 1
+
+    def nominal(self, retry: int) -> float:
+        """The wait before retry number ``retry`` (1-based), before jitter."""
+        if self.retries <= 1:
+            return self.min_delay
+        ratio = self.max_delay / self.min_delay
+        return self.min_delay * ratio ** ((retry - 1) / (self.retries - 1))
+
+    def bounds(self, retry: int) -> tuple[float, float]:
+        """The smallest and largest wait jitter can give before retry ``retry``."""
+        base = self.nominal(retry)
+        return max(self.min_delay, base * (1 - self.jitter)), min(self.max_delay, base * (1 + self.jitter))
+
+    def delay(self, retry: int, rng: random.Random) -> float:
+        """The wait before retry ``retry`` (1-based), jittered with ``rng``."""
+        base = self.nominal(retry)
+        jittered = base * (1 + self.jitter * (2 * rng.random() - 1))
+        return min(self.max_delay, max(self.min_delay, jittered))
+
+    def delays(self, rng: random.Random) -> list[float]:
+        """Every wait of a delivery that fails every attempt: pure, given ``rng``."""
+        return [self.delay(k, rng) for k in range(1, self.max_attempts)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RetryPolicy:
+        return cls(**{k: data[k] for k in ("max_attempts", "min_delay", "max_delay", "jitter") if k in data})
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOptions:
+    """How one delivery is made; stored with it, so a resumed delivery behaves the same."""
+
+    #: seconds to wait for a response, per attempt
+    timeout: float = DEFAULT_TIMEOUT
+    #: divides every wait between attempts (600 turns 10 min into 1 s)
+    time_scale: float = 1.0
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    #: send ``Content-Type: application/json; charset=utf-8`` (real Zenoti may not)
+    content_type: bool = True
+    #: ``dashed`` (reported) or ``hex``
+    signature_format: str = "dashed"
+    #: ``attempt``: every failed attempt counts towards deactivation; ``event``: only an
+    #: event whose retries ran out
+    failure_unit: str = "attempt"
+    #: failures in a row that deactivate the webhook; 0 never deactivates
+    deactivate_after: int = DEFAULT_DEACTIVATE_AFTER
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise UsageError(f"Timeout must be positive, not {self.timeout}.")
+        if not (self.time_scale > 0 and math.isfinite(self.time_scale)):
+            raise UsageError(f"Time scale must be a positive number, not {self.time_scale}.")
+        if self.signature_format not in signing.SIGNATURE_FORMATS:
+            raise UsageError(
+                f"Signature format must be one of {', '.join(signing.SIGNATURE_FORMATS)}, not {self.signature_format!r}."
+            )
+        if self.failure_unit not in FAILURE_UNITS:
+            raise UsageError(f"Failure unit must be one of {', '.join(FAILURE_UNITS)}, not {self.failure_unit!r}.")
+        if self.deactivate_after < 0:
+            raise UsageError(f"deactivate_after must be 0 (never) or more, not {self.deactivate_after}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["policy"] = self.policy.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeliveryOptions:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "policy"}
+        return cls(policy=RetryPolicy.from_dict(data.get("policy", {})), **known)
+
+
+class ZenotiSignature(AuthBase):
+    """Signs a prepared request's body into ``zenoti-webhook-signature``, as Zenoti does."""
+
+    def __init__(self, secret: str, signature_format: str = "dashed") -> None:
+        self._secret = secret
+        self.signature_format = signature_format
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = r.body or b""
+        r.headers[signing.SIGNATURE_HEADER] = signing.sign(body, self._secret, signature_format=self.signature_format)  # type: ignore[arg-type]
+        return r
+
+    def __repr__(self) -> str:
+        return f"ZenotiSignature(secret=<hidden>, signature_format={self.signature_format!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDelivery:
+    """One call, final: the bytes that are signed are the bytes that are sent.
+
+    Build it with :meth:`for_event` (or :meth:`ping`); every attempt of a delivery
+    sends the same ``body``.
+    """
+
+    method: str
+    url: str
+    body: bytes
+    #: every header but the signature, which is computed per attempt from ``body``
+    headers: Mapping[str, str]
+    secret: str | None = field(default=None, repr=False)
+    signature_format: str = "dashed"
+
+    @classmethod
+    def for_event(
+        cls,
+        event: Mapping[str, Any] | bytes,
+        webhook: Webhook,
+        *,
+        content_type: bool = True,
+        signature_format: str = "dashed",
+    ) -> PreparedDelivery:
+        """The call that delivers ``event`` (a dict, or its exact bytes) to ``webhook``."""
+        body = event if isinstance(event, bytes) else serialize(event)
+        headers = {"Content-Type": JSON_CONTENT_TYPE} if content_type else {}
+        return cls(webhook.verb, webhook.url, body, headers, webhook.secret, signature_format)
+
+    @classmethod
+    def ping(cls, url: str) -> PreparedDelivery:
+        """Zenoti's "test your trigger": an empty POST, no body, no signature."""
+        return cls("POST", url, b"", {})
+
+    @property
+    def signature(self) -> str | None:
+        """The signature header value, or ``None`` without a secret."""
+        if not self.secret:
+            return None
+        return signing.sign(self.body, self.secret, signature_format=self.signature_format)  # type: ignore[arg-type]
+
+    def auth(self) -> ZenotiSignature | None:
+        return ZenotiSignature(self.secret, self.signature_format) if self.secret else None
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What one HTTP request did, before it is logged."""
+
+    started_at: float
+    verb: str
+    url: str
+    request_headers: Mapping[str, str]
+    status_code: int | None
+    #: ``success``, ``http_status``, ``redirect``, ``timeout``, ``connection``, ``tls`` or ``error``
+    outcome: str
+    latency_ms: float
+    response_headers: Mapping[str, str]
+    response_body: bytes
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "success"
+
+    def describe(self) -> str:
+        """``200``, ``503``, ``timeout``: how the attempt ended, in a word."""
+        return str(self.status_code) if self.status_code is not None else self.outcome
+
+
+def _classify(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls"
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower():
+        return "timeout"
+    if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        return "connection"
+    return "error"
+
+
+def _outcome(status: int) -> str:
+    if 200 <= status < 300:
+        return "success"
+    if 300 <= status < 400:
+        return "redirect"
+    return "http_status"
+
+
+@dataclass(order=True)
+class _Job:
+    due_at: float
+    seq: int
+    scheduled: ScheduledAttempt = field(compare=False)
+    #: body, webhook id and options when known (a fresh submit); loaded otherwise
+    payload: tuple[bytes, int | None, DeliveryOptions] | None = field(compare=False, default=None)
+
+
+#: ``attempt`` hooks receive ``(SendResult-derived AttemptRecord, RecordResult)``;
+#: ``complete`` hooks receive ``(delivery_id, status)`` once a delivery is final or
+#: left pending by :meth:`Deliverer.close`.
+Hook = Callable[..., None]
+HOOK_NAMES = ("attempt", "complete")
+
+
+class Deliverer:
+    """Sends deliveries on a bounded worker pool, with retries, logging every step.
+
+    Owns one ``requests.Session`` (connections are reused) and ``concurrency`` worker
+    threads, started on creation. Every delivery goes to the :class:`Store` before it
+    is sent, and each retry is written down before it is waited for, so closing or
+    killing the process leaves pending work that :meth:`resume_pending` picks up.
+
+    :param store: the delivery log.
+    :param options: defaults for :meth:`submit` (timeout, retry policy, time scale...).
+    :param concurrency: worker threads, i.e. requests in flight at most.
+    :param rate: at most this many requests per second overall; ``None`` for no limit.
+    :param rng: draws the jitter; a seeded ``random.Random`` makes it reproducible.
+    :param clock: the epoch time (``time.time``); due times are stored in it.
+    :param sleep: when given, waits for a due time by calling ``sleep(seconds)`` (a fake
+        clock's sleep advances it at once); by default workers wait on a condition, so
+        a newly submitted job or :meth:`close` wakes them.
+    :param hooks: ``{"attempt": [...], "complete": [...]}`` callables, run on worker
+        threads after each attempt is logged (see :data:`HOOK_NAMES`).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        options: DeliveryOptions | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate: float | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] | None = None,
+        hooks: Mapping[str, Iterable[Hook]] | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise UsageError(f"Concurrency must be at least 1, not {concurrency}.")
+        if rate is not None and not rate > 0:
+            raise UsageError(f"Rate must be a positive number of requests per second, not {rate}.")
+        self.store = store
+        self.options = options or DeliveryOptions()
+        self.concurrency = concurrency
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._sleep = sleep
+        self._interval = 1.0 / rate if rate else 0.0
+        self._next_slot = 0.0
+        self._rate_lock = threading.Lock()
+        self.hooks: dict[str, list[Hook]] = {name: [] for name in HOOK_NAMES}
+        for name, fns in (hooks or {}).items():
+            if name not in self.hooks:
+                raise ValueError(f"Unknown hook {name!r}; known: {', '.join(HOOK_NAMES)}")
+            self.hooks[name].extend(fns)
+
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = user_agent()
+        adapter = HTTPAdapter(pool_connections=max(10, concurrency), pool_maxsize=max(10, concurrency))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+        self._cond = threading.Condition()
+        self._heap: list[_Job] = []
+        self._known: set[int] = set()  # scheduled-attempt ids queued or running here
+        self._seq = itertools.count()
+        self._running = 0
+        self._unattempted = 0  # first attempts and replays not yet made
+        self._closing = False
+        self._threads = [
+            threading.Thread(target=self._worker, name=f"zenoti-deliverer-{i}", daemon=True) for i in range(concurrency)
+        ]
+        for t in self._threads:
+            t.start()
+
+    # -- public API --------------------------------------------------------------------
+
+    def submit(
+        self, event: Mapping[str, Any] | bytes, webhook: Webhook, *, options: DeliveryOptions | None = None
+    ) -> int:
+        """Log ``event`` for ``webhook`` and queue its first attempt.
+
+        :param event: the envelope as a dict, or its exact JSON bytes.
+        :param webhook: where it goes (from :meth:`Store.create_webhook` and friends).
+        :param options: overrides the deliverer's :class:`DeliveryOptions`.
+        :return: the delivery id.
+        :raise WebhookInactive: when the webhook is deactivated.
+        """
+        return self.submit_many([event], webhook, options=options)[0]
+
+    def submit_many(
+        self,
+        events: Iterable[Mapping[str, Any] | bytes],
+        webhook: Webhook,
+        *,
+        options: DeliveryOptions | None = None,
+        batch: int = 64,
+    ) -> list[int]:
+        """:meth:`submit` for many events, logged ``batch`` at a time (workers start at once).
+
+        :raise WebhookInactive: when the webhook is deactivated (before anything is logged),
+            or becomes deactivated while events are being submitted; those submitted
+            before stay queued.
+        """
+        opts = options or self.options
+        stored = opts.to_dict()
+        ids: list[int] = []
+        chunk: list[NewDelivery] = []
+
+        def flush() -> None:
+            current = self.store.require_active(webhook)
+            scheduled = self.store.create_deliveries(chunk, time_scale=opts.time_scale)
+            for item, sched in zip(chunk, scheduled):
+                self._push(sched, (item.body, current.id, opts))
+                ids.append(sched.delivery_id)
+            chunk.clear()
+
+        self.store.require_active(webhook)
+        for event in events:
+            body = event if isinstance(event, bytes) else serialize(event)
+            meta = event if isinstance(event, Mapping) else _meta(body)
+            chunk.append(
+                NewDelivery(
+                    body=body,
+                    event_type=_str_or_none(meta.get("event_type")),
+                    call_id=_str_or_none(meta.get("id")),
+                    event_id=_str_or_none(meta.get("event_id")),
+                    webhook=webhook,
+                    options=stored,
+                )
+            )
+            if len(chunk) >= batch:
+                flush()
+        if chunk:
+            flush()
+        return ids
+
+    def resume_pending(self) -> list[int]:
+        """Queue every attempt the log has scheduled but not made, each at its due time.
+
+        Call it at start-up (``resume``, ``serve``): retries of a process that was
+        killed resume on their original schedule; ones already overdue go at once.
+
+        :return: the ids of the deliveries resumed.
+        """
+        out = []
+        for sched in self.store.pending_schedule():
+            if self._push(sched, None):
+                out.append(sched.delivery_id)
+        return out
+
+    def replay(self, delivery_id: int) -> int:
+        """Send a finished delivery again, as one new attempt of the same event.
+
+        The body is the same bytes (same ``id``), signed with the webhook's current
+        secret. A replay is a single attempt: it does not start a new series of retries.
+
+        :return: the delivery id.
+        :raise NotFound: no such delivery. :raise UsageError: it is still pending.
+        :raise WebhookInactive: its webhook is deactivated.
+        """
+        _, webhook_id, _ = self.store.delivery_payload(delivery_id)
+        if webhook_id is None:
+            raise UsageError(f"Delivery {delivery_id} has no webhook any more (it was deleted); nothing to replay to.")
+        self.store.require_active(self.store.get_webhook(webhook_id))
+        sched = self.store.schedule_replay(delivery_id)
+        self._push(sched, None)
+        return delivery_id
+
+    def ping(self, url: str, *, timeout: float | None = None) -> SendResult:
+        """Zenoti's trigger test: an empty POST with no body and no signature; not logged."""
+        return self.send(PreparedDelivery.ping(url), timeout=timeout or self.options.timeout)
+
+    def send(self, prepared: PreparedDelivery, *, timeout: float) -> SendResult:
+        """Make one HTTP request and say how it went; never raises for a network failure.
+
+        Redirects are not followed (a 3xx is a failed attempt), and the first
+        :data:`RESPONSE_LOG_LIMIT` bytes of the response are kept.
+        """
+        req = requests.Request(
+            prepared.method, prepared.url, data=prepared.body, headers=dict(prepared.headers), auth=prepared.auth()
+        )
+        started_at = self._clock()
+        t0 = time.perf_counter()
+        try:
+            prep = self.session.prepare_request(req)
+        except requests.RequestException as exc:
+            return SendResult(started_at, prepared.method, prepared.url, {}, None, "error", 0.0, {}, b"", _error_text(exc))
+        headers = dict(prep.headers)
+        try:
+            resp = self.session.send(prep, timeout=timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            latency = (time.perf_counter() - t0) * 1000
+            outcome = _classify(exc)
+            text = _error_text(exc)
+            if outcome == "timeout":
+                text = f"no response within {timeout:g} s ({text})"
+            return SendResult(started_at, prepared.method, prepared.url, headers, None, outcome, latency, {}, b"", text)
+        latency = (time.perf_counter() - t0) * 1000
+        with resp:
+            status = resp.status_code
+            return SendResult(
+                started_at,
+                prepared.method,
+                prepared.url,
+                headers,
+                status,
+                _outcome(status),
+                latency,
+                dict(resp.headers),
+                resp.content[:RESPONSE_LOG_LIMIT],
+                None if 200 <= status < 300 else f"HTTP {status} {resp.reason or ''}".strip(),
+            )
+
+    def wait(self, timeout: float | None = None, *, settle: bool = True) -> bool:
+        """Block until the queued work is done.
+
+        :param settle: ``True`` waits until every delivery is delivered or failed (all
+            retries run); ``False`` only until every first attempt (and replay) was made,
+            leaving later retries scheduled.
+        :param timeout: real seconds; ``None`` waits as long as it takes.
+        :return: ``False`` if ``timeout`` ran out first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                done = (not self._heap and self._running == 0) if settle else (self._unattempted == 0 and self._running == 0)
+                if done:
+                    return True
+                if deadline is None:
+                    self._cond.wait()
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._cond.wait(left)
+
+    def pending(self) -> int:
+        """Attempts queued or in flight in this process."""
+        with self._cond:
+            return len(self._heap) + self._running
+
+    def close(self) -> None:
+        """Stop the workers once their in-flight attempts are logged; close the session.
+
+        Attempts not yet made stay scheduled in the log for :meth:`resume_pending`.
+        Call :meth:`wait` first to finish them here.
+        """
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join()
+        self.session.close()
+
+    def __enter__(self) -> Deliverer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the worker loop -------------------------------------------------------------
+
+    def _push(self, sched: ScheduledAttempt, payload: tuple[bytes, int | None, DeliveryOptions] | None) -> bool:
+        with self._cond:
+            if sched.id in self._known:
+                return False
+            self._known.add(sched.id)
+            if sched.kind != "retry":
+                self._unattempted += 1
+            heapq.heappush(self._heap, _Job(sched.due_at, next(self._seq), sched, payload))
+            self._cond.notify()
+            return True
+
+    def _take(self) -> _Job | None:
+        """The next due job, waiting for it; ``None`` once closing."""
+        while True:
+            with self._cond:
+                while True:
+                    if self._closing:
+                        return None
+                    if not self._heap:
+                        self._cond.wait()
+                        continue
+                    job = self._heap[0]
+                    left = job.due_at - self._clock()
+                    if left <= 0:
+                        heapq.heappop(self._heap)
+                        self._running += 1
+                        return job
+                    if self._sleep is None:
+                        self._cond.wait(left)
+                        continue
+                    break
+            # An injected sleep (a fake clock) runs outside the lock, then we look again.
+            self._sleep(left)
+
+    def _worker(self) -> None:
+        while True:
+            job = self._take()
+            if job is None:
+                return
+            try:
+                self._run(job)
+            except Exception:  # a bug or a broken log: keep the worker, keep the row pending
+                log.exception("Attempt %s of delivery %s could not be made", job.scheduled.number, job.scheduled.delivery_id)
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    self._known.discard(job.scheduled.id)
+                    if job.scheduled.kind != "retry":
+                        self._unattempted -= 1
+                    self._cond.notify_all()
+
+    def _throttle(self) -> None:
+        if not self._interval:
+            return
+        with self._rate_lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+        wait = slot - time.monotonic()
+        if wait > 0:
+            (self._sleep or time.sleep)(wait)
+
+    def _run(self, job: _Job) -> None:
+        sched = job.scheduled
+        if job.payload is not None:
+            body, webhook_id, opts = job.payload
+        else:
+            body, webhook_id, stored = self.store.delivery_payload(sched.delivery_id)
+            opts = DeliveryOptions.from_dict(stored) if stored else self.options
+        if webhook_id is None:
+            self.store.fail_pending(sched.delivery_id, "webhook deleted")
+            self._complete(sched.delivery_id, "failed")
+            return
+        webhook = self.store.get_webhook(webhook_id)
+        if not webhook.active:
+            self.store.fail_pending(
+                sched.delivery_id, f"webhook deactivated after {webhook.consecutive_failures} failures in a row"
+            )
+            self._complete(sched.delivery_id, "failed")
+            return
+        prepared = PreparedDelivery.for_event(
+            body, webhook, content_type=opts.content_type, signature_format=opts.signature_format
+        )
+        self._throttle()
+        result = self.send(prepared, timeout=opts.timeout)
+        retry_delay: float | None = None
+        if not result.ok and sched.kind != "replay" and sched.number < opts.policy.max_attempts:
+            retry_delay = opts.policy.delay(sched.number, self._rng)
+        record = AttemptRecord(
+            delivery_id=sched.delivery_id,
+            scheduled_id=sched.id,
+            number=sched.number,
+            started_at=result.started_at,
+            verb=result.verb,
+            url=result.url,
+            request_headers=result.request_headers,
+            status_code=result.status_code,
+            outcome=result.outcome,
+            latency_ms=result.latency_ms,
+            response_headers=result.response_headers,
+            response_body=result.response_body,
+            error=result.error,
+        )
+        outcome = self.store.record_attempt(
+            record,
+            retry_delay_s=retry_delay,
+            time_scale=opts.time_scale,
+            failure_unit=opts.failure_unit,  # type: ignore[arg-type]
+            deactivate_after=opts.deactivate_after,
+            webhook_id=webhook.id,
+        )
+        if outcome.deactivated:
+            log.warning(
+                "Webhook %s (%s) deactivated after %s failures in a row", webhook.id, webhook.url, opts.deactivate_after
+            )
+        log.debug("Delivery %s attempt %s: %s", sched.delivery_id, sched.number, result.describe())
+        if outcome.next is not None:
+            self._push(outcome.next, job.payload)
+        self._call("attempt", record, outcome)
+        if outcome.status != "pending":
+            self._complete(sched.delivery_id, outcome.status)
+
+    def _complete(self, delivery_id: int, status: str) -> None:
+        self._call("complete", delivery_id, status)
+
+    def _call(self, name: str, *args: Any) -> None:
+        for fn in self.hooks[name]:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("%s hook %r failed", name, fn)
+
+
+def _meta(body: bytes) -> Mapping[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _error_text(exc: BaseException) -> str:
+    """A readable one-liner for a requests/urllib3 error (they nest their reasons deeply)."""
+    inner: BaseException = exc
+    for _ in range(6):
+        nested = getattr(inner, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = next((a for a in inner.args if isinstance(a, BaseException)), None)
+        if nested is None:
+            break
+        inner = nested
+    text = str(inner)
+    errno = _ERRNO.search(text)
+    if errno:
+        return errno.group(0).strip()
+    if "timed out" in text.lower():
+        return "read timed out"
+    return f"{type(inner).__name__}: {text}" if text else type(inner).__name__
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
+
+
+def check_url(url: str) -> str:
+    """An http(s) URL with a host, or a :class:`UsageError` saying what is wrong."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UsageError(f"Target URL must start with http:// or https://, not {url!r}.")
+    if not parts.hostname:
+        raise UsageError(f"Target URL has no host: {url!r}.")
+    return url
+
+
+def check_verb(verb: str) -> str:
+    """``POST``, ``PUT`` or ``PATCH`` (any case), or a :class:`UsageError`."""
+    if verb.upper() not in VERBS:
+        raise UsageError(f"Verb must be one of {', '.join(VERBS)}, not {verb!r}.")
+    return verb.upper()
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Deliverer",
+    "DeliveryOptions",
+    "PreparedDelivery",
+    "RetryPolicy",
+    "SendResult",
+    "ZenotiSignature",
+    "WebhookInactive",
+    "check_url",
+    "check_verb",
+    "serialize",
+    "user_agent",
+]

@@ -1,0 +1,198 @@
+"""A real webhook receiver for tests: an HTTP server on a loopback port-0 socket, in a thread.
+
+It records every request (method, path, headers, exact body bytes) and answers from a
+script: a status code, ``"stall"`` (answer nothing until the test ends), ``"reset"`` (a
+TCP reset), or ``("redirect", location)``; once the script runs out it answers
+``default``. Nothing is mocked: the emulator's requests go over real sockets.
+
+Usage::
+
+    with Receiver([503, 503, 200]) as rx:
+        ...fire at rx.url...
+        rx.wait_for(3)
+        assert rx.requests[-1].body == ...
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Action = Any  # int | "stall" | "reset" | ("redirect", url)
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    #: header names in lower case
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:  # resets are deliberate
+        pass
+
+
+class Receiver:
+    """A scripted HTTP receiver on 127.0.0.1 (see the module docstring).
+
+    :param script: answers for the first requests, in order.
+    :param default: the status for every request after the script.
+    :param delay: seconds to take before answering (a real handler's work).
+    """
+
+    def __init__(self, script: Iterable[Action] = (), *, default: int = 200, delay: float = 0.0) -> None:
+        self.script: deque[Action] = deque(script)
+        self.default = default
+        self.delay = delay
+        self.requests: list[Received] = []
+        self._cond = threading.Condition()
+        self._release = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with receiver._cond:
+                    receiver.requests.append(
+                        Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
+                    )
+                    action = receiver.script.popleft() if receiver.script else receiver.default
+                    receiver._cond.notify_all()
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                if action == "stall":
+                    receiver._release.wait(30)
+                    self.close_connection = True
+                    return
+                if action == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                if isinstance(action, tuple) and action[0] == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", action[1])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                payload = b'{"received": true}' if 200 <= int(action) < 300 else b'{"error": "scripted"}'
+                self.send_response(int(action))
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_POST = do_PUT = do_PATCH = do_GET = _handle
+
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                except (OSError, ValueError):
+                    pass
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/hook"
+
+    def answer(self, *actions: Action) -> None:
+        """Append answers to the script."""
+        with self._cond:
+            self.script.extend(actions)
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> list[Received]:
+        """Block until ``n`` requests arrived (or fail after ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.requests) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"expected {n} requests, got {len(self.requests)}")
+                self._cond.wait(left)
+            return list(self.requests)
+
+    def close(self) -> None:
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def closed_port_url() -> str:
+    """A loopback URL nobody listens on: connecting is refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hook"
+
+
+class TLSGarbageServer:
+    """A TCP server that answers a TLS handshake with plain HTTP: a TLS error for https clients."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(8)
+        self._sock.settimeout(0.1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self._sock.getsockname()[1]}/hook"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            with conn:
+                try:
+                    conn.settimeout(1)
+                    conn.recv(4096)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
+
+    def __enter__(self) -> TLSGarbageServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
