@@ -137,3 +137,9 @@ class DeliveryFailed(EmulatorError):
         )
         self.url = url
         self.attempts = list(attempts)
+
+
+class CaptureUnreadable(UsageError):
+    """An input of ``validate`` that is not there or cannot be read."""
+
+    code = "capture_unreadable"
