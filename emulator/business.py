@@ -12,6 +12,7 @@ import random
 import unicodedata
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from faker import Faker
@@ -96,7 +97,7 @@ class Center:
     zone_name: str
     zone: ZoneInfo
     #: what Zenoti prints before invoice numbers, derived from the center (``BEL1``)
-    invoice_prefix: str
+    invoice_prefix: str | None
     rooms: tuple[Room, ...]
     therapists: tuple[Therapist, ...]
     services: tuple[Service, ...]
@@ -128,20 +129,20 @@ class Business:
         fake = make_faker(rng)
         org = Organization(new_uuid(rng), f"{fake['en_US'].last_name()} {rng.choice(('Spa', 'Med Spa', 'Salon & Spa', 'Wellness'))}")
         locations = EDGE_LOCATIONS if profile == "edge" else LOCATIONS
-        centers = tuple(_build_center(fake, name, zone, i) for i, (name, zone) in enumerate(_pick_locations(rng, locations)))
+        centers = tuple(_build_center(fake, name, zone, i, profile) for i, (name, zone) in enumerate(_pick_locations(rng, locations)))
         people = tuple(_build_guest(fake, profile) for _ in range(guests))
         return cls(org, centers, people)
 
 
-def _pick_locations(rng: random.Random, locations: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
-    """Three to six locations over at least three distinct UTC offsets."""
-    from datetime import datetime, timezone
+#: A winter and a summer instant: DST can make two zones agree in one season only.
+_SEASONS = (datetime(2026, 1, 15, tzinfo=timezone.utc), datetime(2026, 7, 15, tzinfo=timezone.utc))
 
-    probe = datetime(2026, 1, 15, tzinfo=timezone.utc)
+
+def _pick_locations(rng: random.Random, locations: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+    """Three to six locations over at least three distinct UTC offsets, summer and winter."""
     while True:
         chosen = rng.sample(locations, rng.randint(3, 6))
-        offsets = {probe.astimezone(ZoneInfo(zone)).utcoffset() for _, zone in chosen}
-        if len(offsets) >= 3:
+        if all(len({probe.astimezone(ZoneInfo(zone)).utcoffset() for _, zone in chosen}) >= 3 for probe in _SEASONS):
             return chosen
 
 
@@ -150,7 +151,7 @@ def _invoice_prefix(name: str, index: int) -> str:
     return f"{(letters + 'XXX')[:3]}{index + 1}"
 
 
-def _build_center(fake: Faker, name: str, zone: str, index: int) -> Center:
+def _build_center(fake: Faker, name: str, zone: str, index: int, profile: str) -> Center:
     rng = fake["en_US"].random
     rooms = tuple(Room(new_uuid(rng), room) for room in rng.sample(providers.ROOMS, rng.randint(3, 6)))
     therapists = tuple(_build_therapist(fake) for _ in range(rng.randint(4, 9)))
@@ -162,7 +163,10 @@ def _build_center(fake: Faker, name: str, zone: str, index: int) -> Center:
         )
         for s_name, minutes, needs_room, equipment in menu
     )
-    return Center(new_uuid(rng), name, zone, ZoneInfo(zone), _invoice_prefix(name, index), rooms, therapists, services)
+    prefix: str | None = _invoice_prefix(name, index)
+    if profile == "edge":
+        prefix = rng.choice((prefix, "", None))
+    return Center(new_uuid(rng), name, zone, ZoneInfo(zone), prefix, rooms, therapists, services)
 
 
 def _build_therapist(fake: Faker) -> Therapist:

@@ -120,9 +120,8 @@ def compile_schema(schema: dict[str, Any], where: str = "$") -> Filler:
 
 def _compile_plain(schema: dict[str, Any], types: tuple[str, ...], where: str) -> Filler:
     if "x-faker" in schema:
-        name, _, raw_args = str(schema["x-faker"]).partition(":")
-        args = [_json_or_text(a) for a in raw_args.split(",")] if raw_args else []
-        return lambda fill: getattr(fill.fake, name)(*args)
+        name, args, kwargs = _faker_call(schema["x-faker"], where)
+        return lambda fill: getattr(fill.fake, name)(*args, **kwargs)
     if "x-choices" in schema:
         values = [pair[0] for pair in schema["x-choices"]]
         weights = [pair[1] for pair in schema["x-choices"]]
@@ -168,11 +167,19 @@ def _string_filler(schema: dict[str, Any]) -> Filler:
     return lambda fill: fill.fake.word()
 
 
-def _json_or_text(raw: str) -> Any:
+def _faker_call(hint: Any, where: str) -> tuple[str, list[Any], dict[str, Any]]:
+    """``"name"``, ``"name:ARG"`` (ARG as JSON where it parses) or ``{"method", "args", "kwargs"}``."""
+    if isinstance(hint, dict) and isinstance(hint.get("method"), str):
+        return hint["method"], list(hint.get("args", [])), dict(hint.get("kwargs", {}))
+    if not isinstance(hint, str) or not hint:
+        raise SchemaBroken(f"{where}: x-faker must be a method name, 'name:ARG' or {{method, args, kwargs}}, not {hint!r}.")
+    name, sep, raw = hint.partition(":")
+    if not sep:
+        return name, [], {}
     try:
-        return json.loads(raw)
+        return name, [json.loads(raw)], {}
     except ValueError:
-        return raw
+        return name, [raw], {}
 
 
 class ObjectIds:

@@ -1,0 +1,248 @@
+"""Invariants of generated AppointmentGroup.Created events, over thousands of seeded events."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from emulator.errors import GeneratorBug, PayloadInvalid, UsageError
+from emulator.generate import Generator, generate_events, parse_now
+from emulator.registry import load_registry
+
+UTC = timezone.utc
+NOW = datetime(2024, 7, 25, 14, 52, 6, 769417, tzinfo=UTC)
+SEEDS = range(8)
+PER_SEED = 400  # 3,200 events per profile
+
+
+def parse(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def generated(registry, profile: str = "realistic", now: datetime = NOW):
+    """(event, center) for every event of every seed."""
+    kind = registry["AppointmentGroup.Created"]
+    for seed in SEEDS:
+        gen = Generator(kind, seed=seed, now=now, profile=profile)
+        centers = {c.id: c for c in gen.ctx.business.centers}
+        for event in gen.events(PER_SEED):
+            yield event, centers[event["data"]["center_id"]]
+
+
+@pytest.fixture(scope="module", params=["realistic", "edge"])
+def events(request, registry):
+    return list(generated(registry, request.param))
+
+
+def test_ids_are_object_ids_of_the_event_second_event_id_just_before_id(events):
+    seen = set()
+    for event, _ in events:
+        call_id, event_id = event["id"], event["event_id"]
+        assert re.fullmatch(r"[0-9a-f]{24}", call_id) and re.fullmatch(r"[0-9a-f]{24}", event_id)
+        second = int(parse(event["event_timestamp"][:19]).replace(tzinfo=UTC).timestamp())
+        assert int(call_id[:8], 16) == second == int(event_id[:8], 16)
+        assert int(call_id, 16) - int(event_id, 16) in (1, 2)
+        assert call_id not in seen and event_id not in seen
+        seen.update((call_id, event_id))
+
+
+def test_event_timestamp_has_six_or_seven_fraction_digits_and_z(events):
+    shapes = Counter(len(e["event_timestamp"].split(".")[1]) for e, _ in events)
+    assert set(shapes) == {7, 8}  # digits plus the Z
+    assert all(e["event_timestamp"].endswith("Z") for e, _ in events)
+
+
+def test_end_minus_start_is_the_service_duration(events):
+    for event, _ in events:
+        for a in event["data"]["appointments"]:
+            assert parse(a["end_time"]) - parse(a["start_time"]) == timedelta(minutes=a["service_duration_in_minutes"])
+
+
+def test_in_center_times_are_the_same_instant_on_the_centers_clock(events):
+    for event, center in events:
+        zone = ZoneInfo(center.zone_name)
+        for a in event["data"]["appointments"]:
+            for key in ("start_time", "end_time"):
+                wall = parse(a[key]).replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
+                assert a[f"{key}_in_center"] == wall.isoformat()
+
+
+def test_appointments_follow_each_other_or_run_in_parallel_and_add_ons_follow_their_parent(events):
+    for event, _ in events:
+        appointments = event["data"]["appointments"]
+        assert not appointments[0]["is_add_on"]
+        for before, a in zip(appointments, appointments[1:]):
+            assert before["has_add_ons"] == (a["is_add_on"] and not before["is_add_on"]) or before["is_add_on"]
+            if a["is_add_on"]:
+                assert a["start_time"] == before["end_time"]
+                assert a["therapist_id"] == before["therapist_id"]
+                assert before["has_add_ons"] or before["is_add_on"]
+            else:
+                ends = {x["end_time"] for x in appointments[: appointments.index(a)]}
+                starts = {x["start_time"] for x in appointments[: appointments.index(a)] if not x["is_add_on"]}
+                assert a["start_time"] in ends | starts
+        last = appointments[-1]
+        assert not last["has_add_ons"]
+
+
+def test_created_equals_last_updated_within_a_second_of_the_event_and_before_the_first_start(events):
+    for event, _ in events:
+        fired = parse(event["event_timestamp"].rstrip("Z")[:26])
+        for a in event["data"]["appointments"]:
+            assert a["creation_date"] == a["last_updated_on"]
+            created = parse(a["creation_date"])
+            assert timedelta(0) <= fired - created < timedelta(seconds=1)
+        first = min(parse(a["start_time"]) for a in event["data"]["appointments"])
+        assert parse(event["data"]["appointments"][0]["creation_date"]) < first
+
+
+def test_center_fields_come_from_the_center(events):
+    for event, center in events:
+        data = event["data"]
+        assert data["center_Name"] == center.name
+        assert data["invoice_number_prefix"] == center.invoice_prefix
+        assert data["invoice_number_prefix"] in ("", None) or re.fullmatch(r"[A-Z]{3}\d+", data["invoice_number_prefix"])
+        assert re.fullmatch(r"\d+", data["invoice_number"])
+        ids = {s.id for s in center.services} | {a.id for s in center.services for a in s.add_ons}
+        assert all(a["service_id"] in ids for a in data["appointments"])
+        assert all(a["therapist_id"] in {t.id for t in center.therapists} for a in data["appointments"])
+
+
+def test_utm_fields_are_sometimes_null(registry):
+    data = [e["data"] for e, _ in generated(registry)]
+    assert {d["utm_source"] is None for d in data} == {True, False}
+    assert {d["utm_medium"] is None for d in data} == {True, False}
+    assert all(d["utm_medium"] not in (None, "online") for d in data if d["utm_source"] == "booknow")
+
+
+def test_guests_keep_their_names_and_email_across_events(registry):
+    seen: dict[str, tuple] = {}
+    for event, _ in generated(registry):
+        g = event["data"]["guest"]
+        assert seen.setdefault(g["id"], (g["first_name"], g["last_name"], g["email"])) == (g["first_name"], g["last_name"], g["email"])
+    assert len(seen) > 100
+
+
+def test_business_spans_at_least_three_utc_offsets_in_real_zones(registry):
+    kind = registry["AppointmentGroup.Created"]
+    for seed in range(30):
+        for profile in ("realistic", "edge"):
+            centers = Generator(kind, seed=seed, now=NOW, profile=profile).ctx.business.centers
+            assert len({NOW.astimezone(ZoneInfo(c.zone_name)).utcoffset() for c in centers}) >= 3
+            assert all(c.rooms and c.therapists and c.services for c in centers)
+
+
+def test_different_seeds_build_different_businesses(registry):
+    kind = registry["AppointmentGroup.Created"]
+    orgs = {Generator(kind, seed=s, now=NOW).ctx.business.organization.id for s in range(20)}
+    assert len(orgs) == 20
+
+
+def test_same_seed_and_now_give_identical_events():
+    one = json.dumps(list(generate_events(count=200, seed=42, now=NOW)))
+    two = json.dumps(list(generate_events(count=200, seed=42, now=NOW)))
+    assert one == two
+
+
+def test_without_now_only_the_times_move():
+    def timeless(event):
+        text = json.dumps(event)
+        text = re.sub(r'"\d{4}-\d{2}-\d{2}T[0-9:.]+Z?"', '"T"', text)
+        return re.sub(r'"[0-9a-f]{24}"', '"ID"', text)
+
+    real = [timeless(e) for e in generate_events(count=50, seed=9)]
+    fixed = [timeless(e) for e in generate_events(count=50, seed=9, now=NOW)]
+    assert real == fixed
+
+
+def test_without_a_seed_every_run_differs():
+    runs = {json.dumps(next(generate_events(now=NOW))["data"]) for _ in range(5)}
+    assert len(runs) == 5
+
+
+def test_edge_profile_has_the_values_receivers_break_on(registry):
+    names, nulls, sizes, midnight, dst, offsets = [], Counter(), Counter(), 0, 0, set()
+    for event, center in generated(registry, "edge"):
+        data = event["data"]
+        names += [data["guest"]["first_name"], data["guest"]["last_name"]]
+        for key in ("utm_source", "utm_medium", "invoice_number_prefix"):
+            nulls[key] += data[key] is None
+        nulls["email"] += data["guest"]["email"] in (None, "")
+        sizes[len(data["appointments"])] += 1
+        offsets.add(NOW.astimezone(ZoneInfo(center.zone_name)).utcoffset().total_seconds() % 3600)
+        for a in data["appointments"]:
+            midnight += a["start_time_in_center"][:10] != a["end_time_in_center"][:10]
+            wall = parse(a["end_time_in_center"]) - parse(a["start_time_in_center"])
+            dst += wall != timedelta(minutes=a["service_duration_in_minutes"])
+    assert any(any(ord(ch) > 0x2000 for ch in n) for n in names)  # CJK, emoji
+    assert any("'" in n for n in names) and any(len(n) > 100 for n in names) and "" in names
+    assert all(nulls[key] > 0 for key in ("utm_source", "utm_medium", "invoice_number_prefix", "email"))
+    assert max(sizes) >= 12
+    assert midnight > 0 and dst > 0
+    assert {1800.0, 2700.0} <= offsets  # half- and quarter-hour zones
+
+
+def test_overrides_set_fields_of_every_event():
+    events = list(generate_events(count=20, seed=1, now=NOW, overrides=[
+        ("data.guest.email", None), ("data.appointments.0.room_name", "Suite 4"), ("data.x_new", 1)]))
+    assert all(e["data"]["guest"]["email"] is None for e in events)
+    assert all(e["data"]["appointments"][0]["room_name"] == "Suite 4" for e in events)
+    assert all(e["data"]["x_new"] == 1 for e in events)
+
+
+def test_an_override_that_breaks_the_schema_is_refused_with_the_schema_error():
+    with pytest.raises(PayloadInvalid) as caught:
+        next(generate_events(seed=1, now=NOW, overrides=[("data.appointments.0.start_time", "2024-13-01")]))
+    assert caught.value.errors[0][0] == "$.data.appointments[0].start_time"
+    assert caught.value.errors[0][1] == "/data/appointments/0/start_time"
+    assert "--no-validate" in caught.value.message
+
+
+def test_no_validate_lets_a_breaking_override_through():
+    event = next(generate_events(seed=1, now=NOW, overrides=[("data.invoice_number", 8086)], validate=False))
+    assert event["data"]["invoice_number"] == 8086
+
+
+@pytest.mark.parametrize("path", ["data.appointments.99.room_name", "data.nope.deeper", "data.center_Name.x"])
+def test_an_override_of_a_path_that_cannot_exist_is_a_usage_error(path):
+    with pytest.raises(UsageError, match="--set"):
+        next(generate_events(seed=1, now=NOW, overrides=[(path, 1)]))
+
+
+def test_a_field_added_to_the_schema_appears_with_no_python_edit(tmp_path):
+    schema = json.loads(load_registry()["AppointmentGroup.Created"].schema_path.read_text())
+    schema["properties"]["data"]["properties"]["loyalty_tier"] = {
+        "type": "string", "description": "new", "x-faker": "random_element:[\"gold\",\"silver\"]"}
+    schema["properties"]["data"]["properties"]["guest"]["properties"]["phone"] = {
+        "type": "string", "description": "new", "x-faker": "numerify:+1 ###-###-####"}
+    schema["properties"]["data"]["properties"]["points"] = {"type": "integer", "minimum": 5, "maximum": 9, "description": "new"}
+    (tmp_path / "appointment-group-created.v1.json").write_text(json.dumps(schema))
+    kind = load_registry(tmp_path)["AppointmentGroup.Created"]
+    for event in Generator(kind, seed=3, now=NOW).events(50):
+        assert event["data"]["loyalty_tier"] in ("gold", "silver")
+        assert re.fullmatch(r"\+1 \d{3}-\d{3}-\d{4}", event["data"]["guest"]["phone"])
+        assert 5 <= event["data"]["points"] <= 9
+
+
+def test_a_generator_bug_is_an_error_never_a_silent_event(tmp_path):
+    schema = json.loads(load_registry()["AppointmentGroup.Created"].schema_path.read_text())
+    schema["properties"]["data"]["properties"]["center_Name"]["pattern"] = "^Nowhere$"
+    (tmp_path / "appointment-group-created.v1.json").write_text(json.dumps(schema))
+    kind = load_registry(tmp_path)["AppointmentGroup.Created"]
+    with pytest.raises(GeneratorBug, match="center_Name"):
+        Generator(kind, seed=3, now=NOW).one()
+
+
+@pytest.mark.parametrize("text", ["2024-07-25T14:52:06Z", "2024-07-25T14:52:06", "2024-07-25T16:52:06+02:00"])
+def test_now_accepts_iso_8601_and_means_utc_without_a_zone(text):
+    assert parse_now(text) == datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
+
+
+def test_unknown_profile_is_a_usage_error(registry):
+    with pytest.raises(UsageError, match="realistic, edge"):
+        Generator(registry["AppointmentGroup.Created"], profile="weird")

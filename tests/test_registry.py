@@ -1,0 +1,113 @@
+"""The registry is the test matrix: every event type found must be complete and valid."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from emulator.errors import SchemaBroken, UnknownEventType
+from emulator.generate import generate_events
+from emulator.registry import load_registry, schema_dir, slug_for
+
+from .conftest import ROOT
+
+NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
+EVENT_TYPES = sorted(load_registry())
+
+
+def test_every_schema_file_is_an_event_type_with_rules(registry):
+    files = sorted(schema_dir().glob("*.json"))
+    assert len(files) == len(registry) >= 1
+    for kind in registry.values():
+        assert kind.schema_path.name == f"{slug_for(kind.name)}.v1.json"
+        assert callable(kind.rules.scene)
+
+
+@pytest.mark.parametrize("name", EVENT_TYPES)
+def test_schema_passes_the_2020_12_metaschema(registry, name):
+    schema = registry[name].schema
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(schema)
+    assert schema["$id"] and schema["title"] == name
+
+
+@pytest.mark.parametrize("name", EVENT_TYPES)
+def test_every_field_says_what_it_means(registry, name):
+    undocumented = [path for path, sub in registry[name].iter_fields() if not sub.get("description")]
+    assert undocumented == []
+
+
+@pytest.mark.parametrize("name", EVENT_TYPES)
+def test_unknown_fields_are_allowed_for_the_validator_to_report(registry, name):
+    objects = [sub for _, sub in registry[name].iter_fields() if sub.get("type") == "object"]
+    assert all(sub.get("additionalProperties", True) is not False for sub in objects)
+
+
+@pytest.mark.parametrize("name", EVENT_TYPES)
+def test_published_sample_is_accepted(registry, name):
+    kind = registry[name]
+    sample = json.loads((ROOT / kind.schema["x-doc-sample"]).read_text())
+    assert kind.errors(sample) == []
+    assert kind.is_valid(sample)
+
+
+@pytest.mark.parametrize("name", EVENT_TYPES)
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("profile", ["realistic", "edge"])
+def test_generated_events_validate_with_both_validators(registry, name, seed, profile):
+    kind = registry[name]
+    for event in generate_events(name, count=150, seed=seed, now=NOW, profile=profile):
+        assert kind.is_valid(event)
+        assert not list(kind.full.iter_errors(event))
+
+
+def test_fast_and_full_validators_agree_on_broken_events(registry):
+    kind = registry["AppointmentGroup.Created"]
+    event = next(generate_events(count=1, seed=5, now=NOW))
+    broken = [
+        {**event, "id": "66A26696C7314F7815DB6A1F"},
+        {**event, "event_timestamp": "2024-07-25T14:52:06Z"},
+        {**event, "data": {**event["data"], "invoice_number": 8086}},
+        {**event, "data": {**event["data"], "guest": {"id": "not-a-guid", "first_name": "A", "last_name": "B", "email": None}}},
+        {k: v for k, v in event.items() if k != "data"},
+    ]
+    for instance in broken:
+        assert not kind.is_valid(instance)
+        errors = kind.errors(instance)
+        assert errors and errors[0].path.startswith("$")
+
+
+def test_error_paths_are_json_paths_most_relevant_first(registry):
+    kind = registry["AppointmentGroup.Created"]
+    event = next(generate_events(count=1, seed=5, now=NOW))
+    event["data"]["appointments"][0]["start_time"] = "2024-13-01"
+    errors = kind.errors(event)
+    assert errors[0].path == "$.data.appointments[0].start_time"
+    assert errors[0].pointer == "/data/appointments/0/start_time"
+    assert "2024-13-01" in errors[0].message
+
+
+def test_unknown_event_type_suggests_the_closest_name(registry):
+    with pytest.raises(UnknownEventType, match="Did you mean 'AppointmentGroup.Created'"):
+        registry.get_type("Appointment.Created")
+
+
+def test_a_schema_without_rules_is_refused(tmp_path):
+    (tmp_path / "guest-created.v1.json").write_text(json.dumps(
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Guest.Created", "type": "object"}))
+    with pytest.raises(SchemaBroken, match="Guest.Created"):
+        load_registry(tmp_path)
+
+
+def test_a_broken_schema_is_our_error_not_the_users(tmp_path):
+    (tmp_path / "x.v1.json").write_text('{"type": 12}')
+    with pytest.raises(SchemaBroken, match="x.v1.json"):
+        load_registry(tmp_path)
+
+
+def test_slug_is_derived_from_zenotis_name():
+    assert slug_for("AppointmentGroup.Created") == "appointment-group-created"
+    assert slug_for("Guest.Membership.Created") == "guest-membership-created"
