@@ -413,34 +413,27 @@ class Deliverer:
         stored = opts.to_dict()
         ids: list[int] = []
         chunk: list[NewDelivery] = []
-
-        def flush() -> None:
-            current = self.store.require_active(webhook)
-            scheduled = self.store.create_deliveries(chunk, time_scale=opts.time_scale)
-            for item, sched in zip(chunk, scheduled):
-                self._push(sched, (item.body, current.id, opts))
-                ids.append(sched.delivery_id)
-            chunk.clear()
-
         self.store.require_active(webhook)
-        for event in events:
-            body = event if isinstance(event, bytes) else serialize(event)
-            meta = event if isinstance(event, Mapping) else _meta(body)
-            chunk.append(
-                NewDelivery(
-                    body=body,
-                    event_type=_str_or_none(meta.get("event_type")),
-                    call_id=_str_or_none(meta.get("id")),
-                    event_id=_str_or_none(meta.get("event_id")),
-                    webhook=webhook,
-                    options=stored,
-                )
-            )
-            if len(chunk) >= batch:
-                flush()
-        if chunk:
-            flush()
+        try:
+            for event in events:
+                chunk.append(_new_delivery(event, webhook, stored))
+                if len(chunk) >= batch:
+                    ids += self._enqueue(chunk, webhook, opts)
+                    chunk = []
+            if chunk:
+                ids += self._enqueue(chunk, webhook, opts)
+        except WebhookInactive as exc:
+            exc.submitted = ids
+            raise
         return ids
+
+    def _enqueue(self, chunk: list[NewDelivery], webhook: Webhook, opts: DeliveryOptions) -> list[int]:
+        # Checked per batch: the webhook may be deactivated by failures while we submit.
+        self.store.require_active(webhook)
+        scheduled = self.store.create_deliveries(chunk, time_scale=opts.time_scale)
+        for item, sched in zip(chunk, scheduled):
+            self._push(sched, (item.body, webhook.id, opts))
+        return [sched.delivery_id for sched in scheduled]
 
     def resume_pending(self) -> list[int]:
         """Queue every attempt the log has scheduled but not made, each at its due time.
@@ -699,6 +692,19 @@ class Deliverer:
                 fn(*args)
             except Exception:
                 log.exception("%s hook %r failed", name, fn)
+
+
+def _new_delivery(event: Mapping[str, Any] | bytes, webhook: Webhook, options: Mapping[str, Any]) -> NewDelivery:
+    body = event if isinstance(event, bytes) else serialize(event)
+    meta = event if isinstance(event, Mapping) else _meta(body)
+    return NewDelivery(
+        body=body,
+        event_type=_str_or_none(meta.get("event_type")),
+        call_id=_str_or_none(meta.get("id")),
+        event_id=_str_or_none(meta.get("event_id")),
+        webhook=webhook,
+        options=options,
+    )
 
 
 def _meta(body: bytes) -> Mapping[str, Any]:

@@ -119,6 +119,8 @@ class WebhookInactive(EmulatorError):
             details={"webhook_id": webhook_id, "url": url, "consecutive_failures": failures},
         )
         self.webhook_id = webhook_id
+        #: deliveries already submitted when it was found deactivated (they still run)
+        self.submitted: list[int] = []
 
 
 class DeliveryFailed(EmulatorError):

@@ -50,3 +50,4 @@ def main(argv: list[str] | None = None) -> None:
 # Command modules register themselves on ``cli``; one import per family.
 from . import generate as _generate  # noqa: E402,F401
 from . import validate as _validate  # noqa: E402,F401
+from . import delivery as _delivery  # noqa: E402,F401

@@ -1,0 +1,548 @@
+"""Delivery commands: ``fire``, ``webhooks``, ``reactivate``, ``resume``, ``deliveries``, ``replay``.
+
+Each parses its options, opens the delivery log and a :class:`~emulator.delivery.Deliverer`,
+and reports: progress and tables on stderr, data (``--json``) on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..delivery import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_DEACTIVATE_AFTER,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_TIMEOUT,
+    Deliverer,
+    DeliveryOptions,
+    RetryPolicy,
+    check_url,
+)
+from ..errors import EmulatorError, ExitCode, UsageError, WebhookInactive
+from ..signing import SIGNATURE_FORMATS
+from ..store import FAILURE_UNITS, STATUSES, VERBS, AttemptRecord, RecordResult, Store, iso
+from . import cli
+from .params import events_from_options, generation_options
+
+
+class URLParam(click.ParamType):
+    """An http(s) URL with a host."""
+
+    name = "URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return check_url(str(value))
+        except EmulatorError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+class RateParam(click.ParamType):
+    """Requests per second: ``50`` or ``50/s``."""
+
+    name = "R/s"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        text = str(value).strip().lower().removesuffix("/s")
+        try:
+            rate = float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a rate; write requests per second, e.g. 50 or 50/s.", param, ctx)
+        if not rate > 0:
+            self.fail(f"rate must be positive, not {value!r}.", param, ctx)
+        return rate
+
+
+def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--db",
+        type=click.Path(dir_okay=False),
+        default=None,
+        envvar="ZENOTI_EMULATOR_DB",
+        help="The delivery log (SQLite). Default: deliveries.sqlite3 in the user's data directory.",
+    )(func)
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of a table on stderr.")(func)
+
+
+def concurrency_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "-c",
+        "--concurrency",
+        type=click.IntRange(1, 256),
+        default=DEFAULT_CONCURRENCY,
+        show_default=True,
+        help="Requests in flight at most.",
+    )(func)
+
+
+def _err_console() -> Console:
+    # Off a terminal nothing tells rich the width; a wide one keeps tables unclipped in logs.
+    width = None if sys.stderr.isatty() else 200
+    return Console(stderr=True, highlight=False, width=width)
+
+
+# -- reporting -------------------------------------------------------------------------
+
+
+@dataclass
+class RunStats:
+    """What a run did, gathered from the deliverer's hooks (on worker threads)."""
+
+    total: int = 0
+    delivered: int = 0
+    failed: int = 0
+    attempts: int = 0
+    latencies: list[float] = field(default_factory=list)
+    retried: set[int] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_attempt(self, record: AttemptRecord, result: RecordResult) -> None:
+        with self.lock:
+            self.attempts += 1
+            if record.latency_ms is not None:
+                self.latencies.append(record.latency_ms)
+            if record.number > 1:
+                self.retried.add(record.delivery_id)
+
+    def on_complete(self, delivery_id: int, status: str) -> None:
+        with self.lock:
+            if status == "delivered":
+                self.delivered += 1
+            else:
+                self.failed += 1
+
+
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def summarize(store: Store, ids: Sequence[int], stats: RunStats, elapsed: float) -> dict[str, Any]:
+    """The run's figures; statuses are read back from the log, the authority."""
+    counts = store.counts(ids=ids)
+    return {
+        "events": len(ids),
+        "delivered": counts["delivered"],
+        "failed": counts["failed"],
+        "pending": counts["pending"],
+        "retried": len(stats.retried),
+        "attempts": stats.attempts,
+        "latency_ms": {
+            "p50": _round(_percentile(stats.latencies, 0.50)),
+            "p95": _round(_percentile(stats.latencies, 0.95)),
+            "max": _round(max(stats.latencies) if stats.latencies else None),
+        },
+        "elapsed_s": round(elapsed, 3),
+        "deliveries_per_s": round(len(ids) / elapsed, 1) if elapsed > 0 else None,
+        "delivery_ids": [min(ids), max(ids)] if ids else [],
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def print_summary(summary: dict[str, Any], *, as_json: bool, title: str) -> None:
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    lat = summary["latency_ms"]
+    table = Table(title=title, title_justify="left", show_header=True)
+    for column in ("events", "delivered", "failed", "pending", "retried", "attempts", "p50 ms", "p95 ms", "max ms", "per s"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        *(str(summary[k]) for k in ("events", "delivered", "failed", "pending", "retried", "attempts")),
+        *("-" if lat[k] is None else f"{lat[k]:.1f}" for k in ("p50", "p95", "max")),
+        "-" if summary["deliveries_per_s"] is None else f"{summary['deliveries_per_s']:.1f}",
+    )
+    _err_console().print(table)
+    if summary["pending"]:
+        click.echo(f"{summary['pending']} deliveries have retries scheduled; run: zenoti-emulator resume", err=True)
+    if summary["failed"]:
+        click.echo("Failed deliveries: zenoti-emulator deliveries --status failed", err=True)
+
+
+class Reporter:
+    """A progress bar on a terminal, plain lines (at most one a second) otherwise."""
+
+    def __init__(self, stats: RunStats, total: int | None, label: str) -> None:
+        self.stats = stats
+        self.label = label
+        self.total = total
+        self.tty = sys.stderr.isatty()
+        self._progress: Progress | None = None
+        self._task: Any = None
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Reporter:
+        if self.tty:
+            self._progress = Progress(
+                TextColumn(f"[bold]{self.label}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[detail]}"),
+                TimeElapsedColumn(),
+                console=_err_console(),
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self.label, total=self.total, detail="")
+        return self
+
+    def on_complete(self, delivery_id: int, status: str) -> None:
+        s = self.stats
+        detail = f"delivered {s.delivered}  failed {s.failed}  retried {len(s.retried)}"
+        if self._progress is not None:
+            self._progress.update(self._task, completed=s.delivered + s.failed, detail=detail)
+            return
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < 1.0:
+                return
+            self._last = now
+        click.echo(f"{self.label}: {s.delivered + s.failed}/{self.total or '?'} done, {detail}", err=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            return
+        s = self.stats
+        click.echo(
+            f"{self.label}: {s.delivered + s.failed}/{self.total or '?'} done, "
+            f"delivered {s.delivered}  failed {s.failed}  retried {len(s.retried)}",
+            err=True,
+        )
+
+
+def _run(
+    store: Store,
+    *,
+    label: str,
+    total: int | None,
+    start: Callable[[Deliverer], list[int]],
+    settle: bool,
+    concurrency: int,
+    options: DeliveryOptions | None = None,
+    rate: float | None = None,
+) -> tuple[list[int], RunStats, float, str | None]:
+    """Start work on a deliverer, report progress, wait; ``(ids, stats, elapsed, stop reason)``."""
+    stats = RunStats()
+    reporter = Reporter(stats, total, label)
+    stopped: str | None = None
+    ids: list[int] = []
+    t0 = time.perf_counter()
+    with reporter:
+        deliverer = Deliverer(
+            store,
+            options=options,
+            concurrency=concurrency,
+            rate=rate,
+            hooks={"attempt": [stats.on_attempt], "complete": [stats.on_complete, reporter.on_complete]},
+        )
+        try:
+            try:
+                ids = start(deliverer)
+            except WebhookInactive as exc:
+                # deactivated part-way: what was submitted still runs to its end
+                stopped = exc.message
+                ids = exc.submitted
+            deliverer.wait(settle=settle)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: pending retries stay in the log; run: zenoti-emulator resume", err=True)
+            raise
+        finally:
+            deliverer.close()
+    return ids, stats, time.perf_counter() - t0, stopped
+
+
+# -- fire ------------------------------------------------------------------------------
+
+
+@cli.command("fire", short_help="Generate events and deliver them to a receiver, as Zenoti does.")
+@generation_options
+@click.option("-t", "--target", type=URLParam(), required=True, help="The receiver's URL (http or https).")
+@click.option("--secret", default=None, help="Sign each body with this secret (zenoti-webhook-signature). Unsigned when omitted.")
+@click.option("--verb", type=click.Choice(VERBS, case_sensitive=False), default="POST", show_default=True, help="HTTP verb, as chosen in Zenoti's setup.")
+@concurrency_option
+@click.option("--rate", type=RateParam(), default=None, help="At most R requests per second (e.g. 50/s). No limit when omitted.")
+@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Divide every wait between attempts by F (600 turns 10 min into 1 s). The log keeps the real schedule too.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds to wait for each response (Zenoti: 10).")
+@click.option("--max-attempts", type=click.IntRange(1, 50), default=DEFAULT_MAX_ATTEMPTS, show_default=True,
+              help="First attempt plus retries (Zenoti: 1 + 5).")
+@click.option("--no-retry", is_flag=True, help="One attempt per event, no retry.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Wait for retries to settle; --no-wait returns after each event's first attempt and leaves retries to `resume`.")
+@click.option("--no-content-type", is_flag=True, help="Send no Content-Type header (real Zenoti is reported not to send it reliably).")
+@click.option("--signature-format", type=click.Choice(SIGNATURE_FORMATS), default="dashed", show_default=True,
+              help="dashed: 'sha256 =AB-12-...' as reported from real traffic; hex: 'sha256=ab12...'.")
+@click.option("--count-failures", "failure_unit", type=click.Choice(FAILURE_UNITS), default="attempt", show_default=True,
+              help="What counts towards deactivation: each failed attempt, or each event whose retries ran out.")
+@click.option("--deactivate-after", type=click.IntRange(min=0), default=DEFAULT_DEACTIVATE_AFTER, show_default=True,
+              help="Failures in a row that deactivate the webhook (0: never).")
+@click.option("--ping", is_flag=True, help="Only test the target: an empty POST with no body and no signature, like Zenoti's test button.")
+@db_option
+@json_option
+def fire_command(event_type: str, count: int, seed: int | None, now: Any, assignments: tuple[Any, ...], profile: str,
+                 no_validate: bool, target: str, secret: str | None, verb: str, concurrency: int, rate: float | None,
+                 time_scale: float, timeout: float, max_attempts: int, no_retry: bool, wait: bool, no_content_type: bool,
+                 signature_format: str, failure_unit: str, deactivate_after: int, ping: bool, db: str | None,
+                 as_json: bool) -> None:
+    """Generate EVENT_TYPE events like `generate` and deliver them to --target.
+
+    Each event is sent as its exact signed bytes, retried up to 5 times with backoff
+    from 30 s to 10 min (scaled by --time-scale), and logged. Exits 0 when every event
+    was delivered, 1 when some failed for good (or the webhook is deactivated), 2 for
+    bad usage.
+
+    \b
+    Examples:
+      zenoti-emulator fire -t http://127.0.0.1:9000/hook --secret s3cret -n 20
+      zenoti-emulator fire -t http://127.0.0.1:9000/hook -n 500 -c 16 --rate 100/s
+      zenoti-emulator fire -t http://127.0.0.1:9000/hook --time-scale 600 --no-wait
+      zenoti-emulator fire -t http://127.0.0.1:9000/hook --ping
+    """
+    options = DeliveryOptions(
+        timeout=timeout,
+        time_scale=time_scale,
+        policy=RetryPolicy.no_retry() if no_retry else RetryPolicy(max_attempts=max_attempts),
+        content_type=not no_content_type,
+        signature_format=signature_format,
+        failure_unit=failure_unit,
+        deactivate_after=deactivate_after,
+    )
+    with Store(db) as store:
+        if ping:
+            _ping(store, target, timeout, as_json)
+            return
+        webhook = store.upsert_webhook(target, verb=verb, secret=secret)
+        store.require_active(webhook)
+        # The first event is made now: a --set that breaks the schema fails before any send.
+        events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate)
+        ids, stats, elapsed, stopped = _run(
+            store,
+            label="fire",
+            total=count,
+            start=lambda d: d.submit_many(events, webhook),
+            settle=wait,
+            concurrency=concurrency,
+            options=options,
+            rate=rate,
+        )
+        summary = summarize(store, ids, stats, elapsed)
+        summary["webhook_id"] = webhook.id
+        print_summary(summary, as_json=as_json, title=f"Delivered to {target} (webhook {webhook.id})")
+    if stopped:
+        click.echo(f"Error: {stopped}", err=True)
+    if stopped or summary["failed"]:
+        sys.exit(ExitCode.FAILED)
+
+
+def _ping(store: Store, target: str, timeout: float, as_json: bool) -> None:
+    with Deliverer(store, concurrency=1, options=DeliveryOptions(timeout=timeout)) as deliverer:
+        result = deliverer.ping(target, timeout=timeout)
+    if as_json:
+        click.echo(json.dumps({"url": target, "ok": result.ok, "status": result.status_code, "outcome": result.outcome,
+                               "latency_ms": round(result.latency_ms, 1), "error": result.error}))
+    word = "answered" if result.status_code is not None else "failed:"
+    click.echo(f"Ping {target}: {word} {result.error or result.status_code} in {result.latency_ms:.0f} ms", err=True)
+    if not result.ok:
+        sys.exit(ExitCode.FAILED)
+
+
+# -- webhooks, reactivate ----------------------------------------------------------------
+
+
+@cli.command("webhooks", short_help="List webhooks with their state and failure count.")
+@db_option
+@json_option
+def webhooks_command(db: str | None, as_json: bool) -> None:
+    """List every webhook in the log: id, URL, verb, masked secret, state, failures in a row."""
+    with Store(db) as store:
+        hooks = store.list_webhooks()
+    if as_json:
+        click.echo(json.dumps([h.to_dict() for h in hooks]))
+        return
+    if not hooks:
+        click.echo("No webhooks yet: `zenoti-emulator fire --target URL` creates one.", err=True)
+        return
+    table = Table(show_header=True)
+    for column in ("id", "name", "verb", "url", "secret", "events", "state", "failures", "created"):
+        table.add_column(column)
+    for h in hooks:
+        state = "active" if h.active else f"[red]deactivated {iso(h.deactivated_at)}[/red]"
+        table.add_row(str(h.id), h.name, h.verb, h.url, h.masked_secret or "-", ",".join(h.event_types) or "*",
+                      state, str(h.consecutive_failures), iso(h.created_at))
+    _err_console().print(table)
+
+
+@cli.command("reactivate", short_help="Bring a deactivated webhook back (by id or URL).")
+@click.argument("url_or_id")
+@db_option
+@json_option
+def reactivate_command(url_or_id: str, db: str | None, as_json: bool) -> None:
+    """Reactivate the webhook URL_OR_ID and reset its failure count, as a person does in
+    Zenoti's setup after fixing the receiver."""
+    with Store(db) as store:
+        hook = store.reactivate(url_or_id)
+    if as_json:
+        click.echo(json.dumps(hook.to_dict()))
+    click.echo(f"Webhook {hook.id} ({hook.url}) is active again.", err=True)
+
+
+# -- resume, replay ----------------------------------------------------------------------
+
+
+@cli.command("resume", short_help="Run every pending retry in the log to its end, then exit.")
+@db_option
+@concurrency_option
+@json_option
+def resume_command(db: str | None, concurrency: int, as_json: bool) -> None:
+    """Resume the deliveries a stopped (or killed) run left pending, each retry at its
+    original due time (overdue ones at once), and wait until all are delivered or failed.
+    Exits 1 when some failed for good."""
+    with Store(db) as store:
+        pending = store.counts()["pending"]
+        if not pending:
+            click.echo("Nothing to resume: no delivery is pending.", err=True)
+            if as_json:
+                print_summary(summarize(store, [], RunStats(), 0.0), as_json=True, title="")
+            return
+        ids, stats, elapsed, _ = _run(
+            store, label="resume", total=pending, start=lambda d: d.resume_pending(), settle=True, concurrency=concurrency
+        )
+        summary = summarize(store, sorted(set(ids)), stats, elapsed)
+        print_summary(summary, as_json=as_json, title="Resumed deliveries")
+    if summary["failed"]:
+        sys.exit(ExitCode.FAILED)
+
+
+@cli.command("replay", short_help="Send deliveries again, as new attempts of the same events.")
+@click.argument("delivery_ids", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="Replay every delivery whose status is failed.")
+@db_option
+@concurrency_option
+@json_option
+def replay_command(delivery_ids: tuple[int, ...], all_failed: bool, db: str | None, concurrency: int, as_json: bool) -> None:
+    """Send DELIVERY_IDS (or --all-failed) again: the same bytes, the same `id`, re-signed,
+    as one new attempt each. Exits 1 unless every one is delivered."""
+    if not delivery_ids and not all_failed:
+        raise UsageError("Name the deliveries to replay (zenoti-emulator replay 12 13) or pass --all-failed.")
+    with Store(db) as store:
+        targets = list(delivery_ids)
+        if all_failed:
+            failed, _ = store.list_deliveries(status="failed", limit=None)
+            targets += [d.id for d in reversed(failed) if d.id not in targets]
+        if not targets:
+            click.echo("Nothing to replay: no delivery has failed.", err=True)
+            return
+        for delivery_id in targets:  # refuse bad ids before sending anything
+            store.get_delivery(delivery_id)
+
+        def start(deliverer: Deliverer) -> list[int]:
+            return [deliverer.replay(i) for i in targets]
+
+        ids, stats, elapsed, _ = _run(store, label="replay", total=len(targets), start=start, settle=True,
+                                      concurrency=concurrency)
+        summary = summarize(store, ids, stats, elapsed)
+        print_summary(summary, as_json=as_json, title="Replayed deliveries")
+    if summary["failed"] or summary["pending"]:
+        sys.exit(ExitCode.FAILED)
+
+
+# -- deliveries ------------------------------------------------------------------------------
+
+
+@cli.group("deliveries", invoke_without_command=True, short_help="List logged deliveries; `deliveries show ID` for one.")
+@click.option("--status", type=click.Choice(STATUSES), default=None, help="Only deliveries in this state.")
+@click.option("--webhook", "webhook_ref", default=None, metavar="URL_OR_ID", help="Only this webhook's deliveries.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest first, at most this many.")
+@db_option
+@json_option
+@click.pass_context
+def deliveries_command(ctx: click.Context, status: str | None, webhook_ref: str | None, limit: int, db: str | None,
+                       as_json: bool) -> None:
+    """List deliveries, newest first: status, attempts, last answer."""
+    ctx.ensure_object(dict)
+    ctx.obj["db"] = db
+    if ctx.invoked_subcommand is not None:
+        return
+    with Store(db) as store:
+        webhook_id = store.find_webhook(webhook_ref).id if webhook_ref else None
+        page, _ = store.list_deliveries(status=status, webhook_id=webhook_id, limit=limit)
+    if as_json:
+        for d in page:
+            click.echo(json.dumps(d.to_dict()))
+        return
+    if not page:
+        click.echo("No deliveries match.", err=True)
+        return
+    table = Table(show_header=True)
+    for column in ("id", "event", "call id", "webhook", "verb", "url", "status", "attempts", "last", "created"):
+        table.add_column(column)
+    colour = {"delivered": "green", "failed": "red", "pending": "yellow"}
+    for d in page:
+        last = str(d.last_status) if d.last_status is not None else (d.last_error or "-")
+        table.add_row(str(d.id), d.event_type or "-", d.call_id or "-", str(d.webhook_id or "-"), d.verb, d.url,
+                      f"[{colour[d.status]}]{d.status}[/]", str(d.attempts), last[:40], iso(d.created_at))
+    _err_console().print(table)
+
+
+@deliveries_command.command("show", short_help="One delivery with every attempt and its schedule.")
+@click.argument("delivery_id", type=int)
+@click.option("--body", "with_body", is_flag=True, help="Include the exact body sent.")
+@db_option
+@json_option
+@click.pass_context
+def deliveries_show_command(ctx: click.Context, delivery_id: int, with_body: bool, db: str | None, as_json: bool) -> None:
+    """Show delivery DELIVERY_ID: each attempt (time, verb, URL, request headers, status,
+    latency, response, error) and each scheduled attempt (real due time and the unscaled
+    Zenoti delay)."""
+    with Store(db or ctx.obj.get("db")) as store:
+        d = store.get_delivery(delivery_id)
+    if as_json:
+        click.echo(json.dumps(d.to_dict(with_body=with_body)))
+        return
+    console = _err_console()
+    console.print(f"[bold]Delivery {d.id}[/]  {d.event_type}  id={d.call_id}  {d.verb} {d.url}  "
+                  f"status={d.status}  attempts={d.attempts}", markup=True)
+    table = Table(show_header=True, title="Attempts", title_justify="left")
+    for column in ("#", "started", "status", "outcome", "ms", "error", "response"):
+        table.add_column(column)
+    for a in d.attempt_log:
+        table.add_row(str(a.number), iso(a.started_at), str(a.status_code or "-"), a.outcome,
+                      f"{a.latency_ms:.1f}" if a.latency_ms is not None else "-", a.error or "",
+                      a.response_body[:60].decode("utf-8", "replace"))
+    console.print(table)
+    sched = Table(show_header=True, title="Schedule", title_justify="left")
+    for column in ("#", "kind", "delay (unscaled)", "time scale", "due", "state"):
+        sched.add_column(column)
+    for s in d.schedule:
+        sched.add_row(str(s.number), s.kind, f"{s.delay_s:.1f} s", f"{s.time_scale:g}", iso(s.due_at), s.state)
+    console.print(sched)
+    if d.attempt_log:
+        console.print("Request headers of the last attempt:")
+        for k, v in d.attempt_log[-1].request_headers.items():
+            console.print(f"  {k}: {v}", markup=False)
+    if with_body and d.body is not None:
+        click.echo(d.body.decode("utf-8", "replace"))
