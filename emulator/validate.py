@@ -499,6 +499,8 @@ class _Field:
     types: frozenset[str] | None
     #: ``(json type, value)`` pairs the schema documents (enum, const, x-known-values)
     documented: frozenset[tuple[str, Any]] | None
+    #: JSON types of the documented values: a value of another type is a type drift
+    documented_types: frozenset[str]
     documented_list: list[Any] | None
     obj: _Node | None = None
     items: _Field | None = None
@@ -602,6 +604,7 @@ def _build_field(schema: Any, path: str, root: dict[str, Any]) -> _Field:
         path,
         _allowed_types(schema),
         frozenset(_value_key(v) for v in documented) if documented is not None else None,
+        frozenset(_value_key(v)[0] for v in documented or ()),
         documented,
     )
     types = result.types
@@ -753,7 +756,7 @@ class DriftCollector:
             types.append((f.path, _JSON_TYPE.get(kind, "object")))
             if f.documented is not None:
                 vkey = _value_key(value)
-                if vkey not in f.documented:
+                if vkey not in f.documented and vkey[0] in f.documented_types:
                     values.append((f.path, vkey))
                     self._examples.setdefault(("value", f.path, vkey), (label(), json_path(parts + (name,))))
             if kind is dict and f.obj is not None:
@@ -765,7 +768,7 @@ class DriftCollector:
     def _check_value(self, f: _Field, value: Any, parts: tuple[Any, ...], label: Callable[[], str], count: int) -> None:
         try:
             vkey = _value_key(value)
-            if vkey in f.documented:  # type: ignore[operator]
+            if vkey in f.documented or vkey[0] not in f.documented_types:  # type: ignore[operator]
                 return
         except TypeError:
             return
@@ -920,6 +923,8 @@ class Summary:
         self.by_type: dict[str, list[int]] = {}
         self.reasons: Counter[str] = Counter()
         self.unreadable = 0
+        #: bodies of only ``data``, checked with ``--event-type``
+        self.no_envelope = 0
 
     def add(self, result: EventResult) -> None:
         row = self.by_type.get(result.event_type or UNRECOGNIZED)
@@ -930,6 +935,8 @@ class Summary:
             self.reasons[result.reason] += 1
         if result.reason == "unreadable":
             self.unreadable += 1
+        if not result.envelope:
+            self.no_envelope += 1
 
     def totals(self) -> tuple[int, int, int]:
         valid = sum(r[0] for r in self.by_type.values())
@@ -945,6 +952,7 @@ class Summary:
             "invalid": invalid,
             "skipped": skipped,
             "unreadable": self.unreadable,
+            "no_envelope": self.no_envelope,
             "by_event_type": {
                 name: {"total": sum(row), "valid": row[0], "invalid": row[1], "skipped": row[2]}
                 for name, row in sorted(self.by_type.items())
@@ -961,6 +969,8 @@ class Summary:
         for name, row in sorted(self.by_type.items()):
             parts = [f"{n} {label}" for n, label in zip(row, ("valid", "invalid", "skipped")) if n]
             per.append(f"{name}: {sum(row)} ({', '.join(parts)})")
+        if self.no_envelope:
+            out += f" ({self.no_envelope} with no envelope)"
         return out + ("; " + "; ".join(per) if per else "")
 
 
@@ -1015,8 +1025,8 @@ class CaptureValidator:
                 return EventResult(capture, SKIPPED, reason="empty", message="empty body (what Zenoti's 'Test your trigger' sends)")
             try:
                 value = json.loads(body)
-            except ValueError as exc:
-                return EventResult(capture, INVALID, reason="not_json", message=f"not JSON: {exc}")
+            except ValueError:
+                return EventResult(capture, INVALID, reason="not_json", message=_not_json(body))
         if type(value) is not dict:
             kind = _JSON_TYPE.get(type(value), type(value).__name__)
             return EventResult(capture, INVALID, reason="not_object", message=f"not an event: expected a JSON object, found {kind}")
@@ -1076,6 +1086,21 @@ class CaptureValidator:
         }
         out["has_drift"] = drift_has_findings(out)
         return out
+
+
+def _not_json(body: bytes | str) -> str:
+    """Why ``body`` is not JSON, saying so when it looks cut off (a truncated log line)."""
+    text = body.rstrip()
+    try:
+        json.loads(text)
+    except UnicodeDecodeError as exc:
+        return f"not JSON: not UTF-8 text ({exc.reason} at byte {exc.start})"
+    except json.JSONDecodeError as exc:
+        cut = exc.pos >= len(text) - 1 or exc.msg.startswith("Unterminated")
+        return f"not JSON{' (cut off?)' if cut else ''}: {exc.msg}: line {exc.lineno} column {exc.colno} ({len(text)} characters in all)"
+    except ValueError as exc:
+        return f"not JSON: {exc}"
+    return "not JSON"
 
 
 def _looks_like_envelope(value: dict[str, Any]) -> bool:
@@ -1219,10 +1244,18 @@ class TextRenderer(Renderer):
     def __init__(self, out: TextIO) -> None:
         super().__init__(out)
         self._skipped_shown = 0
+        self._notes_shown = 0
+        self._wrote = False
 
     def event(self, result: EventResult) -> None:
         if result.status == VALID:
+            if not result.envelope:
+                self._notes_shown += 1
+                if self._notes_shown <= self.max_skipped_shown:
+                    self.out.write(f"NOTE    {result.capture.label}  {result.event_type}: valid, no envelope (a body of only `data`)\n")
+                    self._wrote = True
             return
+        self._wrote = True
         head = f"{result.capture.label}"
         if result.event_type:
             head += f"  {result.event_type}"
@@ -1245,10 +1278,12 @@ class TextRenderer(Renderer):
         write = self.out.write
         if self._skipped_shown > self.max_skipped_shown:
             write(f"... {self._skipped_shown - self.max_skipped_shown} more skipped records not shown (see reasons below)\n")
+        if self._notes_shown > self.max_skipped_shown:
+            write(f"... {self._notes_shown - self.max_skipped_shown} more bodies with no envelope not shown\n")
         drift = report.drift
         fails = report.fail_on_drift
         if drift["has_drift"] or any(e["never_seen"] for e in drift["event_types"].values()):
-            write(f"\nDrift ({'errors: --fail-on-drift' if fails else 'warnings'}):\n")
+            write(f"{chr(10) if self._wrote else ''}Drift ({'errors: --fail-on-drift' if fails else 'warnings'}):\n")
             for name, entry in drift["event_types"].items():
                 lines = list(_drift_lines(entry))
                 if lines:
@@ -1257,10 +1292,11 @@ class TextRenderer(Renderer):
                         write(f"    {line}\n")
             for unknown in drift["unknown_event_types"]:
                 write(f"  unknown event type {unknown['event_type']!r}: {unknown['count']} events (no schema)\n")
+            self._wrote = True
         reasons = {k: v for k, v in report.summary.reasons.items() if k != "schema"}
-        write("\n" + report.summary.line() + "\n")
+        write(("\n" if self._wrote else "") + report.summary.line() + "\n")
         if reasons:
-            write("not checked or not events: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) + "\n")
+            write("not valid events, by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) + "\n")
 
 
 def _drift_lines(entry: dict[str, Any]) -> Iterator[str]:
@@ -1329,7 +1365,7 @@ class JunitRenderer(Renderer):
         write = self._suite.write
         write(f"    <testcase classname={_attr(classname)} name={_attr(name)}")
         if result.status == VALID:
-            write("/>\n")
+            write("/>\n" if result.envelope else ">\n      <system-out>no envelope (a body of only `data`)</system-out>\n    </testcase>\n")
             return
         write(">\n")
         if result.status == SKIPPED:
