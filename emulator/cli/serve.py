@@ -1,0 +1,95 @@
+"""``zenoti-emulator serve``: the dashboard, the HTTP API and the built-in sinks on waitress.
+
+Start-up binds the socket first (so ``--port 0`` can pick a free port and the built-in
+sink's webhook knows where it is), then starts the deliverer, which resumes every retry
+a previous run left scheduled. Shutdown, on Ctrl-C or SIGTERM, runs in the opposite
+order: the deliverer stops taking work and lets in-flight attempts finish and be logged
+while the server still answers (an attempt may be aimed at our own sink), then the
+server stops, then the log is closed. Attempts not yet due stay scheduled in the log for
+the next start. A second Ctrl-C stops at once.
+"""
+
+from __future__ import annotations
+
+import _thread
+import signal
+import threading
+from typing import Any
+
+import click
+
+from . import cli
+from .delivery import db_option
+
+#: Threads answering HTTP requests: sinks that delay their answer hold one each.
+DEFAULT_THREADS = 16
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"  # a wildcard bind is reached through loopback from here
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+@cli.command("serve", short_help="Run the dashboard, the HTTP API and the built-in sinks.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on. Keep it on loopback unless you mean it.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8025, show_default=True, help="Port to listen on; 0 picks a free one.")
+@db_option
+@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Divide every retry wait by this (600 turns 10 min into 1 s). Default 1: Zenoti's real schedule.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests whose Host is NAME (e.g. a tunnel's). Loopback names are always allowed.")
+@click.option("--threads", type=click.IntRange(2, 256), default=DEFAULT_THREADS, show_default=True, help="Threads answering HTTP requests.")
+def serve_command(host: str, port: int, db: str | None, time_scale: float | None, allow_hosts: tuple[str, ...], threads: int) -> None:
+    """Serve the dashboard at /, the JSON API at /api (described at /openapi.json) and
+    the built-in receivers at /sink/<name>, on a real WSGI server (waitress).
+
+    A fresh database gets one sink, "default", and one webhook pointing at it, so firing
+    works with nothing else running. Pending retries of an earlier run resume at start.
+    Ctrl-C (or SIGTERM) stops cleanly: in-flight deliveries are logged first.
+    """
+    from waitress import create_server, wasyncore
+
+    from ..web import create_app
+    from ..web.services import services_of
+
+    config: dict[str, Any] = {"BIND_HOST": host}
+    if db is not None:
+        config["DATABASE"] = db
+    if time_scale is not None:
+        config["TIME_SCALE"] = time_scale
+    if allow_hosts:
+        config["ALLOWED_HOSTS"] = list(allow_hosts)
+    app = create_app(config)
+    svc = services_of(app)
+    server = create_server(app, host=host, port=port, threads=threads, ident="zenoti-emulator", clear_untrusted_proxy_headers=True)
+    public_url = f"http://{_url_host(host)}:{server.effective_port}"  # type: ignore[union-attr]
+    svc.start(public_url)
+
+    stopping = threading.Event()
+
+    def drain_then_stop() -> None:
+        svc.stop_delivering()
+        _thread.interrupt_main(signal.SIGINT)  # the handler below sees `stopping` and ends the loop
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stopping.is_set():
+            raise KeyboardInterrupt
+        stopping.set()
+        click.echo("Stopping: letting in-flight deliveries finish (Ctrl-C again to stop at once)...", err=True)
+        threading.Thread(target=drain_then_stop, name="zenoti-shutdown", daemon=True).start()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    resumed = f", resumed {len(svc.resumed)} pending deliveries" if svc.resumed else ""
+    click.echo(f"Zenoti webhook emulator on {public_url}/  (API {public_url}/api, log {svc.store.path}{resumed})", err=True)
+    click.echo("Press Ctrl-C to stop.", err=True)
+    try:
+        server.run()  # returns once KeyboardInterrupt ends waitress's loop and its threads
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        wasyncore.close_all(server._map)  # type: ignore[union-attr]  # the listening socket and any idle channel
+        svc.close()
+    click.echo("Stopped; pending retries stay scheduled for the next start.", err=True)

@@ -1,0 +1,125 @@
+"""The web app: Zenoti's webhook setup page, an HTTP API, a dashboard and built-in receivers.
+
+:func:`create_app` builds everything; there is no module-level app. Blueprints are
+registered inside it, one line each, so another family of routes is one more line.
+
+Usage::
+
+    app = create_app({"DATABASE": "/tmp/emulator.sqlite3"})
+    # serve it with waitress (``zenoti-emulator serve``) or use app.test_client()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from importlib import metadata
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from ..errors import EmulatorError
+
+log = logging.getLogger(__name__)
+
+#: Largest request body accepted (the biggest thing we take is a batch of overrides).
+DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
+
+
+def version() -> str:
+    try:
+        return metadata.version("zenoti-webhook-emulator")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then ``ZENOTI_EMULATOR_*`` variables, then ``config``.
+
+    Settings (all optional):
+
+    - ``DATABASE``: the SQLite file shared with the delivery log (default: the delivery
+      log's default, under the user's data directory).
+    - ``BIND_HOST`` / ``ALLOWED_HOSTS``: the names a request's ``Host`` may carry
+      (loopback names are always allowed).
+    - ``PUBLIC_URL``: how the emulator reaches itself (for the built-in sink's webhook);
+      set by ``serve``, else taken from the first request.
+    - ``TIME_SCALE``: divides every retry wait (1 = Zenoti's real schedule).
+    - ``DELIVERY_WORKERS``, ``DELIVERY_TIMEOUT``: the delivery pool.
+    - ``MAX_CONTENT_LENGTH``: body size limit in bytes (413 above it).
+
+    :param config: overrides, applied last (tests pass ``DATABASE`` here).
+    """
+    app = Flask(__name__)
+    app.config.from_mapping(
+        DATABASE=None,
+        BIND_HOST="127.0.0.1",
+        ALLOWED_HOSTS=[],
+        PUBLIC_URL=None,
+        TIME_SCALE=1.0,
+        DELIVERY_WORKERS=8,
+        DELIVERY_TIMEOUT=10.0,
+        MAX_CONTENT_LENGTH=DEFAULT_MAX_CONTENT_LENGTH,
+        SEED_DEFAULTS=True,
+        DASHBOARD_POLL_MS=1000,
+    )
+    app.config.from_prefixed_env("ZENOTI_EMULATOR")
+    if config is not None:
+        app.config.from_mapping(config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep envelopes in Zenoti's order
+
+    from . import security, services
+
+    security.init_app(app)
+    services.init_app(app)
+    _register_error_handlers(app)
+
+    from . import api, dashboard, openapi, receiver
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(receiver.bp)
+    app.add_url_rule("/openapi.json", "openapi", openapi.view)
+    return app
+
+
+def _wants_json() -> bool:
+    path = request.path
+    return path.startswith(("/api/", "/sink/")) or path in ("/api", "/openapi.json") or request.accept_mimetypes.best == "application/json"
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(EmulatorError)
+    def emulator_error(exc: EmulatorError) -> Any:
+        if exc.status_code >= 500:
+            log.error("%s %s: %s", request.method, request.path, exc.message)
+        return jsonify(exc.to_dict()), exc.status_code
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        if not _wants_json():
+            return exc  # the dashboard's own pages keep Werkzeug's HTML
+        code = (exc.name or "error").lower().replace(" ", "_")
+        details: dict[str, Any] | None = None
+        if exc.code == 405:
+            allowed = sorted(m for m in (exc.valid_methods or []) if m != "OPTIONS")  # type: ignore[attr-defined]
+            details = {"allowed": allowed}
+        body = {"error": {"code": code, "message": exc.description or exc.name, "details": details}}
+        response = jsonify(body)
+        response.status_code = exc.code or 500
+        for name, value in exc.get_headers():
+            if name.lower() == "allow":
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def internal_error(exc: InternalServerError) -> Any:
+        # Our bug, never the user's input: keep the traceback in the log, answer JSON.
+        original = getattr(exc, "original_exception", None)
+        if original is not None:
+            log.exception("Unhandled error on %s %s", request.method, request.path, exc_info=original)
+        if not _wants_json():
+            return exc
+        body = {"error": {"code": "internal_error", "message": "The emulator hit a bug; the server log has the traceback.", "details": None}}
+        return jsonify(body), 500

@@ -1,0 +1,296 @@
+"""The HTTP API under ``/api``: JSON in, JSON out, described by ``/openapi.json``.
+
+Views parse input (request bodies are checked against the OpenAPI document's own
+schemas), call :class:`~emulator.web.services.Services` and return dicts. Every
+:class:`~emulator.errors.EmulatorError` becomes ``{"error": {code, message, details}}``
+with its ``status_code`` (see :func:`emulator.web.create_app`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, request, url_for
+
+from ..errors import NotFound, UsageError
+from ..overrides import parse_assignment, parse_path
+from ..registry import EventType
+from . import openapi
+from .services import services
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+#: The most rows one page of a list returns.
+MAX_PAGE = 500
+
+
+# -- input helpers -------------------------------------------------------------------
+
+
+def json_body(schema: str) -> dict[str, Any]:
+    """The request body as a JSON object, checked against ``components.schemas[schema]``.
+
+    An empty body is ``{}``, so actions without parameters need no body.
+
+    :raise UsageError: (400) for malformed JSON, a body that is not an object, or a field
+        that breaks the schema (named by JSON pointer in ``details``).
+    """
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        body: Any = {}
+    else:
+        try:
+            body = json.loads(raw)
+        except UnicodeDecodeError:
+            raise UsageError("The body is not UTF-8 JSON.", details={"encoding": "utf-8"}) from None
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
+                details={"line": exc.lineno, "column": exc.colno},
+            ) from None
+    if not isinstance(body, dict):
+        raise UsageError(f"The body must be a JSON object, not {type(body).__name__}.", details={"pointer": ""})
+    return openapi.validate_body(schema, body)
+
+
+def query_int(name: str, default: int | None = None, *, low: int | None = None, high: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"Query parameter {name!r} must be an integer, not {raw!r}.", details={"parameter": name}) from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise UsageError(f"Query parameter {name!r} must be between {low} and {high}, not {value}.", details={"parameter": name})
+    return value
+
+
+def check_url(url: str) -> str:
+    """Only http(s) URLs with a host: the emulator must not be turned into a file reader."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"Target URL {url!r} must be http:// or https:// with a host.", details={"pointer": "/url"})
+    return url
+
+
+def overrides_from(body: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """``set`` as ``(path, value)`` pairs: from ``{"a.b": 1}`` or ``["a.b=1"]``."""
+    given = body.get("set")
+    if not given:
+        return []
+    if isinstance(given, dict):
+        return [(parse_path(path), value) for path, value in given.items()]
+    return [parse_assignment(text) for text in given]
+
+
+def parse_now(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    from ..generate import parse_now as parse
+
+    return parse(text)
+
+
+# -- health and event types ----------------------------------------------------------
+
+
+@bp.get("/health")
+def health() -> Any:
+    return services().health()
+
+
+def _summary(kind: EventType) -> dict[str, Any]:
+    return {
+        "name": kind.name,
+        "resource": kind.name.split(".")[0],
+        "title": str(kind.schema.get("title", kind.name)),
+        "description": str(kind.schema.get("description", "")),
+        "schema_url": url_for("api.event_type_schema", event_type=kind.name),
+    }
+
+
+@bp.get("/event-types")
+def event_types() -> Any:
+    return {"event_types": [_summary(kind) for kind in services().registry.values()]}
+
+
+@bp.get("/event-types/<event_type>/schema")
+def event_type_schema(event_type: str) -> Any:
+    return services().registry.get_type(event_type).schema
+
+
+@bp.get("/event-types/<event_type>/fields")
+def event_type_fields(event_type: str) -> Any:
+    kind = services().registry.get_type(event_type)
+    return {"event_type": kind.name, "fields": services().fields(kind)}
+
+
+# -- events --------------------------------------------------------------------------
+
+
+@bp.post("/events/generate")
+def generate() -> Any:
+    body = json_body("GenerateRequest")
+    events = services().generate(
+        body.get("event_type", services().default_event_type),
+        count=body.get("count", 1),
+        seed=body.get("seed"),
+        now=parse_now(body.get("now")),
+        overrides=overrides_from(body),
+        profile=body.get("profile", "realistic"),
+    )
+    return {"event_type": body.get("event_type", services().default_event_type), "count": len(events), "events": events}
+
+
+@bp.post("/events")
+def fire() -> Any:
+    body = json_body("FireRequest")
+    target = body.get("target")
+    if target is not None:
+        check_url(target["url"])
+    result = services().fire(
+        body.get("event_type", services().default_event_type),
+        count=body.get("count", 1),
+        seed=body.get("seed"),
+        overrides=overrides_from(body),
+        profile=body.get("profile", "realistic"),
+        webhook_ids=body.get("webhooks"),
+        target=target,
+    )
+    return result, 202
+
+
+# -- webhooks ------------------------------------------------------------------------
+
+
+@bp.get("/webhooks")
+def list_webhooks() -> Any:
+    return {"webhooks": [services().webhook_dict(h) for h in services().store.list_webhooks()]}
+
+
+@bp.post("/webhooks")
+def create_webhook() -> Any:
+    body = json_body("WebhookCreate")
+    check_url(body["url"])
+    hook = services().create_webhook(body)
+    response = services().webhook_dict(hook)
+    return response, 201, {"Location": url_for("api.get_webhook", webhook_id=hook.id)}
+
+
+@bp.get("/webhooks/<int:webhook_id>")
+def get_webhook(webhook_id: int) -> Any:
+    return services().webhook_dict(services().store.get_webhook(webhook_id))
+
+
+@bp.patch("/webhooks/<int:webhook_id>")
+def update_webhook(webhook_id: int) -> Any:
+    body = json_body("WebhookUpdate")
+    if "url" in body:
+        check_url(body["url"])
+    return services().webhook_dict(services().update_webhook(webhook_id, body))
+
+
+@bp.delete("/webhooks/<int:webhook_id>")
+def delete_webhook(webhook_id: int) -> Any:
+    services().store.delete_webhook(webhook_id)
+    return Response(status=204)
+
+
+@bp.post("/webhooks/<int:webhook_id>/reactivate")
+def reactivate_webhook(webhook_id: int) -> Any:
+    json_body("Empty")
+    return services().webhook_dict(services().store.reactivate(webhook_id))
+
+
+@bp.post("/webhooks/<int:webhook_id>/ping")
+def ping_webhook(webhook_id: int) -> Any:
+    json_body("Empty")
+    return services().ping(webhook_id)
+
+
+# -- deliveries ----------------------------------------------------------------------
+
+
+@bp.get("/deliveries")
+def list_deliveries() -> Any:
+    status = request.args.get("status") or None
+    if status is not None and status not in openapi.DELIVERY_STATUSES:
+        raise UsageError(
+            f"Query parameter 'status' must be one of {', '.join(openapi.DELIVERY_STATUSES)}, not {status!r}.",
+            details={"parameter": "status"},
+        )
+    cursor_text = request.args.get("cursor") or None
+    cursor = None
+    if cursor_text is not None:
+        if not cursor_text.isdigit():
+            raise UsageError(f"Query parameter 'cursor' {cursor_text!r} is not one this API gave out.", details={"parameter": "cursor"})
+        cursor = int(cursor_text)
+    page, next_cursor = services().store.list_deliveries(
+        status=status,
+        webhook_id=query_int("webhook"),
+        limit=query_int("limit", 50, low=1, high=MAX_PAGE),
+        cursor=cursor,
+    )
+    return {
+        "deliveries": services().delivery_dicts(page),
+        "next_cursor": None if next_cursor is None else str(next_cursor),
+    }
+
+
+@bp.get("/deliveries/<int:delivery_id>")
+def get_delivery(delivery_id: int) -> Any:
+    return services().delivery_detail(delivery_id)
+
+
+@bp.post("/deliveries/<int:delivery_id>/replay")
+def replay_delivery(delivery_id: int) -> Any:
+    json_body("Empty")
+    return services().replay(delivery_id), 202
+
+
+# -- sinks ---------------------------------------------------------------------------
+
+
+@bp.get("/sinks")
+def list_sinks() -> Any:
+    return {"sinks": [services().sink_dict(sink, count) for sink, count in services().sinks.list()]}
+
+
+@bp.get("/sinks/<name>")
+def get_sink(name: str) -> Any:
+    sink = services().sinks.get(name)
+    return services().sink_dict(sink, services().sinks.count(name))
+
+
+@bp.put("/sinks/<name>")
+def put_sink(name: str) -> Any:
+    body = json_body("SinkPut")
+    try:
+        current = services().sinks.get(name).to_settings()
+    except NotFound:
+        current = {}
+    sink, created = services().sinks.put(name, **{**current, **body})
+    return services().sink_dict(sink, services().sinks.count(name)), 201 if created else 200
+
+
+@bp.delete("/sinks/<name>")
+def delete_sink(name: str) -> Any:
+    services().sinks.delete(name)
+    return Response(status=204)
+
+
+@bp.get("/sinks/<name>/requests")
+def sink_requests(name: str) -> Any:
+    captured = services().sinks.requests(
+        name, limit=query_int("limit", 50, low=1, high=MAX_PAGE) or 50, after=query_int("after")
+    )
+    return {"sink": name, "requests": [c.to_dict() for c in captured]}
+
+
+@bp.delete("/sinks/<name>/requests")
+def clear_sink_requests(name: str) -> Any:
+    return {"deleted": services().sinks.clear(name)}
