@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -54,8 +53,19 @@ EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com", "hotmail
 
 
 def new_uuid(rng: random.Random) -> str:
-    """A version-4 GUID drawn from ``rng``, so the seed decides it."""
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    """A version-4 GUID drawn from ``rng``, so the seed decides it.
+
+    The same value as ``str(uuid.UUID(int=rng.getrandbits(128), version=4))``, at a third
+    of the cost: this runs several times per generated event.
+    """
+    n = (rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+#: uuid.UUID(version=4): version nibble 4, RFC 4122 variant bits 10.
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID_SET = (4 << 76) | (0x8000 << 48)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,9 @@ error (:class:`~emulator.errors.GeneratorBug`), never a silently wrong event.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import json
 import random
 import secrets
@@ -58,13 +60,18 @@ def _lookup(stack: list[Any], keys: tuple[str, ...]) -> Any:
     """Resolve ``center.id`` against the innermost scene frame that has ``center``."""
     head = keys[0]
     for frame in reversed(stack):
-        value = frame.get(head, _MISSING) if isinstance(frame, dict) else getattr(frame, head, _MISSING)
-        if value is not _MISSING:
-            break
+        if type(frame) is dict:
+            if head in frame:
+                value = frame[head]
+                break
+        else:
+            value = getattr(frame, head, _MISSING)
+            if value is not _MISSING:
+                break
     else:
         raise KeyError(head)
     for key in keys[1:]:
-        value = value[key] if isinstance(value, dict) else getattr(value, key)
+        value = value[key] if type(value) is dict else getattr(value, key)
     return value
 
 
@@ -99,7 +106,18 @@ def compile_schema(schema: dict[str, Any], where: str = "$") -> Filler:
 
             return fill_list
 
+        head, rest = keys[0], keys[1:]
+
         def fill_source(fill: Fill) -> Any:
+            # The hot path of generation: most leaves are found in the innermost frame.
+            frame = fill.stack[-1]
+            try:
+                value = frame[head] if type(frame) is dict else getattr(frame, head)
+                for key in rest:
+                    value = value[key] if type(value) is dict else getattr(value, key)
+                return value
+            except (KeyError, AttributeError):
+                pass
             try:
                 return _lookup(fill.stack, keys)
             except (KeyError, AttributeError, TypeError) as exc:
@@ -124,8 +142,9 @@ def _compile_plain(schema: dict[str, Any], types: tuple[str, ...], where: str) -
         return lambda fill: getattr(fill.fake, name)(*args, **kwargs)
     if "x-choices" in schema:
         values = [pair[0] for pair in schema["x-choices"]]
-        weights = [pair[1] for pair in schema["x-choices"]]
-        return lambda fill: fill.rng.choices(values, weights)[0]
+        cumulative = list(itertools.accumulate(pair[1] for pair in schema["x-choices"]))
+        total = cumulative[-1]
+        return lambda fill: values[bisect.bisect(cumulative, fill.rng.random() * total)]
     if "enum" in schema or "examples" in schema:
         options = [v for v in schema.get("enum", schema.get("examples", [])) if v is not None or "null" in types]
         if options:

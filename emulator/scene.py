@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from faker import Generator
@@ -64,6 +65,18 @@ def next_dst_change(zone: ZoneInfo, after: datetime) -> datetime | None:
     return changes[index] if index < len(changes) else None
 
 
+_CUMULATIVE: dict[int, tuple[Mapping[Any, int], list[Any], list[float]]] = {}
+
+
+def _cumulative(weighted: Mapping[T, int]) -> tuple[list[T], list[float]]:
+    # The weight tables are module constants: sum them once, not once per event. The
+    # table itself is kept in the cache, so its id cannot be reused by another object.
+    found = _CUMULATIVE.get(id(weighted))
+    if found is None or found[0] is not weighted:
+        found = _CUMULATIVE[id(weighted)] = (weighted, list(weighted), list(itertools.accumulate(weighted.values())))
+    return found[1], found[2]
+
+
 @dataclass
 class SceneContext:
     """The run's business, randomness and clock, as a rule set sees them for one event."""
@@ -81,7 +94,8 @@ class SceneContext:
 
     def pick(self, weighted: Mapping[T, int]) -> T:
         """One key of ``weighted``, drawn by its weight: skew is declared, not coded."""
-        return self.rng.choices(list(weighted), weights=list(weighted.values()))[0]
+        keys, cumulative = _cumulative(weighted)
+        return keys[bisect.bisect(cumulative, self.rng.random() * cumulative[-1])]
 
     def next_invoice_number(self, center_id: str) -> int:
         number = self.counters.get(center_id)
