@@ -48,7 +48,7 @@ EDGE_LOCATIONS: tuple[tuple[str, str], ...] = (
     ("Bellevue", "America/Los_Angeles"),
 )
 
-GUEST_LOCALES = ("en_US", "en_US", "en_US", "en_GB", "es_MX", "fr_FR", "hi_IN", "en_AU")
+GUEST_LOCALES = ("en_US", "en_US", "en_US", "en_GB", "es_MX", "fr_FR", "en_IN", "en_AU")
 EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com", "hotmail.com", "proton.me")
 
 
