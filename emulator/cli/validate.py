@@ -61,7 +61,7 @@ def validate_command(paths: tuple[str, ...], event_type: str | None, fmt: str, s
     with contextlib.ExitStack() as stack:
         out: TextIO = stack.enter_context(open(output, "w", encoding="utf-8")) if output else sys.stdout
         progress = stack.enter_context(_progress(paths, sys.stderr.isatty()))
-        captures = core.iter_captures(paths, stdin=click.get_binary_stream("stdin"), progress=progress)
+        captures = core.iter_captures(paths, stdin=sys.stdin.buffer if "-" in paths else None, progress=progress)
         renderer = core.make_renderer(fmt, out)
         report = core.run(captures, validator, renderer=renderer, fail_on_drift=fail_on_drift)
     if output:
