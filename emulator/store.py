@@ -466,7 +466,7 @@ class Store:
         self.path = Path(path) if path is not None else default_db_path()
         self._clock = clock
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self._closed = False
         try:
@@ -496,8 +496,15 @@ class Store:
             # the last commits.
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
+            me = threading.current_thread()
             with self._lock:
-                self._connections.append(conn)
+                # Threads come and go (a web server's request threads): close the
+                # connections of finished ones instead of keeping them until close().
+                dead = [c for t, c in self._connections if not t.is_alive()]
+                self._connections = [(t, c) for t, c in self._connections if t.is_alive()]
+                self._connections.append((me, conn))
+            for old in dead:
+                old.close()
         return conn
 
     def close(self) -> None:
@@ -505,7 +512,7 @@ class Store:
         with self._lock:
             self._closed = True
             conns, self._connections = self._connections, []
-        for conn in conns:
+        for _, conn in conns:
             try:
                 conn.close()
             except sqlite3.Error:  # pragma: no cover - closing from another thread mid-use

@@ -163,7 +163,15 @@ def _round(value: float | None) -> float | None:
 def print_summary(summary: dict[str, Any], *, as_json: bool, title: str) -> None:
     if as_json:
         click.echo(json.dumps(summary))
-        return
+    else:
+        _print_table(summary, title)
+    if summary["pending"]:
+        click.echo(f"{summary['pending']} deliveries have retries scheduled; run: zenoti-emulator resume", err=True)
+    if summary["failed"]:
+        click.echo("Failed deliveries: zenoti-emulator deliveries --status failed", err=True)
+
+
+def _print_table(summary: dict[str, Any], title: str) -> None:
     lat = summary["latency_ms"]
     table = Table(title=title, title_justify="left", show_header=True)
     for column in ("events", "delivered", "failed", "pending", "retried", "attempts", "p50 ms", "p95 ms", "max ms", "per s"):
@@ -174,10 +182,6 @@ def print_summary(summary: dict[str, Any], *, as_json: bool, title: str) -> None
         "-" if summary["deliveries_per_s"] is None else f"{summary['deliveries_per_s']:.1f}",
     )
     _err_console().print(table)
-    if summary["pending"]:
-        click.echo(f"{summary['pending']} deliveries have retries scheduled; run: zenoti-emulator resume", err=True)
-    if summary["failed"]:
-        click.echo("Failed deliveries: zenoti-emulator deliveries --status failed", err=True)
 
 
 class Reporter:
