@@ -38,14 +38,15 @@ def json_body(schema: str) -> dict[str, Any]:
     :raise UsageError: (400) for malformed JSON, a body that is not an object, or a field
         that breaks the schema (named by JSON pointer in ``details``).
     """
-    raw = request.get_data(cache=True)
+    try:
+        raw = request.get_data(cache=True).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("The body is not UTF-8 JSON.", details={"encoding": "utf-8"}) from None
     if not raw.strip():
         body: Any = {}
     else:
         try:
             body = json.loads(raw)
-        except UnicodeDecodeError:
-            raise UsageError("The body is not UTF-8 JSON.", details={"encoding": "utf-8"}) from None
         except json.JSONDecodeError as exc:
             raise UsageError(
                 f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",

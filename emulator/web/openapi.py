@@ -540,6 +540,18 @@ PATHS: dict[str, Any] = {
 }
 
 
+def _with_guards(paths: dict[str, Any]) -> dict[str, Any]:
+    # Every route sits behind the Host check, so every operation can answer 403.
+    for item in paths.values():
+        for method, op in item.items():
+            if method != "parameters":
+                op["responses"].setdefault("403", _errors(403)["403"])
+    return paths
+
+
+PATHS = _with_guards(PATHS)
+
+
 def document(version: str = "0") -> dict[str, Any]:
     """The OpenAPI 3.1 document, a fresh copy each call (callers may add ``servers``)."""
     return copy.deepcopy(

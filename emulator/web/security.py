@@ -130,6 +130,8 @@ def check_size() -> None:
 def _before_request() -> None:
     check_host()
     check_size()
+    if request.routing_exception is not None:
+        return  # an unknown path or method: the 404 or 405 says more than a content check
     if request.method not in WRITE_METHODS or request.path.startswith("/sink/"):
         return
     check_same_origin()
