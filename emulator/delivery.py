@@ -363,6 +363,10 @@ class Deliverer:
 
         self.session = requests.Session()
         self.session.headers["User-Agent"] = user_agent()
+        # Proxies from the environment are looked up once per URL (see _proxies), not
+        # on every request; and no ~/.netrc credentials are sent to a receiver.
+        self.session.trust_env = False
+        self._proxy_cache: dict[str, dict[str, str]] = {}
         adapter = HTTPAdapter(pool_connections=max(10, concurrency), pool_maxsize=max(10, concurrency))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -488,7 +492,7 @@ class Deliverer:
             return SendResult(started_at, prepared.method, prepared.url, {}, None, "error", 0.0, {}, b"", _error_text(exc))
         headers = dict(prep.headers)
         try:
-            resp = self.session.send(prep, timeout=timeout, allow_redirects=False)
+            resp = self.session.send(prep, timeout=timeout, allow_redirects=False, proxies=self._proxies(prepared.url))
         except requests.RequestException as exc:
             latency = (time.perf_counter() - t0) * 1000
             outcome = _classify(exc)
@@ -511,6 +515,13 @@ class Deliverer:
                 resp.content[:RESPONSE_LOG_LIMIT],
                 None if 200 <= status < 300 else f"HTTP {status} {resp.reason or ''}".strip(),
             )
+
+    def _proxies(self, url: str) -> dict[str, str]:
+        proxies = self._proxy_cache.get(url)
+        if proxies is None:
+            # HTTP(S)_PROXY and NO_PROXY, as requests would read them for this URL
+            proxies = self._proxy_cache[url] = requests.utils.get_environ_proxies(url)
+        return proxies
 
     def wait(self, timeout: float | None = None, *, settle: bool = True) -> bool:
         """Block until the queued work is done.
