@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import EmulatorError, NotFound, UsageError
+from .store import mask_secret
 
 #: A sink name is one URL path segment: ``/sink/<name>``.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -68,15 +69,6 @@ class SinkStoreError(EmulatorError):
     code = "sink_store_error"
 
 
-def mask_secret(secret: str | None) -> str | None:
-    """``s3cr3t-value`` -> ``s3…ue``: enough to tell two secrets apart, not to use one."""
-    if not secret:
-        return None
-    if len(secret) <= 6:
-        return "•" * len(secret)
-    return f"{secret[:2]}…{secret[-2:]}"
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -101,7 +93,7 @@ class Sink:
     def to_dict(self, request_count: int = 0) -> dict[str, Any]:
         return {
             "name": self.name,
-            "secret": mask_secret(self.secret),
+            "secret": mask_secret(self.secret) or None,
             "has_secret": bool(self.secret),
             "status": self.status,
             "delay_ms": self.delay_ms,

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from ..errors import UsageError
 from . import cli
 from .delivery import db_option
 
@@ -64,7 +65,11 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
         config["ALLOWED_HOSTS"] = list(allow_hosts)
     app = create_app(config)
     svc = services_of(app)
-    server = create_server(app, host=host, port=port, threads=threads, ident="zenoti-emulator", clear_untrusted_proxy_headers=True)
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="zenoti-emulator", clear_untrusted_proxy_headers=True)
+    except OSError as exc:
+        svc.close()
+        raise UsageError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Choose another --port (0 picks a free one).") from exc
     public_url = f"http://{_url_host(host)}:{server.effective_port}"  # type: ignore[union-attr]
     svc.start(public_url)
 

@@ -187,8 +187,8 @@ async function refreshDeliveries() {
     },
       el("td", { class: "num", text: d.id }),
       el("td", { class: "mono", text: when(d.created_at) }),
-      el("td", {}, el("div", { text: d.event_type }), el("div", { class: "mono muted", text: d.event_id })),
-      el("td", { class: "url", title: d.url, text: hook }),
+      el("td", { title: `id ${d.call_id} · event_id ${d.event_id}` }, el("div", { text: d.event_type }), el("div", { class: "mono muted small", text: `…${(d.call_id || "").slice(-8)}` })),
+      el("td", { class: "hook", title: d.url, text: hook }),
       el("td", {}, badge(d.status)),
       el("td", { class: "num", text: d.attempts }),
       el("td", { class: "num", text: ms(d.latency_ms) }),
@@ -236,7 +236,7 @@ async function showDelivery(id, quiet) {
       el("thead", {}, el("tr", {}, ["#", "Started", "Status", "Latency", "Response / error"].map((h) => el("th", { text: h })))),
       el("tbody", {}, attempts.length ? attempts : el("tr", { class: "empty" }, el("td", { colspan: 5, text: "No attempt yet." }))),
     )),
-    el("h3", { text: "Body sent", style: "margin-top:10px" }),
+    el("h3", { class: "spaced", text: "Body sent" }),
     body,
   );
   pane.hidden = false;
@@ -427,7 +427,8 @@ async function refreshHealth() {
   try {
     const h = await api("GET", "/api/health");
     badgeEl.classList.remove("down");
-    badgeEl.title = `Database ${h.database} · ${Object.entries(h.deliveries).map(([k, v]) => `${k} ${v}`).join(", ")}`;
+    badgeEl.title = `Database ${h.database}`;
+    $("#delivery-counts").textContent = Object.entries(h.deliveries).map(([k, v]) => `${v} ${k}`).join(" · ");
   } catch {
     badgeEl.classList.add("down");
     badgeEl.title = "The server does not answer";
@@ -464,5 +465,5 @@ document.addEventListener("DOMContentLoaded", () => {
   every(refreshWebhooks, POLL_MS * 2);
   every(refreshDeliveries, POLL_MS);
   every(refreshSinkRequests, POLL_MS * 2);
-  every(refreshHealth, POLL_MS * 5);
+  every(refreshHealth, POLL_MS * 2);
 });
