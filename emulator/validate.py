@@ -27,6 +27,7 @@ object shaped like one seen before costs two tuple builds and a dict lookup.
 from __future__ import annotations
 
 import base64
+import copy
 import difflib
 import io
 import json
@@ -495,6 +496,8 @@ class _Field:
     """A place in the schema that holds a value: a property, or the items of an array."""
 
     path: str
+    #: keys from the top of the envelope, ``*`` for array items: ``("data", "appointments", "*", "id")``
+    parts: tuple[str, ...]
     #: JSON types the schema allows here; None when it does not say
     types: frozenset[str] | None
     #: ``(json type, value)`` pairs the schema documents (enum, const, x-known-values)
@@ -502,6 +505,10 @@ class _Field:
     #: JSON types of the documented values: a value of another type is a type drift
     documented_types: frozenset[str]
     documented_list: list[Any] | None
+    #: present in every valid event whose parent object is present
+    required: bool = False
+    #: an array that always has items (``minItems`` >= 1)
+    nonempty: bool = False
     obj: _Node | None = None
     items: _Field | None = None
 
@@ -517,7 +524,6 @@ class _Node:
     #: keys whose values are checked against documented values
     watched: tuple[str, ...]
     shapes: dict[tuple[Any, ...], _Shape] = field(default_factory=dict)
-    objects: int = 0
 
 
 @dataclass(eq=False, slots=True)
@@ -536,6 +542,9 @@ class _Shape:
     descend: tuple[tuple[str, _Field, bool], ...]
 
 
+_COMPOSITION = ("allOf", "anyOf", "oneOf")
+
+
 def _resolve(schema: Any, root: dict[str, Any], depth: int = 0) -> dict[str, Any]:
     """Follow local ``$ref``s and fold ``allOf``/``anyOf``/``oneOf`` branches' properties."""
     if not isinstance(schema, dict):
@@ -545,22 +554,25 @@ def _resolve(schema: Any, root: dict[str, Any], depth: int = 0) -> dict[str, Any
         target: Any = root
         for part in ref[2:].split("/"):
             target = target.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(target, dict) else {}
-        merged = {**_resolve(target, root, depth + 1), **{k: v for k, v in schema.items() if k != "$ref"}}
-        schema = merged
-    branches = [b for key in ("allOf", "anyOf", "oneOf") for b in schema.get(key, []) if isinstance(b, dict)]
+        schema = {**_resolve(target, root, depth + 1), **{k: v for k, v in schema.items() if k != "$ref"}}
+    branches = [(key, b) for key in _COMPOSITION for b in schema.get(key, []) if isinstance(b, dict)]
     if not branches:
         return schema
     merged = dict(schema)
     properties = dict(schema.get("properties", {}))
-    for branch in branches:
+    required = list(schema.get("required", []))
+    for key, branch in branches:
         branch = _resolve(branch, root, depth + 1)
-        for key, sub in branch.get("properties", {}).items():
-            properties.setdefault(key, sub)
-        for key in ("type", "items", "patternProperties"):
-            if key in branch and key not in merged:
-                merged[key] = branch[key]
+        for name, sub in branch.get("properties", {}).items():
+            properties.setdefault(name, sub)
+        if key == "allOf":  # only allOf makes a branch's required fields always present
+            required += [r for r in branch.get("required", []) if r not in required]
+        for name in ("type", "items", "patternProperties"):
+            if name in branch and name not in merged:
+                merged[name] = branch[name]
     if properties:
         merged["properties"] = properties
+    merged["required"] = required
     return merged
 
 
@@ -597,48 +609,95 @@ def _documented(schema: dict[str, Any]) -> list[Any] | None:
     return None
 
 
-def _build_field(schema: Any, path: str, root: dict[str, Any]) -> _Field:
+def _is_open(schema: dict[str, Any]) -> bool:
+    # Keys beyond the properties are by design: a map, pattern keys, or no properties at all.
+    additional = schema.get("additionalProperties", True)
+    return bool(schema.get("patternProperties")) or isinstance(additional, dict) or not schema.get("properties")
+
+
+def _build_field(schema: Any, path: str, parts: tuple[str, ...], root: dict[str, Any], required: bool) -> _Field:
     schema = _resolve(schema, root)
     documented = _documented(schema)
     result = _Field(
         path,
+        parts,
         _allowed_types(schema),
         frozenset(_value_key(v) for v in documented) if documented is not None else None,
         frozenset(_value_key(v)[0] for v in documented or ()),
         documented,
+        required,
+        int(schema.get("minItems", 0)) >= 1,
     )
     types = result.types
     if "properties" in schema or "patternProperties" in schema or (types is not None and "object" in types):
-        result.obj = _build_node(schema, path, root)
+        result.obj = _build_node(schema, path, parts, root)
     items = schema.get("items")
     if isinstance(items, dict):
-        result.items = _build_field(items, path + "[*]", root)
+        result.items = _build_field(items, path + "[*]", parts + ("*",), root, False)
     return result
 
 
-def _build_node(schema: dict[str, Any], path: str, root: dict[str, Any]) -> _Node:
+def _build_node(schema: dict[str, Any], path: str, parts: tuple[str, ...], root: dict[str, Any]) -> _Node:
+    required = set(schema.get("required", []))
     fields = {
-        key: _build_field(sub, json_path([key]).replace("$", path, 1), root)
+        key: _build_field(sub, json_path([key]).replace("$", path, 1), parts + (key,), root, key in required)
         for key, sub in schema.get("properties", {}).items()
     }
-    additional = schema.get("additionalProperties", True)
-    open_map = bool(schema.get("patternProperties")) or isinstance(additional, dict) or not fields
     watched = tuple(key for key, f in fields.items() if f.documented is not None)
-    return _Node(path, fields, open_map, watched)
+    return _Node(path, fields, _is_open(schema), watched)
+
+
+def drift_clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` narrowed so that an event passing it shows no drift at all.
+
+    Each object the drift report watches gets ``additionalProperties: false`` (or
+    ``unevaluatedProperties: false`` where composition is involved), and each field with
+    documented values (``x-known-values``, integer ``examples``) an ``enum``. It only adds
+    constraints, so an event that passes is valid too: the compiled validator can answer
+    "valid and nothing to report" in one call, and only the other events are walked.
+    """
+    return _narrow(copy.deepcopy(schema), branch=False)
+
+
+def _narrow(schema: Any, *, branch: bool) -> Any:
+    if isinstance(schema, list):
+        return [_narrow(s, branch=False) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    for key in ("properties", "patternProperties", "$defs", "definitions"):
+        if isinstance(schema.get(key), dict):
+            schema[key] = {name: _narrow(sub, branch=False) for name, sub in schema[key].items()}
+    for key in ("items", "additionalProperties", "contains", "not", "if", "then", "else"):
+        if isinstance(schema.get(key), dict):
+            schema[key] = _narrow(schema[key], branch=False)
+    if isinstance(schema.get("prefixItems"), list):
+        schema["prefixItems"] = [_narrow(s, branch=False) for s in schema["prefixItems"]]
+    for key in _COMPOSITION:
+        if isinstance(schema.get(key), list):
+            # A branch sees only its own properties: closing it would reject its siblings'.
+            schema[key] = [_narrow(s, branch=True) for s in schema[key]]
+    if not branch and not _is_open(schema):
+        composed = any(k in schema for k in (*_COMPOSITION, "$ref", "if", "dependentSchemas"))
+        schema["unevaluatedProperties" if composed else "additionalProperties"] = False
+    documented = _documented(schema)
+    if documented is not None and "enum" not in schema and "const" not in schema:
+        schema["enum"] = documented
+    return schema
 
 
 class DriftCollector:
     """Drift of one event type's captures from its schema, over a whole input.
 
-    Feed it events with :meth:`observe`; read :meth:`to_dict`. Array indices are folded to
-    ``[*]`` (``$.data.appointments[*].room_id``); examples keep the concrete path and where
-    it was seen.
+    Feed it events with :meth:`observe` (or :meth:`observe_clean` for one that passed
+    :func:`drift_clean_schema`); read :meth:`to_dict`. Array indices are folded to ``[*]``
+    (``$.data.appointments[*].room_id``); examples keep the concrete path and where it was
+    seen.
     """
 
     def __init__(self, event_type: EventType) -> None:
         self.event_type = event_type.name
         schema = event_type.schema
-        self.root = _build_node(_resolve(schema, schema), "$", schema)
+        self.root = _build_node(_resolve(schema, schema), "$", (), schema)
         data = self.root.fields.get("data")
         #: where a body that is only ``data`` starts
         self.data_node = data.obj if data is not None else None
@@ -651,6 +710,12 @@ class DriftCollector:
         self._values: dict[str, Counter[tuple[str, Any]]] = {}
         self._examples: dict[Any, tuple[str, str]] = {}
         self._known_fields = {f.path: f for f in self._all_fields(self.root)}
+        self._seen_nodes: set[str] = set()
+        self._seen_fields: set[str] = set()
+        # For events that passed the drift-clean schema: what they surely hold, marked
+        # once, and the optional fields still to look for, by envelope or data only.
+        self._clean_marked = {True: False, False: False}
+        self._optional = {True: self._optional_fields(self.root), False: self._optional_fields(self.data_node)}
 
     # -- schema side
 
@@ -684,7 +749,45 @@ class DriftCollector:
         """Named fields of the schema as drift sees them (the paths of ``iter_fields``)."""
         return [p for p in self._known_fields if not p.endswith("[*]")]
 
+    def _optional_fields(self, node: _Node | None) -> list[_Field]:
+        if node is None:
+            return []
+        return [f for f in self._all_fields(node) if not f.path.endswith("[*]") and not f.required]
+
+    def _mark_present(self, node: _Node) -> None:
+        """Mark ``node`` and what a valid event always has under it as seen."""
+        self._seen_nodes.add(node.path)
+        for f in node.fields.values():
+            if f.required:
+                self._mark_field(f)
+
+    def _mark_field(self, f: _Field) -> None:
+        self._seen_fields.add(f.path)
+        if f.obj is not None and f.types == frozenset({"object"}):
+            self._mark_present(f.obj)
+        items = f.items
+        if items is not None and f.nonempty and items.obj is not None and items.types == frozenset({"object"}):
+            self._mark_present(items.obj)
+
     # -- observing
+
+    def observe_clean(self, event: dict[str, Any], *, envelope: bool = True) -> None:
+        """Record an event that passed :func:`drift_clean_schema`: nothing to walk."""
+        self.events += 1
+        if not self._clean_marked[envelope]:
+            node = self.root if envelope else self.data_node
+            if node is not None:
+                self._mark_present(node)
+            self._clean_marked[envelope] = True
+        pending = self._optional[envelope]
+        if pending:
+            offset = 0 if envelope else 1
+            found = [f for f in pending if _present(event, f.parts, offset)]
+            for f in found:
+                self._mark_field(f)
+            if found:
+                for mode in (True, False):
+                    self._optional[mode] = [f for f in self._optional[mode] if f.path not in self._seen_fields]
 
     def observe(self, event: dict[str, Any], *, envelope: bool = True, label: Callable[[], str] = str) -> list[tuple[Any, ...]]:
         """Record one event; return the concrete paths of fields the schema does not know.
@@ -741,6 +844,7 @@ class DriftCollector:
 
     def _learn(self, obj: dict[str, Any], node: _Node, parts: tuple[Any, ...], label: Callable[[], str]) -> _Shape:
         types, values, unknown, unknown_paths, descend = [], [], [], [], []
+        self._seen_nodes.add(node.path)
         for name, value in obj.items():
             kind = type(value)
             f = node.fields.get(name)
@@ -753,6 +857,7 @@ class DriftCollector:
                 unknown_paths.append(path)
                 self._examples.setdefault(("unknown", path), (label(), json_path(parts + (name,))))
                 continue
+            self._seen_fields.add(f.path)
             types.append((f.path, _JSON_TYPE.get(kind, "object")))
             if f.documented is not None:
                 vkey = _value_key(value)
@@ -795,10 +900,6 @@ class DriftCollector:
                 c = shape.count
                 if not c:
                     continue
-                node.objects += c
-                if node.path.endswith("[*]"):
-                    # An object in an array is one of its items: count its type there.
-                    self._count(node.path, "object", c)
                 for path, kind in shape.types:
                     self._count(path, kind, c)
                 for path, vkey in shape.values:
@@ -839,39 +940,45 @@ class DriftCollector:
                 )
         varying = []
         for path, counter in sorted(self._types.items()):
-            seen = {k for k, v in counter.items() if v}
             f = self._known_fields.get(path)
             if f is None:
-                drift = len(seen) > 1
-            else:
-                drift = f.types is not None and not all(_allows(f.types, k) for k in seen)
-            if drift:
-                varying.append(
-                    {
-                        "path": path,
-                        "types": {k: v for k, v in sorted(counter.items()) if v},
-                        "schema": sorted(f.types) if f is not None and f.types is not None else None,
-                    }
-                )
-        never_seen = sorted(self._never_seen())
+                # Outside the schema: any mix of types is worth knowing.
+                seen = {k: v for k, v in sorted(counter.items()) if v}
+                if len(seen) > 1:
+                    varying.append({"path": path, "types": seen, "schema": None})
+            elif f.types is not None:
+                # Inside it: the types it does not allow, each counted exactly.
+                outside = {k: v for k, v in sorted(counter.items()) if v and not _allows(f.types, k)}
+                if outside:
+                    varying.append({"path": path, "types": outside, "schema": sorted(f.types)})
         return {
             "events": self.events,
             "unknown_fields": unknown_fields,
             "unknown_fields_not_listed": self._unknown_overflow,
             "undocumented_values": values,
             "varying_types": varying,
-            "never_seen": never_seen,
+            "never_seen": sorted(self._never_seen()),
         }
 
     def _never_seen(self) -> Iterator[str]:
         # A field is "never seen" only where its parent object was seen at all: a body of
         # only ``data`` says nothing about the envelope.
         for node in self._nodes:
-            if not node.objects:
-                continue
-            for f in node.fields.values():
-                if f.path not in self._types:
-                    yield f.path
+            if node.path in self._seen_nodes:
+                for f in node.fields.values():
+                    if f.path not in self._seen_fields:
+                        yield f.path
+
+
+def _present(value: Any, parts: tuple[str, ...], start: int) -> bool:
+    for position in range(start, len(parts)):
+        part = parts[position]
+        if part == "*":
+            return isinstance(value, list) and any(_present(v, parts, position + 1) for v in value)
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
 
 
 def _allows(types: frozenset[str], kind: str) -> bool:
@@ -899,8 +1006,21 @@ def drift_has_findings(drift: dict[str, Any]) -> bool:
 class _Checker:
     """An event type's validators for one shape of body (envelope or data only)."""
 
+    #: compiled: valid and nothing for the drift report (see :func:`drift_clean_schema`)
+    is_clean: Callable[[Any], bool]
+    #: compiled: valid
     is_valid: Callable[[Any], bool]
+    #: pure Python, for the errors of an invalid event
     full: Draft202012Validator
+
+
+def _compiled(schema: dict[str, Any]) -> Any:
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True, formats=dict(ZENOTI_FORMATS))
+
+
+def _envelope_checker(event_type: EventType) -> _Checker:
+    clean = _compiled(drift_clean_schema(event_type.schema))
+    return _Checker(clean.is_valid, event_type.fast.is_valid, event_type.full)
 
 
 def _data_checker(event_type: EventType) -> _Checker | None:
@@ -912,8 +1032,8 @@ def _data_checker(event_type: EventType) -> _Checker | None:
     defs = {**event_type.schema.get("$defs", {}), **data.get("$defs", {})}
     if defs:
         schema["$defs"] = defs
-    fast = jsonschema_rs.Draft202012Validator(schema, validate_formats=True, formats=dict(ZENOTI_FORMATS))
-    return _Checker(fast.is_valid, Draft202012Validator(schema, format_checker=make_format_checker()))
+    clean = _compiled(drift_clean_schema(schema))
+    return _Checker(clean.is_valid, _compiled(schema).is_valid, Draft202012Validator(schema, format_checker=make_format_checker()))
 
 
 class Summary:
@@ -996,7 +1116,7 @@ class CaptureValidator:
         key = (event_type.name, envelope)
         if key not in self._checkers:
             if envelope:
-                self._checkers[key] = _Checker(event_type.fast.is_valid, event_type.full)
+                self._checkers[key] = _envelope_checker(event_type)
             else:
                 self._checkers[key] = _data_checker(event_type)
         return self._checkers[key]
@@ -1065,13 +1185,17 @@ class CaptureValidator:
                 capture, INVALID, event_type.name, event_id, envelope=False, reason="no_envelope",
                 message=f"no envelope, and the {event_type.name} schema has no `data` to check it against",
             )
-        unknown = self._collector(event_type).observe(value, envelope=envelope, label=lambda: capture.label)
+        note = "" if envelope else "no envelope (a body of only `data`)"
+        collector = self._collector(event_type)
+        if checker.is_clean(value):  # the common case: one compiled call says it all
+            collector.observe_clean(value, envelope=envelope)
+            return EventResult(capture, VALID, event_type.name, event_id, envelope, reason="", message=note)
+        unknown = collector.observe(value, envelope=envelope, label=lambda: capture.label)
         errors: list[Problem] = []
         if not checker.is_valid(value):
             errors = problems(checker.full, value)
         if self.strict and unknown:
             errors.extend(_unknown_problem(parts, value) for parts in unknown)
-        note = "" if envelope else "no envelope (a body of only `data`)"
         if not errors:
             return EventResult(capture, VALID, event_type.name, event_id, envelope, reason="", message=note)
         message = str(errors[0]) + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")

@@ -349,7 +349,8 @@ def test_types_that_vary_across_captures_are_counted(registry: Registry, event: 
     nulled = copy.deepcopy(event)
     nulled["data"]["utm_source"] = None  # allowed by the schema: not drift
     drift = drift_of(core.validate_payloads([event, other, nulled], registry=registry))
-    assert drift["varying_types"] == [{"path": "$.data.invoice_number", "types": {"integer": 1, "string": 2}, "schema": ["string"]}]
+    # The types the schema does not allow, each counted exactly; the allowed ones are the rest.
+    assert drift["varying_types"] == [{"path": "$.data.invoice_number", "types": {"integer": 1}, "schema": ["string"]}]
 
 
 def test_schema_fields_never_seen_are_listed_only_under_objects_that_were(registry: Registry, event: dict[str, Any]) -> None:
@@ -504,3 +505,99 @@ def test_large_inputs_keep_only_counts_when_not_collecting(registry: Registry, t
     assert report.results is None
     assert report.summary.totals() == (2000, 0, 0)
     assert report.drift["event_types"][TYPE]["events"] == 2000
+
+
+# --------------------------------------------------------------------------- the drift-clean fast path
+
+
+def mutations(event: dict[str, Any]) -> list[dict[str, Any]]:
+    edits = [
+        lambda e: None,
+        lambda e: e["data"].__setitem__("loyalty_points", 1),
+        lambda e: e["data"]["appointments"][0].__setitem__("appointment_type", 7),
+        lambda e: e["data"]["appointments"][0].__setitem__("appointment_type", True),
+        lambda e: e["data"]["appointments"][0].__setitem__("appointment_type", "2"),
+        lambda e: e["data"].__setitem__("invoice_number", 8086),
+        lambda e: e["data"]["guest"].__setitem__("email", None),
+        lambda e: e["data"]["guest"].__setitem__("middle_name", ""),
+        lambda e: e.__setitem__("event_schema", "v2"),
+        lambda e: e["data"].__setitem__("appointments", []),
+        lambda e: e["data"].__setitem__("guest", "someone"),
+        lambda e: e["data"]["appointments"].append("x"),
+    ]
+    out = []
+    for edit in edits:
+        e = copy.deepcopy(event)
+        edit(e)
+        out.append(e)
+    return out
+
+
+def test_the_drift_clean_schema_passes_exactly_the_events_the_walk_finds_nothing_in(registry: Registry, event: dict[str, Any]) -> None:
+    kind = registry[TYPE]
+    clean = core._envelope_checker(kind).is_clean
+    verdicts = []
+    for e in mutations(event):
+        collector = core.DriftCollector(kind)
+        unknown = collector.observe(e)
+        drift = collector.to_dict()
+        walk_clean = kind.is_valid(e) and not (unknown or drift["undocumented_values"] or drift["varying_types"])
+        verdicts.append((clean(e), walk_clean))
+    assert [c for c, _ in verdicts] == [w for _, w in verdicts]
+    assert [c for c, _ in verdicts] == [True, False, False, False, False, False, True, False, False, False, False, False]
+
+
+OPTIONAL_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Test.Optional",
+    "type": "object",
+    "required": ["event_type", "data"],
+    "properties": {
+        "event_type": {"const": "Test.Optional"},
+        "data": {
+            "type": "object",
+            "required": ["guest"],
+            "properties": {
+                "guest": {"$ref": "#/$defs/guest"},
+                "note": {"type": "string"},
+                "items": {"type": "array", "items": {"type": "object", "properties": {"code": {"type": "integer", "x-known-values": [1, 2]}}}},
+                "extra": {"allOf": [{"type": "object", "properties": {"a": {"type": "string"}}}, {"properties": {"b": {"type": "string"}}}]},
+            },
+        },
+    },
+    "$defs": {"guest": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}, "phone": {"type": ["string", "null"]}}}},
+}
+
+
+@pytest.fixture
+def optional_type(tmp_path: Path) -> Any:
+    from types import ModuleType
+
+    from emulator.registry import EventType
+
+    return EventType("Test.Optional", "test-optional", OPTIONAL_SCHEMA, tmp_path / "schema.json", ModuleType("rules"))
+
+
+def test_clean_events_still_count_optional_fields_as_seen(optional_type: Any) -> None:
+    registry = Registry({"Test.Optional": optional_type})
+    events: list[Any] = [
+        {"event_type": "Test.Optional", "data": {"guest": {"id": "g"}}},
+        {"event_type": "Test.Optional", "data": {"guest": {"id": "g", "phone": None}, "items": [{}, {"code": 2}]}},
+    ]
+    report = core.validate_payloads(events, registry=registry)
+    assert report.summary.totals() == (2, 0, 0)
+    drift = report.drift["event_types"]["Test.Optional"]
+    assert drift["never_seen"] == ["$.data.extra", "$.data.note"]
+    assert not report.drift["has_drift"]
+
+
+def test_composed_schemas_keep_their_branches_properties_known(optional_type: Any) -> None:
+    registry = Registry({"Test.Optional": optional_type})
+    composed = {"event_type": "Test.Optional", "data": {"guest": {"id": "g"}, "extra": {"a": "x", "b": "y"}}}
+    drifted = {"event_type": "Test.Optional", "data": {"guest": {"id": "g", "vip": True}, "extra": {"c": 1}, "items": [{"code": 3}]}}
+    assert core._envelope_checker(optional_type).is_clean(composed)
+    report = core.validate_payloads([composed, drifted], registry=registry)
+    drift = report.drift["event_types"]["Test.Optional"]
+    assert [u["path"] for u in drift["unknown_fields"]] == ["$.data.extra.c", "$.data.guest.vip"]
+    assert [(v["path"], v["value"]) for v in drift["undocumented_values"]] == [("$.data.items[*].code", 3)]
+    assert drift["never_seen"] == ["$.data.guest.phone", "$.data.note"]
