@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The dashboard, API and built-in sink on http://127.0.0.1:8025/ (SERVE_ARGS="--port 9000" to change).
 run: $(STAMP)
-	$(BIN)/zenoti-emulator generate --count 3 --format pretty
+	$(BIN)/zenoti-emulator serve $(SERVE_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
