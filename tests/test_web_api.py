@@ -428,3 +428,37 @@ def test_dashboard_renders_the_page(client: FlaskClient) -> None:
     for asset in ("/static/app.js", "/static/app.css"):
         with client.get(asset) as response:
             assert response.status_code == 200
+
+
+# -- no input gives a 500 ------------------------------------------------------------
+
+HUGE = 2**70
+NASTY: list[Any] = [
+    None, 0, -1, HUGE, 1e308, "", "\u0000", "☃" * 1000, [], {}, [None], {"": None}, True,
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/events/generate", "event_type"), ("/api/events/generate", "seed"), ("/api/events/generate", "count"),
+        ("/api/events/generate", "set"), ("/api/events/generate", "now"), ("/api/events/generate", "profile"),
+        ("/api/events", "webhooks"), ("/api/events", "target"), ("/api/events", "seed"),
+        ("/api/webhooks", "url"), ("/api/webhooks", "event_types"), ("/api/webhooks", "secret"), ("/api/webhooks", "name"),
+    ],
+)
+def test_no_value_of_any_field_is_a_server_error(client: FlaskClient, path: str, field: str) -> None:
+    base = {"url": "http://127.0.0.1:9/"} if path == "/api/webhooks" else {}
+    for value in NASTY:
+        response = client.post(path, json={**base, field: value})
+        assert response.status_code < 500, (field, value, response.get_json())
+
+
+@pytest.mark.parametrize(
+    "path",
+    [f"/api/webhooks/{HUGE}", f"/api/deliveries/{HUGE}", "/api/webhooks/-1", f"/api/deliveries?webhook={HUGE}",
+     f"/api/deliveries?cursor={HUGE}", f"/api/sinks/default/requests?after={HUGE}", "/api/sinks/%00/requests",
+     "/api/event-types/%2e%2e/schema", "/api/event-types/" + "A" * 5000 + "/schema"],
+)
+def test_no_path_or_query_is_a_server_error(client: FlaskClient, path: str) -> None:
+    assert client.get(path).status_code in (400, 404)

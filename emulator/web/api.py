@@ -25,6 +25,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 #: The most rows one page of a list returns.
 MAX_PAGE = 500
+#: Ids are SQLite integers: anything larger cannot name a row.
+MAX_ID = 2**63 - 1
 
 
 # -- input helpers -------------------------------------------------------------------
@@ -182,12 +184,12 @@ def create_webhook() -> Any:
     return response, 201, {"Location": url_for("api.get_webhook", webhook_id=hook.id)}
 
 
-@bp.get("/webhooks/<int:webhook_id>")
+@bp.get("/webhooks/<int(max=9223372036854775807):webhook_id>")
 def get_webhook(webhook_id: int) -> Any:
     return services().webhook_dict(services().store.get_webhook(webhook_id))
 
 
-@bp.patch("/webhooks/<int:webhook_id>")
+@bp.patch("/webhooks/<int(max=9223372036854775807):webhook_id>")
 def update_webhook(webhook_id: int) -> Any:
     body = json_body("WebhookUpdate")
     if "url" in body:
@@ -195,19 +197,19 @@ def update_webhook(webhook_id: int) -> Any:
     return services().webhook_dict(services().update_webhook(webhook_id, body))
 
 
-@bp.delete("/webhooks/<int:webhook_id>")
+@bp.delete("/webhooks/<int(max=9223372036854775807):webhook_id>")
 def delete_webhook(webhook_id: int) -> Any:
     services().store.delete_webhook(webhook_id)
     return Response(status=204)
 
 
-@bp.post("/webhooks/<int:webhook_id>/reactivate")
+@bp.post("/webhooks/<int(max=9223372036854775807):webhook_id>/reactivate")
 def reactivate_webhook(webhook_id: int) -> Any:
     json_body("Empty")
     return services().webhook_dict(services().store.reactivate(webhook_id))
 
 
-@bp.post("/webhooks/<int:webhook_id>/ping")
+@bp.post("/webhooks/<int(max=9223372036854775807):webhook_id>/ping")
 def ping_webhook(webhook_id: int) -> Any:
     json_body("Empty")
     return services().ping(webhook_id)
@@ -227,12 +229,12 @@ def list_deliveries() -> Any:
     cursor_text = request.args.get("cursor") or None
     cursor = None
     if cursor_text is not None:
-        if not cursor_text.isdigit():
+        if not cursor_text.isdigit() or int(cursor_text) > MAX_ID:
             raise UsageError(f"Query parameter 'cursor' {cursor_text!r} is not one this API gave out.", details={"parameter": "cursor"})
         cursor = int(cursor_text)
     page, next_cursor = services().store.list_deliveries(
         status=status,
-        webhook_id=query_int("webhook"),
+        webhook_id=query_int("webhook", low=0, high=MAX_ID),
         limit=query_int("limit", 50, low=1, high=MAX_PAGE),
         cursor=cursor,
     )
@@ -242,12 +244,12 @@ def list_deliveries() -> Any:
     }
 
 
-@bp.get("/deliveries/<int:delivery_id>")
+@bp.get("/deliveries/<int(max=9223372036854775807):delivery_id>")
 def get_delivery(delivery_id: int) -> Any:
     return services().delivery_detail(delivery_id)
 
 
-@bp.post("/deliveries/<int:delivery_id>/replay")
+@bp.post("/deliveries/<int(max=9223372036854775807):delivery_id>/replay")
 def replay_delivery(delivery_id: int) -> Any:
     json_body("Empty")
     return services().replay(delivery_id), 202
@@ -287,7 +289,7 @@ def delete_sink(name: str) -> Any:
 @bp.get("/sinks/<name>/requests")
 def sink_requests(name: str) -> Any:
     captured = services().sinks.requests(
-        name, limit=query_int("limit", 50, low=1, high=MAX_PAGE) or 50, after=query_int("after")
+        name, limit=query_int("limit", 50, low=1, high=MAX_PAGE) or 50, after=query_int("after", low=0, high=MAX_ID)
     )
     return {"sink": name, "requests": [c.to_dict() for c in captured]}
 

@@ -142,7 +142,7 @@ SCHEMAS: dict[str, Any] = {
             **{k: v for k, v in _GENERATE_FIELDS.items() if k != "now"},
             "webhooks": {
                 "type": "array",
-                "items": {"type": "integer"},
+                "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
                 "minItems": 1,
                 "uniqueItems": True,
                 "description": "Deliver to these webhooks (each must be active). Default: every active webhook subscribed to the event type.",
@@ -375,8 +375,9 @@ def _param(name: str, where: str, schema: dict[str, Any], description: str = "",
     }
 
 
-_WEBHOOK_ID = _param("id", "path", {"type": "integer"}, "Webhook id")
-_DELIVERY_ID = _param("id", "path", {"type": "integer"}, "Delivery id")
+_ID = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+_WEBHOOK_ID = _param("id", "path", _ID, "Webhook id")
+_DELIVERY_ID = _param("id", "path", _ID, "Delivery id")
 _SINK_NAME = _param("name", "path", {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}, "Sink name")
 _WRITE_ERRORS = (400, 403, 413, 415)
 
@@ -467,7 +468,7 @@ PATHS: dict[str, Any] = {
             "summary": "The delivery log, newest first",
             "parameters": [
                 _param("status", "query", {"enum": DELIVERY_STATUSES}),
-                _param("webhook", "query", {"type": "integer"}, "Only this webhook's deliveries"),
+                _param("webhook", "query", _ID, "Only this webhook's deliveries"),
                 _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
                 _param("cursor", "query", {"type": "string"}, "next_cursor of the previous page"),
             ],
@@ -508,7 +509,7 @@ PATHS: dict[str, Any] = {
             "summary": "What a sink captured, newest first",
             "parameters": [
                 _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
-                _param("after", "query", {"type": "integer"}, "Only requests newer than this id"),
+                _param("after", "query", _ID, "Only requests newer than this id"),
             ],
             "responses": {"200": _json("CapturedRequestList", "Requests"), **_errors(400, 404)},
         },
