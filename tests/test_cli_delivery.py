@@ -62,7 +62,7 @@ def test_fire_prints_a_table_on_stderr_and_nothing_on_stdout(db: str, receiver: 
     result = fire(db, receiver.url, "--count", "2")
     assert result.exit_code == 0
     assert result.stdout == ""
-    for column in ("delivered", "failed", "retried", "p50 ms", "p95 ms", "max ms"):
+    for column in ("delivered", "failed", "retried", "latency p50", "latency p95", "latency max"):
         assert column in result.stderr
 
 
@@ -183,6 +183,14 @@ def test_replay_one_and_all_failed(db: str) -> None:
     with Store(db) as store:
         assert [a.number for a in store.get_delivery(1).attempt_log] == [1, 2]
     assert run("replay", "--db", db).exit_code == 2
+
+
+def test_replay_to_a_deactivated_webhook_is_refused_before_sending(db: str) -> None:
+    with Receiver([500]) as rx:
+        fire(db, rx.url, "--no-retry", "--deactivate-after", "1")
+        result = run("replay", "1", "--db", db)
+        assert result.exit_code == 1 and "reactivate" in result.stderr
+        assert len(rx.requests) == 1
 
 
 def test_no_wait_leaves_retries_for_resume(db: str) -> None:

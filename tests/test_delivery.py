@@ -203,10 +203,20 @@ def test_a_tls_error_is_a_failed_attempt(store: Store) -> None:
     assert store.get_delivery(delivery_id).attempt_log[0].outcome == "tls"
 
 
-def test_response_log_keeps_the_first_64_kib() -> None:
-    from emulator.delivery import RESPONSE_LOG_LIMIT
+def test_response_log_keeps_the_first_64_kib(store: Store) -> None:
+    with Receiver([("body", 200_000)]) as rx:
+        [delivery_id] = deliver(store, rx.url, make_events(1))
+    [attempt] = store.get_delivery(delivery_id).attempt_log
+    assert attempt.ok and attempt.response_body == b"x" * 65536
 
-    assert RESPONSE_LOG_LIMIT == 64 * 1024
+
+def test_rate_spaces_requests_out(store: Store, receiver: Receiver) -> None:
+    hook = store.upsert_webhook(receiver.url)
+    with Deliverer(store, options=fast(), concurrency=8, rate=100) as d:
+        d.submit_many(make_events(6), hook)
+        assert d.wait(10)
+    times = sorted(r.at for r in receiver.wait_for(6))
+    assert times[-1] - times[0] >= 5 * 0.01 - 0.003  # 6 requests at 100/s span 50 ms at least
 
 
 def test_a_delivery_gives_up_after_six_attempts(store: Store) -> None:

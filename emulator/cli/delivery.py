@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -172,16 +173,34 @@ def print_summary(summary: dict[str, Any], *, as_json: bool, title: str) -> None
 
 
 def _print_table(summary: dict[str, Any], title: str) -> None:
-    lat = summary["latency_ms"]
-    table = Table(title=title, title_justify="left", show_header=True)
-    for column in ("events", "delivered", "failed", "pending", "retried", "attempts", "p50 ms", "p95 ms", "max ms", "per s"):
-        table.add_column(column, justify="right")
-    table.add_row(
-        *(str(summary[k]) for k in ("events", "delivered", "failed", "pending", "retried", "attempts")),
-        *("-" if lat[k] is None else f"{lat[k]:.1f}" for k in ("p50", "p95", "max")),
-        "-" if summary["deliveries_per_s"] is None else f"{summary['deliveries_per_s']:.1f}",
-    )
-    _err_console().print(table)
+    """Figures down, names across: fits any terminal width."""
+
+    def ms(key: str) -> str:
+        value = summary["latency_ms"][key]
+        return "-" if value is None else f"{value:.1f} ms"
+
+    rate = summary["deliveries_per_s"]
+    rows = [
+        ("events", str(summary["events"])),
+        ("delivered", f"[green]{summary['delivered']}[/]"),
+        ("failed", f"[red]{summary['failed']}[/]" if summary["failed"] else "0"),
+        ("pending", f"[yellow]{summary['pending']}[/]" if summary["pending"] else "0"),
+        ("retried", str(summary["retried"])),
+        ("attempts", str(summary["attempts"])),
+        ("latency p50", ms("p50")),
+        ("latency p95", ms("p95")),
+        ("latency max", ms("max")),
+        ("throughput", "-" if rate is None else f"{rate:.1f} deliveries/s"),
+        ("elapsed", f"{summary['elapsed_s']:.2f} s"),
+    ]
+    table = Table(show_header=False, box=box.SIMPLE)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in rows:
+        table.add_row(name, value)
+    console = _err_console()
+    console.print(title, markup=False, style="bold")
+    console.print(table)
 
 
 class Reporter:
@@ -460,8 +479,10 @@ def replay_command(delivery_ids: tuple[int, ...], all_failed: bool, db: str | No
         if not targets:
             click.echo("Nothing to replay: no delivery has failed.", err=True)
             return
-        for delivery_id in targets:  # refuse bad ids before sending anything
-            store.get_delivery(delivery_id)
+        for delivery_id in targets:  # refuse bad ids and deactivated webhooks before sending anything
+            webhook_id = store.get_delivery(delivery_id).webhook_id
+            if webhook_id is not None:
+                store.require_active(store.get_webhook(webhook_id))
 
         def start(deliverer: Deliverer) -> list[int]:
             return [deliverer.replay(i) for i in targets]
