@@ -42,7 +42,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from . import signing
-from .errors import UsageError, WebhookInactive
+from .errors import NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, VERBS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
 
 log = logging.getLogger(__name__)
@@ -413,6 +413,8 @@ class Deliverer:
             or becomes deactivated while events are being submitted; those submitted
             before stay queued.
         """
+        if self._closing:
+            raise RuntimeError("This Deliverer is closed; open a new one to submit.")
         opts = options or self.options
         stored = opts.to_dict()
         ids: list[int] = []
@@ -641,11 +643,14 @@ class Deliverer:
         else:
             body, webhook_id, stored = self.store.delivery_payload(sched.delivery_id)
             opts = DeliveryOptions.from_dict(stored) if stored else self.options
-        if webhook_id is None:
+        try:
+            webhook = self.store.get_webhook(webhook_id) if webhook_id is not None else None
+        except NotFound:
+            webhook = None
+        if webhook is None:
             self.store.fail_pending(sched.delivery_id, "webhook deleted")
             self._complete(sched.delivery_id, "failed")
             return
-        webhook = self.store.get_webhook(webhook_id)
         if not webhook.active:
             self.store.fail_pending(
                 sched.delivery_id, f"webhook deactivated after {webhook.consecutive_failures} failures in a row"

@@ -439,3 +439,23 @@ def test_deliverer_refuses_bad_settings(store: Store) -> None:
         DeliveryOptions(time_scale=0)
     with pytest.raises(UsageError):
         DeliveryOptions(failure_unit="minute")
+
+
+def test_deleting_a_webhook_fails_its_queued_retries(store: Store) -> None:
+    with Receiver([503]) as rx:
+        hook = store.upsert_webhook(rx.url)
+        with Deliverer(store, options=DeliveryOptions(timeout=2)) as d:  # retry due in 30 s
+            [delivery_id] = d.submit_many(make_events(1), hook)
+            assert d.wait(10, settle=False)
+            store.delete_webhook(hook.id)
+        with Deliverer(store) as d:
+            assert d.resume_pending() == []
+    d2 = store.get_delivery(delivery_id)
+    assert (d2.status, d2.last_error, d2.attempts) == ("failed", "webhook deleted", 1)
+
+
+def test_a_closed_deliverer_refuses_new_work(store: Store) -> None:
+    d = Deliverer(store, concurrency=1)
+    d.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        d.submit(make_events(1)[0], store.upsert_webhook("http://127.0.0.1:9/h"))
