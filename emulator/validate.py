@@ -1415,7 +1415,7 @@ class TextRenderer(Renderer):
                     for line in lines:
                         write(f"    {line}\n")
             for unknown in drift["unknown_event_types"]:
-                write(f"  unknown event type {unknown['event_type']!r}: {unknown['count']} events (no schema)\n")
+                write(f"  unknown event type {unknown['event_type']!r}: {unknown['count']} event{'' if unknown['count'] == 1 else 's'} (no schema)\n")
             self._wrote = True
         reasons = {k: v for k, v in report.summary.reasons.items() if k != "schema"}
         write(("\n" if self._wrote else "") + report.summary.line() + "\n")
