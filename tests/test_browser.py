@@ -73,6 +73,13 @@ def test_fire_from_the_dashboard_and_watch_it_delivered(tmp_path: Path) -> None:
             page.click("#preview-button")
             expect(page.get_by_test_id("fire-status")).to_have_text("")
 
+            # A webhook deactivated behind the page's back shows as such, and one click brings it back.
+            app.request("PATCH", "/api/webhooks/1", json={"active": False})
+            expect(page.locator("#webhooks-table tr[data-state=inactive]")).to_have_count(1, timeout=10_000)
+            page.get_by_test_id("reactivate").click()
+            expect(page.locator("#webhooks-table tr[data-state=active]")).to_have_count(1, timeout=10_000)
+            expect(page.get_by_test_id("fire-status")).to_contain_text("active again")
+
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
             assert errors == [], errors
         finally:

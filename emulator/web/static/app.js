@@ -58,7 +58,7 @@ function statusBadge(code) {
 function when(iso) {
   if (!iso) return "";
   const d = new Date(iso);
-  return d.toLocaleTimeString([], { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
+  return d.toLocaleTimeString([], { hour12: false });
 }
 
 function ms(value) {
@@ -179,7 +179,7 @@ async function refreshDeliveries() {
     const fresh = !firstLoad && !seenDeliveries.has(d.id);
     seenDeliveries.add(d.id);
     const hook = d.webhook_id !== null && webhookNames[d.webhook_id] ? webhookNames[d.webhook_id] : d.url;
-    const response = [d.last_status_code !== null ? statusBadge(d.last_status_code) : "", " ", d.response_excerpt || d.last_error || ""];
+    const response = d.response_excerpt || d.last_error || "";
     return el("tr", {
       class: `clickable${fresh ? " fresh" : ""}${openDelivery === d.id ? " selected" : ""}`,
       dataset: { id: d.id, status: d.status },
@@ -189,10 +189,10 @@ async function refreshDeliveries() {
       el("td", { class: "mono", text: when(d.created_at) }),
       el("td", { title: `id ${d.call_id} · event_id ${d.event_id}` }, el("div", { text: d.event_type }), el("div", { class: "mono muted small", text: `…${(d.call_id || "").slice(-8)}` })),
       el("td", { class: "hook", title: d.url, text: hook }),
-      el("td", {}, badge(d.status)),
+      el("td", { class: "nowrap" }, badge(d.status), " ", d.last_status_code !== null ? statusBadge(d.last_status_code) : ""),
       el("td", { class: "num", text: d.attempts }),
       el("td", { class: "num", text: ms(d.latency_ms) }),
-      el("td", { class: "excerpt", title: d.response_excerpt || d.last_error || "" }, response),
+      el("td", { class: "excerpt", title: response, text: response }),
       el("td", {}, d.status !== "pending" ? el("button", {
         class: "small ghost", type: "button", text: "Replay",
         onclick: (e) => { e.stopPropagation(); replay(d.id); },
