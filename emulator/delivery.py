@@ -638,6 +638,17 @@ class Deliverer:
 
     def _run(self, job: _Job) -> None:
         sched = job.scheduled
+        if not self.store.claim(sched.id):
+            log.debug("Attempt %s of delivery %s is not pending any more", sched.number, sched.delivery_id)
+            return
+        try:
+            self._attempt(job)
+        except BaseException:
+            self.store.release(sched.id)
+            raise
+
+    def _attempt(self, job: _Job) -> None:
+        sched = job.scheduled
         if job.payload is not None:
             body, webhook_id, opts = job.payload
         else:

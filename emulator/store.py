@@ -27,7 +27,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -49,6 +51,9 @@ VERBS: tuple[str, ...] = ("POST", "PUT", "PATCH")
 STATUSES: tuple[str, ...] = ("pending", "delivered", "failed")
 #: What counts as one failure towards deactivation: an attempt, or an event whose retries ran out.
 FAILURE_UNITS: tuple[str, ...] = ("attempt", "event")
+#: A claim on an attempt older than this is abandoned, whoever holds it (an attempt
+#: lasts its timeout, 10 s by default; this covers any sane one).
+STALE_CLAIM_S = 600.0
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 FailureUnit = Literal["attempt", "event"]
@@ -124,7 +129,10 @@ CREATE TABLE IF NOT EXISTS scheduled_attempts (
     delay_s REAL NOT NULL,
     time_scale REAL NOT NULL,
     due_at REAL NOT NULL,
-    state TEXT NOT NULL
+    -- pending -> running (claimed by one process) -> done, or cancelled
+    state TEXT NOT NULL,
+    claimed_by TEXT,
+    claimed_at REAL
 );
 CREATE INDEX IF NOT EXISTS scheduled_pending ON scheduled_attempts (state, due_at);
 CREATE INDEX IF NOT EXISTS scheduled_delivery ON scheduled_attempts (delivery_id);
@@ -261,7 +269,7 @@ class ScheduledAttempt:
     time_scale: float
     #: real time it is due: ``scheduled_at + delay_s / time_scale``
     due_at: float
-    #: ``pending``, ``done`` or ``cancelled``
+    #: ``pending``, ``running`` (claimed by a process), ``done`` or ``cancelled``
     state: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -445,6 +453,23 @@ def _attempt(row: Sequence[Any]) -> Attempt:
     )
 
 
+def _owner_alive(owner: str | None) -> bool:
+    """Whether the process behind a claim (``pid:random``) still runs on this machine."""
+    try:
+        pid = int((owner or "").split(":", 1)[0])
+    except ValueError:
+        return False
+    if sys.platform == "win32":  # os.kill(pid, 0) would send CTRL_C there; trust the lease
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 def _check_verb(verb: str) -> str:
     upper = verb.upper()
     if upper not in VERBS:
@@ -470,6 +495,8 @@ class Store:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._closed = False
+        #: identifies this store's claims on scheduled attempts: ``pid:random``
+        self.owner = f"{os.getpid()}:{secrets.token_hex(4)}"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
@@ -481,6 +508,10 @@ class Store:
             conn = self._conn()
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(scheduled_attempts)")}
+            for column, kind in (("claimed_by", "TEXT"), ("claimed_at", "REAL")):
+                if column not in columns:  # a log made before claims existed
+                    conn.execute(f"ALTER TABLE scheduled_attempts ADD COLUMN {column} {kind}")
 
     # -- connections -----------------------------------------------------------------
 
@@ -795,6 +826,14 @@ class Store:
             )
             if record.scheduled_id is not None:
                 conn.execute("UPDATE scheduled_attempts SET state = 'done' WHERE id = ?", (record.scheduled_id,))
+            current = conn.execute("SELECT status FROM deliveries WHERE id = ?", (record.delivery_id,)).fetchone()
+            if current is not None and current[0] != "pending":
+                # ended while the attempt was in flight (its webhook was deleted): keep
+                # the attempt, change nothing else
+                conn.execute(
+                    "UPDATE deliveries SET attempts = attempts + 1, updated_at = ? WHERE id = ?", (now, record.delivery_id)
+                )
+                return RecordResult(status=current[0], next=None, deactivated=False)
             if record.ok:
                 status = "delivered"
             elif retry_delay_s is not None:
@@ -833,7 +872,8 @@ class Store:
         ids = [r[0] for r in conn.execute(f"SELECT id FROM deliveries WHERE status = 'pending' AND {where}", params)]
         for delivery_id in ids:
             conn.execute(
-                "UPDATE scheduled_attempts SET state = 'cancelled' WHERE delivery_id = ? AND state = 'pending'", (delivery_id,)
+                "UPDATE scheduled_attempts SET state = 'cancelled' WHERE delivery_id = ? AND state IN ('pending', 'running')",
+                (delivery_id,),
             )
             conn.execute(
                 "UPDATE deliveries SET status = 'failed', last_error = ?, updated_at = ?, completed_at = ? WHERE id = ?",
@@ -859,18 +899,54 @@ class Store:
             )
             return self._schedule(conn, delivery_id, max(row[1], last[0]) + 1, "replay", now, 0.0, 1.0)
 
+    def claim(self, scheduled_id: int) -> bool:
+        """Take a scheduled attempt for this process, right before making it.
+
+        Two processes on one log (``serve`` and ``resume``) may both queue the same
+        pending row; only the one that claims it sends.
+
+        :return: ``False`` when it is no longer pending (claimed elsewhere, done, cancelled).
+        """
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE scheduled_attempts SET state = 'running', claimed_by = ?, claimed_at = ?"
+                " WHERE id = ? AND state = 'pending'",
+                (self.owner, self._clock(), scheduled_id),
+            )
+            return cur.rowcount == 1
+
+    def release(self, scheduled_id: int) -> None:
+        """Give back a claimed attempt that could not be made (it stays pending)."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE scheduled_attempts SET state = 'pending', claimed_by = NULL, claimed_at = NULL"
+                " WHERE id = ? AND state = 'running' AND claimed_by = ?",
+                (scheduled_id, self.owner),
+            )
+
     def pending_schedule(self) -> list[ScheduledAttempt]:
         """Every attempt scheduled but not made, earliest first: what a restart resumes.
 
-        A pending delivery whose scheduled row is missing (it cannot happen through
-        this API, but a file may be old) gets a fresh attempt due now.
+        Attempts claimed by a process that died (``kill -9`` mid-request), or claimed
+        longer ago than :data:`STALE_CLAIM_S`, are pending again: the receiver may see
+        that call twice, as it may from Zenoti. Attempts a live process is making are
+        left to it. A pending delivery whose scheduled row is missing (it cannot happen
+        through this API, but a file may be old) gets a fresh attempt due now.
         """
         with self._tx() as conn:
+            now = self._clock()
+            for sid, owner, claimed_at in conn.execute(
+                "SELECT id, claimed_by, claimed_at FROM scheduled_attempts WHERE state = 'running'"
+            ).fetchall():
+                if owner != self.owner and (not _owner_alive(owner) or (claimed_at or 0) < now - STALE_CLAIM_S):
+                    conn.execute(
+                        "UPDATE scheduled_attempts SET state = 'pending', claimed_by = NULL, claimed_at = NULL WHERE id = ?",
+                        (sid,),
+                    )
             orphans = conn.execute(
                 "SELECT d.id, d.attempts FROM deliveries d WHERE d.status = 'pending' AND NOT EXISTS"
-                " (SELECT 1 FROM scheduled_attempts s WHERE s.delivery_id = d.id AND s.state = 'pending')"
+                " (SELECT 1 FROM scheduled_attempts s WHERE s.delivery_id = d.id AND s.state IN ('pending', 'running'))"
             ).fetchall()
-            now = self._clock()
             for delivery_id, attempts in orphans:
                 self._schedule(conn, delivery_id, attempts + 1, "retry" if attempts else "first", now, 0.0, 1.0)
             rows = conn.execute(

@@ -211,3 +211,43 @@ def test_threads_get_their_own_connections_and_all_are_closed(path: Path) -> Non
     assert store._connections == []
     with pytest.raises(StoreError, match="closed"):
         store.get_delivery(delivery_id)
+
+
+def test_only_one_process_claims_an_attempt(path: Path) -> None:
+    with Store(path) as a, Store(path) as b:
+        [delivery_id] = new(a)
+        [sched] = b.pending_schedule()
+        assert a.claim(sched.id)
+        assert not b.claim(sched.id)
+        # a live owner's attempt is left to it
+        assert b.pending_schedule() == []
+        a.release(sched.id)
+        assert b.claim(sched.id)
+
+
+def test_an_attempt_claimed_by_a_dead_process_is_pending_again(path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with Store(path) as store:
+        [delivery_id] = new(store)
+        [sched] = store.pending_schedule()
+        with sqlite3.connect(path) as conn:
+            conn.execute(
+                "UPDATE scheduled_attempts SET state = 'running', claimed_by = ? WHERE id = ?",
+                (f"{dead.stdout.strip()}:dead", sched.id),
+            )
+        conn.close()
+        assert [s.id for s in store.pending_schedule()] == [sched.id]
+
+
+def test_an_attempt_of_a_delivery_ended_meanwhile_changes_nothing(store: Store) -> None:
+    [delivery_id] = new(store)
+    [sched] = store.pending_schedule()
+    assert store.claim(sched.id)
+    store.delete_webhook(1)  # fails the delivery while its attempt is in flight
+    result = store.record_attempt(record(delivery_id, 1, sched.id), retry_delay_s=30.0)
+    assert result.status == "failed" and result.next is None
+    d = store.get_delivery(delivery_id)
+    assert (d.status, d.attempts) == ("failed", 1) and store.pending_schedule() == []
