@@ -250,3 +250,12 @@ def test_kill_9_with_pending_retries_then_resume_delivers_exactly_once_more(db: 
         # resumed on schedule: not before it was due
         assert second.at >= retry.due_at - 0.01
     assert _pending_retries(db) == 0
+
+
+def test_secret_can_come_from_the_environment(db: str, receiver: Receiver) -> None:
+    result = CliRunner().invoke(cli, ["fire", "--url", receiver.url, "--db", db], env={"ZENOTI_EMULATOR_SECRET": SECRET})
+    assert result.exit_code == 0, result.stderr
+    [req] = receiver.requests
+    from emulator.signing import verify
+
+    assert verify(req.body, req.headers["zenoti-webhook-signature"], SECRET)

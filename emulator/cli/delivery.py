@@ -302,8 +302,10 @@ def _run(
 
 @cli.command("fire", short_help="Generate events and deliver them to a receiver, as Zenoti does.")
 @generation_options
-@click.option("-t", "--target", type=URLParam(), required=True, help="The receiver's URL (http or https).")
-@click.option("--secret", default=None, help="Sign each body with this secret (zenoti-webhook-signature). Unsigned when omitted.")
+@click.option("-t", "--target", "--url", "target", type=URLParam(), required=True, help="The receiver's URL (http or https).")
+@click.option("--secret", default=None, envvar="ZENOTI_EMULATOR_SECRET",
+              help="Sign each body with this secret (zenoti-webhook-signature); also $ZENOTI_EMULATOR_SECRET, "
+                   "which keeps it out of the process list. Unsigned when omitted.")
 @click.option("--verb", type=click.Choice(VERBS, case_sensitive=False), default="POST", show_default=True, help="HTTP verb, as chosen in Zenoti's setup.")
 @concurrency_option
 @click.option("--rate", type=RateParam(), default=None, help="At most R requests per second (e.g. 50/s). No limit when omitted.")
