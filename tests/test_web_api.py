@@ -109,6 +109,7 @@ def test_an_override_that_breaks_the_schema_is_422_with_the_json_pointer(client:
     error = error_of(response)
     assert error["code"] == "schema_violation"
     assert error["details"][0]["pointer"] == "/data/appointments/0/room_name"
+    assert error["message"].endswith("Fix the value in 'set'.") and "--" not in error["message"]
 
 
 @pytest.mark.parametrize(

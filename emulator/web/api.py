@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, request, url_for
 
 from ..errors import NotFound, UsageError
+from ..generate import parse_now
 from ..overrides import parse_assignment, parse_path
 from ..registry import EventType
 from . import openapi
@@ -90,12 +91,9 @@ def overrides_from(body: dict[str, Any]) -> list[tuple[Any, Any]]:
     return [parse_assignment(text) for text in given]
 
 
-def parse_now(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    from ..generate import parse_now as parse
-
-    return parse(text)
+def now_from(body: dict[str, Any]) -> datetime | None:
+    text = body.get("now")
+    return None if text is None else parse_now(text)
 
 
 # -- health and event types ----------------------------------------------------------
@@ -142,7 +140,7 @@ def generate() -> Any:
         body.get("event_type", services().default_event_type),
         count=body.get("count", 1),
         seed=body.get("seed"),
-        now=parse_now(body.get("now")),
+        now=now_from(body),
         overrides=overrides_from(body),
         profile=body.get("profile", "realistic"),
     )

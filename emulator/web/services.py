@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, request
 
 from ..delivery import Deliverer, DeliveryOptions
-from ..errors import EmulatorError, NotFound
+from ..errors import EmulatorError, NotFound, PayloadInvalid
 from ..generate import DEFAULT_EVENT_TYPE, PROFILES, generate_events
 from ..registry import EventType, Registry, default_registry
 from ..sinks import Sink, SinkStore
@@ -162,11 +162,15 @@ class Services:
         overrides: Sequence[tuple[Any, Any]] = (),
         profile: str = "realistic",
     ) -> list[dict[str, Any]]:
-        return list(
-            generate_events(
-                event_type, count=count, seed=seed, now=now, overrides=overrides, profile=profile, registry=self.registry
+        try:
+            return list(
+                generate_events(
+                    event_type, count=count, seed=seed, now=now, overrides=overrides, profile=profile, registry=self.registry
+                )
             )
-        )
+        except PayloadInvalid as exc:
+            # The generator's hint names CLI options; here the fix is in the request's `set`.
+            raise PayloadInvalid(exc.event_type, exc.errors, hint=". Fix the value in 'set'") from None
 
     def fire(
         self,
