@@ -907,8 +907,10 @@ class Store:
 
         :return: ``False`` when it is no longer pending (claimed elsewhere, done, cancelled).
         """
-        with self._tx() as conn:
-            cur = conn.execute(
+        # One statement is its own transaction: no BEGIN/COMMIT round trips, which
+        # matters on this path (once per attempt, with the workers taking turns).
+        with self._write_lock, self._errors():
+            cur = self._conn().execute(
                 "UPDATE scheduled_attempts SET state = 'running', claimed_by = ?, claimed_at = ?"
                 " WHERE id = ? AND state = 'pending'",
                 (self.owner, self._clock(), scheduled_id),
