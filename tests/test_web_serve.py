@@ -91,15 +91,15 @@ def test_serve_starts_ready_to_fire_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
 
 def test_pending_retries_survive_a_stop_and_resume_at_the_next_start(tmp_path: Path) -> None:
     db = tmp_path / "log.sqlite3"
-    # 20x faster: the first retry is due 1.2..1.8 s after a failure, time enough to stop.
-    with serve(db, "--time-scale", "20") as first:
+    # 10x faster: the first retry is due 2.4..3.6 s after a failure, time enough to stop.
+    with serve(db, "--time-scale", "10") as first:
         first.request("PUT", "/api/sinks/default", json={"status": 503})
         delivery = first.request("POST", "/api/events", json={}).json()["deliveries"][0]
         wait_for(lambda: first.request("GET", f"/api/deliveries/{delivery['id']}").json()["attempts"] == 1)
         first.request("PUT", "/api/sinks/default", json={"status": 200})
         assert first.stop(signal.SIGTERM) == 0
 
-    with serve(db, "--time-scale", "20") as second:
+    with serve(db, "--time-scale", "10") as second:
         assert any("resumed 1 pending" in line for line in second.lines), second.lines
         done = wait_for(
             lambda: (d := second.request("GET", f"/api/deliveries/{delivery['id']}").json())["status"] == "delivered" and d,
