@@ -27,6 +27,7 @@ object shaped like one seen before costs two tuple builds and a dict lookup.
 from __future__ import annotations
 
 import base64
+import codecs
 import copy
 import difflib
 import io
@@ -66,8 +67,11 @@ UNRECOGNIZED = "(unrecognized)"
 _MAX_SHAPES = 20_000
 _MAX_UNKNOWN_PATHS = 1_000
 _MAX_VALUES_PER_FIELD = 100
-# How often readers report progress, in bytes.
+# How often readers report progress, in bytes; how much a streaming reader reads at once;
+# the largest single value it will buffer before calling the JSON broken.
 _PROGRESS_STEP = 1 << 20
+_CHUNK = 1 << 20
+_MAX_VALUE = 64 << 20
 # How much of a found value an error line quotes.
 _QUOTE_LIMIT = 80
 
@@ -209,39 +213,150 @@ def _har_entries(entries: list[Any], file: str) -> Iterator[Capture]:
 def _sniff(stream: BinaryIO, file: str, progress: Callable[[int], None] | None) -> Iterator[Capture]:
     """JSON Lines if the first line is a whole JSON value, else one JSON document.
 
-    A document that does not parse is one "not JSON" record, unless later lines parse on
-    their own: then it is JSON Lines with a broken first line.
+    A document that starts with ``[`` is streamed element by element, so a huge array
+    takes no more memory than one event. Any other document that does not parse is one
+    "not JSON" record, unless later lines parse on their own: then it is JSON Lines with a
+    broken first line.
     """
-    first = stream.readline()
-    while first and first.isspace():
-        first = stream.readline()
-    if not first:
+    skipped_lines = 0
+    start = stream.read(1)
+    if start == b"\xef":  # a UTF-8 byte order mark, as Windows tools write
+        mark = stream.read(2)
+        start = stream.read(1) if mark == b"\xbb\xbf" else start + mark
+    while start and start.isspace():
+        skipped_lines += start == b"\n"
+        start = stream.read(1)
+    if progress is not None:
+        progress(skipped_lines + len(start))
+    if not start:
         yield Capture(file, body=b"")
         return
+    if start == b"[":
+        yield from _stream_values(stream, file, progress, start)
+        return
+    first = start + stream.readline()
+    number = skipped_lines + 1
     try:
         value = json.loads(first)
     except ValueError:
         value = Capture._UNSET
     if value is not Capture._UNSET:
         if progress is not None:
-            progress(len(first))
-        yield from _expand(value, file, 1)
-        yield from _lines(stream, file, progress, first_line=2)
+            progress(len(first) - 1)
+        yield from _expand(value, file, number)
+        yield from _lines(stream, file, progress, first_line=number + 1)
         return
     rest = stream.read()
     if progress is not None:
-        progress(len(first) + len(rest))
+        progress(len(first) - 1 + len(rest))
     whole = first + rest
     try:
         document = json.loads(whole)
     except ValueError:
         lines = whole.splitlines(keepends=True)
         if any(_parses(line) for line in lines[1:]):
-            yield from _lines(io.BytesIO(whole), file, None)
+            yield from _lines(io.BytesIO(whole), file, None, first_line=number)
         else:
             yield Capture(file, body=whole)
         return
     yield from _expand(document, file)
+
+
+class _Cursor:
+    """Text decoded from a byte stream a chunk at a time, for a streaming JSON reader."""
+
+    def __init__(self, stream: BinaryIO, prefix: bytes, progress: Callable[[int], None] | None) -> None:
+        self.stream = stream
+        self.progress = progress
+        self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self.text = self.decoder.decode(prefix)
+        self.pos = 0
+        self.eof = False
+
+    def more(self) -> bool:
+        """Read another chunk, dropping what was consumed; False at the end of the stream."""
+        if self.eof:
+            return False
+        chunk = self.stream.read(_CHUNK)
+        if self.progress is not None:
+            self.progress(len(chunk))
+        self.text = self.text[self.pos :] + self.decoder.decode(chunk, final=not chunk)
+        self.pos = 0
+        self.eof = not chunk
+        return True
+
+    def skip_space(self) -> str:
+        """The next character that is not white space ('' at the end)."""
+        while True:
+            text, pos = self.text, self.pos
+            while pos < len(text) and text[pos] in " \t\r\n":
+                pos += 1
+            self.pos = pos
+            if pos < len(text):
+                return text[pos]
+            if not self.more():
+                return ""
+
+
+_decode_value = json.JSONDecoder().raw_decode
+
+
+def _stream_values(stream: BinaryIO, file: str, progress: Callable[[int], None] | None, prefix: bytes) -> Iterator[Capture]:
+    """Top-level JSON values one after another; the elements of an array one at a time.
+
+    Broken JSON cannot be resynchronized: it becomes one "not JSON" record, and the rest
+    of the stream is not read.
+    """
+    cursor = _Cursor(stream, prefix, progress)
+    index = 0
+    try:
+        while (char := cursor.skip_space()) != "":
+            if char != "[":
+                value = _next_value(cursor)
+                yield from _expand(value, file)
+                continue
+            cursor.pos += 1
+            if cursor.skip_space() == "]":
+                cursor.pos += 1
+                continue
+            while True:
+                cursor.skip_space()
+                yield Capture(file, None, index, value=_next_value(cursor))
+                index += 1
+                char = cursor.skip_space()
+                cursor.pos += 1
+                if char == "]":
+                    break
+                if char != ",":
+                    raise json.JSONDecodeError("Expecting ',' delimiter", cursor.text, cursor.pos - 1)
+    except ValueError as exc:
+        yield Capture(file, None, index, problem=f"not_json:{_stream_error(exc, cursor)}")
+
+
+def _next_value(cursor: _Cursor) -> Any:
+    # A value cut by the end of the buffer fails to parse, or (a number) parses short:
+    # read more and try again until it ends before the buffer does, or the stream ends.
+    while True:
+        try:
+            value, end = _decode_value(cursor.text, cursor.pos)
+        except json.JSONDecodeError:
+            # "Unterminated string" points at the string's start, not the cut: read on,
+            # up to a size no event reaches, before calling it broken.
+            if len(cursor.text) - cursor.pos < _MAX_VALUE and cursor.more():
+                continue
+            raise
+        if end < len(cursor.text) or cursor.eof or not cursor.more():
+            cursor.pos = end
+            return value
+
+
+def _stream_error(exc: ValueError, cursor: _Cursor) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text ({exc.reason})"
+    if isinstance(exc, json.JSONDecodeError):
+        cut = cursor.eof and (exc.pos >= len(cursor.text) - 1 or exc.msg.startswith("Unterminated"))
+        return f"{exc.msg}{' (cut off?)' if cut else ''}"
+    return str(exc)
 
 
 def _parses(line: bytes) -> bool:
@@ -1136,6 +1251,8 @@ class CaptureValidator:
     def _check(self, capture: Capture) -> EventResult:
         if capture.problem:
             reason, _, message = capture.problem.partition(":")
+            if reason == "not_json":
+                return EventResult(capture, INVALID, reason=reason, message=f"not JSON: {message}")
             return EventResult(capture, SKIPPED, reason=reason, message=_skip_message(reason, message))
         if capture.parsed:
             value = capture.value

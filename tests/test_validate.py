@@ -56,6 +56,25 @@ def test_a_json_file_is_one_event_or_an_array_of_them(tmp_path: Path, event: dic
     assert [r.label for r in core.iter_captures([many])] == [f"{many}[0]", f"{many}[1]", f"{many}[2]"]
 
 
+def test_a_json_array_is_streamed_in_chunks_element_by_element(tmp_path: Path, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(core, "_CHUNK", 7)  # every value straddles a chunk boundary
+    path = tmp_path / "many.json"
+    values: list[Any] = [event, 12345, "abc", [1, 2], event, 1.5e10]
+    path.write_bytes(b"\xef\xbb\xbf\n" + json.dumps(values, indent=2).encode())
+    assert [r.value for r in core.iter_captures([path])] == values
+
+
+def test_a_broken_array_keeps_the_elements_before_the_break(registry: Registry, tmp_path: Path, event: dict[str, Any]) -> None:
+    path = tmp_path / "cut.json"
+    path.write_text("[" + json.dumps(event) + ",\n" + json.dumps(event)[:200], encoding="utf-8")
+    report = run_paths(registry, path)
+    assert [(r.capture.label, r.status, r.reason) for r in report.results or ()] == [
+        (f"{path}[0]", "valid", ""),
+        (f"{path}[1]", "invalid", "not_json"),
+    ]
+    assert (report.results or [])[1].message == "not JSON: Unterminated string starting at (cut off?)"
+
+
 def test_a_json_file_holding_json_lines_is_read_line_by_line(tmp_path: Path, event: dict[str, Any]) -> None:
     path = tmp_path / "dump.json"
     path.write_text(json.dumps(event) + "\n" + json.dumps(event) + "\n", encoding="utf-8")
