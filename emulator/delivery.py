@@ -119,7 +119,7 @@ class RetryPolicy:
         if self.retries <= 1:
             return self.min_delay
         ratio = self.max_delay / self.min_delay
-        return self.min_delay * ratio ** ((retry - 1) / (self.retries - 1))
+        return float(self.min_delay * ratio ** ((retry - 1) / (self.retries - 1)))
 
     def bounds(self, retry: int) -> tuple[float, float]:
         """The smallest and largest wait jitter can give before retry ``retry``."""
@@ -492,7 +492,7 @@ class Deliverer:
             prep = self.session.prepare_request(req)
         except requests.RequestException as exc:
             return SendResult(started_at, prepared.method, prepared.url, {}, None, "error", 0.0, {}, b"", _error_text(exc))
-        headers = dict(prep.headers)
+        headers = {k: v if isinstance(v, str) else v.decode("latin-1") for k, v in prep.headers.items()}
         try:
             resp = self.session.send(prep, timeout=timeout, allow_redirects=False, proxies=self._proxies(prepared.url))
         except requests.RequestException as exc:

@@ -136,7 +136,6 @@ def test_ping_is_an_empty_post_without_signature_or_content_type(store: Store, r
 
 
 def test_prepared_delivery_serialises_once_and_hides_the_secret() -> None:
-    hook_like = Store.__new__(Store)  # noqa: F841 - only to show no store is needed
     from emulator.store import Webhook
 
     hook = Webhook(1, "n", "http://127.0.0.1:1/h", "PUT", SECRET, (), True, 0, 0.0, 0.0, None)
@@ -305,7 +304,6 @@ def test_unscaled_schedule_runs_on_an_injected_clock(tmp_path: Path) -> None:
             [delivery_id] = d.submit_many(make_events(1), hook)
             assert d.wait(30)
         assert len(rx.requests) == 6
-    delivery = store_delays = None
     with Store(tmp_path / "log.sqlite3") as store:
         delivery = store.get_delivery(delivery_id)
         store_delays = [s.delay_s for s in delivery.schedule if s.kind == "retry"]
