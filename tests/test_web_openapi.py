@@ -36,14 +36,14 @@ def _documented(doc: dict) -> dict[str, set[str]]:
 
 def test_every_route_is_documented_with_its_methods_and_nothing_else(app: Flask) -> None:
     flask_routes = _flask_routes(app)
-    documented = _documented(document())
+    documented = _documented(document(blueprints=app.blueprints.values()))
     # Path parameters may be named differently in Flask ({webhook_id}) and the document ({id}).
     normalise = lambda p: re.sub(r"\{[^}]+\}", "{}", p)  # noqa: E731
     assert {normalise(p): m for p, m in flask_routes.items()} == {normalise(p): m for p, m in documented.items()}
 
 
-def test_path_parameters_are_declared_for_every_templated_path() -> None:
-    for path, item in document()["paths"].items():
+def test_path_parameters_are_declared_for_every_templated_path(app: Flask) -> None:
+    for path, item in document(blueprints=app.blueprints.values())["paths"].items():
         names = set(re.findall(r"\{([^}]+)\}", path))
         for method, op in item.items():
             if method == "parameters":
@@ -77,7 +77,7 @@ def test_every_ref_resolves() -> None:
 
 def test_the_served_document_is_the_built_one(app: Flask) -> None:
     served = app.test_client().get("/openapi.json").get_json()
-    built = document(served["info"]["version"])
+    built = document(served["info"]["version"], app.blueprints.values())
     served.pop("servers")
     assert served == built
 
@@ -101,3 +101,28 @@ def test_the_response_checker_rejects_what_the_document_does_not_promise() -> No
     check_response("GET", "/api/health", 200, "application/json", lambda: {
         "status": "ok", "version": "1", "database": "x", "deliveries": {}, "event_types": 1,
     })
+
+
+def test_a_blueprint_from_another_module_documents_its_own_routes(tmp_path) -> None:
+    from flask import Blueprint
+
+    from emulator.web.services import services_of
+
+    from .web_support import make_app
+
+    extra = Blueprint("extra", __name__, url_prefix="/api")
+    extra.add_url_rule("/echo", "echo", lambda: {"ok": True}, methods=["POST"])
+    extra.openapi_paths = {  # type: ignore[attr-defined]
+        "/api/echo": {"post": {"operationId": "echo", "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Echo"}}}}}}}
+    }
+    extra.openapi_schemas = {"Echo": {"type": "object"}}  # type: ignore[attr-defined]
+    app = make_app(tmp_path, PUBLIC_URL="http://127.0.0.1:9")
+    try:
+        app.register_blueprint(extra)
+        doc = app.test_client().get("/openapi.json").get_json()
+        assert "403" in doc["paths"]["/api/echo"]["post"]["responses"]
+        assert doc["components"]["schemas"]["Echo"] == {"type": "object"}
+        documented = {re.sub(r"\{[^}]+\}", "{}", p) for p in _documented(doc)}
+        assert {re.sub(r"\{[^}]+\}", "{}", p) for p in _flask_routes(app)} == documented
+    finally:
+        services_of(app).close()

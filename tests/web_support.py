@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +32,19 @@ from emulator.web.openapi import document
 from emulator.web.services import Services, services_of
 
 T = TypeVar("T")
-DOC = document()
+
+
+def _served_document() -> dict[str, Any]:
+    # The document of a real app, so routes other modules' blueprints add are in it too.
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"TESTING": True, "DATABASE": str(Path(tmp) / "doc.sqlite3")})
+        try:
+            return document(blueprints=app.blueprints.values())
+        finally:
+            services_of(app).close()
+
+
+DOC = _served_document()
 #: Documented paths as regexes, most literal first, so /api/sinks/{name}/requests wins over /{name}.
 _ROUTES = sorted(
     ((re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", path) + "$"), path) for path in DOC["paths"]),

@@ -1,7 +1,9 @@
 """The web app: Zenoti's webhook setup page, an HTTP API, a dashboard and built-in receivers.
 
 :func:`create_app` builds everything; there is no module-level app. Blueprints are
-registered inside it, one line each, so another family of routes is one more line.
+registered inside it, one line each, so another family of routes is one more line. A
+blueprint documents its routes for ``/openapi.json`` by carrying ``openapi_paths`` (and
+``openapi_schemas``) attributes; the tests fail for a route the document does not have.
 
 Usage::
 

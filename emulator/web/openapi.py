@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Iterable
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -553,9 +554,16 @@ def _with_guards(paths: dict[str, Any]) -> dict[str, Any]:
 PATHS = _with_guards(PATHS)
 
 
-def document(version: str = "0") -> dict[str, Any]:
-    """The OpenAPI 3.1 document, a fresh copy each call (callers may add ``servers``)."""
-    return copy.deepcopy(
+def document(version: str = "0", blueprints: Iterable[Any] = ()) -> dict[str, Any]:
+    """The OpenAPI 3.1 document, a fresh copy each call (callers may add ``servers``).
+
+    A blueprint registered by another module documents its own routes: it carries
+    ``openapi_paths`` (paths, as in :data:`PATHS`) and optionally ``openapi_schemas``
+    (components, as in :data:`SCHEMAS`) as attributes, and they are merged in here.
+
+    :param blueprints: the app's blueprints (``app.blueprints.values()``).
+    """
+    doc = copy.deepcopy(
         {
             "openapi": "3.1.0",
             "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -572,6 +580,10 @@ def document(version: str = "0") -> dict[str, Any]:
             "components": {"schemas": SCHEMAS},
         }
     )
+    for bp in blueprints:
+        doc["paths"].update(_with_guards(copy.deepcopy(getattr(bp, "openapi_paths", {}))))
+        doc["components"]["schemas"].update(copy.deepcopy(getattr(bp, "openapi_schemas", {})))
+    return doc
 
 
 @functools.cache
@@ -614,10 +626,10 @@ def _plain(error: Any) -> str:
 
 def view() -> Any:
     """``GET /openapi.json``: the document, with this server as its only server."""
-    from flask import jsonify, request
+    from flask import current_app, jsonify, request
 
     from . import version
 
-    doc = document(version())
+    doc = document(version(), current_app.blueprints.values())
     doc["servers"] = [{"url": request.host_url.rstrip("/")}]
     return jsonify(doc)
