@@ -562,7 +562,10 @@ class Store:
         try:
             yield
         except sqlite3.Error as exc:
-            raise StoreError(f"Delivery log {self.path}: {exc}", details={"sqlite_error": type(exc).__name__}) from exc
+            hint = " Choose another --db, or move that file away." if "not a database" in str(exc) else ""
+            raise StoreError(
+                f"Delivery log {self.path}: {exc}.{hint}", details={"sqlite_error": type(exc).__name__}
+            ) from exc
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

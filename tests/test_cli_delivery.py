@@ -85,7 +85,7 @@ def test_fire_exits_1_when_some_events_fail_for_good(db: str) -> None:
         result = fire(db, rx.url, "--count", "3", "--no-retry", "--concurrency", "1", "--json")
     assert result.exit_code == 1
     assert (summary(result)["delivered"], summary(result)["failed"]) == (2, 1)
-    assert "deliveries --status failed" in result.stderr
+    assert "1 failed for good (last: HTTP 500 Internal Server Error)" in result.stderr
 
 
 @pytest.mark.parametrize(

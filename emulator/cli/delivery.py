@@ -154,7 +154,16 @@ def summarize(store: Store, ids: Sequence[int], stats: RunStats, elapsed: float)
         "elapsed_s": round(elapsed, 3),
         "deliveries_per_s": round(len(ids) / elapsed, 1) if elapsed > 0 else None,
         "delivery_ids": [min(ids), max(ids)] if ids else [],
+        "last_failure": _last_failure(store, ids) if counts["failed"] else None,
     }
+
+
+def _last_failure(store: Store, ids: Sequence[int]) -> str | None:
+    page, _ = store.list_deliveries(ids=list(ids)[-500:], status="failed", limit=1)
+    if not page:
+        return None
+    d = page[0]
+    return d.last_error or (f"HTTP {d.last_status}" if d.last_status is not None else None)
 
 
 def _round(value: float | None) -> float | None:
@@ -169,7 +178,10 @@ def print_summary(summary: dict[str, Any], *, as_json: bool, title: str) -> None
     if summary["pending"]:
         click.echo(f"{summary['pending']} deliveries have retries scheduled; run: zenoti-emulator resume", err=True)
     if summary["failed"]:
-        click.echo("Failed deliveries: zenoti-emulator deliveries --status failed", err=True)
+        last = f" (last: {summary['last_failure']})" if summary.get("last_failure") else ""
+        click.echo(
+            f"{summary['failed']} failed for good{last}. See: zenoti-emulator deliveries --status failed", err=True
+        )
 
 
 def _print_table(summary: dict[str, Any], title: str) -> None:
@@ -214,6 +226,7 @@ class Reporter:
         self._progress: Progress | None = None
         self._task: Any = None
         self._last = 0.0
+        self._last_line = ""
         self._lock = threading.Lock()
 
     def __enter__(self) -> Reporter:
@@ -242,18 +255,23 @@ class Reporter:
             if now - self._last < 1.0:
                 return
             self._last = now
-        click.echo(f"{self.label}: {s.delivered + s.failed}/{self.total or '?'} done, {detail}", err=True)
+            self._echo(f"{self.label}: {s.delivered + s.failed}/{self.total or '?'} done, {detail}")
+
+    def _echo(self, line: str) -> None:
+        if line != self._last_line:
+            self._last_line = line
+            click.echo(line, err=True)
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
             return
         s = self.stats
-        click.echo(
-            f"{self.label}: {s.delivered + s.failed}/{self.total or '?'} done, "
-            f"delivered {s.delivered}  failed {s.failed}  retried {len(s.retried)}",
-            err=True,
-        )
+        with self._lock:
+            self._echo(
+                f"{self.label}: {s.delivered + s.failed}/{self.total or '?'} done, "
+                f"delivered {s.delivered}  failed {s.failed}  retried {len(s.retried)}"
+            )
 
 
 def _run(
@@ -376,7 +394,7 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
         )
         summary = summarize(store, ids, stats, elapsed)
         summary["webhook_id"] = webhook.id
-        print_summary(summary, as_json=as_json, title=f"Delivered to {target} (webhook {webhook.id})")
+        print_summary(summary, as_json=as_json, title=f"Fired at {target} (webhook {webhook.id})")
     if stopped:
         click.echo(f"Error: {stopped}", err=True)
     if stopped or summary["failed"]:
