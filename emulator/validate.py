@@ -1273,7 +1273,7 @@ class CaptureValidator:
         envelope = True
         if self.forced is not None:
             event_type = self.forced
-            if name is not None and name != event_type.name:
+            if isinstance(name, str) and name != event_type.name:
                 return EventResult(
                     capture, SKIPPED, str(name), event_id, reason="other_event_type",
                     message=f"event type {name!r}, not {event_type.name!r} (--event-type)",
@@ -1406,7 +1406,10 @@ class Report:
         return out
 
     def render(self, fmt: str, out: TextIO | None = None) -> str:
-        """Render the collected results as ``text``, ``json`` or ``junit``; returns the text."""
+        """Render the collected results as ``text``, ``json`` or ``junit``.
+
+        :param out: where to write; when None, the rendering is returned as a string.
+        """
         buffer = out or io.StringIO()
         renderer = make_renderer(fmt, buffer)
         for result in self.results or ():

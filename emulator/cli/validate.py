@@ -16,8 +16,12 @@ from .params import EventTypeParam
 
 
 @contextlib.contextmanager
-def _progress(paths: tuple[str, ...], enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    """A byte-counting progress bar on stderr, only when stderr is a terminal."""
+def _progress(paths: tuple[str, ...], enabled: bool, share_terminal: bool) -> Iterator[Callable[[int], None] | None]:
+    """A byte-counting progress bar on stderr, only when stderr is a terminal.
+
+    :param share_terminal: stdout is that terminal too: the report is then written
+        through rich (``sys.stdout`` inside the block), above the bar, not across it.
+    """
     if not enabled:
         yield None
         return
@@ -26,7 +30,8 @@ def _progress(paths: tuple[str, ...], enabled: bool) -> Iterator[Callable[[int],
 
     total = 0 if "-" in paths else sum(f.stat().st_size for f in core.capture_files(paths) if f.is_file())
     columns = (TextColumn("validating"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Progress(*columns, console=Console(stderr=True), transient=True,
+                  redirect_stdout=share_terminal, redirect_stderr=False) as bar:
         task = bar.add_task("validate", total=total or None)
         yield lambda n: bar.advance(task, n)
 
@@ -59,8 +64,8 @@ def validate_command(paths: tuple[str, ...], event_type: str | None, fmt: str, s
     core.check_inputs(paths)
     validator = core.CaptureValidator(default_registry(), event_type=event_type, strict=strict)
     with contextlib.ExitStack() as stack:
+        progress = stack.enter_context(_progress(paths, sys.stderr.isatty(), not output and sys.stdout.isatty()))
         out: TextIO = stack.enter_context(open(output, "w", encoding="utf-8")) if output else sys.stdout
-        progress = stack.enter_context(_progress(paths, sys.stderr.isatty()))
         captures = core.iter_captures(paths, stdin=sys.stdin.buffer if "-" in paths else None, progress=progress)
         renderer = core.make_renderer(fmt, out)
         report = core.run(captures, validator, renderer=renderer, fail_on_drift=fail_on_drift)
