@@ -457,3 +457,22 @@ def test_a_closed_deliverer_refuses_new_work(store: Store) -> None:
     d.close()
     with pytest.raises(RuntimeError, match="closed"):
         d.submit(make_events(1)[0], store.upsert_webhook("http://127.0.0.1:9/h"))
+
+
+def test_submit_many_draws_events_only_as_fast_as_they_are_sent(store: Store, receiver: Receiver) -> None:
+    hook = store.upsert_webhook(receiver.url)
+    drawn_ahead: list[int] = []
+
+    def events() -> Iterator[dict[str, Any]]:
+        for i, e in enumerate(make_events(200)):
+            drawn_ahead.append(i - len(receiver.requests))
+            yield e
+
+    with Deliverer(store, options=fast(), concurrency=2, max_queued=10) as d:
+        ids = d.submit_many(events(), hook, batch=5)
+        assert d.wait(30)
+    assert len(ids) == 200 and len(receiver.requests) == 200
+    # drawn but not yet received: at most max_queued (running included), the batch
+    # that crossed it, and the batch being gathered
+    assert max(drawn_ahead) <= 10 + 5 + 5
+    assert max(drawn_ahead) >= 5  # it did run ahead, within its bound
