@@ -24,6 +24,7 @@ failures in a row.
 from __future__ import annotations
 
 import heapq
+import http.cookiejar
 import itertools
 import json
 import logging
@@ -374,6 +375,9 @@ class Deliverer:
         # on every request; and no ~/.netrc credentials are sent to a receiver.
         self.session.trust_env = False
         self._proxy_cache: dict[str, dict[str, str]] = {}
+        self._templates: dict[tuple[str, str], requests.PreparedRequest] = {}
+        # Zenoti sends no cookies back; neither do we, whatever a receiver sets.
+        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         adapter = HTTPAdapter(pool_connections=max(10, concurrency), pool_maxsize=max(10, concurrency))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -500,14 +504,11 @@ class Deliverer:
         Redirects are not followed (a 3xx is a failed attempt), and the first
         :data:`RESPONSE_LOG_LIMIT` bytes of the response are kept.
         """
-        req = requests.Request(
-            prepared.method, prepared.url, data=prepared.body, headers=dict(prepared.headers), auth=prepared.auth()
-        )
         started_at = self._clock()
         t0 = time.perf_counter()
         try:
-            prep = self.session.prepare_request(req)
-        except requests.RequestException as exc:
+            prep = self._prepare(prepared)
+        except (requests.RequestException, ValueError) as exc:
             return SendResult(started_at, prepared.method, prepared.url, {}, None, "error", 0.0, {}, b"", _error_text(exc))
         headers = {k: v if isinstance(v, str) else v.decode("latin-1") for k, v in prep.headers.items()}
         try:
@@ -534,6 +535,23 @@ class Deliverer:
                 resp.content[:RESPONSE_LOG_LIMIT],
                 None if 200 <= status < 300 else f"HTTP {status} {resp.reason or ''}".strip(),
             )
+
+    def _prepare(self, prepared: PreparedDelivery) -> requests.PreparedRequest:
+        """The request on the wire, from a per-(verb, URL) template.
+
+        ``Session.prepare_request`` re-parses the URL and merges every session setting
+        on each call: 0.4 ms, half of our CPU per delivery against a fast receiver. The
+        template is prepared once; each request copies it and adds body and headers.
+        """
+        key = (prepared.method, prepared.url)
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self.session.prepare_request(requests.Request(prepared.method, prepared.url))
+        prep = template.copy()
+        prep.prepare_body(prepared.body, None)
+        prep.headers.update(prepared.headers)
+        auth = prepared.auth()
+        return auth(prep) if auth is not None else prep
 
     def _proxies(self, url: str) -> dict[str, str]:
         proxies = self._proxy_cache.get(url)
