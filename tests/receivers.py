@@ -2,7 +2,7 @@
 
 It records every request (method, path, headers, exact body bytes) and answers from a
 script: a status code, ``"stall"`` (answer nothing until the test ends), ``"reset"`` (a
-TCP reset), ``("redirect", location)`` or ``("body", size)`` (200 with a big body); once the script runs out it answers
+TCP reset), ``("redirect", location)`` or ``("body", size)`` (200 with a big body), ``("set-cookie",)`` (200 setting a cookie); once the script runs out it answers
 ``default``. Nothing is mocked: the emulator's requests go over real sockets.
 
 Usage::
@@ -101,11 +101,15 @@ class Receiver:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                cookie = isinstance(action, tuple) and action[0] == "set-cookie"
                 if isinstance(action, tuple) and action[0] == "body":
                     action, payload = 200, b"x" * action[1]
                 else:
+                    action = 200 if cookie else action
                     payload = b'{"received": true}' if 200 <= int(action) < 300 else b'{"error": "scripted"}'
                 self.send_response(int(action))
+                if cookie:
+                    self.send_header("Set-Cookie", "session=abc; Path=/")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

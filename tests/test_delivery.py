@@ -476,3 +476,10 @@ def test_submit_many_draws_events_only_as_fast_as_they_are_sent(store: Store, re
     # that crossed it, and the batch being gathered
     assert max(drawn_ahead) <= 10 + 5 + 5
     assert max(drawn_ahead) >= 5  # it did run ahead, within its bound
+
+
+def test_cookies_a_receiver_sets_are_not_sent_back(store: Store) -> None:
+    with Receiver([("set-cookie",)]) as rx:
+        deliver(store, rx.url, make_events(2), concurrency=1)
+        first, second = rx.wait_for(2)
+    assert "cookie" not in second.headers
