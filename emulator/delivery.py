@@ -305,9 +305,9 @@ class _Job:
     payload: tuple[bytes, int | None, DeliveryOptions] | None = field(compare=False, default=None)
 
 
-#: ``attempt`` hooks receive ``(SendResult-derived AttemptRecord, RecordResult)``;
-#: ``complete`` hooks receive ``(delivery_id, status)`` once a delivery is final or
-#: left pending by :meth:`Deliverer.close`.
+#: ``attempt`` hooks receive ``(AttemptRecord, RecordResult)`` after each attempt is
+#: logged; ``complete`` hooks receive ``(delivery_id, status)`` once a delivery is
+#: final (``delivered`` or ``failed``). Both run on worker threads: keep them short.
 Hook = Callable[..., None]
 HOOK_NAMES = ("attempt", "complete")
 
@@ -833,7 +833,6 @@ __all__ = [
     "RetryPolicy",
     "SendResult",
     "ZenotiSignature",
-    "WebhookInactive",
     "check_url",
     "check_verb",
     "serialize",
