@@ -77,9 +77,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     services.init_app(app)
     _register_error_handlers(app)
 
-    from . import api, dashboard, openapi, receiver
+    from . import api, dashboard, openapi, receiver, validate_api
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(validate_api.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(receiver.bp)
     app.add_url_rule("/openapi.json", "openapi", openapi.view)
