@@ -101,6 +101,23 @@ def test_created_equals_last_updated_within_a_second_of_the_event_and_before_the
         assert parse(event["data"]["appointments"][0]["creation_date"]) < first
 
 
+def test_a_group_spanning_a_dst_change_starts_after_the_event_even_when_the_change_is_minutes_away(registry):
+    from emulator.scene import next_dst_change
+
+    kind = registry["AppointmentGroup.Created"]
+    checked = 0
+    for seed in range(6):
+        centers = Generator(kind, seed=seed, now=NOW, profile="edge").ctx.business.centers
+        for change in {next_dst_change(c.zone, NOW) for c in centers} - {None}:
+            for lead in (5, 20, 60):  # the event fires this many minutes before the clocks move
+                now = change - timedelta(minutes=lead)
+                for event in Generator(kind, seed=seed, now=now, profile="edge").events(60):
+                    appointments = event["data"]["appointments"]
+                    assert appointments[0]["creation_date"] < min(a["start_time"] for a in appointments)
+                    checked += 1
+    assert checked > 1000
+
+
 def test_center_fields_come_from_the_center(events):
     for event, center in events:
         data = event["data"]

@@ -27,6 +27,8 @@ GROUP_SIZES = {
 #: The shape of an edge group's first start, so the edges are met often.
 EDGE_STARTS = OrderedDict([("midnight", 35), ("dst", 35), ("day", 30)])
 OPENING_HOUR, CLOSING_HOUR = 9, 19
+#: The longest an edge group starts before the DST change it spans.
+DST_LEAD = timedelta(minutes=90)
 #: With ``utm_source: "booknow"``, the medium carries the real source (reported).
 BOOKNOW_MEDIUMS = OrderedDict([("google", 40), ("instagram", 25), ("facebook", 20), ("direct", 15)])
 
@@ -86,9 +88,11 @@ def _first_start(ctx: SceneContext, center: Center, shape: str) -> datetime:
     rng = ctx.rng
     local_now = ctx.timestamp.astimezone(center.zone)
     if shape == "dst":
-        change = next_dst_change(center.zone, ctx.timestamp)
+        # Start 30 to 90 minutes before the clocks move, so the group spans the change; a
+        # change less than DST_LEAD after the event is skipped, or the group would start
+        # before it was booked.
+        change = next_dst_change(center.zone, ctx.timestamp + DST_LEAD)
         if change is not None:
-            # Start 30 to 90 minutes before the clocks move, so the group spans the change.
             return change - timedelta(minutes=rng.choice((30, 45, 60, 90)))
     day = local_now.date() + timedelta(days=rng.randint(0 if shape == "day" else 1, 21))
     if shape == "midnight":
