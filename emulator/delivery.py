@@ -810,7 +810,11 @@ def check_url(url: str) -> str:
     """An http(s) URL with a host, or a :class:`UsageError` saying what is wrong."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number in 0..65535
+    except ValueError as exc:  # an unclosed [IPv6 bracket, a port of letters
+        raise UsageError(f"Target URL {url!r} is malformed: {exc}.") from None
     if parts.scheme not in ("http", "https"):
         raise UsageError(f"Target URL must start with http:// or https://, not {url!r}.")
     if not parts.hostname:

@@ -93,6 +93,8 @@ def test_fire_exits_1_when_some_events_fail_for_good(db: str) -> None:
     [
         (["--target", "ftp://127.0.0.1/x"], "http:// or https://"),
         (["--target", "http:///nohost"], "no host"),
+        (["--target", "http://[::1/h"], "malformed"),
+        (["--target", "http://127.0.0.1:99999/h", "--no-retry"], "malformed"),
         (["--target", "http://127.0.0.1:9/h", "--set", "no-equals-sign"], "PATH=VALUE"),
         (["--target", "http://127.0.0.1:9/h", "--verb", "DELETE"], "DELETE"),
         (["--target", "http://127.0.0.1:9/h", "--rate", "fast"], "rate"),

@@ -183,6 +183,8 @@ def test_fire_to_an_unknown_webhook_is_404(client: FlaskClient) -> None:
         {"webhooks": [1], "target": {"url": "http://127.0.0.1:9/"}},
         {"target": {"url": "ftp://127.0.0.1/x"}},
         {"target": {"url": "file:///etc/passwd"}},
+        {"target": {"url": "http://[::1/"}},
+        {"target": {"url": "http://127.0.0.1:99999/"}},
         {"target": {"url": "http://"}},
         {"target": {"url": "http://127.0.0.1:9/", "verb": "GET"}},
         {"target": {}},
@@ -247,6 +249,7 @@ def test_secrets_are_never_returned_in_full(client: FlaskClient) -> None:
     [
         {"url": "ftp://example.test/"},
         {"url": "javascript:alert(1)"},
+        {"url": "http://[::1/"},
         {"url": "http://example.test/", "verb": "DELETE"},
         {"url": "http://example.test/", "event_types": []},
         {"url": "http://example.test/", "name": ""},
@@ -289,7 +292,7 @@ def test_unknown_ids_are_404_json(client: FlaskClient, method: str, path: str, b
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"url": "ftp://x.test/"}, {"verb": "GET"}, {"id": 3}, {"event_types": ["*", "*"]}]
+    "body", [{}, {"url": "ftp://x.test/"}, {"url": "http://[::1/"}, {"verb": "GET"}, {"id": 3}, {"event_types": ["*", "*"]}]
 )
 def test_patch_webhook_rejects_bad_fields_with_400(client: FlaskClient, body: dict[str, Any]) -> None:
     hook = new_webhook(client)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, request, url_for
 
+from .. import delivery
 from ..errors import NotFound, UsageError
 from ..generate import parse_now
 from ..overrides import parse_assignment, parse_path
@@ -73,12 +73,15 @@ def query_int(name: str, default: int | None = None, *, low: int | None = None, 
     return value
 
 
-def check_url(url: str) -> str:
-    """Only http(s) URLs with a host: the emulator must not be turned into a file reader."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"Target URL {url!r} must be http:// or https:// with a host.", details={"pointer": "/url"})
-    return url
+def check_url(url: str, pointer: str = "/url") -> str:
+    """Only http(s) URLs with a host: the emulator must not be turned into a file reader.
+
+    :raise UsageError: (400) naming the field at ``pointer``.
+    """
+    try:
+        return delivery.check_url(url)
+    except UsageError as exc:
+        raise UsageError(exc.message, details={"pointer": pointer}) from None
 
 
 def overrides_from(body: dict[str, Any]) -> list[tuple[Any, Any]]:
@@ -152,7 +155,7 @@ def fire() -> Any:
     body = json_body("FireRequest")
     target = body.get("target")
     if target is not None:
-        check_url(target["url"])
+        check_url(target["url"], "/target/url")
     result = services().fire(
         body.get("event_type", services().default_event_type),
         count=body.get("count", 1),
