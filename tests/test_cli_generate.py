@@ -80,6 +80,7 @@ def test_set_overrides_with_json_values_and_strings(command):
         (["--count", "0"], "--count"),
         (["--now", "yesterday"], "Malformed time 'yesterday'"),
         (["--profile", "weird"], "'weird' is not one of 'realistic', 'edge'"),
+        (["-o", "/nonexistent-dir/events.jsonl"], "Cannot write /nonexistent-dir/events.jsonl"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(command, args, message):

@@ -8,6 +8,7 @@ from typing import IO, Any
 
 import click
 
+from ..errors import UsageError
 from . import cli
 from .params import events_from_options, generation_options
 
@@ -59,6 +60,10 @@ def generate_command(event_type: str, count: int, seed: int | None, now: Any, as
     if output is None:
         write_events(events, sys.stdout, fmt)
         return
-    with open(output, "w", encoding="utf-8") as out:
+    try:
+        out = open(output, "w", encoding="utf-8")
+    except OSError as exc:  # a missing folder, a directory, no permission
+        raise UsageError(f"Cannot write {output}: {exc.strerror or exc}. Choose another --output.") from None
+    with out:
         written = write_events(events, out, fmt)
     click.echo(f"Wrote {written} {event_type} event(s) to {output}.", err=True)
