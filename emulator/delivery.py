@@ -44,7 +44,7 @@ from requests.auth import AuthBase
 
 from . import signing
 from .errors import NotFound, UsageError, WebhookInactive
-from .store import FAILURE_UNITS, VERBS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
+from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
 
 log = logging.getLogger(__name__)
 
@@ -822,13 +822,6 @@ def check_url(url: str) -> str:
     return url
 
 
-def check_verb(verb: str) -> str:
-    """``POST``, ``PUT`` or ``PATCH`` (any case), or a :class:`UsageError`."""
-    if verb.upper() not in VERBS:
-        raise UsageError(f"Verb must be one of {', '.join(VERBS)}, not {verb!r}.")
-    return verb.upper()
-
-
 __all__ = [
     "DEFAULT_TIMEOUT",
     "Deliverer",
@@ -838,7 +831,6 @@ __all__ = [
     "SendResult",
     "ZenotiSignature",
     "check_url",
-    "check_verb",
     "serialize",
     "user_agent",
 ]

@@ -42,10 +42,6 @@ def parse_assignment(text: str) -> Override:
     return parse_path(path), value
 
 
-def parse_assignments(texts: Sequence[str]) -> list[Override]:
-    return [parse_assignment(text) for text in texts]
-
-
 def apply(event: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any]:
     """Set each path in ``event`` (in place) and return it.
 
