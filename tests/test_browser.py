@@ -80,6 +80,8 @@ def test_fire_from_the_dashboard_and_watch_it_delivered(tmp_path: Path) -> None:
             expect(page.locator("#webhooks-table tr[data-state=active]")).to_have_count(1, timeout=10_000)
             expect(page.get_by_test_id("fire-status")).to_contain_text("active again")
 
+            # Scrolled (the clicks above scroll), a full-page shot paints the sticky header mid-page.
+            page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
             assert errors == [], errors
         finally:
