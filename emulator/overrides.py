@@ -26,7 +26,7 @@ def parse_path(text: str) -> Path:
     text = re.sub(r"\[(\d+)\]", r".\1", text)
     parts = text.split(".")
     if not text or any(part == "" for part in parts):
-        raise UsageError(f"Malformed path {text!r} in --set: use dotted keys like data.guest.email or data.appointments.0.room_name.")
+        raise UsageError(f"Malformed override path {text!r}: use dotted keys like data.guest.email or data.appointments.0.room_name.")
     return tuple(int(part) if part.isdigit() else part for part in parts)
 
 
@@ -34,7 +34,7 @@ def parse_assignment(text: str) -> Override:
     """``PATH=VALUE`` -> ``(path, value)``; the value parsed as JSON where it can be."""
     path, sep, raw = text.partition("=")
     if not sep:
-        raise UsageError(f"Malformed --set {text!r}: expected PATH=VALUE, e.g. data.guest.email=null.")
+        raise UsageError(f"Malformed override {text!r}: expected PATH=VALUE, e.g. data.guest.email=null.")
     try:
         value = json.loads(raw)
     except ValueError:
@@ -55,12 +55,12 @@ def apply(event: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any
         last = path[-1]
         if isinstance(target, list):
             if not isinstance(last, int) or last >= len(target):
-                raise UsageError(f"--set {_dotted(path)}: no item {last} in {_dotted(path[:-1])} (it has {len(target)}).")
+                raise UsageError(f"Override {_dotted(path)}: no item {last} in {_dotted(path[:-1])} (it has {len(target)}).")
             target[last] = value
         elif isinstance(target, dict):
             target[str(last)] = value
         else:
-            raise UsageError(f"--set {_dotted(path)}: {_dotted(path[:-1])} is a {type(target).__name__}, not an object or list.")
+            raise UsageError(f"Override {_dotted(path)}: {_dotted(path[:-1])} is a {type(target).__name__}, not an object or list.")
     return event
 
 
@@ -68,10 +68,10 @@ def _step(target: Any, key: str | int, where: Path) -> Any:
     if isinstance(target, list) and isinstance(key, int):
         if key < len(target):
             return target[key]
-        raise UsageError(f"--set: no item {key} in {_dotted(where[:-1])} (it has {len(target)}).")
+        raise UsageError(f"Override: no item {key} in {_dotted(where[:-1])} (it has {len(target)}).")
     if isinstance(target, dict) and str(key) in target:
         return target[str(key)]
-    raise UsageError(f"--set: {_dotted(where)} does not exist in the event.")
+    raise UsageError(f"Override: {_dotted(where)} does not exist in the event.")
 
 
 def _dotted(path: Path) -> str:

@@ -227,7 +227,7 @@ def test_no_validate_lets_a_breaking_override_through():
 
 @pytest.mark.parametrize("path", ["data.appointments.99.room_name", "data.nope.deeper", "data.center_Name.x"])
 def test_an_override_of_a_path_that_cannot_exist_is_a_usage_error(path):
-    with pytest.raises(UsageError, match="--set"):
+    with pytest.raises(UsageError, match="Override"):
         next(generate_events(seed=1, now=NOW, overrides=[(path, 1)]))
 
 

@@ -124,7 +124,7 @@ def test_an_override_that_breaks_the_schema_is_422_with_the_json_pointer(client:
         ({"set": ["no equals sign"]}, "/set"),
         ({"profile": "chaotic"}, "profile"),
         ({"now": "yesterday"}, "yesterday"),
-        ({"set": {"data..x": 1}}, "Malformed path"),
+        ({"set": {"data..x": 1}}, "Malformed override path"),
         ({"set": {"data.nope.deeper": 1}}, "does not exist"),
     ],
 )
@@ -195,6 +195,13 @@ def test_fire_to_an_unknown_webhook_is_404(client: FlaskClient) -> None:
 def test_fire_rejects_bad_targets_with_400(client: FlaskClient, body: dict[str, Any]) -> None:
     response = client.post("/api/events", json=body)
     assert response.status_code == 400, response.get_json()
+
+
+@pytest.mark.parametrize("overrides", [{"data..x": 1}, ["no-equals-sign"], {"data.nope.x": 1}, {"data.appointments.99.room_name": "x"}])
+def test_a_bad_set_is_400_and_names_no_cli_option(client: FlaskClient, overrides: Any) -> None:
+    response = client.post("/api/events/generate", json={"seed": 1, "set": overrides})
+    assert response.status_code == 400
+    assert "--" not in error_of(response)["message"]
 
 
 def test_fire_with_a_breaking_override_is_422_and_queues_nothing(client: FlaskClient) -> None:
