@@ -170,6 +170,15 @@ def test_deliveries_lists_filters_and_shows_attempts(db: str) -> None:
     assert run("deliveries", "show", "99", "--db", db).exit_code == 2
 
 
+def test_tables_show_urls_with_brackets_as_text_not_markup(db: str, receiver: Receiver) -> None:
+    url = receiver.url + "/a[/b]"  # rich would read "[/b]" as a closing tag
+    assert fire(db, url, "--count", "1").exit_code == 0
+    for args in (["webhooks"], ["deliveries"], ["deliveries", "show", "1"]):
+        result = run(*args, "--db", db)
+        assert result.exit_code == 0, result.stderr
+        assert "/a[/b]" in result.stderr
+
+
 def test_replay_one_and_all_failed(db: str) -> None:
     with Receiver([500, 500, 500]) as rx:
         result = fire(db, rx.url, "--count", "3", "--no-retry", "--secret", SECRET)

@@ -17,6 +17,7 @@ from typing import Any
 import click
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -434,8 +435,9 @@ def webhooks_command(db: str | None, as_json: bool) -> None:
         table.add_column(column)
     for h in hooks:
         state = "active" if h.active else f"[red]deactivated {iso(h.deactivated_at)}[/red]"
-        table.add_row(str(h.id), h.name, h.verb, h.url, h.masked_secret or "-", ",".join(h.event_types) or "*",
-                      state, str(h.consecutive_failures), iso(h.created_at))
+        # Names, URLs and answers are the user's (or a receiver's) text, never rich markup.
+        table.add_row(str(h.id), escape(h.name), h.verb, escape(h.url), h.masked_secret or "-",
+                      escape(",".join(h.event_types) or "*"), state, str(h.consecutive_failures), iso(h.created_at))
     _err_console().print(table)
 
 
@@ -548,8 +550,9 @@ def deliveries_command(ctx: click.Context, status: str | None, webhook_ref: str 
     colour = {"delivered": "green", "failed": "red", "pending": "yellow"}
     for d in page:
         last = str(d.last_status) if d.last_status is not None else (d.last_error or "-")
-        table.add_row(str(d.id), d.event_type or "-", d.call_id or "-", str(d.webhook_id or "-"), d.verb, d.url,
-                      f"[{colour[d.status]}]{d.status}[/]", str(d.attempts), last[:40], iso(d.created_at))
+        table.add_row(str(d.id), escape(d.event_type or "-"), escape(d.call_id or "-"), str(d.webhook_id or "-"), d.verb,
+                      escape(d.url), f"[{colour[d.status]}]{d.status}[/]", str(d.attempts), escape(last[:40]),
+                      iso(d.created_at))
     _err_console().print(table)
 
 
@@ -569,15 +572,15 @@ def deliveries_show_command(ctx: click.Context, delivery_id: int, with_body: boo
         click.echo(json.dumps(d.to_dict(with_body=with_body)))
         return
     console = _err_console()
-    console.print(f"[bold]Delivery {d.id}[/]  {d.event_type}  id={d.call_id}  {d.verb} {d.url}  "
-                  f"status={d.status}  attempts={d.attempts}", markup=True)
+    console.print(f"[bold]Delivery {d.id}[/]  {escape(str(d.event_type))}  id={escape(str(d.call_id))}  {d.verb} "
+                  f"{escape(d.url)}  status={d.status}  attempts={d.attempts}", markup=True)
     table = Table(show_header=True, title="Attempts", title_justify="left")
     for column in ("#", "started", "status", "outcome", "ms", "error", "response"):
         table.add_column(column)
     for a in d.attempt_log:
         table.add_row(str(a.number), iso(a.started_at), str(a.status_code or "-"), a.outcome,
-                      f"{a.latency_ms:.1f}" if a.latency_ms is not None else "-", a.error or "",
-                      a.response_body[:60].decode("utf-8", "replace"))
+                      f"{a.latency_ms:.1f}" if a.latency_ms is not None else "-", escape(a.error or ""),
+                      escape(a.response_body[:60].decode("utf-8", "replace")))
     console.print(table)
     sched = Table(show_header=True, title="Schedule", title_justify="left")
     for column in ("#", "kind", "delay (unscaled)", "time scale", "due", "state"):
