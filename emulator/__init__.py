@@ -1,7 +1,8 @@
 """Zenoti's webhooks on your own machine.
 
 The public names are re-exported here and loaded on first use, so that ``import
-emulator`` (and every CLI start) does not pay for Flask or requests it does not need.
+emulator`` pays for none of Flask, requests or Faker until a name is used (the CLI loads
+Flask only for ``serve``).
 Everything else is reachable by module path but carries no promise.
 """
 
