@@ -173,6 +173,26 @@ def _expand(value: Any, file: str, line: int | None = None) -> Iterator[Capture]
         yield Capture(file, line, value=value)
 
 
+def _har_log_entries(document: Any) -> tuple[list[Any] | None, str]:
+    """A HAR document's ``log.entries``, or None and why the document is not a HAR."""
+    if not isinstance(document, dict):
+        return None, f"expected a JSON object, found {_kind(document)}"
+    log = document.get("log")
+    if not isinstance(log, dict):
+        return None, "no log object" if log is None else f"log is {_kind(log)}, not an object"
+    entries = log.get("entries")
+    if not isinstance(entries, list):
+        return None, "no log.entries" if entries is None else f"log.entries is {_kind(entries)}, not an array"
+    return entries, ""
+
+
+def _kind(value: Any) -> str:
+    """``an array``, ``a number``: the JSON type of a parsed value, for a message."""
+    name = _JSON_TYPE.get(type(value), type(value).__name__)
+    name = "number" if name == "integer" else name
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}" if name != "null" else "null"
+
+
 def _har_entries(entries: list[Any], file: str) -> Iterator[Capture]:
     """The request body of each HAR entry that looks like a webhook; the rest skipped.
 
@@ -181,13 +201,17 @@ def _har_entries(entries: list[Any], file: str) -> Iterator[Capture]:
     an empty body): it is what Zenoti's "Test your trigger" button sends.
     """
     for index, entry in enumerate(entries):
-        request = entry.get("request") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            yield Capture(file, None, index, "?", problem=f"not_webhook:HAR entry is {_kind(entry)}, not an object")
+            continue
+        request = entry.get("request")
         if not isinstance(request, dict):
             yield Capture(file, None, index, "?", problem="not_webhook:HAR entry without a request")
             continue
         method = str(request.get("method", "")).upper()
         detail = f"{method} {request.get('url', '')}".strip()
-        headers = {str(h.get("name", "")).lower() for h in request.get("headers", []) if isinstance(h, dict)}
+        listed = request.get("headers")
+        headers = {str(h.get("name", "")).lower() for h in listed if isinstance(h, dict)} if isinstance(listed, list) else set()
         post = request.get("postData") if isinstance(request.get("postData"), dict) else {}
         text = post.get("text")
         body: bytes | str = text if isinstance(text, str) else ""
@@ -420,11 +444,11 @@ def read_file(path: Path, progress: Callable[[int], None] | None = None) -> Iter
             except ValueError:
                 yield Capture(file, body=data)
                 return
-            entries = document.get("log", {}).get("entries") if isinstance(document, dict) else None
-            if isinstance(entries, list):
-                yield from _har_entries(entries, file)
+            entries, why = _har_log_entries(document)
+            if entries is None:
+                yield Capture(file, problem=f"unreadable:not a HAR file: {why}")
             else:
-                yield Capture(file, problem="not_webhook:a .har file without log.entries")
+                yield from _har_entries(entries, file)
         else:
             yield from _sniff(stream, file, progress)
 

@@ -118,6 +118,43 @@ def test_a_base64_har_body_is_decoded(tmp_path: Path, event: dict[str, Any]) -> 
     assert report.summary.totals() == (1, 0, 0)
 
 
+@pytest.mark.parametrize(("document", "why"), [
+    ({"log": 5}, "log is a number, not an object"),
+    ({"log": {"entries": {"0": {}}}}, "log.entries is an object, not an array"),
+    ({"log": {}}, "no log.entries"),
+    ([{"log": {"entries": []}}], "expected a JSON object, found an array"),
+])
+def test_a_har_file_that_is_not_a_har_is_unreadable_and_the_run_goes_on(
+    registry: Registry, tmp_path: Path, event: dict[str, Any], document: Any, why: str
+) -> None:
+    (tmp_path / "a.har").write_text(json.dumps(document), encoding="utf-8")
+    (tmp_path / "b.json").write_text(json.dumps(event), encoding="utf-8")
+    report = run_paths(registry, tmp_path / "a.har", tmp_path / "b.json")
+    results = by_label(report)
+    assert results[str(tmp_path / "a.har")].message == f"cannot read: not a HAR file: {why}"
+    assert report.summary.totals() == (1, 0, 1)
+    assert report.summary.unreadable == 1
+    assert report.exit_code == ExitCode.USAGE
+
+
+def test_har_entries_of_the_wrong_shape_are_skipped_one_by_one(registry: Registry, tmp_path: Path, event: dict[str, Any]) -> None:
+    good = {"request": {"method": "POST", "url": "http://r/h", "postData": {"text": json.dumps(event)}}}
+    bad_headers = {"request": {"method": "POST", "url": "http://r/h", "headers": 5, "postData": {"text": json.dumps(event)}}}
+    har = {"log": {"entries": [5, None, "x", {"request": 3}, bad_headers, good]}}
+    path = tmp_path / "odd.har"
+    path.write_text(json.dumps(har), encoding="utf-8")
+    report = run_paths(registry, path)
+    messages = [r.message for r in report.results or ()]
+    assert messages[:4] == [
+        "not a webhook: HAR entry is a number, not an object",
+        "not a webhook: HAR entry is null, not an object",
+        "not a webhook: HAR entry is a string, not an object",
+        "not a webhook: HAR entry without a request",
+    ]
+    assert report.summary.totals() == (2, 0, 4)  # headers that are not a list count as none
+    assert core.validate_payloads(path.read_bytes(), registry=registry).summary.totals() == (2, 0, 4)
+
+
 def test_payload_bytes_are_sniffed_like_stdin(registry: Registry, event: dict[str, Any]) -> None:
     lines = (json.dumps(event) + "\n" + json.dumps(event) + "\n").encode()
     array = json.dumps([event, event, event]).encode()
