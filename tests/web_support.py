@@ -145,7 +145,8 @@ class LiveServer:
         self.app = app
         self.server = create_server(app, host="127.0.0.1", port=0, threads=8)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
-        self.thread = threading.Thread(target=self.server.run, name="live-waitress", daemon=True)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="live-waitress", daemon=True)
         self.session = requests.Session()
         self.services: Services = services_of(app)
 
@@ -154,14 +155,24 @@ class LiveServer:
         self.services.start(self.url)
         return self
 
+    def _serve(self) -> None:
+        # waitress's own run() loops until its map is empty, which another thread can only
+        # arrange by closing sockets under the loop's feet (through the trigger pipe, which
+        # raced with teardown: EBADF once in a few full runs). Running the loop a poll at a
+        # time lets the loop's own thread notice the stop and close everything itself.
+        server = self.server
+        try:
+            while not self.stopping.is_set():
+                wasyncore.loop(timeout=0.05, use_poll=True, map=server._map, count=1)  # type: ignore[union-attr]
+        finally:
+            wasyncore.close_all(server._map)  # type: ignore[union-attr]
+
     def __exit__(self, *exc: object) -> None:
         self.services.stop_delivering()
         self.session.close()
-        # Close every socket from inside the server's own loop, so the loop ends cleanly.
-        server = self.server
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[union-attr]
+        self.stopping.set()
         self.thread.join(10)
-        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+        self.server.task_dispatcher.shutdown()  # type: ignore[union-attr]
         self.services.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
