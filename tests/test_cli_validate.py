@@ -65,6 +65,14 @@ def test_bad_usage_exits_2(command: str) -> None:
     assert unknown.returncode == 2 and "Did you mean 'AppointmentGroup.Created'?" in unknown.stderr
 
 
+def test_an_output_file_that_cannot_be_written_exits_2_with_one_line(command: str, tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "r.json"
+    result = run(command, "-o", str(target), str(CAPTURES / "valid.jsonl"))
+    assert result.returncode == 2
+    assert result.stderr == f"Error: Cannot write {target}: No such file or directory. Choose another --output.\n"
+    assert result.stdout == ""
+
+
 def test_a_non_json_file_among_others_is_reported_and_the_run_goes_on(command: str) -> None:
     result = run(command, str(CAPTURES / "not-json.json"), str(CAPTURES / "valid.jsonl"))
     assert result.returncode == 1

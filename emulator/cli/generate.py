@@ -8,8 +8,8 @@ from typing import IO, Any
 
 import click
 
-from ..errors import UsageError
 from . import cli
+from .output import open_output
 from .params import events_from_options, generation_options
 
 FORMATS = ("jsonl", "json", "pretty")
@@ -60,10 +60,6 @@ def generate_command(event_type: str, count: int, seed: int | None, now: Any, as
     if output is None:
         write_events(events, sys.stdout, fmt)
         return
-    try:
-        out = open(output, "w", encoding="utf-8")
-    except OSError as exc:  # a missing folder, a directory, no permission
-        raise UsageError(f"Cannot write {output}: {exc.strerror or exc}. Choose another --output.") from None
-    with out:
+    with open_output(output) as out:
         written = write_events(events, out, fmt)
     click.echo(f"Wrote {written} {event_type} event(s) to {output}.", err=True)

@@ -12,6 +12,7 @@ import click
 from .. import validate as core
 from ..registry import default_registry
 from . import cli
+from .output import open_output
 from .params import EventTypeParam
 
 
@@ -64,8 +65,8 @@ def validate_command(paths: tuple[str, ...], event_type: str | None, fmt: str, s
     core.check_inputs(paths)
     validator = core.CaptureValidator(default_registry(), event_type=event_type, strict=strict)
     with contextlib.ExitStack() as stack:
+        out: TextIO = stack.enter_context(open_output(output)) if output else sys.stdout
         progress = stack.enter_context(_progress(paths, sys.stderr.isatty(), not output and sys.stdout.isatty()))
-        out: TextIO = stack.enter_context(open(output, "w", encoding="utf-8")) if output else sys.stdout
         captures = core.iter_captures(paths, stdin=sys.stdin.buffer if "-" in paths else None, progress=progress)
         renderer = core.make_renderer(fmt, out)
         report = core.run(captures, validator, renderer=renderer, fail_on_drift=fail_on_drift)
