@@ -116,6 +116,43 @@ def test_a_set_that_breaks_the_schema_exits_2_before_sending(db: str, receiver: 
     assert receiver.requests == []
 
 
+@pytest.mark.parametrize("wait", ["--wait", "--no-wait"])
+def test_a_set_that_fits_the_first_event_only_sends_those_before_the_misfit_then_exits_2(
+    db: str, command: str, wait: str
+) -> None:
+    # An index that fits the first event (its last appointment) but not a later, smaller one.
+    when = ["--seed", "4", "--now", "2026-01-01T10:00:00"]
+    made = subprocess.run([command, "generate", "-n", "6", *when], capture_output=True, text=True, check=True)
+    sizes = [len(json.loads(line)["data"]["appointments"]) for line in made.stdout.splitlines()]
+    misfit = next((i for i, size in enumerate(sizes) if size < sizes[0]), None)
+    assert misfit is not None and misfit >= 2, f"seed 4 no longer gives a smaller event after two: {sizes}"
+    override = f"data.appointments.{sizes[0] - 1}.room_name=Suite 4"
+    with Receiver([503], default=200) as rx:
+        result = subprocess.run(
+            [command, "fire", "--target", rx.url, "--db", db, "-n", "6", *when, "--set", override,
+             "--time-scale", "20", wait],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1].startswith(f"Error: Override: no item {sizes[0] - 1} in data.appointments"), result.stderr
+        assert lines[-2] == f"Stopped after sending {misfit} of 6 events: event {misfit + 1} could not be generated."
+        assert "Traceback" not in result.stderr
+        with Store(db) as store:
+            statuses = [d.status for d in reversed(store.list_deliveries(limit=None)[0])]
+        if wait == "--wait":  # the ones sent before ran to their end, one after a retry
+            assert statuses == ["delivered"] * misfit
+            assert len(rx.requests) == misfit + 1
+        else:  # the retry is left to resume, and the hint names this log
+            assert sorted(statuses) == ["delivered"] * (misfit - 1) + ["pending"]
+            assert f"run: zenoti-emulator resume --db {db}" in result.stderr
+            resumed = subprocess.run([command, "resume", "--db", db], capture_output=True, text=True, timeout=60)
+            assert resumed.returncode == 0, resumed.stderr
+    bodies = [json.loads(r.body) for r in rx.requests]
+    assert {len(b["data"]["appointments"]) for b in bodies} <= set(sizes[:misfit])
+    assert all(b["data"]["appointments"][sizes[0] - 1]["room_name"] == "Suite 4" for b in bodies)
+
+
 def test_ping_sends_an_empty_post(db: str, receiver: Receiver) -> None:
     result = fire(db, receiver.url, "--ping", "--secret", SECRET, "--json")
     assert result.exit_code == 0

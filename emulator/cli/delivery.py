@@ -7,10 +7,11 @@ and reports: progress and tables on stderr, data (``--json``) on stdout.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,13 +172,14 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def print_summary(summary: dict[str, Any], *, as_json: bool, title: str) -> None:
+def print_summary(summary: dict[str, Any], *, as_json: bool, title: str, db: str | None = None) -> None:
     if as_json:
         click.echo(json.dumps(summary))
     else:
         _print_table(summary, title)
     if summary["pending"]:
-        click.echo(f"{summary['pending']} deliveries have retries scheduled; run: zenoti-emulator resume", err=True)
+        resume = "zenoti-emulator resume" + (f" --db {shlex.quote(db)}" if db else "")
+        click.echo(f"{summary['pending']} deliveries have retries scheduled; run: {resume}", err=True)
     if summary["failed"]:
         last = f" (last: {summary['last_failure']})" if summary.get("last_failure") else ""
         click.echo(
@@ -383,11 +385,14 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
         store.require_active(webhook)
         # The first event is made now: a --set that breaks the schema fails before any send.
         events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate)
+        # A later one can still fail (a list index that fits the first event, not this one):
+        # the stream ends there and what was made before it is sent and settles as usual.
+        broken: list[EmulatorError] = []
         ids, stats, elapsed, stopped = _run(
             store,
             label="fire",
             total=count,
-            start=lambda d: d.submit_many(events, webhook),
+            start=lambda d: d.submit_many(_until_error(events, broken), webhook),
             settle=wait,
             concurrency=concurrency,
             options=options,
@@ -395,11 +400,23 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
         )
         summary = summarize(store, ids, stats, elapsed)
         summary["webhook_id"] = webhook.id
-        print_summary(summary, as_json=as_json, title=f"Fired at {target} (webhook {webhook.id})")
+        print_summary(summary, as_json=as_json, title=f"Fired at {target} (webhook {webhook.id})", db=db)
     if stopped:
         click.echo(f"Error: {stopped}", err=True)
+    if broken:
+        sent = len(ids)
+        click.echo(f"Stopped after sending {sent} of {count} events: event {sent + 1} could not be generated.", err=True)
+        raise broken[0]
     if stopped or summary["failed"]:
         sys.exit(ExitCode.FAILED)
+
+
+def _until_error(events: Iterable[dict[str, Any]], errors: list[EmulatorError]) -> Iterator[dict[str, Any]]:
+    """``events`` until one cannot be made; its error is appended to ``errors`` and the stream ends."""
+    try:
+        yield from events
+    except EmulatorError as exc:
+        errors.append(exc)
 
 
 def _ping(store: Store, target: str, timeout: float, as_json: bool) -> None:
