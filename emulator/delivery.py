@@ -34,7 +34,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib import metadata
 from typing import Any
 
@@ -276,6 +276,15 @@ class SendResult:
     def describe(self) -> str:
         """``200``, ``503``, ``timeout``: how the attempt ended, in a word."""
         return str(self.status_code) if self.status_code is not None else self.outcome
+
+    def record(self, *, delivery_id: int, scheduled_id: int | None, number: int) -> AttemptRecord:
+        """This result as the log's record of attempt ``number`` of ``delivery_id``.
+
+        Every field of a result is a field of the record, so one added here reaches the
+        log (or fails loudly if the store lacks it) instead of being dropped by a copy.
+        """
+        outcome = {f.name: getattr(self, f.name) for f in fields(self)}
+        return AttemptRecord(delivery_id=delivery_id, scheduled_id=scheduled_id, number=number, **outcome)
 
 
 def _classify(exc: requests.RequestException) -> str:
@@ -714,21 +723,7 @@ class Deliverer:
         retry_delay: float | None = None
         if not result.ok and sched.kind != "replay" and sched.number < opts.policy.max_attempts:
             retry_delay = opts.policy.delay(sched.number, self._rng)
-        record = AttemptRecord(
-            delivery_id=sched.delivery_id,
-            scheduled_id=sched.id,
-            number=sched.number,
-            started_at=result.started_at,
-            verb=result.verb,
-            url=result.url,
-            request_headers=result.request_headers,
-            status_code=result.status_code,
-            outcome=result.outcome,
-            latency_ms=result.latency_ms,
-            response_headers=result.response_headers,
-            response_body=result.response_body,
-            error=result.error,
-        )
+        record = result.record(delivery_id=sched.delivery_id, scheduled_id=sched.id, number=sched.number)
         outcome = self.store.record_attempt(
             record,
             retry_delay_s=retry_delay,
