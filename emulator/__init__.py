@@ -11,8 +11,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
-
 _EXPORTS = {
     "Business": "emulator.business",
     "EmulatorError": "emulator.errors",
@@ -29,7 +27,20 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+def _installed_version() -> str:
+    # The one source of the version: the installed distribution's metadata (pyproject.toml).
+    from importlib import metadata
+
+    try:
+        return metadata.version("zenoti-webhook-emulator")
+    except metadata.PackageNotFoundError:  # a bare checkout that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read on first use: importlib.metadata costs ~30 ms to import
+        version = globals()["__version__"] = _installed_version()
+        return version
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'emulator' has no attribute {name!r}")

@@ -35,14 +35,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from importlib import metadata
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
-from . import signing
+from . import __version__, signing
 from .errors import NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
 
@@ -70,11 +69,7 @@ JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 def user_agent() -> str:
     """``zenoti-webhook-emulator/<version>``: says who is calling, and which build."""
-    try:
-        version = metadata.version("zenoti-webhook-emulator")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        version = "0"
-    return f"zenoti-webhook-emulator/{version}"
+    return f"zenoti-webhook-emulator/{__version__}"
 
 
 def serialize(event: Mapping[str, Any]) -> bytes:

@@ -9,6 +9,7 @@ import sys
 import sysconfig
 import venv
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 from .conftest import ROOT
@@ -38,3 +39,22 @@ def test_wheel_carries_the_schemas_and_its_command_runs_anywhere(tmp_path):
     where = subprocess.run([target / "bin" / "python", "-c", "import emulator.registry as r; print(r.schema_dir())"],
                            capture_output=True, text=True, cwd=elsewhere, env=env, timeout=60).stdout
     assert Path(where.strip()).is_relative_to(target)
+
+
+def test_the_version_comes_from_the_installed_metadata_everywhere(command):
+    import emulator
+    from emulator.delivery import user_agent
+
+    installed = metadata.version("zenoti-webhook-emulator")
+    assert emulator.__version__ == installed
+    assert user_agent() == f"zenoti-webhook-emulator/{installed}"
+    shown = subprocess.run([command, "--version"], capture_output=True, text=True, check=True, timeout=60)
+    assert shown.stdout.split() == ["zenoti-emulator,", "version", installed]
+
+
+def test_a_checkout_that_was_never_installed_says_its_version_is_unknown(tmp_path):
+    # -S: no site-packages, so no metadata of the installed package is found
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import emulator; print(emulator.__version__)"
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tmp_path, timeout=60)
+    assert out.stdout.strip() == "0+unknown"

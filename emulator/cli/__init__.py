@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from .. import __version__
 from ..errors import EmulatorError, ExitCode
 
 EPILOG = """\b
@@ -36,7 +37,7 @@ class EmulatorGroup(click.Group):
 
 
 @click.group(cls=EmulatorGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="zenoti-webhook-emulator", prog_name="zenoti-emulator")
+@click.version_option(version=__version__, prog_name="zenoti-emulator")
 @click.option("--traceback", is_flag=True, help="Show the full traceback of an error instead of one line.")
 def cli(traceback: bool) -> None:
     """Zenoti's webhooks on your own machine: generate, deliver, log and validate events."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from importlib import metadata
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -27,13 +26,6 @@ log = logging.getLogger(__name__)
 
 #: Largest request body accepted (the biggest thing we take is a batch of overrides).
 DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
-
-
-def version() -> str:
-    try:
-        return metadata.version("zenoti-webhook-emulator")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template
 
+from .. import __version__
 from ..errors import EmulatorError
 from .services import services
 
@@ -29,7 +30,7 @@ def index() -> Any:
         preview = exc.message
     return render_template(
         "index.html",
-        version=_version(),
+        version=__version__,
         event_types=list(svc.registry.values()),
         default_type=kind.name,
         profiles=svc.profiles,
@@ -41,9 +42,3 @@ def index() -> Any:
         deactivate_after=svc.options.deactivate_after,
         bind_host=current_app.config["BIND_HOST"],
     )
-
-
-def _version() -> str:
-    from . import version
-
-    return version()

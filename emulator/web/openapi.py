@@ -628,8 +628,8 @@ def view() -> Any:
     """``GET /openapi.json``: the document, with this server as its only server."""
     from flask import current_app, jsonify, request
 
-    from . import version
+    from .. import __version__
 
-    doc = document(version(), current_app.blueprints.values())
+    doc = document(__version__, current_app.blueprints.values())
     doc["servers"] = [{"url": request.host_url.rstrip("/")}]
     return jsonify(doc)

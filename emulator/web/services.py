@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
 
+from .. import __version__
 from ..delivery import Deliverer, DeliveryOptions
 from ..errors import EmulatorError, NotFound, PayloadInvalid
 from ..generate import DEFAULT_EVENT_TYPE, PROFILES, generate_events
@@ -359,7 +360,7 @@ class Services:
     def health(self) -> dict[str, Any]:
         return {
             "status": "ok",
-            "version": _version(),
+            "version": __version__,
             "database": str(self.store.path),
             "public_url": self.public_url,
             "time_scale": self.options.time_scale,
@@ -408,12 +409,6 @@ def _walk(schema: Mapping[str, Any], path: str) -> Iterable[dict[str, Any]]:
 def _is_own_sink_url(url: str) -> bool:
     parts = urlsplit(url)
     return is_loopback((parts.hostname or "").lower()) and parts.path == f"/sink/{DEFAULT_SINK}"
-
-
-def _version() -> str:
-    from . import version
-
-    return version()
 
 
 def services_of(app: Flask) -> Services:
