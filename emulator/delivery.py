@@ -587,11 +587,6 @@ class Deliverer:
                         return False
                     self._idle.wait(left)
 
-    def pending(self) -> int:
-        """Attempts queued or in flight in this process."""
-        with self._cond:
-            return len(self._heap) + self._running
-
     def close(self) -> None:
         """Stop the workers once their in-flight attempts are logged; close the session.
 

@@ -123,24 +123,6 @@ class WebhookInactive(EmulatorError):
         self.submitted: list[int] = []
 
 
-class DeliveryFailed(EmulatorError):
-    """A delivery whose every attempt failed; keeps each attempt's status or error."""
-
-    exit_code = ExitCode.FAILED
-    status_code = 502
-    code = "delivery_failed"
-
-    def __init__(self, url: str, attempts: Sequence[str], *, hint: str = "") -> None:
-        last = attempts[-1] if attempts else "no attempt"
-        plural = "s" if len(attempts) != 1 else ""
-        super().__init__(
-            f"Delivery to {url} failed after {len(attempts)} attempt{plural} (last: {last}).{hint}",
-            details={"url": url, "attempts": list(attempts)},
-        )
-        self.url = url
-        self.attempts = list(attempts)
-
-
 class CaptureUnreadable(UsageError):
     """An input of ``validate`` that is not there or cannot be read."""
 
