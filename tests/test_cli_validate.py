@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -139,6 +141,55 @@ def test_a_progress_bar_shows_on_a_terminal_only(command: str) -> None:
     assert proc.returncode == 1
     assert b"validating" in seen
     assert b"validating" not in proc.stdout
+
+
+def test_on_a_terminal_the_report_prints_above_the_bar_verbatim(command: str, tmp_path: Path) -> None:
+    # stdout and stderr on one narrow terminal: the report goes through rich, above the
+    # bar, and must come out as written: no markup read in a path, no line wrapped.
+    folder = tmp_path / "x[/b]y"  # the folder "x[" and, in it, "b]y"
+    folder.mkdir(parents=True)
+    (folder / "[bold]a.jsonl").write_bytes((CAPTURES / "corrupted.jsonl").read_bytes())
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.Popen([command, "validate", str(folder)], stdout=secondary, stderr=secondary,
+                                env={**os.environ, "COLUMNS": "60", "TERM": "xterm"})
+        os.close(secondary)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        returncode = proc.wait(timeout=60)
+    finally:
+        os.close(primary)
+    text = seen.decode("utf-8")
+    assert returncode == 1, text
+    assert "Traceback" not in text
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)  # the bar's cursor moves and colours
+    label = folder / "[bold]a.jsonl"
+    # each line starts where the bar was cleared (not after the bar) and ends unbroken
+    assert f"\rINVALID {label}:1  {TYPE}  id=66a266e9f3245482081a3991\r\n" in text
+    assert '\r  $.data.appointments[0].service_duration_in_minutes: expected integer, found string "60"\r\n' in text
+
+
+def test_text_above_the_bar_is_never_read_as_markup_even_when_flushed_mid_line() -> None:
+    # rich's own redirect prints a flushed partial line as markup: MarkupError on '[/b]'.
+    from rich.console import Console
+
+    from emulator.cli.validate import _AboveBar
+
+    buffer = io.StringIO()
+    above = _AboveBar(Console(file=buffer, width=20, color_system=None))
+    long = "x[/b]y :smile: [bold]z " * 3
+    above.write("a [/b] path")
+    above.flush()
+    above.write(f" {long}\nlast [/b]")
+    above.close()
+    assert buffer.getvalue() == f"a [/b] path {long}\nlast [/b]"
 
 
 # --------------------------------------------------------------------------- detail, CliRunner

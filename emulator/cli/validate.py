@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import sys
 from collections.abc import Callable, Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
@@ -15,16 +16,48 @@ from . import cli
 from .output import open_output
 from .params import EventTypeParam
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class _AboveBar(io.TextIOBase):
+    """The report on a terminal that also shows the bar: whole lines printed above it.
+
+    Text goes out verbatim through the bar's console (``Console.out``): no markup, emoji,
+    highlighting or wrapping, since a capture's path or field may hold ``[/b]`` and an
+    error line must stay one line. rich's own stdout redirect wraps lines at the terminal
+    width and parses a flushed partial line as markup. A partial line waits for its end.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        lines, newline, self._partial = (self._partial + text).rpartition("\n")
+        if newline:
+            self._console.out(lines, highlight=False)
+        return len(text)
+
+    def close(self) -> None:
+        if self._partial:
+            self._console.out(self._partial, highlight=False, end="")
+            self._partial = ""
+        super().close()
+
 
 @contextlib.contextmanager
-def _progress(paths: tuple[str, ...], enabled: bool, share_terminal: bool) -> Iterator[Callable[[int], None] | None]:
+def _progress(paths: tuple[str, ...], enabled: bool, share_terminal: bool) -> Iterator[tuple[Callable[[int], None] | None, TextIO | None]]:
     """A byte-counting progress bar on stderr, only when stderr is a terminal.
 
-    :param share_terminal: stdout is that terminal too: the report is then written
-        through rich (``sys.stdout`` inside the block), above the bar, not across it.
+    Yields the bar's ``advance(n_bytes)`` and, when ``share_terminal`` (stdout is that
+    terminal too), a stream that writes the report above the bar instead of across it.
     """
     if not enabled:
-        yield None
+        yield None, None
         return
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -32,9 +65,14 @@ def _progress(paths: tuple[str, ...], enabled: bool, share_terminal: bool) -> It
     total = 0 if "-" in paths else sum(f.stat().st_size for f in core.capture_files(paths) if f.is_file())
     columns = (TextColumn("validating"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True,
-                  redirect_stdout=share_terminal, redirect_stderr=False) as bar:
+                  redirect_stdout=False, redirect_stderr=False) as bar:
         task = bar.add_task("validate", total=total or None)
-        yield lambda n: bar.advance(task, n)
+        above = _AboveBar(bar.console) if share_terminal else None
+        try:
+            yield (lambda n: bar.advance(task, n)), above
+        finally:
+            if above is not None:
+                above.close()
 
 
 @cli.command("validate", short_help="Check captured webhooks against the schemas; report drift.")
@@ -65,8 +103,9 @@ def validate_command(paths: tuple[str, ...], event_type: str | None, fmt: str, s
     core.check_inputs(paths)
     validator = core.CaptureValidator(default_registry(), event_type=event_type, strict=strict)
     with contextlib.ExitStack() as stack:
-        out: TextIO = stack.enter_context(open_output(output)) if output else sys.stdout
-        progress = stack.enter_context(_progress(paths, sys.stderr.isatty(), not output and sys.stdout.isatty()))
+        file = stack.enter_context(open_output(output)) if output else None
+        progress, above = stack.enter_context(_progress(paths, sys.stderr.isatty(), not output and sys.stdout.isatty()))
+        out: TextIO = file or above or sys.stdout
         captures = core.iter_captures(paths, stdin=sys.stdin.buffer if "-" in paths else None, progress=progress)
         renderer = core.make_renderer(fmt, out)
         report = core.run(captures, validator, renderer=renderer, fail_on_drift=fail_on_drift)
