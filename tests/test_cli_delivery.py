@@ -193,10 +193,11 @@ def test_deliveries_lists_filters_and_shows_attempts(db: str) -> None:
     with Receiver([503, 200, 500]) as rx:
         fire(db, rx.url, "--count", "1", "--secret", SECRET)
         fire(db, rx.url, "--count", "1", "--secret", SECRET, "--no-retry")
-    rows = [json.loads(line) for line in run("deliveries", "--db", db, "--json").stdout.splitlines()]
+    rows = json.loads(run("deliveries", "--db", db, "--json").stdout)  # one array, like `webhooks --json`
     assert [(r["id"], r["status"], r["attempts"]) for r in rows] == [(2, "failed", 1), (1, "delivered", 2)]
-    failed = run("deliveries", "--db", db, "--status", "failed", "--json").stdout.splitlines()
-    assert [json.loads(line)["id"] for line in failed] == [2]
+    failed = json.loads(run("deliveries", "--db", db, "--status", "failed", "--json").stdout)
+    assert [d["id"] for d in failed] == [2]
+    assert json.loads(run("deliveries", "--db", db, "--status", "pending", "--json").stdout) == []
     shown = json.loads(run("deliveries", "--db", db, "show", "1", "--json").stdout)
     assert [a["status_code"] for a in shown["attempt_log"]] == [503, 200]
     assert [s["kind"] for s in shown["schedule"]] == ["first", "retry"]

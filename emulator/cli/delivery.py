@@ -554,9 +554,8 @@ def deliveries_command(ctx: click.Context, status: str | None, webhook_ref: str 
     with Store(db) as store:
         webhook_id = store.find_webhook(webhook_ref).id if webhook_ref else None
         page, _ = store.list_deliveries(status=status, webhook_id=webhook_id, limit=limit)
-    if as_json:
-        for d in page:
-            click.echo(json.dumps(d.to_dict()))
+    if as_json:  # one array, like `webhooks --json`: the list is bounded by --limit
+        click.echo(json.dumps([d.to_dict() for d in page]))
         return
     if not page:
         click.echo("No deliveries match.", err=True)
