@@ -173,19 +173,6 @@ def _expand(value: Any, file: str, line: int | None = None) -> Iterator[Capture]
         yield Capture(file, line, value=value)
 
 
-def _har_log_entries(document: Any) -> tuple[list[Any] | None, str]:
-    """A HAR document's ``log.entries``, or None and why the document is not a HAR."""
-    if not isinstance(document, dict):
-        return None, f"expected a JSON object, found {_kind(document)}"
-    log = document.get("log")
-    if not isinstance(log, dict):
-        return None, "no log object" if log is None else f"log is {_kind(log)}, not an object"
-    entries = log.get("entries")
-    if not isinstance(entries, list):
-        return None, "no log.entries" if entries is None else f"log.entries is {_kind(entries)}, not an array"
-    return entries, ""
-
-
 def _kind(value: Any) -> str:
     """``an array``, ``a number``: the JSON type of a parsed value, for a message."""
     name = _JSON_TYPE.get(type(value), type(value).__name__)
@@ -201,37 +188,36 @@ def _har_entries(entries: list[Any], file: str) -> Iterator[Capture]:
     an empty body): it is what Zenoti's "Test your trigger" button sends.
     """
     for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            yield Capture(file, None, index, "?", problem=f"not_webhook:HAR entry is {_kind(entry)}, not an object")
-            continue
-        request = entry.get("request")
-        if not isinstance(request, dict):
-            yield Capture(file, None, index, "?", problem="not_webhook:HAR entry without a request")
-            continue
-        method = str(request.get("method", "")).upper()
-        detail = f"{method} {request.get('url', '')}".strip()
-        listed = request.get("headers")
-        headers = {str(h.get("name", "")).lower() for h in listed if isinstance(h, dict)} if isinstance(listed, list) else set()
-        post = request.get("postData") if isinstance(request.get("postData"), dict) else {}
-        text = post.get("text")
-        body: bytes | str = text if isinstance(text, str) else ""
-        if post.get("encoding") == "base64" and isinstance(text, str):
-            try:
-                body = base64.b64decode(text)
-            except ValueError:
-                body = text
-        if method not in WEBHOOK_METHODS:
-            yield Capture(file, None, index, detail, problem=f"not_webhook:{method or 'no method'} request")
-            continue
-        signed = SIGNATURE_HEADER in headers
-        stripped = body.strip() if body else body
-        if not stripped:
-            yield Capture(file, None, index, detail, body=body)
-            continue
-        if not signed and (b"event_type" if isinstance(body, bytes) else "event_type") not in body:
-            yield Capture(file, None, index, detail, problem="not_webhook:body has no event_type and no Zenoti signature")
-            continue
-        yield Capture(file, None, index, detail, body=body)
+        yield _har_entry(entry, index, file)
+
+
+def _har_entry(entry: Any, index: int, file: str) -> Capture:
+    if not isinstance(entry, dict):
+        return Capture(file, None, index, "?", problem=f"not_webhook:HAR entry is {_kind(entry)}, not an object")
+    request = entry.get("request")
+    if not isinstance(request, dict):
+        return Capture(file, None, index, "?", problem="not_webhook:HAR entry without a request")
+    method = str(request.get("method", "")).upper()
+    detail = f"{method} {request.get('url', '')}".strip()
+    listed = request.get("headers")
+    headers = {str(h.get("name", "")).lower() for h in listed if isinstance(h, dict)} if isinstance(listed, list) else set()
+    post = request.get("postData") if isinstance(request.get("postData"), dict) else {}
+    text = post.get("text")
+    body: bytes | str = text if isinstance(text, str) else ""
+    if post.get("encoding") == "base64" and isinstance(text, str):
+        try:
+            body = base64.b64decode(text)
+        except ValueError:
+            body = text
+    if method not in WEBHOOK_METHODS:
+        return Capture(file, None, index, detail, problem=f"not_webhook:{method or 'no method'} request")
+    signed = SIGNATURE_HEADER in headers
+    stripped = body.strip() if body else body
+    if not stripped:
+        return Capture(file, None, index, detail, body=body)
+    if not signed and (b"event_type" if isinstance(body, bytes) else "event_type") not in body:
+        return Capture(file, None, index, detail, problem="not_webhook:body has no event_type and no Zenoti signature")
+    return Capture(file, None, index, detail, body=body)
 
 
 def _sniff(stream: BinaryIO, file: str, progress: Callable[[int], None] | None) -> Iterator[Capture]:
@@ -339,22 +325,103 @@ def _stream_values(stream: BinaryIO, file: str, progress: Callable[[int], None] 
                 value = _next_value(cursor)
                 yield from _expand(value, file)
                 continue
-            cursor.pos += 1
-            if cursor.skip_space() == "]":
-                cursor.pos += 1
-                continue
-            while True:
-                cursor.skip_space()
-                yield Capture(file, None, index, value=_next_value(cursor))
+            for value in _elements(cursor):
+                yield Capture(file, None, index, value=value)
                 index += 1
-                char = cursor.skip_space()
-                cursor.pos += 1
-                if char == "]":
-                    break
-                if char != ",":
-                    raise json.JSONDecodeError("Expecting ',' delimiter", cursor.text, cursor.pos - 1)
     except ValueError as exc:
         yield Capture(file, None, index, problem=f"not_json:{_stream_error(exc, cursor)}")
+
+
+def _elements(cursor: _Cursor) -> Iterator[Any]:
+    """The values of the array whose ``[`` is at the cursor, parsed one at a time."""
+    cursor.pos += 1
+    if cursor.skip_space() == "]":
+        cursor.pos += 1
+        return
+    while True:
+        cursor.skip_space()
+        yield _next_value(cursor)
+        char = cursor.skip_space()
+        cursor.pos += 1
+        if char == "]":
+            return
+        if char != ",":
+            raise json.JSONDecodeError("Expecting ',' delimiter", cursor.text, cursor.pos - 1)
+
+
+def _members(cursor: _Cursor) -> Iterator[tuple[str, str]]:
+    """The keys of the object whose ``{`` is at the cursor, each with the first character
+    of its value; the cursor is left on that value, which the caller must read through
+    (``_next_value``, or ``_elements``/``_members`` for a container to stream)."""
+    cursor.pos += 1
+    if cursor.skip_space() == "}":
+        cursor.pos += 1
+        return
+    while True:
+        if cursor.skip_space() != '"':
+            raise json.JSONDecodeError("Expecting property name enclosed in double quotes", cursor.text, cursor.pos)
+        key = _next_value(cursor)
+        if cursor.skip_space() != ":":
+            raise json.JSONDecodeError("Expecting ':' delimiter", cursor.text, cursor.pos)
+        cursor.pos += 1
+        yield key, cursor.skip_space()
+        char = cursor.skip_space()
+        cursor.pos += 1
+        if char == "}":
+            return
+        if char != ",":
+            raise json.JSONDecodeError("Expecting ',' delimiter", cursor.text, cursor.pos - 1)
+
+
+def _stream_har(stream: BinaryIO, file: str, progress: Callable[[int], None] | None) -> Iterator[Capture]:
+    """The entries of a HAR file one at a time, so a proxy's huge HAR takes no more memory
+    than its largest entry; everything else in it is parsed and dropped.
+
+    A document that is no HAR (no ``log`` object, no ``log.entries`` array) is one
+    unreadable record; broken JSON is one "not JSON" record after the entries before it.
+    """
+    cursor = _Cursor(stream, b"", progress)
+    index = 0
+    try:
+        first = cursor.skip_space()
+        if not first:
+            yield Capture(file, body=b"")
+            return
+        if first != "{":
+            why = f"expected a JSON object, found {_kind(_next_value(cursor))}"
+            yield Capture(file, problem=f"unreadable:not a HAR file: {why}")
+            return
+        seen_log = False
+        for key, start in _members(cursor):
+            if key != "log" or seen_log:
+                _next_value(cursor)
+                continue
+            seen_log = True
+            if start != "{":
+                yield Capture(file, problem=f"unreadable:not a HAR file: log is {_kind(_next_value(cursor))}, not an object")
+                return
+            seen_entries = False
+            for name, first in _members(cursor):
+                if name != "entries" or seen_entries:
+                    _next_value(cursor)
+                    continue
+                seen_entries = True
+                if first != "[":
+                    why = f"log.entries is {_kind(_next_value(cursor))}, not an array"
+                    yield Capture(file, problem=f"unreadable:not a HAR file: {why}")
+                    return
+                for entry in _elements(cursor):
+                    yield _har_entry(entry, index, file)
+                    index += 1
+            if not seen_entries:
+                yield Capture(file, problem="unreadable:not a HAR file: no log.entries")
+                return
+        if cursor.skip_space():
+            raise json.JSONDecodeError("Extra data", cursor.text, cursor.pos)
+        if not seen_log:
+            yield Capture(file, problem="unreadable:not a HAR file: no log object")
+    except ValueError as exc:
+        yield Capture(file, problem=f"not_json:{_stream_error(exc, cursor)}")
 
 
 def _next_value(cursor: _Cursor) -> Any:
@@ -436,19 +503,7 @@ def read_file(path: Path, progress: Callable[[int], None] | None = None) -> Iter
         if suffix in LINE_SUFFIXES:
             yield from _lines(stream, file, progress)
         elif suffix == ".har":
-            data = stream.read()
-            if progress is not None:
-                progress(len(data))
-            try:
-                document = json.loads(data)
-            except ValueError:
-                yield Capture(file, body=data)
-                return
-            entries, why = _har_log_entries(document)
-            if entries is None:
-                yield Capture(file, problem=f"unreadable:not a HAR file: {why}")
-            else:
-                yield from _har_entries(entries, file)
+            yield from _stream_har(stream, file, progress)
         else:
             yield from _sniff(stream, file, progress)
 

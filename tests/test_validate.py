@@ -155,6 +155,44 @@ def test_har_entries_of_the_wrong_shape_are_skipped_one_by_one(registry: Registr
     assert core.validate_payloads(path.read_bytes(), registry=registry).summary.totals() == (2, 0, 4)
 
 
+def test_a_har_file_is_streamed_entry_by_entry(tmp_path: Path, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(core, "_CHUNK", 7)  # every value straddles a chunk boundary
+    har = json.loads((CAPTURES / "proxy.har").read_text(encoding="utf-8"))
+    har["log"] = {"creator": {"name": 'a "quoted" {brace} [bracket]'}, "pages": [{"id": "p\u00e9"}], **har["log"], "comment": "after"}
+    har = {"before": [1, {"log": 2}], **har, "after": None}
+    path = tmp_path / "odd-order.har"
+    path.write_text(json.dumps(har, indent=1), encoding="utf-8")
+    read: list[int] = []
+    records = core.read_file(path, progress=read.append)
+    first = next(records)
+    assert sum(read) < path.stat().st_size  # the first entry came before the whole file was read
+    expected = list(core.iter_captures([CAPTURES / "proxy.har"]))
+    got = [first, *records]
+    assert [(r.index, r.detail, r.body, r.problem) for r in got] == [(r.index, r.detail, r.body, r.problem) for r in expected]
+    assert sum(read) == path.stat().st_size
+
+
+def test_a_har_cut_off_keeps_the_entries_before_the_cut(registry: Registry, tmp_path: Path, event: dict[str, Any]) -> None:
+    entry = {"request": {"method": "POST", "url": "http://r/h", "postData": {"text": json.dumps(event)}}}
+    text = json.dumps({"log": {"entries": [entry, entry, entry]}})
+    path = tmp_path / "cut.har"
+    path.write_text(text[: len(text) * 5 // 6], encoding="utf-8")
+    report = run_paths(registry, path)
+    assert report.summary.totals() == (2, 1, 0)
+    assert (report.results or [])[-1].message.startswith("not JSON: Unterminated string")
+    assert (report.results or [])[-1].message.endswith("(cut off?)")
+
+
+def test_an_empty_har_is_an_empty_body_and_trailing_junk_is_not_json(registry: Registry, tmp_path: Path) -> None:
+    (tmp_path / "empty.har").write_text("\n", encoding="utf-8")
+    (tmp_path / "broken.har").write_text('{"log": {"entries": []}} x', encoding="utf-8")
+    report = run_paths(registry, tmp_path)
+    assert [r.message for r in report.results or ()] == [
+        "not JSON: Extra data",
+        "empty body (what Zenoti's 'Test your trigger' sends)",
+    ]
+
+
 def test_payload_bytes_are_sniffed_like_stdin(registry: Registry, event: dict[str, Any]) -> None:
     lines = (json.dumps(event) + "\n" + json.dumps(event) + "\n").encode()
     array = json.dumps([event, event, event]).encode()
