@@ -36,19 +36,16 @@ from ..errors import EmulatorError, ExitCode, UsageError, WebhookInactive
 from ..signing import SIGNATURE_FORMATS
 from ..store import FAILURE_UNITS, STATUSES, VERBS, AttemptRecord, RecordResult, Store, iso
 from . import cli
-from .params import events_from_options, generation_options
+from .params import CoreParam, events_from_options, generation_options
 
 
-class URLParam(click.ParamType):
+class URLParam(CoreParam):
     """An http(s) URL with a host."""
 
     name = "URL"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        try:
-            return check_url(str(value))
-        except EmulatorError as exc:
-            self.fail(exc.message, param, ctx)
+    def parse(self, text: str) -> str:
+        return check_url(text)
 
 
 class RateParam(click.ParamType):

@@ -20,16 +20,35 @@ from ..registry import default_registry
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class EventTypeParam(click.ParamType):
+class CoreParam(click.ParamType):
+    """A value parsed by core code: its :class:`EmulatorError` becomes click's usage error.
+
+    Subclasses name the parser; the message is the core's, prefixed by click with the
+    option at fault (``Invalid value for '--set': ...``), and the exit code is 2.
+    """
+
+    #: the type of an already-converted value (click converts defaults again)
+    parsed_type: type | tuple[type, ...] = ()
+
+    def parse(self, text: str) -> Any:
+        raise NotImplementedError
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if self.parsed_type and isinstance(value, self.parsed_type):
+            return value
+        try:
+            return self.parse(str(value))
+        except EmulatorError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+class EventTypeParam(CoreParam):
     """A Zenoti event type name, checked against the registry (with a close match)."""
 
     name = "EVENT_TYPE"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        try:
-            return default_registry().get_type(str(value)).name
-        except EmulatorError as exc:
-            self.fail(exc.message, param, ctx)
+    def parse(self, text: str) -> str:
+        return default_registry().get_type(text).name
 
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
         from click.shell_completion import CompletionItem
@@ -37,30 +56,24 @@ class EventTypeParam(click.ParamType):
         return [CompletionItem(name) for name in default_registry() if name.startswith(incomplete)]
 
 
-class AssignmentParam(click.ParamType):
+class AssignmentParam(CoreParam):
     """``PATH=VALUE`` for ``--set``; the value is JSON where it parses."""
 
     name = "PATH=VALUE"
+    parsed_type = tuple
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, tuple):
-            return value
-        try:
-            return overrides.parse_assignment(str(value))
-        except EmulatorError as exc:
-            self.fail(exc.message, param, ctx)
+    def parse(self, text: str) -> Any:
+        return overrides.parse_assignment(text)
 
 
-class TimestampParam(click.ParamType):
+class TimestampParam(CoreParam):
+    """``--now``: ISO 8601, UTC when it names no zone."""
+
     name = "TIMESTAMP"
+    parsed_type = datetime
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_now(str(value))
-        except EmulatorError as exc:
-            self.fail(exc.message, param, ctx)
+    def parse(self, text: str) -> datetime:
+        return parse_now(text)
 
 
 def generation_options(func: F) -> F:
