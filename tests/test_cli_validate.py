@@ -40,6 +40,19 @@ def runner() -> CliRunner:
 # --------------------------------------------------------------------------- exit codes, installed command
 
 
+def read_terminal(primary: int) -> bytes:
+    """Everything written to a pseudo-terminal until its other end closes (EIO on Linux)."""
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:
+            return seen
+        if not chunk:
+            return seen
+        seen += chunk
+
+
 def test_all_valid_exits_0_with_the_summary_on_stdout(command: str) -> None:
     result = run(command, str(CAPTURES / "valid.jsonl"), str(CAPTURES / "folder"))
     assert result.returncode == 0, result.stderr
@@ -127,15 +140,7 @@ def test_a_progress_bar_shows_on_a_terminal_only(command: str) -> None:
         proc = subprocess.run([command, "validate", str(CAPTURES)], stdout=subprocess.PIPE, stderr=secondary, timeout=60,
                               env={**os.environ, "COLUMNS": "100", "TERM": "xterm"})
         os.close(secondary)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
+        seen = read_terminal(primary)
     finally:
         os.close(primary)
     assert proc.returncode == 1
@@ -154,15 +159,7 @@ def test_on_a_terminal_the_report_prints_above_the_bar_verbatim(command: str, tm
         proc = subprocess.Popen([command, "validate", str(folder)], stdout=secondary, stderr=secondary,
                                 env={**os.environ, "COLUMNS": "60", "TERM": "xterm"})
         os.close(secondary)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
+        seen = read_terminal(primary)
         returncode = proc.wait(timeout=60)
     finally:
         os.close(primary)
