@@ -344,13 +344,16 @@ def _run(
 @click.option("--deactivate-after", type=click.IntRange(min=0), default=DEFAULT_DEACTIVATE_AFTER, show_default=True,
               help="Failures in a row that deactivate the webhook (0: never).")
 @click.option("--ping", is_flag=True, help="Only test the target: an empty POST with no body and no signature, like Zenoti's test button.")
+@click.option("--from-file", "from_files", multiple=True, type=click.Path(), metavar="PATH",
+              help="Send recorded events instead of generated ones, byte for byte (re-signed with --secret): "
+                   "a file of one event, JSON Lines, a HAR, or a folder such as `captures export` writes. Repeatable.")
 @db_option
 @json_option
 def fire_command(event_type: str, count: int, seed: int | None, now: Any, assignments: tuple[Any, ...], profile: str,
                  no_validate: bool, target: str, secret: str | None, verb: str, concurrency: int, rate: float | None,
                  time_scale: float, timeout: float, max_attempts: int, no_retry: bool, wait: bool, no_content_type: bool,
-                 signature_format: str, failure_unit: str, deactivate_after: int, ping: bool, db: str | None,
-                 as_json: bool) -> None:
+                 signature_format: str, failure_unit: str, deactivate_after: int, ping: bool, from_files: tuple[str, ...],
+                 db: str | None, as_json: bool) -> None:
     """Generate EVENT_TYPE events like `generate` and deliver them to --target.
 
     Each event is sent as its exact signed bytes, retried up to 5 times with backoff
@@ -364,7 +367,10 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
       zenoti-emulator fire -t http://127.0.0.1:9000/hook -n 500 -c 16 --rate 100/s
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --time-scale 600 --no-wait
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --ping
+      zenoti-emulator fire -t http://127.0.0.1:9000/hook --from-file fixtures/zenoti/
     """
+    if from_files and assignments:
+        raise UsageError("--set changes generated events; --from-file sends recorded bytes as they are. Use one or the other.")
     options = DeliveryOptions(
         timeout=timeout,
         time_scale=time_scale,
@@ -380,15 +386,21 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
             return
         webhook = store.upsert_webhook(target, verb=verb, secret=secret)
         store.require_active(webhook)
-        # The first event is made now: a --set that breaks the schema fails before any send.
-        events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate)
+        events: Iterable[Any]
+        if from_files:
+            from ..recorded import read_bodies
+
+            events = (body for _, body in read_bodies(from_files))  # a missing path fails here, before any send
+        else:
+            # The first event is made now: a --set that breaks the schema fails before any send.
+            events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate)
         # A later one can still fail (a list index that fits the first event, not this one):
         # the stream ends there and what was made before it is sent and settles as usual.
         broken: list[EmulatorError] = []
         ids, stats, elapsed, stopped = _run(
             store,
             label="fire",
-            total=count,
+            total=None if from_files else count,
             start=lambda d: d.submit_many(_until_error(events, broken), webhook),
             settle=wait,
             concurrency=concurrency,
@@ -402,13 +414,15 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
         click.echo(f"Error: {stopped}", err=True)
     if broken:
         sent = len(ids)
-        click.echo(f"Stopped after sending {sent} of {count} events: event {sent + 1} could not be generated.", err=True)
+        what = "read" if from_files else "generated"
+        of = "" if from_files else f" of {count}"
+        click.echo(f"Stopped after sending {sent}{of} events: event {sent + 1} could not be {what}.", err=True)
         raise broken[0]
     if stopped or summary["failed"]:
         sys.exit(ExitCode.FAILED)
 
 
-def _until_error(events: Iterable[dict[str, Any]], errors: list[EmulatorError]) -> Iterator[dict[str, Any]]:
+def _until_error(events: Iterable[Any], errors: list[EmulatorError]) -> Iterator[Any]:
     """``events`` until one cannot be made; its error is appended to ``errors`` and the stream ends."""
     try:
         yield from events
