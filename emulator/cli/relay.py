@@ -75,16 +75,18 @@ def relay_server(relay: Any, *, host: str, port: int, max_body: int, map: dict[A
 
     :raise UsageError: when the port cannot be bound.
     """
-    from waitress import create_server
+    from waitress import create_server, wasyncore
 
     from ..web.relay import create_relay_app
 
     app = create_relay_app(relay, max_content_length=max_body)
+    own_map: dict[Any, Any] = {} if map is None else map
     try:
-        return create_server(app, map=map, host=host, port=port, threads=RELAY_THREADS, ident="zenoti-emulator-relay",
+        return create_server(app, map=own_map, host=host, port=port, threads=RELAY_THREADS, ident="zenoti-emulator-relay",
                              clear_untrusted_proxy_headers=True, max_request_body_size=max_body + 1,
                              max_request_header_size=MAX_HEADER_BYTES)
     except OSError as exc:
+        wasyncore.close_all(own_map)  # the sockets waitress opened before the bind failed
         raise UsageError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Choose another relay port (0 picks a free one).") from exc
 
 
