@@ -419,21 +419,12 @@ class NewCapture:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredCapture:
-    """A request the relay kept: its exact body, headers and verdicts."""
+class StoredCapture(NewCapture):
+    """A request the relay kept: what :class:`NewCapture` holds, with its id, time and forward."""
 
     id: int
     received_at: float
-    method: str
-    path: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-    event_type: str | None
-    call_id: str | None
-    event_id: str | None
-    signature: str
-    schema_status: str
-    report: Mapping[str, Any]
+    #: the forward to the local receiver; ``None`` when the request was refused
     delivery_id: int | None
 
 

@@ -84,6 +84,22 @@ def _wants_json() -> bool:
     return path.startswith(("/api/", "/sink/")) or path in ("/api", "/openapi.json") or request.accept_mimetypes.best == "application/json"
 
 
+def json_http_error(exc: HTTPException) -> Any:
+    """Werkzeug's HTTP error as our JSON error body (a 405 lists the allowed methods)."""
+    code = (exc.name or "error").lower().replace(" ", "_")
+    details: dict[str, Any] | None = None
+    if exc.code == 405:
+        allowed = sorted(m for m in (exc.valid_methods or []) if m != "OPTIONS")  # type: ignore[attr-defined]
+        details = {"allowed": allowed}
+    body = {"error": {"code": code, "message": exc.description or exc.name, "details": details}}
+    response = jsonify(body)
+    response.status_code = exc.code or 500
+    for name, value in exc.get_headers():
+        if name.lower() == "allow":
+            response.headers[name] = value
+    return response
+
+
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(EmulatorError)
     def emulator_error(exc: EmulatorError) -> Any:
@@ -95,18 +111,7 @@ def _register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException) -> Any:
         if not _wants_json():
             return exc  # the dashboard's own pages keep Werkzeug's HTML
-        code = (exc.name or "error").lower().replace(" ", "_")
-        details: dict[str, Any] | None = None
-        if exc.code == 405:
-            allowed = sorted(m for m in (exc.valid_methods or []) if m != "OPTIONS")  # type: ignore[attr-defined]
-            details = {"allowed": allowed}
-        body = {"error": {"code": code, "message": exc.description or exc.name, "details": details}}
-        response = jsonify(body)
-        response.status_code = exc.code or 500
-        for name, value in exc.get_headers():
-            if name.lower() == "allow":
-                response.headers[name] = value
-        return response
+        return json_http_error(exc)
 
     @app.errorhandler(InternalServerError)
     def internal_error(exc: InternalServerError) -> Any:

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import EmulatorError
 from ..relay import RELAY_METHODS, Relay
+from . import json_http_error
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +56,7 @@ def create_relay_app(relay: Relay, *, max_content_length: int = DEFAULT_MAX_BODY
         body = {"error": {"code": exc.code, "message": "The relay could not keep this request; send it again.", "details": None}}
         return jsonify(body), 503
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Any:
-        body = {"error": {"code": (exc.name or "error").lower().replace(" ", "_"), "message": exc.description, "details": None}}
-        response = jsonify(body)
-        response.status_code = exc.code or 500
-        for name, value in exc.get_headers():
-            if name.lower() == "allow":
-                response.headers[name] = value
-        return response
+    app.register_error_handler(HTTPException, json_http_error)
 
     @app.after_request
     def headers(response: Response) -> Response:
