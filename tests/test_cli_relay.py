@@ -33,8 +33,8 @@ COMMAND = str(Path(sys.executable).with_name("zenoti-emulator"))
 class Process:
     """A running command and what it printed on stderr."""
 
-    def __init__(self, *args: str) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         env.pop("ZENOTI_EMULATOR_DB", None)
         self.proc = subprocess.Popen([COMMAND, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
         self.lines: list[str] = []
@@ -66,8 +66,8 @@ class Process:
 
 
 @contextmanager
-def running(*args: str) -> Iterator[Process]:
-    process = Process(*args)
+def running(*args: str, env: dict[str, str] | None = None) -> Iterator[Process]:
+    process = Process(*args, env=env)
     try:
         yield process
     finally:
@@ -85,8 +85,9 @@ def run(*args: str) -> object:
 
 def test_relay_command_keeps_forwards_prints_a_line_and_stops_cleanly(tmp_path: Path) -> None:
     db = tmp_path / "log.sqlite3"
-    with Receiver() as rx, running("relay", "--port", "0", "--forward-to", rx.url, "--secret", ZENOTI_SECRET,
-                                   "--db", str(db)) as relay:
+    # the secret from the environment, out of the process list
+    with Receiver() as rx, running("relay", "--port", "0", "--forward-to", rx.url, "--db", str(db),
+                                   env={"ZENOTI_EMULATOR_RELAY_SECRET": ZENOTI_SECRET}) as relay:
         url = relay.url_after("Relaying ")
         body = serialize(event())
         answer = signed_post(url + "/zenoti", body)

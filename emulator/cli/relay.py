@@ -39,10 +39,12 @@ def relay_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[.
                          help="The local receiver every request is forwarded to (http or https)."),
             click.option(name("port"), "relay_port", type=click.IntRange(0, 65535), default=DEFAULT_RELAY_PORT, show_default=True,
                          help="Port of the relay endpoint (the one to point a tunnel at); 0 picks a free one."),
-            click.option(name("secret"), "relay_secret", default=None,
-                         help="The secret Zenoti signs with: each request's signature is checked and the verdict logged."),
-            click.option(name("forward-secret"), "forward_secret", default=None,
-                         help="Re-sign forwards with this secret (your receiver's). Without it, Zenoti's signature is passed on as received."),
+            click.option(name("secret"), "relay_secret", default=None, envvar="ZENOTI_EMULATOR_RELAY_SECRET",
+                         help="The secret Zenoti signs with: each request's signature is checked and the verdict logged. "
+                              "Also $ZENOTI_EMULATOR_RELAY_SECRET, which keeps it out of the process list."),
+            click.option(name("forward-secret"), "forward_secret", default=None, envvar="ZENOTI_EMULATOR_FORWARD_SECRET",
+                         help="Re-sign forwards with this secret (your receiver's); also $ZENOTI_EMULATOR_FORWARD_SECRET. "
+                              "Without it, Zenoti's signature is passed on as received."),
             click.option(name("refuse-bad-signature"), "refuse_bad_signature", is_flag=True,
                          help="Answer 401 to a missing or wrong signature and forward nothing (it is still kept). Default: flag it only."),
             click.option(name("mirror-status"), "mirror_status", is_flag=True,
@@ -114,7 +116,7 @@ def relay_command(forward_to: str, relay_port: int, relay_secret: str | None, fo
 
     \b
     Examples:
-      zenoti-emulator relay --forward-to http://127.0.0.1:3000/zenoti --secret "$ZENOTI_SECRET"
+      ZENOTI_EMULATOR_RELAY_SECRET=s3cret zenoti-emulator relay --forward-to http://127.0.0.1:3000/zenoti
       cloudflared tunnel --url http://127.0.0.1:8026     # or ngrok http 8026; give Zenoti that URL
     """
     from waitress import wasyncore
