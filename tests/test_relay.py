@@ -345,3 +345,17 @@ def test_the_endpoint_bounds_its_body_and_serves_nothing_else(make_relay: Any) -
         assert relay.send(b"", secret=None, method="DELETE").status_code == 405
         relay.deliverer.wait()
         assert len(rx.requests) == 1 and ("Host", "abc123.trycloudflare.com") in relay.captures()[0].headers
+
+
+def test_headers_are_bounded_in_number_and_length(make_relay: Any) -> None:
+    with Receiver() as rx:
+        relay = make_relay(rx.url)
+        many = {"X-Long": "a" * 20_000, **{f"X-Extra-{i:03d}": "v" for i in range(100)}}
+        assert relay.send(b"{}", secret=None, headers=many).status_code == 202
+        relay.deliverer.wait()
+        (capture,) = relay.captures()
+        assert len(capture.headers) == 64  # MAX_HEADERS, in the order received
+        (got,) = rx.wait_for(1)
+        assert "x-extra-099" not in got.headers and len([h for h in got.headers if h.startswith("x-extra-")]) <= 64
+        assert len(dict(capture.headers)["X-Long"]) == 8192  # MAX_HEADER_VALUE
+        assert got.headers["x-long"] == "a" * 8192
