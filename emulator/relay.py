@@ -120,6 +120,8 @@ class SchemaVerdict:
     #: why, when not valid: ``schema``, ``not_json``, ``empty``, ``unknown_event_type``...
     reason: str
     event_type: str | None
+    #: the envelope's ``id`` (the call's), and its ``event_id``
+    call_id: str | None
     event_id: str | None
     message: str
     errors: tuple[dict[str, Any], ...] = ()
@@ -164,20 +166,26 @@ class SchemaCheck:
     def check(self, body: bytes) -> SchemaVerdict:
         from .validate import Capture, DriftCollector
 
+        try:  # parsed once, here; a body that does not parse is the validator's to explain
+            capture = Capture("relay", value=json.loads(body)) if body.strip() else Capture("relay", body=body)
+        except ValueError:
+            capture = Capture("relay", body=body)
         with self._lock:  # the validator keeps running counts
-            result = self._validator.check(Capture("relay", body=body))
+            result = self._validator.check(capture)
         drift: list[str] = []
         if result.reason == "unknown_event_type":
             drift.append(f"unknown event type {result.event_type!r}")
         elif result.event_type in self.registry and result.reason in ("", "schema"):
             collector = DriftCollector(self.registry.get_type(result.event_type))  # type: ignore[arg-type]
-            collector.observe(json.loads(body))
+            collector.observe(capture.value)
             drift = _drift_lines(collector.to_dict())
+        event_id = capture.value.get("event_id") if capture.parsed and isinstance(capture.value, dict) else None
         return SchemaVerdict(
             status=result.status,
             reason=result.reason,
             event_type=result.event_type,
-            event_id=result.event_id,
+            call_id=result.event_id,
+            event_id=event_id if isinstance(event_id, str) else None,
             message=result.message,
             errors=tuple(e.to_dict() for e in result.errors),
             drift=tuple(drift),
@@ -309,8 +317,8 @@ class Relay:
             path=path,
             headers=kept,
             event_type=verdict.event_type,
-            call_id=verdict.event_id,
-            event_id=_event_id(body, verdict),
+            call_id=verdict.call_id,
+            event_id=verdict.event_id,
             signature=sig,
             schema_status=verdict.status,
             report=verdict.to_dict(),
@@ -319,7 +327,7 @@ class Relay:
         capture_id, scheduled = self.store.record_capture(
             capture, forward=forward, options=options.to_dict(), time_scale=options.time_scale
         )
-        line = RelayLine(self._clock(), capture_id, None, verdict.event_type, verdict.event_id, sig, verdict.word, "refused")
+        line = RelayLine(self._clock(), capture_id, None, verdict.event_type, verdict.call_id, sig, verdict.word, "refused")
         if scheduled is None:
             self._emit(replace(line, note="not forwarded: bad signature"))
             return RelayAnswer(
@@ -390,14 +398,3 @@ class Relay:
             self.on_line(line)
         except Exception:  # a closed terminal must not lose a request
             log.exception("Could not print a relay line")
-
-
-def _event_id(body: bytes, verdict: SchemaVerdict) -> str | None:
-    if verdict.event_type is None:
-        return None
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return None
-    found = value.get("event_id") if isinstance(value, dict) else None
-    return found if isinstance(found, str) else None

@@ -120,7 +120,7 @@ def test_a_signed_event_is_kept_byte_for_byte_checked_and_forwarded_once(make_re
         assert ("Content-Type", "application/json") in capture.headers and capture.path == "/zenoti"
         delivery = relay.delivery(capture.delivery_id)
         assert delivery.status == "delivered" and delivery.attempts == 1 and delivery.body == body
-        assert delivery.call_id == json.loads(body)["id"]
+        assert delivery.call_id == json.loads(body)["id"] and delivery.event_id == json.loads(body)["event_id"]
         (line,) = relay.lines
         text = str(line)
         for part in ("AppointmentGroup.Created", f"id={json.loads(body)['id']}", "sig=valid", "schema=valid", "-> 200", " ms"):
