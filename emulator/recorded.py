@@ -52,7 +52,7 @@ class ExportResult:
 
 
 def parse_since(text: str, *, now: datetime | None = None) -> float:
-    """``--since``: an ISO 8601 time (UTC when it names no zone) or an age (``90s``, ``30m``, ``2h``, ``7d``).
+    """``--since`` (and the API's ``since``): an ISO 8601 time (UTC when it names no zone) or an age (``90s``, ``30m``, ``2h``, ``7d``).
 
     :return: the epoch time it names.
     :raise UsageError: for anything else.
@@ -64,7 +64,7 @@ def parse_since(text: str, *, now: datetime | None = None) -> float:
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--since takes an ISO 8601 time (2026-12-01T09:00:00Z) or an age (30m, 2h, 7d), not {text!r}.") from None
+        raise UsageError(f"'since' must be an ISO 8601 time (2026-12-01T09:00:00Z) or an age (30m, 2h, 7d), not {text!r}.") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return when.timestamp()

@@ -959,12 +959,13 @@ class Store:
         return capture_id, scheduled  # type: ignore[return-value]
 
     def captures(
-        self, *, event_types: Sequence[str] = (), since: float | None = None, page: int = 500
+        self, *, event_types: Sequence[str] = (), since: float | None = None, after: int = 0, page: int = 500
     ) -> Iterator[StoredCapture]:
         """Every request the relay kept, oldest first, read ``page`` rows at a time.
 
         :param event_types: only these event types; empty for all.
         :param since: only those received at or after this epoch time.
+        :param after: only those with a larger id (a cursor).
         """
         where = ["c.id > ?"]
         params: list[Any] = []
@@ -979,7 +980,7 @@ class Store:
             " c.signature, c.schema_status, c.report, c.delivery_id FROM captures c JOIN events e ON e.id = c.event_row"
             f" WHERE {' AND '.join(where)} ORDER BY c.id LIMIT ?"
         )
-        last = 0
+        last = after
         while True:
             rows = self._read(sql, [last, *params, page])
             for r in rows:

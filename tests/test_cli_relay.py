@@ -1,5 +1,6 @@
 """The relay from the command line: ``relay`` and ``serve --relay-to`` as real processes,
-``captures export`` then ``validate`` and ``fire --from-file`` round-tripping the same bytes."""
+``captures export`` then ``validate`` and ``fire --from-file`` round-tripping the same bytes,
+and what was relayed on the API (``GET /api/captures``)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,11 @@ from emulator import signing
 from emulator.cli import cli
 from emulator.delivery import serialize
 from emulator.store import Store
+from emulator.web.services import services_of
 
 from .receivers import Receiver
 from .test_relay import ZENOTI_SECRET, ZENOTI_TIMEOUT, RelayServer, event
-from .web_support import wait_for
+from .web_support import make_app, wait_for
 
 COMMAND = str(Path(sys.executable).with_name("zenoti-emulator"))
 
@@ -235,7 +237,7 @@ def test_replay_sends_a_relayed_event_again_with_the_same_bytes(tmp_path: Path, 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["captures", "export", "-o", "x", "--since", "yesterday"], "--since takes an ISO 8601 time"),
+        (["captures", "export", "-o", "x", "--since", "yesterday"], "'since' must be an ISO 8601 time"),
         (["fire", "-t", "http://127.0.0.1:9/h", "--from-file", "no/such/file.jsonl"], "Cannot read no/such/file.jsonl"),
         (["fire", "-t", "http://127.0.0.1:9/h", "--from-file", "x.jsonl", "--set", "data.x=1"], "--from-file sends recorded bytes"),
     ],
@@ -244,3 +246,25 @@ def test_mistakes_are_one_line_and_exit_2(tmp_path: Path, args: list[str], expec
     result = CliRunner().invoke(cli, [*args, "--db", str(tmp_path / "log.db")])
     assert result.exit_code == 2, result.output
     assert expected in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_the_api_lists_what_was_relayed_with_its_verdicts(tmp_path: Path, relayed: tuple[Path, list[bytes]]) -> None:
+    db, bodies = relayed
+    app = make_app(tmp_path, DATABASE=str(db), PUBLIC_URL="http://127.0.0.1:9", SEED_DEFAULTS=False)
+    try:
+        client = app.test_client()
+        first = client.get("/api/captures?limit=2").get_json()  # checked against /openapi.json
+        assert [c["body"].encode() for c in first["captures"]] == bodies[:2] and first["next_after"] == 2
+        rest = client.get(f"/api/captures?after={first['next_after']}").get_json()
+        assert [c["signature"] for c in rest["captures"]] == ["valid", "ping"] and rest["next_after"] is None
+        drifted = first["captures"][1]
+        assert drifted["schema"]["drift"] == ["unknown field $.data.loyalty_points (integer)"]
+        assert drifted["delivery_id"] is not None and drifted["path"] == "/zenoti"
+        assert all(name.lower() != signing.SIGNATURE_HEADER for name, _ in drifted["headers"])
+        typed = client.get("/api/captures?event_type=AppointmentGroup.Created&since=1h").get_json()
+        assert len(typed["captures"]) == 3
+        for query, parameter in (("limit=0", "limit"), ("after=-1", "after"), ("since=soon", "since")):
+            answer = client.get(f"/api/captures?{query}")
+            assert answer.status_code == 400 and parameter in answer.get_json()["error"]["message"]
+    finally:
+        services_of(app).close()
