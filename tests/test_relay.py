@@ -359,3 +359,16 @@ def test_headers_are_bounded_in_number_and_length(make_relay: Any) -> None:
         assert "x-extra-099" not in got.headers and len([h for h in got.headers if h.startswith("x-extra-")]) <= 64
         assert len(dict(capture.headers)["X-Long"]) == 8192  # MAX_HEADER_VALUE
         assert got.headers["x-long"] == "a" * 8192
+
+
+def test_a_request_that_cannot_be_kept_is_answered_503_so_zenoti_sends_it_again(make_relay: Any, tmp_path: Path) -> None:
+    import sqlite3
+
+    with Receiver() as rx:
+        relay = make_relay(rx.url)
+        with sqlite3.connect(tmp_path / "log.sqlite3") as conn:  # a log that broke under the relay
+            conn.execute("DROP TABLE captures")
+        answer = relay.send(serialize(event()), secret=None)
+        assert answer.status_code == 503 and answer.json()["error"]["message"].endswith("send it again.")
+        relay.deliverer.wait()
+        assert rx.requests == []  # nothing forwarded that was not kept
