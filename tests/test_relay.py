@@ -16,7 +16,7 @@ import requests
 from waitress import create_server, wasyncore
 
 from emulator import signing
-from emulator.delivery import Deliverer, DeliveryOptions, RetryPolicy, serialize
+from emulator.delivery import Deliverer, DeliveryOptions, serialize
 from emulator.errors import UsageError
 from emulator.generate import generate_events
 from emulator.relay import Relay, RelayLine, RelaySettings
