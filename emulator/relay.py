@@ -308,7 +308,7 @@ class Relay:
         sig = signing.verdict(body, signature_header, self.settings.secret)
         verdict = self.schema.check(body)
         refused = self.settings.refuse_bad_signature and sig in ("missing", "invalid")
-        options = self.settings.forward_options(self._forward_headers(kept))
+        options = self.settings.forward_options(self._forward_headers(kept, resign=bool(self.settings.forward_secret)))
         if signature_header is not None and self.settings.forward_secret:
             options = replace(options, signature_format=signing.format_of(signature_header))
         capture = NewCapture(
@@ -334,6 +334,7 @@ class Relay:
                 BAD_SIGNATURE_STATUS,
                 {"error": {"code": "bad_signature", "message": f"Signature {sig}; the request was kept, not forwarded.", "details": None}},
             )
+        stored = {"relayed": capture_id, "delivery_id": scheduled.delivery_id, "signature": sig, "schema": verdict.word}
         pending = _Pending(replace(line, delivery_id=scheduled.delivery_id, local="?"))
         if self.settings.mirror_status:
             pending.done = threading.Event()
@@ -345,8 +346,7 @@ class Relay:
             log.info("Forward %s stays scheduled for the next start", scheduled.delivery_id)
             with self._lock:
                 self._pending.pop(scheduled.delivery_id, None)
-            return RelayAnswer(STORED_STATUS, {"relayed": capture_id, "delivery_id": scheduled.delivery_id, "signature": sig, "schema": verdict.word})
-        stored = {"relayed": capture_id, "delivery_id": scheduled.delivery_id, "signature": sig, "schema": verdict.word}
+            return RelayAnswer(STORED_STATUS, stored)
         if pending.done is None:
             return RelayAnswer(STORED_STATUS, stored)
         return self._mirror(pending, stored)
@@ -362,12 +362,11 @@ class Relay:
         return RelayAnswer(record.status_code, {**stored, "local": record.status_code})
 
     @staticmethod
-    def _forward_headers(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for name, value in headers:
-            if name.lower() not in HOP_HEADERS:
-                out[name] = value
-        return out
+    def _forward_headers(headers: Sequence[tuple[str, str]], *, resign: bool) -> dict[str, str]:
+        """The received headers a forward carries: not the hop-by-hop ones, and not
+        Zenoti's signature when the forward is signed afresh."""
+        dropped = HOP_HEADERS | {signing.SIGNATURE_HEADER} if resign else HOP_HEADERS
+        return {name: value for name, value in headers if name.lower() not in dropped}
 
     # -- the deliverer's hooks (worker threads) ----------------------------------------------
 
