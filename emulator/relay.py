@@ -39,7 +39,7 @@ from . import signing
 from .delivery import DEFAULT_TIMEOUT, Deliverer, DeliveryOptions, RetryPolicy, check_url
 from .errors import UsageError
 from .registry import Registry, default_registry
-from .store import AttemptRecord, NewCapture, RecordResult, Store, Webhook
+from .store import AttemptRecord, NewCapture, RecordResult, Store, StoredCapture, Webhook
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,21 @@ class SchemaVerdict:
             "errors": list(self.errors),
             "drift": list(self.drift),
         }
+
+    @classmethod
+    def from_capture(cls, capture: StoredCapture) -> SchemaVerdict:
+        """The verdict a kept request was given (its ``report``)."""
+        report = capture.report
+        return cls(
+            status=capture.schema_status,
+            reason=report.get("reason", ""),
+            event_type=capture.event_type,
+            call_id=capture.call_id,
+            event_id=capture.event_id,
+            message=report.get("message", ""),
+            errors=tuple(report.get("errors", ())),
+            drift=tuple(report.get("drift", ())),
+        )
 
 
 class SchemaCheck:
@@ -374,7 +389,9 @@ class Relay:
         with self._lock:
             pending = self._pending.get(record.delivery_id)
         if pending is None:
-            return  # not a forward of this relay (a resumed one, or a `fire` on the same log)
+            pending = self._resumed(record.delivery_id)
+        if pending is None:
+            return  # not a forward (a `fire` delivery resumed from the same log)
         note = ""
         if result.next is not None:
             note = f"retry in {max(0.0, result.next.due_at - self._clock()):.1f} s"
@@ -385,6 +402,19 @@ class Relay:
         if pending.done is not None and pending.record is None:
             pending.record = record
             pending.done.set()
+
+    def _resumed(self, delivery_id: int) -> _Pending | None:
+        """A forward left pending by an earlier run, known again from its capture."""
+        capture = next(self.store.captures(delivery_id=delivery_id), None)
+        if capture is None:
+            return None
+        verdict = SchemaVerdict.from_capture(capture)
+        line = RelayLine(capture.received_at, capture.id, delivery_id, capture.event_type, capture.call_id,
+                         capture.signature, verdict.word, "?")
+        pending = _Pending(line)
+        with self._lock:
+            self._pending[delivery_id] = pending
+        return pending
 
     def _on_complete(self, delivery_id: int, status: str) -> None:
         with self._lock:

@@ -959,16 +959,26 @@ class Store:
         return capture_id, scheduled  # type: ignore[return-value]
 
     def captures(
-        self, *, event_types: Sequence[str] = (), since: float | None = None, after: int = 0, page: int = 500
+        self,
+        *,
+        event_types: Sequence[str] = (),
+        since: float | None = None,
+        after: int = 0,
+        delivery_id: int | None = None,
+        page: int = 500,
     ) -> Iterator[StoredCapture]:
         """Every request the relay kept, oldest first, read ``page`` rows at a time.
 
         :param event_types: only these event types; empty for all.
         :param since: only those received at or after this epoch time.
         :param after: only those with a larger id (a cursor).
+        :param delivery_id: only the one forwarded by this delivery.
         """
         where = ["c.id > ?"]
         params: list[Any] = []
+        if delivery_id is not None:
+            where.append("c.delivery_id = ?")
+            params.append(delivery_id)
         if event_types:
             where.append(f"e.event_type IN ({', '.join('?' * len(event_types))})")
             params.extend(event_types)

@@ -295,11 +295,17 @@ def test_a_request_stored_while_shutting_down_is_forwarded_at_the_next_start(tmp
         assert answer.status_code == 202  # stored, so Zenoti must not send it again
         first.close()
         assert rx.requests == []
-        with Store(db) as store, Deliverer(store) as deliverer:
-            assert deliverer.resume_pending() == [answer.json()["delivery_id"]]  # what `relay` does at start
-            deliverer.wait()
-            assert store.get_delivery(answer.json()["delivery_id"]).status == "delivered"
+        second = RelayServer(db, rx.url)
+        try:
+            assert second.deliverer.resume_pending() == [answer.json()["delivery_id"]]  # what `relay` does at start
+            second.deliverer.wait()
+            assert second.delivery(answer.json()["delivery_id"]).status == "delivered"
+        finally:
+            second.close()
         assert [r.body for r in rx.requests] == [body]
+        # its line, from what the first run kept
+        (line,) = second.lines
+        assert (line.event_type, line.signature, line.schema, line.local) == ("AppointmentGroup.Created", "not_checked", "valid", "200")
 
 
 class TestMirrorStatus:
