@@ -379,8 +379,8 @@ class Delivery:
         return cls(target, secret, verb, concurrency, rate, wait, options)
 
 
-def fire_events(store: Store, events: Iterable[dict[str, Any]], total: int | None, delivery: Delivery, *,
-                label: str, as_json: bool, db: str | None) -> None:
+def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery: Delivery, *,
+                label: str, as_json: bool, db: str | None, made: str = "generated") -> None:
     """Deliver ``events`` to the target, report, and exit 1 when some failed for good."""
     webhook = store.upsert_webhook(delivery.target, verb=delivery.verb, secret=delivery.secret)
     store.require_active(webhook)
@@ -405,7 +405,7 @@ def fire_events(store: Store, events: Iterable[dict[str, Any]], total: int | Non
     if broken:
         sent = len(ids)
         of = f" of {total}" if total is not None else ""
-        click.echo(f"Stopped after sending {sent}{of} events: event {sent + 1} could not be generated.", err=True)
+        click.echo(f"Stopped after sending {sent}{of} events: event {sent + 1} could not be {made}.", err=True)
         raise broken[0]
     if stopped or summary["failed"]:
         sys.exit(ExitCode.FAILED)
@@ -415,10 +415,14 @@ def fire_events(store: Store, events: Iterable[dict[str, Any]], total: int | Non
 @generation_options
 @delivery_options
 @click.option("--ping", is_flag=True, help="Only test the target: an empty POST with no body and no signature, like Zenoti's test button.")
+@click.option("--from-file", "from_files", multiple=True, type=click.Path(), metavar="PATH",
+              help="Send recorded events instead of generated ones, byte for byte (re-signed with --secret): "
+                   "a file of one event, JSON Lines, a HAR, or a folder such as `captures export` writes. Repeatable.")
 @db_option
 @json_option
 def fire_command(event_type: str, count: int, seed: int | None, now: Any, assignments: tuple[Any, ...], profile: str,
-                 no_validate: bool, ping: bool, db: str | None, as_json: bool, **delivery: Any) -> None:
+                 no_validate: bool, ping: bool, from_files: tuple[str, ...], db: str | None, as_json: bool,
+                 **delivery: Any) -> None:
     """Generate EVENT_TYPE events like `generate` and deliver them to --target.
 
     Each event is sent as its exact signed bytes, retried up to 5 times with backoff
@@ -432,19 +436,29 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
       zenoti-emulator fire -t http://127.0.0.1:9000/hook -n 500 -c 16 --rate 100/s
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --time-scale 600 --no-wait
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --ping
+      zenoti-emulator fire -t http://127.0.0.1:9000/hook --from-file fixtures/zenoti/
     """
+    if from_files and assignments:
+        raise UsageError("--set changes generated events; --from-file sends recorded bytes as they are. Use one or the other.")
     settings = Delivery.from_options(**delivery)
     with Store(db) as store:
         if ping:
             _ping(store, settings.target, settings.options.timeout, as_json)
             return
         store.require_active(store.upsert_webhook(settings.target, verb=settings.verb, secret=settings.secret))
-        # The first event is made now: a --set that breaks the schema fails before any send.
-        events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate)
-        fire_events(store, events, count, settings, label="fire", as_json=as_json, db=db)
+        events: Iterable[Any]
+        if from_files:
+            from ..recorded import read_bodies
+
+            events = (body for _, body in read_bodies(from_files))  # a missing path fails here, before any send
+        else:
+            # The first event is made now: a --set that breaks the schema fails before any send.
+            events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate)
+        fire_events(store, events, None if from_files else count, settings, label="fire", as_json=as_json, db=db,
+                    made="read" if from_files else "generated")
 
 
-def _until_error(events: Iterable[dict[str, Any]], errors: list[EmulatorError]) -> Iterator[dict[str, Any]]:
+def _until_error(events: Iterable[Any], errors: list[EmulatorError]) -> Iterator[Any]:
     """``events`` until one cannot be made; its error is appended to ``errors`` and the stream ends."""
     try:
         yield from events
