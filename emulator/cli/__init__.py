@@ -53,3 +53,4 @@ from . import generate as _generate  # noqa: E402,F401
 from . import validate as _validate  # noqa: E402,F401
 from . import delivery as _delivery  # noqa: E402,F401
 from . import serve as _serve  # noqa: E402,F401
+from . import check as _check  # noqa: E402,F401
