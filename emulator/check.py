@@ -503,9 +503,13 @@ def _duplicates(run: CheckRun, event_type: str | None) -> CheckResult:
 
 
 def _out_of_order(run: CheckRun, event_type: str | None) -> CheckResult:
-    if STATUS_EVENT not in run.registry or GROUP_CREATED not in run.registry:
+    if STATUS_EVENT not in run.registry:
         return _result("out-of-order", None, SKIP,
                        f"{STATUS_EVENT} is not an event type of this emulator yet: nothing to send out of order")
+    subscribed = {kind.name for kind in run.event_types}
+    if not {STATUS_EVENT, GROUP_CREATED} <= subscribed:
+        return _result("out-of-order", None, SKIP,
+                       f"the webhook does not subscribe to both {GROUP_CREATED} and {STATUS_EVENT} (--event-type)")
     created = run.events(GROUP_CREATED)[0]
     status = run.events(STATUS_EVENT)[0]
     group_id = created.get("data", {}).get("appointment_group_id")
