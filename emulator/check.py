@@ -345,6 +345,8 @@ class CheckRun:
                     self.probe_notes.append("Zenoti's signature format is refused: the other checks sign sha256=<hex>")
                 self.verb, self.signature_format = verb, fmt
                 return
+        hint = " (does it need --secret?)" if first.status in (401, 403) and not self.config.secret else ""
+        self.probe_notes.append(f"a valid event was answered {first.answer()}{hint}: the checks that send events will fail")
 
     def run_check(self, check: Check, event_type: str | None = None) -> CheckResult:
         """Run one check (for one event type) and time it; the probe runs first, once."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,10 +27,6 @@ if TYPE_CHECKING:
     from .store import Delivery, Store
 
 SUITE_NAME = "zenoti-check"
-
-
-class ZenotiCheckWarning(UserWarning):
-    """A check that passed with a warning (a slow receiver, a verb only POST takes)."""
 
 
 # -- the fixture ------------------------------------------------------------------------
@@ -191,6 +186,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 _CONFIG = pytest.StashKey[Any]()
+#: the evidence of each check that passed with a warning, for the terminal summary
+_WARNED = pytest.StashKey[list[str]]()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -241,6 +238,14 @@ class ZenotiCheckSuite(pytest.Collector):
             self.run = None
 
 
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    warned = config.stash.get(_WARNED, [])
+    if warned:
+        terminalreporter.section("zenoti-emulator check: passed with a warning", sep="=", yellow=True)
+        for text in warned:
+            terminalreporter.write_line(text)
+
+
 def _item_name(check: str, event_type: str | None) -> str:
     return f"{check}[{event_type}]" if event_type else check
 
@@ -275,7 +280,11 @@ class ZenotiCheckItem(pytest.Item):
         if result.outcome == SKIP:
             pytest.skip(result.message)
         if result.outcome == WARN:
-            warnings.warn(ZenotiCheckWarning(evidence_text(result)), stacklevel=1)
+            # Not warnings.warn: a project running with -W error would fail on it, and a
+            # warning is by definition not a failure. Listed at the end of the run instead.
+            text = evidence_text(result)
+            self.add_report_section("call", "zenoti-emulator check", text)
+            self.config.stash.setdefault(_WARNED, []).append(text)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CheckFailed):

@@ -285,3 +285,9 @@ def test_out_of_order_is_skipped_when_the_webhook_does_not_take_status_events(re
         with core.CheckRun(config, registry=_with_status_type(registry)) as check_run:
             [result] = check_run.run_all()
     assert result.outcome == "skip" and "does not subscribe to both" in result.message
+
+
+def test_a_receiver_that_refuses_unsigned_events_hints_at_the_secret(correct: ContractReceiver) -> None:
+    result = run(correct.url, "--only", "ping")
+    assert result.exit_code == 0
+    assert "  note: a valid event was answered 401 (does it need --secret?)" in result.stdout
