@@ -394,10 +394,23 @@ def _all_accepted(name: str, event_type: str | None, exchanges: Sequence[Exchang
 
 def _answers(exchanges: Sequence[Exchange]) -> str:
     """``3 answered 200, 1 answered 409``."""
+    return ", ".join(f"{n} answered {answer}" for answer, n in _counts(exchanges).items())
+
+
+def _counts(exchanges: Sequence[Exchange]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for e in exchanges:
         counts[e.answer()] = counts.get(e.answer(), 0) + 1
-    return ", ".join(f"{n} answered {answer}" for answer, n in counts.items())
+    return counts
+
+
+def _accepted(name: str, event_type: str | None, e: Exchange, what: str, consequence: str,
+              **stats: Any) -> CheckResult:
+    """Pass when ``e`` got a 2xx; else fail, saying what refusing it costs."""
+    verdict = f"{what} was answered {e.answer()}"
+    if e.ok:
+        return _result(name, event_type, PASS, verdict, [e], **stats)
+    return _result(name, event_type, FAIL, f"{verdict}: {consequence}", [e], **stats)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -450,10 +463,8 @@ def _signature_format(run: CheckRun, event_type: str | None) -> CheckResult:
         return skipped
     kind = run.event_types[0]
     e = run.send("signed as Zenoti signs: sha256 =AB-12-…", run.request(run.events(kind)[0], signature_format="dashed"))
-    if e.ok:
-        return _result("signature-format", None, PASS, f"'sha256 =' with dashed upper-case hex accepted ({e.answer()})", [e])
-    return _result("signature-format", None, FAIL,
-                   f"a correct signature in Zenoti's format was refused ({e.answer()}): every real event would be lost", [e])
+    return _accepted("signature-format", None, e, "a correct signature in Zenoti's format ('sha256 =AB-12-…')",
+                     "every real event would be refused")
 
 
 def _rejects(name: str, run: CheckRun, label: str, secret: str | None) -> CheckResult:
@@ -478,20 +489,15 @@ def _rejects_missing_signature(run: CheckRun, event_type: str | None) -> CheckRe
 
 
 def _ping(run: CheckRun, event_type: str | None) -> CheckResult:
-    e = run.ping()
-    if e.ok:
-        return _result("ping", None, PASS, f"the empty unsigned POST was answered {e.answer()}", [e])
-    return _result("ping", None, FAIL, f"Zenoti's 'test your trigger' ping was answered {e.answer()}: "
-                   "the setup screen would report the webhook as broken", [e])
+    return _accepted("ping", None, run.ping(), "Zenoti's 'test your trigger' ping (an empty unsigned POST)",
+                     "the setup screen would report the webhook as broken")
 
 
 def _no_content_type(run: CheckRun, event_type: str | None) -> CheckResult:
     kind = run.event_types[0]
     e = run.send("an event without Content-Type", run.request(run.events(kind)[0], content_type=False))
-    if e.ok:
-        return _result("no-content-type", None, PASS, f"a body without Content-Type was answered {e.answer()}", [e])
-    return _result("no-content-type", None, FAIL, f"a body without Content-Type was answered {e.answer()}: "
-                   "a parser that reads only JSON-typed bodies loses these events", [e])
+    return _accepted("no-content-type", None, e, "a body without Content-Type",
+                     "a parser that reads only JSON-typed bodies loses these events")
 
 
 def _duplicates(run: CheckRun, event_type: str | None) -> CheckResult:
@@ -574,11 +580,8 @@ def _unknown_fields(run: CheckRun, event_type: str | None) -> CheckResult:
     kind = run.registry.get_type(event_type)
     event, changes = forward_compatible(run.events(kind)[0], kind)
     e = run.send(f"{event_type} with " + ", ".join(changes), run.request(event))
-    if e.ok:
-        return _result("unknown-fields", event_type, PASS, f"new fields and code values accepted ({e.answer()})", [e],
-                       changes=changes)
-    return _result("unknown-fields", event_type, FAIL, f"an event with new fields or code values was answered "
-                   f"{e.answer()}: the next change Zenoti makes would stop every delivery", [e], changes=changes)
+    return _accepted("unknown-fields", event_type, e, "an event with new fields and code values",
+                     "the next change Zenoti makes would stop every delivery", changes=changes)
 
 
 def _largest_list(node: Any, path: tuple[Any, ...] = ()) -> tuple[int, tuple[Any, ...]]:
@@ -626,11 +629,8 @@ def _large_payload(run: CheckRun, event_type: str | None) -> CheckResult:
     prepared = run.request(event)
     size, path = _largest_list(event)
     what = f"a {len(prepared.body) // 1024} KiB {event_type}" + (f" ({size} items in {'.'.join(map(str, path))})" if size else "")
-    e = run.send(what, prepared)
-    if e.ok:
-        return _result("large-payload", event_type, PASS, f"{what} accepted ({e.answer()})", [e], body_bytes=len(prepared.body))
-    return _result("large-payload", event_type, FAIL, f"{what} was answered {e.answer()}: raise the body size limit "
-                   "(1 MB is safe)", [e], body_bytes=len(prepared.body))
+    return _accepted("large-payload", event_type, run.send(what, prepared), what,
+                     "raise the body size limit (1 MB is safe)", body_bytes=len(prepared.body))
 
 
 def _latency(run: CheckRun, event_type: str | None) -> CheckResult:
@@ -671,13 +671,6 @@ def _burst(run: CheckRun, event_type: str | None) -> CheckResult:
     hint = (" (429: a rate limiter throttles Zenoti, which retries, and deactivates the webhook after 20 failures)"
             if throttled else "")
     return _result("burst", None, FAIL, f"{figures}: {len(bad)} not accepted, {_answers(bad)}{hint}", bad, **stats)
-
-
-def _counts(exchanges: Sequence[Exchange]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for e in exchanges:
-        counts[e.answer()] = counts.get(e.answer(), 0) + 1
-    return counts
 
 
 #: The suite, in the order it runs: ``burst`` last, so that a rate limiter it trips

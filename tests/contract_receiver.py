@@ -16,14 +16,14 @@ Usage::
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from emulator.signing import SIGNATURE_HEADER, verify
+
+from .receivers import LoopbackServer, QuietHandler
 
 #: Each breakage, and the check that must catch it.
 BREAKAGES = {
@@ -44,16 +44,7 @@ KNOWN_CODES = {0, 1, 2}
 KNOWN_TOP = {"id", "event_id", "event_schema", "event_resource", "event_type", "event_timestamp", "data"}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-
-class ContractReceiver:
+class ContractReceiver(LoopbackServer):
     """See the module docstring.
 
     :param secret: verify signatures with it; ``None`` takes unsigned events.
@@ -61,6 +52,8 @@ class ContractReceiver:
     :param delay: seconds each non-empty request takes (a slow handler).
     :param rate_limit: requests a minute before ``rate-limited`` answers 429.
     """
+
+    path = "/hooks/zenoti"
 
     def __init__(self, *, secret: str | None = None, broken: str | None = None, delay: float = 0.0,
                  rate_limit: int = 300) -> None:
@@ -78,16 +71,7 @@ class ContractReceiver:
         self._lock = threading.Lock()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def setup(self) -> None:
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+        class Handler(QuietHandler):
             def _answer(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -104,14 +88,7 @@ class ContractReceiver:
 
             do_POST = do_PUT = do_PATCH = _handle
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/hooks/zenoti"
+        super().__init__(Handler)
 
     def handle(self, method: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
         """The receiver's logic: ``(status, JSON answer)`` for one request."""
@@ -174,16 +151,6 @@ class ContractReceiver:
             self.stored.append(event)
         return 200, {"ok": True}
 
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    def __enter__(self) -> ContractReceiver:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _hex_only_verify(body: bytes, header: str, secret: str) -> bool:
