@@ -49,19 +49,21 @@ class ContractReceiver(LoopbackServer):
 
     :param secret: verify signatures with it; ``None`` takes unsigned events.
     :param broken: one name of :data:`BREAKAGES`, or ``None`` for a correct receiver.
-    :param delay: seconds each non-empty request takes (a slow handler).
+    :param delay: seconds each non-empty request takes (a slow handler)...
+    :param fast_first: ...after this many were answered at once (slow under load).
     :param rate_limit: requests a minute before ``rate-limited`` answers 429.
     """
 
     path = "/hooks/zenoti"
 
     def __init__(self, *, secret: str | None = None, broken: str | None = None, delay: float = 0.0,
-                 rate_limit: int = 300) -> None:
+                 fast_first: int = 0, rate_limit: int = 300) -> None:
         if broken is not None and broken not in BREAKAGES:
             raise ValueError(f"unknown breakage {broken!r}")
         self.secret = secret
         self.broken = broken
         self.delay = delay
+        self.fast_first = fast_first
         self.rate_limit = rate_limit
         self.seen: set[str] = set()
         self.groups: set[str] = set()
@@ -133,7 +135,10 @@ class ContractReceiver(LoopbackServer):
             return 400, {"error": "not an object"}
         if broken == "strict-fields" and not _strict_ok(event):
             return 422, {"error": "unexpected field or value"}
-        if self.delay:
+        with self._lock:
+            self.fast_first -= 1
+            slow = self.fast_first < 0
+        if self.delay and slow:
             time.sleep(self.delay)
         data = event.get("data") if isinstance(event.get("data"), dict) else {}
         group = data.get("appointment_group_id")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -140,11 +141,14 @@ def test_a_slow_receiver_warns_and_one_past_the_timeout_fails() -> None:
     assert {n: o for n, o in outcomes(report(slow)).items() if o != "pass"} == {"latency": "warn", "out-of-order": "skip"}
     latency = next(r for r in report(slow)["results"] if r["check"] == "latency")
     assert latency["stats"]["p95_ms"] >= 50 and latency["stats"]["events"] == core.DEFAULT_LATENCY_EVENTS
-    # Past Zenoti's timeout every event is a failed delivery; the latency check says so.
-    with ContractReceiver(delay=0.4) as rx:
-        late = run(rx.url, "--only", "latency", "--timeout", "0.2", "--slow", "0.1", "--latency-events", "2")
+    # Past Zenoti's timeout every event is a failed delivery; the latency check says so,
+    # and stops once the p95 cannot come back under it (2 timeouts of 20 is over 5 %).
+    with ContractReceiver(delay=0.4, fast_first=1) as rx:
+        late = run(rx.url, "--only", "latency", "--timeout", "0.2", "--slow", "0.1")
     assert late.exit_code == 1
-    assert "FAIL  latency  p95 " in late.stdout and "no answer after" in late.stdout
+    assert re.search(r"FAIL  latency  p95 2\d\d ms over 2 events .*, stopped after 2 timeouts: at the 0.2 s timeout",
+                     late.stdout)
+    assert "< no answer after " in late.stdout
 
 
 def test_junit_report_is_valid_and_written_to_a_file(tmp_path: Path) -> None:
@@ -205,6 +209,23 @@ def test_a_url_that_is_not_http_is_exit_2() -> None:
     assert result.exit_code == 2 and "must start with http:// or https://" in result.stderr
 
 
+def test_a_burst_stops_after_twenty_failures_as_zenoti_deactivates(registry: Registry) -> None:
+    with ContractReceiver(secret=SECRET, broken="rate-limited", rate_limit=100) as rx:
+        doc = report(run(rx.url, "--secret", SECRET, "--only", "burst", "--format", "json"))
+    [burst] = doc["results"]
+    assert burst["outcome"] == "fail" and "stopped after" in burst["message"] and "429" in burst["message"]
+    assert burst["stats"]["answers"]["429"] >= core.BURST_STOP_AFTER
+    assert burst["stats"]["events"] < core.DEFAULT_BURST and rx.requests < core.DEFAULT_BURST
+    assert len(burst["evidence"]) == core.MAX_EVIDENCE
+
+
+def test_a_receiver_that_does_not_answer_the_first_request_is_exit_2() -> None:
+    with Receiver(["stall"]) as rx:
+        result = run(rx.url, "--timeout", "0.3")
+    assert result.exit_code == 2
+    assert f"Error: Cannot reach {rx.url}: no response within 0.3 s" in result.stderr
+
+
 def test_an_unreachable_receiver_is_exit_2_with_one_line(tmp_path: Path) -> None:
     url = closed_port_url()
     result = run(url, "--format", "json")
@@ -227,9 +248,10 @@ def test_list_names_every_check() -> None:
 
 def test_the_cli_defaults_are_the_core_defaults() -> None:
     # cli/check.py mirrors them so that --help imports nothing heavy.
-    assert (cli_check.DEFAULT_SLOW, cli_check.DEFAULT_LATENCY_EVENTS, cli_check.DEFAULT_BURST,
-            cli_check.DEFAULT_BURST_CONCURRENCY) == (core.DEFAULT_SLOW, core.DEFAULT_LATENCY_EVENTS,
-                                                     core.DEFAULT_BURST, core.DEFAULT_BURST_CONCURRENCY)
+    assert (cli_check.DEFAULT_TIMEOUT, cli_check.DEFAULT_SLOW, cli_check.DEFAULT_LATENCY_EVENTS,
+            cli_check.DEFAULT_BURST, cli_check.DEFAULT_BURST_CONCURRENCY) == (
+        core.DEFAULT_TIMEOUT, core.DEFAULT_SLOW, core.DEFAULT_LATENCY_EVENTS, core.DEFAULT_BURST,
+        core.DEFAULT_BURST_CONCURRENCY)
 
 
 def test_the_installed_command_runs_check(command: str, correct: ContractReceiver) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from ..delivery import DEFAULT_TIMEOUT
 from ..errors import ExitCode
 from . import cli
 from .delivery import URLParam
@@ -22,6 +21,7 @@ from .params import EventTypeParam
 
 # Mirrors of emulator.check's defaults, kept here so --help needs no import of it
 # (tests/test_check.py checks that they agree).
+DEFAULT_TIMEOUT = 10.0
 DEFAULT_SLOW = 2.0
 DEFAULT_LATENCY_EVENTS = 20
 DEFAULT_BURST = 500
@@ -51,8 +51,8 @@ def _names(values: tuple[str, ...]) -> tuple[str, ...]:
               help="Write the report to FILE; the progress lines and summary go to stderr.")
 @click.option("--timeout", type=click.FloatRange(0, 600, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds a request may take (Zenoti: 10); slower is a failed delivery.")
-@click.option("--slow", type=click.FloatRange(0, 600, min_open=True), default=DEFAULT_SLOW, show_default=True,
-              help="p95 latency above this many seconds is a warning.")
+@click.option("--slow", type=click.FloatRange(0, 600, min_open=True), default=None,
+              help=f"p95 latency above this many seconds is a warning. Default: {DEFAULT_SLOW:g}, or the timeout if shorter.")
 @click.option("--latency-events", type=click.IntRange(1, 10_000), default=DEFAULT_LATENCY_EVENTS, show_default=True,
               help="Events sent one after another to measure latency.")
 @click.option("--burst", type=click.IntRange(1, 100_000), default=DEFAULT_BURST, show_default=True,
@@ -62,7 +62,7 @@ def _names(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--seed", type=int, default=None, help="Seed of the events sent (random when omitted).")
 @click.option("--list", "list_checks", is_flag=True, help="List the checks and exit.")
 def check_command(url: str, secret: str | None, verb: str | None, event_types: tuple[str, ...], only: tuple[str, ...],
-                  skip: tuple[str, ...], fmt: str, output: str | None, timeout: float, slow: float, latency_events: int,
+                  skip: tuple[str, ...], fmt: str, output: str | None, timeout: float, slow: float | None, latency_events: int,
                   burst: int, concurrency: int, seed: int | None, list_checks: bool) -> None:
     """Run the contract tests of the receiver at URL: signatures, the test ping, verbs,
     duplicates, unknown fields, large payloads, latency and a burst.
