@@ -209,7 +209,7 @@ def test_a_url_that_is_not_http_is_exit_2() -> None:
     assert result.exit_code == 2 and "must start with http:// or https://" in result.stderr
 
 
-def test_a_burst_stops_after_twenty_failures_as_zenoti_deactivates(registry: Registry) -> None:
+def test_a_burst_stops_after_twenty_failures_as_zenoti_deactivates() -> None:
     with ContractReceiver(secret=SECRET, broken="rate-limited", rate_limit=100) as rx:
         doc = report(run(rx.url, "--secret", SECRET, "--only", "burst", "--format", "json"))
     [burst] = doc["results"]

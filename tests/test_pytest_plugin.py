@@ -64,7 +64,7 @@ def test_each_breakage_fails_one_item_with_its_evidence(pytester: pytest.Pyteste
     failed = [line for line in result.stdout.lines if line.startswith("FAILED ")]
     assert len(failed) == 1 and failed[0].startswith(f"FAILED zenoti-check::{check}")
     out = result.stdout.str()
-    assert "  why: " in out and "  fix: " in out and f"    > " in out and "    < " in out
+    assert "  why: " in out and "  fix: " in out and "    > " in out and "    < " in out
 
 
 def test_x_stops_at_the_first_failing_check_and_junitxml_has_every_case(pytester: pytest.Pytester) -> None:
