@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from emulator.check import CheckConfig, CheckRun
 from emulator.pytest_plugin import ZenotiEmulator
 
 from .conftest import ROOT
@@ -166,3 +169,22 @@ def test_zenoti_emulator_sends_the_verb_and_no_content_type(zenoti_emulator: Zen
     assert d.status == "delivered" and rx.requests[0].method == "PATCH"
     assert "content-type" not in rx.requests[0].headers
     assert ping.status_code == 200 and rx.requests[1].body == b""
+
+
+def test_the_readmes_receiver_passes_every_check(zenoti_emulator: ZenotiEmulator, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # The README teaches a receiver; check must find nothing wrong with it.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [code] = re.findall(r"### A receiver in a dozen lines\n.*?```python\n(.*?)```", readme, re.S)
+    (tmp_path / "readme_receiver.py").write_text(code, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        module = importlib.import_module("readme_receiver")
+    finally:
+        sys.modules.pop("readme_receiver", None)
+    url = zenoti_emulator.serve(module.app) + "/hook"
+    config = CheckConfig(url, secret="s3cret", verb="PUT", burst=100)
+    with CheckRun(config) as check_run:
+        results = check_run.run_all()
+    assert {r.name: r.message for r in results if r.outcome not in ("pass", "skip")} == {}
+    assert [r.name for r in results if r.outcome == "skip"] == ["out-of-order"]
