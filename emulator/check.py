@@ -170,7 +170,7 @@ class Exchange:
             outcome=result.outcome,
             latency_ms=round(result.latency_ms, 1),
             response_excerpt=_excerpt(result.response_body),
-            error=result.error,
+            error=None if result.error is None else _printable(result.error),
         )
 
     @property
@@ -194,8 +194,15 @@ class Exchange:
 
 
 def _excerpt(data: bytes) -> str:
-    text = data[: EXCERPT * 4].decode("utf-8", "replace")
+    text = _printable(data[: EXCERPT * 4].decode("utf-8", "replace"))
     return text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
+
+
+def _printable(text: str) -> str:
+    """The receiver's text with control characters escaped (``\\x1b``): a report printed on
+    a terminal must not run the escape sequences a hostile receiver answers with."""
+    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+                   for c in text)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from emulator.cli import cli
 from emulator.registry import EventType, Registry
 
 from .contract_receiver import BREAKAGES, ContractReceiver
-from .receivers import Receiver, closed_port_url
+from .receivers import LoopbackServer, QuietHandler, Receiver, closed_port_url
 
 SECRET = "whsec_contract_0042"
 
@@ -313,3 +313,23 @@ def test_a_receiver_that_refuses_unsigned_events_hints_at_the_secret(correct: Co
     result = run(correct.url, "--only", "ping")
     assert result.exit_code == 0
     assert "  note: a valid event was answered 401 (does it need --secret?)" in result.stdout
+
+
+class _Hostile(QuietHandler):
+    """Answers 500 with a reason phrase and a body full of terminal escape sequences."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b"\x1b[2J\x1b]0;owned\x07 gone\r\nnext line"
+        self.send_response(500, "Oops\x1b[31m")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_hostile_answer_cannot_drive_the_terminal() -> None:
+    with LoopbackServer(_Hostile) as rx:
+        result = run(rx.url, "--only", "ping", "--timeout", "2")
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert r"< 500 in " in result.stdout and r"\x1b[2J\x1b]0;owned\x07 gone\x0d\x0anext line" in result.stdout
