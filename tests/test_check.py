@@ -241,9 +241,11 @@ def test_an_output_file_in_a_missing_folder_is_exit_2(correct: ContractReceiver,
 
 
 def test_list_names_every_check() -> None:
-    result = run("http://127.0.0.1:1/unused", "--list")
+    result = run("--list")
     assert result.exit_code == 0
     assert [line.split()[0] for line in result.stdout.splitlines()] == list(core.CHECKS)
+    missing = run()
+    assert missing.exit_code == 2 and "Missing argument 'URL'" in missing.stderr
 
 
 def test_the_cli_defaults_are_the_core_defaults() -> None:

@@ -35,7 +35,7 @@ def _names(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @cli.command("check", short_help="Contract-test a receiver: everything Zenoti will send it, before Zenoti does.")
-@click.argument("url", type=URLParam())
+@click.argument("url", type=URLParam(), required=False)
 @click.option("--secret", default=None, envvar="ZENOTI_EMULATOR_SECRET",
               help="The webhook's secret: events are signed, and the receiver must refuse wrong and missing "
                    "signatures. Also $ZENOTI_EMULATOR_SECRET. The signature checks are skipped without it.")
@@ -61,7 +61,7 @@ def _names(values: tuple[str, ...]) -> tuple[str, ...]:
               help="Requests in flight during the burst.")
 @click.option("--seed", type=int, default=None, help="Seed of the events sent (random when omitted).")
 @click.option("--list", "list_checks", is_flag=True, help="List the checks and exit.")
-def check_command(url: str, secret: str | None, verb: str | None, event_types: tuple[str, ...], only: tuple[str, ...],
+def check_command(url: str | None, secret: str | None, verb: str | None, event_types: tuple[str, ...], only: tuple[str, ...],
                   skip: tuple[str, ...], fmt: str, output: str | None, timeout: float, slow: float | None, latency_events: int,
                   burst: int, concurrency: int, seed: int | None, list_checks: bool) -> None:
     """Run the contract tests of the receiver at URL: signatures, the test ping, verbs,
@@ -84,6 +84,8 @@ def check_command(url: str, secret: str | None, verb: str | None, event_types: t
         for check in core.CHECKS.values():
             click.echo(f"{check.name:28} {check.summary}")
         return
+    if url is None:
+        raise click.UsageError("Missing argument 'URL': the receiver to check, e.g. http://127.0.0.1:9000/hook.")
     config = core.CheckConfig(url, secret=secret, verb=verb, event_types=event_types, only=_names(only),
                               skip=_names(skip), timeout=timeout, slow=slow, latency_events=latency_events,
                               burst=burst, burst_concurrency=concurrency, seed=seed)
