@@ -335,3 +335,15 @@ def test_a_hostile_answer_cannot_drive_the_terminal() -> None:
     assert result.exit_code == 1
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert r"< 500 in " in result.stdout and r"\x1b[2J\x1b]0;owned\x07 gone\x0d\x0anext line" in result.stdout
+
+
+def test_a_text_report_to_a_file_is_whole_and_the_terminal_sees_progress(correct: ContractReceiver,
+                                                                        tmp_path: Path) -> None:
+    out = tmp_path / "check.txt"
+    result = run(correct.url, "--secret", SECRET, "--only", "ping,verb", "-o", str(out))
+    assert result.exit_code == 0 and result.stdout == ""
+    text = out.read_text(encoding="utf-8").splitlines()
+    assert text[0] == f"zenoti-emulator check {correct.url}"
+    assert [line.split()[:2] for line in text[2:4]] == [["PASS", "verb"], ["PASS", "ping"]]
+    assert text[-1].startswith("2 checks: 2 passed, 0 failed, 0 warned, 0 skipped in ")
+    assert "PASS  ping" in result.stderr and result.stderr.splitlines()[-1] == text[-1]
