@@ -332,7 +332,8 @@ class CheckRun:
     def probe(self) -> None:
         """Find a verb and signature format the receiver takes; raise if nothing answers.
 
-        :raise ReceiverUnreachable: the first request could not connect at all.
+        :raise ReceiverUnreachable: the first request could not connect, or got no answer
+            within the timeout.
         """
         if self._probed:
             return
@@ -359,7 +360,11 @@ class CheckRun:
                     self.probe_notes.append("Zenoti's signature format is refused: the other checks sign sha256=<hex>")
                 self.verb, self.signature_format = verb, fmt
                 return
-        hint = " (does it need --secret?)" if first.status in (401, 403) and not self.config.secret else ""
+        hint = ""
+        if first.status in (401, 403) and not self.config.secret:
+            hint = " (does it need --secret?)"
+        elif first.outcome == "redirect":
+            hint = " (a redirect: Zenoti does not follow them; check the URL it points to)"
         self.probe_notes.append(f"a valid event was answered {first.answer()}{hint}: the checks that send events will fail")
 
     def run_check(self, check: Check, event_type: str | None = None) -> CheckResult:

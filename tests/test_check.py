@@ -347,3 +347,10 @@ def test_a_text_report_to_a_file_is_whole_and_the_terminal_sees_progress(correct
     assert [line.split()[:2] for line in text[2:4]] == [["PASS", "verb"], ["PASS", "ping"]]
     assert text[-1].startswith("2 checks: 2 passed, 0 failed, 0 warned, 0 skipped in ")
     assert "PASS  ping" in result.stderr and result.stderr.splitlines()[-1] == text[-1]
+
+
+def test_a_redirecting_url_is_named_in_a_note() -> None:
+    with Receiver(default=301) as rx:
+        result = run(rx.url, "--only", "ping")
+    assert "note: a valid event was answered 301 (a redirect: Zenoti does not follow them" in result.stdout
+    assert result.exit_code == 1  # the ping got a 301 too
