@@ -174,6 +174,14 @@ def test_junit_report_is_valid_and_written_to_a_file(tmp_path: Path) -> None:
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props["url"] == rx.url and props["signed"] == "true"
     assert SECRET not in out.read_text()
+    # and a JUnit reader (as CI servers use) sees the same verdicts
+    from junitparser import Failure, JUnitXml, Skipped
+
+    [read] = list(JUnitXml.fromfile(str(out)))
+    verdicts = {case.name: [type(r).__name__ for r in case.result] for case in read}
+    assert len(verdicts) == 13 and read.tests == 13 and read.failures == 1 and read.skipped == 1
+    assert verdicts["ping"] == [Failure.__name__] and verdicts["out-of-order"] == [Skipped.__name__]
+    assert verdicts["burst"] == [] and verdicts["accepts-events[AppointmentGroup.Created]"] == []
 
 
 def test_only_and_skip_choose_checks(correct: ContractReceiver) -> None:
