@@ -3,8 +3,9 @@
 This is the only module that imports :mod:`requests`. An event is serialised **once**
 into a :class:`PreparedDelivery` (verb, URL, headers, body bytes); every attempt sends
 those same bytes, signed afresh by :class:`ZenotiSignature`. :class:`RetryPolicy` is
-pure data plus a pure :meth:`~RetryPolicy.delays`. :class:`Deliverer` owns one
-``requests.Session`` and a bounded pool of worker threads, and writes everything to a
+pure data plus a pure :meth:`~RetryPolicy.delays`. :class:`Sender` owns the one
+``requests.Session`` and makes single requests; :class:`Deliverer` owns a sender and a
+bounded pool of worker threads, and writes everything to a
 :class:`~emulator.store.Store` so that a killed process loses nothing.
 
 Usage::
@@ -316,6 +317,104 @@ class _Job:
     payload: tuple[bytes, int | None, DeliveryOptions] | None = field(compare=False, default=None)
 
 
+class Sender:
+    """Makes webhook calls one request at a time, on one pool of kept-alive connections.
+
+    This is the HTTP client of the emulator: :class:`Deliverer` sends every attempt
+    through one, and ``check`` uses one directly for requests that are not deliveries
+    (a forged signature, a burst). It is safe to share between threads.
+
+    :param pool_size: connections kept open per host (the requests in flight at most).
+    :param clock: the epoch time recorded as each result's ``started_at``.
+    """
+
+    def __init__(self, *, pool_size: int = DEFAULT_CONCURRENCY, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = user_agent()
+        # Proxies from the environment are looked up once per URL (see _proxies), not
+        # on every request; and no ~/.netrc credentials are sent to a receiver.
+        self.session.trust_env = False
+        self._proxy_cache: dict[str, dict[str, str]] = {}
+        self._templates: dict[tuple[str, str], requests.PreparedRequest] = {}
+        # Zenoti sends no cookies back; neither do we, whatever a receiver sets.
+        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        adapter = HTTPAdapter(pool_connections=max(10, pool_size), pool_maxsize=max(10, pool_size))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def send(self, prepared: PreparedDelivery, *, timeout: float) -> SendResult:
+        """Make one HTTP request and say how it went; never raises for a network failure.
+
+        Redirects are not followed (a 3xx is a failed attempt), and the first
+        :data:`RESPONSE_LOG_LIMIT` bytes of the response are kept.
+        """
+        started_at = self._clock()
+        t0 = time.perf_counter()
+        try:
+            prep = self._prepare(prepared)
+        except (requests.RequestException, ValueError) as exc:
+            return SendResult(started_at, prepared.method, prepared.url, {}, None, "error", 0.0, {}, b"", _error_text(exc))
+        headers = {k: v if isinstance(v, str) else v.decode("latin-1") for k, v in prep.headers.items()}
+        try:
+            resp = self.session.send(prep, timeout=timeout, allow_redirects=False, proxies=self._proxies(prepared.url))
+        except requests.RequestException as exc:
+            latency = (time.perf_counter() - t0) * 1000
+            outcome = _classify(exc)
+            text = _error_text(exc)
+            if outcome == "timeout":
+                text = f"no response within {timeout:g} s ({text})"
+            return SendResult(started_at, prepared.method, prepared.url, headers, None, outcome, latency, {}, b"", text)
+        latency = (time.perf_counter() - t0) * 1000
+        with resp:
+            status = resp.status_code
+            return SendResult(
+                started_at,
+                prepared.method,
+                prepared.url,
+                headers,
+                status,
+                _outcome(status),
+                latency,
+                dict(resp.headers),
+                resp.content[:RESPONSE_LOG_LIMIT],
+                None if 200 <= status < 300 else f"HTTP {status} {resp.reason or ''}".strip(),
+            )
+
+    def _prepare(self, prepared: PreparedDelivery) -> requests.PreparedRequest:
+        """The request on the wire, from a per-(verb, URL) template.
+
+        ``Session.prepare_request`` re-parses the URL and merges every session setting
+        on each call: 0.4 ms, half of our CPU per delivery against a fast receiver. The
+        template is prepared once; each request copies it and adds body and headers.
+        """
+        key = (prepared.method, prepared.url)
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self.session.prepare_request(requests.Request(prepared.method, prepared.url))
+        prep = template.copy()
+        prep.prepare_body(prepared.body, None)
+        prep.headers.update(prepared.headers)
+        auth = prepared.auth()
+        return auth(prep) if auth is not None else prep
+
+    def _proxies(self, url: str) -> dict[str, str]:
+        proxies = self._proxy_cache.get(url)
+        if proxies is None:
+            # HTTP(S)_PROXY and NO_PROXY, as requests would read them for this URL
+            proxies = self._proxy_cache[url] = requests.utils.get_environ_proxies(url)
+        return proxies
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Sender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 #: ``attempt`` hooks receive ``(AttemptRecord, RecordResult)`` after each attempt is
 #: logged; ``complete`` hooks receive ``(delivery_id, status)`` once a delivery is
 #: final (``delivered`` or ``failed``). Both run on worker threads: keep them short.
@@ -326,7 +425,7 @@ HOOK_NAMES = ("attempt", "complete")
 class Deliverer:
     """Sends deliveries on a bounded worker pool, with retries, logging every step.
 
-    Owns one ``requests.Session`` (connections are reused) and ``concurrency`` worker
+    Owns one :class:`Sender` (connections are reused) and ``concurrency`` worker
     threads, started on creation. Every delivery goes to the :class:`Store` before it
     is sent, and each retry is written down before it is waited for, so closing or
     killing the process leaves pending work that :meth:`resume_pending` picks up.
@@ -380,18 +479,7 @@ class Deliverer:
                 raise ValueError(f"Unknown hook {name!r}; known: {', '.join(HOOK_NAMES)}")
             self.hooks[name].extend(fns)
 
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = user_agent()
-        # Proxies from the environment are looked up once per URL (see _proxies), not
-        # on every request; and no ~/.netrc credentials are sent to a receiver.
-        self.session.trust_env = False
-        self._proxy_cache: dict[str, dict[str, str]] = {}
-        self._templates: dict[tuple[str, str], requests.PreparedRequest] = {}
-        # Zenoti sends no cookies back; neither do we, whatever a receiver sets.
-        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        adapter = HTTPAdapter(pool_connections=max(10, concurrency), pool_maxsize=max(10, concurrency))
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.sender = Sender(pool_size=concurrency, clock=clock)
 
         # One lock, three conditions: workers wait for jobs (_cond, woken one at a time
         # per job), wait() for the work to end (_idle), submitters for room (_space).
@@ -517,66 +605,8 @@ class Deliverer:
         return self.send(PreparedDelivery.ping(url), timeout=timeout or self.options.timeout)
 
     def send(self, prepared: PreparedDelivery, *, timeout: float) -> SendResult:
-        """Make one HTTP request and say how it went; never raises for a network failure.
-
-        Redirects are not followed (a 3xx is a failed attempt), and the first
-        :data:`RESPONSE_LOG_LIMIT` bytes of the response are kept.
-        """
-        started_at = self._clock()
-        t0 = time.perf_counter()
-        try:
-            prep = self._prepare(prepared)
-        except (requests.RequestException, ValueError) as exc:
-            return SendResult(started_at, prepared.method, prepared.url, {}, None, "error", 0.0, {}, b"", _error_text(exc))
-        headers = {k: v if isinstance(v, str) else v.decode("latin-1") for k, v in prep.headers.items()}
-        try:
-            resp = self.session.send(prep, timeout=timeout, allow_redirects=False, proxies=self._proxies(prepared.url))
-        except requests.RequestException as exc:
-            latency = (time.perf_counter() - t0) * 1000
-            outcome = _classify(exc)
-            text = _error_text(exc)
-            if outcome == "timeout":
-                text = f"no response within {timeout:g} s ({text})"
-            return SendResult(started_at, prepared.method, prepared.url, headers, None, outcome, latency, {}, b"", text)
-        latency = (time.perf_counter() - t0) * 1000
-        with resp:
-            status = resp.status_code
-            return SendResult(
-                started_at,
-                prepared.method,
-                prepared.url,
-                headers,
-                status,
-                _outcome(status),
-                latency,
-                dict(resp.headers),
-                resp.content[:RESPONSE_LOG_LIMIT],
-                None if 200 <= status < 300 else f"HTTP {status} {resp.reason or ''}".strip(),
-            )
-
-    def _prepare(self, prepared: PreparedDelivery) -> requests.PreparedRequest:
-        """The request on the wire, from a per-(verb, URL) template.
-
-        ``Session.prepare_request`` re-parses the URL and merges every session setting
-        on each call: 0.4 ms, half of our CPU per delivery against a fast receiver. The
-        template is prepared once; each request copies it and adds body and headers.
-        """
-        key = (prepared.method, prepared.url)
-        template = self._templates.get(key)
-        if template is None:
-            template = self._templates[key] = self.session.prepare_request(requests.Request(prepared.method, prepared.url))
-        prep = template.copy()
-        prep.prepare_body(prepared.body, None)
-        prep.headers.update(prepared.headers)
-        auth = prepared.auth()
-        return auth(prep) if auth is not None else prep
-
-    def _proxies(self, url: str) -> dict[str, str]:
-        proxies = self._proxy_cache.get(url)
-        if proxies is None:
-            # HTTP(S)_PROXY and NO_PROXY, as requests would read them for this URL
-            proxies = self._proxy_cache[url] = requests.utils.get_environ_proxies(url)
-        return proxies
+        """One request on this deliverer's connections (see :meth:`Sender.send`)."""
+        return self.sender.send(prepared, timeout=timeout)
 
     def wait(self, timeout: float | None = None, *, settle: bool = True) -> bool:
         """Block until the queued work is done.
@@ -613,7 +643,7 @@ class Deliverer:
                 cond.notify_all()
         for t in self._threads:
             t.join()
-        self.session.close()
+        self.sender.close()
 
     def __enter__(self) -> Deliverer:
         return self
@@ -828,6 +858,7 @@ __all__ = [
     "PreparedDelivery",
     "RetryPolicy",
     "SendResult",
+    "Sender",
     "ZenotiSignature",
     "check_url",
     "serialize",
