@@ -42,24 +42,17 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from . import __version__, signing
+from .defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT
 from .errors import NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
 
 log = logging.getLogger(__name__)
 
-#: Seconds Zenoti waits for a response, per attempt.
-DEFAULT_TIMEOUT = 10.0
-#: Retries after the first attempt.
-DEFAULT_RETRIES = 5
-DEFAULT_MAX_ATTEMPTS = DEFAULT_RETRIES + 1
 #: The backoff between attempts stays within these bounds (seconds, unscaled).
 MIN_BACKOFF = 30.0
 MAX_BACKOFF = 600.0
 #: Each wait is its nominal value plus or minus this fraction, kept within the bounds.
 DEFAULT_JITTER = 0.2
-#: Failures in a row that deactivate a webhook.
-DEFAULT_DEACTIVATE_AFTER = 20
-DEFAULT_CONCURRENCY = 8
 #: First attempts queued in memory before submit_many waits for the workers.
 DEFAULT_MAX_QUEUED = 1024
 #: How much of a response body the log keeps.

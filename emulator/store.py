@@ -39,18 +39,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from .defaults import FAILURE_UNITS, STATUSES, VERBS
 from .errors import NotFound, StoreError, UsageError, WebhookInactive
 
 #: File name of the default log, under ``platformdirs.user_data_dir("zenoti-emulator")``.
 DEFAULT_DB_NAME = "deliveries.sqlite3"
 #: How long a writer waits for another writer's lock before giving up.
 BUSY_TIMEOUT_MS = 30_000
-#: The verbs Zenoti's setup offers.
-VERBS: tuple[str, ...] = ("POST", "PUT", "PATCH")
-#: Delivery states. ``pending`` has an attempt scheduled; the other two are final.
-STATUSES: tuple[str, ...] = ("pending", "delivered", "failed")
-#: What counts as one failure towards deactivation: an attempt, or an event whose retries ran out.
-FAILURE_UNITS: tuple[str, ...] = ("attempt", "event")
 #: A claim on an attempt older than this is abandoned, whoever holds it (an attempt
 #: lasts its timeout, 10 s by default; this covers any sane one).
 STALE_CLAIM_S = 600.0

@@ -13,30 +13,24 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from ..delivery import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_DEACTIVATE_AFTER,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_TIMEOUT,
-    Deliverer,
-    DeliveryOptions,
-    RetryPolicy,
-    check_url,
-)
+from ..defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, FAILURE_UNITS, STATUSES, VERBS
 from ..errors import EmulatorError, ExitCode, UsageError, WebhookInactive
 from ..signing import SIGNATURE_FORMATS
-from ..store import FAILURE_UNITS, STATUSES, VERBS, AttemptRecord, RecordResult, Store, iso
 from . import cli
 from .params import CoreParam, events_from_options, generation_options
+
+# rich, requests (under ..delivery) and sqlite3 (under ..store) load when a command runs,
+# not when the CLI starts: `--help` and shell completion build every command's options.
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from ..delivery import Deliverer, DeliveryOptions
+    from ..store import AttemptRecord, RecordResult, Store
 
 
 class URLParam(CoreParam):
@@ -45,6 +39,8 @@ class URLParam(CoreParam):
     name = "URL"
 
     def parse(self, text: str) -> str:
+        from ..delivery import check_url
+
         return check_url(text)
 
 
@@ -92,6 +88,8 @@ def concurrency_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _err_console() -> Console:
+    from rich.console import Console
+
     # Off a terminal nothing tells rich the width; a wide one keeps tables unclipped in logs.
     width = None if sys.stderr.isatty() else 200
     return Console(stderr=True, highlight=False, width=width)
@@ -191,6 +189,9 @@ def _print_table(summary: dict[str, Any], title: str) -> None:
         value = summary["latency_ms"][key]
         return "-" if value is None else f"{value:.1f} ms"
 
+    from rich import box
+    from rich.table import Table
+
     rate = summary["deliveries_per_s"]
     rows = [
         ("events", str(summary["events"])),
@@ -231,6 +232,8 @@ class Reporter:
 
     def __enter__(self) -> Reporter:
         if self.tty:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._progress = Progress(
                 TextColumn(f"[bold]{self.label}"),
                 BarColumn(),
@@ -286,6 +289,8 @@ def _run(
     rate: float | None = None,
 ) -> tuple[list[int], RunStats, float, str | None]:
     """Start work on a deliverer, report progress, wait; ``(ids, stats, elapsed, stop reason)``."""
+    from ..delivery import Deliverer
+
     stats = RunStats()
     reporter = Reporter(stats, total, label)
     stopped: str | None = None
@@ -365,6 +370,9 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --time-scale 600 --no-wait
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --ping
     """
+    from ..delivery import DeliveryOptions, RetryPolicy
+    from ..store import Store
+
     options = DeliveryOptions(
         timeout=timeout,
         time_scale=time_scale,
@@ -417,6 +425,8 @@ def _until_error(events: Iterable[dict[str, Any]], errors: list[EmulatorError]) 
 
 
 def _ping(store: Store, target: str, timeout: float, as_json: bool) -> None:
+    from ..delivery import Deliverer, DeliveryOptions
+
     with Deliverer(store, concurrency=1, options=DeliveryOptions(timeout=timeout)) as deliverer:
         result = deliverer.ping(target, timeout=timeout)
     if as_json:
@@ -436,6 +446,11 @@ def _ping(store: Store, target: str, timeout: float, as_json: bool) -> None:
 @json_option
 def webhooks_command(db: str | None, as_json: bool) -> None:
     """List every webhook in the log: id, URL, verb, masked secret, state, failures in a row."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..store import Store, iso
+
     with Store(db) as store:
         hooks = store.list_webhooks()
     if as_json:
@@ -462,6 +477,8 @@ def webhooks_command(db: str | None, as_json: bool) -> None:
 def reactivate_command(url_or_id: str, db: str | None, as_json: bool) -> None:
     """Reactivate the webhook URL_OR_ID and reset its failure count, as a person does in
     Zenoti's setup after fixing the receiver."""
+    from ..store import Store
+
     with Store(db) as store:
         hook = store.reactivate(url_or_id)
     if as_json:
@@ -480,6 +497,8 @@ def resume_command(db: str | None, concurrency: int, as_json: bool) -> None:
     """Resume the deliveries a stopped (or killed) run left pending, each retry at its
     original due time (overdue ones at once), and wait until all are delivered or failed.
     Exits 1 when some failed for good."""
+    from ..store import Store
+
     with Store(db) as store:
         pending = store.counts()["pending"]
         if not pending:
@@ -507,6 +526,8 @@ def replay_command(delivery_ids: tuple[int, ...], all_failed: bool, db: str | No
     as one new attempt each. Exits 1 unless every one is delivered."""
     if not delivery_ids and not all_failed:
         raise UsageError("Name the deliveries to replay (zenoti-emulator replay 12 13) or pass --all-failed.")
+    from ..store import Store
+
     with Store(db) as store:
         targets = list(delivery_ids)
         if all_failed:
@@ -548,6 +569,11 @@ def deliveries_command(ctx: click.Context, status: str | None, webhook_ref: str 
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is not None:
         return
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..store import Store, iso
+
     with Store(db) as store:
         webhook_id = store.find_webhook(webhook_ref).id if webhook_ref else None
         page, _ = store.list_deliveries(status=status, webhook_id=webhook_id, limit=limit)
@@ -579,6 +605,11 @@ def deliveries_show_command(ctx: click.Context, delivery_id: int, with_body: boo
     """Show delivery DELIVERY_ID: each attempt (time, verb, URL, request headers, status,
     latency, response, error) and each scheduled attempt (real due time and the unscaled
     Zenoti delay)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..store import Store, iso
+
     with Store(db or ctx.obj.get("db")) as store:
         d = store.get_delivery(delivery_id)
     if as_json:
