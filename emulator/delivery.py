@@ -34,7 +34,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import requests
@@ -392,6 +392,9 @@ class Deliverer:
         self._running = 0
         self._unattempted = 0  # first attempts and replays not yet made
         self._closing = False
+        self._rescale: float | None = None  # resume_pending(time_scale=...)
+        self._stop_following = threading.Event()
+        self._followers: list[threading.Thread] = []
         self._threads = [
             threading.Thread(target=self._worker, name=f"zenoti-deliverer-{i}", daemon=True) for i in range(concurrency)
         ]
@@ -459,19 +462,51 @@ class Deliverer:
             self._push(sched, (item.body, webhook.id, opts))
         return [sched.delivery_id for sched in scheduled]
 
-    def resume_pending(self) -> list[int]:
+    def resume_pending(self, *, time_scale: float | None = None) -> list[int]:
         """Queue every attempt the log has scheduled but not made, each at its due time.
 
         Call it at start-up (``resume``, ``serve``): retries of a process that was
         killed resume on their original schedule; ones already overdue go at once.
+        Attempts already queued here are left as they are, so calling it again picks up
+        only what another process scheduled since (see :meth:`follow_log`).
 
+        :param time_scale: run the resumed deliveries at this scale instead of the one
+            they were scheduled with: a waiting retry is due at its scheduled time plus
+            its unscaled delay divided by it (never later than it was), and their later
+            retries wait accordingly. ``None`` keeps the log's schedule.
         :return: the ids of the deliveries resumed.
         """
+        if time_scale is not None:
+            if not time_scale > 0:
+                raise UsageError(f"time_scale must be positive, not {time_scale}.")
+            self._rescale = time_scale
         out = []
         for sched in self.store.pending_schedule():
+            if time_scale is not None:
+                sched = replace(sched, due_at=min(sched.due_at, sched.scheduled_at + sched.delay_s / time_scale))
             if self._push(sched, None):
                 out.append(sched.delivery_id)
         return out
+
+    def follow_log(self, interval_s: float) -> None:
+        """Pick up, every ``interval_s`` seconds, attempts other processes scheduled.
+
+        A long-running process (``serve``) shares the log with short ones (``fire
+        --no-wait``, a ``fire`` stopped by Ctrl-C): their retries come due while it
+        runs, and nothing else would send them. Claims keep an attempt from going out
+        twice. Stops with :meth:`close`.
+        """
+
+        def loop() -> None:
+            while not self._stop_following.wait(interval_s):
+                try:
+                    self.resume_pending()
+                except Exception:  # a busy or closing log: try again at the next tick
+                    log.exception("Could not read the log's pending attempts")
+
+        follower = threading.Thread(target=loop, name="zenoti-follow-log", daemon=True)
+        self._followers.append(follower)
+        follower.start()
 
     def replay(self, delivery_id: int) -> int:
         """Send a finished delivery again, as one new attempt of the same event.
@@ -586,6 +621,9 @@ class Deliverer:
         Attempts not yet made stay scheduled in the log for :meth:`resume_pending`.
         Call :meth:`wait` first to finish them here.
         """
+        self._stop_following.set()
+        for follower in self._followers:
+            follower.join()
         with self._lock:
             self._closing = True
             for cond in (self._cond, self._idle, self._space):
@@ -684,6 +722,8 @@ class Deliverer:
         else:
             body, webhook_id, stored = self.store.delivery_payload(sched.delivery_id)
             opts = DeliveryOptions.from_dict(stored) if stored else self.options
+            if self._rescale is not None:
+                opts = replace(opts, time_scale=self._rescale)
         try:
             webhook = self.store.get_webhook(webhook_id) if webhook_id is not None else None
         except NotFound:
@@ -722,9 +762,28 @@ class Deliverer:
         log.debug("Delivery %s attempt %s: %s", sched.delivery_id, sched.number, result.describe())
         if outcome.next is not None:
             self._push(outcome.next, job.payload)
+        if outcome.deactivated:
+            self._end_waiting(webhook.id)
         self._call("attempt", record, outcome)
         if outcome.status != "pending":
             self._complete(sched.delivery_id, outcome.status)
+
+    def _end_waiting(self, webhook_id: int) -> None:
+        """A deactivated webhook's waiting retries will never be sent: make them due now.
+
+        Each is then taken at once, finds the webhook inactive and ends failed, so a run
+        that waits for its deliveries to settle stops waiting (instead of sitting until
+        the last retry's time only to cancel it).
+        """
+        page, _ = self.store.list_deliveries(status="pending", webhook_id=webhook_id, limit=None)
+        ids = {d.id for d in page}
+        now = self._clock()
+        with self._cond:
+            for job in self._heap:
+                if job.scheduled.delivery_id in ids and job.due_at > now:
+                    job.due_at = now
+            heapq.heapify(self._heap)
+            self._cond.notify_all()
 
     def _complete(self, delivery_id: int, status: str) -> None:
         self._call("complete", delivery_id, status)

@@ -23,7 +23,7 @@ Exit codes:
 
 
 class EmulatorGroup(click.Group):
-    """Turns our errors into a one-line message and their exit code."""
+    """Turns our errors into a one-line message and their exit code, and Ctrl-C into 130."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -33,6 +33,10 @@ class EmulatorGroup(click.Group):
                 raise
             click.echo(f"Error: {exc.message}", err=True)
             ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            # Ctrl-C is the user's choice, not an error: the command has said what it left
+            # behind; click would add "Aborted!". 130 is the shell's code for SIGINT.
+            ctx.exit(130)
 
 
 def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:

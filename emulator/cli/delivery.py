@@ -228,6 +228,7 @@ class Reporter:
         self._task: Any = None
         self._last = 0.0
         self._last_line = ""
+        self._failure = ""
         self._lock = threading.Lock()
 
     def __enter__(self) -> Reporter:
@@ -247,18 +248,55 @@ class Reporter:
             self._task = self._progress.add_task(self.label, total=self.total, detail="")
         return self
 
+    def on_attempt(self, record: AttemptRecord, result: RecordResult) -> None:
+        """Say why a receiver fails while it happens: the failure, and when the retry is."""
+        if record.ok:
+            return
+        why = record.error or (f"HTTP {record.status_code}" if record.status_code is not None else record.outcome)
+        if result.next is not None:
+            due = time.strftime("%H:%M:%S", time.localtime(result.next.due_at))
+            wait = max(0.0, result.next.due_at - time.time())
+            then = f"retry {result.next.number} at {due} (in {wait:.0f} s)"
+        else:
+            then = "no retry left" if result.status == "failed" else "not retried"
+        where = f"delivery {record.delivery_id} attempt {record.number}: {why}"
+        self._failure = f"{where}; {then}"
+        if result.deactivated:
+            # Always said, and at once: it is why the run ends early.
+            self._say(f"{self.label}: webhook deactivated after this failure ({where}); "
+                      "its waiting retries end now, unsent", force=True)
+        else:
+            self._say(f"{self.label}: last failure: {self._failure}")
+        if self._progress is not None:
+            self._refresh()
+
     def on_complete(self, delivery_id: int, status: str) -> None:
+        self._refresh()
+
+    def _refresh(self) -> None:
         s = self.stats
         detail = f"delivered {s.delivered}  failed {s.failed}  retried {len(s.retried)}"
         if self._progress is not None:
+            from rich.markup import escape
+
+            if self._failure:
+                detail += f"  [dim]last failure: {escape(self._failure)}[/]"
             self._progress.update(self._task, completed=s.delivered + s.failed, detail=detail)
+            return
+        self._say(f"{self.label}: {s.delivered + s.failed}/{self.total or '?'} done, {detail}")
+
+    def _say(self, line: str, *, force: bool = False) -> None:
+        """A plain line off a terminal, at most one a second unless ``force``; above the bar on one."""
+        if self._progress is not None:
+            if force:
+                self._progress.console.print(line, markup=False, highlight=False)
             return
         now = time.monotonic()
         with self._lock:
-            if now - self._last < 1.0:
+            if not force and now - self._last < 1.0:
                 return
             self._last = now
-            self._echo(f"{self.label}: {s.delivered + s.failed}/{self.total or '?'} done, {detail}")
+            self._echo(line)
 
     def _echo(self, line: str) -> None:
         if line != self._last_line:
@@ -302,7 +340,7 @@ def _run(
             options=options,
             concurrency=concurrency,
             rate=rate,
-            hooks={"attempt": [stats.on_attempt], "complete": [stats.on_complete, reporter.on_complete]},
+            hooks={"attempt": [stats.on_attempt, reporter.on_attempt], "complete": [stats.on_complete, reporter.on_complete]},
         )
         try:
             try:
@@ -314,7 +352,7 @@ def _run(
             deliverer.wait(settle=settle)
         except KeyboardInterrupt:
             click.echo("Interrupted: pending retries stay in the log; run: zenoti-emulator resume", err=True)
-            raise
+            raise  # EmulatorGroup exits 130, without click's "Aborted!"
         finally:
             deliverer.close()
     return ids, stats, time.perf_counter() - t0, stopped
@@ -406,6 +444,8 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
         summary = summarize(store, ids, stats, elapsed)
         summary["webhook_id"] = webhook.id
         print_summary(summary, as_json=as_json, title=f"Fired at {target} (webhook {webhook.id})", db=db)
+        if not stopped and not store.get_webhook(webhook.id).active:
+            stopped = f"Webhook {webhook.id} is now deactivated. Fix the receiver, then run: zenoti-emulator reactivate {webhook.id}"
     if stopped:
         click.echo(f"Error: {stopped}", err=True)
     if broken:
@@ -466,7 +506,7 @@ def webhooks_command(db: str | None, as_json: bool) -> None:
         state = "active" if h.active else f"[red]deactivated {iso(h.deactivated_at)}[/red]"
         # Names, URLs and answers are the user's (or a receiver's) text, never rich markup.
         table.add_row(str(h.id), escape(h.name), h.verb, escape(h.url), h.masked_secret or "-",
-                      escape(",".join(h.event_types) or "*"), state, str(h.consecutive_failures), iso(h.created_at))
+                      escape(",".join(h.event_types) or "(one-off target)"), state, str(h.consecutive_failures), iso(h.created_at))
     _err_console().print(table)
 
 
@@ -492,23 +532,31 @@ def reactivate_command(url_or_id: str, db: str | None, as_json: bool) -> None:
 @cli.command("resume", short_help="Run every pending retry in the log to its end, then exit.")
 @db_option
 @concurrency_option
+@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Run the waiting retries F times faster than they were scheduled (600 turns 10 min into 1 s). "
+                   "Default: each at the time the log says.")
 @json_option
-def resume_command(db: str | None, concurrency: int, as_json: bool) -> None:
+def resume_command(db: str | None, concurrency: int, time_scale: float | None, as_json: bool) -> None:
     """Resume the deliveries a stopped (or killed) run left pending, each retry at its
-    original due time (overdue ones at once), and wait until all are delivered or failed.
-    Exits 1 when some failed for good."""
+    original due time (overdue ones at once; sooner with --time-scale), and wait until
+    all are delivered or failed. Exits 1 when some failed for good."""
     from ..store import Store
 
     with Store(db) as store:
         pending = store.counts()["pending"]
+        if pending and not as_json:
+            first = min((s.due_at for s in store.pending_schedule()), default=None)
+            if first is not None and first > time.time() + 5 and time_scale is None:
+                due = time.strftime("%H:%M:%S", time.localtime(first))
+                click.echo(f"{pending} pending; the first retry is due at {due} "
+                           f"(in {first - time.time():.0f} s). --time-scale 600 runs them sooner.", err=True)
         if not pending:
             click.echo("Nothing to resume: no delivery is pending.", err=True)
             if as_json:
                 print_summary(summarize(store, [], RunStats(), 0.0), as_json=True, title="")
             return
-        ids, stats, elapsed, _ = _run(
-            store, label="resume", total=pending, start=lambda d: d.resume_pending(), settle=True, concurrency=concurrency
-        )
+        ids, stats, elapsed, _ = _run(store, label="resume", total=pending, settle=True, concurrency=concurrency,
+                                      start=lambda d: d.resume_pending(time_scale=time_scale))
         summary = summarize(store, sorted(set(ids)), stats, elapsed)
         print_summary(summary, as_json=as_json, title="Resumed deliveries")
     if summary["failed"]:
@@ -542,13 +590,24 @@ def replay_command(delivery_ids: tuple[int, ...], all_failed: bool, db: str | No
                 store.require_active(store.get_webhook(webhook_id))
 
         def start(deliverer: Deliverer) -> list[int]:
-            return [deliverer.replay(i) for i in targets]
+            started: list[int] = []
+            try:
+                for delivery_id in targets:
+                    started.append(deliverer.replay(delivery_id))
+            except WebhookInactive as exc:  # failures deactivated it part-way
+                exc.submitted = started
+                raise
+            return started
 
-        ids, stats, elapsed, _ = _run(store, label="replay", total=len(targets), start=start, settle=True,
-                                      concurrency=concurrency)
+        ids, stats, elapsed, stopped = _run(store, label="replay", total=len(targets), start=start, settle=True,
+                                            concurrency=concurrency)
         summary = summarize(store, ids, stats, elapsed)
+        summary["not_replayed"] = len(targets) - len(ids)
         print_summary(summary, as_json=as_json, title="Replayed deliveries")
-    if summary["failed"] or summary["pending"]:
+    if stopped:
+        click.echo(f"Error: stopped after {len(ids)} of {len(targets)} replays, {summary['not_replayed']} not sent: "
+                   f"{stopped}", err=True)
+    if stopped or summary["failed"] or summary["pending"]:
         sys.exit(ExitCode.FAILED)
 
 

@@ -58,6 +58,15 @@ class EventTypeParam(CoreParam):
 
         return default_registry().get_type(text).name
 
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value)
+        if "://" in text and not (ctx is not None and ctx.resilient_parsing):
+            # `fire http://...`: the URL landed in the EVENT_TYPE argument.
+            takes_target = ctx is not None and any(p.name == "target" for p in ctx.command.params)
+            hint = f" Did you mean --target {text}?" if takes_target else " This command takes no URL."
+            self.fail(f"{text!r} is a URL, not an event type.{hint}", param, ctx)
+        return super().convert(value, param, ctx)
+
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
         from click.shell_completion import CompletionItem
 

@@ -100,6 +100,10 @@ class Services:
                 self.store, options=self.options, concurrency=int(self.config.get("DELIVERY_WORKERS", 8))
             )
             self.resumed = self._deliverer.resume_pending()
+            # Retries left by `fire --no-wait` (or a stopped fire) come due while we run.
+            follow = float(self.config.get("FOLLOW_LOG_S") or 0)
+            if follow > 0:
+                self._deliverer.follow_log(follow)
             if self.resumed:
                 log.info("Resumed %d pending deliveries", len(self.resumed))
             self._started = True
