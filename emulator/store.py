@@ -408,27 +408,22 @@ def _delivery_filter(
             raise UsageError(f"Status must be one of {', '.join(STATUSES)}, not {status!r}.")
         where.append("d.status = ?")
         params.append(status)
-    if webhook_id is not None:
-        where.append("d.webhook_id = ?")
-        params.append(webhook_id)
     if ids is not None:
         where.append(f"d.id IN ({', '.join('?' * len(ids)) or 'NULL'})")
         params.extend(ids)
-    if event_type is not None:
-        where.append("e.event_type = ?")
-        params.append(event_type)
-    if status_code is not None:
-        where.append("d.last_status = ?")
-        params.append(status_code)
     if event_id is not None:
         where.append("(e.call_id = ? OR e.event_id = ?)")
         params.extend((event_id, event_id))
-    if since is not None:
-        where.append("d.created_at >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("d.created_at < ?")
-        params.append(until)
+    for value, term in (
+        (webhook_id, "d.webhook_id = ?"),
+        (event_type, "e.event_type = ?"),
+        (status_code, "d.last_status = ?"),
+        (since, "d.created_at >= ?"),
+        (until, "d.created_at < ?"),
+    ):
+        if value is not None:
+            where.append(term)
+            params.append(value)
     return where, params
 
 
