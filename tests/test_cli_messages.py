@@ -9,9 +9,11 @@ test runs the real command against a real receiver on loopback and a real SQLite
 from __future__ import annotations
 
 import json
+import os
+import re
+import pty
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,24 @@ def test_serve_sends_retries_another_process_left_in_the_log(tmp_path: Path) -> 
         app.stop()
     with Store(str(db)) as store:
         assert store.get_delivery(json.loads(fired.stdout)["delivery_ids"][0]).status == "delivered"
+
+
+def test_on_a_terminal_the_failure_is_printed_above_the_bar_whole(db: str, command: str) -> None:
+    from .test_cli_validate import read_terminal
+
+    primary, secondary = pty.openpty()
+    try:
+        with Receiver(default=401) as rx:
+            proc = subprocess.run([command, "fire", "-t", rx.url, "--db", db, "-n", "2", "--deactivate-after", "2"],
+                                  stdout=subprocess.PIPE, stderr=secondary, timeout=30,
+                                  env={**os.environ, "COLUMNS": "60", "TERM": "xterm"})
+        os.close(secondary)
+        seen = read_terminal(primary).decode("utf-8", "replace")
+    finally:
+        os.close(primary)
+    assert proc.returncode == 1
+    assert "━" in seen  # the bar was drawn
+    # whole: one line, not cut by the bar's columns (both deliveries fail at once: either is first)
+    assert re.search(r"fire: last failure: delivery [12] attempt 1: HTTP 401 Unauthorized; retry 2 at [0-9:]{8} \(in \d+ s\)\r?\n", seen), seen
+    assert "its waiting retries end now, unsent" in seen
+    assert "Aborted!" not in seen and "Traceback" not in seen

@@ -228,7 +228,6 @@ class Reporter:
         self._task: Any = None
         self._last = 0.0
         self._last_line = ""
-        self._failure = ""
         self._lock = threading.Lock()
 
     def __enter__(self) -> Reporter:
@@ -260,15 +259,13 @@ class Reporter:
         else:
             then = "no retry left" if result.status == "failed" else "not retried"
         where = f"delivery {record.delivery_id} attempt {record.number}: {why}"
-        self._failure = f"{where}; {then}"
+        failure = f"{where}; {then}"
         if result.deactivated:
             # Always said, and at once: it is why the run ends early.
             self._say(f"{self.label}: webhook deactivated after this failure ({where}); "
                       "its waiting retries end now, unsent", force=True)
         else:
-            self._say(f"{self.label}: last failure: {self._failure}")
-        if self._progress is not None:
-            self._refresh()
+            self._say(f"{self.label}: last failure: {failure}")
 
     def on_complete(self, delivery_id: int, status: str) -> None:
         self._refresh()
@@ -277,26 +274,22 @@ class Reporter:
         s = self.stats
         detail = f"delivered {s.delivered}  failed {s.failed}  retried {len(s.retried)}"
         if self._progress is not None:
-            from rich.markup import escape
-
-            if self._failure:
-                detail += f"  [dim]last failure: {escape(self._failure)}[/]"
             self._progress.update(self._task, completed=s.delivered + s.failed, detail=detail)
             return
         self._say(f"{self.label}: {s.delivered + s.failed}/{self.total or '?'} done, {detail}")
 
     def _say(self, line: str, *, force: bool = False) -> None:
-        """A plain line off a terminal, at most one a second unless ``force``; above the bar on one."""
-        if self._progress is not None:
-            if force:
-                self._progress.console.print(line, markup=False, highlight=False)
-            return
+        """A line, at most one a second unless ``force``: plain off a terminal, printed
+        above the bar on one (whole, where the bar's own columns would cut it)."""
         now = time.monotonic()
         with self._lock:
             if not force and now - self._last < 1.0:
                 return
             self._last = now
-            self._echo(line)
+            if self._progress is not None:
+                self._progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            else:
+                self._echo(line)
 
     def _echo(self, line: str) -> None:
         if line != self._last_line:
