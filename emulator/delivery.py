@@ -450,11 +450,15 @@ class Deliverer:
             raise
         return ids
 
-    def _enqueue(self, chunk: list[NewDelivery], webhook: Webhook, opts: DeliveryOptions) -> list[int]:
-        with self._lock:  # backpressure: wait for the workers to catch up
+    def _wait_for_room(self) -> None:
+        """Backpressure: once ``max_queued`` first attempts wait, wait until half are made."""
+        with self._lock:
             if self._unattempted >= self.max_queued:
                 while self._unattempted > self.max_queued // 2 and not self._closing:
                     self._space.wait()
+
+    def _enqueue(self, chunk: list[NewDelivery], webhook: Webhook, opts: DeliveryOptions) -> list[int]:
+        self._wait_for_room()
         # Checked per batch: the webhook may be deactivated by failures while we submit.
         self.store.require_active(webhook)
         scheduled = self.store.create_deliveries(chunk, time_scale=opts.time_scale)
@@ -525,6 +529,24 @@ class Deliverer:
         sched = self.store.schedule_replay(delivery_id)
         self._push(sched, None)
         return delivery_id
+
+    def replay_many(self, delivery_ids: Iterable[int]) -> list[int]:
+        """:meth:`replay` for many, with :meth:`submit_many`'s backpressure: at most
+        ``max_queued`` wait in memory, so failures that deactivate a webhook stop the
+        run after a bounded number of replays instead of after all were queued.
+
+        :raise WebhookInactive: a webhook is (or became) deactivated; ``submitted``
+            holds the ids replayed before, which still run.
+        """
+        replayed: list[int] = []
+        try:
+            for delivery_id in delivery_ids:
+                self._wait_for_room()
+                replayed.append(self.replay(delivery_id))
+        except WebhookInactive as exc:
+            exc.submitted = replayed
+            raise
+        return replayed
 
     def ping(self, url: str, *, timeout: float | None = None) -> SendResult:
         """Zenoti's trigger test: an empty POST with no body and no signature; not logged."""

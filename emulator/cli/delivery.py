@@ -318,6 +318,7 @@ def _run(
     concurrency: int,
     options: DeliveryOptions | None = None,
     rate: float | None = None,
+    max_queued: int | None = None,
 ) -> tuple[list[int], RunStats, float, str | None]:
     """Start work on a deliverer, report progress, wait; ``(ids, stats, elapsed, stop reason)``."""
     from ..delivery import Deliverer
@@ -333,6 +334,7 @@ def _run(
             options=options,
             concurrency=concurrency,
             rate=rate,
+            **({"max_queued": max_queued} if max_queued else {}),
             hooks={"attempt": [stats.on_attempt, reporter.on_attempt], "complete": [stats.on_complete, reporter.on_complete]},
         )
         try:
@@ -582,18 +584,11 @@ def replay_command(delivery_ids: tuple[int, ...], all_failed: bool, db: str | No
             if webhook_id is not None:
                 store.require_active(store.get_webhook(webhook_id))
 
-        def start(deliverer: Deliverer) -> list[int]:
-            started: list[int] = []
-            try:
-                for delivery_id in targets:
-                    started.append(deliverer.replay(delivery_id))
-            except WebhookInactive as exc:  # failures deactivated it part-way
-                exc.submitted = started
-                raise
-            return started
-
-        ids, stats, elapsed, stopped = _run(store, label="replay", total=len(targets), start=start, settle=True,
-                                            concurrency=concurrency)
+        # Two replays a worker ahead at most: failures that deactivate the webhook stop the
+        # run within a few requests, not after all of them were sent to a dead receiver.
+        ids, stats, elapsed, stopped = _run(store, label="replay", total=len(targets), settle=True,
+                                            start=lambda d: d.replay_many(targets), concurrency=concurrency,
+                                            max_queued=2 * concurrency)
         summary = summarize(store, ids, stats, elapsed)
         summary["not_replayed"] = len(targets) - len(ids)
         print_summary(summary, as_json=as_json, title="Replayed deliveries")
