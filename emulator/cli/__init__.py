@@ -3,6 +3,11 @@
 This package is the only place that imports click. Commands parse options, call core
 code and print; every :class:`~emulator.errors.EmulatorError` becomes one line on stderr
 and its ``exit_code`` here, in :class:`EmulatorGroup`, and nowhere else.
+
+Every command module is imported at each start (``--help`` and every Tab of shell
+completion build all options), so a command imports Faker, jsonschema, requests, rich,
+Flask or sqlite3 inside its function, and takes option defaults and choices from
+:mod:`emulator.defaults`. ``tests/test_cli_startup.py`` fails otherwise.
 """
 
 from __future__ import annotations
