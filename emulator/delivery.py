@@ -35,7 +35,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import requests
@@ -43,24 +43,17 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from . import __version__, signing
+from .defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT
 from .errors import NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
 
 log = logging.getLogger(__name__)
 
-#: Seconds Zenoti waits for a response, per attempt.
-DEFAULT_TIMEOUT = 10.0
-#: Retries after the first attempt.
-DEFAULT_RETRIES = 5
-DEFAULT_MAX_ATTEMPTS = DEFAULT_RETRIES + 1
 #: The backoff between attempts stays within these bounds (seconds, unscaled).
 MIN_BACKOFF = 30.0
 MAX_BACKOFF = 600.0
 #: Each wait is its nominal value plus or minus this fraction, kept within the bounds.
 DEFAULT_JITTER = 0.2
-#: Failures in a row that deactivate a webhook.
-DEFAULT_DEACTIVATE_AFTER = 20
-DEFAULT_CONCURRENCY = 8
 #: First attempts queued in memory before submit_many waits for the workers.
 DEFAULT_MAX_QUEUED = 1024
 #: How much of a response body the log keeps.
@@ -494,6 +487,9 @@ class Deliverer:
         self._running = 0
         self._unattempted = 0  # first attempts and replays not yet made
         self._closing = False
+        self._rescale: float | None = None  # resume_pending(time_scale=...)
+        self._stop_following = threading.Event()
+        self._followers: list[threading.Thread] = []
         self._threads = [
             threading.Thread(target=self._worker, name=f"zenoti-deliverer-{i}", daemon=True) for i in range(concurrency)
         ]
@@ -549,11 +545,15 @@ class Deliverer:
             raise
         return ids
 
-    def _enqueue(self, chunk: list[NewDelivery], webhook: Webhook, opts: DeliveryOptions) -> list[int]:
-        with self._lock:  # backpressure: wait for the workers to catch up
+    def _wait_for_room(self) -> None:
+        """Backpressure: once ``max_queued`` first attempts wait, wait until half are made."""
+        with self._lock:
             if self._unattempted >= self.max_queued:
                 while self._unattempted > self.max_queued // 2 and not self._closing:
                     self._space.wait()
+
+    def _enqueue(self, chunk: list[NewDelivery], webhook: Webhook, opts: DeliveryOptions) -> list[int]:
+        self._wait_for_room()
         # Checked per batch: the webhook may be deactivated by failures while we submit.
         self.store.require_active(webhook)
         scheduled = self.store.create_deliveries(chunk, time_scale=opts.time_scale)
@@ -561,16 +561,28 @@ class Deliverer:
             self._push(sched, (item.body, webhook.id, opts))
         return [sched.delivery_id for sched in scheduled]
 
-    def resume_pending(self) -> list[int]:
+    def resume_pending(self, *, time_scale: float | None = None) -> list[int]:
         """Queue every attempt the log has scheduled but not made, each at its due time.
 
         Call it at start-up (``resume``, ``serve``): retries of a process that was
         killed resume on their original schedule; ones already overdue go at once.
+        Attempts already queued here are left as they are, so calling it again picks up
+        only what another process scheduled since (see :meth:`follow_log`).
 
+        :param time_scale: run the resumed deliveries at this scale instead of the one
+            they were scheduled with: a waiting retry is due at its scheduled time plus
+            its unscaled delay divided by it (never later than it was), and their later
+            retries wait accordingly. ``None`` keeps the log's schedule.
         :return: the ids of the deliveries resumed.
         """
+        if time_scale is not None:
+            if not time_scale > 0:
+                raise UsageError(f"time_scale must be positive, not {time_scale}.")
+            self._rescale = time_scale
         out = []
         for sched in self.store.pending_schedule():
+            if time_scale is not None:
+                sched = replace(sched, due_at=min(sched.due_at, sched.scheduled_at + sched.delay_s / time_scale))
             if self._push(sched, None):
                 out.append(sched.delivery_id)
         return out
@@ -581,6 +593,26 @@ class Deliverer:
         if self._closing:
             raise RuntimeError("This Deliverer is closed; open a new one to queue.")
         self._push(scheduled, None)
+
+    def follow_log(self, interval_s: float) -> None:
+        """Pick up, every ``interval_s`` seconds, attempts other processes scheduled.
+
+        A long-running process (``serve``) shares the log with short ones (``fire
+        --no-wait``, a ``fire`` stopped by Ctrl-C): their retries come due while it
+        runs, and nothing else would send them. Claims keep an attempt from going out
+        twice. Stops with :meth:`close`.
+        """
+
+        def loop() -> None:
+            while not self._stop_following.wait(interval_s):
+                try:
+                    self.resume_pending()
+                except Exception:  # a busy or closing log: try again at the next tick
+                    log.exception("Could not read the log's pending attempts")
+
+        follower = threading.Thread(target=loop, name="zenoti-follow-log", daemon=True)
+        self._followers.append(follower)
+        follower.start()
 
     def replay(self, delivery_id: int) -> int:
         """Send a finished delivery again, as one new attempt of the same event.
@@ -599,6 +631,24 @@ class Deliverer:
         sched = self.store.schedule_replay(delivery_id)
         self._push(sched, None)
         return delivery_id
+
+    def replay_many(self, delivery_ids: Iterable[int]) -> list[int]:
+        """:meth:`replay` for many, with :meth:`submit_many`'s backpressure: at most
+        ``max_queued`` wait in memory, so failures that deactivate a webhook stop the
+        run after a bounded number of replays instead of after all were queued.
+
+        :raise WebhookInactive: a webhook is (or became) deactivated; ``submitted``
+            holds the ids replayed before, which still run.
+        """
+        replayed: list[int] = []
+        try:
+            for delivery_id in delivery_ids:
+                self._wait_for_room()
+                replayed.append(self.replay(delivery_id))
+        except WebhookInactive as exc:
+            exc.submitted = replayed
+            raise
+        return replayed
 
     def ping(self, url: str, *, timeout: float | None = None) -> SendResult:
         """Zenoti's trigger test: an empty POST with no body and no signature; not logged."""
@@ -637,6 +687,9 @@ class Deliverer:
         Attempts not yet made stay scheduled in the log for :meth:`resume_pending`.
         Call :meth:`wait` first to finish them here.
         """
+        self._stop_following.set()
+        for follower in self._followers:
+            follower.join()
         with self._lock:
             self._closing = True
             for cond in (self._cond, self._idle, self._space):
@@ -735,6 +788,8 @@ class Deliverer:
         else:
             body, webhook_id, stored = self.store.delivery_payload(sched.delivery_id)
             opts = DeliveryOptions.from_dict(stored) if stored else self.options
+            if self._rescale is not None:
+                opts = replace(opts, time_scale=self._rescale)
         try:
             webhook = self.store.get_webhook(webhook_id) if webhook_id is not None else None
         except NotFound:
@@ -773,9 +828,28 @@ class Deliverer:
         log.debug("Delivery %s attempt %s: %s", sched.delivery_id, sched.number, result.describe())
         if outcome.next is not None:
             self._push(outcome.next, job.payload)
+        if outcome.deactivated:
+            self._end_waiting(webhook.id)
         self._call("attempt", record, outcome)
         if outcome.status != "pending":
             self._complete(sched.delivery_id, outcome.status)
+
+    def _end_waiting(self, webhook_id: int) -> None:
+        """A deactivated webhook's waiting retries will never be sent: make them due now.
+
+        Each is then taken at once, finds the webhook inactive and ends failed, so a run
+        that waits for its deliveries to settle stops waiting (instead of sitting until
+        the last retry's time only to cancel it).
+        """
+        page, _ = self.store.list_deliveries(status="pending", webhook_id=webhook_id, limit=None)
+        ids = {d.id for d in page}
+        now = self._clock()
+        with self._cond:
+            for job in self._heap:
+                if job.scheduled.delivery_id in ids and job.due_at > now:
+                    job.due_at = now
+            heapq.heapify(self._heap)
+            self._cond.notify_all()
 
     def _complete(self, delivery_id: int, status: str) -> None:
         self._call("complete", delivery_id, status)

@@ -212,13 +212,17 @@ def check_moment(moment: datetime) -> datetime:
     return moment
 
 
-def parse_now(text: str) -> datetime:
-    """``--now`` as ISO 8601 (``2024-07-25T14:52:06Z``); a time with no zone is UTC."""
+def parse_time(text: str) -> datetime:
+    """ISO 8601 (``2024-07-25T14:52:06Z``) as an aware UTC time; a time with no zone is UTC."""
     try:
-        moment = _as_utc(datetime.fromisoformat(text.strip().replace("z", "Z")))
+        return _as_utc(datetime.fromisoformat(text.strip().replace("z", "Z")))
     except (ValueError, OverflowError):
         raise UsageError(f"Malformed time {text!r}: use ISO 8601, e.g. 2024-07-25T14:52:06Z.") from None
-    return check_moment(moment)
+
+
+def parse_now(text: str) -> datetime:
+    """``--now``: a time the world's clock can start at (one an ObjectId can carry)."""
+    return check_moment(parse_time(text))
 
 
 def check_days(days: float) -> timedelta:

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, request, url_for
 
 from .. import delivery
 from ..errors import NotFound, UsageError
-from ..generate import parse_now
+from ..generate import parse_now, parse_time
 from ..overrides import parse_assignment, parse_path
 from ..registry import EventType
 from . import openapi
@@ -71,6 +71,27 @@ def query_int(name: str, default: int | None = None, *, low: int | None = None, 
     if (low is not None and value < low) or (high is not None and value > high):
         raise UsageError(f"Query parameter {name!r} must be between {low} and {high}, not {value}.", details={"parameter": name})
     return value
+
+
+def query_text(name: str, *, max_length: int = 200) -> str | None:
+    """A free-text query parameter, bounded; empty is absent."""
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    if len(raw) > max_length:
+        raise UsageError(f"Query parameter {name!r} is longer than {max_length} characters.", details={"parameter": name})
+    return raw.strip()
+
+
+def query_time(name: str) -> float | None:
+    """An ISO 8601 query parameter (UTC when it names no zone) as an epoch time."""
+    raw = query_text(name, max_length=64)
+    if raw is None:
+        return None
+    try:
+        return parse_time(raw).timestamp()
+    except UsageError as exc:
+        raise UsageError(f"Query parameter {name!r}: {exc.message}", details={"parameter": name}) from None
 
 
 def check_url(url: str, pointer: str = "/url") -> str:
@@ -233,15 +254,21 @@ def list_deliveries() -> Any:
         if not cursor_text.isdigit() or int(cursor_text) > MAX_ID:
             raise UsageError(f"Query parameter 'cursor' {cursor_text!r} is not one this API gave out.", details={"parameter": "cursor"})
         cursor = int(cursor_text)
-    page, next_cursor = services().store.list_deliveries(
-        status=status,
-        webhook_id=query_int("webhook", low=0, high=MAX_ID),
-        limit=query_int("limit", 50, low=1, high=MAX_PAGE),
-        cursor=cursor,
-    )
+    filters = {
+        "status": status,
+        "webhook_id": query_int("webhook", low=0, high=MAX_ID),
+        "event_type": query_text("event_type"),
+        "status_code": query_int("status_code", low=100, high=599),
+        "event_id": query_text("event_id"),
+        "since": query_time("since"),
+        "until": query_time("until"),
+    }
+    store = services().store
+    page, next_cursor = store.list_deliveries(limit=query_int("limit", 50, low=1, high=MAX_PAGE), cursor=cursor, **filters)
     return {
         "deliveries": services().delivery_dicts(page),
         "next_cursor": None if next_cursor is None else str(next_cursor),
+        "total": store.count_deliveries(**filters),
     }
 
 
@@ -285,6 +312,17 @@ def put_sink(name: str) -> Any:
 def delete_sink(name: str) -> Any:
     services().sinks.delete(name)
     return Response(status=204)
+
+
+@bp.get("/sinks/<name>/secret")
+def sink_secret(name: str) -> Any:
+    """The sink's secret in full, so that a person can sign for it (``fire --secret``).
+
+    Readable by the dashboard only: the API answers no foreign ``Host`` and sends no
+    CORS headers, so another site's page cannot read the answer.
+    """
+    sink = services().sinks.get(name)
+    return {"name": sink.name, "secret": sink.secret or None}
 
 
 @bp.get("/sinks/<name>/requests")
