@@ -152,7 +152,7 @@ class Studio:
             sim.at(_between(rng, moment + timedelta(minutes=10), closes - timedelta(minutes=10)), self.edit_session, session)
         for n in range(round(session.capacity * rng.uniform(*DEMAND))):
             sim.at(_between(rng, moment + timedelta(minutes=2), closes - timedelta(minutes=5)), self.book, session, n)
-        sim.at(closes, self.close_waitlist, session)
+        sim.at(closes + timedelta(seconds=rng.uniform(1, 90)), self.close_waitlist, session)
         sim.at(start + timedelta(seconds=rng.uniform(600, 1200)), self.take_attendance, session)
 
     def edit_session(self, moment: datetime, session: Session) -> list[Emission]:
