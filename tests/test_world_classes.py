@@ -118,6 +118,8 @@ def test_bookings_are_for_open_sessions_within_capacity_by_guests_who_exist(run)
                 booking["state"] = kind
         assert len([b for b in live(sid) if b["state"] == "seated"]) <= session["capacity"]
     assert all(seen.values()), seen
+    ids = [e["id"] for e in events if e["event_type"].startswith("Class.")]
+    assert len(set(ids)) == len(ids)  # each event's key is its own, edits and all
 
 
 def test_classes_happen_mornings_and_evenings_on_the_centers_clock(run):

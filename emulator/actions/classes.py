@@ -27,10 +27,12 @@ from typing import TYPE_CHECKING
 from ..world import Center, World, new_uuid, pick
 from ..world.classes import (
     BOOKING_FATES,
+    BOOKING_SKEW,
     DELETE_AFTER_CANCEL_SHARE,
     DEMAND,
     EDIT_SHARE,
     HORIZON_DAYS,
+    MORE_SEATS_SHARE,
     NO_SHOW_SHARE,
     ROOM_SHARE,
     SESSION_FATES,
@@ -150,17 +152,24 @@ class Studio:
                 sim.at(when, self.delete_session, session)
         if rng.random() < EDIT_SHARE:
             sim.at(_between(rng, moment + timedelta(minutes=10), closes - timedelta(minutes=10)), self.edit_session, session)
+        first, last = moment + timedelta(minutes=2), closes - timedelta(minutes=5)
         for n in range(round(session.capacity * rng.uniform(*DEMAND))):
-            sim.at(_between(rng, moment + timedelta(minutes=2), closes - timedelta(minutes=5)), self.book, session, n)
+            # Most book soon after the timetable is out: a popular session fills early,
+            # which leaves its waitlist time to move up as others cancel.
+            sim.at(first + (last - first) * rng.random() ** BOOKING_SKEW, self.book, session, n)
         sim.at(closes + timedelta(seconds=rng.uniform(1, 90)), self.close_waitlist, session)
         sim.at(start + timedelta(seconds=rng.uniform(600, 1200)), self.take_attendance, session)
 
     def edit_session(self, moment: datetime, session: Session) -> list[Emission]:
-        """The front desk changes the session's length, capacity or description."""
+        """The front desk changes the session's length, capacity or description.
+
+        A session with guests waiting gets more seats, and the waitlist moves up into them.
+        """
         if not session.open:
             return []
-        rng = self.world.streams("class-edit", session.number)
-        what = rng.choice(("duration", "capacity", "description"))
+        session.edits += 1
+        rng = self.world.streams("class-edit", session.number, session.edits)
+        what = "capacity" if session.waiting else rng.choice(("duration", "capacity", "description"))
         if what == "duration":
             session.duration = max(30, session.duration + rng.choice((-15, 15, 30)))
         elif what == "capacity":
@@ -168,8 +177,7 @@ class Studio:
             session.web_capacity = min(session.capacity, session.web_capacity + rng.randint(0, 4))
         else:
             session.description_text = rng.choice(DESCRIPTIONS)
-        session.edited = True
-        return [_schedule("Updated", session, moment)]
+        return [_schedule("Updated", session, moment), *self._move_up(moment, session)]
 
     def cancel_session(self, moment: datetime, session: Session) -> list[Emission]:
         """Cancel the session: its bookings are cancelled first, then the session."""
@@ -217,6 +225,9 @@ class Studio:
         session.guest_ids.add(guest_id)
         # A guest with a booking ahead is not deleted (the world's rule for open groups).
         self.world.open_groups[guest_id] = self.world.open_groups.get(guest_id, 0) + 1
+        if waiting and len(session.waiting) == 1 and rng.random() < MORE_SEATS_SHARE:
+            # The first guest on a waitlist: the desk may find more seats (a bigger room).
+            self.sim.at(_between(rng, moment + timedelta(minutes=5), session.start - WAITLIST_CLOSES), self.edit_session, session)
         fate = pick(rng, BOOKING_FATES)
         if fate == "cancelled":
             self.sim.at(_between(rng, moment + timedelta(minutes=1), session.start - timedelta(minutes=5)), self.cancel_booking, booking)
@@ -237,8 +248,12 @@ class Studio:
             return []
         freed = booking.state == "seated"
         self._release(booking, state)
-        out = [_booking(action, booking, moment)]
-        if freed and session.waiting and moment < session.start - WAITLIST_CLOSES:
+        return [_booking(action, booking, moment), *(self._move_up(moment, session) if freed else ())]
+
+    def _move_up(self, moment: datetime, session: Session) -> list[Emission]:
+        """Free seats go to the waitlist, first come first served, until it closes."""
+        out = []
+        while session.waiting and not session.full and moment < session.start - WAITLIST_CLOSES:
             lucky = session.waiting.pop(0)
             lucky.state = "seated"
             session.seated.append(lucky)
@@ -286,7 +301,8 @@ def _between(rng: random.Random, low: datetime, high: datetime) -> datetime:
 
 def _schedule(action: str, session: Session, moment: datetime) -> Emission:
     kind = f"Class.Schedule.{action}"
-    return Emission(kind, moment, f"{kind}:{session.number}", {"session": session, "center": session.center})
+    key = f"{kind}:{session.number}:{session.edits}" if action == "Updated" else f"{kind}:{session.number}"
+    return Emission(kind, moment, key, {"session": session, "center": session.center})
 
 
 def _booking(action: str, booking: ClassBooking, moment: datetime, view: View = _BLANK) -> Emission:

@@ -39,19 +39,24 @@ EDGE_CLASSES = (
 MORNING_SLOTS = ((6, 30), (7, 0), (7, 30), (8, 0), (9, 0), (9, 30), (10, 0))
 EVENING_SLOTS = ((17, 0), (17, 30), (18, 0), (18, 30), (19, 0), (19, 30), (20, 0))
 #: How many sessions a center runs in a morning and in an evening, by weight.
-SESSIONS_PER_HALF_DAY = OrderedDict([(0, 1), (1, 5), (2, 3)])
+SESSIONS_PER_HALF_DAY = OrderedDict([(0, 3), (1, 5), (2, 1)])
 #: Days ahead the timetable is published: sessions up to this many days out are scheduled.
 HORIZON_DAYS = 2
 #: Bookings a session draws, as a share of its capacity (uniform between the two):
 #: some sessions stay half empty, popular ones overflow into the waitlist.
-DEMAND = (0.35, 1.35)
+DEMAND = (0.3, 1.6)
+#: When bookings come, between publication and the waitlist's closing: the fraction of
+#: that window is ``random() ** BOOKING_SKEW``, so most book soon after publication.
+BOOKING_SKEW = 2.0
 #: Guests a full session's waitlist takes before a booking is refused outright.
-WAITLIST_SIZE = 4
+WAITLIST_SIZE = 5
+#: Chance that a session whose waitlist starts gets more seats (an edit) before it closes.
+MORE_SEATS_SHARE = 0.3
 #: The waitlist closes this long before the start: who is still on it is rejected.
 WAITLIST_CLOSES = timedelta(minutes=30)
 #: What becomes of a session once scheduled. ``cancelled`` sessions are deleted
 #: afterwards half the time; ``deleted`` ones are removed outright, bookings and all.
-SESSION_FATES = OrderedDict([("held", 86), ("cancelled", 9), ("deleted", 5)])
+SESSION_FATES = OrderedDict([("held", 84), ("cancelled", 10), ("deleted", 6)])
 DELETE_AFTER_CANCEL_SHARE = 0.5
 #: Chance that a session is edited (length, capacity or description) before it starts.
 EDIT_SHARE = 0.15
@@ -89,8 +94,9 @@ class Session:
     is_free: bool
     #: ``scheduled`` until it is ``cancelled``, ``deleted`` or ``started``
     state: str = "scheduled"
-    #: after an edit Zenoti writes "" and -1 where it wrote null before (the Updated sample)
-    edited: bool = False
+    #: how many times it was edited: after an edit Zenoti writes "" and -1 where it wrote
+    #: null before (the Updated sample)
+    edits: int = 0
     description_text: str = ""
     #: bookings holding a seat, then bookings waiting for one (first come, first served)
     seated: list[ClassBooking] = field(default_factory=list)
@@ -105,6 +111,10 @@ class Session:
     enforce_add_on_conflict = False
     class_type = 1
     code = None
+
+    @property
+    def edited(self) -> bool:
+        return self.edits > 0
 
     @property
     def name(self) -> str:
