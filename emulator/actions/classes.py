@@ -131,7 +131,7 @@ class Studio:
                 session = Session(
                     number, kind, center, start, kind.duration, kind.capacity, web,
                     room_id=rng.choice(center.rooms).id if rng.random() < ROOM_SHARE else None,
-                    show_in_catalog=0 if rng.random() < 0.05 else 1, is_free=rng.random() < 0.04,
+                    show_in_catalog=1, is_free=rng.random() < 0.04,
                 )
                 out.append(_schedule("Created", session, moment))
                 self._plan(moment, session, rng)
