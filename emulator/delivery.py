@@ -38,12 +38,14 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from . import __version__, signing
+from .bounds import parse_seconds
 from .errors import NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
+from .transport import DeadlineAdapter, Watchdog
+from .urls import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +164,8 @@ class DeliveryOptions:
     deactivate_after: int = DEFAULT_DEACTIVATE_AFTER
 
     def __post_init__(self) -> None:
-        if not self.timeout > 0:
-            raise UsageError(f"Timeout must be positive, not {self.timeout}.")
+        # finite and bounded: a timeout of inf would hold an attempt (and resume) for ever
+        parse_seconds(self.timeout, what="Timeout")
         if not (self.time_scale > 0 and math.isfinite(self.time_scale)):
             raise UsageError(f"Time scale must be a positive number, not {self.time_scale}.")
         if self.signature_format not in signing.SIGNATURE_FORMATS:
@@ -382,7 +384,8 @@ class Deliverer:
         self._templates: dict[tuple[str, str], requests.PreparedRequest] = {}
         # Zenoti sends no cookies back; neither do we, whatever a receiver sets.
         self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        adapter = HTTPAdapter(pool_connections=max(10, concurrency), pool_maxsize=max(10, concurrency))
+        adapter = DeadlineAdapter(pool_connections=max(10, concurrency), pool_maxsize=max(10, concurrency))
+        self._watchdog = Watchdog()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -505,40 +508,57 @@ class Deliverer:
     def send(self, prepared: PreparedDelivery, *, timeout: float) -> SendResult:
         """Make one HTTP request and say how it went; never raises for a network failure.
 
-        Redirects are not followed (a 3xx is a failed attempt), and the first
-        :data:`RESPONSE_LOG_LIMIT` bytes of the response are kept.
+        The whole attempt, connection, request, headers and body, ends within
+        ``timeout`` seconds (a receiver that drips its answer is cut off, as Zenoti cuts
+        it off), and at most :data:`RESPONSE_LOG_LIMIT` bytes of the response are read:
+        past them the connection is closed, so an endless body costs neither memory
+        nor time. Redirects are not followed (a 3xx is a failed attempt).
         """
         started_at = self._clock()
         t0 = time.perf_counter()
         try:
             prep = self._prepare(prepared)
         except (requests.RequestException, ValueError) as exc:
-            return SendResult(started_at, prepared.method, prepared.url, {}, None, "error", 0.0, {}, b"", _error_text(exc))
-        headers = {k: v if isinstance(v, str) else v.decode("latin-1") for k, v in prep.headers.items()}
-        try:
-            resp = self.session.send(prep, timeout=timeout, allow_redirects=False, proxies=self._proxies(prepared.url))
-        except requests.RequestException as exc:
+            return SendResult(started_at, prepared.method, _shown_url(prepared.url), {}, None, "error", 0.0, {}, b"", _error_text(exc))
+        headers = _shown_headers(prep.headers)
+        url = _shown_url(prepared.url)
+        with self._watchdog.deadline(timeout) as scope:
+            try:
+                resp = self.session.send(
+                    prep, timeout=timeout, allow_redirects=False, stream=True, proxies=self._proxies(prepared.url)
+                )
+            except requests.RequestException as exc:
+                latency = (time.perf_counter() - t0) * 1000
+                outcome = "timeout" if scope.expired else _classify(exc)
+                text = _error_text(exc)
+                if outcome == "timeout":
+                    text = f"no response within {timeout:g} s ({'attempt deadline' if scope.expired else text})"
+                return SendResult(started_at, prepared.method, url, headers, None, outcome, latency, {}, b"", text)
+            try:
+                body, broken = _read_limited(resp, RESPONSE_LOG_LIMIT)
+            finally:
+                scope.end()  # before the connection can go back to the pool
+                resp.close()
             latency = (time.perf_counter() - t0) * 1000
-            outcome = _classify(exc)
-            text = _error_text(exc)
-            if outcome == "timeout":
-                text = f"no response within {timeout:g} s ({text})"
-            return SendResult(started_at, prepared.method, prepared.url, headers, None, outcome, latency, {}, b"", text)
-        latency = (time.perf_counter() - t0) * 1000
-        with resp:
             status = resp.status_code
-            return SendResult(
-                started_at,
-                prepared.method,
-                prepared.url,
-                headers,
-                status,
-                _outcome(status),
-                latency,
-                dict(resp.headers),
-                resp.content[:RESPONSE_LOG_LIMIT],
-                None if 200 <= status < 300 else f"HTTP {status} {resp.reason or ''}".strip(),
-            )
+            response_headers = dict(resp.headers)
+            if scope.expired or broken:
+                how = f"did not finish within {timeout:g} s" if scope.expired else f"was cut off ({broken})"
+                error = f"HTTP {status} answered, but its body {how} after {len(body)} bytes"
+                outcome = "timeout" if scope.expired else "connection"
+                return SendResult(started_at, prepared.method, url, headers, None, outcome, latency, response_headers, body, error)
+        return SendResult(
+            started_at,
+            prepared.method,
+            url,
+            headers,
+            status,
+            _outcome(status),
+            latency,
+            response_headers,
+            body,
+            None if 200 <= status < 300 else f"HTTP {status} {resp.reason or ''}".strip(),
+        )
 
     def _prepare(self, prepared: PreparedDelivery) -> requests.PreparedRequest:
         """The request on the wire, from a per-(verb, URL) template.
@@ -599,6 +619,7 @@ class Deliverer:
                 cond.notify_all()
         for t in self._threads:
             t.join()
+        self._watchdog.close()
         self.session.close()
 
     def __enter__(self) -> Deliverer:
@@ -724,7 +745,7 @@ class Deliverer:
         )
         if outcome.deactivated:
             log.warning(
-                "Webhook %s (%s) deactivated after %s failures in a row", webhook.id, webhook.url, opts.deactivate_after
+                "Webhook %s (%s) deactivated after %s failures in a row", webhook.id, webhook.shown_url, opts.deactivate_after
             )
         log.debug("Delivery %s attempt %s: %s", sched.delivery_id, sched.number, result.describe())
         if outcome.next is not None:
@@ -763,6 +784,55 @@ def _meta(body: bytes) -> Mapping[str, Any]:
     except ValueError:
         return {}
     return parsed if isinstance(parsed, dict) else {}
+
+
+#: Bytes asked of the socket per read of a response body.
+_READ_CHUNK = 16 * 1024
+
+
+def _read_limited(resp: requests.Response, limit: int) -> tuple[bytes, str | None]:
+    """At most ``limit`` bytes of the body (decoded), and why reading broke off, if it did.
+
+    Reading stops at ``limit``: the caller closes the connection, so the rest of a
+    300 MiB (or endless) body is never read. ``(body, None)`` is a clean read, cut or
+    not; ``(body, reason)`` a connection that broke (or was ended by the deadline).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in resp.raw.stream(_READ_CHUNK, decode_content=True):
+            chunks.append(chunk[: limit - size])
+            size += len(chunk)
+            if size >= limit:
+                break
+    except (requests.RequestException, OSError, ValueError) as exc:
+        return b"".join(chunks), _error_text(exc)
+    except Exception as exc:  # urllib3's ProtocolError, DecodeError...: the receiver's fault
+        if type(exc).__module__.startswith("urllib3"):
+            return b"".join(chunks), _error_text(exc)
+        raise
+    return b"".join(chunks), None
+
+
+def _shown_url(url: str) -> str:
+    """The URL as the log keeps it: a password in it is never written down."""
+    return redact_url(url)
+
+
+def _shown_headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    """Request headers as the log keeps them: credentials masked.
+
+    requests derives ``Authorization: Basic ...`` from a URL's ``user:password@``; the
+    log says that one was sent, not what it was.
+    """
+    out = {}
+    for k, v in headers.items():
+        text = v if isinstance(v, str) else v.decode("latin-1")
+        if k.lower() in ("authorization", "proxy-authorization"):
+            scheme = text.split(" ", 1)[0]
+            text = f"{scheme} <redacted>"
+        out[k] = text
+    return out
 
 
 def _str_or_none(value: Any) -> str | None:

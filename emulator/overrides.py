@@ -7,11 +7,11 @@ validator prints them); the value is JSON where it parses and a plain string oth
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
+from . import bounds
 from .errors import UsageError
 
 Path = tuple[str | int, ...]
@@ -23,11 +23,12 @@ def parse_path(text: str) -> Path:
     text = text.strip()
     if text.startswith("$"):
         text = text[1:].lstrip(".")
-    text = re.sub(r"\[(\d+)\]", r".\1", text)
+    text = re.sub(r"\[([0-9]+)\]", r".\1", text)
     parts = text.split(".")
     if not text or any(part == "" for part in parts):
         raise UsageError(f"Malformed override path {text!r}: use dotted keys like data.guest.email or data.appointments.0.room_name.")
-    return tuple(int(part) if part.isdigit() else part for part in parts)
+    # ASCII digits only: "²" is a key (str.isdigit() would call it a number int() refuses)
+    return tuple(int(part) if bounds.is_index(part) else part for part in parts)
 
 
 def parse_assignment(text: str) -> Override:
@@ -36,7 +37,9 @@ def parse_assignment(text: str) -> Override:
     if not sep:
         raise UsageError(f"Malformed override {text!r}: expected PATH=VALUE, e.g. data.guest.email=null.")
     try:
-        value = json.loads(raw)
+        value = bounds.loads_json(raw)
+    except bounds.TooDeep as exc:
+        raise UsageError(f"Override {path.strip()!r}: {exc.message}") from None
     except ValueError:
         value = raw
     return parse_path(path), value

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import bounds
 from .errors import EmulatorError, NotFound, UsageError
 from .store import mask_secret
 
@@ -126,7 +127,8 @@ class CapturedRequest:
         except UnicodeDecodeError:
             text = None
         try:
-            parsed = json.loads(self.body) if self.body else None
+            # a receiver must take any body; shown parsed only when it is sane JSON
+            parsed = bounds.loads_json(self.body) if self.body else None
         except ValueError:
             parsed = None
         return {

@@ -39,6 +39,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from . import bounds
+from .urls import redact_url
 from .errors import NotFound, StoreError, UsageError, WebhookInactive
 
 #: File name of the default log, under ``platformdirs.user_data_dir("zenoti-emulator")``.
@@ -189,6 +191,11 @@ class Webhook:
     def masked_secret(self) -> str:
         return mask_secret(self.secret)
 
+    @property
+    def shown_url(self) -> str:
+        """The URL as it may be shown: a password in it masked."""
+        return redact_url(self.url)
+
     def subscribes_to(self, event_type: str) -> bool:
         """Whether events of ``event_type`` go to this webhook."""
         return not self.event_types or "*" in self.event_types or event_type in self.event_types
@@ -198,7 +205,7 @@ class Webhook:
         return {
             "id": self.id,
             "name": self.name,
-            "url": self.url,
+            "url": self.shown_url,
             "verb": self.verb,
             "secret": self.masked_secret,
             "has_secret": bool(self.secret),
@@ -242,7 +249,7 @@ class Attempt:
             "number": self.number,
             "started_at": iso(self.started_at),
             "verb": self.verb,
-            "url": self.url,
+            "url": redact_url(self.url),
             "request_headers": dict(self.request_headers),
             "status_code": self.status_code,
             "outcome": self.outcome,
@@ -310,6 +317,11 @@ class Delivery:
     attempt_log: tuple[Attempt, ...] = ()
     schedule: tuple[ScheduledAttempt, ...] = ()
 
+    @property
+    def shown_url(self) -> str:
+        """The URL as it may be shown: a password in it masked."""
+        return redact_url(self.url)
+
     def to_dict(self, *, with_body: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {
             "id": self.id,
@@ -317,7 +329,7 @@ class Delivery:
             "call_id": self.call_id,
             "event_id": self.event_id,
             "webhook_id": self.webhook_id,
-            "url": self.url,
+            "url": self.shown_url,
             "verb": self.verb,
             "status": self.status,
             "attempts": self.attempts,
@@ -613,7 +625,7 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO webhooks (name, url, verb, secret, secret_key, event_types, active, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (name or url, url, verb, secret or None, secret_key(secret), json.dumps(list(event_types)), int(active), now, now),
+                (name or redact_url(url), url, verb, secret or None, secret_key(secret), json.dumps(list(event_types)), int(active), now, now),
             )
             webhook_id = cur.lastrowid
         return self.get_webhook(webhook_id)  # type: ignore[arg-type]
@@ -647,8 +659,8 @@ class Store:
         :raise UsageError: when several webhooks share the URL (the message lists their ids).
         """
         text = str(url_or_id).strip()
-        if text.isdigit():
-            return self.get_webhook(int(text))
+        if bounds.looks_like_id(text):
+            return self.get_webhook(bounds.parse_id(text, what="A webhook id"))
         rows = self._read(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE url = ? ORDER BY id", (text,))
         if not rows:
             raise NotFound(f"No webhook with URL {text}. List them with: zenoti-emulator webhooks")
@@ -746,7 +758,7 @@ class Store:
         """
         current = self.get_webhook(webhook.id)
         if not current.active:
-            raise WebhookInactive(current.id, current.url, current.consecutive_failures)
+            raise WebhookInactive(current.id, current.shown_url, current.consecutive_failures)
         return current
 
     # -- deliveries ------------------------------------------------------------------

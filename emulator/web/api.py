@@ -14,9 +14,8 @@ from typing import Any
 
 from flask import Blueprint, Response, request, url_for
 
-from .. import delivery
+from .. import bounds, delivery
 from ..errors import NotFound, UsageError
-from ..generate import parse_now
 from ..overrides import parse_assignment, parse_path
 from ..registry import EventType
 from . import openapi
@@ -27,7 +26,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 #: The most rows one page of a list returns.
 MAX_PAGE = 500
 #: Ids are SQLite integers: anything larger cannot name a row.
-MAX_ID = 2**63 - 1
+MAX_ID = bounds.MAX_ID
 
 
 # -- input helpers -------------------------------------------------------------------
@@ -36,10 +35,12 @@ MAX_ID = 2**63 - 1
 def json_body(schema: str) -> dict[str, Any]:
     """The request body as a JSON object, checked against ``components.schemas[schema]``.
 
-    An empty body is ``{}``, so actions without parameters need no body.
+    An empty body is ``{}``, so actions without parameters need no body. Numbers are
+    read as JSON Schema reads them (``2.0`` is the integer ``2``), and nesting is bounded
+    (:func:`emulator.bounds.loads_json`).
 
-    :raise UsageError: (400) for malformed JSON, a body that is not an object, or a field
-        that breaks the schema (named by JSON pointer in ``details``).
+    :raise UsageError: (400) for malformed or too deeply nested JSON, a body that is not
+        an object, or a field that breaks the schema (named by JSON pointer in ``details``).
     """
     try:
         raw = request.get_data(cache=True).decode("utf-8")
@@ -49,7 +50,9 @@ def json_body(schema: str) -> dict[str, Any]:
         body: Any = {}
     else:
         try:
-            body = json.loads(raw)
+            body = bounds.loads_json(raw, integral=True)
+        except bounds.TooDeep as exc:
+            raise UsageError(exc.message, details={"max_depth": bounds.MAX_JSON_DEPTH}) from None
         except json.JSONDecodeError as exc:
             raise UsageError(
                 f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
@@ -65,12 +68,9 @@ def query_int(name: str, default: int | None = None, *, low: int | None = None, 
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
-    except ValueError:
-        raise UsageError(f"Query parameter {name!r} must be an integer, not {raw!r}.", details={"parameter": name}) from None
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise UsageError(f"Query parameter {name!r} must be between {low} and {high}, not {value}.", details={"parameter": name})
-    return value
+        return bounds.parse_int(raw, what=f"Query parameter {name!r}", low=low, high=high)
+    except UsageError as exc:
+        raise UsageError(exc.message, details={"parameter": name}) from None
 
 
 def check_url(url: str, pointer: str = "/url") -> str:
@@ -96,7 +96,12 @@ def overrides_from(body: dict[str, Any]) -> list[tuple[Any, Any]]:
 
 def now_from(body: dict[str, Any]) -> datetime | None:
     text = body.get("now")
-    return None if text is None else parse_now(text)
+    if text is None:
+        return None
+    try:
+        return bounds.parse_time(text, what="'now'")
+    except UsageError as exc:
+        raise UsageError(exc.message, details={"pointer": "/now"}) from None
 
 
 # -- health and event types ----------------------------------------------------------
@@ -230,8 +235,8 @@ def list_deliveries() -> Any:
     cursor_text = request.args.get("cursor") or None
     cursor = None
     if cursor_text is not None:
-        if not cursor_text.isdigit() or int(cursor_text) > MAX_ID:
-            raise UsageError(f"Query parameter 'cursor' {cursor_text!r} is not one this API gave out.", details={"parameter": "cursor"})
+        if not bounds.looks_like_id(cursor_text) or len(cursor_text) > 19 or int(cursor_text) > MAX_ID:
+            raise UsageError(f"Query parameter 'cursor' {cursor_text[:40]!r} is not one this API gave out.", details={"parameter": "cursor"})
         cursor = int(cursor_text)
     page, next_cursor = services().store.list_deliveries(
         status=status,
