@@ -42,10 +42,10 @@ from requests.auth import AuthBase
 
 from . import __version__, signing
 from .bounds import parse_seconds
-from .errors import NotFound, UsageError, WebhookInactive
+from .errors import Conflict, NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
 from .transport import DeadlineAdapter, Watchdog
-from .urls import redact_url
+from .urls import check_url, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -457,6 +457,33 @@ class Deliverer:
             raise
         return ids
 
+    def submit_all(
+        self,
+        events: Iterable[Mapping[str, Any] | bytes],
+        webhooks: Iterable[Webhook],
+        *,
+        options: DeliveryOptions | None = None,
+    ) -> list[int]:
+        """Every event to every webhook, all or nothing: logged in one transaction, then sent.
+
+        For a bounded batch (an API request): a crash before the commit leaves none of
+        them in the log, after it leaves all of them, to be sent or resumed; none is sent
+        before all are logged. Ids come webhook by webhook, events in order.
+
+        :raise WebhookInactive: when a webhook is deactivated (nothing is logged).
+        """
+        if self._closing:
+            raise RuntimeError("This Deliverer is closed; open a new one to submit.")
+        opts = options or self.options
+        stored = opts.to_dict()
+        events = list(events)
+        hooks = [self.store.require_active(hook) for hook in webhooks]
+        items = [_new_delivery(event, hook, stored) for hook in hooks for event in events]
+        scheduled = self.store.create_deliveries(items, time_scale=opts.time_scale) if items else []
+        for item, sched in zip(items, scheduled):
+            self._push(sched, (item.body, item.webhook.id, opts))
+        return [sched.delivery_id for sched in scheduled]
+
     def _enqueue(self, chunk: list[NewDelivery], webhook: Webhook, opts: DeliveryOptions) -> list[int]:
         with self._lock:  # backpressure: wait for the workers to catch up
             if self._unattempted >= self.max_queued:
@@ -495,7 +522,7 @@ class Deliverer:
         """
         _, webhook_id, _ = self.store.delivery_payload(delivery_id)
         if webhook_id is None:
-            raise UsageError(f"Delivery {delivery_id} has no webhook any more (it was deleted); nothing to replay to.")
+            raise Conflict(f"Delivery {delivery_id} has no webhook any more (it was deleted); nothing to replay to.")
         self.store.require_active(self.store.get_webhook(webhook_id))
         sched = self.store.schedule_replay(delivery_id)
         self._push(sched, None)
@@ -859,22 +886,6 @@ def _error_text(exc: BaseException) -> str:
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
-
-
-def check_url(url: str) -> str:
-    """An http(s) URL with a host, or a :class:`UsageError` saying what is wrong."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises for a port that is not a number in 0..65535
-    except ValueError as exc:  # an unclosed [IPv6 bracket, a port of letters
-        raise UsageError(f"Target URL {url!r} is malformed: {exc}.") from None
-    if parts.scheme not in ("http", "https"):
-        raise UsageError(f"Target URL must start with http:// or https://, not {url!r}.")
-    if not parts.hostname:
-        raise UsageError(f"Target URL has no host: {url!r}.")
-    return url
 
 
 __all__ = [

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import bounds
-from .errors import UsageError
+from .errors import Unprocessable, UsageError
 
 Path = tuple[str | int, ...]
 Override = tuple[Path, Any]
@@ -23,7 +23,8 @@ def parse_path(text: str) -> Path:
     text = text.strip()
     if text.startswith("$"):
         text = text[1:].lstrip(".")
-    text = re.sub(r"\[([0-9]+)\]", r".\1", text)
+    # a[0], a.[0] and a leading [0] all name item 0
+    text = re.sub(r"\.?\[([0-9]+)\]", r".\1", text).removeprefix(".")
     parts = text.split(".")
     if not text or any(part == "" for part in parts):
         raise UsageError(f"Malformed override path {text!r}: use dotted keys like data.guest.email or data.appointments.0.room_name.")
@@ -49,7 +50,8 @@ def apply(event: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any
     """Set each path in ``event`` (in place) and return it.
 
     A missing key at the end of a path is created (Zenoti adds fields too); a missing
-    parent, or an index past the end of a list, is a usage error naming the path.
+    parent, or an index past the end of a list, is an :class:`Unprocessable` usage error
+    naming the path (422 over HTTP: the path is well formed, the event lacks it).
     """
     for path, value in overrides:
         target: Any = event
@@ -58,12 +60,12 @@ def apply(event: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any
         last = path[-1]
         if isinstance(target, list):
             if not isinstance(last, int) or last >= len(target):
-                raise UsageError(f"Override {_dotted(path)}: no item {last} in {_dotted(path[:-1])} (it has {len(target)}).")
+                raise Unprocessable(f"Override {_dotted(path)}: no item {last} in {_dotted(path[:-1])} (it has {len(target)}).")
             target[last] = value
         elif isinstance(target, dict):
             target[str(last)] = value
         else:
-            raise UsageError(f"Override {_dotted(path)}: {_dotted(path[:-1])} is a {type(target).__name__}, not an object or list.")
+            raise Unprocessable(f"Override {_dotted(path)}: {_dotted(path[:-1])} is a {type(target).__name__}, not an object or list.")
     return event
 
 
@@ -71,10 +73,10 @@ def _step(target: Any, key: str | int, where: Path) -> Any:
     if isinstance(target, list) and isinstance(key, int):
         if key < len(target):
             return target[key]
-        raise UsageError(f"Override: no item {key} in {_dotted(where[:-1])} (it has {len(target)}).")
+        raise Unprocessable(f"Override: no item {key} in {_dotted(where[:-1])} (it has {len(target)}).")
     if isinstance(target, dict) and str(key) in target:
         return target[str(key)]
-    raise UsageError(f"Override: {_dotted(where)} does not exist in the event.")
+    raise Unprocessable(f"Override: {_dotted(where)} does not exist in the event.")
 
 
 def _dotted(path: Path) -> str:

@@ -30,8 +30,9 @@ from .store import mask_secret
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: Requests kept per sink; older ones are dropped so the file cannot grow without bound.
 MAX_REQUESTS_PER_SINK = 500
-#: The longest a sink may wait before answering (a real sender gives up after 10 s).
-MAX_DELAY_MS = 60_000
+#: The longest a sink may wait before answering: past a real sender's 10 s timeout, which
+#: is what a delay rehearses, and no longer than that needs (a waiting answer holds a thread).
+MAX_DELAY_MS = 15_000
 #: Statuses a sink may answer with.
 STATUS_RANGE = range(100, 600)
 

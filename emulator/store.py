@@ -482,6 +482,11 @@ def _owner_alive(owner: str | None) -> bool:
     return True
 
 
+def _fits(row_id: int) -> bool:
+    """Whether ``row_id`` can name a row: sqlite3 raises OverflowError past 64 bits."""
+    return 0 <= row_id <= bounds.MAX_ID
+
+
 def _check_verb(verb: str) -> str:
     upper = verb.upper()
     if upper not in VERBS:
@@ -647,7 +652,7 @@ class Store:
 
     def get_webhook(self, webhook_id: int) -> Webhook:
         """:raise NotFound: when there is no such webhook."""
-        rows = self._read(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,))
+        rows = self._read(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,)) if _fits(webhook_id) else []
         if not rows:
             raise NotFound(f"No webhook with id {webhook_id}. List them with: zenoti-emulator webhooks")
         return _webhook(rows[0])
@@ -903,7 +908,7 @@ class Store:
         """
         now = self._clock()
         with self._tx() as conn:
-            row = conn.execute("SELECT status, attempts FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+            row = conn.execute("SELECT status, attempts FROM deliveries WHERE id = ?", (delivery_id,)).fetchone() if _fits(delivery_id) else None
             if row is None:
                 raise NotFound(f"No delivery with id {delivery_id}. List them with: zenoti-emulator deliveries")
             if row[0] == "pending":
@@ -976,7 +981,7 @@ class Store:
         rows = self._read(
             "SELECT e.body, d.webhook_id, d.options FROM deliveries d JOIN events e ON e.id = d.event_row WHERE d.id = ?",
             (delivery_id,),
-        )
+        ) if _fits(delivery_id) else []
         if not rows:
             raise NotFound(f"No delivery with id {delivery_id}. List them with: zenoti-emulator deliveries")
         return bytes(rows[0][0]), rows[0][1], json.loads(rows[0][2])
@@ -989,7 +994,7 @@ class Store:
         rows = self._read(
             f"SELECT {_DELIVERY_COLUMNS}, e.body FROM deliveries d JOIN events e ON e.id = d.event_row WHERE d.id = ?",
             (delivery_id,),
-        )
+        ) if _fits(delivery_id) else []
         if not rows:
             raise NotFound(f"No delivery with id {delivery_id}. List them with: zenoti-emulator deliveries")
         attempts = self._read(f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = ? ORDER BY number", (delivery_id,))

@@ -10,8 +10,45 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from .errors import UsageError
+
 #: What a password is replaced with.
 MASK = "****"
+#: The longest target URL accepted (the API documents the same ``maxLength``).
+MAX_URL_LENGTH = 2048
+
+
+def check_url(url: str) -> str:
+    """An http(s) URL with a host that can be sent to, or a :class:`UsageError` saying why not.
+
+    Refused: another scheme (the emulator must not become a file reader), no host, a port
+    outside 0..65535, whitespace or control characters, text that cannot be encoded
+    (a lone surrogate), a host name that IDNA cannot encode, and more than
+    :data:`MAX_URL_LENGTH` characters.
+    """
+    shown = url if len(url) <= 80 else url[:77] + "..."
+    if len(url) > MAX_URL_LENGTH:
+        raise UsageError(f"Target URL is {len(url)} characters long; the limit is {MAX_URL_LENGTH}.")
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"Target URL {shown!r} holds characters that cannot be sent (a lone surrogate).") from None
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise UsageError(f"Target URL {shown!r} holds whitespace or control characters; percent-encode them.")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number in 0..65535
+    except ValueError as exc:  # an unclosed [IPv6 bracket, a port of letters
+        raise UsageError(f"Target URL {shown!r} is malformed: {exc}.") from None
+    if parts.scheme not in ("http", "https"):
+        raise UsageError(f"Target URL must start with http:// or https://, not {shown!r}.")
+    if not parts.hostname:
+        raise UsageError(f"Target URL has no host: {shown!r}.")
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        raise UsageError(f"Target URL {shown!r} has a host name that is not valid (empty or over-long labels?).") from None
+    return url
 
 
 def redact_url(url: str) -> str:
@@ -43,4 +80,4 @@ def has_credentials(url: str) -> bool:
         return False
 
 
-__all__ = ["MASK", "has_credentials", "redact_url"]
+__all__ = ["MASK", "MAX_URL_LENGTH", "check_url", "has_credentials", "redact_url"]

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
+from werkzeug.routing import BaseConverter
 
 from .. import bounds, delivery
 from ..errors import NotFound, UsageError
@@ -22,6 +23,27 @@ from . import openapi
 from .services import services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+class IdConverter(BaseConverter):
+    """``<id:...>``: any run of ASCII digits, as an int.
+
+    Werkzeug's ``int(max=...)`` makes a path with a 20-digit id match no route, which
+    answers 405 where another method of the path exists; here every such path reaches
+    its view, whose lookup answers 404 for an id no row can have.
+    """
+
+    regex = "[0-9]{1,40}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
+
+
+# Before any route of the blueprint is added to the app: they use the converter.
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("id", IdConverter))
 
 #: The most rows one page of a list returns.
 MAX_PAGE = 500
@@ -46,7 +68,7 @@ def json_body(schema: str) -> dict[str, Any]:
         raw = request.get_data(cache=True).decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError("The body is not UTF-8 JSON.", details={"encoding": "utf-8"}) from None
-    if not raw.strip():
+    if not raw.strip(" \t\n\r"):  # JSON's whitespace; "\x0b" is not JSON at all
         body: Any = {}
     else:
         try:
@@ -65,7 +87,7 @@ def json_body(schema: str) -> dict[str, Any]:
 
 def query_int(name: str, default: int | None = None, *, low: int | None = None, high: int | None = None) -> int | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:  # given but empty (?limit=) is malformed, as the document says
         return default
     try:
         return bounds.parse_int(raw, what=f"Query parameter {name!r}", low=low, high=high)
@@ -190,12 +212,12 @@ def create_webhook() -> Any:
     return response, 201, {"Location": url_for("api.get_webhook", webhook_id=hook.id)}
 
 
-@bp.get("/webhooks/<int(max=9223372036854775807):webhook_id>")
+@bp.get("/webhooks/<id:webhook_id>")
 def get_webhook(webhook_id: int) -> Any:
     return services().webhook_dict(services().store.get_webhook(webhook_id))
 
 
-@bp.patch("/webhooks/<int(max=9223372036854775807):webhook_id>")
+@bp.patch("/webhooks/<id:webhook_id>")
 def update_webhook(webhook_id: int) -> Any:
     body = json_body("WebhookUpdate")
     if "url" in body:
@@ -203,19 +225,19 @@ def update_webhook(webhook_id: int) -> Any:
     return services().webhook_dict(services().update_webhook(webhook_id, body))
 
 
-@bp.delete("/webhooks/<int(max=9223372036854775807):webhook_id>")
+@bp.delete("/webhooks/<id:webhook_id>")
 def delete_webhook(webhook_id: int) -> Any:
     services().store.delete_webhook(webhook_id)
     return Response(status=204)
 
 
-@bp.post("/webhooks/<int(max=9223372036854775807):webhook_id>/reactivate")
+@bp.post("/webhooks/<id:webhook_id>/reactivate")
 def reactivate_webhook(webhook_id: int) -> Any:
     json_body("Empty")
     return services().webhook_dict(services().store.reactivate(webhook_id))
 
 
-@bp.post("/webhooks/<int(max=9223372036854775807):webhook_id>/ping")
+@bp.post("/webhooks/<id:webhook_id>/ping")
 def ping_webhook(webhook_id: int) -> Any:
     json_body("Empty")
     return services().ping(webhook_id)
@@ -226,18 +248,19 @@ def ping_webhook(webhook_id: int) -> Any:
 
 @bp.get("/deliveries")
 def list_deliveries() -> Any:
-    status = request.args.get("status") or None
+    status = request.args.get("status")
     if status is not None and status not in openapi.DELIVERY_STATUSES:
         raise UsageError(
             f"Query parameter 'status' must be one of {', '.join(openapi.DELIVERY_STATUSES)}, not {status!r}.",
             details={"parameter": "status"},
         )
-    cursor_text = request.args.get("cursor") or None
+    cursor_text = request.args.get("cursor")
     cursor = None
     if cursor_text is not None:
-        if not bounds.looks_like_id(cursor_text) or len(cursor_text) > 19 or int(cursor_text) > MAX_ID:
+        if not bounds.looks_like_id(cursor_text) or len(cursor_text) > 19:
             raise UsageError(f"Query parameter 'cursor' {cursor_text[:40]!r} is not one this API gave out.", details={"parameter": "cursor"})
-        cursor = int(cursor_text)
+        # "older than this id": past the largest id, that is every row
+        cursor = min(int(cursor_text), MAX_ID)
     page, next_cursor = services().store.list_deliveries(
         status=status,
         webhook_id=query_int("webhook", low=0, high=MAX_ID),
@@ -250,12 +273,12 @@ def list_deliveries() -> Any:
     }
 
 
-@bp.get("/deliveries/<int(max=9223372036854775807):delivery_id>")
+@bp.get("/deliveries/<id:delivery_id>")
 def get_delivery(delivery_id: int) -> Any:
     return services().delivery_detail(delivery_id)
 
 
-@bp.post("/deliveries/<int(max=9223372036854775807):delivery_id>/replay")
+@bp.post("/deliveries/<id:delivery_id>/replay")
 def replay_delivery(delivery_id: int) -> Any:
     json_body("Empty")
     return services().replay(delivery_id), 202
