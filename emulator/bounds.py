@@ -160,7 +160,19 @@ def loads_json(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH, integral: 
         value = json.loads(text, parse_float=json_number) if integral else json.loads(text)
     except RecursionError:
         raise _too_deep(max_depth) from None
-    return check_depth(value, max_depth=max_depth)
+    # Nesting needs as many brackets as levels: most texts have too few to be too deep,
+    # and counting them (in C) is far cheaper than walking what was parsed.
+    if count_openers(text) > max_depth:
+        check_depth(value, max_depth=max_depth)
+    return value
+
+
+def count_openers(text: str | bytes, start: int = 0, end: int | None = None) -> int:
+    """How many ``[`` and ``{`` ``text[start:end]`` holds: a bound on its JSON nesting."""
+    end = len(text) if end is None else end
+    if isinstance(text, str):
+        return text.count("[", start, end) + text.count("{", start, end)
+    return text.count(b"[", start, end) + text.count(b"{", start, end)
 
 
 def check_depth(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
@@ -216,6 +228,7 @@ __all__ = [
     "check_depth",
     "check_int",
     "check_time",
+    "count_openers",
     "is_index",
     "json_number",
     "loads_json",
