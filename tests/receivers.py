@@ -109,7 +109,8 @@ class Receiver:
                     return
                 cookie = isinstance(action, tuple) and action[0] == "set-cookie"
                 if isinstance(action, tuple) and action[0] == "body":
-                    action, payload = 200, b"x" * action[1]
+                    self._big_body(action[1])
+                    return
                 else:
                     action = 200 if cookie else action
                     payload = b'{"received": true}' if 200 <= int(action) < 300 else b'{"error": "scripted"}'
@@ -120,6 +121,20 @@ class Receiver:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _big_body(self, size: int) -> None:
+                # written in pieces: a 300 MiB answer must not cost the test 300 MiB
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                chunk = b"x" * 65536
+                try:
+                    while size > 0:
+                        self.wfile.write(chunk[: min(size, len(chunk))])
+                        size -= len(chunk)
+                except OSError:
+                    self.close_connection = True  # the client stopped reading, as it may
 
             def _hostile(self, action: tuple[Any, ...]) -> None:
                 try:
