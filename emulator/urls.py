@@ -22,17 +22,18 @@ def check_url(url: str) -> str:
     """An http(s) URL with a host that can be sent to, or a :class:`UsageError` saying why not.
 
     Refused: another scheme (the emulator must not become a file reader), no host, a port
-    outside 0..65535, whitespace or control characters, text that cannot be encoded
-    (a lone surrogate), a host name that IDNA cannot encode, and more than
-    :data:`MAX_URL_LENGTH` characters.
+    outside 0..65535, whitespace or control characters, anything not ASCII (RFC 3986; an
+    international host name is written in its ``xn--`` form), a host name with an empty
+    or over-long label, and more than :data:`MAX_URL_LENGTH` characters.
     """
     shown = url if len(url) <= 80 else url[:77] + "..."
     if len(url) > MAX_URL_LENGTH:
         raise UsageError(f"Target URL is {len(url)} characters long; the limit is {MAX_URL_LENGTH}.")
-    try:
-        url.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UsageError(f"Target URL {shown!r} holds characters that cannot be sent (a lone surrogate).") from None
+    if not url.isascii():  # RFC 3986, what format "uri" means; requests would mangle some
+        raise UsageError(
+            f"Target URL {shown!r} holds non-ASCII characters: percent-encode them, and write an "
+            "international host name in its xn-- form."
+        )
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
         raise UsageError(f"Target URL {shown!r} holds whitespace or control characters; percent-encode them.")
     try:

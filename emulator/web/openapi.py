@@ -249,7 +249,7 @@ SCHEMAS: dict[str, Any] = {
             "id": {"type": "integer"},
             "call_id": {"type": ["string", "null"], "description": "The envelope's id: the same on every attempt"},
             "event_id": {"type": ["string", "null"], "description": "The envelope's event_id (null when an event sent with validation off has none)"},
-            "event_type": {"type": "string"},
+            "event_type": {"type": ["string", "null"], "description": "null when the body sent had none (validation off)"},
             "webhook_id": {"type": ["integer", "null"], "description": "null for a one-off target"},
             "url": {"type": "string"},
             "verb": {"enum": VERBS},
