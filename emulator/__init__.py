@@ -12,7 +12,9 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Business": "emulator.business",
+    "World": "emulator.world",
+    "EventStream": "emulator.generate",
+    "simulate_events": "emulator.generate",
     "EmulatorError": "emulator.errors",
     "Generator": "emulator.generate",
     "generate_events": "emulator.generate",

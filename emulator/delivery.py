@@ -162,6 +162,9 @@ class DeliveryOptions:
     failure_unit: str = "attempt"
     #: failures in a row that deactivate the webhook; 0 never deactivates
     deactivate_after: int = DEFAULT_DEACTIVATE_AFTER
+    #: headers sent with every attempt, after Content-Type: what a relay passes on from
+    #: the request it received (a signature here is replaced when the webhook has a secret)
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # finite and bounded: a timeout of inf would hold an attempt (and resume) for ever
@@ -228,10 +231,14 @@ class PreparedDelivery:
         *,
         content_type: bool = True,
         signature_format: str = "dashed",
+        headers: Mapping[str, str] | None = None,
     ) -> PreparedDelivery:
-        """The call that delivers ``event`` (a dict, or its exact bytes) to ``webhook``."""
+        """The call that delivers ``event`` (a dict, or its exact bytes) to ``webhook``.
+
+        :param headers: more headers, sent as given (a relay's copy of what it received).
+        """
         body = event if isinstance(event, bytes) else serialize(event)
-        headers = {"Content-Type": JSON_CONTENT_TYPE} if content_type else {}
+        headers = {"Content-Type": JSON_CONTENT_TYPE, **(headers or {})} if content_type else dict(headers or {})
         return cls(webhook.verb, webhook.url, body, headers, webhook.secret, signature_format)
 
     @classmethod
@@ -510,6 +517,13 @@ class Deliverer:
                 out.append(sched.delivery_id)
         return out
 
+    def queue(self, scheduled: ScheduledAttempt) -> None:
+        """Queue an attempt the log already holds (written by another part of the store,
+        such as :meth:`Store.record_capture`), to be made at its due time."""
+        if self._closing:
+            raise RuntimeError("This Deliverer is closed; open a new one to queue.")
+        self._push(scheduled, None)
+
     def replay(self, delivery_id: int) -> int:
         """Send a finished delivery again, as one new attempt of the same event.
 
@@ -754,7 +768,7 @@ class Deliverer:
             self._complete(sched.delivery_id, "failed")
             return
         prepared = PreparedDelivery.for_event(
-            body, webhook, content_type=opts.content_type, signature_format=opts.signature_format
+            body, webhook, content_type=opts.content_type, signature_format=opts.signature_format, headers=opts.headers
         )
         self._throttle()
         result = self.send(prepared, timeout=opts.timeout)

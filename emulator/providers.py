@@ -7,7 +7,6 @@ one-line methods. Every draw goes through ``self.generator.random``, the one see
 
 from __future__ import annotations
 
-from collections import OrderedDict
 
 from faker.providers import BaseProvider
 
@@ -51,6 +50,30 @@ ADD_ONS: tuple[tuple[str, int], ...] = (
     ("Cuticle Care", 10),
 )
 
+#: List prices of the services above, in currency units (what an invoice bills).
+SERVICE_PRICES: dict[str, float] = {
+    "Swedish Massage 60": 110.0, "Deep Tissue Massage 90": 165.0, "Hot Stone Massage": 145.0,
+    "Couples Massage": 240.0, "Prenatal Massage": 115.0, "Signature Facial": 125.0,
+    "HydraFacial Deluxe": 199.0, "Chemical Peel": 150.0, "Microneedling": 325.0,
+    "Laser Hair - Male": 189.0, "Laser Hair - Female": 159.0, "Botox Consultation": 0.0,
+    "Dermal Filler - Lips": 650.0, "Women's Haircut & Style": 78.0, "Men's Haircut": 42.0,
+    "Balayage": 265.0, "Root Touch-Up": 95.0, "Blowout": 48.0, "Gel Manicure": 45.0,
+    "Spa Pedicure": 62.0, "Brow Wax": 22.0, "Lash Lift & Tint": 95.0, "Body Scrub": 89.0,
+    "Infrared Sauna": 35.0,
+}
+#: Add-on prices.
+ADD_ON_PRICES: dict[str, float] = {
+    "Aromatherapy Add-On": 15.0, "Scalp Massage": 20.0, "Paraffin Hand Treatment": 18.0,
+    "Hot Towel Upgrade": 10.0, "LED Light Therapy": 35.0, "Eye Treatment": 25.0,
+    "Hair Gloss": 30.0, "Cuticle Care": 12.0,
+}
+#: (name, list price): retail a guest buys at check-out (invoice item type 2).
+PRODUCTS: tuple[tuple[str, float], ...] = (
+    ("Hydrating Serum 30ml", 68.0), ("SPF 50 Daily Shield", 42.0), ("Argan Oil Shampoo", 28.0),
+    ("Repair Mask", 36.0), ("Cuticle Oil", 14.0), ("Lip Balm Trio", 18.0),
+    ("Retinol Night Cream", 89.0), ("Body Butter", 32.0), ("Gift Card Sleeve", 5.0),
+)
+
 ROOMS: tuple[str, ...] = (
     "Treatment Room 1", "Treatment Room 2", "Treatment Room 3", "Suite 4", "Serenity Room",
     "Laser Room", "Facial Room A", "Facial Room B", "Couples Suite", "Wet Room",
@@ -70,13 +93,6 @@ EDGE_LAST_NAMES: tuple[str, ...] = (
 )
 EDGE_ROOMS: tuple[str, ...] = ("Suite 4 🌿", "Salle d'été", "Room \"Zen\"", "Ruhe­raum", "", "R" * 200)
 
-UTM_SOURCES: OrderedDict[str | None, int] = OrderedDict(
-    [(None, 40), ("booknow", 18), ("facebook", 12), ("google", 12), ("instagram", 8), ("email", 6), ("tiktok", 4)]
-)
-UTM_MEDIUMS: OrderedDict[str | None, int] = OrderedDict(
-    [(None, 35), ("online", 35), ("cpc", 12), ("social", 10), ("email", 8)]
-)
-
 
 class Provider(BaseProvider):
     """Spa vocabulary. Added to a Faker instance with ``fake.add_provider(Provider)``."""
@@ -89,12 +105,6 @@ class Provider(BaseProvider):
 
     def spa_room(self) -> str:
         return self.random_element(ROOMS)
-
-    def utm_source(self) -> str | None:
-        return self.random_element(UTM_SOURCES)
-
-    def utm_medium(self) -> str | None:
-        return self.random_element(UTM_MEDIUMS)
 
     def edge_first_name(self) -> str:
         return self.random_element(EDGE_FIRST_NAMES)

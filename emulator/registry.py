@@ -1,9 +1,9 @@
-"""Event types: their schemas, their generation rules, and their compiled validators.
+"""Event types: their schemas, the actions that emit them, and their compiled validators.
 
-A schema file ``schemas/<slug>.v1.json`` names its event type in ``title`` (Zenoti's
-spelling, ``AppointmentGroup.Created``); a module of :mod:`emulator.rules` names the same
-type in ``EVENT_TYPE``. :func:`load_registry` pairs them, so adding an event type is adding
-those two files and nothing else.
+A schema file ``schemas/events/<slug>.v1.json`` names its event type in ``x-event-type``
+(Zenoti's spelling, ``AppointmentGroup.Created``); a module of :mod:`emulator.actions`
+lists the same type in ``EMITS``. :func:`load_registry` pairs them, so adding an event type
+is a small schema (mostly references to the shared shapes) and the action that emits it.
 
 Validation has two speeds. Every event goes through a compiled validator
 (``jsonschema_rs``, a few microseconds); only an event that fails is run through the
@@ -13,9 +13,6 @@ pure-Python ``jsonschema`` validator, whose errors carry paths and a best match.
 from __future__ import annotations
 
 import functools
-import importlib
-import json
-import pkgutil
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +25,8 @@ import jsonschema
 import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
 
-from . import rules as rules_package
+from . import actions
+from .catalog import Catalog, bundle, load_catalog, resolve
 from .errors import SchemaBroken, UnknownEventType
 
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
@@ -101,15 +99,34 @@ def _relevance(error: jsonschema.ValidationError) -> tuple[Any, ...]:
 
 @dataclass(eq=False)
 class EventType:
-    """One Zenoti event type: its schema, the rules that generate it, its validators."""
+    """One Zenoti event type: its schema, the actions that emit it, its validators."""
 
     name: str
     slug: str
+    #: the schema as one self-contained document (every ``$ref`` into its own ``$defs``)
     schema: dict[str, Any]
+    #: the file as written, whose references the catalog's registry resolves
+    source: dict[str, Any]
     schema_path: Path
-    rules: ModuleType
+    #: the module of :mod:`emulator.actions` that emits this type (None: validation only)
+    emitter: ModuleType | None = None
+    #: the catalog the source's references resolve in (None: a source without references)
+    catalog: Catalog | None = field(default=None, repr=False)
     _fast: Any = field(default=None, repr=False)
     _full: Draft202012Validator | None = field(default=None, repr=False)
+    _resolved: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def resource(self) -> str:
+        """``Guest`` for ``Guest.Created``: what the dashboard and the API group types by."""
+        return self.name.split(".")[0]
+
+    @property
+    def resolved(self) -> dict[str, Any]:
+        """The schema with every ``$ref`` replaced by its target: for walking its fields."""
+        if self._resolved is None:
+            self._resolved = self.source if self.catalog is None else resolve(self.catalog, self.source, self.source["$id"])
+        return self._resolved
 
     @property
     def fast(self) -> Any:
@@ -123,7 +140,10 @@ class EventType:
     @property
     def full(self) -> Draft202012Validator:
         if self._full is None:
-            self._full = Draft202012Validator(self.schema, format_checker=make_format_checker())
+            if self.catalog is None:
+                self._full = Draft202012Validator(self.schema, format_checker=make_format_checker())
+            else:
+                self._full = Draft202012Validator(self.source, registry=self.catalog.registry, format_checker=make_format_checker())
         return self._full
 
     def is_valid(self, instance: Any) -> bool:
@@ -141,7 +161,7 @@ class EventType:
 
     def iter_fields(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Each field of the schema as ``($.data.guest.email, subschema)``, for docs and drift."""
-        yield from _walk_fields(self.schema, "$")
+        yield from _walk_fields(self.resolved, "$")
 
 
 def _walk_fields(schema: dict[str, Any], path: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -168,18 +188,6 @@ def schema_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "schemas"
 
 
-def _discover_rules() -> dict[str, ModuleType]:
-    found: dict[str, ModuleType] = {}
-    for info in pkgutil.iter_modules(rules_package.__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{rules_package.__name__}.{info.name}")
-        name = getattr(module, "EVENT_TYPE", None)
-        if name:
-            found[name] = module
-    return found
-
-
 class Registry(dict[str, EventType]):
     """Event types by Zenoti's name. A plain dict that knows how to refuse a wrong name."""
 
@@ -191,24 +199,19 @@ class Registry(dict[str, EventType]):
 
 
 def load_registry(directory: Path | None = None) -> Registry:
-    """Load every schema in ``directory`` and pair it with its rules.
+    """Load the catalog in ``directory`` and pair each event schema with its emitter.
 
-    :raise SchemaBroken: a schema that does not parse or breaks the 2020-12 metaschema,
-        or whose event type has no rules.
+    :raise SchemaBroken: a schema that does not parse, breaks the 2020-12 metaschema or
+        refers to nothing; an event type no action emits; an emitted type with no schema.
     """
-    directory = directory or schema_dir()
-    rules = _discover_rules()
+    catalog = load_catalog(directory or schema_dir())
+    emitted = actions.emitters()
     registry = Registry()
-    for path in sorted(directory.glob("*.json")):
-        try:
-            schema = json.loads(path.read_text(encoding="utf-8"))
-            Draft202012Validator.check_schema(schema)
-        except (ValueError, jsonschema.SchemaError) as exc:
-            raise SchemaBroken(f"Schema {path.name} is broken: {exc}") from exc
-        name = schema.get("x-event-type") or schema.get("title")
-        if name not in rules:
-            raise SchemaBroken(f"Schema {path.name} names {name!r}, which no module of emulator.rules declares.")
-        registry[name] = EventType(name, slug_for(name), schema, path, rules[name])
+    for path, document in catalog.event_files:
+        name = document.get("x-event-type") or document.get("title")
+        if name not in emitted:
+            raise SchemaBroken(f"Schema {path.name} names {name!r}, which no module of emulator.actions emits.")
+        registry[name] = EventType(name, slug_for(name), bundle(catalog, document), document, path, emitted[name], catalog)
     return registry
 
 

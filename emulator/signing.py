@@ -93,3 +93,34 @@ def verify(body: bytes | str, header: str | None, secret: bytes | str) -> bool:
     if received is None:
         return False
     return hmac.compare_digest(received, digest(body, secret))
+
+
+#: What :func:`verdict` can say about a request's signature.
+VERDICTS: tuple[str, ...] = ("ping", "not_checked", "missing", "valid", "invalid")
+
+
+def verdict(body: bytes, header: str | None, secret: str | None) -> str:
+    """How a received request's signature stands, in one word.
+
+    ``ping`` for an empty unsigned body (Zenoti's "Testing your trigger"), ``not_checked``
+    without a secret to check with, else ``missing``, ``valid`` or ``invalid``. Receivers
+    decide what to do with each; the built-in sink and the relay share this wording.
+    """
+    if not body and header is None:
+        return "ping"
+    if not secret:
+        return "not_checked"
+    if header is None:
+        return "missing"
+    return "valid" if verify(body, header, secret) else "invalid"
+
+
+def format_of(header: str | None) -> SignatureFormat:
+    """The format a signature header was written in: ``hex`` for ``sha256=ab12...``, else ``dashed``.
+
+    A relay re-signs in the format it received, so a receiver written against either
+    still parses what it gets.
+    """
+    if header and "-" not in header and " " not in header.strip() and parse(header) is not None:
+        return "hex"
+    return "dashed"

@@ -138,6 +138,24 @@ CREATE TABLE IF NOT EXISTS scheduled_attempts (
 );
 CREATE INDEX IF NOT EXISTS scheduled_pending ON scheduled_attempts (state, due_at);
 CREATE INDEX IF NOT EXISTS scheduled_delivery ON scheduled_attempts (delivery_id);
+
+-- requests the relay received from real Zenoti; the body is the event row's, byte for byte
+CREATE TABLE IF NOT EXISTS captures (
+    id INTEGER PRIMARY KEY,
+    event_row INTEGER NOT NULL REFERENCES events (id),
+    -- the forward to the local receiver; NULL when the request was refused
+    delivery_id INTEGER REFERENCES deliveries (id),
+    received_at REAL NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    -- [[name, value], ...] in the order received (signature included: never exported)
+    headers TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    schema_status TEXT NOT NULL,
+    -- schema errors and drift of this request, as JSON
+    report TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS captures_received ON captures (received_at, id);
 """
 
 
@@ -390,6 +408,36 @@ class RecordResult:
     next: ScheduledAttempt | None
     #: this attempt (or event) deactivated the webhook
     deactivated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewCapture:
+    """A request received by the relay, as :meth:`Store.record_capture` keeps it."""
+
+    body: bytes
+    method: str
+    path: str
+    #: ``(name, value)`` pairs in the order received
+    headers: Sequence[tuple[str, str]]
+    event_type: str | None
+    call_id: str | None
+    event_id: str | None
+    #: :func:`emulator.signing.verdict`
+    signature: str
+    #: ``valid``, ``invalid`` or ``skipped`` (see :mod:`emulator.validate`)
+    schema_status: str
+    #: errors and drift of this request
+    report: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCapture(NewCapture):
+    """A request the relay kept: what :class:`NewCapture` holds, with its id, time and forward."""
+
+    id: int
+    received_at: float
+    #: the forward to the local receiver; ``None`` when the request was refused
+    delivery_id: int | None
 
 
 _WEBHOOK_COLUMNS = (
@@ -882,6 +930,105 @@ class Store:
                         )
                         deactivated = True
         return RecordResult(status=status, next=nxt, deactivated=deactivated)
+
+    def record_capture(
+        self, capture: NewCapture, *, forward: Webhook | None, options: Mapping[str, Any], time_scale: float = 1.0
+    ) -> tuple[int, ScheduledAttempt | None]:
+        """Keep a received request and, unless ``forward`` is ``None``, its forward, atomically.
+
+        One transaction writes the body (as an event, so ``deliveries``, ``replay`` and
+        the dashboard treat it as any other), the capture row, and the delivery to
+        ``forward`` with its first attempt due now: once this returns, the request is
+        safe, and a crash before the forward leaves it pending for the next start.
+
+        :return: the capture id, and the scheduled first attempt to queue (or ``None``).
+        """
+        now = self._clock()
+        scheduled: ScheduledAttempt | None = None
+        with self._tx() as conn:
+            event_row = conn.execute(
+                "INSERT INTO events (call_id, event_id, event_type, body, created_at) VALUES (?, ?, ?, ?, ?)",
+                (capture.call_id, capture.event_id, capture.event_type, capture.body, now),
+            ).lastrowid
+            delivery_id = None
+            if forward is not None:
+                delivery_id = conn.execute(
+                    "INSERT INTO deliveries (event_row, webhook_id, url, verb, status, options, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+                    (event_row, forward.id, forward.url, forward.verb, json.dumps(dict(options)), now, now),
+                ).lastrowid
+                scheduled = self._schedule(conn, delivery_id, 1, "first", now, 0.0, time_scale)  # type: ignore[arg-type]
+            capture_id = conn.execute(
+                "INSERT INTO captures (event_row, delivery_id, received_at, method, path, headers, signature,"
+                " schema_status, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event_row,
+                    delivery_id,
+                    now,
+                    capture.method,
+                    capture.path,
+                    json.dumps([list(h) for h in capture.headers]),
+                    capture.signature,
+                    capture.schema_status,
+                    json.dumps(dict(capture.report)),
+                ),
+            ).lastrowid
+        return capture_id, scheduled  # type: ignore[return-value]
+
+    def captures(
+        self,
+        *,
+        event_types: Sequence[str] = (),
+        since: float | None = None,
+        after: int = 0,
+        delivery_id: int | None = None,
+        page: int = 500,
+    ) -> Iterator[StoredCapture]:
+        """Every request the relay kept, oldest first, read ``page`` rows at a time.
+
+        :param event_types: only these event types; empty for all.
+        :param since: only those received at or after this epoch time.
+        :param after: only those with a larger id (a cursor).
+        :param delivery_id: only the one forwarded by this delivery.
+        """
+        where = ["c.id > ?"]
+        params: list[Any] = []
+        if delivery_id is not None:
+            where.append("c.delivery_id = ?")
+            params.append(delivery_id)
+        if event_types:
+            where.append(f"e.event_type IN ({', '.join('?' * len(event_types))})")
+            params.extend(event_types)
+        if since is not None:
+            where.append("c.received_at >= ?")
+            params.append(since)
+        sql = (
+            "SELECT c.id, c.received_at, c.method, c.path, c.headers, e.body, e.event_type, e.call_id, e.event_id,"
+            " c.signature, c.schema_status, c.report, c.delivery_id FROM captures c JOIN events e ON e.id = c.event_row"
+            f" WHERE {' AND '.join(where)} ORDER BY c.id LIMIT ?"
+        )
+        last = after
+        while True:
+            rows = self._read(sql, [last, *params, page])
+            for r in rows:
+                yield StoredCapture(
+                    id=r[0],
+                    received_at=r[1],
+                    method=r[2],
+                    path=r[3],
+                    headers=tuple((str(k), str(v)) for k, v in json.loads(r[4])),
+                    body=bytes(r[5]),
+                    event_type=r[6],
+                    call_id=r[7],
+                    event_id=r[8],
+                    signature=r[9],
+                    schema_status=r[10],
+                    report=json.loads(r[11]),
+                    delivery_id=r[12],
+                )
+            if len(rows) < page:
+                return
+            last = rows[-1][0]
 
     def fail_pending(self, delivery_id: int, reason: str) -> None:
         """End a pending delivery without an attempt (its webhook was deactivated or deleted)."""

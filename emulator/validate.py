@@ -716,6 +716,8 @@ class _Field:
     required: bool = False
     #: an array that always has items (``minItems`` >= 1)
     nonempty: bool = False
+    #: left out of most events by design (``x-omit-if-null``): not worth a "never seen"
+    occasional: bool = False
     obj: _Node | None = None
     items: _Field | None = None
 
@@ -834,6 +836,7 @@ def _build_field(schema: Any, path: str, parts: tuple[str, ...], root: dict[str,
         documented,
         required,
         int(schema.get("minItems", 0)) >= 1,
+        bool(schema.get("x-omit-if-null")),
     )
     types = result.types
     if "properties" in schema or "patternProperties" in schema or (types is not None and "object" in types):
@@ -1173,7 +1176,7 @@ class DriftCollector:
         for node in self._nodes:
             if node.path in self._seen_nodes:
                 for f in node.fields.values():
-                    if f.path not in self._seen_fields:
+                    if f.path not in self._seen_fields and not f.occasional:
                         yield f.path
 
 

@@ -54,9 +54,10 @@ class Receiver:
     :param script: answers for the first requests, in order.
     :param default: the status for every request after the script.
     :param delay: seconds to take before answering (a real handler's work).
+    :param port: the port to listen on (0 picks one; a given one brings a receiver back).
     """
 
-    def __init__(self, script: Iterable[Action] = (), *, default: int = 200, delay: float = 0.0) -> None:
+    def __init__(self, script: Iterable[Action] = (), *, default: int = 200, delay: float = 0.0, port: int = 0) -> None:
         self.script: deque[Action] = deque(script)
         self.default = default
         self.delay = delay
@@ -171,7 +172,7 @@ class Receiver:
                 except (OSError, ValueError):
                     pass
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 

@@ -199,7 +199,7 @@ def test_text_lists_every_error_with_path_expected_and_found(runner: CliRunner) 
     assert f"INVALID {label}:1  {TYPE}  id=66a266e9f3245482081a3991\n" \
            "  $.data.appointments[0].service_duration_in_minutes: expected integer, found string \"60\"\n" \
            "  $.data.invoice_number: expected string, found integer 15544\n" in result.stdout
-    assert f"SKIPPED {label}:6  Invoice.Closed  id=66a2670cf3245482081a39a0: unknown event type 'Invoice.Closed'\n" in result.stdout
+    assert f"SKIPPED {label}:6  Invoice.Voided  id=66a2670cf3245482081a39a0: unknown event type 'Invoice.Voided'; did you mean 'Invoice.Closed'?\n" in result.stdout
     assert "    unknown field $.data.loyalty_points (integer): 1x, e.g. $.data.loyalty_points in " in result.stdout
     assert result.stderr == ""
 

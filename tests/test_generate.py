@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from emulator.errors import GeneratorBug, PayloadInvalid, UsageError
+from emulator.errors import GeneratorBug, PayloadInvalid, SchemaBroken, UsageError
 from emulator.generate import Generator, generate_events, parse_now
-from emulator.registry import load_registry
+from emulator.registry import load_registry, schema_dir
+from emulator.world.build import build_organization
+from emulator.world.randomness import Streams
+from emulator.world.timefmt import next_dst_change
 
 UTC = timezone.utc
 NOW = datetime(2024, 7, 25, 14, 52, 6, 769417, tzinfo=UTC)
@@ -29,7 +33,7 @@ def generated(registry, profile: str = "realistic", now: datetime = NOW):
     kind = registry["AppointmentGroup.Created"]
     for seed in SEEDS:
         gen = Generator(kind, seed=seed, now=now, profile=profile)
-        centers = {c.id: c for c in gen.ctx.business.centers}
+        centers = {c.id: c for c in gen.world.centers}
         for event in gen.events(PER_SEED):
             yield event, centers[event["data"]["center_id"]]
 
@@ -102,20 +106,18 @@ def test_created_equals_last_updated_within_a_second_of_the_event_and_before_the
 
 
 def test_a_group_spanning_a_dst_change_starts_after_the_event_even_when_the_change_is_minutes_away(registry):
-    from emulator.scene import next_dst_change
-
     kind = registry["AppointmentGroup.Created"]
     checked = 0
     for seed in range(6):
-        centers = Generator(kind, seed=seed, now=NOW, profile="edge").ctx.business.centers
+        centers = build_organization(Streams(seed), "edge")[1]
         for change in {next_dst_change(c.zone, NOW) for c in centers} - {None}:
             for lead in (5, 20, 60):  # the event fires this many minutes before the clocks move
                 now = change - timedelta(minutes=lead)
-                for event in Generator(kind, seed=seed, now=now, profile="edge").events(60):
+                for event in Generator(kind, seed=seed, now=now, profile="edge").events(20):
                     appointments = event["data"]["appointments"]
                     assert appointments[0]["creation_date"] < min(a["start_time"] for a in appointments)
                     checked += 1
-    assert checked > 1000
+    assert checked > 300
 
 
 def test_center_fields_come_from_the_center(events):
@@ -137,26 +139,16 @@ def test_utm_fields_are_sometimes_null(registry):
     assert all(d["utm_medium"] not in (None, "online") for d in data if d["utm_source"] == "booknow")
 
 
-def test_guests_keep_their_names_and_email_across_events(registry):
-    seen: dict[str, tuple] = {}
-    for event, _ in generated(registry):
-        g = event["data"]["guest"]
-        assert seen.setdefault(g["id"], (g["first_name"], g["last_name"], g["email"])) == (g["first_name"], g["last_name"], g["email"])
-    assert len(seen) > 100
-
-
 def test_business_spans_at_least_three_utc_offsets_in_real_zones(registry):
-    kind = registry["AppointmentGroup.Created"]
     for seed in range(30):
         for profile in ("realistic", "edge"):
-            centers = Generator(kind, seed=seed, now=NOW, profile=profile).ctx.business.centers
+            centers = build_organization(Streams(seed), profile)[1]
             assert len({NOW.astimezone(ZoneInfo(c.zone_name)).utcoffset() for c in centers}) >= 3
             assert all(c.rooms and c.therapists and c.services for c in centers)
 
 
 def test_different_seeds_build_different_businesses(registry):
-    kind = registry["AppointmentGroup.Created"]
-    orgs = {Generator(kind, seed=s, now=NOW).ctx.business.organization.id for s in range(20)}
+    orgs = {build_organization(Streams(s), "realistic")[0].id for s in range(20)}
     assert len(orgs) == 20
 
 
@@ -166,15 +158,11 @@ def test_same_seed_and_now_give_identical_events():
     assert one == two
 
 
-def test_without_now_only_the_times_move():
-    def timeless(event):
-        text = json.dumps(event)
-        text = re.sub(r'"\d{4}-\d{2}-\d{2}T[0-9:.]+Z?"', '"T"', text)
-        return re.sub(r'"[0-9a-f]{24}"', '"ID"', text)
-
-    real = [timeless(e) for e in generate_events(count=50, seed=9)]
-    fixed = [timeless(e) for e in generate_events(count=50, seed=9, now=NOW)]
-    assert real == fixed
+def test_without_now_the_worlds_clock_starts_at_the_real_clock():
+    before = datetime.now(UTC)
+    first = next(generate_events(count=1, seed=9))
+    fired = parse(first["event_timestamp"][:26]).replace(tzinfo=UTC)
+    assert before - timedelta(seconds=1) <= fired < before + timedelta(days=2)
 
 
 def test_without_a_seed_every_run_differs():
@@ -231,28 +219,45 @@ def test_an_override_of_a_path_that_cannot_exist_is_a_usage_error(path):
         next(generate_events(seed=1, now=NOW, overrides=[(path, 1)]))
 
 
+def _catalog_copy(tmp_path, edit):
+    """A copy of the whole catalog with the AppointmentGroup.Created schema edited."""
+    root = tmp_path / "schemas"
+    shutil.copytree(schema_dir(), root)
+    path = root / "events" / "appointment-group-created.v1.json"
+    schema = json.loads(path.read_text())
+    edit(schema)
+    path.write_text(json.dumps(schema))
+    return load_registry(root)["AppointmentGroup.Created"]
+
+
 def test_a_field_added_to_the_schema_appears_with_no_python_edit(tmp_path):
-    schema = json.loads(load_registry()["AppointmentGroup.Created"].schema_path.read_text())
-    schema["properties"]["data"]["properties"]["loyalty_tier"] = {
-        "type": "string", "description": "new", "x-faker": "random_element:[\"gold\",\"silver\"]"}
-    schema["properties"]["data"]["properties"]["guest"]["properties"]["phone"] = {
-        "type": "string", "description": "new", "x-faker": "numerify:+1 ###-###-####"}
-    schema["properties"]["data"]["properties"]["points"] = {"type": "integer", "minimum": 5, "maximum": 9, "description": "new"}
-    (tmp_path / "appointment-group-created.v1.json").write_text(json.dumps(schema))
-    kind = load_registry(tmp_path)["AppointmentGroup.Created"]
+    def edit(schema):
+        data = schema["properties"]["data"]
+        data["properties"]["loyalty_tier"] = {"type": "string", "description": "new", "x-faker": "random_element:[\"gold\",\"silver\"]"}
+        data["properties"]["points"] = {"type": "integer", "description": "new", "x-choices": [[5, 1], [9, 1]]}
+        data["properties"]["guest_phone"] = {"type": ["string", "null"], "description": "new", "x-source": "guest.mobile_text"}
+
+    kind = _catalog_copy(tmp_path, edit)
     for event in Generator(kind, seed=3, now=NOW).events(50):
         assert event["data"]["loyalty_tier"] in ("gold", "silver")
-        assert re.fullmatch(r"\+1 \d{3}-\d{3}-\d{4}", event["data"]["guest"]["phone"])
-        assert 5 <= event["data"]["points"] <= 9
+        assert event["data"]["points"] in (5, 9)
+        assert event["data"]["guest_phone"] == "" or re.fullmatch(r"\+\d+ \d{10}", event["data"]["guest_phone"])
+
+
+def test_a_field_with_no_declared_source_is_refused_not_filled_with_a_default(tmp_path):
+    def edit(schema):
+        schema["properties"]["data"]["properties"]["points"] = {"type": "integer", "minimum": 5, "description": "new"}
+
+    with pytest.raises(SchemaBroken, match=r"\$\.data\.points: no declared source"):
+        Generator(_catalog_copy(tmp_path, edit), seed=3, now=NOW).one()
 
 
 def test_a_generator_bug_is_an_error_never_a_silent_event(tmp_path):
-    schema = json.loads(load_registry()["AppointmentGroup.Created"].schema_path.read_text())
-    schema["properties"]["data"]["properties"]["center_Name"]["pattern"] = "^Nowhere$"
-    (tmp_path / "appointment-group-created.v1.json").write_text(json.dumps(schema))
-    kind = load_registry(tmp_path)["AppointmentGroup.Created"]
+    def edit(schema):
+        schema["properties"]["data"]["properties"]["center_Name"]["pattern"] = "^Nowhere$"
+
     with pytest.raises(GeneratorBug, match="center_Name"):
-        Generator(kind, seed=3, now=NOW).one()
+        Generator(_catalog_copy(tmp_path, edit), seed=3, now=NOW).one()
 
 
 @pytest.mark.parametrize("text", ["2024-07-25T14:52:06Z", "2024-07-25T14:52:06", "2024-07-25T16:52:06+02:00"])

@@ -21,7 +21,7 @@ def test_wheel_carries_the_schemas_and_its_command_runs_anywhere(tmp_path):
                     "-w", str(tmp_path / "dist"), str(ROOT)], check=True, timeout=300)
     wheel = next((tmp_path / "dist").glob("zenoti_webhook_emulator-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "emulator/schemas/appointment-group-created.v1.json" in names
+    assert "emulator/schemas/events/appointment-group-created.v1.json" in names
 
     target = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(target)

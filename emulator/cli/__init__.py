@@ -53,3 +53,5 @@ from . import generate as _generate  # noqa: E402,F401
 from . import validate as _validate  # noqa: E402,F401
 from . import delivery as _delivery  # noqa: E402,F401
 from . import serve as _serve  # noqa: E402,F401
+from . import world as _world  # noqa: E402,F401
+from . import relay as _relay  # noqa: E402,F401

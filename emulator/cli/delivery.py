@@ -320,39 +320,111 @@ def _run(
 # -- fire ------------------------------------------------------------------------------
 
 
+def delivery_options(func: Callable[..., Any], *, target_required: bool = True) -> Callable[..., Any]:
+    """The options of every command that delivers: --target, --secret, --verb, retries..."""
+    target_help = "The receiver's URL (http or https)." if target_required else "Deliver to this URL (http or https) instead of printing."
+    decorators = [
+        click.option("-t", "--target", "--url", "target", type=URLParam(), required=target_required, help=target_help),
+        click.option("--secret", default=None, envvar="ZENOTI_EMULATOR_SECRET",
+                     help="Sign each body with this secret (zenoti-webhook-signature); also $ZENOTI_EMULATOR_SECRET, "
+                          "which keeps it out of the process list. Unsigned when omitted."),
+        click.option("--verb", type=click.Choice(VERBS, case_sensitive=False), default="POST", show_default=True, help="HTTP verb, as chosen in Zenoti's setup."),
+        concurrency_option,
+        click.option("--rate", type=RateParam(), default=None, help="At most R requests per second (e.g. 50/s). No limit when omitted."),
+        click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+                     help="Divide every wait between attempts by F (600 turns 10 min into 1 s). The log keeps the real schedule too."),
+        click.option("--timeout", type=SecondsParam(), default=DEFAULT_TIMEOUT, show_default=True,
+                     help="Seconds each attempt may take, response body included (Zenoti: 10; at most 600)."),
+        click.option("--max-attempts", type=click.IntRange(1, 50), default=DEFAULT_MAX_ATTEMPTS, show_default=True,
+                     help="First attempt plus retries (Zenoti: 1 + 5)."),
+        click.option("--no-retry", is_flag=True, help="One attempt per event, no retry."),
+        click.option("--wait/--no-wait", default=True, show_default=True,
+                     help="Wait for retries to settle; --no-wait returns after each event's first attempt and leaves retries to `resume`."),
+        click.option("--no-content-type", is_flag=True, help="Send no Content-Type header (real Zenoti is reported not to send it reliably)."),
+        click.option("--signature-format", type=click.Choice(SIGNATURE_FORMATS), default="dashed", show_default=True,
+                     help="dashed: 'sha256 =AB-12-...' as reported from real traffic; hex: 'sha256=ab12...'."),
+        click.option("--count-failures", "failure_unit", type=click.Choice(FAILURE_UNITS), default="attempt", show_default=True,
+                     help="What counts towards deactivation: each failed attempt, or each event whose retries ran out."),
+        click.option("--deactivate-after", type=click.IntRange(min=0), default=DEFAULT_DEACTIVATE_AFTER, show_default=True,
+                     help="Failures in a row that deactivate the webhook (0: never)."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+@dataclass
+class Delivery:
+    """What the delivery options asked for, gathered for :func:`fire_events`."""
+
+    target: str
+    secret: str | None
+    verb: str
+    concurrency: int
+    rate: float | None
+    wait: bool
+    options: DeliveryOptions
+
+    @classmethod
+    def from_options(cls, *, target: str, secret: str | None, verb: str, concurrency: int, rate: float | None,
+                     time_scale: float, timeout: float, max_attempts: int, no_retry: bool, wait: bool,
+                     no_content_type: bool, signature_format: str, failure_unit: str, deactivate_after: int) -> Delivery:
+        options = DeliveryOptions(
+            timeout=timeout,
+            time_scale=time_scale,
+            policy=RetryPolicy.no_retry() if no_retry else RetryPolicy(max_attempts=max_attempts),
+            content_type=not no_content_type,
+            signature_format=signature_format,
+            failure_unit=failure_unit,
+            deactivate_after=deactivate_after,
+        )
+        return cls(target, secret, verb, concurrency, rate, wait, options)
+
+
+def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery: Delivery, *,
+                label: str, as_json: bool, db: str | None, made: str = "generated") -> None:
+    """Deliver ``events`` to the target, report, and exit 1 when some failed for good."""
+    webhook = store.upsert_webhook(delivery.target, verb=delivery.verb, secret=delivery.secret)
+    store.require_active(webhook)
+    # A later event can still fail to be made (a list index that fits the first event, not
+    # this one): the stream ends there and what was made before it is sent and settles.
+    broken: list[EmulatorError] = []
+    ids, stats, elapsed, stopped = _run(
+        store,
+        label=label,
+        total=total,
+        start=lambda d: d.submit_many(_until_error(events, broken), webhook),
+        settle=delivery.wait,
+        concurrency=delivery.concurrency,
+        options=delivery.options,
+        rate=delivery.rate,
+    )
+    summary = summarize(store, ids, stats, elapsed)
+    summary["webhook_id"] = webhook.id
+    print_summary(summary, as_json=as_json, title=f"Fired at {redact_url(delivery.target)} (webhook {webhook.id})", db=db)
+    if stopped:
+        click.echo(f"Error: {stopped}", err=True)
+    if broken:
+        sent = len(ids)
+        of = f" of {total}" if total is not None else ""
+        click.echo(f"Stopped after sending {sent}{of} events: event {sent + 1} could not be {made}.", err=True)
+        raise broken[0]
+    if stopped or summary["failed"]:
+        sys.exit(ExitCode.FAILED)
+
+
 @cli.command("fire", short_help="Generate events and deliver them to a receiver, as Zenoti does.")
 @generation_options
-@click.option("-t", "--target", "--url", "target", type=URLParam(), required=True, help="The receiver's URL (http or https).")
-@click.option("--secret", default=None, envvar="ZENOTI_EMULATOR_SECRET",
-              help="Sign each body with this secret (zenoti-webhook-signature); also $ZENOTI_EMULATOR_SECRET, "
-                   "which keeps it out of the process list. Unsigned when omitted.")
-@click.option("--verb", type=click.Choice(VERBS, case_sensitive=False), default="POST", show_default=True, help="HTTP verb, as chosen in Zenoti's setup.")
-@concurrency_option
-@click.option("--rate", type=RateParam(), default=None, help="At most R requests per second (e.g. 50/s). No limit when omitted.")
-@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="Divide every wait between attempts by F (600 turns 10 min into 1 s). The log keeps the real schedule too.")
-@click.option("--timeout", type=SecondsParam(), default=DEFAULT_TIMEOUT, show_default=True,
-              help="Seconds each attempt may take, response body included (Zenoti: 10; at most 600).")
-@click.option("--max-attempts", type=click.IntRange(1, 50), default=DEFAULT_MAX_ATTEMPTS, show_default=True,
-              help="First attempt plus retries (Zenoti: 1 + 5).")
-@click.option("--no-retry", is_flag=True, help="One attempt per event, no retry.")
-@click.option("--wait/--no-wait", default=True, show_default=True,
-              help="Wait for retries to settle; --no-wait returns after each event's first attempt and leaves retries to `resume`.")
-@click.option("--no-content-type", is_flag=True, help="Send no Content-Type header (real Zenoti is reported not to send it reliably).")
-@click.option("--signature-format", type=click.Choice(SIGNATURE_FORMATS), default="dashed", show_default=True,
-              help="dashed: 'sha256 =AB-12-...' as reported from real traffic; hex: 'sha256=ab12...'.")
-@click.option("--count-failures", "failure_unit", type=click.Choice(FAILURE_UNITS), default="attempt", show_default=True,
-              help="What counts towards deactivation: each failed attempt, or each event whose retries ran out.")
-@click.option("--deactivate-after", type=click.IntRange(min=0), default=DEFAULT_DEACTIVATE_AFTER, show_default=True,
-              help="Failures in a row that deactivate the webhook (0: never).")
+@delivery_options
 @click.option("--ping", is_flag=True, help="Only test the target: an empty POST with no body and no signature, like Zenoti's test button.")
+@click.option("--from-file", "from_files", multiple=True, type=click.Path(), metavar="PATH",
+              help="Send recorded events instead of generated ones, byte for byte (re-signed with --secret): "
+                   "a file of one event, JSON Lines, a HAR, or a folder such as `captures export` writes. Repeatable.")
 @db_option
 @json_option
 def fire_command(event_type: str, count: int, seed: int | None, now: Any, assignments: tuple[Any, ...], profile: str,
-                 no_validate: bool, target: str, secret: str | None, verb: str, concurrency: int, rate: float | None,
-                 time_scale: float, timeout: float, max_attempts: int, no_retry: bool, wait: bool, no_content_type: bool,
-                 signature_format: str, failure_unit: str, deactivate_after: int, ping: bool, db: str | None,
-                 as_json: bool) -> None:
+                 no_validate: bool, ping: bool, from_files: tuple[str, ...], db: str | None, as_json: bool,
+                 **delivery: Any) -> None:
     """Generate EVENT_TYPE events like `generate` and deliver them to --target.
 
     Each event is sent as its exact signed bytes, retried up to 5 times with backoff
@@ -366,51 +438,29 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
       zenoti-emulator fire -t http://127.0.0.1:9000/hook -n 500 -c 16 --rate 100/s
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --time-scale 600 --no-wait
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --ping
+      zenoti-emulator fire -t http://127.0.0.1:9000/hook --from-file fixtures/zenoti/
     """
-    options = DeliveryOptions(
-        timeout=timeout,
-        time_scale=time_scale,
-        policy=RetryPolicy.no_retry() if no_retry else RetryPolicy(max_attempts=max_attempts),
-        content_type=not no_content_type,
-        signature_format=signature_format,
-        failure_unit=failure_unit,
-        deactivate_after=deactivate_after,
-    )
+    if from_files and assignments:
+        raise UsageError("--set changes generated events; --from-file sends recorded bytes as they are. Use one or the other.")
+    settings = Delivery.from_options(**delivery)
     with Store(db) as store:
         if ping:
-            _ping(store, target, timeout, as_json)
+            _ping(store, settings.target, settings.options.timeout, as_json)
             return
-        webhook = store.upsert_webhook(target, verb=verb, secret=secret)
-        store.require_active(webhook)
-        # The first event is made now: a --set that breaks the schema fails before any send.
-        events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate)
-        # A later one can still fail (a list index that fits the first event, not this one):
-        # the stream ends there and what was made before it is sent and settles as usual.
-        broken: list[EmulatorError] = []
-        ids, stats, elapsed, stopped = _run(
-            store,
-            label="fire",
-            total=count,
-            start=lambda d: d.submit_many(_until_error(events, broken), webhook),
-            settle=wait,
-            concurrency=concurrency,
-            options=options,
-            rate=rate,
-        )
-        summary = summarize(store, ids, stats, elapsed)
-        summary["webhook_id"] = webhook.id
-        print_summary(summary, as_json=as_json, title=f"Fired at {redact_url(target)} (webhook {webhook.id})", db=db)
-    if stopped:
-        click.echo(f"Error: {stopped}", err=True)
-    if broken:
-        sent = len(ids)
-        click.echo(f"Stopped after sending {sent} of {count} events: event {sent + 1} could not be generated.", err=True)
-        raise broken[0]
-    if stopped or summary["failed"]:
-        sys.exit(ExitCode.FAILED)
+        store.require_active(store.upsert_webhook(settings.target, verb=settings.verb, secret=settings.secret))
+        events: Iterable[Any]
+        if from_files:
+            from ..recorded import read_bodies
+
+            events = (body for _, body in read_bodies(from_files))  # a missing path fails here, before any send
+        else:
+            # The first event is made now: a --set that breaks the schema fails before any send.
+            events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate)
+        fire_events(store, events, None if from_files else count, settings, label="fire", as_json=as_json, db=db,
+                    made="read" if from_files else "generated")
 
 
-def _until_error(events: Iterable[dict[str, Any]], errors: list[EmulatorError]) -> Iterator[dict[str, Any]]:
+def _until_error(events: Iterable[Any], errors: list[EmulatorError]) -> Iterator[Any]:
     """``events`` until one cannot be made; its error is appended to ``errors`` and the stream ends."""
     try:
         yield from events

@@ -21,6 +21,7 @@ import click
 from ..errors import UsageError
 from . import cli
 from .delivery import db_option
+from .relay import build_relay, relay_options, relay_server
 
 #: Threads answering HTTP requests: sinks that delay their answer hold one each.
 DEFAULT_THREADS = 16
@@ -43,13 +44,19 @@ def _url_host(host: str) -> str:
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="Also answer requests whose Host is NAME (e.g. a tunnel's). Loopback names are always allowed.")
 @click.option("--threads", type=click.IntRange(2, 256), default=DEFAULT_THREADS, show_default=True, help="Threads answering HTTP requests.")
-def serve_command(host: str, port: int, db: str | None, time_scale: float | None, allow_hosts: tuple[str, ...], threads: int) -> None:
+@relay_options(prefix="relay-")
+def serve_command(host: str, port: int, db: str | None, time_scale: float | None, allow_hosts: tuple[str, ...], threads: int,
+                  forward_to: str | None, relay_port: int, relay_secret: str | None, forward_secret: str | None,
+                  refuse_bad_signature: bool, mirror_status: bool, max_body: int) -> None:
     """Serve the dashboard at /, the JSON API at /api (described at /openapi.json) and
     the built-in receivers at /sink/<name>, on a real WSGI server (waitress).
 
     A fresh database gets one sink, "default", and one webhook pointing at it, so firing
     works with nothing else running. Pending retries of an earlier run resume at start.
     Ctrl-C (or SIGTERM) stops cleanly: in-flight deliveries are logged first.
+
+    With --relay-to URL, the relay endpoint of `zenoti-emulator relay` also listens, on
+    its own port (--relay-port), the one to point a tunnel at.
     """
     from waitress import create_server, wasyncore
 
@@ -72,6 +79,19 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
         raise UsageError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Choose another --port (0 picks a free one).") from exc
     public_url = f"http://{_url_host(host)}:{server.effective_port}"  # type: ignore[union-attr]
     svc.start(public_url)
+    relay_srv = None
+    if forward_to:
+        try:
+            relay = build_relay(svc.store, svc.deliverer, forward_to=forward_to, relay_secret=relay_secret,
+                                forward_secret=forward_secret, refuse_bad_signature=refuse_bad_signature,
+                                mirror_status=mirror_status, time_scale=svc.options.time_scale,
+                                max_attempts=svc.options.policy.max_attempts, timeout=svc.options.timeout)
+            # Its own port, on the same loop: a tunnel to it reaches the relay endpoint only.
+            relay_srv = relay_server(relay, host=host, port=relay_port, max_body=max_body, map=server._map)  # type: ignore[union-attr]
+        except BaseException:
+            wasyncore.close_all(server._map)  # type: ignore[union-attr]
+            svc.close()
+            raise
 
     stopping = threading.Event()
 
@@ -89,12 +109,17 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     resumed = f", resumed {len(svc.resumed)} pending deliveries" if svc.resumed else ""
     click.echo(f"Zenoti webhook emulator on {public_url}/  (API {public_url}/api, log {svc.store.path}{resumed})", err=True)
+    if relay_srv is not None:
+        click.echo(f"Relay endpoint on http://{_url_host(host)}:{relay_srv.effective_port}/ -> {forward_to}"
+                   " (point a tunnel at this port only)", err=True)
     click.echo("Press Ctrl-C to stop.", err=True)
     try:
         server.run()  # returns once KeyboardInterrupt ends waitress's loop and its threads
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        wasyncore.close_all(server._map)  # type: ignore[union-attr]  # the listening socket and any idle channel
+        wasyncore.close_all(server._map)  # type: ignore[union-attr]  # the listening sockets and any idle channel
+        if relay_srv is not None:
+            relay_srv.task_dispatcher.shutdown()
         svc.close()
     click.echo("Stopped; pending retries stay scheduled for the next start.", err=True)

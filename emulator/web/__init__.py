@@ -69,10 +69,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     services.init_app(app)
     _register_error_handlers(app)
 
-    from . import api, dashboard, openapi, receiver, validate_api
+    from . import api, captures_api, dashboard, openapi, receiver, validate_api
 
     app.register_blueprint(api.bp)
     app.register_blueprint(validate_api.bp)
+    app.register_blueprint(captures_api.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(receiver.bp)
     app.add_url_rule("/openapi.json", "openapi", openapi.view)
@@ -82,6 +83,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _wants_json() -> bool:
     path = request.path
     return path.startswith(("/api/", "/sink/")) or path in ("/api", "/openapi.json") or request.accept_mimetypes.best == "application/json"
+
+
+def json_http_error(exc: HTTPException) -> Any:
+    """Werkzeug's HTTP error as our JSON error body (a 405 lists the allowed methods)."""
+    code = (exc.name or "error").lower().replace(" ", "_")
+    details: dict[str, Any] | None = None
+    if exc.code == 405:
+        allowed = sorted(m for m in (exc.valid_methods or []) if m != "OPTIONS")  # type: ignore[attr-defined]
+        details = {"allowed": allowed}
+    body = {"error": {"code": code, "message": exc.description or exc.name, "details": details}}
+    response = jsonify(body)
+    response.status_code = exc.code or 500
+    for name, value in exc.get_headers():
+        if name.lower() == "allow":
+            response.headers[name] = value
+    return response
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -95,18 +112,7 @@ def _register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException) -> Any:
         if not _wants_json():
             return exc  # the dashboard's own pages keep Werkzeug's HTML
-        code = (exc.name or "error").lower().replace(" ", "_")
-        details: dict[str, Any] | None = None
-        if exc.code == 405:
-            allowed = sorted(m for m in (exc.valid_methods or []) if m != "OPTIONS")  # type: ignore[attr-defined]
-            details = {"allowed": allowed}
-        body = {"error": {"code": code, "message": exc.description or exc.name, "details": details}}
-        response = jsonify(body)
-        response.status_code = exc.code or 500
-        for name, value in exc.get_headers():
-            if name.lower() == "allow":
-                response.headers[name] = value
-        return response
+        return json_http_error(exc)
 
     @app.errorhandler(InternalServerError)
     def internal_error(exc: InternalServerError) -> Any:

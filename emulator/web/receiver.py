@@ -17,7 +17,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..signing import SIGNATURE_HEADER, verify
+from .. import signing
+from ..signing import SIGNATURE_HEADER
 from .services import services
 
 bp = Blueprint("receiver", __name__, url_prefix="/sink")
@@ -28,22 +29,11 @@ BAD_SIGNATURE_STATUS = 401
 _NO_BODY = frozenset({204, 304})
 
 
-def signature_verdict(body: bytes, header: str | None, secret: str | None) -> str:
-    """``ping``, ``not_checked``, ``missing``, ``valid`` or ``invalid``."""
-    if not body and header is None:
-        return "ping"
-    if not secret:
-        return "not_checked"
-    if header is None:
-        return "missing"
-    return "valid" if verify(body, header, secret) else "invalid"
-
-
 @bp.route("/<name>", methods=["POST", "PUT", "PATCH"])
 def receive(name: str) -> Any:
     sinks = services().sinks
     body = request.get_data(cache=False)
-    verdict = signature_verdict(body, request.headers.get(SIGNATURE_HEADER), sinks.get(name).secret)
+    verdict = signing.verdict(body, request.headers.get(SIGNATURE_HEADER), sinks.get(name).secret)
     if verdict in ("missing", "invalid"):
         sink, status = sinks.get(name), BAD_SIGNATURE_STATUS
     else:

@@ -355,7 +355,7 @@ class Services:
     @staticmethod
     def fields(kind: EventType) -> list[dict[str, Any]]:
         """The schema as rows: path, type, format, required, description, example."""
-        return list(_walk(kind.schema, "$"))
+        return list(_walk(kind.resolved, "$"))
 
     def health(self) -> dict[str, Any]:
         return {

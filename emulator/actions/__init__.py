@@ -1,0 +1,46 @@
+"""What happens in the world, and the events Zenoti sends when it does.
+
+Each action changes the :class:`~emulator.world.World` and returns the
+emissions (:class:`Emission`) Zenoti would send for that change: creating a guest emits
+``Guest.Created``, booking emits ``AppointmentGroup.Created``, checking in emits
+``AppointmentGroup.Status``. An emission carries the entities the event shows (its
+*context*); the event type's schema says which attribute each field shows, and
+:mod:`emulator.projection` fills it in. Actions never build payloads.
+
+Each module of this package declares ``EMITS``, the event types its actions emit. The
+registry pairs every schema with the module that emits its type, so a schema nothing
+emits, or an emitted type without a schema, is found when the catalog loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+
+@dataclass(slots=True)
+class Emission:
+    """One event the world emits: its type, when, and the entities it shows."""
+
+    event_type: str
+    moment: datetime
+    #: unique in one world's history; names the event's own random stream (its ids)
+    key: str
+    #: what the schema's ``x-source`` paths read: ``{"guest": Guest, "center": Center, ...}``
+    context: dict[str, Any]
+
+
+def emitters() -> dict[str, ModuleType]:
+    """Every event type some action emits, with the module that declares it."""
+    found: dict[str, ModuleType] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for name in getattr(module, "EMITS", ()):
+            found[name] = module
+    return found

@@ -1,0 +1,229 @@
+"""Guests book groups of services; groups are confirmed, checked in, cancelled or missed;
+appointments start and complete.
+
+Booking finds room in the calendars: every appointment gets a therapist on shift and,
+when its service needs one, a room, both free for its whole time; add-ons follow their
+parent with the same therapist and room. Nothing is ever booked twice at once.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace
+
+from ..world import Appointment, AppointmentGroup, Center, Employee, Invoice, Room, Service, World, habits, new_uuid, pick
+from ..world.timefmt import UTC, next_dst_change
+from . import Emission
+
+EMITS = ("AppointmentGroup.Created", "AppointmentGroup.Status", "Appointment.Started", "Appointment.Completed")
+
+#: Appointments start on this grid of minutes.
+GRID = timedelta(minutes=15)
+#: The soonest a booking can start after it is made.
+MIN_NOTICE = timedelta(minutes=20)
+#: How many days past the wished-for one booking looks for room before giving up.
+DAYS_TO_TRY = 7
+
+#: One service to place: the service, its chosen add-ons, and whether it runs beside the one before.
+Wish = tuple[Service, tuple[Service, ...], bool]
+
+
+def wishes(rng: random.Random, center: Center, profile: str) -> list[Wish]:
+    """The services a guest wants, drawn from the center's menu."""
+    out: list[Wish] = []
+    for index in range(pick(rng, habits.GROUP_SIZES[profile])):
+        service = rng.choice(center.services)
+        add_ons = tuple(a for a in service.add_ons if rng.random() < habits.ADD_ON_SHARE)
+        out.append((service, add_ons, index > 0 and rng.random() < habits.PARALLEL_SHARE))
+    return out
+
+
+def _wall_span(center: Center, start: datetime, end: datetime) -> tuple[int, int, int]:
+    """``(weekday, first minute, last minute)`` of ``[start, end)`` on the center's clock;
+    the last minute counts past midnight (1,500 is 01:00 the next day)."""
+    local_start, local_end = start.astimezone(center.zone), end.astimezone(center.zone)
+    first = local_start.hour * 60 + local_start.minute
+    last = (local_end.date() - local_start.date()).days * 1440 + local_end.hour * 60 + local_end.minute
+    return local_start.weekday(), first, last
+
+
+def _on_duty(center: Center, person: Employee, span: tuple[int, int, int]) -> bool:
+    """Inside the center's hours and the person's shift, on a working day."""
+    if center.hours == (0, 24):
+        return True  # edge centers never close: groups may cross midnight and DST changes
+    weekday, first, last = span
+    if weekday in person.days_off:
+        return False
+    return max(center.hours[0], person.shift[0]) * 60 <= first and last <= min(center.hours[1], person.shift[1]) * 60
+
+
+def _candidate_starts(center: Center, day: date, rng: random.Random, profile: str, not_before: datetime) -> list[datetime]:
+    """Start times to try on ``day`` (the center's wall clock), on the grid, in a random
+    rotation so that bookings spread over the day instead of piling up at opening."""
+    opens, closes = center.hours
+    steps = [(h, m) for h in range(opens, min(closes, 24)) for m in (0, 15, 30, 45)]
+    if profile == "edge":
+        shape = rng.random()
+        if shape < 0.35:  # groups that run past midnight
+            steps = [(23, m) for m in (0, 15, 30, 45)] + [(22, 30), (22, 45)]
+        elif shape < 0.7:  # groups that span a change of the clocks
+            change = next_dst_change(center.zone, not_before + timedelta(minutes=90))
+            if change is not None:
+                return [change - timedelta(minutes=m) for m in (30, 45, 60, 90)]
+    else:
+        cut = rng.randrange(len(steps))
+        steps = steps[cut:] + steps[:cut]
+    out = []
+    for hour, minute in steps:
+        moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=center.zone).astimezone(UTC)
+        if moment >= not_before:
+            out.append(moment)
+    return out
+
+
+def _place(world: World, center: Center, wanted: Sequence[Wish], first_start: datetime,
+           rng: random.Random) -> list[tuple[Service, Employee, Room | None, datetime, datetime, bool, bool]] | None:
+    """Where each appointment of the group goes if the group starts at ``first_start``."""
+    calendar = world.calendar
+    taken: list[tuple[str, datetime, datetime]] = []  # this group's own tentative bookings
+
+    def free(resource: str, start: datetime, end: datetime) -> bool:
+        if not calendar.is_free(resource, start, end):
+            return False
+        return all(r != resource or e <= start or end <= s for r, s, e in taken)
+
+    placed = []
+    block_start = block_end = first_start
+    therapists = list(center.therapists)
+    for service, add_ons, parallel in wanted:
+        start = block_start if parallel else block_end
+        end = start + timedelta(minutes=service.duration + sum(a.duration for a in add_ons))
+        rng.shuffle(therapists)
+        span = _wall_span(center, start, end)
+        person = next((t for t in therapists if _on_duty(center, t, span) and free(t.id, start, end)), None)
+        if person is None:
+            return None
+        room = None
+        if service.needs_room:
+            room = next((r for r in center.rooms if free(r.id, start, end)), None)
+            if room is None:
+                return None
+            taken.append((room.id, start, end))
+        taken.append((person.id, start, end))
+        at = start
+        for item, is_add_on in ((service, False), *((a, True) for a in add_ons)):
+            finish = at + timedelta(minutes=item.duration)
+            placed.append((item, person, room, at, finish, bool(add_ons) and not is_add_on, is_add_on))
+            at = finish
+        block_start, block_end = start, max(block_end, end)
+    return placed
+
+
+def book(world: World, guest_id: str, center: Center, moment: datetime, rng: random.Random, *,
+         fate: str, rebooked_from: AppointmentGroup | None = None, lead_days: int | None = None) -> tuple[AppointmentGroup | None, list[Emission]]:
+    """Book a group for the guest at ``center``, on the first day from their wish with room.
+
+    :return: the group and its AppointmentGroup.Created, or ``(None, [])`` when the center
+        has no room for it within :data:`DAYS_TO_TRY` days (the guest gives up).
+    """
+    wanted = wishes(rng, center, world.profile)
+    lead = pick(rng, habits.LEAD_DAYS) if lead_days is None else lead_days
+    not_before = moment + MIN_NOTICE
+    today = moment.astimezone(center.zone).date()
+    placed = None
+    for extra in range(DAYS_TO_TRY):
+        day = today + timedelta(days=lead + extra)
+        for first_start in _candidate_starts(center, day, rng, world.profile, not_before):
+            placed = _place(world, center, wanted, first_start, rng)
+            if placed:
+                break
+        if placed:
+            break
+    if not placed:
+        return None, []
+    created = moment.replace(microsecond=0)
+    appointment_type = pick(rng, habits.APPOINTMENT_TYPES)
+    request_type = pick(rng, habits.THERAPIST_REQUEST_TYPES)
+    recurring = rng.random() < habits.RECURRING_SHARE
+    shown = rng.random() >= habits.HIDDEN_FROM_CALENDAR_SHARE
+    appointments = [
+        Appointment(new_uuid(rng), new_uuid(rng), service, person, room, center, start, end, created, has_add_ons,
+                    is_add_on, appointment_type, request_type, recurring, shown)
+        for service, person, room, start, end, has_add_ons, is_add_on in placed
+    ]
+    for appointment, block_end in _blocks(appointments):
+        world.calendar.book(appointment.therapist.id, appointment.start, block_end)
+        if appointment.room is not None:
+            world.calendar.book(appointment.room.id, appointment.start, block_end)
+    source, medium = _utm(rng)
+    invoice = Invoice(new_uuid(rng), world.next_invoice_number(center), center, guest_id, None, appointments[0].therapist.id)
+    group = AppointmentGroup(new_uuid(rng), center, guest_id, invoice, appointments, created, source, medium, fate,
+                             rebooked_source_group_id=rebooked_from.id if rebooked_from else None)
+    invoice.group_id = group.id
+    world.groups[group.id] = group
+    world.open_groups[guest_id] = world.open_groups.get(guest_id, 0) + 1
+    context = {"organization": world.organization, "center": center, "guest": world.guests[guest_id], "group": group,
+               "appointments": appointments}
+    return group, [Emission("AppointmentGroup.Created", moment, f"group-created:{group.id}", context)]
+
+
+def _blocks(appointments: list[Appointment]) -> list[tuple[Appointment, datetime]]:
+    """Each service with the end of its add-ons: the time its therapist and room are held."""
+    out: list[tuple[Appointment, datetime]] = []
+    for appointment in appointments:
+        if appointment.is_add_on:
+            out[-1] = (out[-1][0], appointment.end)
+        else:
+            out.append((appointment, appointment.end))
+    return out
+
+
+def _utm(rng: random.Random) -> tuple[str | None, str | None]:
+    """Source and medium drawn together: no medium without a source; booknow's medium is
+    the real source (reported)."""
+    source = pick(rng, habits.UTM_SOURCES)
+    if source is None:
+        return None, None
+    if source == "booknow":
+        return source, pick(rng, habits.BOOKNOW_MEDIUMS)
+    return source, pick(rng, habits.UTM_MEDIUMS)
+
+
+def set_status(world: World, group: AppointmentGroup, status: int, moment: datetime) -> list[Emission]:
+    """Move the group to ``status``; an illegal move is a bug in the simulation."""
+    if status not in habits.LEGAL_MOVES[group.status]:
+        raise AssertionError(f"group {group.id} cannot move from status {group.status} to {status}")
+    group.status = status
+    center = group.center
+    if status in (habits.STATUS_CANCELLED, habits.STATUS_NO_SHOW):
+        for appointment, block_end in _blocks(group.appointments):
+            world.calendar.release(appointment.therapist.id, appointment.start, block_end)
+            if appointment.room is not None:
+                world.calendar.release(appointment.room.id, appointment.start, block_end)
+    late = center.late_cancel_hours is not None and group.first_start - moment <= timedelta(hours=center.late_cancel_hours)
+    fees = SimpleNamespace(noshow_fee="Yes" if center.charges_no_show else "No", cancellation_fee="Yes" if late else "No")
+    context = {"group": group, "status": fees}
+    return [Emission("AppointmentGroup.Status", moment, f"group-status:{group.id}:{status}", context)]
+
+
+def _progress(kind: str, group: AppointmentGroup, appointment: Appointment, moment: datetime) -> Emission:
+    context = {"group": group, "center": group.center, "appointments": [appointment]}
+    return Emission(kind, moment, f"{kind}:{appointment.id}", context)
+
+
+def start_appointment(world: World, group: AppointmentGroup, appointment: Appointment, moment: datetime) -> list[Emission]:
+    if group.status != habits.STATUS_CHECKED_IN or appointment.progress != 0:
+        raise AssertionError(f"appointment {appointment.id} cannot start: group status {group.status}, progress {appointment.progress}")
+    appointment.progress = 1
+    appointment.updated = moment.replace(microsecond=0)
+    return [_progress("Appointment.Started", group, appointment, moment)]
+
+
+def complete_appointment(world: World, group: AppointmentGroup, appointment: Appointment, moment: datetime) -> list[Emission]:
+    if appointment.progress != 1:
+        raise AssertionError(f"appointment {appointment.id} completes before it started")
+    appointment.progress = 2
+    appointment.updated = moment.replace(microsecond=0)
+    return [_progress("Appointment.Completed", group, appointment, moment)]

@@ -1,0 +1,131 @@
+"""The world's commands: ``simulate``, ``event-types`` and ``schema``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from . import cli
+from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
+from .output import open_output
+from .params import AssignmentParam, CoreParam, EventTypeParam, TimestampParam
+
+FORMATS = ("jsonl", "json", "pretty")
+
+
+class PaceParam(CoreParam):
+    """``--pace``: fast, real, or simulated seconds per real second."""
+
+    name = "fast|real|X"
+    parsed_type = (float, type(None))
+
+    def parse(self, text: str) -> Any:
+        from ..pacing import parse_pace
+
+        return parse_pace(text)
+
+
+@cli.command("simulate", short_help="The world's event stream over some days: every type, in time order.")
+@click.option("--seed", type=int, default=None, help="Seed of the world: same seed and --now, same bytes. Random when omitted.")
+@click.option("--now", type=TimestampParam(), default=None, help="When the world's clock starts (ISO 8601, UTC when no zone). The real clock when omitted.")
+@click.option("--days", type=float, default=1.0, show_default=True, help="How many simulated days (more than 0, at most 3660).")
+@click.option("-e", "--event-type", "event_types", type=EventTypeParam(), multiple=True,
+              help="Only these types (repeatable); the others still happen in the world, unprinted. All when omitted.")
+@click.option("--profile", type=click.Choice(("realistic", "edge")), default="realistic", show_default=True,
+              help="realistic: what a busy spa sends; edge: the values receivers break on (still schema-valid).")
+@click.option("--set", "assignments", type=AssignmentParam(), multiple=True, metavar="PATH=VALUE",
+              help="Override a field of every event printed or sent. Repeatable.")
+@click.option("--no-validate", is_flag=True, help="Let --set break the schema.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Without --target: jsonl, json or pretty (default: pretty on a terminal, jsonl otherwise).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Without --target: write to FILE.")
+@click.option("--pace", type=PaceParam(), default="fast", show_default=True,
+              help="With --target: fast (as fast as the receiver takes them), real (the simulated clock's own speed) or X simulated seconds per real second.")
+@functools.partial(delivery_options, target_required=False)
+@db_option
+@json_option
+@click.pass_context
+def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float, event_types: tuple[str, ...], profile: str,
+                     assignments: tuple[Any, ...], no_validate: bool, fmt: str | None, output: str | None,
+                     pace: float | None, db: str | None, as_json: bool, **delivery: Any) -> None:
+    """Run one seeded Zenoti organization for --days from --now and print (or deliver
+    with --target) every event it emits, in the order they happen: guests created and
+    updated, groups booked, confirmed, checked in, appointments started and completed,
+    invoices closed.
+
+    The calendar starts empty at --now, so every booking, appointment and invoice an
+    event mentions was created earlier in the stream. The same --seed and --now give
+    byte-identical output. With --target, events go out one at a time (-c 1) so the
+    receiver sees them in order, unless -c says otherwise.
+
+    \b
+    Examples:
+      zenoti-emulator simulate --seed 7 --now 2024-07-25T08:00:00Z --days 1
+      zenoti-emulator simulate --seed 7 --days 7 -e AppointmentGroup.Status -o status.jsonl
+      zenoti-emulator simulate --seed 7 -t http://127.0.0.1:9000/hook --pace 3600
+    """
+    from ..generate import simulate_events
+
+    stream = simulate_events(seed=seed, now=now, days=days, types=list(event_types) or None, profile=profile,
+                             overrides=list(assignments), validate=not no_validate)
+    if delivery["target"] is not None:
+        from ..pacing import paced
+        from ..store import Store
+
+        if ctx.get_parameter_source("concurrency") is ParameterSource.DEFAULT:
+            delivery["concurrency"] = 1
+        with Store(db) as store:
+            fire_events(store, paced(stream, pace), None, Delivery.from_options(**delivery), label="simulate",
+                        as_json=as_json, db=db)
+        return
+    from .generate import write_events
+
+    if fmt is None:
+        fmt = "pretty" if output is None and sys.stdout.isatty() else "jsonl"
+    if output is None:
+        write_events(stream, sys.stdout, fmt)
+        return
+    with open_output(output) as out:
+        written = write_events(stream, out, fmt)
+    click.echo(f"Wrote {written} event(s) over {days:g} day(s) to {output}.", err=True)
+
+
+@cli.command("event-types", short_help="Every event type, with its schema file and docs sample.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array on stdout instead of a table.")
+def event_types_command(as_json: bool) -> None:
+    """List every event type the emulator knows: its resource, schema file and the
+    published sample it was checked against."""
+    from ..registry import default_registry, schema_dir
+
+    root = schema_dir()
+    rows = [
+        {"name": kind.name, "resource": kind.resource, "schema": str(kind.schema_path.relative_to(root.parent)),
+         "sample": kind.schema.get("x-doc-sample"), "description": kind.schema.get("description", "")}
+        for kind in sorted(default_registry().values(), key=lambda k: (k.resource, k.name))
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max(len(r["name"]) for r in rows)
+    for row in rows:
+        click.echo(f"{row['name']:<{width}}  {row['schema']}  {row['sample'] or '-'}")
+
+
+@cli.command("schema", short_help="An event type's schema as one self-contained document.")
+@click.argument("event_type", type=EventTypeParam())
+def schema_command(event_type: str) -> None:
+    """Print EVENT_TYPE's JSON Schema (draft 2020-12) with every $ref bundled under
+    $defs: one document that a plain validator or a code generator reads as it is.
+
+    \b
+    Example:
+      zenoti-emulator schema Invoice.Closed > invoice-closed.json
+    """
+    from ..registry import default_registry
+
+    click.echo(json.dumps(default_registry().get_type(event_type).schema, indent=2, ensure_ascii=False))

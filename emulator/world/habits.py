@@ -1,0 +1,89 @@
+"""How the simulated business behaves: every distribution the world draws from, in one place.
+
+These tables are the emulator's picture of a busy spa on Zenoti. They are declared here,
+not scattered through the code, so a user can read them (the README's "The simulated
+business" section explains each) and change them. Weights are relative, not percentages.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+#: Guests per center when the world is built (they pre-exist: no Guest.Created for them).
+GUESTS_PER_CENTER = 120
+#: Bookings a center takes per day, on average, for each therapist it employs (a Poisson
+#: draw per center and day): a center of 7 therapists takes about 20 bookings a day.
+BOOKINGS_PER_THERAPIST = OrderedDict([("realistic", 2.8), ("edge", 2.0)])
+#: Of those bookings, how many are by a guest who is new to the business (Guest.Created
+#: comes a few minutes before their AppointmentGroup.Created).
+NEW_GUEST_SHARE = 0.12
+#: Profile changes (Guest.Updated) per center per day, and deletions (Guest.Deleted).
+GUEST_UPDATES_PER_DAY = 3.0
+GUEST_DELETIONS_PER_DAY = 0.4
+#: How often a returning guest books at their home center rather than another one.
+HOME_CENTER_SHARE = 0.93
+
+#: When bookings are made, on the center's wall clock: (hour, weight). Online booking
+#: runs late into the evening; the front desk books during opening hours.
+BOOKING_HOURS = OrderedDict(
+    [(7, 2), (8, 4), (9, 7), (10, 9), (11, 9), (12, 10), (13, 9), (14, 8), (15, 8), (16, 8),
+     (17, 8), (18, 7), (19, 6), (20, 6), (21, 4), (22, 2)]
+)
+#: Days between booking and the first appointment: most book for the next days, some the
+#: same day (walk-ins and same-day calls), a tail up to three weeks out.
+LEAD_DAYS = OrderedDict(
+    [(0, 16), (1, 17), (2, 13), (3, 10), (4, 8), (5, 7), (6, 6), (7, 6), (8, 3), (10, 3),
+     (12, 3), (14, 4), (21, 4)]
+)
+#: How many services a guest books together, by profile (add-ons come on top).
+GROUP_SIZES = {
+    "realistic": OrderedDict([(1, 72), (2, 18), (3, 7), (4, 3)]),
+    "edge": OrderedDict([(1, 15), (2, 15), (5, 20), (12, 25), (40, 25)]),
+}
+#: Chance that each add-on a service offers is taken.
+ADD_ON_SHARE = 0.35
+#: Chance that the next service of a group runs in parallel with the one before (another
+#: therapist, same start), as couples and mother-daughter bookings do.
+PARALLEL_SHARE = 0.3
+
+#: What becomes of a group once booked. ``completed``: confirmed (mostly), checked in,
+#: each appointment started and completed, invoice closed.
+FATES = OrderedDict(
+    [("completed", 82), ("cancelled", 6), ("late_cancel", 2), ("no_show", 4), ("rescheduled", 6)]
+)
+#: Share of groups the guest confirms (status 4) before they come.
+CONFIRM_SHARE = 0.7
+#: Share of closed invoices refunded a few days later (Invoice.Closed, is_refund: true).
+REFUND_SHARE = 0.03
+#: Share of invoices that also sell a product at check-out.
+PRODUCT_SHARE = 0.25
+
+#: AppointmentGroup.Status codes as receivers of real traffic map them.
+STATUS_BOOKED, STATUS_CONFIRMED, STATUS_CHECKED_IN = 0, 4, 2
+STATUS_CANCELLED, STATUS_NO_SHOW = -1, -2
+#: Which status may follow which: the world asserts every move against this table.
+LEGAL_MOVES: dict[int, frozenset[int]] = {
+    STATUS_BOOKED: frozenset({STATUS_CONFIRMED, STATUS_CHECKED_IN, STATUS_CANCELLED, STATUS_NO_SHOW}),
+    STATUS_CONFIRMED: frozenset({STATUS_CHECKED_IN, STATUS_CANCELLED, STATUS_NO_SHOW}),
+    STATUS_CHECKED_IN: frozenset(),
+    STATUS_CANCELLED: frozenset(),
+    STATUS_NO_SHOW: frozenset(),
+}
+
+#: Marketing sources of online bookings; ``None`` is the front desk.
+UTM_SOURCES: OrderedDict[str | None, int] = OrderedDict(
+    [(None, 40), ("booknow", 18), ("facebook", 12), ("google", 12), ("instagram", 8), ("email", 6), ("tiktok", 4)]
+)
+#: Mediums, drawn with a source (a booking without a source has no medium).
+UTM_MEDIUMS: OrderedDict[str | None, int] = OrderedDict([(None, 20), ("online", 45), ("cpc", 15), ("social", 12), ("email", 8)])
+#: With ``utm_source: "booknow"`` (Zenoti's widget) the medium carries the real source.
+BOOKNOW_MEDIUMS: OrderedDict[str, int] = OrderedDict([("google", 40), ("instagram", 25), ("facebook", 20), ("direct", 15)])
+
+#: appointment_type codes (undocumented; 2 is what most samples show). An add-on has its
+#: parent's; every appointment of a recurring group is recurring.
+APPOINTMENT_TYPES = OrderedDict([(2, 60), (0, 30), (1, 10)])
+THERAPIST_REQUEST_TYPES = OrderedDict([(0, 70), (1, 20), (2, 10)])
+RECURRING_SHARE = 0.05
+HIDDEN_FROM_CALENDAR_SHARE = 0.03
+#: Realistic traffic carries upper-case GUIDs now and then, not only the edge profile.
+UPPER_CASE_GUID_SHARE = 0.04
