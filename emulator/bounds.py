@@ -44,6 +44,7 @@ MAX_TIMEOUT = 600.0
 #: Digits an integer may be written with (more than any bounded value needs).
 _MAX_DIGITS = 40
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_LEAP_SECOND = re.compile(r"([Tt ][0-9]{2}:[0-9]{2}):60")
 
 
 class TooDeep(UsageError, ValueError):
@@ -114,18 +115,28 @@ def parse_time(text: str, *, what: str = "Time") -> datetime:
 
     :raise UsageError: for a malformed time or one outside that range.
     """
+    return check_time(parse_instant(text), what=what, shown=str(text).strip())
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 / RFC 3339 time as an aware UTC datetime, with no range check.
+
+    A time with no zone is UTC; a leap second (``23:59:60``) is read as ``23:59:59``;
+    a time whose UTC equivalent is past year 9999 is ``datetime.max``.
+
+    :raise UsageError: for a malformed time.
+    """
     text = str(text).strip()
     try:
-        moment = datetime.fromisoformat(text.replace("z", "Z"))
+        moment = datetime.fromisoformat(_LEAP_SECOND.sub(r"\1:59", text.replace("z", "Z")))
     except ValueError:
         raise UsageError(f"Malformed time {_show(text)}: use ISO 8601, e.g. 2024-07-25T14:52:06Z.") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     try:
-        moment = moment.astimezone(timezone.utc)
+        return moment.astimezone(timezone.utc)
     except OverflowError:  # 9999-12-31T23:00-05:00 is past datetime.max in UTC
-        moment = datetime.max.replace(tzinfo=timezone.utc)
-    return check_time(moment, what=what, shown=text)
+        return datetime.max.replace(tzinfo=timezone.utc)
 
 
 def check_time(moment: datetime, *, what: str = "Time", shown: str | None = None) -> datetime:
@@ -234,6 +245,7 @@ __all__ = [
     "loads_json",
     "looks_like_id",
     "parse_id",
+    "parse_instant",
     "parse_int",
     "parse_seconds",
     "parse_time",
