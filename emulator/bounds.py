@@ -41,6 +41,8 @@ MAX_TIME = datetime.fromtimestamp(2**32 - 1, timezone.utc)
 MAX_JSON_DEPTH = 64
 #: The longest a single attempt may wait for its receiver, in seconds (Zenoti: 10).
 MAX_TIMEOUT = 600.0
+#: The slowest rate of requests: one an hour.
+MIN_RATE = 1 / 3600
 #: Digits an integer may be written with (more than any bounded value needs).
 _MAX_DIGITS = 40
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -105,6 +107,23 @@ def parse_seconds(value: str | float, *, what: str, high: float = MAX_TIMEOUT) -
     if not (math.isfinite(seconds) and 0 < seconds <= high):
         raise UsageError(f"{what} must be more than 0 and at most {high:g} seconds, not {_show(str(value))}.")
     return seconds
+
+
+def parse_rate(text: str) -> float:
+    """Requests per second, ``50`` or ``50/s``: finite, from :data:`MIN_RATE` (one an hour).
+
+    A smaller rate would make the wait between two requests longer than a clock can hold.
+
+    :raise UsageError: for anything else.
+    """
+    raw = str(text).strip().lower().removesuffix("/s")
+    try:
+        rate = float(raw)
+    except ValueError:
+        raise UsageError(f"{_show(str(text))} is not a rate; write requests per second, e.g. 50 or 50/s.") from None
+    if not (math.isfinite(rate) and rate >= MIN_RATE):
+        raise UsageError(f"A rate must be at least {MIN_RATE:.6f} requests per second (one an hour) and finite, not {_show(str(text))}.")
+    return rate
 
 
 def parse_time(text: str, *, what: str = "Time") -> datetime:
@@ -234,6 +253,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_TIME",
     "MAX_TIMEOUT",
+    "MIN_RATE",
     "MIN_TIME",
     "TooDeep",
     "check_depth",
@@ -247,6 +267,7 @@ __all__ = [
     "parse_id",
     "parse_instant",
     "parse_int",
+    "parse_rate",
     "parse_seconds",
     "parse_time",
 ]

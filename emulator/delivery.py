@@ -41,7 +41,7 @@ import requests
 from requests.auth import AuthBase
 
 from . import __version__, signing
-from .bounds import parse_seconds
+from .bounds import parse_rate, parse_seconds
 from .errors import Conflict, NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
 from .transport import DeadlineAdapter, Watchdog
@@ -364,8 +364,8 @@ class Deliverer:
     ) -> None:
         if concurrency < 1:
             raise UsageError(f"Concurrency must be at least 1, not {concurrency}.")
-        if rate is not None and not rate > 0:
-            raise UsageError(f"Rate must be a positive number of requests per second, not {rate}.")
+        if rate is not None:
+            parse_rate(str(rate))  # finite, at least one an hour: the wait must fit a clock
         self.store = store
         self.options = options or DeliveryOptions()
         self.concurrency = concurrency

@@ -51,6 +51,8 @@ CASES: list[tuple[list[str], int, str]] = [
     (["fire", "-t", TARGET, "--timeout", "1e308"], 2, "at most 600 seconds"),
     (["fire", "-t", TARGET, "--timeout", "nan"], 2, "at most 600 seconds"),
     (["fire", "-t", TARGET, "--timeout", "0"], 2, "more than 0"),
+    (["fire", "-t", TARGET, "--rate", "1e-300"], 2, "one an hour"),
+    (["fire", "-t", TARGET, "--rate", "inf/s"], 2, "one an hour"),
     # deeply nested JSON
     (["generate", "--set", f"data.guest.email={DEEP}"], 2, "nested more than 64 levels"),
     # nowhere to write, nowhere to listen

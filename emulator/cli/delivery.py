@@ -32,6 +32,7 @@ from ..delivery import (
     RetryPolicy,
     check_url,
 )
+from .. import bounds
 from ..bounds import MAX_ID
 from ..errors import EmulatorError, ExitCode, UsageError, WebhookInactive
 from ..signing import SIGNATURE_FORMATS
@@ -50,22 +51,14 @@ class URLParam(CoreParam):
         return check_url(text)
 
 
-class RateParam(click.ParamType):
-    """Requests per second: ``50`` or ``50/s``."""
+class RateParam(CoreParam):
+    """Requests per second: ``50`` or ``50/s`` (:func:`emulator.bounds.parse_rate`)."""
 
     name = "R/s"
+    parsed_type = float
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, float):
-            return value
-        text = str(value).strip().lower().removesuffix("/s")
-        try:
-            rate = float(text)
-        except ValueError:
-            self.fail(f"{value!r} is not a rate; write requests per second, e.g. 50 or 50/s.", param, ctx)
-        if not rate > 0:
-            self.fail(f"rate must be positive, not {value!r}.", param, ctx)
-        return rate
+    def parse(self, text: str) -> float:
+        return bounds.parse_rate(text)
 
 
 def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
