@@ -41,7 +41,7 @@ import requests
 from requests.auth import AuthBase
 
 from . import __version__, signing
-from .bounds import parse_rate, parse_seconds
+from .bounds import MAX_TIMEOUT, parse_rate, parse_seconds
 from .errors import Conflict, NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
 from .transport import DeadlineAdapter, Watchdog
@@ -187,7 +187,15 @@ class DeliveryOptions:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeliveryOptions:
+        """Options as stored with a delivery.
+
+        A log written before timeouts were bounded may hold ``Infinity``: it is read as
+        :data:`~emulator.bounds.MAX_TIMEOUT`, so ``resume`` cannot hold an attempt for ever.
+        """
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "policy"}
+        timeout = known.get("timeout")
+        if isinstance(timeout, (int, float)) and not 0 < timeout <= MAX_TIMEOUT:
+            known["timeout"] = MAX_TIMEOUT if timeout > 0 else DEFAULT_TIMEOUT
         return cls(policy=RetryPolicy.from_dict(data.get("policy", {})), **known)
 
 

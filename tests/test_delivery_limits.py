@@ -18,7 +18,7 @@ import pytest
 
 from emulator.delivery import RESPONSE_LOG_LIMIT, Deliverer, DeliveryOptions, PreparedDelivery, RetryPolicy
 from emulator.errors import UsageError
-from emulator.store import Store
+from emulator.store import NewDelivery, Store
 
 from .receivers import Receiver
 
@@ -80,6 +80,22 @@ def test_a_dripped_delivery_is_logged_as_a_timeout_and_the_next_one_goes_through
 def test_a_timeout_must_be_finite_and_bounded(timeout: float) -> None:
     with pytest.raises(UsageError, match="Timeout must be more than 0 and at most 600 seconds"):
         DeliveryOptions(timeout=timeout)
+
+
+def test_a_log_holding_an_infinite_timeout_resumes_with_a_bounded_one(store: Store) -> None:
+    # written by a version that stored --timeout inf as it was
+    assert DeliveryOptions.from_dict({"timeout": float("inf")}).timeout == 600.0
+    with Receiver() as rx:
+        hook = store.upsert_webhook(rx.url)
+        store.create_deliveries([_stored(hook, {"timeout": float("inf")})])
+        with Deliverer(store, concurrency=1) as deliverer:
+            [delivery_id] = deliverer.resume_pending()
+            deliverer.wait()
+    assert store.get_delivery(delivery_id).status == "delivered"
+
+
+def _stored(hook: object, options: dict[str, object]) -> NewDelivery:
+    return NewDelivery(body=b'{"id": "x"}', event_type=None, call_id="x", event_id=None, webhook=hook, options=options)  # type: ignore[arg-type]
 
 
 def test_credentials_in_a_target_url_are_sent_but_never_logged_in_clear(store: Store, deliverer: Deliverer) -> None:
