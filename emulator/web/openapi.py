@@ -549,7 +549,14 @@ PATHS: dict[str, Any] = {
                     "default": _json("SinkAnswer", "The configured status; the body says what was recorded"),
                     "204": {"description": "Configured to answer 204: no body"},
                     "304": {"description": "Configured to answer 304: no body"},
-                    **_errors(404, 413),
+                    # a sink may be configured to answer 404 or 413 itself: then it says what it recorded
+                    **{
+                        str(status): {
+                            "description": f"{_errors(status)[str(status)]['description']}; or the sink's configured status",
+                            "content": {"application/json": {"schema": {"anyOf": [_ref("Error"), _ref("SinkAnswer")]}}},
+                        }
+                        for status in (404, 413)
+                    },
                 },
             }
             for verb in VERBS
