@@ -3,8 +3,9 @@
 This is the only module that imports :mod:`requests`. An event is serialised **once**
 into a :class:`PreparedDelivery` (verb, URL, headers, body bytes); every attempt sends
 those same bytes, signed afresh by :class:`ZenotiSignature`. :class:`RetryPolicy` is
-pure data plus a pure :meth:`~RetryPolicy.delays`. :class:`Deliverer` owns one
-``requests.Session`` and a bounded pool of worker threads, and writes everything to a
+pure data plus a pure :meth:`~RetryPolicy.delays`. :class:`Sender` owns the one
+``requests.Session`` and makes single requests; :class:`Deliverer` owns a sender and a
+bounded pool of worker threads, and writes everything to a
 :class:`~emulator.store.Store` so that a killed process loses nothing.
 
 Usage::
@@ -34,13 +35,14 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import requests
 from requests.auth import AuthBase
 
 from . import __version__, signing
+from .defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT
 from .bounds import MAX_TIMEOUT, parse_rate, parse_seconds
 from .errors import Conflict, NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
@@ -49,19 +51,11 @@ from .urls import check_url, redact_url
 
 log = logging.getLogger(__name__)
 
-#: Seconds Zenoti waits for a response, per attempt.
-DEFAULT_TIMEOUT = 10.0
-#: Retries after the first attempt.
-DEFAULT_RETRIES = 5
-DEFAULT_MAX_ATTEMPTS = DEFAULT_RETRIES + 1
 #: The backoff between attempts stays within these bounds (seconds, unscaled).
 MIN_BACKOFF = 30.0
 MAX_BACKOFF = 600.0
 #: Each wait is its nominal value plus or minus this fraction, kept within the bounds.
 DEFAULT_JITTER = 0.2
-#: Failures in a row that deactivate a webhook.
-DEFAULT_DEACTIVATE_AFTER = 20
-DEFAULT_CONCURRENCY = 8
 #: First attempts queued in memory before submit_many waits for the workers.
 DEFAULT_MAX_QUEUED = 1024
 #: How much of a response body the log keeps.
@@ -326,6 +320,124 @@ class _Job:
     payload: tuple[bytes, int | None, DeliveryOptions] | None = field(compare=False, default=None)
 
 
+class Sender:
+    """Makes webhook calls one request at a time, on one pool of kept-alive connections.
+
+    This is the HTTP client of the emulator: :class:`Deliverer` sends every attempt
+    through one, and ``check`` uses one directly for requests that are not deliveries
+    (a forged signature, a burst). It is safe to share between threads.
+
+    :param pool_size: connections kept open per host (the requests in flight at most).
+    :param clock: the epoch time recorded as each result's ``started_at``.
+    """
+
+    def __init__(self, *, pool_size: int = DEFAULT_CONCURRENCY, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = user_agent()
+        # Proxies from the environment are looked up once per URL (see _proxies), not
+        # on every request; and no ~/.netrc credentials are sent to a receiver.
+        self.session.trust_env = False
+        self._proxy_cache: dict[str, dict[str, str]] = {}
+        self._templates: dict[tuple[str, str], requests.PreparedRequest] = {}
+        # Zenoti sends no cookies back; neither do we, whatever a receiver sets.
+        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        adapter = DeadlineAdapter(pool_connections=max(10, pool_size), pool_maxsize=max(10, pool_size))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        # ends each attempt at its deadline, whatever the receiver does (see transport.py)
+        self._watchdog = Watchdog()
+
+    def send(self, prepared: PreparedDelivery, *, timeout: float) -> SendResult:
+        """Make one HTTP request and say how it went; never raises for a network failure.
+
+        The whole attempt, connection, request, headers and body, ends within
+        ``timeout`` seconds (a receiver that drips its answer is cut off, as Zenoti cuts
+        it off), and at most :data:`RESPONSE_LOG_LIMIT` bytes of the response are read:
+        past them the connection is closed, so an endless body costs neither memory
+        nor time. Redirects are not followed (a 3xx is a failed attempt).
+        """
+        started_at = self._clock()
+        t0 = time.perf_counter()
+        try:
+            prep = self._prepare(prepared)
+        except (requests.RequestException, ValueError) as exc:
+            return SendResult(started_at, prepared.method, _shown_url(prepared.url), {}, None, "error", 0.0, {}, b"", _error_text(exc))
+        headers = _shown_headers(prep.headers)
+        url = _shown_url(prepared.url)
+        with self._watchdog.deadline(timeout) as scope:
+            try:
+                resp = self.session.send(
+                    prep, timeout=timeout, allow_redirects=False, stream=True, proxies=self._proxies(prepared.url)
+                )
+            except requests.RequestException as exc:
+                latency = (time.perf_counter() - t0) * 1000
+                outcome = "timeout" if scope.expired else _classify(exc)
+                text = _error_text(exc)
+                if outcome == "timeout":
+                    text = f"no response within {timeout:g} s ({'attempt deadline' if scope.expired else text})"
+                return SendResult(started_at, prepared.method, url, headers, None, outcome, latency, {}, b"", text)
+            try:
+                body, broken = _read_limited(resp, RESPONSE_LOG_LIMIT)
+            finally:
+                scope.end()  # before the connection can go back to the pool
+                resp.close()
+            latency = (time.perf_counter() - t0) * 1000
+            status = resp.status_code
+            response_headers = dict(resp.headers)
+            if scope.expired or broken:
+                how = f"did not finish within {timeout:g} s" if scope.expired else f"was cut off ({broken})"
+                error = f"HTTP {status} answered, but its body {how} after {len(body)} bytes"
+                outcome = "timeout" if scope.expired else "connection"
+                return SendResult(started_at, prepared.method, url, headers, None, outcome, latency, response_headers, body, error)
+        return SendResult(
+            started_at,
+            prepared.method,
+            url,
+            headers,
+            status,
+            _outcome(status),
+            latency,
+            response_headers,
+            body,
+            None if 200 <= status < 300 else f"HTTP {status} {resp.reason or ''}".strip(),
+        )
+
+    def _prepare(self, prepared: PreparedDelivery) -> requests.PreparedRequest:
+        """The request on the wire, from a per-(verb, URL) template.
+
+        ``Session.prepare_request`` re-parses the URL and merges every session setting
+        on each call: 0.4 ms, half of our CPU per delivery against a fast receiver. The
+        template is prepared once; each request copies it and adds body and headers.
+        """
+        key = (prepared.method, prepared.url)
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self.session.prepare_request(requests.Request(prepared.method, prepared.url))
+        prep = template.copy()
+        prep.prepare_body(prepared.body, None)
+        prep.headers.update(prepared.headers)
+        auth = prepared.auth()
+        return auth(prep) if auth is not None else prep
+
+    def _proxies(self, url: str) -> dict[str, str]:
+        proxies = self._proxy_cache.get(url)
+        if proxies is None:
+            # HTTP(S)_PROXY and NO_PROXY, as requests would read them for this URL
+            proxies = self._proxy_cache[url] = requests.utils.get_environ_proxies(url)
+        return proxies
+
+    def close(self) -> None:
+        self._watchdog.close()
+        self.session.close()
+
+    def __enter__(self) -> Sender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 #: ``attempt`` hooks receive ``(AttemptRecord, RecordResult)`` after each attempt is
 #: logged; ``complete`` hooks receive ``(delivery_id, status)`` once a delivery is
 #: final (``delivered`` or ``failed``). Both run on worker threads: keep them short.
@@ -336,7 +448,7 @@ HOOK_NAMES = ("attempt", "complete")
 class Deliverer:
     """Sends deliveries on a bounded worker pool, with retries, logging every step.
 
-    Owns one ``requests.Session`` (connections are reused) and ``concurrency`` worker
+    Owns one :class:`Sender` (connections are reused) and ``concurrency`` worker
     threads, started on creation. Every delivery goes to the :class:`Store` before it
     is sent, and each retry is written down before it is waited for, so closing or
     killing the process leaves pending work that :meth:`resume_pending` picks up.
@@ -390,19 +502,7 @@ class Deliverer:
                 raise ValueError(f"Unknown hook {name!r}; known: {', '.join(HOOK_NAMES)}")
             self.hooks[name].extend(fns)
 
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = user_agent()
-        # Proxies from the environment are looked up once per URL (see _proxies), not
-        # on every request; and no ~/.netrc credentials are sent to a receiver.
-        self.session.trust_env = False
-        self._proxy_cache: dict[str, dict[str, str]] = {}
-        self._templates: dict[tuple[str, str], requests.PreparedRequest] = {}
-        # Zenoti sends no cookies back; neither do we, whatever a receiver sets.
-        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        adapter = DeadlineAdapter(pool_connections=max(10, concurrency), pool_maxsize=max(10, concurrency))
-        self._watchdog = Watchdog()
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.sender = Sender(pool_size=concurrency, clock=clock)
 
         # One lock, three conditions: workers wait for jobs (_cond, woken one at a time
         # per job), wait() for the work to end (_idle), submitters for room (_space).
@@ -417,6 +517,9 @@ class Deliverer:
         self._running = 0
         self._unattempted = 0  # first attempts and replays not yet made
         self._closing = False
+        self._rescale: float | None = None  # resume_pending(time_scale=...)
+        self._stop_following = threading.Event()
+        self._followers: list[threading.Thread] = []
         self._threads = [
             threading.Thread(target=self._worker, name=f"zenoti-deliverer-{i}", daemon=True) for i in range(concurrency)
         ]
@@ -499,11 +602,15 @@ class Deliverer:
             self._push(sched, (item.body, item.webhook.id, opts))
         return [sched.delivery_id for sched in scheduled]
 
-    def _enqueue(self, chunk: list[NewDelivery], webhook: Webhook, opts: DeliveryOptions) -> list[int]:
-        with self._lock:  # backpressure: wait for the workers to catch up
+    def _wait_for_room(self) -> None:
+        """Backpressure: once ``max_queued`` first attempts wait, wait until half are made."""
+        with self._lock:
             if self._unattempted >= self.max_queued:
                 while self._unattempted > self.max_queued // 2 and not self._closing:
                     self._space.wait()
+
+    def _enqueue(self, chunk: list[NewDelivery], webhook: Webhook, opts: DeliveryOptions) -> list[int]:
+        self._wait_for_room()
         # Checked per batch: the webhook may be deactivated by failures while we submit.
         self.store.require_active(webhook)
         scheduled = self.store.create_deliveries(chunk, time_scale=opts.time_scale)
@@ -511,16 +618,28 @@ class Deliverer:
             self._push(sched, (item.body, webhook.id, opts))
         return [sched.delivery_id for sched in scheduled]
 
-    def resume_pending(self) -> list[int]:
+    def resume_pending(self, *, time_scale: float | None = None) -> list[int]:
         """Queue every attempt the log has scheduled but not made, each at its due time.
 
         Call it at start-up (``resume``, ``serve``): retries of a process that was
         killed resume on their original schedule; ones already overdue go at once.
+        Attempts already queued here are left as they are, so calling it again picks up
+        only what another process scheduled since (see :meth:`follow_log`).
 
+        :param time_scale: run the resumed deliveries at this scale instead of the one
+            they were scheduled with: a waiting retry is due at its scheduled time plus
+            its unscaled delay divided by it (never later than it was), and their later
+            retries wait accordingly. ``None`` keeps the log's schedule.
         :return: the ids of the deliveries resumed.
         """
+        if time_scale is not None:
+            if not time_scale > 0:
+                raise UsageError(f"time_scale must be positive, not {time_scale}.")
+            self._rescale = time_scale
         out = []
         for sched in self.store.pending_schedule():
+            if time_scale is not None:
+                sched = replace(sched, due_at=min(sched.due_at, sched.scheduled_at + sched.delay_s / time_scale))
             if self._push(sched, None):
                 out.append(sched.delivery_id)
         return out
@@ -531,6 +650,26 @@ class Deliverer:
         if self._closing:
             raise RuntimeError("This Deliverer is closed; open a new one to queue.")
         self._push(scheduled, None)
+
+    def follow_log(self, interval_s: float) -> None:
+        """Pick up, every ``interval_s`` seconds, attempts other processes scheduled.
+
+        A long-running process (``serve``) shares the log with short ones (``fire
+        --no-wait``, a ``fire`` stopped by Ctrl-C): their retries come due while it
+        runs, and nothing else would send them. Claims keep an attempt from going out
+        twice. Stops with :meth:`close`.
+        """
+
+        def loop() -> None:
+            while not self._stop_following.wait(interval_s):
+                try:
+                    self.resume_pending()
+                except Exception:  # a busy or closing log: try again at the next tick
+                    log.exception("Could not read the log's pending attempts")
+
+        follower = threading.Thread(target=loop, name="zenoti-follow-log", daemon=True)
+        self._followers.append(follower)
+        follower.start()
 
     def replay(self, delivery_id: int) -> int:
         """Send a finished delivery again, as one new attempt of the same event.
@@ -550,88 +689,31 @@ class Deliverer:
         self._push(sched, None)
         return delivery_id
 
+    def replay_many(self, delivery_ids: Iterable[int]) -> list[int]:
+        """:meth:`replay` for many, with :meth:`submit_many`'s backpressure: at most
+        ``max_queued`` wait in memory, so failures that deactivate a webhook stop the
+        run after a bounded number of replays instead of after all were queued.
+
+        :raise WebhookInactive: a webhook is (or became) deactivated; ``submitted``
+            holds the ids replayed before, which still run.
+        """
+        replayed: list[int] = []
+        try:
+            for delivery_id in delivery_ids:
+                self._wait_for_room()
+                replayed.append(self.replay(delivery_id))
+        except WebhookInactive as exc:
+            exc.submitted = replayed
+            raise
+        return replayed
+
     def ping(self, url: str, *, timeout: float | None = None) -> SendResult:
         """Zenoti's trigger test: an empty POST with no body and no signature; not logged."""
         return self.send(PreparedDelivery.ping(url), timeout=timeout or self.options.timeout)
 
     def send(self, prepared: PreparedDelivery, *, timeout: float) -> SendResult:
-        """Make one HTTP request and say how it went; never raises for a network failure.
-
-        The whole attempt, connection, request, headers and body, ends within
-        ``timeout`` seconds (a receiver that drips its answer is cut off, as Zenoti cuts
-        it off), and at most :data:`RESPONSE_LOG_LIMIT` bytes of the response are read:
-        past them the connection is closed, so an endless body costs neither memory
-        nor time. Redirects are not followed (a 3xx is a failed attempt).
-        """
-        started_at = self._clock()
-        t0 = time.perf_counter()
-        try:
-            prep = self._prepare(prepared)
-        except (requests.RequestException, ValueError) as exc:
-            return SendResult(started_at, prepared.method, _shown_url(prepared.url), {}, None, "error", 0.0, {}, b"", _error_text(exc))
-        headers = _shown_headers(prep.headers)
-        url = _shown_url(prepared.url)
-        with self._watchdog.deadline(timeout) as scope:
-            try:
-                resp = self.session.send(
-                    prep, timeout=timeout, allow_redirects=False, stream=True, proxies=self._proxies(prepared.url)
-                )
-            except requests.RequestException as exc:
-                latency = (time.perf_counter() - t0) * 1000
-                outcome = "timeout" if scope.expired else _classify(exc)
-                text = _error_text(exc)
-                if outcome == "timeout":
-                    text = f"no response within {timeout:g} s ({'attempt deadline' if scope.expired else text})"
-                return SendResult(started_at, prepared.method, url, headers, None, outcome, latency, {}, b"", text)
-            try:
-                body, broken = _read_limited(resp, RESPONSE_LOG_LIMIT)
-            finally:
-                scope.end()  # before the connection can go back to the pool
-                resp.close()
-            latency = (time.perf_counter() - t0) * 1000
-            status = resp.status_code
-            response_headers = dict(resp.headers)
-            if scope.expired or broken:
-                how = f"did not finish within {timeout:g} s" if scope.expired else f"was cut off ({broken})"
-                error = f"HTTP {status} answered, but its body {how} after {len(body)} bytes"
-                outcome = "timeout" if scope.expired else "connection"
-                return SendResult(started_at, prepared.method, url, headers, None, outcome, latency, response_headers, body, error)
-        return SendResult(
-            started_at,
-            prepared.method,
-            url,
-            headers,
-            status,
-            _outcome(status),
-            latency,
-            response_headers,
-            body,
-            None if 200 <= status < 300 else f"HTTP {status} {resp.reason or ''}".strip(),
-        )
-
-    def _prepare(self, prepared: PreparedDelivery) -> requests.PreparedRequest:
-        """The request on the wire, from a per-(verb, URL) template.
-
-        ``Session.prepare_request`` re-parses the URL and merges every session setting
-        on each call: 0.4 ms, half of our CPU per delivery against a fast receiver. The
-        template is prepared once; each request copies it and adds body and headers.
-        """
-        key = (prepared.method, prepared.url)
-        template = self._templates.get(key)
-        if template is None:
-            template = self._templates[key] = self.session.prepare_request(requests.Request(prepared.method, prepared.url))
-        prep = template.copy()
-        prep.prepare_body(prepared.body, None)
-        prep.headers.update(prepared.headers)
-        auth = prepared.auth()
-        return auth(prep) if auth is not None else prep
-
-    def _proxies(self, url: str) -> dict[str, str]:
-        proxies = self._proxy_cache.get(url)
-        if proxies is None:
-            # HTTP(S)_PROXY and NO_PROXY, as requests would read them for this URL
-            proxies = self._proxy_cache[url] = requests.utils.get_environ_proxies(url)
-        return proxies
+        """One request on this deliverer's connections (see :meth:`Sender.send`)."""
+        return self.sender.send(prepared, timeout=timeout)
 
     def wait(self, timeout: float | None = None, *, settle: bool = True) -> bool:
         """Block until the queued work is done.
@@ -662,14 +744,16 @@ class Deliverer:
         Attempts not yet made stay scheduled in the log for :meth:`resume_pending`.
         Call :meth:`wait` first to finish them here.
         """
+        self._stop_following.set()
+        for follower in self._followers:
+            follower.join()
         with self._lock:
             self._closing = True
             for cond in (self._cond, self._idle, self._space):
                 cond.notify_all()
         for t in self._threads:
             t.join()
-        self._watchdog.close()
-        self.session.close()
+        self.sender.close()
 
     def __enter__(self) -> Deliverer:
         return self
@@ -761,6 +845,8 @@ class Deliverer:
         else:
             body, webhook_id, stored = self.store.delivery_payload(sched.delivery_id)
             opts = DeliveryOptions.from_dict(stored) if stored else self.options
+            if self._rescale is not None:
+                opts = replace(opts, time_scale=self._rescale)
         try:
             webhook = self.store.get_webhook(webhook_id) if webhook_id is not None else None
         except NotFound:
@@ -799,9 +885,28 @@ class Deliverer:
         log.debug("Delivery %s attempt %s: %s", sched.delivery_id, sched.number, result.describe())
         if outcome.next is not None:
             self._push(outcome.next, job.payload)
+        if outcome.deactivated:
+            self._end_waiting(webhook.id)
         self._call("attempt", record, outcome)
         if outcome.status != "pending":
             self._complete(sched.delivery_id, outcome.status)
+
+    def _end_waiting(self, webhook_id: int) -> None:
+        """A deactivated webhook's waiting retries will never be sent: make them due now.
+
+        Each is then taken at once, finds the webhook inactive and ends failed, so a run
+        that waits for its deliveries to settle stops waiting (instead of sitting until
+        the last retry's time only to cancel it).
+        """
+        page, _ = self.store.list_deliveries(status="pending", webhook_id=webhook_id, limit=None)
+        ids = {d.id for d in page}
+        now = self._clock()
+        with self._cond:
+            for job in self._heap:
+                if job.scheduled.delivery_id in ids and job.due_at > now:
+                    job.due_at = now
+            heapq.heapify(self._heap)
+            self._cond.notify_all()
 
     def _complete(self, delivery_id: int, status: str) -> None:
         self._call("complete", delivery_id, status)
@@ -917,6 +1022,7 @@ __all__ = [
     "PreparedDelivery",
     "RetryPolicy",
     "SendResult",
+    "Sender",
     "ZenotiSignature",
     "check_url",
     "serialize",

@@ -211,11 +211,16 @@ def check_moment(moment: datetime) -> datetime:
     return bounds.check_time(moment)
 
 
-def parse_now(text: str) -> datetime:
-    """``--now`` as ISO 8601 (``2024-07-25T14:52:06Z``); a time with no zone is UTC.
+def parse_time(text: str) -> datetime:
+    """ISO 8601 (``2024-07-25T14:52:06Z``) as an aware UTC time; a time with no zone is UTC.
 
-    The one parser of times is :func:`emulator.bounds.parse_time`; this name stays for callers.
+    No range check: :func:`emulator.bounds.parse_instant`, the one parser of times.
     """
+    return bounds.parse_instant(text)
+
+
+def parse_now(text: str) -> datetime:
+    """``--now``: a time the world's clock can start at (one an ObjectId can carry)."""
     return bounds.parse_time(text)
 
 

@@ -9,6 +9,12 @@ come out in the order they happen and ``event_timestamp`` never goes back.
 
 Every decision draws from a stream named after what it decides (a center's day, a
 booking, a group), so the history of one seed is the same in every run.
+
+Other parts of the business plug in without editing this module: a module of
+:mod:`emulator.actions` may define ``install(sim)``, which subscribes handlers to the
+moments listed in :data:`MOMENTS` with :meth:`Simulation.on` (a center's day begins, an
+appointment is completed, an invoice is closed...) and schedules its own steps with
+:meth:`Simulation.at`. A handler returns the emissions of that moment.
 """
 
 from __future__ import annotations
@@ -21,11 +27,22 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .actions import Emission, bookings, guests, invoices
+from .actions import Emission, bookings, guests, installers, invoices
 from .world import AppointmentGroup, Center, World, habits, pick
 from .world.timefmt import UTC
 
 Step = Callable[..., list[Emission]]
+
+#: What handlers can subscribe to, and the arguments each gets after ``(sim, moment)``.
+MOMENTS = {
+    "day": "center, day (the center's local date), rng (the center-day's stream)",
+    "guest_created": "guest",
+    "group_booked": "group",
+    "group_checked_in": "group",
+    "appointment_completed": "group, appointment",
+    "invoice_closed": "group",
+    "group_over": "group (cancelled, a no-show, or paid and past any refund)",
+}
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -57,12 +74,30 @@ class Simulation:
         self.world = world
         self._queue: list[tuple[datetime, int, Step, tuple[Any, ...]]] = []
         self._order = itertools.count()
+        self._handlers: dict[str, list[Callable[..., list[Emission]]]] = {name: [] for name in MOMENTS}
+        for module in installers():
+            module.install(self)
         for center in world.centers:
             today = world.start.astimezone(center.zone).date()
             self._at(world.start, self._plan_day, center, today)
 
-    def _at(self, moment: datetime, step: Step, *args: Any) -> None:
-        heapq.heappush(self._queue, (moment, next(self._order), step, args))
+    def at(self, moment: datetime, step: Step, *args: Any) -> None:
+        """Do ``step(moment, *args)`` at ``moment`` (not before the clock's reading)."""
+        heapq.heappush(self._queue, (max(moment, self.world.now), next(self._order), step, args))
+
+    _at = at
+
+    def on(self, moment_name: str, handler: Callable[..., list[Emission]]) -> None:
+        """Call ``handler(sim, moment, ...)`` at each such moment (see :data:`MOMENTS`)."""
+        if moment_name not in MOMENTS:
+            raise ValueError(f"No moment {moment_name!r}: the simulation offers {', '.join(MOMENTS)}.")
+        self._handlers[moment_name].append(handler)
+
+    def _notify(self, moment_name: str, moment: datetime, *args: Any) -> list[Emission]:
+        out: list[Emission] = []
+        for handler in self._handlers[moment_name]:
+            out.extend(handler(self, moment, *args))
+        return out
 
     def run(self, until: datetime | None = None) -> Iterator[Emission]:
         """Every emission before ``until`` (forever when ``None``), in time order."""
@@ -106,7 +141,7 @@ class Simulation:
             when = at_hour()
             if when >= moment:
                 self._at(when, self._delete_guest, center, f"{day.isoformat()}:{n}")
-        return []
+        return self._notify("day", moment, center, day, world.streams("day-plugins", center.id, day.isoformat()))
 
     def _arrive(self, moment: datetime, center: Center, name: str, new_guest: bool) -> list[Emission]:
         """A guest wants to book: a new one is created first, minutes before they book."""
@@ -115,7 +150,7 @@ class Simulation:
         if new_guest:
             guest, emitted = guests.create_guest(world, center, moment, rng)
             self._at(_jitter(rng, moment, 1, 12), self._book, center, guest.id, name)
-            return emitted
+            return emitted + self._notify("guest_created", moment, guest)
         home = center if rng.random() < habits.HOME_CENTER_SHARE else rng.choice(world.centers)
         ids = world.guests_at[home.id]
         if not ids:
@@ -134,6 +169,7 @@ class Simulation:
         group, emitted = bookings.book(world, guest_id, center, moment, rng, fate=fate, rebooked_from=rebooked_from)
         if group is not None:
             self._plan_group(moment, group, rng)
+            emitted += self._notify("group_booked", moment, group)
         return emitted
 
     def _plan_group(self, booked: datetime, group: AppointmentGroup, rng: random.Random) -> None:
@@ -163,7 +199,12 @@ class Simulation:
     def _status(self, moment: datetime, group: AppointmentGroup, status: int) -> list[Emission]:
         emitted = bookings.set_status(self.world, group, status, moment)
         if status in (habits.STATUS_CANCELLED, habits.STATUS_NO_SHOW):
-            self.world.forget(group)
+            emitted += self._over(moment, group)
+        return emitted
+
+    def _over(self, moment: datetime, group: AppointmentGroup) -> list[Emission]:
+        emitted = self._notify("group_over", moment, group)
+        self.world.forget(group)
         return emitted
 
     def _cancel(self, moment: datetime, group: AppointmentGroup) -> list[Emission]:
@@ -180,7 +221,7 @@ class Simulation:
         for appointment in group.appointments:
             began = max(_jitter(rng, appointment.start, 0, 3), moment + timedelta(seconds=1))
             self._at(began, self._start, group, appointment)
-        return emitted
+        return emitted + self._notify("group_checked_in", moment, group)
 
     def _start(self, moment: datetime, group: AppointmentGroup, appointment: Any) -> list[Emission]:
         rng = self.world.streams("visit", appointment.id)
@@ -194,21 +235,21 @@ class Simulation:
         if all(a.progress == 2 for a in group.appointments):
             rng = self.world.streams("checkout", group.id)
             self._at(_jitter(rng, moment, 3, 20), self._close_invoice, group)
-        return emitted
+        return emitted + self._notify("appointment_completed", moment, group, appointment)
 
     def _close_invoice(self, moment: datetime, group: AppointmentGroup) -> list[Emission]:
         rng = self.world.streams("checkout", group.id)
         emitted = invoices.close_invoice(self.world, group, moment, rng)
+        emitted += self._notify("invoice_closed", moment, group)
         if rng.random() < habits.REFUND_SHARE:
             self._at(_jitter(rng, moment, 60 * 24, 60 * 24 * 6), self._refund, group)
         else:
-            self.world.forget(group)
+            emitted += self._over(moment, group)
         return emitted
 
     def _refund(self, moment: datetime, group: AppointmentGroup) -> list[Emission]:
         emitted = invoices.refund(self.world, group, moment, self.world.streams("refund", group.id))
-        self.world.forget(group)
-        return emitted
+        return emitted + self._over(moment, group)
 
     # -- guests ---------------------------------------------------------------------------
 

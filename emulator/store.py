@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import bounds
+from .defaults import FAILURE_UNITS, STATUSES, VERBS
 from .urls import redact_url
 from .errors import NotFound, StoreError, UsageError, WebhookInactive
 
@@ -47,12 +48,6 @@ from .errors import NotFound, StoreError, UsageError, WebhookInactive
 DEFAULT_DB_NAME = "deliveries.sqlite3"
 #: How long a writer waits for another writer's lock before giving up.
 BUSY_TIMEOUT_MS = 30_000
-#: The verbs Zenoti's setup offers.
-VERBS: tuple[str, ...] = ("POST", "PUT", "PATCH")
-#: Delivery states. ``pending`` has an attempt scheduled; the other two are final.
-STATUSES: tuple[str, ...] = ("pending", "delivered", "failed")
-#: What counts as one failure towards deactivation: an attempt, or an event whose retries ran out.
-FAILURE_UNITS: tuple[str, ...] = ("attempt", "event")
 #: A claim on an attempt older than this is abandoned, whoever holds it (an attempt
 #: lasts its timeout, 10 s by default; this covers any sane one).
 STALE_CLAIM_S = 600.0
@@ -452,6 +447,44 @@ _ATTEMPT_COLUMNS = (
     "id, delivery_id, number, started_at, verb, url, request_headers, status_code, outcome, latency_ms, "
     "response_headers, response_body, error"
 )
+
+
+def _delivery_filter(
+    *,
+    status: str | None = None,
+    webhook_id: int | None = None,
+    ids: Sequence[int] | None = None,
+    event_type: str | None = None,
+    status_code: int | None = None,
+    event_id: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+) -> tuple[list[str], list[Any]]:
+    """The WHERE terms (over ``deliveries d JOIN events e``) of a delivery search."""
+    where: list[str] = []
+    params: list[Any] = []
+    if status is not None:
+        if status not in STATUSES:
+            raise UsageError(f"Status must be one of {', '.join(STATUSES)}, not {status!r}.")
+        where.append("d.status = ?")
+        params.append(status)
+    if ids is not None:
+        where.append(f"d.id IN ({', '.join('?' * len(ids)) or 'NULL'})")
+        params.extend(ids)
+    if event_id is not None:
+        where.append("(e.call_id = ? OR e.event_id = ?)")
+        params.extend((event_id, event_id))
+    for value, term in (
+        (webhook_id, "d.webhook_id = ?"),
+        (event_type, "e.event_type = ?"),
+        (status_code, "d.last_status = ?"),
+        (since, "d.created_at >= ?"),
+        (until, "d.created_at < ?"),
+    ):
+        if value is not None:
+            where.append(term)
+            params.append(value)
+    return where, params
 
 
 def _webhook(row: Sequence[Any]) -> Webhook:
@@ -1163,6 +1196,11 @@ class Store:
         ids: Sequence[int] | None = None,
         limit: int | None = 50,
         cursor: int | None = None,
+        event_type: str | None = None,
+        status_code: int | None = None,
+        event_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
     ) -> tuple[list[Delivery], int | None]:
         """Deliveries, newest first, one page at a time (without bodies or attempts).
 
@@ -1171,22 +1209,15 @@ class Store:
         :param ids: only these deliveries.
         :param limit: page size; ``None`` for everything.
         :param cursor: the ``next_cursor`` of the previous page.
+        :param event_type: only events of this type.
+        :param status_code: only those whose last answer had this HTTP status.
+        :param event_id: only this event: its envelope ``id`` or its ``event_id``.
+        :param since: created at or after this epoch time. :param until: before it.
         :return: ``(page, next_cursor)``; ``next_cursor`` is ``None`` on the last page.
         :raise UsageError: for an unknown status.
         """
-        where: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            if status not in STATUSES:
-                raise UsageError(f"Status must be one of {', '.join(STATUSES)}, not {status!r}.")
-            where.append("d.status = ?")
-            params.append(status)
-        if webhook_id is not None:
-            where.append("d.webhook_id = ?")
-            params.append(webhook_id)
-        if ids is not None:
-            where.append(f"d.id IN ({', '.join('?' * len(ids)) or 'NULL'})")
-            params.extend(ids)
+        where, params = _delivery_filter(status=status, webhook_id=webhook_id, ids=ids, event_type=event_type,
+                                         status_code=status_code, event_id=event_id, since=since, until=until)
         if cursor is not None:
             where.append("d.id < ?")
             params.append(cursor)
@@ -1201,6 +1232,15 @@ class Store:
         page = [_delivery(r) for r in (rows[:limit] if limit is not None else rows)]
         more = limit is not None and len(rows) > limit
         return page, (page[-1].id if more and page else None)
+
+    def count_deliveries(self, **filters: Any) -> int:
+        """How many deliveries :meth:`list_deliveries` would page through with ``filters``
+        (its keyword arguments but ``limit`` and ``cursor``): the "of 500" of a page."""
+        where, params = _delivery_filter(**filters)
+        sql = "SELECT COUNT(*) FROM deliveries d JOIN events e ON e.id = d.event_row"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return int(self._read(sql, params)[0][0])
 
     def counts(self, *, ids: Sequence[int] | None = None) -> dict[str, int]:
         """How many deliveries are in each status (all of them, or only ``ids``)."""

@@ -43,12 +43,63 @@ class Received:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # a burst opens many connections at once; the default backlog of 5 drops some SYNs
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:  # resets are deliberate
         pass
 
 
-class Receiver:
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, no log lines, no Nagle delay, no noise from a reset socket."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in separate writes: without this, Nagle and
+        # delayed ACKs add 40 ms to every answer
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except (OSError, ValueError):
+            pass
+
+
+class LoopbackServer:
+    """A threaded HTTP server on a 127.0.0.1 port-0 socket, serving ``handler`` until closed."""
+
+    #: the path of :attr:`url`
+    path = "/hook"
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], *, port: int = 0) -> None:
+        self._server = _Server(("127.0.0.1", port), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{self.path}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Receiver(LoopbackServer):
     """A scripted HTTP receiver on 127.0.0.1 (see the module docstring).
 
     :param script: answers for the first requests, in order.
@@ -66,18 +117,7 @@ class Receiver:
         self._release = threading.Event()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def setup(self) -> None:
-                super().setup()
-                # headers and body go out in separate writes: without this, Nagle and
-                # delayed ACKs add 40 ms to every answer
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+        class Handler(QuietHandler):
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
@@ -166,20 +206,7 @@ class Receiver:
 
             do_POST = do_PUT = do_PATCH = do_GET = _handle
 
-            def finish(self) -> None:
-                try:
-                    super().finish()
-                except (OSError, ValueError):
-                    pass
-
-        self._server = _Server(("127.0.0.1", port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/hook"
+        super().__init__(Handler, port=port)
 
     def answer(self, *actions: Action) -> None:
         """Append answers to the script."""
@@ -198,16 +225,8 @@ class Receiver:
             return list(self.requests)
 
     def close(self) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    def __enter__(self) -> Receiver:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._release.set()  # stalled handlers end first, or shutdown would wait for them
+        super().close()
 
 
 def closed_port_url() -> str:

@@ -194,10 +194,17 @@ def test_edge_profile_has_the_values_receivers_break_on(registry):
 
 def test_overrides_set_fields_of_every_event():
     events = list(generate_events(count=20, seed=1, now=NOW, overrides=[
-        ("data.guest.email", None), ("data.appointments.0.room_name", "Suite 4"), ("data.x_new", 1)]))
+        ("data.guest.email", None), ("data.appointments.0.room_name", "Suite 4"), ("+data.x_new", 1)]))
     assert all(e["data"]["guest"]["email"] is None for e in events)
     assert all(e["data"]["appointments"][0]["room_name"] == "Suite 4" for e in events)
     assert all(e["data"]["x_new"] == 1 for e in events)
+
+
+def test_an_override_of_a_field_the_event_lacks_is_refused_unless_marked_new():
+    with pytest.raises(UsageError, match=r"data has no field 'x_new'\. To add a new field, write \+data\.x_new=VALUE"):
+        next(generate_events(seed=1, now=NOW, overrides=[("data.x_new", 1)]))
+    with pytest.raises(UsageError, match=r"Did you mean data\.center_Name\?"):
+        next(generate_events(seed=1, now=NOW, overrides=[("data.center_name", "Spa")]))
 
 
 def test_an_override_that_breaks_the_schema_is_refused_with_the_schema_error():

@@ -34,13 +34,20 @@ class Emission:
     context: dict[str, Any]
 
 
+def _modules() -> list[ModuleType]:
+    return [importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)
+            if not info.name.startswith("_")]
+
+
+def installers() -> list[ModuleType]:
+    """The modules that plug into the simulation (they define ``install(sim)``), by name."""
+    return [module for module in _modules() if callable(getattr(module, "install", None))]
+
+
 def emitters() -> dict[str, ModuleType]:
     """Every event type some action emits, with the module that declares it."""
     found: dict[str, ModuleType] = {}
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+    for module in _modules():
         for name in getattr(module, "EMITS", ()):
             found[name] = module
     return found

@@ -3,6 +3,11 @@
 This package is the only place that imports click. Commands parse options, call core
 code and print; every :class:`~emulator.errors.EmulatorError` becomes one line on stderr
 and its ``exit_code`` here, in :class:`EmulatorGroup`, and nowhere else.
+
+Every command module is imported at each start (``--help`` and every Tab of shell
+completion build all options), so a command imports Faker, jsonschema, requests, rich,
+Flask or sqlite3 inside its function, and takes option defaults and choices from
+:mod:`emulator.defaults`. ``tests/test_cli_startup.py`` fails otherwise.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ from typing import Any
 
 import click
 
-from .. import __version__
 from ..errors import EmulatorError, ExitCode
 
 EPILOG = """\b
@@ -24,7 +28,7 @@ Exit codes:
 
 
 class EmulatorGroup(click.Group):
-    """Turns our errors into a one-line message and their exit code."""
+    """Turns our errors into a one-line message and their exit code, and Ctrl-C into 130."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -34,10 +38,25 @@ class EmulatorGroup(click.Group):
                 raise
             click.echo(f"Error: {exc.message}", err=True)
             ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            # Ctrl-C is the user's choice, not an error: the command has said what it left
+            # behind; click would add "Aborted!". 130 is the shell's code for SIGINT.
+            ctx.exit(130)
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # Read only when asked: the installed metadata costs ~20 ms to import at every start.
+    if not value or ctx.resilient_parsing:
+        return
+    from .. import __version__
+
+    click.echo(f"zenoti-emulator, version {__version__}")
+    ctx.exit()
 
 
 @click.group(cls=EmulatorGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version=__version__, prog_name="zenoti-emulator")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 @click.option("--traceback", is_flag=True, help="Show the full traceback of an error instead of one line.")
 def cli(traceback: bool) -> None:
     """Zenoti's webhooks on your own machine: generate, deliver, log and validate events."""
@@ -55,3 +74,4 @@ from . import delivery as _delivery  # noqa: E402,F401
 from . import serve as _serve  # noqa: E402,F401
 from . import world as _world  # noqa: E402,F401
 from . import relay as _relay  # noqa: E402,F401
+from . import check as _check  # noqa: E402,F401

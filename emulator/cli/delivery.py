@@ -13,33 +13,27 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from ..delivery import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_DEACTIVATE_AFTER,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_TIMEOUT,
-    Deliverer,
-    DeliveryOptions,
-    RetryPolicy,
-    check_url,
-)
 from .. import bounds
 from ..bounds import MAX_ID
+from ..defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, FAILURE_UNITS, STATUSES, VERBS
 from ..errors import EmulatorError, ExitCode, UsageError, WebhookInactive
 from ..signing import SIGNATURE_FORMATS
 from ..urls import redact_url
-from ..store import FAILURE_UNITS, STATUSES, VERBS, AttemptRecord, RecordResult, Store, iso
 from . import cli
 from .params import CoreParam, IdParam, IntParam, SecondsParam, events_from_options, generation_options
+
+# rich, requests (under ..delivery) and sqlite3 (under ..store) load when a command runs,
+# not when the CLI starts: `--help` and shell completion build every command's options.
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from ..delivery import Deliverer, DeliveryOptions
+    from ..store import AttemptRecord, RecordResult, Store
 
 
 class URLParam(CoreParam):
@@ -48,6 +42,8 @@ class URLParam(CoreParam):
     name = "URL"
 
     def parse(self, text: str) -> str:
+        from ..urls import check_url  # the standard library only: no requests at start-up
+
         return check_url(text)
 
 
@@ -87,6 +83,8 @@ def concurrency_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _err_console() -> Console:
+    from rich.console import Console
+
     # Off a terminal nothing tells rich the width; a wide one keeps tables unclipped in logs.
     width = None if sys.stderr.isatty() else 200
     return Console(stderr=True, highlight=False, width=width)
@@ -186,6 +184,9 @@ def _print_table(summary: dict[str, Any], title: str) -> None:
         value = summary["latency_ms"][key]
         return "-" if value is None else f"{value:.1f} ms"
 
+    from rich import box
+    from rich.table import Table
+
     rate = summary["deliveries_per_s"]
     rows = [
         ("events", str(summary["events"])),
@@ -226,6 +227,8 @@ class Reporter:
 
     def __enter__(self) -> Reporter:
         if self.tty:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._progress = Progress(
                 TextColumn(f"[bold]{self.label}"),
                 BarColumn(),
@@ -239,18 +242,49 @@ class Reporter:
             self._task = self._progress.add_task(self.label, total=self.total, detail="")
         return self
 
+    def on_attempt(self, record: AttemptRecord, result: RecordResult) -> None:
+        """Say why a receiver fails while it happens: the failure, and when the retry is."""
+        if record.ok:
+            return
+        why = record.error or (f"HTTP {record.status_code}" if record.status_code is not None else record.outcome)
+        if result.next is not None:
+            due = time.strftime("%H:%M:%S", time.localtime(result.next.due_at))
+            wait = max(0.0, result.next.due_at - time.time())
+            then = f"retry {result.next.number} at {due} (in {wait:.0f} s)"
+        else:
+            then = "no retry left" if result.status == "failed" else "not retried"
+        where = f"delivery {record.delivery_id} attempt {record.number}: {why}"
+        failure = f"{where}; {then}"
+        if result.deactivated:
+            # Always said, and at once: it is why the run ends early.
+            self._say(f"{self.label}: webhook deactivated after this failure ({where}); "
+                      "its waiting retries end now, unsent", force=True)
+        else:
+            self._say(f"{self.label}: last failure: {failure}")
+
     def on_complete(self, delivery_id: int, status: str) -> None:
+        self._refresh()
+
+    def _refresh(self) -> None:
         s = self.stats
         detail = f"delivered {s.delivered}  failed {s.failed}  retried {len(s.retried)}"
         if self._progress is not None:
             self._progress.update(self._task, completed=s.delivered + s.failed, detail=detail)
             return
+        self._say(f"{self.label}: {s.delivered + s.failed}/{self.total or '?'} done, {detail}")
+
+    def _say(self, line: str, *, force: bool = False) -> None:
+        """A line, at most one a second unless ``force``: plain off a terminal, printed
+        above the bar on one (whole, where the bar's own columns would cut it)."""
         now = time.monotonic()
         with self._lock:
-            if now - self._last < 1.0:
+            if not force and now - self._last < 1.0:
                 return
             self._last = now
-            self._echo(f"{self.label}: {s.delivered + s.failed}/{self.total or '?'} done, {detail}")
+            if self._progress is not None:
+                self._progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            else:
+                self._echo(line)
 
     def _echo(self, line: str) -> None:
         if line != self._last_line:
@@ -279,8 +313,11 @@ def _run(
     concurrency: int,
     options: DeliveryOptions | None = None,
     rate: float | None = None,
+    max_queued: int | None = None,
 ) -> tuple[list[int], RunStats, float, str | None]:
     """Start work on a deliverer, report progress, wait; ``(ids, stats, elapsed, stop reason)``."""
+    from ..delivery import Deliverer
+
     stats = RunStats()
     reporter = Reporter(stats, total, label)
     stopped: str | None = None
@@ -292,7 +329,8 @@ def _run(
             options=options,
             concurrency=concurrency,
             rate=rate,
-            hooks={"attempt": [stats.on_attempt], "complete": [stats.on_complete, reporter.on_complete]},
+            **({"max_queued": max_queued} if max_queued else {}),
+            hooks={"attempt": [stats.on_attempt, reporter.on_attempt], "complete": [stats.on_complete, reporter.on_complete]},
         )
         try:
             try:
@@ -304,7 +342,7 @@ def _run(
             deliverer.wait(settle=settle)
         except KeyboardInterrupt:
             click.echo("Interrupted: pending retries stay in the log; run: zenoti-emulator resume", err=True)
-            raise
+            raise  # EmulatorGroup exits 130, without click's "Aborted!"
         finally:
             deliverer.close()
     return ids, stats, time.perf_counter() - t0, stopped
@@ -362,6 +400,8 @@ class Delivery:
     def from_options(cls, *, target: str, secret: str | None, verb: str, concurrency: int, rate: float | None,
                      time_scale: float, timeout: float, max_attempts: int, no_retry: bool, wait: bool,
                      no_content_type: bool, signature_format: str, failure_unit: str, deactivate_after: int) -> Delivery:
+        from ..delivery import DeliveryOptions, RetryPolicy
+
         options = DeliveryOptions(
             timeout=timeout,
             time_scale=time_scale,
@@ -395,6 +435,8 @@ def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery
     summary = summarize(store, ids, stats, elapsed)
     summary["webhook_id"] = webhook.id
     print_summary(summary, as_json=as_json, title=f"Fired at {redact_url(delivery.target)} (webhook {webhook.id})", db=db)
+    if not stopped and not store.get_webhook(webhook.id).active:
+        stopped = f"Webhook {webhook.id} is now deactivated. Fix the receiver, then run: zenoti-emulator reactivate {webhook.id}"
     if stopped:
         click.echo(f"Error: {stopped}", err=True)
     if broken:
@@ -433,6 +475,8 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --ping
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --from-file fixtures/zenoti/
     """
+    from ..store import Store
+
     if from_files and assignments:
         raise UsageError("--set changes generated events; --from-file sends recorded bytes as they are. Use one or the other.")
     settings = Delivery.from_options(**delivery)
@@ -462,6 +506,8 @@ def _until_error(events: Iterable[Any], errors: list[EmulatorError]) -> Iterator
 
 
 def _ping(store: Store, target: str, timeout: float, as_json: bool) -> None:
+    from ..delivery import Deliverer, DeliveryOptions
+
     with Deliverer(store, concurrency=1, options=DeliveryOptions(timeout=timeout)) as deliverer:
         result = deliverer.ping(target, timeout=timeout)
     if as_json:
@@ -481,6 +527,11 @@ def _ping(store: Store, target: str, timeout: float, as_json: bool) -> None:
 @json_option
 def webhooks_command(db: str | None, as_json: bool) -> None:
     """List every webhook in the log: id, URL, verb, masked secret, state, failures in a row."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..store import Store, iso
+
     with Store(db) as store:
         hooks = store.list_webhooks()
     if as_json:
@@ -496,7 +547,7 @@ def webhooks_command(db: str | None, as_json: bool) -> None:
         state = "active" if h.active else f"[red]deactivated {iso(h.deactivated_at)}[/red]"
         # Names, URLs and answers are the user's (or a receiver's) text, never rich markup.
         table.add_row(str(h.id), escape(h.name), h.verb, escape(h.shown_url), h.masked_secret or "-",
-                      escape(",".join(h.event_types) or "*"), state, str(h.consecutive_failures), iso(h.created_at))
+                      escape(",".join(h.event_types) or "(one-off target)"), state, str(h.consecutive_failures), iso(h.created_at))
     _err_console().print(table)
 
 
@@ -507,6 +558,8 @@ def webhooks_command(db: str | None, as_json: bool) -> None:
 def reactivate_command(url_or_id: str, db: str | None, as_json: bool) -> None:
     """Reactivate the webhook URL_OR_ID and reset its failure count, as a person does in
     Zenoti's setup after fixing the receiver."""
+    from ..store import Store
+
     with Store(db) as store:
         hook = store.reactivate(url_or_id)
     if as_json:
@@ -520,21 +573,31 @@ def reactivate_command(url_or_id: str, db: str | None, as_json: bool) -> None:
 @cli.command("resume", short_help="Run every pending retry in the log to its end, then exit.")
 @db_option
 @concurrency_option
+@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Run the waiting retries F times faster than they were scheduled (600 turns 10 min into 1 s). "
+                   "Default: each at the time the log says.")
 @json_option
-def resume_command(db: str | None, concurrency: int, as_json: bool) -> None:
+def resume_command(db: str | None, concurrency: int, time_scale: float | None, as_json: bool) -> None:
     """Resume the deliveries a stopped (or killed) run left pending, each retry at its
-    original due time (overdue ones at once), and wait until all are delivered or failed.
-    Exits 1 when some failed for good."""
+    original due time (overdue ones at once; sooner with --time-scale), and wait until
+    all are delivered or failed. Exits 1 when some failed for good."""
+    from ..store import Store
+
     with Store(db) as store:
         pending = store.counts()["pending"]
+        if pending and not as_json:
+            first = min((s.due_at for s in store.pending_schedule()), default=None)
+            if first is not None and first > time.time() + 5 and time_scale is None:
+                due = time.strftime("%H:%M:%S", time.localtime(first))
+                click.echo(f"{pending} pending; the first retry is due at {due} "
+                           f"(in {first - time.time():.0f} s). --time-scale 600 runs them sooner.", err=True)
         if not pending:
             click.echo("Nothing to resume: no delivery is pending.", err=True)
             if as_json:
                 print_summary(summarize(store, [], RunStats(), 0.0), as_json=True, title="")
             return
-        ids, stats, elapsed, _ = _run(
-            store, label="resume", total=pending, start=lambda d: d.resume_pending(), settle=True, concurrency=concurrency
-        )
+        ids, stats, elapsed, _ = _run(store, label="resume", total=pending, settle=True, concurrency=concurrency,
+                                      start=lambda d: d.resume_pending(time_scale=time_scale))
         summary = summarize(store, sorted(set(ids)), stats, elapsed)
         print_summary(summary, as_json=as_json, title="Resumed deliveries")
     if summary["failed"]:
@@ -552,6 +615,8 @@ def replay_command(delivery_ids: tuple[int, ...], all_failed: bool, db: str | No
     as one new attempt each. Exits 1 unless every one is delivered."""
     if not delivery_ids and not all_failed:
         raise UsageError("Name the deliveries to replay (zenoti-emulator replay 12 13) or pass --all-failed.")
+    from ..store import Store
+
     with Store(db) as store:
         targets = list(delivery_ids)
         if all_failed:
@@ -565,14 +630,18 @@ def replay_command(delivery_ids: tuple[int, ...], all_failed: bool, db: str | No
             if webhook_id is not None:
                 store.require_active(store.get_webhook(webhook_id))
 
-        def start(deliverer: Deliverer) -> list[int]:
-            return [deliverer.replay(i) for i in targets]
-
-        ids, stats, elapsed, _ = _run(store, label="replay", total=len(targets), start=start, settle=True,
-                                      concurrency=concurrency)
+        # Two replays a worker ahead at most: failures that deactivate the webhook stop the
+        # run within a few requests, not after all of them were sent to a dead receiver.
+        ids, stats, elapsed, stopped = _run(store, label="replay", total=len(targets), settle=True,
+                                            start=lambda d: d.replay_many(targets), concurrency=concurrency,
+                                            max_queued=2 * concurrency)
         summary = summarize(store, ids, stats, elapsed)
+        summary["not_replayed"] = len(targets) - len(ids)
         print_summary(summary, as_json=as_json, title="Replayed deliveries")
-    if summary["failed"] or summary["pending"]:
+    if stopped:
+        click.echo(f"Error: stopped after {len(ids)} of {len(targets)} replays, {summary['not_replayed']} not sent: "
+                   f"{stopped}", err=True)
+    if stopped or summary["failed"] or summary["pending"]:
         sys.exit(ExitCode.FAILED)
 
 
@@ -593,6 +662,11 @@ def deliveries_command(ctx: click.Context, status: str | None, webhook_ref: str 
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is not None:
         return
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..store import Store, iso
+
     with Store(db) as store:
         webhook_id = store.find_webhook(webhook_ref).id if webhook_ref else None
         page, _ = store.list_deliveries(status=status, webhook_id=webhook_id, limit=limit)
@@ -624,6 +698,11 @@ def deliveries_show_command(ctx: click.Context, delivery_id: int, with_body: boo
     """Show delivery DELIVERY_ID: each attempt (time, verb, URL, request headers, status,
     latency, response, error) and each scheduled attempt (real due time and the unscaled
     Zenoti delay)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..store import Store, iso
+
     with Store(db or ctx.obj.get("db")) as store:
         d = store.get_delivery(delivery_id)
     if as_json:

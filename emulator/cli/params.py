@@ -13,9 +13,12 @@ from typing import Any, TypeVar
 import click
 
 from .. import bounds, overrides
+from ..defaults import DEFAULT_EVENT_TYPE, PROFILES
 from ..errors import EmulatorError
-from ..generate import DEFAULT_EVENT_TYPE, PROFILES, Generator
-from ..registry import default_registry
+
+# The generator (Faker) and the registry (jsonschema) load when a value is parsed or an
+# event made, not when the CLI starts: --help and completion build these options.
+# (bounds is the standard library only.)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,6 +39,10 @@ class CoreParam(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if self.parsed_type and isinstance(value, self.parsed_type):
             return value
+        if ctx is not None and ctx.resilient_parsing:
+            # Shell completion parses the line on every Tab and runs nothing: checking an
+            # event type would load the registry (jsonschema, Faker) for no use.
+            return value
         try:
             return self.parse(str(value))
         except EmulatorError as exc:
@@ -48,10 +55,23 @@ class EventTypeParam(CoreParam):
     name = "EVENT_TYPE"
 
     def parse(self, text: str) -> str:
+        from ..registry import default_registry
+
         return default_registry().get_type(text).name
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value)
+        if "://" in text and not (ctx is not None and ctx.resilient_parsing):
+            # `fire http://...`: the URL landed in the EVENT_TYPE argument.
+            takes_target = ctx is not None and any(p.name == "target" for p in ctx.command.params)
+            hint = f" Did you mean --target {text}?" if takes_target else " This command takes no URL."
+            self.fail(f"{text!r} is a URL, not an event type.{hint}", param, ctx)
+        return super().convert(value, param, ctx)
 
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
         from click.shell_completion import CompletionItem
+
+        from ..registry import default_registry
 
         return [CompletionItem(name) for name in default_registry() if name.startswith(incomplete)]
 
@@ -131,6 +151,9 @@ def events_from_options(event_type: str, count: int, seed: int | None, now: date
                         assignments: tuple[Any, ...], profile: str, no_validate: bool) -> Iterator[dict[str, Any]]:
     """The events the generation options ask for, lazily; the first one is made eagerly
     so that an override that breaks the schema fails before anything is printed or sent."""
+    from ..generate import Generator
+    from ..registry import default_registry
+
     generator = Generator(default_registry().get_type(event_type), seed=seed, now=now, profile=profile,
                           overrides=list(assignments), validate=not no_validate)
     first = generator.one()

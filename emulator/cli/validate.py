@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from .. import validate as core
-from ..registry import default_registry
+from ..defaults import REPORT_FORMATS
 from . import cli
 from .output import open_output
 from .params import EventTypeParam
@@ -62,6 +61,8 @@ def _progress(paths: tuple[str, ...], enabled: bool, share_terminal: bool) -> It
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from .. import validate as core
+
     total = 0 if "-" in paths else sum(f.stat().st_size for f in core.capture_files(paths) if f.is_file())
     columns = (TextColumn("validating"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True,
@@ -79,7 +80,7 @@ def _progress(paths: tuple[str, ...], enabled: bool, share_terminal: bool) -> It
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--event-type", "event_type", type=EventTypeParam(), default=None,
               help="Check every body as this type; recognizes bodies of only `data` (no envelope). Other types are skipped.")
-@click.option("--format", "fmt", type=click.Choice(tuple(core.RENDERERS)), default="text", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True,
               help="text: for a person; json: stable, machine-readable; junit: JUnit XML for CI.")
 @click.option("--strict", is_flag=True, help="A field the schema does not know makes its event invalid.")
 @click.option("--fail-on-drift", is_flag=True, help="Exit 1 when captures drift from the schema (unknown fields, undocumented values, types).")
@@ -100,6 +101,9 @@ def validate_command(paths: tuple[str, ...], event_type: str | None, fmt: str, s
       zenoti-emulator validate webhooks.jsonl --format junit -o report.xml
       psql -Atc "select body from hooks" | zenoti-emulator validate -
     """
+    from .. import validate as core
+    from ..registry import default_registry
+
     core.check_inputs(paths)
     validator = core.CaptureValidator(default_registry(), event_type=event_type, strict=strict)
     with contextlib.ExitStack() as stack:

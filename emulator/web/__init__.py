@@ -41,6 +41,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
       set by ``serve``, else taken from the first request.
     - ``TIME_SCALE``: divides every retry wait (1 = Zenoti's real schedule).
     - ``DELIVERY_WORKERS``, ``DELIVERY_TIMEOUT``: the delivery pool.
+    - ``FOLLOW_LOG_S``: how often the running app picks up retries other processes left
+      in the shared log (``fire --no-wait``); 0 never.
     - ``MAX_CONTENT_LENGTH``: body size limit in bytes (413 above it).
 
     :param config: overrides, applied last (tests pass ``DATABASE`` here).
@@ -57,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=DEFAULT_MAX_CONTENT_LENGTH,
         SEED_DEFAULTS=True,
         DASHBOARD_POLL_MS=1000,
+        FOLLOW_LOG_S=2.0,
     )
     app.config.from_prefixed_env("ZENOTI_EMULATOR")
     if config is not None:

@@ -95,6 +95,27 @@ def query_int(name: str, default: int | None = None, *, low: int | None = None, 
         raise UsageError(exc.message, details={"parameter": name}) from None
 
 
+def query_text(name: str, *, max_length: int = 200) -> str | None:
+    """A free-text query parameter, bounded; empty is absent."""
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    if len(raw) > max_length:
+        raise UsageError(f"Query parameter {name!r} is longer than {max_length} characters.", details={"parameter": name})
+    return raw.strip()
+
+
+def query_time(name: str) -> float | None:
+    """An ISO 8601 query parameter (UTC when it names no zone) as an epoch time."""
+    raw = query_text(name, max_length=64)
+    if raw is None:
+        return None
+    try:
+        return bounds.parse_instant(raw).timestamp()
+    except UsageError as exc:
+        raise UsageError(f"Query parameter {name!r}: {exc.message}", details={"parameter": name}) from None
+
+
 def check_url(url: str, pointer: str = "/url") -> str:
     """Only http(s) URLs with a host: the emulator must not be turned into a file reader.
 
@@ -261,15 +282,21 @@ def list_deliveries() -> Any:
             raise UsageError(f"Query parameter 'cursor' {cursor_text[:40]!r} is not one this API gave out.", details={"parameter": "cursor"})
         # "older than this id": past the largest id, that is every row
         cursor = min(int(cursor_text), MAX_ID)
-    page, next_cursor = services().store.list_deliveries(
-        status=status,
-        webhook_id=query_int("webhook", low=0, high=MAX_ID),
-        limit=query_int("limit", 50, low=1, high=MAX_PAGE),
-        cursor=cursor,
-    )
+    filters = {
+        "status": status,
+        "webhook_id": query_int("webhook", low=0, high=MAX_ID),
+        "event_type": query_text("event_type"),
+        "status_code": query_int("status_code", low=100, high=599),
+        "event_id": query_text("event_id"),
+        "since": query_time("since"),
+        "until": query_time("until"),
+    }
+    store = services().store
+    page, next_cursor = store.list_deliveries(limit=query_int("limit", 50, low=1, high=MAX_PAGE), cursor=cursor, **filters)
     return {
         "deliveries": services().delivery_dicts(page),
         "next_cursor": None if next_cursor is None else str(next_cursor),
+        "total": store.count_deliveries(**filters),
     }
 
 
@@ -313,6 +340,17 @@ def put_sink(name: str) -> Any:
 def delete_sink(name: str) -> Any:
     services().sinks.delete(name)
     return Response(status=204)
+
+
+@bp.get("/sinks/<name>/secret")
+def sink_secret(name: str) -> Any:
+    """The sink's secret in full, so that a person can sign for it (``fire --secret``).
+
+    Readable by the dashboard only: the API answers no foreign ``Host`` and sends no
+    CORS headers, so another site's page cannot read the answer.
+    """
+    sink = services().sinks.get(name)
+    return {"name": sink.name, "secret": sink.secret or None}
 
 
 @bp.get("/sinks/<name>/requests")

@@ -274,6 +274,8 @@ SCHEMAS: dict[str, Any] = {
             "error": {"type": ["string", "null"]},
             "response_excerpt": {"type": ["string", "null"]},
             "request_headers": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
+            "response_headers": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
+            "response_body": {"type": ["string", "null"], "description": "The first 64 KiB of the answer"},
         },
     },
     "DeliveryDetail": {
@@ -281,20 +283,27 @@ SCHEMAS: dict[str, Any] = {
             _ref("Delivery"),
             {
                 "type": "object",
-                "required": ["attempt_log", "body"],
+                "required": ["attempt_log", "body", "signature", "signature_check", "curl"],
                 "properties": {
                     "attempt_log": {"type": "array", "items": _ref("Attempt")},
                     "body": {"type": ["string", "null"], "description": "The exact bytes sent (UTF-8)"},
+                    "signature": {"type": ["string", "null"], "description": "The zenoti-webhook-signature sent last"},
+                    "signature_check": {
+                        "enum": ["valid", "invalid", "unsigned", "unknown"],
+                        "description": "Whether that signature verifies with the webhook's secret now",
+                    },
+                    "curl": {"type": ["string", "null"], "description": "The last attempt as a curl command: the same bytes"},
                 },
             },
         ]
     },
     "DeliveryPage": {
         "type": "object",
-        "required": ["deliveries", "next_cursor"],
+        "required": ["deliveries", "next_cursor", "total"],
         "properties": {
             "deliveries": {"type": "array", "items": _ref("Delivery")},
             "next_cursor": {"type": ["string", "null"], "description": "Pass as ?cursor= for the next (older) page"},
+            "total": {"type": "integer", "description": "How many deliveries match the filters, over all pages"},
         },
     },
     "Sink": {
@@ -311,6 +320,11 @@ SCHEMAS: dict[str, Any] = {
             "created_at": _TIMESTAMP,
             "request_count": {"type": "integer"},
         },
+    },
+    "SinkSecret": {
+        "type": "object",
+        "required": ["name", "secret"],
+        "properties": {"name": {"type": "string"}, "secret": {"type": ["string", "null"], "description": "In full; null without one"}},
     },
     "SinkList": {
         "type": "object",
@@ -491,6 +505,12 @@ PATHS: dict[str, Any] = {
             "parameters": [
                 _param("status", "query", {"enum": DELIVERY_STATUSES}),
                 _param("webhook", "query", _ID, "Only this webhook's deliveries"),
+                _param("event_type", "query", {"type": "string", "maxLength": 200}, "Only events of this type"),
+                _param("status_code", "query", {"type": "integer", "minimum": 100, "maximum": 599},
+                       "Only deliveries whose last answer had this HTTP status"),
+                _param("event_id", "query", {"type": "string", "maxLength": 200}, "Only this event: its envelope id or event_id"),
+                _param("since", "query", {"type": "string", "format": "date-time"}, "Created at or after (ISO 8601; UTC without a zone)"),
+                _param("until", "query", {"type": "string", "format": "date-time"}, "Created before (ISO 8601; UTC without a zone)"),
                 _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
                 _param("cursor", "query", {"type": "string", "pattern": "^[0-9]{1,19}$"}, "next_cursor of the previous page"),
             ],
@@ -523,6 +543,14 @@ PATHS: dict[str, Any] = {
             "responses": {"200": _json("Sink", "Updated"), "201": _json("Sink", "Created"), **_errors(*_WRITE_ERRORS)},
         },
         "delete": {"operationId": "deleteSink", "summary": "Delete a sink and its requests", "responses": {"204": {"description": "Deleted"}, **_errors(403, 404)}},
+    },
+    "/api/sinks/{name}/secret": {
+        "parameters": [_SINK_NAME],
+        "get": {
+            "operationId": "getSinkSecret",
+            "summary": "The sink's secret in full (shown masked elsewhere), to sign for it from the CLI",
+            "responses": {"200": _json("SinkSecret", "The secret"), **_errors(404)},
+        },
     },
     "/api/sinks/{name}/requests": {
         "parameters": [_SINK_NAME],

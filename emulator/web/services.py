@@ -27,6 +27,8 @@ from ..errors import Conflict, EmulatorError, NotFound, PayloadInvalid, UnknownE
 from ..generate import DEFAULT_EVENT_TYPE, PROFILES, generate_events
 from ..registry import EventType, Registry, default_registry
 from ..sinks import Sink, SinkStore
+from ..curl import as_curl
+from ..signing import SIGNATURE_HEADER, verify
 from ..store import Delivery, Store, Webhook, iso
 from .security import is_loopback
 
@@ -95,6 +97,10 @@ class Services:
                 self.store, options=self.options, concurrency=int(self.config.get("DELIVERY_WORKERS", 8))
             )
             self.resumed = self._deliverer.resume_pending()
+            # Retries left by `fire --no-wait` (or a stopped fire) come due while we run.
+            follow = float(self.config.get("FOLLOW_LOG_S") or 0)
+            if follow > 0:
+                self._deliverer.follow_log(follow)
             if self.resumed:
                 log.info("Resumed %d pending deliveries", len(self.resumed))
             self._started = True
@@ -313,24 +319,51 @@ class Services:
         return [self.delivery_dict(self.store.get_delivery(d.id)) for d in page]
 
     def delivery_detail(self, delivery_id: int) -> dict[str, Any]:
+        """A delivery with everything the log has: each attempt's headers both ways and
+        response, the signature sent and whether it checks out, and a curl command that
+        sends the same bytes again."""
         d = self.store.get_delivery(delivery_id)
         out = self.delivery_dict(d)
         out["attempt_log"] = [
             {
                 "number": a.number,
                 "started_at": iso(a.started_at),
+                "verb": a.verb,
+                "url": a.url,
                 "status_code": a.status_code,
                 "outcome": a.outcome,
                 "latency_ms": None if a.latency_ms is None else round(a.latency_ms, 1),
                 "error": a.error,
                 "response_excerpt": _excerpt(a.response_body),
                 "request_headers": dict(a.request_headers),
+                "response_headers": dict(a.response_headers),
+                "response_body": a.response_body.decode("utf-8", "replace") if a.response_body else None,
             }
             for a in d.attempt_log
         ]
         out["schedule"] = [s.to_dict() for s in d.schedule]
         out["body"] = None if d.body is None else d.body.decode("utf-8", "replace")
+        last = d.attempt_log[-1] if d.attempt_log else None
+        headers = dict(last.request_headers) if last else {}
+        sent = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER), None)
+        out["signature"] = sent
+        out["signature_check"] = self._signature_check(d, sent)
+        out["curl"] = as_curl(last.verb, last.url, headers, d.body) if last else None
         return out
+
+    def _signature_check(self, d: Delivery, sent: str | None) -> str:
+        """``valid``: the signature sent verifies with the webhook's secret now;
+        ``invalid``: it does not (the secret changed since); ``unsigned``: none was sent;
+        ``unknown``: the webhook is gone, or has no secret any more."""
+        if sent is None:
+            return "unsigned"
+        try:
+            hook = self.store.get_webhook(d.webhook_id) if d.webhook_id is not None else None
+        except NotFound:
+            hook = None
+        if hook is None or not hook.secret or d.body is None:
+            return "unknown"
+        return "valid" if verify(d.body, sent, hook.secret) else "invalid"
 
     def replay(self, delivery_id: int) -> dict[str, Any]:
         """:raise Conflict: (409) the delivery is still pending. :raise WebhookInactive: (409)."""

@@ -12,6 +12,7 @@ comes from a stream named after what it is for (:class:`~.randomness.Streams`).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from . import habits
 from .build import build_guest, build_organization, make_faker
@@ -67,6 +68,9 @@ class World:
         self.open_groups: dict[str, int] = {}
         #: groups that later events can still mention
         self.groups: dict[str, AppointmentGroup] = {}
+        #: state that plugged-in parts of the business keep (class schedules, memberships...),
+        #: by the name of the module that keeps it
+        self.extra: dict[str, Any] = {}
         self._invoice_numbers: dict[str, int] = {}
         self._guest_numbers = self.streams("guest-numbers").randint(300_000, 700_000)
         for index, center in enumerate(self.centers):

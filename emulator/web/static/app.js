@@ -99,10 +99,31 @@ function say(text, kind) {
 
 function errorText(error) {
   let text = error.message;
-  if (Array.isArray(error.details) && error.details.length && error.details[0].pointer !== undefined) {
-    text += " [" + error.details.map((d) => d.pointer || "/").slice(0, 3).join(", ") + "]";
+  const details = Array.isArray(error.details) ? error.details : [];
+  // The API calls the overrides field `set`; on this page it is "Overrides".
+  if (details.length && details.every((d) => String(d.pointer || "").startsWith("/set"))) {
+    return `Overrides: ${text.replace(/^'?set'?\b[:,]?\s*/i, "")}`;
+  }
+  if (details.length && details[0].pointer !== undefined) {
+    text += " [" + details.map((d) => d.pointer || "/").slice(0, 3).join(", ") + "]";
   }
   return text;
+}
+
+// Each non-empty line of Overrides is PATH=VALUE; say which line is not, in the page's words.
+function overrideLines() {
+  const lines = String($("#fire-form").set.value || "").split("\n").map((l) => l.trim());
+  const out = [];
+  lines.forEach((line, i) => {
+    if (!line) return;
+    if (!line.includes("=") || line.startsWith("=")) {
+      const error = new Error(`Overrides, line ${i + 1}: "${line.slice(0, 60)}" is not PATH=VALUE; write e.g. data.guest.email=null`);
+      error.local = true;
+      throw error;
+    }
+    out.push(line);
+  });
+  return out;
 }
 
 // -- firing ---------------------------------------------------------------------------
@@ -116,7 +137,7 @@ function formRequest(withTarget) {
     profile: data.get("profile") || "realistic",
   };
   if (data.get("seed") !== "") body.seed = Number(data.get("seed"));
-  const lines = String(data.get("set") || "").split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = overrideLines();
   if (lines.length) body.set = lines;
   if (withTarget) {
     const mode = data.get("mode");
@@ -130,9 +151,9 @@ function formRequest(withTarget) {
 }
 
 async function preview() {
-  const body = formRequest(false);
-  body.count = 1;
   try {
+    const body = formRequest(false);
+    body.count = 1;
     const result = await api("POST", "/api/events/generate", body);
     renderJson($("#preview"), result.events[0]);
     say("");
@@ -165,16 +186,50 @@ async function fire(event) {
 const seenDeliveries = new Set();
 let firstLoad = true;
 let openDelivery = null;
+let renderedDetail = "";
 let webhookNames = {};
+// Paging: the cursors of the pages before this one (newest first); null is the first page.
+let pageCursors = [];
+let pageCursor = null;
+let nextCursor = null;
+
+function filterQuery() {
+  const data = new FormData($("#delivery-filters"));
+  const query = new URLSearchParams();
+  for (const [key, value] of data.entries()) {
+    const text = String(value).trim();
+    if (!text) continue;
+    // datetime-local is the browser's local time; the API takes ISO 8601 (UTC).
+    query.set(key, key === "since" || key === "until" ? new Date(text).toISOString() : text);
+  }
+  return query;
+}
+
+function filtersChanged() {
+  pageCursors = [];
+  pageCursor = null;
+  firstLoad = true;
+  refreshDeliveries();
+}
 
 async function refreshDeliveries() {
-  const status = $("#delivery-filter").value;
+  const query = filterQuery();
+  query.set("limit", "50");
+  if (pageCursor !== null) query.set("cursor", pageCursor);
   let page;
   try {
-    page = await api("GET", `/api/deliveries?limit=50${status ? `&status=${status}` : ""}`);
-  } catch {
+    page = await api("GET", `/api/deliveries?${query}`);
+  } catch (error) {
+    $("#delivery-range").textContent = errorText(error);
     return;
   }
+  nextCursor = page.next_cursor;
+  const first = pageCursors.length * 50;
+  $("#delivery-range").textContent = page.total
+    ? `${first + 1}–${first + page.deliveries.length} of ${page.total}`
+    : (query.toString() === "limit=50" ? "" : "No delivery matches these filters.");
+  $("#page-older").disabled = nextCursor === null;
+  $("#page-newer").disabled = pageCursors.length === 0;
   const rows = page.deliveries.map((d) => {
     const fresh = !firstLoad && !seenDeliveries.has(d.id);
     seenDeliveries.add(d.id);
@@ -193,17 +248,57 @@ async function refreshDeliveries() {
       el("td", { class: "num", text: d.attempts }),
       el("td", { class: "num", text: ms(d.latency_ms) }),
       el("td", { class: "excerpt", title: response, text: response }),
-      el("td", {}, d.status !== "pending" ? el("button", {
-        class: "small ghost", type: "button", text: "Replay",
+      el("td", { class: "actions-cell" }, d.status !== "pending" ? el("button", {
+        class: "small ghost", type: "button", text: "Replay", dataset: { testid: "replay" },
         onclick: (e) => { e.stopPropagation(); replay(d.id); },
       }) : ""),
     );
   });
   const tbody = $("#deliveries-table tbody");
   if (rows.length) tbody.replaceChildren(...rows);
-  else tbody.replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: 9, text: "Nothing delivered yet. Fire an event." })));
+  else tbody.replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: 9, text: query.toString() === "limit=50" ? "Nothing delivered yet. Fire an event." : "No delivery matches these filters." })));
   firstLoad = false;
-  if (openDelivery !== null) showDelivery(openDelivery, true);
+  if (openDelivery !== null) await showDelivery(openDelivery, true);
+  tick("deliveryRefreshes");
+}
+
+// Counts live refreshes on <body data-*>: lets a test wait for "two more refreshes" instead of sleeping.
+function tick(name) {
+  document.body.dataset[name] = String(Number(document.body.dataset[name] || 0) + 1);
+}
+
+function pageOlder() {
+  if (nextCursor === null) return;
+  pageCursors.push(pageCursor);
+  pageCursor = nextCursor;
+  refreshDeliveries();
+}
+
+function pageNewer() {
+  if (!pageCursors.length) return;
+  pageCursor = pageCursors.pop();
+  refreshDeliveries();
+}
+
+function headerList(headers) {
+  const entries = Object.entries(headers || {});
+  if (!entries.length) return el("p", { class: "hint", text: "(none)" });
+  return el("ul", { class: "headers" }, entries.map(([k, v]) => el("li", {}, el("b", { text: `${k}: ` }), v)));
+}
+
+// A part of the detail that the user may open or scroll: `key` finds it again after a redraw.
+function keep(node, key) {
+  node.dataset.keep = key;
+  return node;
+}
+
+async function copyText(text, what) {
+  try {
+    await navigator.clipboard.writeText(text);
+    say(`${what} copied.`, "ok");
+  } catch {
+    say(`Could not copy (the browser refused); select the text instead.`, "bad");
+  }
 }
 
 async function showDelivery(id, quiet) {
@@ -215,30 +310,72 @@ async function showDelivery(id, quiet) {
     if (!quiet) { pane.hidden = false; pane.textContent = errorText(error); }
     return;
   }
+  if (quiet && openDelivery !== id) return;  // closed (or another opened) while this was loading
   openDelivery = id;
-  const attempts = d.attempt_log.map((a) => el("tr", {},
-    el("td", { class: "num", text: a.number }),
-    el("td", { class: "mono", text: when(a.started_at) }),
-    el("td", {}, statusBadge(a.status_code)),
-    el("td", { class: "num", text: ms(a.latency_ms) }),
-    el("td", { class: "excerpt", title: a.response_excerpt || "", text: a.error || a.response_excerpt || "" }),
+  // The live refresh asks again every second: redraw only when something changed, and
+  // then keep what the reader opened and where they scrolled.
+  const key = JSON.stringify(d);
+  if (quiet && key === renderedDetail && !pane.hidden) return;
+  renderedDetail = key;
+  const kept = {};
+  for (const node of pane.querySelectorAll("[data-keep]")) {
+    kept[node.dataset.keep] = { open: node.open, top: node.scrollTop, left: node.scrollLeft };
+  }
+  const attempts = d.attempt_log.map((a) => el("details", { class: "attempt" },
+    el("summary", {},
+      el("span", { class: "num", text: `#${a.number}` }), " ",
+      el("span", { class: "mono", text: when(a.started_at) }), " ",
+      statusBadge(a.status_code), " ",
+      el("span", { class: "muted", text: `${a.outcome} · ${ms(a.latency_ms)}` }), " ",
+      el("span", { class: "excerpt", text: a.error || a.response_excerpt || "" }),
+    ),
+    el("div", { class: "both-ways" },
+      el("div", {}, el("h4", { text: `Request: ${a.verb} ` }, el("span", { class: "mono", text: a.url })), headerList(a.request_headers)),
+      el("div", {}, el("h4", { text: "Response headers" }), headerList(a.response_headers),
+        el("h4", { text: "Response body" }), keep(el("pre", { class: "payload mono small-pre", text: a.response_body === null ? "(empty)" : prettyBody(a.response_body) }), `resp-${a.number}`)),
+    ),
   ));
-  const body = el("pre", { class: "payload mono" });
+  attempts.forEach((node, i) => keep(node, `attempt-${d.attempt_log[i].number}`));
+  const body = keep(el("pre", { class: "payload mono", dataset: { testid: "body-sent" } }), "body");
   renderJson(body, prettyBody(d.body));
+  const verdicts = {
+    valid: "verifies with the webhook's secret",
+    invalid: "does not verify with the webhook's secret now (it changed since)",
+    unsigned: "none sent: the webhook has no secret",
+    unknown: "cannot be checked: the webhook is gone or has no secret now",
+  };
   pane.replaceChildren(
     el("div", { class: "card-head" },
       el("h3", { text: `Delivery #${d.id} · ${d.event_type} · ` }, badge(d.status)),
-      el("button", { class: "small ghost", type: "button", text: "Close", onclick: () => { openDelivery = null; pane.hidden = true; } }),
+      el("div", { class: "buttons" },
+        d.status !== "pending" ? el("button", { class: "small primary", type: "button", text: "Replay", dataset: { testid: "detail-replay" }, onclick: () => replay(d.id) }) : "",
+        d.curl ? el("button", { class: "small secondary", type: "button", text: "Copy as curl", dataset: { testid: "copy-curl" }, onclick: () => copyText(d.curl, "curl command") }) : "",
+        el("button", { class: "small ghost", type: "button", text: "Close", onclick: () => { openDelivery = null; renderedDetail = ""; pane.hidden = true; } }),
+      ),
     ),
     el("p", { class: "hint" }, badge(d.verb, "verb"), " ", el("span", { class: "mono", text: d.url }),
+      ` · id ${d.call_id} · event_id ${d.event_id}`,
       d.next_attempt_at ? ` · next attempt ${when(d.next_attempt_at)}` : ""),
-    el("div", { class: "table-wrap" }, el("table", { class: "table" },
-      el("thead", {}, el("tr", {}, ["#", "Started", "Status", "Latency", "Response / error"].map((h) => el("th", { text: h })))),
-      el("tbody", {}, attempts.length ? attempts : el("tr", { class: "empty" }, el("td", { colspan: 5, text: "No attempt yet." }))),
-    )),
+    el("p", { class: "signature", dataset: { testid: "signature" } },
+      el("b", { text: "Signature " }),
+      d.signature ? el("code", { class: "mono", text: d.signature }) : "",
+      " ", badge(d.signature_check, d.signature_check === "valid" ? "valid" : d.signature_check === "invalid" ? "invalid" : "pending"),
+      " ", el("span", { class: "hint", text: verdicts[d.signature_check] || "" }),
+    ),
+    el("h3", { class: "spaced", text: `Attempts (${d.attempt_log.length})` }),
+    attempts.length ? el("div", { class: "attempts", dataset: { testid: "attempts" } }, attempts) : el("p", { class: "hint", text: "No attempt yet." }),
+    d.curl ? keep(el("details", { class: "curl" }, el("summary", { text: "The last attempt as curl (the same bytes)" }),
+      keep(el("pre", { class: "payload mono small-pre", text: d.curl, dataset: { testid: "curl" } }), "curl-pre")), "curl") : "",
     el("h3", { class: "spaced", text: "Body sent" }),
     body,
   );
+  for (const node of pane.querySelectorAll("[data-keep]")) {
+    const state = kept[node.dataset.keep];
+    if (!state) continue;
+    if (node.tagName === "DETAILS") node.open = state.open;
+    node.scrollTop = state.top;
+    node.scrollLeft = state.left;
+  }
   pane.hidden = false;
 }
 
@@ -282,6 +419,10 @@ async function refreshWebhooks() {
   const chosen = select.value;
   select.replaceChildren(...data.webhooks.map((h) => el("option", { value: h.id, text: `${h.name}${h.active ? "" : " (inactive)"}` })));
   if (chosen) select.value = chosen;
+  const filter = $("#filter-webhook");
+  const filtered = filter.value;
+  filter.replaceChildren(el("option", { value: "", text: "any webhook" }), ...data.webhooks.map((h) => el("option", { value: h.id, text: `#${h.id} ${h.name}` })));
+  filter.value = filtered;
 }
 
 async function webhookAction(id, action) {
@@ -337,13 +478,61 @@ async function loadSink() {
     form.status.value = sink.status;
     form.delay_ms.value = sink.delay_ms;
     form.script.value = sink.script.join(", ");
-    $("#sink-info").textContent = `${sink.url} · ${sink.has_secret ? `checks signatures (secret ${sink.secret})` : "no secret: signatures not checked"}`;
+    $("#sink-info").textContent = `${sink.url} · ${sink.has_secret ? "checks signatures" : "no secret: signatures not checked"}`;
+    sinkUrl = sink.url;
+    revealedSecret = null;
+    $("#sink-secret").hidden = !sink.has_secret;
+    maskedSecret = sink.secret || "";
+    $("#sink-secret code").textContent = maskedSecret;
+    $("#sink-reveal").textContent = "Reveal";
+    $("#sink-sign-hint").hidden = true;
   } catch (error) {
     $("#sink-info").textContent = errorText(error);
   }
   sinkSeen = new Set();
   sinkFirst = true;
+  $("#sink-requests").replaceChildren();
   refreshSinkRequests();
+}
+
+// The secret is masked until asked for; then shown with the command that signs for it.
+let sinkUrl = "";
+let maskedSecret = "";
+let revealedSecret = null;
+
+async function sinkSecret() {
+  if (revealedSecret !== null) return revealedSecret;
+  const data = await api("GET", `/api/sinks/${encodeURIComponent($("#sink-select").value)}/secret`);
+  revealedSecret = data.secret || "";
+  return revealedSecret;
+}
+
+async function toggleSecret() {
+  const code = $("#sink-secret code");
+  const hint = $("#sink-sign-hint");
+  if (!hint.hidden) {
+    code.textContent = maskedSecret;
+    hint.hidden = true;
+    $("#sink-reveal").textContent = "Reveal";
+    return;
+  }
+  try {
+    const secret = await sinkSecret();
+    code.textContent = secret;
+    hint.textContent = `zenoti-emulator fire -t ${sinkUrl} --secret '${secret.replace(/'/g, "'\\''")}'`;
+    hint.hidden = false;
+    $("#sink-reveal").textContent = "Hide";
+  } catch (error) {
+    say(errorText(error), "bad");
+  }
+}
+
+async function copySecret() {
+  try {
+    copyText(await sinkSecret(), "Sink secret");
+  } catch (error) {
+    say(errorText(error), "bad");
+  }
 }
 
 async function saveSink(event) {
@@ -377,31 +566,129 @@ async function refreshSinkRequests() {
   if (!name) return;
   let data;
   try { data = await api("GET", `/api/sinks/${encodeURIComponent(name)}/requests?limit=30`); } catch { return; }
-  const items = data.requests.map((r) => {
-    const fresh = !sinkFirst && !sinkSeen.has(r.id);
-    sinkSeen.add(r.id);
-    const body = el("pre", { class: "payload mono" });
-    renderJson(body, prettyBody(r.body));
-    return el("li", { class: fresh ? "fresh" : "", dataset: { id: r.id, signature: r.signature } },
-      el("div", { class: "req-head" },
-        el("span", { class: "when", text: when(r.received_at) }),
-        badge(r.method, "verb"),
-        el("span", { text: "signature" }), badge(r.signature),
-        el("span", { text: "answered" }), statusBadge(r.status),
-        el("span", { class: "muted", text: `${r.body_size} bytes` }),
-        r.json && r.json.event_type ? el("span", { class: "mono", text: `${r.json.event_type} ${r.json.id || ""}` }) : "",
-      ),
-      el("details", {},
-        el("summary", { text: "headers and body" }),
-        el("ul", { class: "headers" }, r.headers.map(([k, v]) => el("li", {}, el("b", { text: `${k}: ` }), v))),
-        body,
-      ),
-    );
-  });
+  if ($("#sink-select").value !== name) return;  // another sink was chosen meanwhile
+  // Captured requests never change: new ones go on top, gone ones (cleared, or past the
+  // 30 shown) are removed, and the rest stay the same nodes, open or scrolled as they were.
   const list = $("#sink-requests");
-  if (items.length) list.replaceChildren(...items);
-  else list.replaceChildren(el("li", { class: "empty", text: "No requests yet." }));
+  const existing = new Map([...list.querySelectorAll(":scope > li[data-id]")].map((li) => [Number(li.dataset.id), li]));
+  const wanted = new Set(data.requests.map((r) => r.id));
+  for (const [id, li] of existing) if (!wanted.has(id)) li.remove();
+  list.querySelector(":scope > li.empty")?.remove();
+  let anchor = list.firstElementChild;
+  for (const r of data.requests) {
+    const li = existing.get(r.id);
+    if (li) { anchor = li.nextElementSibling; continue; }
+    list.insertBefore(sinkItem(r, !sinkFirst && !sinkSeen.has(r.id)), anchor);
+    sinkSeen.add(r.id);
+  }
+  if (!data.requests.length) list.replaceChildren(el("li", { class: "empty", text: "No requests yet." }));
   sinkFirst = false;
+  tick("sinkRefreshes");
+}
+
+function sinkItem(r, fresh) {
+  const body = el("pre", { class: "payload mono" });
+  renderJson(body, prettyBody(r.body));
+  return el("li", { class: fresh ? "fresh" : "", dataset: { id: r.id, signature: r.signature } },
+    el("div", { class: "req-head" },
+      el("span", { class: "when", text: when(r.received_at) }),
+      badge(r.method, "verb"),
+      el("span", { text: "signature" }), badge(r.signature),
+      el("span", { text: "answered" }), statusBadge(r.status),
+      el("span", { class: "muted", text: `${r.body_size} bytes` }),
+      r.json && r.json.event_type ? el("span", { class: "mono", text: `${r.json.event_type} ${r.json.id || ""}` }) : "",
+    ),
+    el("details", {},
+      el("summary", { text: "headers and body" }),
+      el("ul", { class: "headers" }, r.headers.map(([k, v]) => el("li", {}, el("b", { text: `${k}: ` }), v))),
+      body,
+    ),
+  );
+}
+
+// -- validate -------------------------------------------------------------------------
+
+const MAX_CAPTURE_BYTES = 1024 * 1024;
+
+async function loadCaptureFile(event) {
+  const file = event.target.files[0];
+  if (!file) return;
+  if (file.size > MAX_CAPTURE_BYTES) {
+    showValidateError(`${file.name} is ${Math.round(file.size / 1024)} KiB; the page takes up to 1 MiB. For more, run: zenoti-emulator validate ${file.name}`);
+    event.target.value = "";
+    return;
+  }
+  $("#validate-form").capture.value = await file.text();
+  $("#validate-result").replaceChildren(el("p", { class: "hint", text: `${file.name} loaded (${file.size} bytes). Press Validate.` }));
+}
+
+function showValidateError(text) {
+  $("#validate-result").replaceChildren(el("p", { class: "status-line bad", text }));
+}
+
+async function validateCapture(event) {
+  event.preventDefault();
+  const form = event.target;
+  const text = form.capture.value;
+  if (!text.trim()) {
+    showValidateError("Paste a capture or choose a file first.");
+    return;
+  }
+  if (new Blob([text]).size > MAX_CAPTURE_BYTES) {
+    showValidateError("The capture is over 1 MiB; run zenoti-emulator validate FILE for bigger ones.");
+    return;
+  }
+  const query = new URLSearchParams();
+  if (form.event_type.value) query.set("event_type", form.event_type.value);
+  if (form.strict.checked) query.set("strict", "true");
+  if (form.fail_on_drift.checked) query.set("fail_on_drift", "true");
+  let report;
+  try {
+    // The capture goes as it is, not re-encoded: a HAR or JSON Lines is not one JSON value.
+    const response = await fetch(`/api/validate?${query}`, {
+      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" }, body: text,
+    });
+    report = await response.json().catch(() => null);
+    if (!response.ok) {
+      showValidateError((report && report.error && report.error.message) || `${response.status} ${response.statusText}`);
+      return;
+    }
+  } catch (error) {
+    showValidateError(String(error.message || error));
+    return;
+  }
+  renderReport(report);
+}
+
+function renderReport(report) {
+  const s = report.summary;
+  const head = el("p", { class: "report-head", dataset: { testid: "validate-summary" } },
+    badge(report.ok ? "valid" : "invalid"), " ",
+    `${s.total} event${s.total === 1 ? "" : "s"}: ${s.valid} valid, ${s.invalid} invalid, ${s.skipped} skipped`,
+  );
+  const events = report.events.map((e) => el("li", { dataset: { status: e.status } },
+    el("div", {}, badge(e.status === "invalid" ? "invalid" : "pending", e.status === "invalid" ? "invalid" : "pending"), " ",
+      el("span", { class: "mono", text: e.source.label }), " ",
+      e.event_type ? el("span", { text: e.event_type }) : "", " ",
+      e.id ? el("span", { class: "mono muted", text: `id=${e.id}` }) : ""),
+    (e.errors && e.errors.length)
+      ? el("ul", { class: "errors mono" }, e.errors.map((x) => el("li", { text: `${x.path}: expected ${x.expected}, found ${x.found}` })))
+      : el("div", { class: "hint", text: e.message || e.reason || "" }),
+  ));
+  const drift = [];
+  for (const [type, d] of Object.entries(report.drift.event_types || {})) {
+    const lines = [
+      ...(d.unknown_fields || []).map((f) => `unknown field ${f.path}: ${f.count}×`),
+      ...(d.undocumented_values || []).map((v) => `undocumented value ${v.path} = ${JSON.stringify(v.value)}: ${v.count}×`),
+      ...(d.varying_types || []).map((v) => `varying type ${v.path}: ${Object.keys(v.types).join(", ")} (schema: ${[].concat(v.schema).join(", ")})`),
+    ];
+    if (lines.length) drift.push(el("li", {}, el("b", { text: `${type}` }), el("ul", { class: "mono" }, lines.map((t) => el("li", { text: t })))));
+  }
+  $("#validate-result").replaceChildren(
+    head,
+    events.length ? el("ul", { class: "report-events", dataset: { testid: "validate-events" } }, events) : el("p", { class: "hint", text: "Every event is valid." }),
+    drift.length ? el("div", {}, el("h3", { class: "spaced", text: "Drift (warnings)" }), el("ul", { class: "report-drift", dataset: { testid: "validate-drift" } }, drift)) : "",
+  );
 }
 
 // -- schema ---------------------------------------------------------------------------
@@ -455,7 +742,17 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#fire-form").set.addEventListener("input", debounce(preview, 500));
   $("#fire-form").url.addEventListener("focus", () => { $("#fire-form").querySelector("input[value=url]").checked = true; });
   $("#fire-webhook").addEventListener("focus", () => { $("#fire-form").querySelector("input[value=webhook]").checked = true; });
-  $("#delivery-filter").addEventListener("change", () => { firstLoad = true; refreshDeliveries(); });
+  const filters = $("#delivery-filters");
+  filters.addEventListener("change", filtersChanged);
+  filters.addEventListener("input", debounce(filtersChanged, 400));
+  filters.addEventListener("reset", () => setTimeout(filtersChanged, 0));
+  filters.addEventListener("submit", (e) => { e.preventDefault(); filtersChanged(); });
+  $("#page-older").addEventListener("click", pageOlder);
+  $("#page-newer").addEventListener("click", pageNewer);
+  $("#sink-reveal").addEventListener("click", toggleSecret);
+  $("#sink-copy").addEventListener("click", copySecret);
+  $("#validate-form").addEventListener("submit", validateCapture);
+  $("#validate-form").file.addEventListener("change", loadCaptureFile);
   $("#webhook-form").addEventListener("submit", addWebhook);
   $("#sink-select").addEventListener("change", loadSink);
   $("#sink-form").addEventListener("submit", saveSink);

@@ -1,0 +1,36 @@
+"""The numbers and names the commands' options are built from, in a module that imports nothing.
+
+``zenoti-emulator --help`` and shell completion build every option of every command, so
+whatever those options need at import time is paid on each Tab. Keeping the defaults and
+choices here lets the CLI describe itself without loading requests, Faker, jsonschema or
+SQLite; the core modules take their values from here (or, where a module belongs to
+another part of the code, a test checks that both agree).
+"""
+
+from __future__ import annotations
+
+# -- delivery, as Zenoti does it --------------------------------------------------------
+
+#: Seconds Zenoti waits for a response, per attempt.
+DEFAULT_TIMEOUT = 10.0
+#: Retries after the first attempt.
+DEFAULT_RETRIES = 5
+DEFAULT_MAX_ATTEMPTS = DEFAULT_RETRIES + 1
+#: Failures in a row that deactivate a webhook.
+DEFAULT_DEACTIVATE_AFTER = 20
+DEFAULT_CONCURRENCY = 8
+
+# -- the delivery log --------------------------------------------------------------------
+
+#: The verbs Zenoti's setup offers.
+VERBS: tuple[str, ...] = ("POST", "PUT", "PATCH")
+#: Delivery states. ``pending`` has an attempt scheduled; the other two are final.
+STATUSES: tuple[str, ...] = ("pending", "delivered", "failed")
+#: What counts as one failure towards deactivation: an attempt, or an event whose retries ran out.
+FAILURE_UNITS: tuple[str, ...] = ("attempt", "event")
+
+# -- generation and validation (checked against emulator.generate and emulator.validate) --
+
+DEFAULT_EVENT_TYPE = "AppointmentGroup.Created"
+PROFILES: tuple[str, ...] = ("realistic", "edge")
+REPORT_FORMATS: tuple[str, ...] = ("text", "json", "junit")

@@ -1,0 +1,74 @@
+"""Start-up: `--help` and shell completion load none of the heavy libraries.
+
+Timings live in ``benchmarks/bench_startup.py``; here the cause is pinned down instead:
+a fresh interpreter runs the command and reports which heavy modules it imported. A new
+command that imports Faker, jsonschema, requests, rich, Flask or sqlite3 at module top
+fails this test (import them inside the command function).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from emulator import defaults
+
+HEAVY = ("faker", "jsonschema", "jsonschema_rs", "requests", "rich", "flask", "sqlite3", "waitress")
+
+PROBE = """
+import json, sys
+from emulator.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = sorted({name.split(".")[0] for name in sys.modules} & set(json.loads(sys.stdin.readline())))
+print("HEAVY=" + json.dumps(heavy), file=sys.stderr)
+"""
+
+
+def loaded_by(args: list[str], env: dict[str, str] | None = None) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], input=json.dumps(HEAVY) + "\n", capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=60)
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("HEAVY=")]
+    return json.loads(line.removeprefix("HEAVY="))
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["fire", "--help"], ["validate", "--help"], ["deliveries", "--help"], ["--version"]]
+)
+def test_help_loads_no_heavy_library(args: list[str]) -> None:
+    assert loaded_by(args) == []
+
+
+@pytest.mark.parametrize("words", ["zenoti-emulator ", "zenoti-emulator fire --", "zenoti-emulator fire --verb "])
+def test_shell_completion_loads_no_heavy_library(words: str) -> None:
+    env = {"_ZENOTI_EMULATOR_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)}
+    assert loaded_by([], env) == []
+
+
+def test_a_command_that_runs_loads_what_it_needs() -> None:
+    # The probe can see a heavy import: generating an event loads Faker and jsonschema.
+    assert {"faker", "jsonschema"} <= set(loaded_by(["generate", "--seed", "1", "--format", "jsonl"]))
+
+
+def test_the_light_defaults_agree_with_the_modules_that_use_them() -> None:
+    from emulator import generate, validate
+
+    assert defaults.PROFILES == generate.PROFILES
+    assert defaults.DEFAULT_EVENT_TYPE == generate.DEFAULT_EVENT_TYPE
+    assert defaults.REPORT_FORMATS == tuple(validate.RENDERERS)
+
+
+def test_version_is_the_installed_one() -> None:
+    from click.testing import CliRunner
+
+    from emulator import __version__
+    from emulator.cli import cli
+
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and result.stdout == f"zenoti-emulator, version {__version__}\n"

@@ -1,0 +1,194 @@
+"""The pytest plugin, run by pytest itself (``pytester``) against real receivers on loopback."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emulator.check import CheckConfig, CheckRun
+from emulator.pytest_plugin import ZenotiEmulator
+from emulator.registry import default_registry
+
+from .conftest import ROOT
+from .contract_receiver import BREAKAGES, ContractReceiver
+from .receivers import Receiver, closed_port_url
+
+pytest_plugins = ["pytester"]
+
+SECRET = "whsec_plugin_0042"
+TYPES = len(default_registry())
+#: three checks per event type (accepts-events, unknown-fields, large-payload), ten once
+ITEMS = 3 * TYPES + 10
+
+
+@pytest.fixture
+def correct() -> Iterator[ContractReceiver]:
+    with ContractReceiver(secret=SECRET) as rx:
+        yield rx
+
+
+def test_the_check_suite_runs_as_one_test_per_check(pytester: pytest.Pytester, correct: ContractReceiver) -> None:
+    pytester.makepyfile(test_own="def test_mine():\n    assert True\n")
+    result = pytester.runpytest("--zenoti-receiver", correct.url, "--zenoti-secret", SECRET, "-v", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=ITEMS + 1)  # the checks, then the project's own test
+    result.stdout.fnmatch_lines([
+        f"*collected {ITEMS + 1} items",
+        "zenoti-check::accepts-events[[]AppointmentGroup.Created[]] PASSED*",
+        "zenoti-check::out-of-order PASSED*",
+        "zenoti-check::burst PASSED*",
+    ])
+    assert SECRET not in result.stdout.str()
+
+
+def test_k_selects_checks_and_keeps_the_projects_tests_out(pytester: pytest.Pytester, correct: ContractReceiver) -> None:
+    pytester.makepyfile(test_own="def test_mine():\n    assert True\n")
+    everything = pytester.runpytest("--zenoti-receiver", correct.url, "--zenoti-secret", SECRET, "-k", "zenoti-check",
+                                    "-p", "no:cacheprovider")
+    everything.assert_outcomes(passed=ITEMS, deselected=1)
+    some = pytester.runpytest("--zenoti-receiver", correct.url, "--zenoti-secret", SECRET, "-k", "ping or duplicates",
+                              "-p", "no:cacheprovider")
+    some.assert_outcomes(passed=2, deselected=ITEMS - 1)
+
+
+@pytest.mark.parametrize("broken", sorted(BREAKAGES))
+def test_each_breakage_fails_one_item_with_its_evidence(pytester: pytest.Pytester, broken: str) -> None:
+    verb = ["--zenoti-verb", "PUT"] if broken == "post-only" else []
+    with ContractReceiver(secret=SECRET, broken=broken) as rx:
+        result = pytester.runpytest("--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, *verb, "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    check = BREAKAGES[broken]
+    failed = [line for line in result.stdout.lines if line.startswith("FAILED ")]
+    # one check fails, for one type or (a body limit) for every type whose events can grow
+    assert failed and all(line.startswith(f"FAILED zenoti-check::{check}") for line in failed)
+    result.assert_outcomes(passed=ITEMS - len(failed), failed=len(failed))
+    out = result.stdout.str()
+    assert "  why: " in out and "  fix: " in out and "    > " in out and "    < " in out
+
+
+def test_x_stops_at_the_first_failing_check_and_junitxml_has_every_case(pytester: pytest.Pytester) -> None:
+    xml = pytester.path / "check.xml"
+    with ContractReceiver(secret=SECRET, broken="rejects-ping") as rx:
+        stopped = pytester.runpytest("--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, "-x", "-p", "no:cacheprovider")
+        full = pytester.runpytest("--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, f"--junitxml={xml}",
+                                  "-p", "no:cacheprovider")
+    stopped.assert_outcomes(passed=TYPES + 4, failed=1)  # ping comes after accepts-events and four checks
+    full.assert_outcomes(passed=ITEMS - 1, failed=1)
+    suite = ET.parse(xml).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == str(ITEMS) and suite.get("failures") == "1"
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert set(cases) >= {"ping", "burst", "accepts-events[AppointmentGroup.Created]"}
+    assert all(c.get("classname") == "zenoti-check" for c in cases.values())
+    failure = cases["ping"].find("failure")
+    assert failure is not None and "< 400 in " in (failure.text or "")
+    props = {p.get("name"): p.get("value") for p in cases["ping"].iter("property")}
+    assert props["outcome"] == "fail" and "answered 400" in props["message"]
+
+
+def test_a_warning_passes_and_is_listed_at_the_end_even_with_w_error(pytester: pytest.Pytester) -> None:
+    with ContractReceiver(broken="post-only") as rx:
+        result = pytester.runpytest("--zenoti-receiver", rx.url, "-k", "verb", "-W", "error", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1, deselected=ITEMS - 1)
+    result.stdout.fnmatch_lines(["*zenoti-emulator check: passed with a warning*", "WARN verb: PUT and PATCH refused*",
+                                 "*< 404 in *"])
+
+
+def test_bad_usage_and_an_unreachable_receiver_are_usage_errors(pytester: pytest.Pytester) -> None:
+    bad = pytester.runpytest("--zenoti-receiver", "ftp://127.0.0.1/hook")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--zenoti-receiver: Target URL must start with http:// or https://*"])
+    verb = pytester.runpytest("--zenoti-receiver", "http://127.0.0.1:1/hook", "--zenoti-verb", "GET")
+    assert verb.ret == pytest.ExitCode.USAGE_ERROR
+    verb.stderr.fnmatch_lines(["*Verb must be POST, PUT or PATCH*"])
+    kind = pytester.runpytest("--zenoti-receiver", "http://127.0.0.1:1/hook", "--zenoti-event-type", "Nope.Nope")
+    assert kind.ret == pytest.ExitCode.USAGE_ERROR
+    kind.stderr.fnmatch_lines(["*Unknown event type 'Nope.Nope'*"])
+    url = closed_port_url()
+    gone = pytester.runpytest("--zenoti-receiver", url, "-p", "no:cacheprovider")
+    assert gone.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"--zenoti-receiver: Cannot reach {url}" in gone.stdout.str() + gone.stderr.str()
+
+
+def test_collect_only_sends_nothing(pytester: pytest.Pytester, correct: ContractReceiver) -> None:
+    result = pytester.runpytest("--zenoti-receiver", correct.url, "--collect-only", "-q", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK
+    assert "zenoti-check::burst" in result.stdout.str()
+    assert correct.requests == 0
+
+
+def test_the_plugin_is_inactive_until_used() -> None:
+    code = ("import sys, emulator.pytest_plugin; "
+            "print(sorted(m for m in sys.modules if m.startswith(('emulator.', 'faker', 'requests', 'flask'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert json.loads(loaded.stdout.replace("'", '"')) == ["emulator.pytest_plugin"]
+
+
+def test_the_readme_example_runs_as_written(pytester: pytest.Pytester) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"```python\n(# test_receiver\.py\n.*?)```", readme, re.S)
+    pytester.makepyfile(test_receiver=example)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1)
+
+
+# -- the fixture, used directly -----------------------------------------------------------
+
+
+def test_zenoti_emulator_fires_and_returns_attempts_statuses_and_bodies(zenoti_emulator: ZenotiEmulator) -> None:
+    with Receiver([503]) as rx:
+        deliveries = zenoti_emulator.fire(rx.url, count=2, secret="s", seed=3)
+    assert [d.status for d in deliveries] == ["delivered", "delivered"]
+    retried = next(d for d in deliveries if d.attempts == 2)
+    assert [a.status_code for a in retried.attempt_log] == [503, 200]
+    assert retried.attempt_log[0].response_body == b'{"error": "scripted"}'
+    assert retried.schedule[1].delay_s >= 30 and retried.schedule[1].time_scale == 600
+    assert zenoti_emulator.db_path.exists() and zenoti_emulator.db_path.parent.name.startswith("test_zenoti_emulator")
+
+
+def test_zenoti_emulator_waits_for_retries_on_the_scaled_clock(zenoti_emulator: ZenotiEmulator) -> None:
+    events = zenoti_emulator.generate(count=1, seed=5, set={"data.guest.email": None})
+    assert events[0]["data"]["guest"]["email"] is None
+    with Receiver([500, 500]) as rx:
+        [first] = zenoti_emulator.fire(rx.url, events, wait=False)
+        assert first.status == "pending" and first.attempts == 1
+        [final] = zenoti_emulator.wait_for_retries(timeout=30)
+        assert final.status == "delivered" and [a.status_code for a in final.attempt_log] == [500, 500, 200]
+        assert len({r.body for r in rx.requests}) == 1  # every retry is the same bytes
+    assert zenoti_emulator.deliveries() == [final]
+
+
+def test_zenoti_emulator_sends_the_verb_and_no_content_type(zenoti_emulator: ZenotiEmulator) -> None:
+    with Receiver() as rx:
+        [d] = zenoti_emulator.fire(rx.url, verb="PATCH", content_type=False, max_attempts=1)
+        ping = zenoti_emulator.ping(rx.url)
+    assert d.status == "delivered" and rx.requests[0].method == "PATCH"
+    assert "content-type" not in rx.requests[0].headers
+    assert ping.status_code == 200 and rx.requests[1].body == b""
+
+
+def test_the_readmes_receiver_passes_every_check(zenoti_emulator: ZenotiEmulator, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # The README teaches a receiver; check must find nothing wrong with it.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [code] = re.findall(r"### A receiver in a dozen lines\n.*?```python\n(.*?)```", readme, re.S)
+    (tmp_path / "readme_receiver.py").write_text(code, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        module = importlib.import_module("readme_receiver")
+    finally:
+        sys.modules.pop("readme_receiver", None)
+    url = zenoti_emulator.serve(module.app) + "/hook"
+    config = CheckConfig(url, secret="s3cret", verb="PUT", burst=100)
+    with CheckRun(config) as check_run:
+        results = check_run.run_all()
+    assert {r.name: r.message for r in results if r.outcome not in ("pass", "skip")} == {}
+    assert [r.name for r in results if r.outcome == "skip"] == []
