@@ -107,9 +107,11 @@ def query_text(name: str, *, max_length: int = 200) -> str | None:
 
 def query_time(name: str) -> float | None:
     """An ISO 8601 query parameter (UTC when it names no zone) as an epoch time."""
-    raw = query_text(name, max_length=64)
-    if raw is None:
+    raw = request.args.get(name)
+    if raw is None:  # given but empty (?until=) is not a time, as the document says
         return None
+    if len(raw) > 64:
+        raise UsageError(f"Query parameter {name!r} is longer than 64 characters.", details={"parameter": name})
     try:
         return bounds.parse_instant(raw).timestamp()
     except UsageError as exc:
