@@ -74,6 +74,7 @@ def run_schemathesis(url: str, report: Path, *, examples: int, seconds: int) -> 
         capture_output=True,
         text=True,
         env=env,
+        cwd=report.parent,  # its .schemathesis cache goes there, not into the repository
         timeout=seconds + 120,
         check=False,
     )
