@@ -59,7 +59,7 @@ def run_schemathesis(url: str, report: Path, *, examples: int, seconds: int) -> 
         [
             ST, "--config-file", str(CONFIG), "run", f"{url}/openapi.json",
             "--checks", "all",
-            "--phases", "examples,coverage,fuzzing,stateful",
+            "--phases", os.environ.get("ZENOTI_SCHEMATHESIS_PHASES", "examples,coverage,fuzzing,stateful"),
             "--max-examples", str(examples),
             "--max-time", str(seconds),
             # one worker: hypothesis describing strategies in two threads at once trips
