@@ -47,7 +47,7 @@ from .bounds import MAX_TIMEOUT, parse_rate, parse_seconds
 from .errors import Conflict, NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
 from .transport import DeadlineAdapter, Watchdog
-from .urls import check_url, redact_url
+from .urls import check_url, redact_headers, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -974,19 +974,8 @@ def _shown_url(url: str) -> str:
 
 
 def _shown_headers(headers: Mapping[str, Any]) -> dict[str, str]:
-    """Request headers as the log keeps them: credentials masked.
-
-    requests derives ``Authorization: Basic ...`` from a URL's ``user:password@``; the
-    log says that one was sent, not what it was.
-    """
-    out = {}
-    for k, v in headers.items():
-        text = v if isinstance(v, str) else v.decode("latin-1")
-        if k.lower() in ("authorization", "proxy-authorization"):
-            scheme = text.split(" ", 1)[0]
-            text = f"{scheme} <redacted>"
-        out[k] = text
-    return out
+    """Request headers as the log keeps them: text, credentials masked (see :func:`redact_headers`)."""
+    return redact_headers({k: v if isinstance(v, str) else v.decode("latin-1") for k, v in headers.items()})
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from . import bounds
 from .defaults import FAILURE_UNITS, STATUSES, VERBS
-from .urls import redact_url
+from .urls import redact_headers, redact_url
 from .errors import NotFound, StoreError, UsageError, WebhookInactive
 
 #: File name of the default log, under ``platformdirs.user_data_dir("zenoti-emulator")``.
@@ -536,7 +536,7 @@ def _attempt(row: Sequence[Any]) -> Attempt:
         started_at=row[3],
         verb=row[4],
         url=row[5],
-        request_headers=json.loads(row[6]),
+        request_headers=redact_headers(json.loads(row[6])),
         status_code=row[7],
         outcome=row[8],
         latency_ms=row[9],

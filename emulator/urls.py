@@ -8,6 +8,7 @@ log) shows :func:`redact_url` of it: ``https://alice:****@host/hook``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import UsageError
@@ -73,6 +74,20 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
 
 
+#: Headers that carry credentials: logged as their scheme only.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` with credentials masked: ``Authorization: Basic <redacted>``.
+
+    requests derives ``Authorization: Basic ...`` from a URL's ``user:password@``; what
+    is shown says that one was sent, not what it was. Applied when an attempt is logged
+    and again when one is read back, so a log written before this masking shows none.
+    """
+    return {k: f"{v.split(' ', 1)[0]} <redacted>" if k.lower() in CREDENTIAL_HEADERS else v for k, v in headers.items()}
+
+
 def has_credentials(url: str) -> bool:
     """Whether ``url`` carries ``user[:password]@``."""
     try:
@@ -81,4 +96,4 @@ def has_credentials(url: str) -> bool:
         return False
 
 
-__all__ = ["MASK", "MAX_URL_LENGTH", "check_url", "has_credentials", "redact_url"]
+__all__ = ["MASK", "MAX_URL_LENGTH", "check_url", "has_credentials", "redact_headers", "redact_url"]

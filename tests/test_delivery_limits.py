@@ -115,3 +115,16 @@ def test_credentials_in_a_target_url_are_sent_but_never_logged_in_clear(store: S
     assert base64.b64encode(b"alice:PW-s3cret").decode() not in shown
     assert d.attempt_log[0].request_headers["Authorization"] == "Basic <redacted>"
     assert "alice:****@" in d.to_dict()["url"]
+
+
+def test_a_credential_logged_before_masking_is_masked_when_read(store: Store, deliverer: Deliverer) -> None:
+    import json
+    import sqlite3
+
+    with Receiver() as rx:
+        delivery_id = deliverer.submit(b'{"id": "a"}', store.upsert_webhook(rx.url))
+        deliverer.wait()
+    with sqlite3.connect(store.path) as db:  # as an older version wrote it
+        db.execute("UPDATE attempts SET request_headers = ?", (json.dumps({"Authorization": "Basic YWxpY2U6UFc="}),))
+    [attempt] = store.get_delivery(delivery_id).attempt_log
+    assert attempt.request_headers == {"Authorization": "Basic <redacted>"}
