@@ -162,8 +162,8 @@ def check_time(moment: datetime, *, what: str = "Time", shown: str | None = None
     """``moment`` (aware) if an ObjectId can carry it; :raise UsageError: otherwise."""
     if not MIN_TIME <= moment <= MAX_TIME:
         raise UsageError(
-            f"{what} {_show(shown or moment.isoformat())} is out of range: event ids carry their time as "
-            f"a 32-bit Unix second, so use a time from {_iso(MIN_TIME)} to {_iso(MAX_TIME)}."
+            f"{what} {_show(shown or moment.isoformat())} is outside what a Zenoti id can carry (its time "
+            f"is a 32-bit Unix second): use a time from {_iso(MIN_TIME)} to {_iso(MAX_TIME)}."
         )
     return moment
 
