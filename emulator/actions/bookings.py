@@ -19,6 +19,10 @@ from . import Emission
 
 EMITS = ("AppointmentGroup.Created", "AppointmentGroup.Status", "Appointment.Started", "Appointment.Completed")
 
+#: ``world.extra`` key of the therapists each center books from once its staff changed
+#: (:mod:`.employees` keeps it: a hire joins, a leaver goes); a center absent from it books
+#: from its own ``therapists``.
+ROSTER = "roster"
 #: Appointments start on this grid of minutes.
 GRID = timedelta(minutes=15)
 #: The soonest a booking can start after it is made.
@@ -96,7 +100,7 @@ def _place(world: World, center: Center, wanted: Sequence[Wish], first_start: da
 
     placed = []
     block_start = block_end = first_start
-    therapists = list(center.therapists)
+    therapists = list(world.extra.get(ROSTER, {}).get(center.id, center.therapists))
     for service, add_ons, parallel in wanted:
         start = block_start if parallel else block_end
         end = start + timedelta(minutes=service.duration + sum(a.duration for a in add_ons))
