@@ -137,6 +137,7 @@ def update_employee(world: World, employee_id: str, moment: datetime, rng: rando
 def employee_leaves(world: World, center: Center, employee_id: str, moment: datetime) -> list[Emission]:
     """Their last day is today: ``end_date`` is set, and nobody books them any more."""
     staff = _staff(world)
+    staff.at(center)
     member = staff.profiles[employee_id] = dataclasses.replace(
         staff.profiles[employee_id], end_date=moment.astimezone(center.zone).strftime("%Y-%m-%dT00:00:00"))
     staff.leave(center, member)
