@@ -19,9 +19,9 @@ from . import Emission
 EMITS = ("Guestpass.redeemed",)
 
 #: Share of guests whose membership grants guest passes.
-HOLDER_SHARE = 0.12
+HOLDER_SHARE = 0.15
 #: Share of a holder's check-ins at which they redeem a pass.
-REDEEM_SHARE = 0.3
+REDEEM_SHARE = 0.5
 #: Membership plans that grant passes: (name, passes a year).
 PLANS = (("Spa Essentials", 12), ("Wellness Plus", 24), ("Unlimited Glow", 55))
 
