@@ -323,7 +323,7 @@ class CheckRun:
             while len(waiting) < count:
                 event = next(stream)
                 if event["event_type"] == GROUP_CREATED:
-                    self._bookings[event["data"]["appointment_group_id"]] = event
+                    self._bookings[event["data"]["appointment_group_id"].lower()] = event
                 self._waiting.setdefault((event["event_type"], profile), []).append(event)
             taken, waiting[:] = waiting[:count], waiting[count:]
             return taken
@@ -336,6 +336,8 @@ class CheckRun:
             return []
         invoice = data.get("invoice")
         group = data.get("appointment_group_id") or (invoice.get("appointment_group_id") if isinstance(invoice, dict) else None)
+        if isinstance(group, str):
+            group = group.lower()  # a GUID in any case: feedback writes the group's id upper case
         with self._lock:
             if event.get("event_type") == GROUP_CREATED and isinstance(group, str):
                 self._introduced.add(group)

@@ -257,3 +257,26 @@ def test_a_390px_phone_has_no_sideways_overflow(browser: Any, app: Served) -> No
     assert widths == {"doc": 390, "body": 390, "wide": []}
     shot(page, "dashboard-phone.png")
     assert errors == []
+
+
+def test_type_pickers_and_the_schema_view_group_types_by_resource(browser: Any, app: Served) -> None:
+    listed = app.request("GET", "/api/event-types").json()
+    listed = listed.get("event_types", listed) if isinstance(listed, dict) else listed
+    by_resource: dict[str, list[str]] = {}
+    for kind in listed:
+        assert kind["name"].split(".")[0] == kind["resource"]
+        by_resource.setdefault(kind["resource"], []).append(kind["name"])
+    assert {"Employee", "Guest", "Invoice", "Appointment"} <= set(by_resource)
+    page, errors = open_page(browser, app)
+    for picker in ("#event-type", "#schema-pick", "[data-testid=filter-event-type]"):
+        groups = page.evaluate("""(sel) => [...document.querySelector(sel).querySelectorAll('optgroup')]
+            .map((g) => [g.label, [...g.querySelectorAll('option')].map((o) => o.value)])""", picker)
+        assert {label: sorted(names) for label, names in groups} == {r: sorted(n) for r, n in by_resource.items()}, picker
+    page.get_by_test_id("schema-pick").select_option("Employee.Deleted")
+    expect(page.locator("#schema-type")).to_have_text("Employee.Deleted")
+    expect(page.locator("#schema-table")).to_contain_text("data.job_info.is_elgible_for_additional_commision_bonus")
+    page.get_by_test_id("event-type").select_option("Invoice.Payments.Added")  # the fire picker leads the schema view
+    expect(page.get_by_test_id("schema-pick")).to_have_value("Invoice.Payments.Added")
+    expect(page.locator("#schema-table")).to_contain_text("transaction_center")
+    shot(page, "dashboard-schema-by-resource.png")
+    assert errors == []

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from emulator.errors import GeneratorBug, PayloadInvalid, SchemaBroken, UsageError
+from emulator.actions.bookings import ROSTER
 from emulator.generate import Generator, generate_events, parse_now
 from emulator.registry import load_registry, schema_dir
 from emulator.world.build import build_organization
@@ -28,6 +29,10 @@ def parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+#: therapist ids by center, as generated() met them
+STAFF: dict[str, set[str]] = {}
+
+
 def generated(registry, profile: str = "realistic", now: datetime = NOW):
     """(event, center) for every event of every seed."""
     kind = registry["AppointmentGroup.Created"]
@@ -35,7 +40,11 @@ def generated(registry, profile: str = "realistic", now: datetime = NOW):
         gen = Generator(kind, seed=seed, now=now, profile=profile)
         centers = {c.id: c for c in gen.world.centers}
         for event in gen.events(PER_SEED):
-            yield event, centers[event["data"]["center_id"]]
+            center = centers[event["data"]["center_id"]]
+            # who works there: the therapists it was built with and those it hired since
+            roster = gen.world.extra.get(ROSTER, {}).get(center.id, ())
+            STAFF.setdefault(center.id, set()).update(t.id for t in (*center.therapists, *roster))
+            yield event, center
 
 
 @pytest.fixture(scope="module", params=["realistic", "edge"])
@@ -129,7 +138,7 @@ def test_center_fields_come_from_the_center(events):
         assert re.fullmatch(r"\d+", data["invoice_number"])
         ids = {s.id for s in center.services} | {a.id for s in center.services for a in s.add_ons}
         assert all(a["service_id"] in ids for a in data["appointments"])
-        assert all(a["therapist_id"] in {t.id for t in center.therapists} for a in data["appointments"])
+        assert all(a["therapist_id"] in STAFF[center.id] for a in data["appointments"])
 
 
 def test_utm_fields_are_sometimes_null(registry):

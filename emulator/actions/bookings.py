@@ -20,6 +20,10 @@ from . import Emission
 
 EMITS = ("AppointmentGroup.Created", "AppointmentGroup.Status", "Appointment.Started", "Appointment.Completed")
 
+#: ``world.extra`` key of the therapists each center books from once its staff changed
+#: (:mod:`.employees` keeps it: a hire joins, a leaver goes); a center absent from it books
+#: from its own ``therapists``.
+ROSTER = "roster"
 #: Appointments start on this grid of minutes.
 GRID = timedelta(minutes=15)
 #: The soonest a booking can start after it is made.
@@ -99,15 +103,18 @@ def _on_duty_on(world: World, center: Center, weekday: int) -> tuple[tuple[Emplo
     day they can take appointments (their shift inside the center's hours)."""
     duties = _cache(world, "duty")
     key = (center.id, weekday)
-    duty = duties.get(key)
-    if duty is None:
-        if center.hours == (0, 24):  # edge centers never close: groups may cross midnight and DST changes
-            duty = tuple((t, -10**6, 10**6) for t in center.therapists)
-        else:
-            opens, closes = center.hours
-            duty = tuple((t, max(opens, t.shift[0]) * 60, min(closes, t.shift[1]) * 60)
-                         for t in center.therapists if weekday not in t.days_off)
-        duties[key] = duty
+    # The roster, once staff changed (a new tuple each time): the table is made again then.
+    therapists = world.extra.get(ROSTER, {}).get(center.id, center.therapists)
+    cached = duties.get(key)
+    if cached is not None and cached[0] is therapists:
+        return cached[1]  # type: ignore[no-any-return]
+    if center.hours == (0, 24):  # edge centers never close: groups may cross midnight and DST changes
+        duty = tuple((t, -10**6, 10**6) for t in therapists)
+    else:
+        opens, closes = center.hours
+        duty = tuple((t, max(opens, t.shift[0]) * 60, min(closes, t.shift[1]) * 60)
+                     for t in therapists if weekday not in t.days_off)
+    duties[key] = (therapists, duty)
     return duty
 
 

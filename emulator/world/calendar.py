@@ -44,6 +44,11 @@ class Calendar:
             del starts[i]
             del self._ends[resource][i]
 
+    def last_end(self, resource: str) -> datetime | None:
+        """When the resource's last booking ends (None: nothing booked ahead of the forgotten past)."""
+        ends = self._ends.get(resource)
+        return ends[-1] if ends else None
+
     def forget_before(self, moment: datetime) -> None:
         """Drop every interval that ended before ``moment``: nothing can be booked there again."""
         for resource, ends in self._ends.items():

@@ -697,6 +697,7 @@ async function loadSchema(type) {
   try {
     const data = await api("GET", `/api/event-types/${encodeURIComponent(type)}/fields`);
     $("#schema-type").textContent = type;
+    $("#schema-pick").value = type;
     $("#schema-link").href = `/api/event-types/${encodeURIComponent(type)}/schema`;
     $("#schema-table tbody").replaceChildren(...data.fields.map((f) => el("tr", {},
       el("td", { class: "mono", text: f.path }),
@@ -739,6 +740,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#fire-form").addEventListener("submit", fire);
   $("#preview-button").addEventListener("click", preview);
   $("#event-type").addEventListener("change", (e) => { preview(); loadSchema(e.target.value); });
+  $("#schema-pick").addEventListener("change", (e) => loadSchema(e.target.value));
   $("#fire-form").set.addEventListener("input", debounce(preview, 500));
   $("#fire-form").url.addEventListener("focus", () => { $("#fire-form").querySelector("input[value=url]").checked = true; });
   $("#fire-webhook").addEventListener("focus", () => { $("#fire-form").querySelector("input[value=webhook]").checked = true; });
