@@ -201,7 +201,7 @@ def _freeze(moment: datetime, sim: Any, center: Center, name: str) -> list[Emiss
     days = pick(rng, FREEZE_DAYS)
     ends = today + timedelta(days=days)
     fee = membership.plan.freeze_fee
-    membership.freeze = Freeze(f"{today.isoformat()}T00:00:00", f"{ends.isoformat()}T00:00:00", 2, fee or 0, 2 if fee else 0,
+    membership.freeze = Freeze(f"{today.isoformat()}T00:00:00", f"{ends.isoformat()}T00:00:00", 2, fee or 0, 2,
                                rng.choice(FREEZE_COMMENTS), staff_name(rng, center))
     membership.since = today
     lifted = datetime(ends.year, ends.month, ends.day, tzinfo=center.zone).astimezone(UTC) + timedelta(minutes=rng.uniform(1, 240))
@@ -240,6 +240,9 @@ def _cancel(moment: datetime, sim: Any, center: Center, name: str) -> list[Emiss
 
 
 def _reinstate(moment: datetime, sim: Any, membership: Membership) -> list[Emission]:
+    if membership.guest_id not in sim.world.guests:  # deleted meanwhile: nothing to reinstate
+        del _members_at(sim.world, membership.center)[membership.id]
+        return []
     move(membership, "active")
     membership.cancel = None
     today = moment.astimezone(membership.center.zone).date()

@@ -169,7 +169,10 @@ class Credit:
     accrued_on: None = None
     exists_in_current_center: bool = True
     discount_type: int = 0
-    discount: float = 0
+    peak_discount: float = 0
+    offpeak_discount: float = 0
+    post_credit_peak_discount: float = 0
+    post_credit_offpeak_discount: float = 0
     price: None = None
 
     @property
