@@ -7,13 +7,24 @@ Not an actions module of its own (its name starts with ``_``): it emits nothing.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from ..world import Center, World
 from ..world.memberships import SaleInvoice
 from ..world.randomness import new_uuid
 from ..world.timefmt import UTC
+
+T = TypeVar("T")
+
+
+def kept(world: World, name: str, make: Callable[[], T]) -> T:
+    """The state a module keeps in ``world.extra[name]``, made on first use."""
+    found = world.extra.get(name)
+    if found is None:
+        found = world.extra[name] = make()
+    return found
 
 
 def arrivals(rng: random.Random, per_day: float, center: Center, day: date, after: datetime) -> Iterator[datetime]:

@@ -41,7 +41,7 @@ from ..world.memberships import (
 from ..world.randomness import new_uuid
 from ..world.timefmt import UTC, local_text
 from . import Emission
-from ._desk import arrivals, sale_invoice, staff_name
+from ._desk import arrivals, kept, sale_invoice, staff_name
 
 EMITS = ("Guest.Membership.Created", "Guest.Membership.Freeze", "Guest.Membership.Unfreeze",
          "Guest.Membership.Cancelled", "Guest.Membership.Reinstate")
@@ -57,10 +57,7 @@ class Roster:
 
 
 def _roster(world: World) -> Roster:
-    roster = world.extra.get("memberships")
-    if roster is None:
-        roster = world.extra["memberships"] = Roster()
-    return roster
+    return kept(world, "memberships", Roster)
 
 
 def _plans(world: World, center: Center) -> tuple[MembershipPlan, ...]:
@@ -189,21 +186,38 @@ def _checkout(sim: Any, moment: datetime, group: AppointmentGroup) -> list[Emiss
     return [_emission("Guest.Membership.Created", membership, moment, f"membership-created:{membership.id}")]
 
 
-def _freeze(moment: datetime, sim: Any, center: Center, name: str) -> list[Emission]:
-    world = sim.world
-    rng = world.streams("membership-freeze", center.id, name)
+def _begin(moment: datetime, world: World, center: Center, name: str, state: str) -> tuple[random.Random, Membership] | None:
+    """Draw one of the center's active recurring memberships and move it to ``state``
+    (frozen or cancelled), from that decision's own stream."""
+    rng = world.streams(f"membership-{state}", center.id, name)
     active = _candidates(world, center, "active")
     if not active:
-        return []
+        return None
     membership = rng.choice(active)
-    move(membership, "frozen")
-    today = moment.astimezone(center.zone).date()
+    move(membership, state)
+    membership.since = moment.astimezone(center.zone).date()
+    return rng, membership
+
+
+def _resume(moment: datetime, membership: Membership) -> None:
+    """Back to active: collections resume on the next monthly anniversary of the purchase."""
+    move(membership, "active")
+    membership.freeze = membership.cancel = None
+    zone = membership.center.zone
+    membership.next_collection = next_collection_after(membership.purchased.astimezone(zone).date(), moment.astimezone(zone).date())
+
+
+def _freeze(moment: datetime, sim: Any, center: Center, name: str) -> list[Emission]:
+    begun = _begin(moment, sim.world, center, name, "frozen")
+    if begun is None:
+        return []
+    rng, membership = begun
+    today = membership.since
     days = pick(rng, FREEZE_DAYS)
     ends = today + timedelta(days=days)
     fee = membership.plan.freeze_fee
     membership.freeze = Freeze(f"{today.isoformat()}T00:00:00", f"{ends.isoformat()}T00:00:00", 2, fee or 0, 2,
                                rng.choice(FREEZE_COMMENTS), staff_name(rng, center))
-    membership.since = today
     lifted = datetime(ends.year, ends.month, ends.day, tzinfo=center.zone).astimezone(UTC) + timedelta(minutes=rng.uniform(1, 240))
     if rng.random() < EARLY_UNFREEZE_SHARE:
         lifted = moment + (lifted - moment) * rng.uniform(0.2, 0.9)
@@ -212,30 +226,22 @@ def _freeze(moment: datetime, sim: Any, center: Center, name: str) -> list[Emiss
 
 
 def _unfreeze(moment: datetime, sim: Any, membership: Membership) -> list[Emission]:
-    move(membership, "active")
-    membership.freeze = None
-    today = moment.astimezone(membership.center.zone).date()
-    membership.next_collection = next_collection_after(membership.purchased.astimezone(membership.center.zone).date(), today)
+    _resume(moment, membership)
     return [_emission("Guest.Membership.Unfreeze", membership, moment, f"membership-unfreeze:{membership.id}:{moment.isoformat()}")]
 
 
 def _cancel(moment: datetime, sim: Any, center: Center, name: str) -> list[Emission]:
-    world = sim.world
-    rng = world.streams("membership-cancel", center.id, name)
-    active = _candidates(world, center, "active")
-    if not active:
+    begun = _begin(moment, sim.world, center, name, "cancelled")
+    if begun is None:
         return []
-    membership = rng.choice(active)
-    move(membership, "cancelled")
-    today = moment.astimezone(center.zone).date()
-    membership.since = today
-    effective = f"{today.isoformat()}T00:00:00"
+    rng, membership = begun
+    effective = f"{membership.since.isoformat()}T00:00:00"
     membership.cancel = Cancel(local_text(moment, center.zone), effective, effective, rng.choice(CANCEL_REASONS),
                                staff_name(rng, center))
     if rng.random() < REINSTATE_SHARE:
         sim.at(moment + timedelta(days=rng.uniform(0.5, 4)), _reinstate, sim, membership)
     else:
-        del _members_at(world, center)[membership.id]  # nothing more can happen to it
+        del _members_at(sim.world, center)[membership.id]  # nothing more can happen to it
     return [_emission("Guest.Membership.Cancelled", membership, moment, f"membership-cancelled:{membership.id}:{name}")]
 
 
@@ -243,10 +249,7 @@ def _reinstate(moment: datetime, sim: Any, membership: Membership) -> list[Emiss
     if membership.guest_id not in sim.world.guests:  # deleted meanwhile: nothing to reinstate
         del _members_at(sim.world, membership.center)[membership.id]
         return []
-    move(membership, "active")
-    membership.cancel = None
-    today = moment.astimezone(membership.center.zone).date()
-    membership.next_collection = next_collection_after(membership.purchased.astimezone(membership.center.zone).date(), today)
+    _resume(moment, membership)
     return [_emission("Guest.Membership.Reinstate", membership, moment, f"membership-reinstate:{membership.id}:{moment.isoformat()}")]
 
 

@@ -35,7 +35,7 @@ from ..world.packages import (
 from ..world.randomness import new_uuid
 from ..world.timefmt import UTC
 from . import Emission
-from ._desk import arrivals, sale_invoice
+from ._desk import arrivals, kept, sale_invoice
 
 EMITS = ("Guest.Package.Created", "Guest.Package.Redemption", "Guest.Package.RedemptionReversal",
          "Guest.Package.StatusUpdate", "Guest.Package.ValidityUpdate")
@@ -53,10 +53,7 @@ class Holdings:
 
 
 def _holdings(world: World) -> Holdings:
-    holdings = world.extra.get("packages")
-    if holdings is None:
-        holdings = world.extra["packages"] = Holdings()
-    return holdings
+    return kept(world, "packages", Holdings)
 
 
 def _plans(world: World, center: Center) -> tuple[PackagePlan, ...]:
