@@ -55,6 +55,10 @@ DEFAULT_BURST_CONCURRENCY = 20
 #: of Express's ``express.json()``, one of the most common receiver stacks. Zenoti
 #: publishes no maximum; a group with many appointments and long names gets there.
 LARGE_PAYLOAD_BYTES = 128 * 1024
+#: How many more events a large payload takes items from before it repeats the items it
+#: has: a type whose lists are short (one member, one redemption) would otherwise make
+#: the world run for months to fill 128 KiB.
+LARGE_PAYLOAD_FRESH_EVENTS = 2
 #: Events of each type (realistic and edge) that ``accepts-events`` sends.
 ACCEPT_SAMPLES = 3
 #: The burst stops once this many of its requests failed: Zenoti's deactivation threshold.
@@ -688,7 +692,9 @@ def large_payload(run: CheckRun, kind: EventType) -> dict[str, Any]:
 
     Starts from the largest of a few edge-profile events (long names, many items) and
     grows its longest list with the items of further events, so every item stays a real
-    one (its own ids), until the body is big enough.
+    one (its own ids), until the body is big enough; after
+    :data:`LARGE_PAYLOAD_FRESH_EVENTS` further events it doubles the list with copies of
+    its own items.
     """
     events = run.events(kind, 10, profile="edge")
     event = max(events, key=lambda e: len(serialize(e)))
@@ -696,10 +702,13 @@ def large_payload(run: CheckRun, kind: EventType) -> dict[str, Any]:
     if not size:
         return event
     items = _at(event, path)
-    for _ in range(200):
+    for fresh in range(200):
         if len(serialize(event)) >= LARGE_PAYLOAD_BYTES:
             break
-        more = _at(run.events(kind, 1, profile="edge")[0], path)
+        if fresh < LARGE_PAYLOAD_FRESH_EVENTS:
+            more = _at(run.events(kind, 1, profile="edge")[0], path)
+        else:  # a type with short lists (a membership's members): its real items again
+            more = copy.deepcopy(items)
         items.extend(more if isinstance(more, list) else [])
     return event
 

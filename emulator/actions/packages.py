@@ -1,0 +1,224 @@
+"""Guest packages: sold, redeemed at check-out, reversed now and then, extended or closed.
+
+A guest's package is redeemed when they check out of a visit: one session per completed
+appointment of a service the package still has sessions of. A reversal gives back the
+sessions of one earlier redemption. A package closes (``StatusUpdate``) when its last
+session is used, unless a reversal of it is still due, or when it expires; the front desk
+extends some packages shortly before they would (``ValidityUpdate``).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from ..world import AppointmentGroup, Center, World, pick
+from ..world.packages import (
+    CATEGORY_TYPES,
+    EDGE_PLANS,
+    EXTEND_SHARE,
+    EXTENSION_DAYS,
+    GRACE_DAYS,
+    PLANS,
+    REVERSAL_SHARE,
+    ROSTER_SIZE,
+    SALE_AT_CHECKOUT_SHARE,
+    SALES_PER_DAY,
+    STATE_CLOSED,
+    VALIDITY_DAYS,
+    GuestPackage,
+    PackageLine,
+    PackagePlan,
+    Redemption,
+)
+from ..world.randomness import new_uuid
+from ..world.timefmt import UTC
+from . import Emission
+from ._desk import arrivals, kept, sale_invoice
+
+EMITS = ("Guest.Package.Created", "Guest.Package.Redemption", "Guest.Package.RedemptionReversal",
+         "Guest.Package.StatusUpdate", "Guest.Package.ValidityUpdate")
+
+
+class Holdings:
+    """The open packages of one world; what ``world.extra["packages"]`` holds."""
+
+    def __init__(self) -> None:
+        self.plans: dict[str, tuple[PackagePlan, ...]] = {}
+        #: center id -> package id -> package (open ones only: a closed package is let go)
+        self.held: dict[str, dict[str, GuestPackage]] = {}
+        #: (center id, guest id) -> that guest's open packages there
+        self.of_guest: dict[tuple[str, str], list[GuestPackage]] = {}
+
+
+def _holdings(world: World) -> Holdings:
+    return kept(world, "packages", Holdings)
+
+
+def _plans(world: World, center: Center) -> tuple[PackagePlan, ...]:
+    holdings = _holdings(world)
+    plans = holdings.plans.get(center.id)
+    if plans is None:
+        rng = world.streams("package-plans", center.id)
+        table = PLANS + EDGE_PLANS if world.profile == "edge" else PLANS
+        built = []
+        for name, sessions, count, discount in table:
+            services = rng.sample(center.services, min(count, len(center.services)))
+            lines = tuple((s, sessions, rng.choice(CATEGORY_TYPES), round(s.price * (1 - discount), 2)) for s in services)
+            title = name if count > 1 else f"{services[0].name} - {name}"
+            built.append(PackagePlan(new_uuid(rng), title, title[:40], round(sum(p * n for _, n, _, p in lines), 2),
+                                     pick(rng, VALIDITY_DAYS), lines))
+        plans = holdings.plans[center.id] = tuple(built)
+    return plans
+
+
+def sell(world: World, center: Center, guest_id: str, moment: datetime, rng: random.Random,
+         plan: PackagePlan | None = None) -> GuestPackage:
+    """A package of ``plan`` (or one drawn from the center's) for the guest, bought at ``moment``."""
+    plan = plan or rng.choice(_plans(world, center))
+    start = moment.astimezone(center.zone).date()
+    package = GuestPackage(
+        new_uuid(rng), plan, center, guest_id, sale_invoice(world, center, rng, "package", closed=rng.random() < 0.7),
+        moment, start, start + timedelta(days=plan.validity_days), rng.choice(GRACE_DAYS),
+        [PackageLine(service, total, 0, category, price) for service, total, category, price in plan.lines])
+    holdings = _holdings(world)
+    holdings.held.setdefault(center.id, {})[package.id] = package
+    holdings.of_guest.setdefault((center.id, guest_id), []).append(package)
+    return package
+
+
+def _held_at(world: World, center: Center) -> dict[str, GuestPackage]:
+    """The center's open packages; drawn on first use (bought before the world's start)."""
+    held = _holdings(world).held
+    if center.id not in held:
+        held[center.id] = {}
+        rng = world.streams("package-roster", center.id)
+        ids = world.guests_at[center.id]
+        for guest_id in rng.sample(ids, min(len(ids), rng.randint(*ROSTER_SIZE))):
+            plan = rng.choice(_plans(world, center))
+            bought = world.start - timedelta(days=rng.uniform(1, plan.validity_days - 1))
+            package = sell(world, center, guest_id, bought, rng, plan)
+            for line in package.lines:
+                line.used = rng.randint(0, line.total - 1)
+            package.has_first_redemption = any(line.used for line in package.lines)
+    return held[center.id]
+
+
+def _emission(kind: str, package: GuestPackage, moment: datetime, key: str) -> Emission:
+    return Emission(kind, moment, key, {"package": package, "center": package.center, "event_resource": None})
+
+
+def _let_go(world: World, package: GuestPackage) -> None:
+    holdings = _holdings(world)
+    holdings.held[package.center.id].pop(package.id, None)
+    mine = holdings.of_guest.get((package.center.id, package.guest_id), [])
+    if package in mine:
+        mine.remove(package)
+
+
+# -- the steps -----------------------------------------------------------------------------
+
+
+def _day(sim: Any, moment: datetime, center: Center, day: date, _rng: random.Random) -> list[Emission]:
+    """Expire what ends today (or extend it), and plan the day's sales away from a visit."""
+    world = sim.world
+    rng = world.streams("packages-day", center.id, day.isoformat())
+    for package in list(_held_at(world, center).values()):
+        if package.end_with_grace <= day + timedelta(days=2) and package.pending == 0:
+            if rng.random() < EXTEND_SHARE:
+                sim.at(moment + timedelta(hours=rng.uniform(8, 18)), _extend, sim, package)
+            else:
+                sim.at(moment + timedelta(days=(package.end_with_grace - day).days, minutes=rng.uniform(1, 90)),
+                       _close, sim, package)
+            package.pending += 1
+    for n, when in enumerate(arrivals(rng, SALES_PER_DAY, center, day, moment)):
+        sim.at(when, _sell_at_desk, sim, center, f"{day.isoformat()}:{n}")
+    return []
+
+
+def _sell_at_desk(moment: datetime, sim: Any, center: Center, name: str) -> list[Emission]:
+    world = sim.world
+    rng = world.streams("package-sale", center.id, name)
+    ids = world.guests_at[center.id]
+    if not ids:
+        return []
+    _held_at(world, center)
+    package = sell(world, center, rng.choice(ids), moment, rng)
+    return [_emission("Guest.Package.Created", package, moment, f"package-created:{package.id}")]
+
+
+def _checkout(sim: Any, moment: datetime, group: AppointmentGroup) -> list[Emission]:
+    """At check-out: redeem the guest's packages for the services they had; maybe sell one."""
+    world = sim.world
+    center = group.center
+    _held_at(world, center)
+    rng = world.streams("package-checkout", group.id)
+    emitted: list[Emission] = []
+    invoice = group.invoice
+    for package in list(_holdings(world).of_guest.get((center.id, group.guest_id), ())):
+        used: list[Redemption] = []
+        for appointment in group.appointments:
+            line = next((l for l in package.lines if l.service.id == appointment.service.id and l.balance > 0), None)
+            if appointment.progress != 2 or line is None:
+                continue
+            line.used += 1
+            used.append(Redemption(invoice.id, f"{center.invoice_prefix or ''}{invoice.number}", appointment.invoice_item_id,
+                                   appointment.service, line.category_type, appointment.therapist, center,
+                                   appointment.start.astimezone(center.zone).strftime("%Y-%m-%d %H:%M:%S.000")))
+        if not used:
+            continue
+        package.has_first_redemption = True
+        package.redemptions = tuple(used)
+        emitted.append(_emission("Guest.Package.Redemption", package, moment, f"package-redemption:{package.id}:{group.id}"))
+        if rng.random() < REVERSAL_SHARE:
+            package.pending += 1
+            later = moment + timedelta(minutes=rng.uniform(5, 2 * 24 * 60))
+            sim.at(later, _reverse, sim, package, tuple(used), group.id)
+        elif package.sessions_left == 0 and package.pending == 0:
+            package.pending += 1
+            sim.at(moment + timedelta(minutes=rng.uniform(1, 30)), _close, sim, package)
+    if rng.random() < SALE_AT_CHECKOUT_SHARE and group.guest_id in world.guests:
+        service = group.appointments[0].service
+        plan = next((p for p in _plans(world, center) if p.lines[0][0].id == service.id), None)
+        package = sell(world, center, group.guest_id, moment, rng, plan)
+        emitted.append(_emission("Guest.Package.Created", package, moment, f"package-created:{package.id}"))
+    return emitted
+
+
+def _reverse(moment: datetime, sim: Any, package: GuestPackage, used: tuple[Redemption, ...], group_id: str) -> list[Emission]:
+    """Give back the sessions of one redemption."""
+    for redemption in used:
+        line = next(l for l in package.lines if l.service.id == redemption.service.id)
+        if line.used == 0:
+            raise AssertionError(f"package {package.id} reverses a session of {line.service.name} it never used")
+        line.used -= 1
+    package.redemptions = used
+    package.pending -= 1
+    return [_emission("Guest.Package.RedemptionReversal", package, moment, f"package-reversal:{package.id}:{group_id}")]
+
+
+def _close(moment: datetime, sim: Any, package: GuestPackage) -> list[Emission]:
+    """Used up or expired: the package closes and is let go."""
+    package.pending -= 1
+    if package.pending or package.state == STATE_CLOSED:
+        return []
+    package.state = STATE_CLOSED
+    _let_go(sim.world, package)
+    return [_emission("Guest.Package.StatusUpdate", package, moment, f"package-status:{package.id}")]
+
+
+def _extend(moment: datetime, sim: Any, package: GuestPackage) -> list[Emission]:
+    """The front desk moves the end date (and the end with grace) later."""
+    package.pending -= 1
+    if package.state == STATE_CLOSED:
+        return []
+    rng = sim.world.streams("package-extend", package.id, package.end.isoformat())
+    package.end += timedelta(days=pick(rng, EXTENSION_DAYS))
+    return [_emission("Guest.Package.ValidityUpdate", package, moment, f"package-validity:{package.id}:{package.end.isoformat()}")]
+
+
+def install(sim: Any) -> None:
+    """Plug packages into the simulation: redeemed and sold at check-out, expiring by day."""
+    sim.on("day", _day)
+    sim.on("invoice_closed", _checkout)
