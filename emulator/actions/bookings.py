@@ -59,12 +59,14 @@ def _on_duty(center: Center, person: Employee, span: tuple[int, int, int]) -> bo
     return max(center.hours[0], person.shift[0]) * 60 <= first and last <= min(center.hours[1], person.shift[1]) * 60
 
 
-def _candidate_starts(center: Center, day: date, rng: random.Random, profile: str, not_before: datetime) -> list[datetime]:
+def _candidate_starts(center: Center, day: date, rng: random.Random, profile: str, not_before: datetime,
+                      soonest: bool = False) -> list[datetime]:
     """Start times to try on ``day`` (the center's wall clock), on the grid, in a random
-    rotation so that bookings spread over the day instead of piling up at opening."""
+    rotation so that bookings spread over the day instead of piling up at opening
+    (``soonest``: in time order, as a walk-in takes the first free slot)."""
     opens, closes = center.hours
     steps = [(h, m) for h in range(opens, min(closes, 24)) for m in (0, 15, 30, 45)]
-    if profile == "edge":
+    if profile == "edge" and not soonest:
         shape = rng.random()
         if shape < 0.35:  # groups that run past midnight
             steps = [(23, m) for m in (0, 15, 30, 45)] + [(22, 30), (22, 45)]
@@ -72,7 +74,7 @@ def _candidate_starts(center: Center, day: date, rng: random.Random, profile: st
             change = next_dst_change(center.zone, not_before + timedelta(minutes=90))
             if change is not None:
                 return [change - timedelta(minutes=m) for m in (30, 45, 60, 90)]
-    else:
+    elif not soonest:
         cut = rng.randrange(len(steps))
         steps = steps[cut:] + steps[:cut]
     out = []
@@ -122,20 +124,25 @@ def _place(world: World, center: Center, wanted: Sequence[Wish], first_start: da
 
 
 def book(world: World, guest_id: str, center: Center, moment: datetime, rng: random.Random, *,
-         fate: str, rebooked_from: AppointmentGroup | None = None, lead_days: int | None = None) -> tuple[AppointmentGroup | None, list[Emission]]:
+         fate: str, rebooked_from: AppointmentGroup | None = None, lead_days: int | None = None,
+         wanted: Sequence[Wish] | None = None, soonest: bool = False) -> tuple[AppointmentGroup | None, list[Emission]]:
     """Book a group for the guest at ``center``, on the first day from their wish with room.
+
+    ``wanted`` names the services instead of drawing them (a scenario's step does);
+    ``soonest`` takes the first free start instead of one spread over the day.
 
     :return: the group and its AppointmentGroup.Created, or ``(None, [])`` when the center
         has no room for it within :data:`DAYS_TO_TRY` days (the guest gives up).
     """
-    wanted = wishes(rng, center, world.profile)
+    if wanted is None:
+        wanted = wishes(rng, center, world.profile)
     lead = pick(rng, habits.LEAD_DAYS) if lead_days is None else lead_days
     not_before = moment + MIN_NOTICE
     today = moment.astimezone(center.zone).date()
     placed = None
     for extra in range(DAYS_TO_TRY):
         day = today + timedelta(days=lead + extra)
-        for first_start in _candidate_starts(center, day, rng, world.profile, not_before):
+        for first_start in _candidate_starts(center, day, rng, world.profile, not_before, soonest):
             placed = _place(world, center, wanted, first_start, rng)
             if placed:
                 break

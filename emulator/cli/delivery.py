@@ -420,8 +420,12 @@ class Delivery:
 
 
 def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery: Delivery, *,
-                label: str, as_json: bool, db: str | None, made: str = "generated") -> None:
-    """Deliver ``events`` to the target, report, and exit 1 when some failed for good."""
+                label: str, as_json: bool, db: str | None, made: str = "generated", batch: int = 64) -> None:
+    """Deliver ``events`` to the target, report, and exit 1 when some failed for good.
+
+    ``batch``: events logged together before their workers start; 1 for a paced stream,
+    whose events must go out when each falls due, not when 64 have.
+    """
     webhook = store.upsert_webhook(delivery.target, verb=delivery.verb, secret=delivery.secret)
     store.require_active(webhook)
     # A later event can still fail to be made (a list index that fits the first event, not
@@ -431,7 +435,7 @@ def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery
         store,
         label=label,
         total=total,
-        start=lambda d: d.submit_many(_until_error(events, broken), webhook),
+        start=lambda d: d.submit_many(_until_error(events, broken), webhook, batch=batch),
         settle=delivery.wait,
         concurrency=delivery.concurrency,
         options=delivery.options,
