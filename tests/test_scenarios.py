@@ -355,3 +355,18 @@ def test_disordered_deliveries_are_paced_by_when_they_fall_due() -> None:
     span = (run.deliveries[-1].due - run.deliveries[0].due).total_seconds()
     assert sum(clock.slept) == pytest.approx(span / 3600.0)
     assert [d.due for d in run.deliveries] == sorted(d.due for d in run.deliveries)
+
+
+def test_a_delivered_run_is_logged_with_its_deliveries_and_disorder(tmp_path: Path) -> None:
+    db = str(tmp_path / "log.sqlite3")
+    runner = CliRunner()
+    with Receiver() as rx:
+        result = runner.invoke(cli, ["scenario", "run", "no-show", "--seed", "2", "--now", "2024-07-25T08:00:00Z",
+                                     "-t", rx.url, "--db", db, "--disorder", "duplicates=1"])
+        assert result.exit_code == 0, result.output
+        assert "logged as run 1" in result.stderr
+    runs = json.loads(runner.invoke(cli, ["scenario", "runs", "--db", db, "--json"]).stdout)
+    assert len(runs) == 1 and runs[0]["scenario"] == "no-show" and runs[0]["seed"] == 2
+    assert len(runs[0]["delivery_ids"]) == 6 and runs[0]["disorder"]["duplicated"] == [0, 1, 2]
+    listed = runner.invoke(cli, ["scenario", "runs", "--db", db])
+    assert "no-show (seed 2)  6 deliveries" in listed.stdout and "duplicates=1" in listed.stdout

@@ -152,8 +152,12 @@ def run_command(ctx: click.Context, name: str, seed: int | None, now: Any, profi
                 delivery["concurrency"] = 1
             due = (d.event for d in paced(run.deliveries, pace, when=lambda d: d.due))
             with Store(db) as store:
-                fire_events(store, due, len(events), Delivery.from_options(**delivery),
-                            label=f"scenario {run.scenario.name}", as_json=as_json, db=db, batch=1 if pace else 64)
+                def log_run(ids: list[int]) -> None:
+                    number = store.record_run(run.scenario.name, run.seed, ids, report.to_dict() if report else None)
+                    click.echo(f"Scenario {run.scenario.name} (seed {run.seed}) logged as run {number}.", err=True)
+
+                fire_events(store, due, len(events), Delivery.from_options(**delivery), label=f"scenario {run.scenario.name}",
+                            as_json=as_json, db=db, batch=1 if pace else 64, on_sent=log_run)
             return
         from .generate import write_events
 
@@ -170,3 +174,27 @@ def run_command(ctx: click.Context, name: str, seed: int | None, now: Any, profi
             click.echo(report.summary(), err=True)
             if as_json and delivery["target"] is not None:  # a second JSON line, after the delivery summary
                 click.echo(json.dumps({"disorder": report.to_dict()}))
+
+
+@scenario_group.command("runs", short_help="Scenario runs logged by `scenario run --target` and the API.")
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True, help="Newest first, at most this many.")
+@db_option
+@json_option
+def runs_command(limit: int, db: str | None, as_json: bool) -> None:
+    """List the logged scenario runs: which deliveries each made, in the order sent, and
+    what --disorder did (`deliveries show ID` has each delivery's attempts)."""
+    from ..store import Store
+
+    with Store(db) as store:
+        runs = store.list_runs(limit=limit)
+    if as_json:
+        click.echo(json.dumps(runs))
+        return
+    if not runs:
+        click.echo("No scenario runs yet: `zenoti-emulator scenario run NAME --target URL` logs one.", err=True)
+        return
+    for run in runs:
+        ids = run["delivery_ids"]
+        span = f"deliveries {ids[0]}..{ids[-1]}" if ids else "no deliveries"
+        disorder = run["disorder"]["disorder"] if run["disorder"] else "in story order"
+        click.echo(f"run {run['id']}  {run['created_at']}  {run['scenario']} (seed {run['seed']})  {len(ids)} {span}  {disorder}")
