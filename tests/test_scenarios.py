@@ -22,7 +22,8 @@ from emulator.errors import UsageError
 from emulator.pacing import paced
 from emulator.scenario import builtin_names, load, parse, stage
 from emulator.world import habits
-from tests.receivers import Receiver
+from .receivers import Receiver
+from .test_delivery import FakeClock
 
 NOW = datetime(2024, 7, 25, 8, 0, tzinfo=timezone.utc)
 BUILTINS = ("guest-day", "no-show", "late-cancel", "reschedule", "refund", "walk-in")
@@ -323,34 +324,19 @@ def test_the_same_disorder_seed_replays_the_same_deliveries() -> None:
 # -- pacing ----------------------------------------------------------------------------------
 
 
-class ScaledClock:
-    """A clock that moves only when slept on: the test waits for nothing."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def test_a_scenario_is_paced_on_its_own_clock() -> None:
     run = stage(load("walk-in"), seed=1, now=NOW)
-    clock = ScaledClock()
+    clock = FakeClock()
     sent = [(clock.now, d) for d in paced(run.deliveries, 60.0, clock=clock.time, sleep=clock.sleep, when=lambda d: d.due)]
     first = run.deliveries[0].due
     for at, delivery in sent:
-        assert at - 100.0 == pytest.approx((delivery.due - first).total_seconds() / 60.0)
+        assert at - sent[0][0] == pytest.approx((delivery.due - first).total_seconds() / 60.0)
     assert sum(clock.slept) == pytest.approx((run.deliveries[-1].due - first).total_seconds() / 60.0)
 
 
 def test_disordered_deliveries_are_paced_by_when_they_fall_due() -> None:
     run = stage(load("guest-day"), seed=4, now=NOW, disorder=Disorder(delay=0.5, duplicates=0.5, seed=4))
-    clock = ScaledClock()
+    clock = FakeClock()
     list(paced(run.deliveries, 3600.0, clock=clock.time, sleep=clock.sleep, when=lambda d: d.due))
     span = (run.deliveries[-1].due - run.deliveries[0].due).total_seconds()
     assert sum(clock.slept) == pytest.approx(span / 3600.0)

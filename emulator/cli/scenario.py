@@ -34,7 +34,8 @@ def list_command(as_json: bool) -> None:
     """List the built-in scenarios with what each tells."""
     from ..scenario import builtin_names, load
 
-    rows = [{"name": name, "description": load(name).description, "steps": len(load(name).steps)} for name in builtin_names()]
+    scenarios = [load(name) for name in builtin_names()]
+    rows = [{"name": s.name, "description": s.description, "steps": len(s.steps)} for s in scenarios]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
