@@ -2,9 +2,12 @@
 
     .venv/bin/python benchmarks/bench_generate.py [--count 20000] [--jsf-count 500]
 
-Ours: generate, validate (every event, compiled validator) and serialise to JSON Lines.
-jsf: ``JSF(schema).generate()`` only, without validation (its events would fail it:
-timestamps like "7641-36-27T92:60:23Z"), which flatters jsf. Memory: the peak RSS of a
+Ours: the world of a seed runs (bookings, check-ins, invoices...; only the
+AppointmentGroup.Created events are projected), and each of those is generated, validated
+(every event, compiled validator) and serialised to JSON Lines. jsf: ``JSF(schema).generate()``
+on the same type's bundled schema (what ``zenoti-emulator schema`` prints) only, without
+validation (its events would fail it: timestamps like "7641-36-27T92:60:23Z"), which
+flatters jsf. Memory: the peak RSS of a
 fresh process streaming 1k and 100k events to /dev/null; flat means the same.
 """
 
