@@ -290,6 +290,11 @@ def test_bad_disorder_is_refused(text: str, message: str) -> None:
     assert result.exit_code == 2 and message in result.stderr
 
 
+def test_a_disorder_seed_without_disorder_is_refused() -> None:
+    result = CliRunner().invoke(cli, ["scenario", "run", "no-show", "--seed", "1", "--disorder-seed", "4"])
+    assert result.exit_code == 2 and "give --disorder too" in result.stderr
+
+
 def test_disorder_delivers_to_a_receiver_as_reported(tmp_path: Path) -> None:
     db = tmp_path / "log.sqlite3"
     with Receiver() as rx:

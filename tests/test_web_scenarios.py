@@ -66,3 +66,16 @@ def test_bad_runs_are_refused_naming_the_field(live: LiveServer) -> None:
     path = live.post("/api/scenarios/..%2Fetc%2Fpasswd/run", json={})
     assert path.status_code == 404
     assert live.get("/api/scenarios/runs").json()["runs"] == []  # nothing was logged by a refused run
+
+
+def test_a_failed_first_attempt_of_a_run_is_retried_to_delivered(live: LiveServer) -> None:
+    with Receiver([503, 503]) as rx:
+        body = live.post("/api/scenarios/no-show/run", json={"seed": 1, "now": NOW, "target": {"url": rx.url}}).json()
+        ids = body["run"]["delivery_ids"]
+        settled = [live.settled(i) for i in ids]
+        assert [d["status"] for d in settled] == ["delivered"] * 3
+        # the first two requests are answered 503: the first two events' first attempts, in story order
+        assert [d["attempts"] for d in settled] == [2, 2, 1]
+        rx.wait_for(5)
+        first_tries = [json.loads(r.body)["id"] for r in rx.requests[:2]]
+        assert first_tries == [row["id"] for row in body["events"][:2]]

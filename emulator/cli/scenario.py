@@ -64,6 +64,10 @@ def _stage(name: str, seed: int | None, now: Any, profile: str, assignments: tup
            disorder: str | None = None, disorder_seed: int | None = None) -> Run:
     from ..scenario import load, stage
 
+    if disorder_seed is not None and disorder is None:
+        from ..errors import UsageError
+
+        raise UsageError("--disorder-seed chooses which events --disorder touches: give --disorder too, e.g. --disorder duplicates=0.2.")
     scenario = load(name)
     spec = None
     if disorder is not None:
