@@ -207,8 +207,10 @@ def load_registry(directory: Path | None = None) -> Registry:
     catalog = load_catalog(directory or schema_dir())
     emitted = actions.emitters()
     registry = Registry()
-    for path, document in catalog.event_files:
-        name = document.get("x-event-type") or document.get("title")
+    # In the order people look for them: by resource, then by name.
+    named = sorted(((document.get("x-event-type") or document.get("title"), path, document) for path, document in catalog.event_files),
+                   key=lambda entry: (str(entry[0]).split(".")[0], str(entry[0])))
+    for name, path, document in named:
         if name not in emitted:
             raise SchemaBroken(f"Schema {path.name} names {name!r}, which no module of emulator.actions emits.")
         registry[name] = EventType(name, slug_for(name), bundle(catalog, document), document, path, emitted[name], catalog)

@@ -155,14 +155,15 @@ class Simulation:
         ids = world.guests_at[home.id]
         if not ids:
             return []
-        return self._book(moment, center, rng.choice(ids), name)
+        return self._book(moment, center, rng.choice(ids), name, rng=rng)
 
     def _book(self, moment: datetime, center: Center, guest_id: str, name: str,
-              rebooked_from: AppointmentGroup | None = None) -> list[Emission]:
+              rebooked_from: AppointmentGroup | None = None, rng: random.Random | None = None) -> list[Emission]:
+        """Book for the guest; ``rng`` is the booking's stream when the arrival has one."""
         world = self.world
         if guest_id not in world.guests:
             return []  # deleted meanwhile
-        rng = world.streams("group", center.id, name)
+        rng = rng or world.streams("group", center.id, name)
         fate = pick(rng, habits.FATES)
         if rebooked_from is not None and fate == "rescheduled":
             fate = "completed"
@@ -192,7 +193,16 @@ class Simulation:
         if group.fate == "no_show":
             self._at(_jitter(rng, start, 15, 30), self._status, group, habits.STATUS_NO_SHOW)
             return
-        self._at(_jitter(rng, start, -min(12.0, ahead * 0.5), 0), self._check_in, group)
+        # The visit's times are drawn now, from the group's stream: when the guest checks
+        # in, when each appointment starts (on time or a little late) and is done (by its
+        # booked end, so an add-on, which starts then, never starts first), how long the
+        # checkout takes.
+        checked_in = _jitter(rng, start, -min(12.0, ahead * 0.5), 0)
+        visit = []
+        for appointment in group.appointments:
+            began = max(_jitter(rng, appointment.start, 0, 3), checked_in + timedelta(seconds=1))
+            visit.append((appointment, began, max(_jitter(rng, appointment.end, -3, 0), began + timedelta(seconds=30))))
+        self._at(checked_in, self._check_in, group, visit, timedelta(minutes=rng.uniform(3, 20)))
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -215,26 +225,22 @@ class Simulation:
         emitted = self._book(moment, group.center, group.guest_id, f"rebook:{group.id}", rebooked_from=group)
         return emitted + self._status(moment, group, habits.STATUS_CANCELLED)
 
-    def _check_in(self, moment: datetime, group: AppointmentGroup) -> list[Emission]:
+    def _check_in(self, moment: datetime, group: AppointmentGroup, visit: list[tuple[Any, datetime, datetime]],
+                  checkout: timedelta) -> list[Emission]:
         emitted = bookings.set_status(self.world, group, habits.STATUS_CHECKED_IN, moment)
-        rng = self.world.streams("visit", group.id)
-        for appointment in group.appointments:
-            began = max(_jitter(rng, appointment.start, 0, 3), moment + timedelta(seconds=1))
-            self._at(began, self._start, group, appointment)
+        for appointment, began, done in visit:
+            self._at(began, self._start, group, appointment, done, checkout)
         return emitted + self._notify("group_checked_in", moment, group)
 
-    def _start(self, moment: datetime, group: AppointmentGroup, appointment: Any) -> list[Emission]:
-        rng = self.world.streams("visit", appointment.id)
-        # Done by the booked end, so that an add-on (which starts then) never starts first.
-        done = max(_jitter(rng, appointment.end, -3, 0), moment + timedelta(seconds=30))
-        self._at(done, self._complete, group, appointment)
+    def _start(self, moment: datetime, group: AppointmentGroup, appointment: Any, done: datetime,
+               checkout: timedelta) -> list[Emission]:
+        self._at(done, self._complete, group, appointment, checkout)
         return bookings.start_appointment(self.world, group, appointment, moment)
 
-    def _complete(self, moment: datetime, group: AppointmentGroup, appointment: Any) -> list[Emission]:
+    def _complete(self, moment: datetime, group: AppointmentGroup, appointment: Any, checkout: timedelta) -> list[Emission]:
         emitted = bookings.complete_appointment(self.world, group, appointment, moment)
         if all(a.progress == 2 for a in group.appointments):
-            rng = self.world.streams("checkout", group.id)
-            self._at(_jitter(rng, moment, 3, 20), self._close_invoice, group)
+            self._at(moment + checkout, self._close_invoice, group)
         return emitted + self._notify("appointment_completed", moment, group, appointment)
 
     def _close_invoice(self, moment: datetime, group: AppointmentGroup) -> list[Emission]:

@@ -9,9 +9,10 @@ parent with the same therapist and room. Nothing is ever booked twice at once.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 from ..world import Appointment, AppointmentGroup, Center, Employee, Invoice, Room, Service, World, habits, new_uuid, pick
 from ..world.timefmt import UTC, next_dst_change
@@ -40,71 +41,114 @@ def wishes(rng: random.Random, center: Center, profile: str) -> list[Wish]:
     return out
 
 
-def _wall_span(center: Center, start: datetime, end: datetime) -> tuple[int, int, int]:
-    """``(weekday, first minute, last minute)`` of ``[start, end)`` on the center's clock;
-    the last minute counts past midnight (1,500 is 01:00 the next day)."""
-    local_start, local_end = start.astimezone(center.zone), end.astimezone(center.zone)
-    first = local_start.hour * 60 + local_start.minute
-    last = (local_end.date() - local_start.date()).days * 1440 + local_end.hour * 60 + local_end.minute
-    return local_start.weekday(), first, last
+#: A start to try: the instant (UTC), its minute on the center's wall clock, its weekday.
+Candidate = tuple[datetime, int, int]
+def _cache(world: World, name: str) -> dict[Any, Any]:
+    """A cache that lives with the world (two worlds may share a center id, not a center)."""
+    return world.extra.setdefault(f"bookings.{name}", {})  # type: ignore[no-any-return]
 
 
-def _on_duty(center: Center, person: Employee, span: tuple[int, int, int]) -> bool:
-    """Inside the center's hours and the person's shift, on a working day."""
-    if center.hours == (0, 24):
-        return True  # edge centers never close: groups may cross midnight and DST changes
-    weekday, first, last = span
-    if weekday in person.days_off:
-        return False
-    return max(center.hours[0], person.shift[0]) * 60 <= first and last <= min(center.hours[1], person.shift[1]) * 60
+def _grid(world: World, center: Center, day: date) -> list[Candidate]:
+    """Every start on the 15-minute grid of the center's opening hours on ``day``, computed
+    once per center and day (a zone conversion each is the costly part of booking)."""
+    grids = _cache(world, "grids")
+    key = (center.id, day)
+    grid = grids.get(key)
+    if grid is None:
+        if len(grids) > 5_000:
+            grids.clear()
+        opens, closes = center.hours
+        weekday = day.weekday()
+        grid = grids[key] = [
+            (datetime(day.year, day.month, day.day, h, m, tzinfo=center.zone).astimezone(UTC), h * 60 + m, weekday)
+            for h in range(opens, min(closes, 24)) for m in (0, 15, 30, 45)
+        ]
+    return grid
 
 
-def _candidate_starts(center: Center, day: date, rng: random.Random, profile: str, not_before: datetime,
-                      soonest: bool = False) -> list[datetime]:
+def _candidate_starts(world: World, center: Center, day: date, rng: random.Random, not_before: datetime,
+                      soonest: bool = False) -> Iterator[Candidate]:
     """Start times to try on ``day`` (the center's wall clock), on the grid, in a random
     rotation so that bookings spread over the day instead of piling up at opening
     (``soonest``: in time order, as a walk-in takes the first free slot)."""
-    opens, closes = center.hours
-    steps = [(h, m) for h in range(opens, min(closes, 24)) for m in (0, 15, 30, 45)]
-    if profile == "edge" and not soonest:
+    if world.profile == "edge" and not soonest:
         shape = rng.random()
         if shape < 0.35:  # groups that run past midnight
-            steps = [(23, m) for m in (0, 15, 30, 45)] + [(22, 30), (22, 45)]
-        elif shape < 0.7:  # groups that span a change of the clocks
+            steps = [(23, 0), (23, 15), (23, 30), (23, 45), (22, 30), (22, 45)]
+            for h, m in steps:
+                moment = datetime(day.year, day.month, day.day, h, m, tzinfo=center.zone).astimezone(UTC)
+                if moment >= not_before:
+                    yield moment, h * 60 + m, day.weekday()
+            return
+        if shape < 0.7:  # groups that span a change of the clocks
             change = next_dst_change(center.zone, not_before + timedelta(minutes=90))
             if change is not None:
-                return [change - timedelta(minutes=m) for m in (30, 45, 60, 90)]
-    elif not soonest:
-        cut = rng.randrange(len(steps))
-        steps = steps[cut:] + steps[:cut]
-    out = []
-    for hour, minute in steps:
-        moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=center.zone).astimezone(UTC)
-        if moment >= not_before:
-            out.append(moment)
-    return out
+                for minutes in (30, 45, 60, 90):
+                    moment = change - timedelta(minutes=minutes)
+                    local = moment.astimezone(center.zone)
+                    yield moment, local.hour * 60 + local.minute, local.weekday()
+                return
+    grid = _grid(world, center, day)
+    cut = 0 if soonest else rng.randrange(len(grid))
+    for index in range(len(grid)):
+        candidate = grid[(cut + index) % len(grid)]
+        if candidate[0] >= not_before:
+            yield candidate
 
 
-def _place(world: World, center: Center, wanted: Sequence[Wish], first_start: datetime,
+def _on_duty_on(world: World, center: Center, weekday: int) -> tuple[tuple[Employee, int, int], ...]:
+    """The therapists who work on ``weekday``, each with the first and last minute of the
+    day they can take appointments (their shift inside the center's hours)."""
+    duties = _cache(world, "duty")
+    key = (center.id, weekday)
+    duty = duties.get(key)
+    if duty is None:
+        if center.hours == (0, 24):  # edge centers never close: groups may cross midnight and DST changes
+            duty = tuple((t, -10**6, 10**6) for t in center.therapists)
+        else:
+            opens, closes = center.hours
+            duty = tuple((t, max(opens, t.shift[0]) * 60, min(closes, t.shift[1]) * 60)
+                         for t in center.therapists if weekday not in t.days_off)
+        duties[key] = duty
+    return duty
+
+
+def _place(world: World, center: Center, wanted: Sequence[Wish], candidate: Candidate,
            rng: random.Random) -> list[tuple[Service, Employee, Room | None, datetime, datetime, bool, bool]] | None:
-    """Where each appointment of the group goes if the group starts at ``first_start``."""
-    calendar = world.calendar
+    """Where each appointment of the group goes if the group starts at ``candidate``.
+
+    The hot path of booking (a few candidates per booking): therapists on duty come from a
+    table per center and weekday, and wall-clock minutes are added up, not converted.
+    """
+    is_free = world.calendar.is_free
     taken: list[tuple[str, datetime, datetime]] = []  # this group's own tentative bookings
 
     def free(resource: str, start: datetime, end: datetime) -> bool:
-        if not calendar.is_free(resource, start, end):
+        if not is_free(resource, start, end):
             return False
-        return all(r != resource or e <= start or end <= s for r, s, e in taken)
+        return not taken or all(r != resource or e <= start or end <= s for r, s, e in taken)
 
+    first_start, first_minute, weekday = candidate
+    duty = _on_duty_on(world, center, weekday)
+    count = len(duty)
+    if not count:
+        return None
     placed = []
     block_start = block_end = first_start
-    therapists = list(center.therapists)
     for service, add_ons, parallel in wanted:
         start = block_start if parallel else block_end
-        end = start + timedelta(minutes=service.duration + sum(a.duration for a in add_ons))
-        rng.shuffle(therapists)
-        span = _wall_span(center, start, end)
-        person = next((t for t in therapists if _on_duty(center, t, span) and free(t.id, start, end)), None)
+        minutes = service.duration + sum(a.duration for a in add_ons)
+        end = start + timedelta(minutes=minutes)
+        # Opening hours hold no change of the clocks (those come at night): wall minutes add up.
+        first = first_minute + int((start - first_start).total_seconds()) // 60
+        last = first + minutes
+        offset = rng.randrange(count)  # a random therapist first, so work spreads
+        person = None
+        for index in range(count):
+            therapist, lo, hi = duty[(offset + index) % count]
+            if lo <= first and last <= hi and free(therapist.id, start, end):
+                person = therapist
+                break
         if person is None:
             return None
         room = None
@@ -142,8 +186,8 @@ def book(world: World, guest_id: str, center: Center, moment: datetime, rng: ran
     placed = None
     for extra in range(DAYS_TO_TRY):
         day = today + timedelta(days=lead + extra)
-        for first_start in _candidate_starts(center, day, rng, world.profile, not_before, soonest):
-            placed = _place(world, center, wanted, first_start, rng)
+        for candidate in _candidate_starts(world, center, day, rng, not_before, soonest):
+            placed = _place(world, center, wanted, candidate, rng)
             if placed:
                 break
         if placed:

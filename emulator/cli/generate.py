@@ -55,6 +55,12 @@ def generate_command(event_type: str, count: int, seed: int | None, now: Any, as
       zenoti-emulator generate -n 100000 --profile edge -o events.jsonl
     """
     events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate)
+    print_events(events, fmt, output, f"{event_type} event(s)")
+
+
+def print_events(events: Any, fmt: str | None, output: str | None, what: str) -> None:
+    """Write ``events`` to stdout or ``output`` in ``fmt`` (by default pretty on a terminal,
+    JSON Lines otherwise); a file written gets one line on stderr naming ``what`` it holds."""
     if fmt is None:
         fmt = "pretty" if output is None and sys.stdout.isatty() else "jsonl"
     if output is None:
@@ -62,4 +68,4 @@ def generate_command(event_type: str, count: int, seed: int | None, now: Any, as
         return
     with open_output(output) as out:
         written = write_events(events, out, fmt)
-    click.echo(f"Wrote {written} {event_type} event(s) to {output}.", err=True)
+    click.echo(f"Wrote {written} {what} to {output}.", err=True)

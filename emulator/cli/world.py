@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from typing import Any
 
 import click
@@ -12,7 +11,6 @@ from click.core import ParameterSource
 
 from . import cli
 from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
-from .output import open_output
 from .params import AssignmentParam, CoreParam, EventTypeParam, TimestampParam
 
 FORMATS = ("jsonl", "json", "pretty")
@@ -83,16 +81,9 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
             fire_events(store, paced(stream, pace), None, Delivery.from_options(**delivery), label="simulate",
                         as_json=as_json, db=db)
         return
-    from .generate import write_events
+    from .generate import print_events
 
-    if fmt is None:
-        fmt = "pretty" if output is None and sys.stdout.isatty() else "jsonl"
-    if output is None:
-        write_events(stream, sys.stdout, fmt)
-        return
-    with open_output(output) as out:
-        written = write_events(stream, out, fmt)
-    click.echo(f"Wrote {written} event(s) over {days:g} day(s) to {output}.", err=True)
+    print_events(stream, fmt, output, f"event(s) over {days:g} day(s)")
 
 
 @cli.command("event-types", short_help="Every event type, with its schema file and docs sample.")
