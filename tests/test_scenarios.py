@@ -361,3 +361,11 @@ def test_a_delivered_run_is_logged_with_its_deliveries_and_disorder(tmp_path: Pa
     assert len(runs[0]["delivery_ids"]) == 6 and runs[0]["disorder"]["duplicated"] == [0, 1, 2]
     listed = runner.invoke(cli, ["scenario", "runs", "--db", db])
     assert "no-show (seed 2)  6 deliveries" in listed.stdout and "duplicates=1" in listed.stdout
+
+
+def test_run_writes_a_file_and_says_what_it_holds(tmp_path: Path) -> None:
+    out = tmp_path / "walk-in.jsonl"
+    result = CliRunner().invoke(cli, ["scenario", "run", "walk-in", "--seed", "1", "--now", "2024-07-25T08:00:00Z", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"Wrote 6 event(s) of scenario walk-in (seed 1) to {out}." in result.stderr
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [e["id"] for e in events_of("walk-in", 1)]

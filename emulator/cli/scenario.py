@@ -13,7 +13,6 @@ from click.core import ParameterSource
 from ..defaults import PROFILES
 from . import cli
 from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
-from .output import open_output
 from .params import AssignmentParam, TimestampParam
 from .world import FORMATS, PaceParam
 
@@ -164,16 +163,9 @@ def run_command(ctx: click.Context, name: str, seed: int | None, now: Any, profi
                 fire_events(store, due, len(events), Delivery.from_options(**delivery), label=f"scenario {run.scenario.name}",
                             as_json=as_json, db=db, batch=1 if pace else 64, on_sent=log_run)
             return
-        from .generate import write_events
+        from .generate import print_events
 
-        if fmt is None:
-            fmt = "pretty" if output is None and sys.stdout.isatty() else "jsonl"
-        if output is None:
-            write_events(events, sys.stdout, fmt)
-        else:
-            with open_output(output) as out:
-                written = write_events(events, out, fmt)
-            click.echo(f"Wrote {written} event(s) of scenario {run.scenario.name} (seed {run.seed}) to {output}.", err=True)
+        print_events(events, fmt, output, f"event(s) of scenario {run.scenario.name} (seed {run.seed})")
     finally:
         if report is not None:
             click.echo(report.summary(), err=True)
