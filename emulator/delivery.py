@@ -39,13 +39,15 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from . import __version__, signing
 from .defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT
-from .errors import NotFound, UsageError, WebhookInactive
+from .bounds import MAX_TIMEOUT, parse_rate, parse_seconds
+from .errors import Conflict, NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
+from .transport import DeadlineAdapter, Watchdog
+from .urls import check_url, redact_headers, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +161,8 @@ class DeliveryOptions:
     headers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.timeout > 0:
-            raise UsageError(f"Timeout must be positive, not {self.timeout}.")
+        # finite and bounded: a timeout of inf would hold an attempt (and resume) for ever
+        parse_seconds(self.timeout, what="Timeout")
         if not (self.time_scale > 0 and math.isfinite(self.time_scale)):
             raise UsageError(f"Time scale must be a positive number, not {self.time_scale}.")
         if self.signature_format not in signing.SIGNATURE_FORMATS:
@@ -179,7 +181,15 @@ class DeliveryOptions:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeliveryOptions:
+        """Options as stored with a delivery.
+
+        A log written before timeouts were bounded may hold ``Infinity``: it is read as
+        :data:`~emulator.bounds.MAX_TIMEOUT`, so ``resume`` cannot hold an attempt for ever.
+        """
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "policy"}
+        timeout = known.get("timeout")
+        if isinstance(timeout, (int, float)) and not 0 < timeout <= MAX_TIMEOUT:
+            known["timeout"] = MAX_TIMEOUT if timeout > 0 else DEFAULT_TIMEOUT
         return cls(policy=RetryPolicy.from_dict(data.get("policy", {})), **known)
 
 
@@ -332,47 +342,66 @@ class Sender:
         self._templates: dict[tuple[str, str], requests.PreparedRequest] = {}
         # Zenoti sends no cookies back; neither do we, whatever a receiver sets.
         self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        adapter = HTTPAdapter(pool_connections=max(10, pool_size), pool_maxsize=max(10, pool_size))
+        adapter = DeadlineAdapter(pool_connections=max(10, pool_size), pool_maxsize=max(10, pool_size))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        # ends each attempt at its deadline, whatever the receiver does (see transport.py)
+        self._watchdog = Watchdog()
 
     def send(self, prepared: PreparedDelivery, *, timeout: float) -> SendResult:
         """Make one HTTP request and say how it went; never raises for a network failure.
 
-        Redirects are not followed (a 3xx is a failed attempt), and the first
-        :data:`RESPONSE_LOG_LIMIT` bytes of the response are kept.
+        The whole attempt, connection, request, headers and body, ends within
+        ``timeout`` seconds (a receiver that drips its answer is cut off, as Zenoti cuts
+        it off), and at most :data:`RESPONSE_LOG_LIMIT` bytes of the response are read:
+        past them the connection is closed, so an endless body costs neither memory
+        nor time. Redirects are not followed (a 3xx is a failed attempt).
         """
         started_at = self._clock()
         t0 = time.perf_counter()
         try:
             prep = self._prepare(prepared)
         except (requests.RequestException, ValueError) as exc:
-            return SendResult(started_at, prepared.method, prepared.url, {}, None, "error", 0.0, {}, b"", _error_text(exc))
-        headers = {k: v if isinstance(v, str) else v.decode("latin-1") for k, v in prep.headers.items()}
-        try:
-            resp = self.session.send(prep, timeout=timeout, allow_redirects=False, proxies=self._proxies(prepared.url))
-        except requests.RequestException as exc:
+            return SendResult(started_at, prepared.method, _shown_url(prepared.url), {}, None, "error", 0.0, {}, b"", _error_text(exc))
+        headers = _shown_headers(prep.headers)
+        url = _shown_url(prepared.url)
+        with self._watchdog.deadline(timeout) as scope:
+            try:
+                resp = self.session.send(
+                    prep, timeout=timeout, allow_redirects=False, stream=True, proxies=self._proxies(prepared.url)
+                )
+            except requests.RequestException as exc:
+                latency = (time.perf_counter() - t0) * 1000
+                outcome = "timeout" if scope.expired else _classify(exc)
+                text = _error_text(exc)
+                if outcome == "timeout":
+                    text = f"no response within {timeout:g} s ({'attempt deadline' if scope.expired else text})"
+                return SendResult(started_at, prepared.method, url, headers, None, outcome, latency, {}, b"", text)
+            try:
+                body, broken = _read_limited(resp, RESPONSE_LOG_LIMIT)
+            finally:
+                scope.end()  # before the connection can go back to the pool
+                resp.close()
             latency = (time.perf_counter() - t0) * 1000
-            outcome = _classify(exc)
-            text = _error_text(exc)
-            if outcome == "timeout":
-                text = f"no response within {timeout:g} s ({text})"
-            return SendResult(started_at, prepared.method, prepared.url, headers, None, outcome, latency, {}, b"", text)
-        latency = (time.perf_counter() - t0) * 1000
-        with resp:
             status = resp.status_code
-            return SendResult(
-                started_at,
-                prepared.method,
-                prepared.url,
-                headers,
-                status,
-                _outcome(status),
-                latency,
-                dict(resp.headers),
-                resp.content[:RESPONSE_LOG_LIMIT],
-                None if 200 <= status < 300 else f"HTTP {status} {resp.reason or ''}".strip(),
-            )
+            response_headers = dict(resp.headers)
+            if scope.expired or broken:
+                how = f"did not finish within {timeout:g} s" if scope.expired else f"was cut off ({broken})"
+                error = f"HTTP {status} answered, but its body {how} after {len(body)} bytes"
+                outcome = "timeout" if scope.expired else "connection"
+                return SendResult(started_at, prepared.method, url, headers, None, outcome, latency, response_headers, body, error)
+        return SendResult(
+            started_at,
+            prepared.method,
+            url,
+            headers,
+            status,
+            _outcome(status),
+            latency,
+            response_headers,
+            body,
+            None if 200 <= status < 300 else f"HTTP {status} {resp.reason or ''}".strip(),
+        )
 
     def _prepare(self, prepared: PreparedDelivery) -> requests.PreparedRequest:
         """The request on the wire, from a per-(verb, URL) template.
@@ -399,6 +428,7 @@ class Sender:
         return proxies
 
     def close(self) -> None:
+        self._watchdog.close()
         self.session.close()
 
     def __enter__(self) -> Sender:
@@ -454,8 +484,8 @@ class Deliverer:
     ) -> None:
         if concurrency < 1:
             raise UsageError(f"Concurrency must be at least 1, not {concurrency}.")
-        if rate is not None and not rate > 0:
-            raise UsageError(f"Rate must be a positive number of requests per second, not {rate}.")
+        if rate is not None:
+            parse_rate(str(rate))  # finite, at least one an hour: the wait must fit a clock
         self.store = store
         self.options = options or DeliveryOptions()
         self.concurrency = concurrency
@@ -545,6 +575,33 @@ class Deliverer:
             raise
         return ids
 
+    def submit_all(
+        self,
+        events: Iterable[Mapping[str, Any] | bytes],
+        webhooks: Iterable[Webhook],
+        *,
+        options: DeliveryOptions | None = None,
+    ) -> list[int]:
+        """Every event to every webhook, all or nothing: logged in one transaction, then sent.
+
+        For a bounded batch (an API request): a crash before the commit leaves none of
+        them in the log, after it leaves all of them, to be sent or resumed; none is sent
+        before all are logged. Ids come webhook by webhook, events in order.
+
+        :raise WebhookInactive: when a webhook is deactivated (nothing is logged).
+        """
+        if self._closing:
+            raise RuntimeError("This Deliverer is closed; open a new one to submit.")
+        opts = options or self.options
+        stored = opts.to_dict()
+        events = list(events)
+        hooks = [self.store.require_active(hook) for hook in webhooks]
+        items = [_new_delivery(event, hook, stored) for hook in hooks for event in events]
+        scheduled = self.store.create_deliveries(items, time_scale=opts.time_scale) if items else []
+        for item, sched in zip(items, scheduled):
+            self._push(sched, (item.body, item.webhook.id, opts))
+        return [sched.delivery_id for sched in scheduled]
+
     def _wait_for_room(self) -> None:
         """Backpressure: once ``max_queued`` first attempts wait, wait until half are made."""
         with self._lock:
@@ -626,7 +683,7 @@ class Deliverer:
         """
         _, webhook_id, _ = self.store.delivery_payload(delivery_id)
         if webhook_id is None:
-            raise UsageError(f"Delivery {delivery_id} has no webhook any more (it was deleted); nothing to replay to.")
+            raise Conflict(f"Delivery {delivery_id} has no webhook any more (it was deleted); nothing to replay to.")
         self.store.require_active(self.store.get_webhook(webhook_id))
         sched = self.store.schedule_replay(delivery_id)
         self._push(sched, None)
@@ -823,7 +880,7 @@ class Deliverer:
         )
         if outcome.deactivated:
             log.warning(
-                "Webhook %s (%s) deactivated after %s failures in a row", webhook.id, webhook.url, opts.deactivate_after
+                "Webhook %s (%s) deactivated after %s failures in a row", webhook.id, webhook.shown_url, opts.deactivate_after
             )
         log.debug("Delivery %s attempt %s: %s", sched.delivery_id, sched.number, result.describe())
         if outcome.next is not None:
@@ -883,6 +940,44 @@ def _meta(body: bytes) -> Mapping[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+#: Bytes asked of the socket per read of a response body.
+_READ_CHUNK = 16 * 1024
+
+
+def _read_limited(resp: requests.Response, limit: int) -> tuple[bytes, str | None]:
+    """At most ``limit`` bytes of the body (decoded), and why reading broke off, if it did.
+
+    Reading stops at ``limit``: the caller closes the connection, so the rest of a
+    300 MiB (or endless) body is never read. ``(body, None)`` is a clean read, cut or
+    not; ``(body, reason)`` a connection that broke (or was ended by the deadline).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in resp.raw.stream(_READ_CHUNK, decode_content=True):
+            chunks.append(chunk[: limit - size])
+            size += len(chunk)
+            if size >= limit:
+                break
+    except (requests.RequestException, OSError, ValueError) as exc:
+        return b"".join(chunks), _error_text(exc)
+    except Exception as exc:  # urllib3's ProtocolError, DecodeError...: the receiver's fault
+        if type(exc).__module__.startswith("urllib3"):
+            return b"".join(chunks), _error_text(exc)
+        raise
+    return b"".join(chunks), None
+
+
+def _shown_url(url: str) -> str:
+    """The URL as the log keeps it: a password in it is never written down."""
+    return redact_url(url)
+
+
+def _shown_headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    """Request headers as the log keeps them: text, credentials masked (see :func:`redact_headers`)."""
+    return redact_headers({k: v if isinstance(v, str) else v.decode("latin-1") for k, v in headers.items()})
+
+
 def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -907,22 +1002,6 @@ def _error_text(exc: BaseException) -> str:
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
-
-
-def check_url(url: str) -> str:
-    """An http(s) URL with a host, or a :class:`UsageError` saying what is wrong."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises for a port that is not a number in 0..65535
-    except ValueError as exc:  # an unclosed [IPv6 bracket, a port of letters
-        raise UsageError(f"Target URL {url!r} is malformed: {exc}.") from None
-    if parts.scheme not in ("http", "https"):
-        raise UsageError(f"Target URL must start with http:// or https://, not {url!r}.")
-    if not parts.hostname:
-        raise UsageError(f"Target URL has no host: {url!r}.")
-    return url
 
 
 __all__ = [

@@ -43,6 +43,23 @@ class UsageError(EmulatorError):
     """A malformed option or field: what was given and what is accepted."""
 
 
+class Unprocessable(UsageError):
+    """Well-formed input that cannot be applied: an override that does not fit the event,
+    an unknown event type named in a field. A usage error on the command line (exit 2),
+    422 over HTTP (the request itself matched the API's schema)."""
+
+    status_code = 422
+    code = "unprocessable"
+
+
+class Conflict(EmulatorError):
+    """A request the current state refuses: replaying a delivery still pending, or one
+    whose webhook was deleted."""
+
+    status_code = 409
+    code = "conflict"
+
+
 class NotFound(EmulatorError):
     status_code = 404
     code = "not_found"

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
+from . import bounds
 from . import overrides as overrides_module
 from .actions import Emission
 from .errors import GeneratorBug, PayloadInvalid, UsageError
@@ -35,8 +36,8 @@ from .world.timefmt import event_timestamp_text, utc_text
 UTC = timezone.utc
 DEFAULT_EVENT_TYPE = "AppointmentGroup.Created"
 #: What an ObjectId's four time bytes can carry: the world's clock must stay inside.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
+EARLIEST = bounds.MIN_TIME
+LATEST = bounds.MAX_TIME
 #: The most days one simulation may cover.
 MAX_DAYS = 3660
 
@@ -214,22 +215,20 @@ def _as_utc(moment: datetime) -> datetime:
 
 def check_moment(moment: datetime) -> datetime:
     """``moment`` if an ObjectId can carry it (1970 to 2106), else a usage error."""
-    if not EARLIEST <= moment <= LATEST:
-        raise UsageError(f"Time {moment:%Y-%m-%dT%H:%M:%SZ} is outside what a Zenoti id can carry: use a time from 1970-01-01 to {LATEST:%Y-%m-%d}.")
-    return moment
+    return bounds.check_time(moment)
 
 
 def parse_time(text: str) -> datetime:
-    """ISO 8601 (``2024-07-25T14:52:06Z``) as an aware UTC time; a time with no zone is UTC."""
-    try:
-        return _as_utc(datetime.fromisoformat(text.strip().replace("z", "Z")))
-    except (ValueError, OverflowError):
-        raise UsageError(f"Malformed time {text!r}: use ISO 8601, e.g. 2024-07-25T14:52:06Z.") from None
+    """ISO 8601 (``2024-07-25T14:52:06Z``) as an aware UTC time; a time with no zone is UTC.
+
+    No range check: :func:`emulator.bounds.parse_instant`, the one parser of times.
+    """
+    return bounds.parse_instant(text)
 
 
 def parse_now(text: str) -> datetime:
     """``--now``: a time the world's clock can start at (one an ObjectId can carry)."""
-    return check_moment(parse_time(text))
+    return bounds.parse_time(text)
 
 
 def check_days(days: float) -> timedelta:

@@ -12,12 +12,12 @@ did-you-mean instead of quietly adding a field nobody asked for. A ``+`` in fron
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import UsageError
+from . import bounds
+from .errors import Unprocessable, UsageError
 
 Path = tuple[str | int, ...]
 Override = tuple[Path, Any]
@@ -34,14 +34,16 @@ def parse_path(text: str) -> Path:
     text = text.removeprefix("+").lstrip()
     if text.startswith("$"):
         text = text[1:].lstrip(".")
-    text = re.sub(r"\[(\d+)\]", r".\1", text)
+    # a[0], a.[0] and a leading [0] all name item 0
+    text = re.sub(r"\.?\[([0-9]+)\]", r".\1", text).removeprefix(".")
     parts = text.split(".")
     if not text or any(part == "" for part in parts):
         raise UsageError(f"Malformed override path {text!r}: use dotted keys like data.guest.email or data.appointments.0.room_name.")
-    path: Path = tuple(int(part) if part.isdigit() else part for part in parts)
+    # ASCII digits only: "²" is a key (str.isdigit() would call it a number int() refuses)
+    path: Path = tuple(int(part) if bounds.is_index(part) else part for part in parts)
     if adding:
         if isinstance(path[-1], int):
-            raise UsageError(f"Override +{text}: + adds a field; a list item cannot be added by its index.")
+            raise Unprocessable(f"Override +{text}: + adds a field; a list item cannot be added by its index.")
         path = (*path[:-1], NewKey(path[-1]))
     return path
 
@@ -52,7 +54,9 @@ def parse_assignment(text: str) -> Override:
     if not sep:
         raise UsageError(f"Malformed override {text!r}: expected PATH=VALUE, e.g. data.guest.email=null.")
     try:
-        value = json.loads(raw)
+        value = bounds.loads_json(raw)
+    except bounds.TooDeep as exc:
+        raise UsageError(f"Override {path.strip()!r}: {exc.message}") from None
     except ValueError:
         value = raw
     return parse_path(path), value
@@ -63,7 +67,8 @@ def apply(event: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any
 
     A key the event lacks is a usage error with the closest existing key, unless the
     path was written ``+path`` (:class:`NewKey`): then it is created. A missing parent,
-    or an index past the end of a list, is a usage error naming the path.
+    or an index past the end of a list, is a usage error naming the path. These are
+    :class:`Unprocessable` (422 over HTTP: the path is well formed, the event lacks it).
     """
     for path, value in overrides:
         target: Any = event
@@ -72,14 +77,14 @@ def apply(event: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any
         last = path[-1]
         if isinstance(target, list):
             if not isinstance(last, int) or last >= len(target):
-                raise UsageError(f"Override {_dotted(path)}: no item {last} in {_dotted(path[:-1])} (it has {len(target)}).")
+                raise Unprocessable(f"Override {_dotted(path)}: no item {last} in {_dotted(path[:-1])} (it has {len(target)}).")
             target[last] = value
         elif isinstance(target, dict):
             if str(last) not in target and not isinstance(last, NewKey):
-                raise UsageError(_unknown_field(path, target))
+                raise Unprocessable(_unknown_field(path, target))
             target[str(last)] = value
         else:
-            raise UsageError(f"Override {_dotted(path)}: {_dotted(path[:-1])} is a {type(target).__name__}, not an object or list.")
+            raise Unprocessable(f"Override {_dotted(path)}: {_dotted(path[:-1])} is a {type(target).__name__}, not an object or list.")
     return event
 
 
@@ -87,10 +92,10 @@ def _step(target: Any, key: str | int, where: Path) -> Any:
     if isinstance(target, list) and isinstance(key, int):
         if key < len(target):
             return target[key]
-        raise UsageError(f"Override: no item {key} in {_dotted(where[:-1])} (it has {len(target)}).")
+        raise Unprocessable(f"Override: no item {key} in {_dotted(where[:-1])} (it has {len(target)}).")
     if isinstance(target, dict) and str(key) in target:
         return target[str(key)]
-    raise UsageError(f"Override: {_dotted(where)} does not exist in the event.")
+    raise Unprocessable(f"Override: {_dotted(where)} does not exist in the event.")
 
 
 def _unknown_field(path: Path, parent: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from . import bounds
 from .errors import CaptureUnreadable, UsageError
 from .store import StoredCapture
 
@@ -33,7 +34,7 @@ EXPORT_FORMATS = ("jsonl", "files")
 #: Suffixes that make ``-o`` a JSON Lines file when no format is given.
 LINE_SUFFIXES = (".jsonl", ".ndjson")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_DURATION = re.compile(r"^\s*([0-9]{1,12}(?:\.[0-9]{1,9})?)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -60,14 +61,14 @@ def parse_since(text: str, *, now: datetime | None = None) -> float:
     match = _DURATION.match(text)
     if match:
         now = now or datetime.now(timezone.utc)
-        return (now - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])).timestamp()
+        try:
+            return (now - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])).timestamp()
+        except OverflowError:  # an age longer than the calendar: everything is newer
+            return datetime.min.replace(tzinfo=timezone.utc).timestamp()
     try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"'since' must be an ISO 8601 time (2026-12-01T09:00:00Z) or an age (30m, 2h, 7d), not {text!r}.") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
+        return bounds.parse_instant(text).timestamp()
+    except UsageError:
+        raise UsageError(f"'since' must be an ISO 8601 time (2026-12-01T09:00:00Z) or an age (30m, 2h, 7d), not {text[:60]!r}.") from None
 
 
 def export_format(output: str | os.PathLike[str], fmt: str | None) -> str:

@@ -13,6 +13,7 @@ pure-Python ``jsonschema`` validator, whose errors carry paths and a best match.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import bounds
 from .errors import EmulatorError, NotFound, UsageError
 from .store import mask_secret
 
@@ -29,8 +30,9 @@ from .store import mask_secret
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: Requests kept per sink; older ones are dropped so the file cannot grow without bound.
 MAX_REQUESTS_PER_SINK = 500
-#: The longest a sink may wait before answering (a real sender gives up after 10 s).
-MAX_DELAY_MS = 60_000
+#: The longest a sink may wait before answering: past a real sender's 10 s timeout, which
+#: is what a delay rehearses, and no longer than that needs (a waiting answer holds a thread).
+MAX_DELAY_MS = 15_000
 #: Statuses a sink may answer with.
 STATUS_RANGE = range(100, 600)
 
@@ -126,7 +128,8 @@ class CapturedRequest:
         except UnicodeDecodeError:
             text = None
         try:
-            parsed = json.loads(self.body) if self.body else None
+            # a receiver must take any body; shown parsed only when it is sane JSON
+            parsed = bounds.loads_json(self.body) if self.body else None
         except ValueError:
             parsed = None
         return {

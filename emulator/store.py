@@ -39,7 +39,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from . import bounds
 from .defaults import FAILURE_UNITS, STATUSES, VERBS
+from .urls import redact_headers, redact_url
 from .errors import NotFound, StoreError, UsageError, WebhookInactive
 
 #: File name of the default log, under ``platformdirs.user_data_dir("zenoti-emulator")``.
@@ -215,6 +217,11 @@ class Webhook:
     def masked_secret(self) -> str:
         return mask_secret(self.secret)
 
+    @property
+    def shown_url(self) -> str:
+        """The URL as it may be shown: a password in it masked."""
+        return redact_url(self.url)
+
     def subscribes_to(self, event_type: str) -> bool:
         """Whether events of ``event_type`` go to this webhook."""
         return not self.event_types or "*" in self.event_types or event_type in self.event_types
@@ -224,7 +231,7 @@ class Webhook:
         return {
             "id": self.id,
             "name": self.name,
-            "url": self.url,
+            "url": self.shown_url,
             "verb": self.verb,
             "secret": self.masked_secret,
             "has_secret": bool(self.secret),
@@ -268,7 +275,7 @@ class Attempt:
             "number": self.number,
             "started_at": iso(self.started_at),
             "verb": self.verb,
-            "url": self.url,
+            "url": redact_url(self.url),
             "request_headers": dict(self.request_headers),
             "status_code": self.status_code,
             "outcome": self.outcome,
@@ -336,6 +343,11 @@ class Delivery:
     attempt_log: tuple[Attempt, ...] = ()
     schedule: tuple[ScheduledAttempt, ...] = ()
 
+    @property
+    def shown_url(self) -> str:
+        """The URL as it may be shown: a password in it masked."""
+        return redact_url(self.url)
+
     def to_dict(self, *, with_body: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {
             "id": self.id,
@@ -343,7 +355,7 @@ class Delivery:
             "call_id": self.call_id,
             "event_id": self.event_id,
             "webhook_id": self.webhook_id,
-            "url": self.url,
+            "url": self.shown_url,
             "verb": self.verb,
             "status": self.status,
             "attempts": self.attempts,
@@ -537,7 +549,7 @@ def _attempt(row: Sequence[Any]) -> Attempt:
         started_at=row[3],
         verb=row[4],
         url=row[5],
-        request_headers=json.loads(row[6]),
+        request_headers=redact_headers(json.loads(row[6])),
         status_code=row[7],
         outcome=row[8],
         latency_ms=row[9],
@@ -562,6 +574,11 @@ def _owner_alive(owner: str | None) -> bool:
     except PermissionError:  # alive, another user's
         return True
     return True
+
+
+def _fits(row_id: int) -> bool:
+    """Whether ``row_id`` can name a row: sqlite3 raises OverflowError past 64 bits."""
+    return 0 <= row_id <= bounds.MAX_ID
 
 
 def _check_verb(verb: str) -> str:
@@ -707,7 +724,7 @@ class Store:
             cur = conn.execute(
                 "INSERT INTO webhooks (name, url, verb, secret, secret_key, event_types, active, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (name or url, url, verb, secret or None, secret_key(secret), json.dumps(list(event_types)), int(active), now, now),
+                (name or redact_url(url), url, verb, secret or None, secret_key(secret), json.dumps(list(event_types)), int(active), now, now),
             )
             webhook_id = cur.lastrowid
         return self.get_webhook(webhook_id)  # type: ignore[arg-type]
@@ -729,7 +746,7 @@ class Store:
 
     def get_webhook(self, webhook_id: int) -> Webhook:
         """:raise NotFound: when there is no such webhook."""
-        rows = self._read(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,))
+        rows = self._read(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,)) if _fits(webhook_id) else []
         if not rows:
             raise NotFound(f"No webhook with id {webhook_id}. List them with: zenoti-emulator webhooks")
         return _webhook(rows[0])
@@ -741,8 +758,8 @@ class Store:
         :raise UsageError: when several webhooks share the URL (the message lists their ids).
         """
         text = str(url_or_id).strip()
-        if text.isdigit():
-            return self.get_webhook(int(text))
+        if bounds.looks_like_id(text):
+            return self.get_webhook(bounds.parse_id(text, what="A webhook id"))
         rows = self._read(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE url = ? ORDER BY id", (text,))
         if not rows:
             raise NotFound(f"No webhook with URL {text}. List them with: zenoti-emulator webhooks")
@@ -840,7 +857,7 @@ class Store:
         """
         current = self.get_webhook(webhook.id)
         if not current.active:
-            raise WebhookInactive(current.id, current.url, current.consecutive_failures)
+            raise WebhookInactive(current.id, current.shown_url, current.consecutive_failures)
         return current
 
     # -- deliveries ------------------------------------------------------------------
@@ -1084,7 +1101,7 @@ class Store:
         """
         now = self._clock()
         with self._tx() as conn:
-            row = conn.execute("SELECT status, attempts FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+            row = conn.execute("SELECT status, attempts FROM deliveries WHERE id = ?", (delivery_id,)).fetchone() if _fits(delivery_id) else None
             if row is None:
                 raise NotFound(f"No delivery with id {delivery_id}. List them with: zenoti-emulator deliveries")
             if row[0] == "pending":
@@ -1157,7 +1174,7 @@ class Store:
         rows = self._read(
             "SELECT e.body, d.webhook_id, d.options FROM deliveries d JOIN events e ON e.id = d.event_row WHERE d.id = ?",
             (delivery_id,),
-        )
+        ) if _fits(delivery_id) else []
         if not rows:
             raise NotFound(f"No delivery with id {delivery_id}. List them with: zenoti-emulator deliveries")
         return bytes(rows[0][0]), rows[0][1], json.loads(rows[0][2])
@@ -1170,7 +1187,7 @@ class Store:
         rows = self._read(
             f"SELECT {_DELIVERY_COLUMNS}, e.body FROM deliveries d JOIN events e ON e.id = d.event_row WHERE d.id = ?",
             (delivery_id,),
-        )
+        ) if _fits(delivery_id) else []
         if not rows:
             raise NotFound(f"No delivery with id {delivery_id}. List them with: zenoti-emulator deliveries")
         attempts = self._read(f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = ? ORDER BY number", (delivery_id,))

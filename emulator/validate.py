@@ -46,6 +46,7 @@ import jsonschema
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 
+from . import bounds
 from .errors import CaptureUnreadable, ExitCode
 from .registry import ZENOTI_FORMATS, EventType, Registry, default_registry, json_path, json_pointer, make_format_checker
 
@@ -212,6 +213,14 @@ def _har_entry(entry: Any, index: int, file: str) -> Capture:
     if method not in WEBHOOK_METHODS:
         return Capture(file, None, index, detail, problem=f"not_webhook:{method or 'no method'} request")
     signed = SIGNATURE_HEADER in headers
+    size = request.get("bodySize")
+    if not isinstance(request.get("postData"), dict) and (signed or (isinstance(size, int) and size > 0)):
+        # A signed request has a body (the signature is of it): the HAR lost it.
+        return Capture(
+            file, None, index, detail,
+            problem=f"no_body:the HAR has no postData for this {'signed ' if signed else ''}request"
+            f"{f' of {size} bytes' if isinstance(size, int) and size > 0 else ''}; export it with request bodies",
+        )
     stripped = body.strip() if body else body
     if not stripped:
         return Capture(file, None, index, detail, body=body)
@@ -247,8 +256,8 @@ def _sniff(stream: BinaryIO, file: str, progress: Callable[[int], None] | None) 
     first = start + stream.readline()
     number = skipped_lines + 1
     try:
-        value = json.loads(first)
-    except ValueError:
+        value = bounds.loads_json(first)
+    except ValueError:  # TooDeep is one too
         value = Capture._UNSET
     if value is not Capture._UNSET:
         if progress is not None:
@@ -261,7 +270,7 @@ def _sniff(stream: BinaryIO, file: str, progress: Callable[[int], None] | None) 
         progress(len(first) - 1 + len(rest))
     whole = first + rest
     try:
-        document = json.loads(whole)
+        document = bounds.loads_json(whole)
     except ValueError:
         lines = whole.splitlines(keepends=True)
         if any(_parses(line) for line in lines[1:]):
@@ -385,7 +394,7 @@ def _stream_har(stream: BinaryIO, file: str, progress: Callable[[int], None] | N
     try:
         first = cursor.skip_space()
         if not first:
-            yield Capture(file, body=b"")
+            yield Capture(file, problem="unreadable:not a HAR file: the file is empty")
             return
         if first != "{":
             why = f"expected a JSON object, found {_kind(_next_value(cursor))}"
@@ -430,6 +439,8 @@ def _next_value(cursor: _Cursor) -> Any:
     while True:
         try:
             value, end = _decode_value(cursor.text, cursor.pos)
+        except RecursionError:
+            raise bounds.TooDeep(f"JSON nested more than {bounds.MAX_JSON_DEPTH} levels deep") from None
         except json.JSONDecodeError:
             # "Unterminated string" points at the string's start, not the cut: read on,
             # up to a size no event reaches, before calling it broken.
@@ -437,6 +448,8 @@ def _next_value(cursor: _Cursor) -> Any:
                 continue
             raise
         if end < len(cursor.text) or cursor.eof or not cursor.more():
+            if bounds.count_openers(cursor.text, cursor.pos, end) > bounds.MAX_JSON_DEPTH:
+                bounds.check_depth(value)  # parsed, but too deep for what checks it next
             cursor.pos = end
             return value
 
@@ -452,7 +465,7 @@ def _stream_error(exc: ValueError, cursor: _Cursor) -> str:
 
 def _parses(line: bytes) -> bool:
     try:
-        json.loads(line)
+        bounds.loads_json(line)
     except ValueError:
         return False
     return not line.isspace()
@@ -1335,6 +1348,8 @@ class CaptureValidator:
             reason, _, message = capture.problem.partition(":")
             if reason == "not_json":
                 return EventResult(capture, INVALID, reason=reason, message=f"not JSON: {message}")
+            if reason == "no_body":  # nothing could be checked: not valid, not skippable either
+                return EventResult(capture, INVALID, reason=reason, message=message)
             return EventResult(capture, SKIPPED, reason=reason, message=_skip_message(reason, message))
         if capture.parsed:
             value = capture.value
@@ -1343,7 +1358,9 @@ class CaptureValidator:
             if not body or body.isspace():
                 return EventResult(capture, SKIPPED, reason="empty", message="empty body (what Zenoti's 'Test your trigger' sends)")
             try:
-                value = json.loads(body)
+                value = bounds.loads_json(body)
+            except bounds.TooDeep as exc:
+                return EventResult(capture, INVALID, reason="too_deep", message=exc.message)
             except ValueError:
                 return EventResult(capture, INVALID, reason="not_json", message=_not_json(body))
         if type(value) is not dict:
@@ -1389,6 +1406,10 @@ class CaptureValidator:
         if checker.is_clean(value):  # the common case: one compiled call says it all
             collector.observe_clean(value, envelope=envelope)
             return EventResult(capture, VALID, event_type.name, event_id, envelope, reason="", message=note)
+        try:  # only here: a value the compiled check passed is as shallow as its schema
+            bounds.check_depth(value)
+        except bounds.TooDeep as exc:
+            return EventResult(capture, INVALID, event_type.name, event_id, envelope, reason="too_deep", message=exc.message)
         unknown = collector.observe(value, envelope=envelope, label=lambda: capture.label)
         errors: list[Problem] = []
         if not checker.is_valid(value):
@@ -1415,7 +1436,9 @@ def _not_json(body: bytes | str) -> str:
     """Why ``body`` is not JSON, saying so when it looks cut off (a truncated log line)."""
     text = body.rstrip()
     try:
-        json.loads(text)
+        bounds.loads_json(text)
+    except bounds.TooDeep as exc:
+        return exc.message
     except UnicodeDecodeError as exc:
         return f"not JSON: not UTF-8 text ({exc.reason} at byte {exc.start})"
     except json.JSONDecodeError as exc:

@@ -3,7 +3,9 @@
 It records every request (method, path, headers, exact body bytes) and answers from a
 script: a status code, ``"stall"`` (answer nothing until the test ends), ``"reset"`` (a
 TCP reset), ``("redirect", location)`` or ``("body", size)`` (200 with a big body), ``("set-cookie",)`` (200 setting a cookie); once the script runs out it answers
-``default``. Nothing is mocked: the emulator's requests go over real sockets.
+``default``. Hostile receivers: ``("endless",)`` (200, then a body that never ends),
+``("drip", seconds)`` (200 with a 1 KiB body sent one byte per ``seconds``) and
+``("drip-head", seconds)`` (the status line itself one byte per ``seconds``). Nothing is mocked: the emulator's requests go over real sockets.
 
 Usage::
 
@@ -136,6 +138,10 @@ class Receiver(LoopbackServer):
                     self.close_connection = True
                     self.connection.close()
                     return
+                if isinstance(action, tuple) and action[0] in ("endless", "drip", "drip-head"):
+                    self.close_connection = True
+                    self._hostile(action)
+                    return
                 if isinstance(action, tuple) and action[0] == "redirect":
                     self.send_response(302)
                     self.send_header("Location", action[1])
@@ -144,7 +150,8 @@ class Receiver(LoopbackServer):
                     return
                 cookie = isinstance(action, tuple) and action[0] == "set-cookie"
                 if isinstance(action, tuple) and action[0] == "body":
-                    action, payload = 200, b"x" * action[1]
+                    self._big_body(action[1])
+                    return
                 else:
                     action = 200 if cookie else action
                     payload = b'{"received": true}' if 200 <= int(action) < 300 else b'{"error": "scripted"}'
@@ -155,6 +162,47 @@ class Receiver(LoopbackServer):
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _big_body(self, size: int) -> None:
+                # written in pieces: a 300 MiB answer must not cost the test 300 MiB
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                chunk = b"x" * 65536
+                try:
+                    while size > 0:
+                        self.wfile.write(chunk[: min(size, len(chunk))])
+                        size -= len(chunk)
+                except OSError:
+                    self.close_connection = True  # the client stopped reading, as it may
+
+            def _hostile(self, action: tuple[Any, ...]) -> None:
+                try:
+                    if action[0] == "drip-head":
+                        for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            if receiver._release.wait(action[1]):
+                                return
+                        return
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                    if action[0] == "drip":
+                        self.send_header("Content-Length", "1024")
+                        self.end_headers()
+                        for _ in range(1024):
+                            self.wfile.write(b"x")
+                            self.wfile.flush()
+                            if receiver._release.wait(action[1]):
+                                return
+                        return
+                    self.end_headers()  # no length: the body ends when the connection does
+                    chunk = b"x" * 65536
+                    while not receiver._release.is_set():
+                        self.wfile.write(chunk)
+                except OSError:
+                    pass  # the client hung up: what a client bounding its read does
 
             do_POST = do_PUT = do_PATCH = do_GET = _handle
 

@@ -183,14 +183,38 @@ def test_a_har_cut_off_keeps_the_entries_before_the_cut(registry: Registry, tmp_
     assert (report.results or [])[-1].message.endswith("(cut off?)")
 
 
-def test_an_empty_har_is_an_empty_body_and_trailing_junk_is_not_json(registry: Registry, tmp_path: Path) -> None:
+def test_an_empty_har_is_unreadable_and_trailing_junk_is_not_json(registry: Registry, tmp_path: Path) -> None:
+    # An empty .har is a failed export, not a capture of one empty request: exit 2.
     (tmp_path / "empty.har").write_text("\n", encoding="utf-8")
     (tmp_path / "broken.har").write_text('{"log": {"entries": []}} x', encoding="utf-8")
     report = run_paths(registry, tmp_path)
     assert [r.message for r in report.results or ()] == [
         "not JSON: Extra data",
-        "empty body (what Zenoti's 'Test your trigger' sends)",
+        "cannot read: not a HAR file: the file is empty",
     ]
+    assert report.exit_code == 2
+
+
+def test_a_signed_har_request_without_post_data_is_invalid_not_skipped(registry: Registry, tmp_path: Path) -> None:
+    entry = {"request": {"method": "POST", "url": "https://h/hook", "bodySize": 1432,
+                         "headers": [{"name": "zenoti-webhook-signature", "value": "sha256 =AB"}]}}
+    ping = {"request": {"method": "POST", "url": "https://h/hook", "bodySize": 0, "headers": []}}
+    (tmp_path / "bodiless.har").write_text(json.dumps({"log": {"entries": [entry, ping]}}), encoding="utf-8")
+    report = run_paths(registry, tmp_path)
+    first, second = report.results or ()
+    assert (first.status, first.reason) == ("invalid", "no_body")
+    assert "no postData" in first.message
+    assert second.reason == "empty"
+    assert report.exit_code == 1
+
+
+@pytest.mark.parametrize("shape", ["[" * 100_000 + "]" * 100_000, "[" + "[" * 500 + "]" * 500 + "]", '{"a": 1}\n' + "[" * 5000 + "]" * 5000])
+def test_deeply_nested_json_is_one_invalid_record_not_a_crash(registry: Registry, tmp_path: Path, shape: str) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(shape, encoding="utf-8")
+    report = run_paths(registry, path)
+    assert any("nested more than 64 levels" in r.message for r in report.results or ())
+    assert report.exit_code == 1
 
 
 def test_payload_bytes_are_sniffed_like_stdin(registry: Registry, event: dict[str, Any]) -> None:

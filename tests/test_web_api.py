@@ -113,6 +113,12 @@ def test_an_override_that_breaks_the_schema_is_422_with_the_json_pointer(client:
     assert error["message"].endswith("Fix the value in 'set'.") and "--" not in error["message"]
 
 
+def test_an_override_path_the_event_lacks_is_422(client: FlaskClient) -> None:
+    response = client.post("/api/events/generate", json={"set": {"data.nope.deeper": 1}})
+    assert response.status_code == 422, response.get_json()
+    assert "does not exist" in error_of(response)["message"]
+
+
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
@@ -125,8 +131,13 @@ def test_an_override_that_breaks_the_schema_is_422_with_the_json_pointer(client:
         ({"set": ["no equals sign"]}, "/set"),
         ({"profile": "chaotic"}, "profile"),
         ({"now": "yesterday"}, "yesterday"),
-        ({"set": {"data..x": 1}}, "Malformed override path"),
-        ({"set": {"data.nope.deeper": 1}}, "does not exist"),
+        ({"set": {"data..x": 1}}, "/set"),
+        ({"set": ["="]}, "/set"),
+        ({"set": {"": 1}}, "/set"),
+        ({"now": "1969-12-31T23:59:59Z"}, "/now"),
+        ({"now": "9999-12-31T00:00:00Z"}, "/now"),
+        ({"count": 2.5}, "/count"),
+        ({"count": 1e400}, "/count"),
     ],
 )
 def test_generate_rejects_malformed_fields_with_400(client: FlaskClient, body: dict[str, Any], needle: str) -> None:
@@ -198,10 +209,21 @@ def test_fire_rejects_bad_targets_with_400(client: FlaskClient, body: dict[str, 
     assert response.status_code == 400, response.get_json()
 
 
-@pytest.mark.parametrize("overrides", [{"data..x": 1}, ["no-equals-sign"], {"data.nope.x": 1}, {"data.appointments.99.room_name": "x"}])
-def test_a_bad_set_is_400_and_names_no_cli_option(client: FlaskClient, overrides: Any) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "status"),
+    [
+        # malformed: the API's schema refuses them
+        ({"data..x": 1}, 400),
+        (["no-equals-sign"], 400),
+        # well formed, but the event has no such place: unprocessable
+        ({"data.nope.x": 1}, 422),
+        ({"data.appointments.99.room_name": "x"}, 422),
+        ({"event_type.x": 1}, 422),
+    ],
+)
+def test_a_bad_set_is_refused_and_names_no_cli_option(client: FlaskClient, overrides: Any, status: int) -> None:
     response = client.post("/api/events/generate", json={"seed": 1, "set": overrides})
-    assert response.status_code == 400
+    assert response.status_code == status
     assert "--" not in error_of(response)["message"]
 
 
@@ -269,9 +291,11 @@ def test_create_webhook_rejects_bad_fields_with_400(client: FlaskClient, body: d
     assert client.post("/api/webhooks", json=body).status_code == 400
 
 
-def test_create_webhook_with_an_unknown_event_type_is_404(client: FlaskClient) -> None:
-    response = client.post("/api/webhooks", json={"url": "http://example.test/", "event_types": ["Nope.Never"]})
-    assert response.status_code == 404
+def test_a_webhook_with_an_unknown_event_type_is_422_naming_the_field(client: FlaskClient) -> None:
+    # 422, not 404: the webhook path exists; a field of the body names nothing known
+    response = client.post("/api/webhooks", json={"url": "http://example.test/", "event_types": ["*", "Nope.Never"]})
+    assert response.status_code == 422
+    assert error_of(response)["details"]["pointer"] == "/event_types/1"
 
 
 @pytest.mark.parametrize(

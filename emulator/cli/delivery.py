@@ -17,11 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .. import bounds
+from ..bounds import MAX_ID
 from ..defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, FAILURE_UNITS, STATUSES, VERBS
 from ..errors import EmulatorError, ExitCode, UsageError, WebhookInactive
 from ..signing import SIGNATURE_FORMATS
+from ..urls import redact_url
 from . import cli
-from .params import CoreParam, events_from_options, generation_options
+from .params import CoreParam, IdParam, IntParam, SecondsParam, events_from_options, generation_options
 
 # rich, requests (under ..delivery) and sqlite3 (under ..store) load when a command runs,
 # not when the CLI starts: `--help` and shell completion build every command's options.
@@ -39,27 +42,19 @@ class URLParam(CoreParam):
     name = "URL"
 
     def parse(self, text: str) -> str:
-        from ..delivery import check_url
+        from ..urls import check_url  # the standard library only: no requests at start-up
 
         return check_url(text)
 
 
-class RateParam(click.ParamType):
-    """Requests per second: ``50`` or ``50/s``."""
+class RateParam(CoreParam):
+    """Requests per second: ``50`` or ``50/s`` (:func:`emulator.bounds.parse_rate`)."""
 
     name = "R/s"
+    parsed_type = float
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, float):
-            return value
-        text = str(value).strip().lower().removesuffix("/s")
-        try:
-            rate = float(text)
-        except ValueError:
-            self.fail(f"{value!r} is not a rate; write requests per second, e.g. 50 or 50/s.", param, ctx)
-        if not rate > 0:
-            self.fail(f"rate must be positive, not {value!r}.", param, ctx)
-        return rate
+    def parse(self, text: str) -> float:
+        return bounds.parse_rate(text)
 
 
 def db_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -369,8 +364,8 @@ def delivery_options(func: Callable[..., Any], *, target_required: bool = True) 
         click.option("--rate", type=RateParam(), default=None, help="At most R requests per second (e.g. 50/s). No limit when omitted."),
         click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
                      help="Divide every wait between attempts by F (600 turns 10 min into 1 s). The log keeps the real schedule too."),
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
-                     help="Seconds to wait for each response (Zenoti: 10)."),
+        click.option("--timeout", type=SecondsParam(), default=DEFAULT_TIMEOUT, show_default=True,
+                     help="Seconds each attempt may take, response body included (Zenoti: 10; at most 600)."),
         click.option("--max-attempts", type=click.IntRange(1, 50), default=DEFAULT_MAX_ATTEMPTS, show_default=True,
                      help="First attempt plus retries (Zenoti: 1 + 5)."),
         click.option("--no-retry", is_flag=True, help="One attempt per event, no retry."),
@@ -447,7 +442,7 @@ def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery
         on_sent(ids)
     summary = summarize(store, ids, stats, elapsed)
     summary["webhook_id"] = webhook.id
-    print_summary(summary, as_json=as_json, title=f"Fired at {delivery.target} (webhook {webhook.id})", db=db)
+    print_summary(summary, as_json=as_json, title=f"Fired at {redact_url(delivery.target)} (webhook {webhook.id})", db=db)
     if not stopped and not store.get_webhook(webhook.id).active:
         stopped = f"Webhook {webhook.id} is now deactivated. Fix the receiver, then run: zenoti-emulator reactivate {webhook.id}"
     if stopped:
@@ -524,10 +519,10 @@ def _ping(store: Store, target: str, timeout: float, as_json: bool) -> None:
     with Deliverer(store, concurrency=1, options=DeliveryOptions(timeout=timeout)) as deliverer:
         result = deliverer.ping(target, timeout=timeout)
     if as_json:
-        click.echo(json.dumps({"url": target, "ok": result.ok, "status": result.status_code, "outcome": result.outcome,
+        click.echo(json.dumps({"url": redact_url(target), "ok": result.ok, "status": result.status_code, "outcome": result.outcome,
                                "latency_ms": round(result.latency_ms, 1), "error": result.error}))
     word = "answered" if result.status_code is not None else "failed:"
-    click.echo(f"Ping {target}: {word} {result.error or result.status_code} in {result.latency_ms:.0f} ms", err=True)
+    click.echo(f"Ping {redact_url(target)}: {word} {result.error or result.status_code} in {result.latency_ms:.0f} ms", err=True)
     if not result.ok:
         sys.exit(ExitCode.FAILED)
 
@@ -559,7 +554,7 @@ def webhooks_command(db: str | None, as_json: bool) -> None:
     for h in hooks:
         state = "active" if h.active else f"[red]deactivated {iso(h.deactivated_at)}[/red]"
         # Names, URLs and answers are the user's (or a receiver's) text, never rich markup.
-        table.add_row(str(h.id), escape(h.name), h.verb, escape(h.url), h.masked_secret or "-",
+        table.add_row(str(h.id), escape(h.name), h.verb, escape(h.shown_url), h.masked_secret or "-",
                       escape(",".join(h.event_types) or "(one-off target)"), state, str(h.consecutive_failures), iso(h.created_at))
     _err_console().print(table)
 
@@ -577,7 +572,7 @@ def reactivate_command(url_or_id: str, db: str | None, as_json: bool) -> None:
         hook = store.reactivate(url_or_id)
     if as_json:
         click.echo(json.dumps(hook.to_dict()))
-    click.echo(f"Webhook {hook.id} ({hook.url}) is active again.", err=True)
+    click.echo(f"Webhook {hook.id} ({hook.shown_url}) is active again.", err=True)
 
 
 # -- resume, replay ----------------------------------------------------------------------
@@ -618,7 +613,7 @@ def resume_command(db: str | None, concurrency: int, time_scale: float | None, a
 
 
 @cli.command("replay", short_help="Send deliveries again, as new attempts of the same events.")
-@click.argument("delivery_ids", nargs=-1, type=int)
+@click.argument("delivery_ids", nargs=-1, type=IdParam())
 @click.option("--all-failed", is_flag=True, help="Replay every delivery whose status is failed.")
 @db_option
 @concurrency_option
@@ -664,7 +659,7 @@ def replay_command(delivery_ids: tuple[int, ...], all_failed: bool, db: str | No
 @cli.group("deliveries", invoke_without_command=True, short_help="List logged deliveries; `deliveries show ID` for one.")
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="Only deliveries in this state.")
 @click.option("--webhook", "webhook_ref", default=None, metavar="URL_OR_ID", help="Only this webhook's deliveries.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest first, at most this many.")
+@click.option("--limit", type=IntParam(1, MAX_ID), default=50, show_default=True, help="Newest first, at most this many.")
 @db_option
 @json_option
 @click.pass_context
@@ -696,13 +691,13 @@ def deliveries_command(ctx: click.Context, status: str | None, webhook_ref: str 
     for d in page:
         last = str(d.last_status) if d.last_status is not None else (d.last_error or "-")
         table.add_row(str(d.id), escape(d.event_type or "-"), escape(d.call_id or "-"), str(d.webhook_id or "-"), d.verb,
-                      escape(d.url), f"[{colour[d.status]}]{d.status}[/]", str(d.attempts), escape(last[:40]),
+                      escape(d.shown_url), f"[{colour[d.status]}]{d.status}[/]", str(d.attempts), escape(last[:40]),
                       iso(d.created_at))
     _err_console().print(table)
 
 
 @deliveries_command.command("show", short_help="One delivery with every attempt and its schedule.")
-@click.argument("delivery_id", type=int)
+@click.argument("delivery_id", type=IdParam())
 @click.option("--body", "with_body", is_flag=True, help="Include the exact body sent.")
 @db_option
 @json_option
@@ -723,7 +718,7 @@ def deliveries_show_command(ctx: click.Context, delivery_id: int, with_body: boo
         return
     console = _err_console()
     console.print(f"[bold]Delivery {d.id}[/]  {escape(str(d.event_type))}  id={escape(str(d.call_id))}  {d.verb} "
-                  f"{escape(d.url)}  status={d.status}  attempts={d.attempts}", markup=True)
+                  f"{escape(d.shown_url)}  status={d.status}  attempts={d.attempts}", markup=True)
     table = Table(show_header=True, title="Attempts", title_justify="left")
     for column in ("#", "started", "status", "outcome", "ms", "error", "response"):
         table.add_column(column)

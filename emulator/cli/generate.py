@@ -9,6 +9,7 @@ from typing import IO, Any
 import click
 
 from . import cli
+from ..errors import UsageError
 from .output import open_output
 from .params import events_from_options, generation_options
 
@@ -66,6 +67,10 @@ def print_events(events: Any, fmt: str | None, output: str | None, what: str) ->
     if output is None:
         write_events(events, sys.stdout, fmt)
         return
-    with open_output(output) as out:
-        written = write_events(events, out, fmt)
+    out = open_output(output)
+    try:
+        with out:  # a full disk fails at a write or at the final flush of close
+            written = write_events(events, out, fmt)
+    except OSError as exc:
+        raise UsageError(f"Cannot write {output}: {exc.strerror or exc}. Free some space or choose another --output.") from None
     click.echo(f"Wrote {written} {what} to {output}.", err=True)

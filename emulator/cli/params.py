@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import overrides
+from .. import bounds, overrides
 from ..defaults import DEFAULT_EVENT_TYPE, PROFILES
 from ..errors import EmulatorError
 
 # The generator (Faker) and the registry (jsonschema) load when a value is parsed or an
 # event made, not when the CLI starts: --help and completion build these options.
+# (bounds is the standard library only.)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,22 +87,53 @@ class AssignmentParam(CoreParam):
 
 
 class TimestampParam(CoreParam):
-    """``--now``: ISO 8601, UTC when it names no zone."""
+    """``--now``: ISO 8601, UTC when it names no zone, within the times an ObjectId carries."""
 
     name = "TIMESTAMP"
     parsed_type = datetime
 
     def parse(self, text: str) -> datetime:
-        from ..generate import parse_now
+        return bounds.parse_time(text)
 
-        return parse_now(text)
+
+class IntParam(CoreParam):
+    """A whole number in ASCII digits within ``low..high`` (:func:`emulator.bounds.parse_int`)."""
+
+    name = "INTEGER"
+    parsed_type = int
+
+    def __init__(self, low: int | None = None, high: int | None = None) -> None:
+        self.low, self.high = low, high
+
+    def parse(self, text: str) -> int:
+        return bounds.parse_int(text, what="the value", low=self.low, high=self.high)
+
+
+class IdParam(CoreParam):
+    """A row id of the delivery log: ASCII digits, at most 2**63 - 1."""
+
+    name = "ID"
+    parsed_type = int
+
+    def parse(self, text: str) -> int:
+        return bounds.parse_id(text)
+
+
+class SecondsParam(CoreParam):
+    """Seconds: positive, finite, at most :data:`emulator.bounds.MAX_TIMEOUT`."""
+
+    name = "SECONDS"
+    parsed_type = float
+
+    def parse(self, text: str) -> float:
+        return bounds.parse_seconds(text, what="the value")
 
 
 def generation_options(func: F) -> F:
     """EVENT_TYPE, --count, --seed, --now, --set, --profile and --no-validate."""
     decorators = [
         click.argument("event_type", type=EventTypeParam(), default=DEFAULT_EVENT_TYPE, required=False),
-        click.option("-n", "--count", type=click.IntRange(min=1), default=1, show_default=True, help="How many events."),
+        click.option("-n", "--count", type=IntParam(1, bounds.MAX_ID), default=1, show_default=True, help="How many events."),
         click.option("--seed", type=int, default=None, help="Seed of the simulated business and every value: same seed and --now, same bytes. Random when omitted."),
         click.option("--now", type=TimestampParam(), default=None, help="Clock of the first event (ISO 8601, UTC when no zone). The real clock when omitted."),
         click.option("--set", "assignments", type=AssignmentParam(), multiple=True, metavar="PATH=VALUE",

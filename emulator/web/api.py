@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
+from werkzeug.routing import BaseConverter
 
-from .. import delivery
+from .. import bounds, delivery
 from ..errors import NotFound, UsageError
-from ..generate import parse_now, parse_time
 from ..overrides import parse_assignment, parse_path
 from ..registry import EventType
 from . import openapi
@@ -24,10 +24,31 @@ from .services import services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
+
+class IdConverter(BaseConverter):
+    """``<id:...>``: any run of ASCII digits, as an int.
+
+    Werkzeug's ``int(max=...)`` makes a path with a 20-digit id match no route, which
+    answers 405 where another method of the path exists; here every such path reaches
+    its view, whose lookup answers 404 for an id no row can have.
+    """
+
+    regex = "[0-9]{1,40}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
+
+
+# Before any route of the blueprint is added to the app: they use the converter.
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("id", IdConverter))
+
 #: The most rows one page of a list returns.
 MAX_PAGE = 500
 #: Ids are SQLite integers: anything larger cannot name a row.
-MAX_ID = 2**63 - 1
+MAX_ID = bounds.MAX_ID
 
 
 # -- input helpers -------------------------------------------------------------------
@@ -36,20 +57,24 @@ MAX_ID = 2**63 - 1
 def json_body(schema: str) -> dict[str, Any]:
     """The request body as a JSON object, checked against ``components.schemas[schema]``.
 
-    An empty body is ``{}``, so actions without parameters need no body.
+    An empty body is ``{}``, so actions without parameters need no body. Numbers are
+    read as JSON Schema reads them (``2.0`` is the integer ``2``), and nesting is bounded
+    (:func:`emulator.bounds.loads_json`).
 
-    :raise UsageError: (400) for malformed JSON, a body that is not an object, or a field
-        that breaks the schema (named by JSON pointer in ``details``).
+    :raise UsageError: (400) for malformed or too deeply nested JSON, a body that is not
+        an object, or a field that breaks the schema (named by JSON pointer in ``details``).
     """
     try:
         raw = request.get_data(cache=True).decode("utf-8")
     except UnicodeDecodeError:
         raise UsageError("The body is not UTF-8 JSON.", details={"encoding": "utf-8"}) from None
-    if not raw.strip():
+    if not raw.strip(" \t\n\r"):  # JSON's whitespace; "\x0b" is not JSON at all
         body: Any = {}
     else:
         try:
-            body = json.loads(raw)
+            body = bounds.loads_json(raw, integral=True)
+        except bounds.TooDeep as exc:
+            raise UsageError(exc.message, details={"max_depth": bounds.MAX_JSON_DEPTH}) from None
         except json.JSONDecodeError as exc:
             raise UsageError(
                 f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
@@ -62,15 +87,12 @@ def json_body(schema: str) -> dict[str, Any]:
 
 def query_int(name: str, default: int | None = None, *, low: int | None = None, high: int | None = None) -> int | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:  # given but empty (?limit=) is malformed, as the document says
         return default
     try:
-        value = int(raw)
-    except ValueError:
-        raise UsageError(f"Query parameter {name!r} must be an integer, not {raw!r}.", details={"parameter": name}) from None
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise UsageError(f"Query parameter {name!r} must be between {low} and {high}, not {value}.", details={"parameter": name})
-    return value
+        return bounds.parse_int(raw, what=f"Query parameter {name!r}", low=low, high=high)
+    except UsageError as exc:
+        raise UsageError(exc.message, details={"parameter": name}) from None
 
 
 def query_text(name: str, *, max_length: int = 200) -> str | None:
@@ -85,11 +107,13 @@ def query_text(name: str, *, max_length: int = 200) -> str | None:
 
 def query_time(name: str) -> float | None:
     """An ISO 8601 query parameter (UTC when it names no zone) as an epoch time."""
-    raw = query_text(name, max_length=64)
-    if raw is None:
+    raw = request.args.get(name)
+    if raw is None:  # given but empty (?until=) is not a time, as the document says
         return None
+    if len(raw) > 64:
+        raise UsageError(f"Query parameter {name!r} is longer than 64 characters.", details={"parameter": name})
     try:
-        return parse_time(raw).timestamp()
+        return bounds.parse_instant(raw).timestamp()
     except UsageError as exc:
         raise UsageError(f"Query parameter {name!r}: {exc.message}", details={"parameter": name}) from None
 
@@ -117,7 +141,12 @@ def overrides_from(body: dict[str, Any]) -> list[tuple[Any, Any]]:
 
 def now_from(body: dict[str, Any]) -> datetime | None:
     text = body.get("now")
-    return None if text is None else parse_now(text)
+    if text is None:
+        return None
+    try:
+        return bounds.parse_time(text, what="'now'")
+    except UsageError as exc:
+        raise UsageError(exc.message, details={"pointer": "/now"}) from None
 
 
 # -- health and event types ----------------------------------------------------------
@@ -206,12 +235,12 @@ def create_webhook() -> Any:
     return response, 201, {"Location": url_for("api.get_webhook", webhook_id=hook.id)}
 
 
-@bp.get("/webhooks/<int(max=9223372036854775807):webhook_id>")
+@bp.get("/webhooks/<id:webhook_id>")
 def get_webhook(webhook_id: int) -> Any:
     return services().webhook_dict(services().store.get_webhook(webhook_id))
 
 
-@bp.patch("/webhooks/<int(max=9223372036854775807):webhook_id>")
+@bp.patch("/webhooks/<id:webhook_id>")
 def update_webhook(webhook_id: int) -> Any:
     body = json_body("WebhookUpdate")
     if "url" in body:
@@ -219,19 +248,19 @@ def update_webhook(webhook_id: int) -> Any:
     return services().webhook_dict(services().update_webhook(webhook_id, body))
 
 
-@bp.delete("/webhooks/<int(max=9223372036854775807):webhook_id>")
+@bp.delete("/webhooks/<id:webhook_id>")
 def delete_webhook(webhook_id: int) -> Any:
     services().store.delete_webhook(webhook_id)
     return Response(status=204)
 
 
-@bp.post("/webhooks/<int(max=9223372036854775807):webhook_id>/reactivate")
+@bp.post("/webhooks/<id:webhook_id>/reactivate")
 def reactivate_webhook(webhook_id: int) -> Any:
     json_body("Empty")
     return services().webhook_dict(services().store.reactivate(webhook_id))
 
 
-@bp.post("/webhooks/<int(max=9223372036854775807):webhook_id>/ping")
+@bp.post("/webhooks/<id:webhook_id>/ping")
 def ping_webhook(webhook_id: int) -> Any:
     json_body("Empty")
     return services().ping(webhook_id)
@@ -242,18 +271,19 @@ def ping_webhook(webhook_id: int) -> Any:
 
 @bp.get("/deliveries")
 def list_deliveries() -> Any:
-    status = request.args.get("status") or None
+    status = request.args.get("status")
     if status is not None and status not in openapi.DELIVERY_STATUSES:
         raise UsageError(
             f"Query parameter 'status' must be one of {', '.join(openapi.DELIVERY_STATUSES)}, not {status!r}.",
             details={"parameter": "status"},
         )
-    cursor_text = request.args.get("cursor") or None
+    cursor_text = request.args.get("cursor")
     cursor = None
     if cursor_text is not None:
-        if not cursor_text.isdigit() or int(cursor_text) > MAX_ID:
-            raise UsageError(f"Query parameter 'cursor' {cursor_text!r} is not one this API gave out.", details={"parameter": "cursor"})
-        cursor = int(cursor_text)
+        if not bounds.looks_like_id(cursor_text) or len(cursor_text) > 19:
+            raise UsageError(f"Query parameter 'cursor' {cursor_text[:40]!r} is not one this API gave out.", details={"parameter": "cursor"})
+        # "older than this id": past the largest id, that is every row
+        cursor = min(int(cursor_text), MAX_ID)
     filters = {
         "status": status,
         "webhook_id": query_int("webhook", low=0, high=MAX_ID),
@@ -272,12 +302,12 @@ def list_deliveries() -> Any:
     }
 
 
-@bp.get("/deliveries/<int(max=9223372036854775807):delivery_id>")
+@bp.get("/deliveries/<id:delivery_id>")
 def get_delivery(delivery_id: int) -> Any:
     return services().delivery_detail(delivery_id)
 
 
-@bp.post("/deliveries/<int(max=9223372036854775807):delivery_id>/replay")
+@bp.post("/deliveries/<id:delivery_id>/replay")
 def replay_delivery(delivery_id: int) -> Any:
     json_body("Empty")
     return services().replay(delivery_id), 202

@@ -26,7 +26,7 @@ bp = Blueprint("captures_api", __name__, url_prefix="/api")
 def list_captures() -> Any:
     """A page of captures, oldest first after ``after``; ``next_after`` continues it."""
     limit = query_int("limit", 50, low=1, high=MAX_PAGE) or 50
-    since = request.args.get("since") or None
+    since = request.args.get("since")  # given but empty is malformed, as the document says
     types = [t for t in request.args.getlist("event_type") if t]
     rows = list(
         islice(
@@ -110,9 +110,11 @@ bp.openapi_paths = {  # type: ignore[attr-defined]
             "summary": "What the relay received from real Zenoti, oldest first, with signature and schema verdicts",
             "parameters": [
                 {"name": "event_type", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Only this type (repeatable)"},
-                {"name": "since", "in": "query", "required": False, "schema": {"type": "string"},
+                {"name": "since", "in": "query", "required": False,
+                 "schema": {"anyOf": [{"type": "string", "format": "date-time"},
+                                      {"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,9})?[smhd]$"}]},
                  "description": "An ISO 8601 time, or an age: 30m, 2h, 7d"},
-                {"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}, "description": "next_after of the previous page"},
+                {"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID}, "description": "next_after of the previous page"},
                 {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
             ],
             "responses": {

@@ -14,16 +14,31 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 
-from ..errors import UsageError
+from .. import bounds
+from ..errors import EmulatorError, UsageError
+from ..generate import PROFILES
+from ..sinks import MAX_DELAY_MS
+from ..urls import MAX_URL_LENGTH, check_url
 
 #: Largest batch ``/api/events/generate`` returns and ``/api/events`` fires at once.
 MAX_EVENTS = 100
+#: Longest a sink may wait before answering (the sinks' own limit).
+MAX_SINK_DELAY_MS = MAX_DELAY_MS
 VERBS = ["POST", "PUT", "PATCH"]
 DELIVERY_STATUSES = ["pending", "delivered", "failed"]
 
-_HTTP_URL = {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/\\s]+", "maxLength": 2048}
+_HTTP_URL = {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/\\s]+", "maxLength": MAX_URL_LENGTH}
+#: An override path: dotted segments, none empty, no whitespace (``data.appointments.0.room_name``,
+#: ``$.data.guest.email``, ``data.appointments[0].room_name``); every string it allows parses.
+_SET_PATH = r"(?!\$(=|$))[^.=WS]+(\.[^.=WS]+)*".replace(
+    # what str.strip() removes, spelled out: JSON Schema's \s (ECMA 262) is not Python's
+    "WS", r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+#: Times an event id can carry: the years 1971 to 2105 (the exact range is 1970-01-01 to
+#: 2106-02-07 UTC, which a pattern cannot state with zones; the server checks it exactly).
+_NOW_PATTERN = "^(197[1-9]|19[89][0-9]|20[0-9][0-9]|210[0-5])-"
 _TIMESTAMP = {"type": "string", "description": "ISO 8601, UTC"}
 _NULLABLE_TIMESTAMP = {"type": ["string", "null"], "description": "ISO 8601, UTC"}
 
@@ -36,15 +51,20 @@ _GENERATE_FIELDS: dict[str, Any] = {
     "event_type": {"type": "string", "default": "AppointmentGroup.Created", "description": "Zenoti's name, e.g. AppointmentGroup.Created"},
     "count": {"type": "integer", "minimum": 1, "maximum": MAX_EVENTS, "default": 1},
     "seed": {"type": ["integer", "null"], "description": "Same seed, same events"},
-    "now": {"type": ["string", "null"], "format": "date-time", "description": "The clock the events are generated at (default: now)"},
+    "now": {
+        "type": ["string", "null"],
+        "format": "date-time",
+        "pattern": _NOW_PATTERN,
+        "description": "The clock the events are generated at (default: now); between 1970-01-01 and 2106-02-07 UTC, the times an event id can carry",
+    },
     "set": {
         "description": "Overrides: an object of path -> JSON value, or a list of 'PATH=VALUE' strings. Paths look like data.appointments.0.room_name.",
         "oneOf": [
-            {"type": "object", "additionalProperties": True},
-            {"type": "array", "items": {"type": "string", "pattern": "="}, "maxItems": 200},
+            {"type": "object", "propertyNames": {"pattern": f"^{_SET_PATH}$"}, "maxProperties": 200},
+            {"type": "array", "items": {"type": "string", "pattern": f"^{_SET_PATH}="}, "maxItems": 200},
         ],
     },
-    "profile": {"type": "string", "default": "realistic", "description": "Generation profile (realistic, minimal, ...)"},
+    "profile": {"enum": list(PROFILES), "default": "realistic", "description": "realistic: what a busy spa sends; edge: the values receivers break on"},
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -227,8 +247,9 @@ SCHEMAS: dict[str, Any] = {
         "required": ["id", "event_id", "event_type", "webhook_id", "url", "verb", "status", "attempts"],
         "properties": {
             "id": {"type": "integer"},
-            "event_id": {"type": "string", "description": "The envelope's id: the same on every attempt"},
-            "event_type": {"type": "string"},
+            "call_id": {"type": ["string", "null"], "description": "The envelope's id: the same on every attempt"},
+            "event_id": {"type": ["string", "null"], "description": "The envelope's event_id (null when an event sent with validation off has none)"},
+            "event_type": {"type": ["string", "null"], "description": "null when the body sent had none (validation off)"},
             "webhook_id": {"type": ["integer", "null"], "description": "null for a one-off target"},
             "url": {"type": "string"},
             "verb": {"enum": VERBS},
@@ -316,7 +337,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "secret": {"type": ["string", "null"], "maxLength": 512, "description": "Verify signatures with this secret; null: do not check"},
             "status": {"type": "integer", "minimum": 200, "maximum": 599, "default": 200},
-            "delay_ms": {"type": "integer", "minimum": 0, "maximum": 60000, "default": 0},
+            "delay_ms": {"type": "integer", "minimum": 0, "maximum": MAX_SINK_DELAY_MS, "default": 0, "description": "Up to 15 s: past Zenoti's 10 s timeout, which is what a delay rehearses"},
             "script": {
                 "type": "array",
                 "items": {"type": "integer", "minimum": 200, "maximum": 599},
@@ -368,10 +389,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
         403: "Host not allowed, or a cross-origin write",
         404: "Unknown id or event type",
         405: "Method not allowed",
-        409: "Conflict: the webhook is inactive",
+        409: "Conflict: the webhook is inactive, or the delivery is still pending or lost its webhook",
         413: "Body too large",
         415: "Content-Type is not application/json",
-        422: "An override breaks the event schema (details carry JSON pointers)",
+        422: "Well-formed, but cannot be applied: an override the event schema refuses or that does not fit the event, an unknown event type in a field (details carry JSON pointers)",
     }
     return {str(s): _json("Error", words[s]) for s in statuses}
 
@@ -441,7 +462,7 @@ PATHS: dict[str, Any] = {
             "operationId": "createWebhook",
             "summary": "Create a webhook",
             "requestBody": _body("WebhookCreate"),
-            "responses": {"201": _json("Webhook", "Created"), **_errors(*_WRITE_ERRORS, 404)},
+            "responses": {"201": _json("Webhook", "Created"), **_errors(*_WRITE_ERRORS, 422)},
         },
     },
     "/api/webhooks/{id}": {
@@ -451,7 +472,7 @@ PATHS: dict[str, Any] = {
             "operationId": "updateWebhook",
             "summary": "Change a webhook (setting active=true also resets its failure count)",
             "requestBody": _body("WebhookUpdate"),
-            "responses": {"200": _json("Webhook", "Updated"), **_errors(*_WRITE_ERRORS, 404)},
+            "responses": {"200": _json("Webhook", "Updated"), **_errors(*_WRITE_ERRORS, 404, 422)},
         },
         "delete": {
             "operationId": "deleteWebhook",
@@ -491,7 +512,7 @@ PATHS: dict[str, Any] = {
                 _param("since", "query", {"type": "string", "format": "date-time"}, "Created at or after (ISO 8601; UTC without a zone)"),
                 _param("until", "query", {"type": "string", "format": "date-time"}, "Created before (ISO 8601; UTC without a zone)"),
                 _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
-                _param("cursor", "query", {"type": "string"}, "next_cursor of the previous page"),
+                _param("cursor", "query", {"type": "string", "pattern": "^[0-9]{1,19}$"}, "next_cursor of the previous page"),
             ],
             "responses": {"200": _json("DeliveryPage", "A page of deliveries"), **_errors(400)},
         },
@@ -554,7 +575,16 @@ PATHS: dict[str, Any] = {
                 "requestBody": {"required": False, "content": {"*/*": {"schema": {}}}},
                 "responses": {
                     "default": _json("SinkAnswer", "The configured status; the body says what was recorded"),
-                    **_errors(404, 413),
+                    "204": {"description": "Configured to answer 204: no body"},
+                    "304": {"description": "Configured to answer 304: no body"},
+                    # a sink may be configured to answer 404 or 413 itself: then it says what it recorded
+                    **{
+                        str(status): {
+                            "description": f"{_errors(status)[str(status)]['description']}; or the sink's configured status",
+                            "content": {"application/json": {"schema": {"anyOf": [_ref("Error"), _ref("SinkAnswer")]}}},
+                        }
+                        for status in (404, 413)
+                    },
                 },
             }
             for verb in VERBS
@@ -614,10 +644,26 @@ def document(version: str = "0", blueprints: Iterable[Any] = ()) -> dict[str, An
     return doc
 
 
+#: The formats request bodies are checked for (jsonschema checks none unless asked).
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("uri", raises=EmulatorError)
+def _is_target_url(value: object) -> bool:
+    return not isinstance(value, str) or bool(check_url(value))
+
+
+@FORMATS.checks("date-time", raises=EmulatorError)
+def _is_time(value: object) -> bool:
+    return not isinstance(value, str) or bool(bounds.parse_time(value))
+
+
 @functools.cache
 def _validator(name: str) -> Draft202012Validator:
     # The named schema, resolvable against its siblings through the components pointer.
-    return Draft202012Validator({"$ref": f"#/components/schemas/{name}", "components": {"schemas": SCHEMAS}})
+    return Draft202012Validator(
+        {"$ref": f"#/components/schemas/{name}", "components": {"schemas": SCHEMAS}}, format_checker=FORMATS
+    )
 
 
 def validate_body(name: str, body: Any) -> dict[str, Any]:

@@ -112,13 +112,27 @@ def check_same_origin() -> None:
         )
 
 
-def check_json_body() -> None:
+def check_json_body(*, allow_empty: bool = True) -> None:
+    """Writes carry JSON, which a page of another origin cannot send without a preflight.
+
+    A write with no body at all and no ``Content-Type`` is let through (``allow_empty``):
+    it carries nothing to misread, the actions whose body is optional (replay, ping,
+    reactivate) need none, and a cross-origin page sending one was already refused by its
+    ``Origin``. A view whose body is required calls this again with ``allow_empty=False``.
+    """
+    if allow_empty and request.method in JSON_METHODS and not request.content_type and not request.content_length and not _has_body():
+        return
     if request.method in JSON_METHODS and request.mimetype != "application/json":
         raise NotJson(
             f"{request.method} {request.path} needs 'Content-Type: application/json'"
             f" (got {request.content_type or 'none'!r}).",
             details={"content_type": request.content_type},
         )
+
+
+def _has_body() -> bool:
+    # A chunked request has no Content-Length; it has a body if the stream has a byte.
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
 
 def check_size() -> None:

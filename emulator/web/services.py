@@ -23,7 +23,7 @@ from flask import Flask, current_app, request
 
 from .. import __version__
 from ..delivery import Deliverer, DeliveryOptions
-from ..errors import EmulatorError, NotFound, PayloadInvalid
+from ..errors import Conflict, EmulatorError, NotFound, PayloadInvalid, UnknownEventType, Unprocessable
 from ..generate import DEFAULT_EVENT_TYPE, PROFILES, generate_events
 from ..registry import EventType, Registry, default_registry
 from ..sinks import Sink, SinkStore
@@ -42,11 +42,6 @@ EXCERPT_CHARS = 300
 #: Subscribes a webhook to every event type.
 ALL_TYPES = "*"
 _EXTENSION = "zenoti_emulator"
-
-
-class Conflict(EmulatorError):
-    status_code = 409
-    code = "conflict"
 
 
 class ShuttingDown(EmulatorError):
@@ -226,7 +221,7 @@ class Services:
         webhook_ids: Sequence[int] | None = None,
         target: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Generate events and queue one delivery per event and webhook.
+        """Generate events and queue one delivery per event and webhook, all or nothing.
 
         Webhooks: the ones named, else a one-off ``target`` (kept as an unsubscribed
         webhook so its failures count, as ``fire --target`` does), else every active
@@ -245,9 +240,9 @@ class Services:
         else:
             hooks = self.subscribers(event_type)
         events = self.generate(event_type, count=count, seed=seed, overrides=overrides, profile=profile)
-        ids: list[int] = []
-        for hook in hooks:
-            ids += self.deliverer.submit_many(events, hook)
+        # All or nothing: every delivery is logged in one transaction before any is sent,
+        # so a crash leaves either none of them or all of them (to resume).
+        ids = self.deliverer.submit_all(events, hooks)
         page, _ = self.store.list_deliveries(ids=ids, limit=None) if ids else ([], None)
         return {
             "events": [{"id": e.get("id"), "event_type": e.get("event_type", event_type)} for e in events],
@@ -265,10 +260,15 @@ class Services:
     # -- webhooks ------------------------------------------------------------------------
 
     def _check_types(self, names: Iterable[str]) -> list[str]:
+        """The names of a webhook's ``event_types``; an unknown one is a 422 naming its index."""
         names = list(names)
-        for name in names:
-            if name != ALL_TYPES:
+        for index, name in enumerate(names):
+            if name == ALL_TYPES:
+                continue
+            try:
                 self.registry.get_type(name)
+            except UnknownEventType as exc:
+                raise Unprocessable(exc.message, details={"pointer": f"/event_types/{index}", **exc.details}) from None
         return names
 
     def create_webhook(self, body: Mapping[str, Any]) -> Webhook:
@@ -310,7 +310,7 @@ class Services:
             "name": hook.name,
             "event_types": list(hook.event_types),
             "verb": hook.verb,
-            "url": hook.url,
+            "url": hook.shown_url,
             "secret": hook.masked_secret or None,
             "has_secret": bool(hook.secret),
             "active": hook.active,
@@ -329,7 +329,7 @@ class Services:
             "event_id": d.event_id,
             "event_type": d.event_type,
             "webhook_id": d.webhook_id,
-            "url": d.url,
+            "url": d.shown_url,
             "verb": d.verb,
             "status": d.status,
             "attempts": d.attempts,

@@ -14,12 +14,13 @@ from flask import Blueprint, request
 
 from ..errors import UsageError
 from ..validate import validate_payloads
+from .security import check_json_body
 from .services import services
 
 bp = Blueprint("validate_api", __name__, url_prefix="/api")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"", "0", "false", "no", "off"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 def _flag(name: str) -> bool:
@@ -27,7 +28,10 @@ def _flag(name: str) -> bool:
 
     :raise UsageError: (400) a value that is not one of true/false, 1/0, yes/no, on/off.
     """
-    value = request.args.get(name, "").strip().lower()
+    raw = request.args.get(name)
+    if raw is None:
+        return False
+    value = raw.strip().lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
@@ -41,6 +45,7 @@ def validate() -> Any:
 
     :raise UnknownEventType: (404) ``event_type`` names no known event type.
     """
+    check_json_body(allow_empty=False)  # the captures are the body: there is no default
     report = validate_payloads(
         request.get_data(cache=False),
         event_type=request.args.get("event_type") or None,
