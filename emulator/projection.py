@@ -6,7 +6,8 @@ order of preference:
 - ``const``: the one value it can have;
 - ``x-source``: an attribute of the emission's entities (``guest.first_name``,
   ``group.invoice.id``), read through the context; on an array it names the list whose
-  items fill the array, on an object the entity whose attributes fill it (or ``null``);
+  items fill the array (or ``null``), on an object the entity whose attributes fill it
+  (or ``null``);
 - ``x-faker``: a Faker method (``name`` or ``name:ARG``), for facts that belong to no
   entity;
 - ``x-choices``: ``[[value, weight], ...]``, likewise;
@@ -125,9 +126,12 @@ def _source_filler(schema: dict[str, Any], types: tuple[str, ...], where: str) -
     if "array" in types:
         item = compile_schema(schema.get("items", {}), where + "[*]")
 
-        def fill_list(fill: Fill) -> list[Any]:
+        def fill_list(fill: Fill) -> list[Any] | None:
+            frames = read(fill)
+            if frames is None:  # as an object's entity may be None: the field is null
+                return None
             out = []
-            for frame in read(fill):
+            for frame in frames:
                 fill.stack.append(frame)
                 out.append(item(fill))
                 fill.stack.pop()

@@ -152,7 +152,8 @@ def test_a_bad_or_missing_signature_is_flagged_and_forwarded_by_default(make_rel
         relay.deliverer.wait()
         assert sorted(r.body for r in rx.wait_for(2)) == sorted([unsigned, forged])
         assert [c.signature for c in relay.captures()] == ["missing", "invalid"]
-        assert [line.signature for line in relay.lines] == ["missing", "invalid"]
+        # the terminal lines come as the forwards finish, which two workers may swap
+        assert sorted(line.signature for line in relay.lines) == ["invalid", "missing"]
 
 
 def test_refuse_bad_signature_answers_401_keeps_the_request_and_forwards_nothing(make_relay: Any) -> None:
