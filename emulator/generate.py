@@ -138,12 +138,19 @@ class EventStream:
             kind = kinds.get(emission.event_type)
             if kind is None:
                 continue
-            event = self.project(kind, emission)
-            if self.overrides:
-                overrides_module.apply(event, self.overrides)
-            if self.validate and not kind.is_valid(event):
-                self._refuse(kind, event)
-            yield event
+            yield self.make(kind, emission)
+
+    def make(self, kind: EventType, emission: Emission, overrides: Sequence[tuple[Any, Any]] = ()) -> dict[str, Any]:
+        """One emission as Zenoti's payload: projected, overridden (``overrides`` first, then
+        the stream's own), and checked against its schema. Scenarios make their steps' events here."""
+        event = self.project(kind, emission)
+        if overrides:
+            overrides_module.apply(event, overrides)
+        if self.overrides:
+            overrides_module.apply(event, self.overrides)
+        if self.validate and not kind.is_valid(event):
+            self._refuse(kind, event, bool(overrides))
+        return event
 
     def take(self, count: int) -> Iterator[dict[str, Any]]:
         """The next ``count`` events: memory stays flat however many."""
@@ -154,9 +161,9 @@ class EventStream:
                 return
             yield event
 
-    def _refuse(self, kind: EventType, event: dict[str, Any]) -> None:
+    def _refuse(self, kind: EventType, event: dict[str, Any], overridden: bool = False) -> None:
         errors = [(e.path, e.pointer, e.message) for e in kind.errors(event)]
-        if self.overrides:
+        if self.overrides or overridden:
             raise PayloadInvalid(kind.name, errors, hint=". Fix the --set value, or pass --no-validate to send it anyway")
         raise GeneratorBug(f"Generated {kind.name} event breaks its schema (seed {self.seed}): {errors[0][0]}: {errors[0][2]}", details=errors)
 

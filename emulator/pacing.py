@@ -40,16 +40,18 @@ def _moment(event: dict[str, Any]) -> datetime:
 
 
 def paced(events: Iterable[dict[str, Any]], speed: float | None, *, clock: Callable[[], float] = time.monotonic,
-          sleep: Callable[[float], None] = time.sleep) -> Iterator[dict[str, Any]]:
+          sleep: Callable[[float], None] = time.sleep,
+          when: Callable[[Any], datetime] = _moment) -> Iterator[Any]:
     """``events`` as they fall due: each waits until ``(its time - the first's) / speed``
-    real seconds have passed since the first was handed out."""
+    real seconds have passed since the first was handed out. ``when`` reads an item's
+    time (its ``event_timestamp`` unless told: a disordered delivery has its own)."""
     if speed is None:
         yield from events
         return
     first: datetime | None = None
     started = 0.0
     for event in events:
-        moment = _moment(event)
+        moment = when(event)
         if first is None:
             first, started = moment, clock()
         else:

@@ -151,6 +151,19 @@ CREATE TABLE IF NOT EXISTS captures (
     report TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS captures_received ON captures (received_at, id);
+
+-- scenario runs: the deliveries one run made, in the order sent, and what --disorder did
+CREATE TABLE IF NOT EXISTS scenario_runs (
+    id INTEGER PRIMARY KEY,
+    scenario TEXT NOT NULL,
+    -- text: a seed is any integer, SQLite's are 64-bit
+    seed TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    -- [delivery id, ...] as JSON
+    delivery_ids TEXT NOT NULL,
+    -- the disorder report as JSON, NULL for a run in story order
+    disorder TEXT
+);
 """
 
 
@@ -1257,3 +1270,22 @@ class Store:
                     out[st] += n
             return out
         return {**dict.fromkeys(STATUSES, 0), **dict(rows)}
+
+    # -- scenario runs -------------------------------------------------------------------
+
+    def record_run(self, scenario: str, seed: int, delivery_ids: Sequence[int], disorder: Mapping[str, Any] | None) -> int:
+        """Log one scenario run: its deliveries, in the order sent, and its disorder report."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO scenario_runs (scenario, seed, created_at, delivery_ids, disorder) VALUES (?, ?, ?, ?, ?)",
+                (scenario, str(seed), self._clock(), json.dumps(list(delivery_ids)),
+                 None if disorder is None else json.dumps(disorder)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def list_runs(self, *, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest scenario runs, each with its delivery ids and disorder report."""
+        rows = self._read("SELECT id, scenario, seed, created_at, delivery_ids, disorder FROM scenario_runs "
+                          "ORDER BY id DESC LIMIT ?", (limit,))
+        return [{"id": r[0], "scenario": r[1], "seed": int(r[2]), "created_at": iso(r[3]), "delivery_ids": json.loads(r[4]),
+                 "disorder": None if r[5] is None else json.loads(r[5])} for r in rows]

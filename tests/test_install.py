@@ -39,6 +39,13 @@ def test_wheel_carries_the_schemas_and_its_command_runs_anywhere(tmp_path):
     where = subprocess.run([target / "bin" / "python", "-c", "import emulator.registry as r; print(r.schema_dir())"],
                            capture_output=True, text=True, cwd=elsewhere, env=env, timeout=60).stdout
     assert Path(where.strip()).is_relative_to(target)
+    # The built-in scenarios travel in the wheel too, and play from it.
+    assert "emulator/scenario/builtin/guest-day.toml" in names
+    story = subprocess.run([target / "bin" / "zenoti-emulator", "scenario", "run", "walk-in", "--seed", "1",
+                            "--now", "2024-07-25T08:00:00Z", "--format", "jsonl"],
+                           capture_output=True, text=True, cwd=elsewhere, env=env, timeout=120)
+    assert story.returncode == 0, story.stderr
+    assert [json.loads(line)["event_type"] for line in story.stdout.splitlines()][:2] == ["Guest.Created", "AppointmentGroup.Created"]
 
 
 def test_the_version_comes_from_the_installed_metadata_everywhere(command):

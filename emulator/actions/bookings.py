@@ -70,10 +70,12 @@ def _grid(world: World, center: Center, day: date) -> list[Candidate]:
     return grid
 
 
-def _candidate_starts(world: World, center: Center, day: date, rng: random.Random, not_before: datetime) -> Iterator[Candidate]:
+def _candidate_starts(world: World, center: Center, day: date, rng: random.Random, not_before: datetime,
+                      soonest: bool = False) -> Iterator[Candidate]:
     """Start times to try on ``day`` (the center's wall clock), on the grid, in a random
-    rotation so that bookings spread over the day instead of piling up at opening."""
-    if world.profile == "edge":
+    rotation so that bookings spread over the day instead of piling up at opening
+    (``soonest``: in time order, as a walk-in takes the first free slot)."""
+    if world.profile == "edge" and not soonest:
         shape = rng.random()
         if shape < 0.35:  # groups that run past midnight
             steps = [(23, 0), (23, 15), (23, 30), (23, 45), (22, 30), (22, 45)]
@@ -91,7 +93,7 @@ def _candidate_starts(world: World, center: Center, day: date, rng: random.Rando
                     yield moment, local.hour * 60 + local.minute, local.weekday()
                 return
     grid = _grid(world, center, day)
-    cut = rng.randrange(len(grid))
+    cut = 0 if soonest else rng.randrange(len(grid))
     for index in range(len(grid)):
         candidate = grid[(cut + index) % len(grid)]
         if candidate[0] >= not_before:
@@ -173,20 +175,25 @@ def _place(world: World, center: Center, wanted: Sequence[Wish], candidate: Cand
 
 
 def book(world: World, guest_id: str, center: Center, moment: datetime, rng: random.Random, *,
-         fate: str, rebooked_from: AppointmentGroup | None = None, lead_days: int | None = None) -> tuple[AppointmentGroup | None, list[Emission]]:
+         fate: str, rebooked_from: AppointmentGroup | None = None, lead_days: int | None = None,
+         wanted: Sequence[Wish] | None = None, soonest: bool = False) -> tuple[AppointmentGroup | None, list[Emission]]:
     """Book a group for the guest at ``center``, on the first day from their wish with room.
+
+    ``wanted`` names the services instead of drawing them (a scenario's step does);
+    ``soonest`` takes the first free start instead of one spread over the day.
 
     :return: the group and its AppointmentGroup.Created, or ``(None, [])`` when the center
         has no room for it within :data:`DAYS_TO_TRY` days (the guest gives up).
     """
-    wanted = wishes(rng, center, world.profile)
+    if wanted is None:
+        wanted = wishes(rng, center, world.profile)
     lead = pick(rng, habits.LEAD_DAYS) if lead_days is None else lead_days
     not_before = moment + MIN_NOTICE
     today = moment.astimezone(center.zone).date()
     placed = None
     for extra in range(DAYS_TO_TRY):
         day = today + timedelta(days=lead + extra)
-        for candidate in _candidate_starts(world, center, day, rng, not_before):
+        for candidate in _candidate_starts(world, center, day, rng, not_before, soonest):
             placed = _place(world, center, wanted, candidate, rng)
             if placed:
                 break

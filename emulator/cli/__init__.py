@@ -73,5 +73,6 @@ from . import validate as _validate  # noqa: E402,F401
 from . import delivery as _delivery  # noqa: E402,F401
 from . import serve as _serve  # noqa: E402,F401
 from . import world as _world  # noqa: E402,F401
+from . import scenario as _scenario  # noqa: E402,F401
 from . import relay as _relay  # noqa: E402,F401
 from . import check as _check  # noqa: E402,F401

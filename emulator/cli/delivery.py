@@ -415,8 +415,14 @@ class Delivery:
 
 
 def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery: Delivery, *,
-                label: str, as_json: bool, db: str | None, made: str = "generated") -> None:
-    """Deliver ``events`` to the target, report, and exit 1 when some failed for good."""
+                label: str, as_json: bool, db: str | None, made: str = "generated", batch: int = 64,
+                on_sent: Callable[[list[int]], None] | None = None) -> None:
+    """Deliver ``events`` to the target, report, and exit 1 when some failed for good.
+
+    ``batch``: events logged together before their workers start; 1 for a paced stream,
+    whose events must go out when each falls due, not when 64 have. ``on_sent`` gets the
+    delivery ids, in the order sent, before the report (a scenario logs its run there).
+    """
     webhook = store.upsert_webhook(delivery.target, verb=delivery.verb, secret=delivery.secret)
     store.require_active(webhook)
     # A later event can still fail to be made (a list index that fits the first event, not
@@ -426,12 +432,14 @@ def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery
         store,
         label=label,
         total=total,
-        start=lambda d: d.submit_many(_until_error(events, broken), webhook),
+        start=lambda d: d.submit_many(_until_error(events, broken), webhook, batch=batch),
         settle=delivery.wait,
         concurrency=delivery.concurrency,
         options=delivery.options,
         rate=delivery.rate,
     )
+    if on_sent is not None:
+        on_sent(ids)
     summary = summarize(store, ids, stats, elapsed)
     summary["webhook_id"] = webhook.id
     print_summary(summary, as_json=as_json, title=f"Fired at {redact_url(delivery.target)} (webhook {webhook.id})", db=db)

@@ -72,11 +72,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     services.init_app(app)
     _register_error_handlers(app)
 
-    from . import api, captures_api, dashboard, openapi, receiver, validate_api
+    from . import api, captures_api, dashboard, openapi, receiver, scenarios_api, validate_api
 
     app.register_blueprint(api.bp)
     app.register_blueprint(validate_api.bp)
     app.register_blueprint(captures_api.bp)
+    app.register_blueprint(scenarios_api.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(receiver.bp)
     app.add_url_rule("/openapi.json", "openapi", openapi.view)

@@ -70,6 +70,8 @@ class Services:
         self.profiles = PROFILES
         self.resumed: list[int] = []
         self._deliverer: Deliverer | None = None
+        #: one-worker deliverers of runs that must go out in order (scenarios), until their first attempts are made
+        self._in_order: set[Deliverer] = set()
         self._lock = threading.Lock()
         self._started = False
         self._closed = False
@@ -122,8 +124,42 @@ class Services:
         with self._lock:
             self._closed = True
             deliverer, self._deliverer = self._deliverer, None
-        if deliverer is not None:
-            deliverer.close()
+            in_order, self._in_order = list(self._in_order), set()
+        for one in [*in_order, *([deliverer] if deliverer else [])]:
+            one.close()
+
+    def deliver_in_order(self, events: Sequence[Mapping[str, Any]], hooks: Sequence[Webhook]) -> list[int]:
+        """Log ``events`` for each of ``hooks`` and send them one at a time, in this order.
+
+        The shared deliverer's workers would send them side by side; a scenario's story
+        must reach the receiver in its order. A one-worker deliverer makes each first
+        attempt in turn, then closes: its retries stay scheduled in the log, where the
+        shared deliverer picks them up (``FOLLOW_LOG_S``).
+        """
+        with self._lock:
+            if self._closed:
+                raise ShuttingDown("The emulator is shutting down; nothing new is sent.")
+            one = Deliverer(self.store, options=self.options, concurrency=1)
+            self._in_order.add(one)
+        ids: list[int] = []
+        try:
+            for hook in hooks:
+                ids += one.submit_many(events, hook, batch=len(events) or 1)
+        except BaseException:
+            self._finish(one)
+            raise
+
+        threading.Thread(target=self._finish, args=(one, True), name="in-order delivery", daemon=True).start()
+        return ids
+
+    def _finish(self, one: Deliverer, wait: bool = False) -> None:
+        if wait:
+            one.wait(settle=False)
+        with self._lock:
+            if one not in self._in_order:
+                return  # closed by stop_delivering
+            self._in_order.discard(one)
+        one.close()
 
     def close(self) -> None:
         """:meth:`stop_delivering`, then close the log. Idempotent."""

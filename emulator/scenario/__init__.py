@@ -1,0 +1,13 @@
+"""Scenarios: short stories on the world, written as files, played as ordered events.
+
+:mod:`.story` reads and checks a scenario file (TOML); :mod:`.play` plays its steps as
+actions of the seed's world and makes their events. The built-in scenarios live in
+``builtin/`` in the same format a user writes.
+"""
+
+from __future__ import annotations
+
+from .play import Played, Player, Run, play, stage
+from .story import ACTIONS, Scenario, ScenarioError, Step, builtin_names, load, parse
+
+__all__ = ["ACTIONS", "Played", "Player", "Scenario", "ScenarioError", "Step", "builtin_names", "load", "parse", "play", "Run", "stage"]
