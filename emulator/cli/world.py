@@ -78,8 +78,9 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
         if ctx.get_parameter_source("concurrency") is ParameterSource.DEFAULT:
             delivery["concurrency"] = 1
         with Store(db) as store:
+            # A paced stream goes out as it falls due, not 64 at a time.
             fire_events(store, paced(stream, pace), None, Delivery.from_options(**delivery), label="simulate",
-                        as_json=as_json, db=db)
+                        as_json=as_json, db=db, batch=64 if pace is None else 1)
         return
     from .generate import print_events
 
