@@ -102,6 +102,22 @@ class ZenotiEmulator:
         self.deliverer.wait(settle=wait)
         return [self.store.get_delivery(i) for i in ids]
 
+    def scenario(self, name: str, url: str | None = None, *, seed: int | None = None, now: Any = None,
+                 profile: str = "realistic", **fire: Any) -> list[Any]:
+        """Play scenario ``name`` (a built-in, or a path to a scenario file) on the world of
+        ``seed``: its events in story order, or, with ``url``, their deliveries there, sent
+        one at a time in that order (``fire``: more arguments of :meth:`fire`).
+        """
+        from .generate import parse_now
+        from .scenario.play import play
+        from .scenario.story import load
+
+        moment = parse_now(now) if isinstance(now, str) else now
+        events = [played.event for played in play(load(name), seed=seed, now=moment, profile=profile)]
+        if url is None:
+            return events
+        return [delivery for event in events for delivery in self.fire(url, [event], **fire)]
+
     def wait_for_retries(self, timeout: float = 60.0) -> list[Delivery]:
         """Wait (on the scaled clock) until every delivery of this emulator is final.
 

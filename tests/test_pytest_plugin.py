@@ -192,3 +192,15 @@ def test_the_readmes_receiver_passes_every_check(zenoti_emulator: ZenotiEmulator
         results = check_run.run_all()
     assert {r.name: r.message for r in results if r.outcome not in ("pass", "skip")} == {}
     assert [r.name for r in results if r.outcome == "skip"] == []
+
+
+def test_the_fixture_plays_a_scenario_and_delivers_it_in_story_order(zenoti_emulator: ZenotiEmulator) -> None:
+    events = zenoti_emulator.scenario("no-show", seed=3, now="2024-07-25T08:00:00Z")
+    assert events == zenoti_emulator.scenario("no-show", seed=3, now="2024-07-25T08:00:00Z")
+    assert [e["event_type"] for e in events][-1] == "AppointmentGroup.Status"
+    assert events[-1]["data"]["appointment_group_status"] == -2
+    with Receiver() as rx:
+        deliveries = zenoti_emulator.scenario("no-show", rx.url, seed=3, now="2024-07-25T08:00:00Z", secret=SECRET)
+        received = [json.loads(r.body) for r in rx.wait_for(len(events))]
+    assert [d.status for d in deliveries] == ["delivered"] * len(events)
+    assert received == events
