@@ -71,7 +71,7 @@ def test_a_correct_receiver_passes_every_check_with_the_defaults(correct: Contra
 def test_each_breakage_fails_its_own_check_and_no_other(broken: str) -> None:
     verb = ["--verb", "PUT"] if broken == "post-only" else []
     if broken == "rate-limited":
-        # 300 a minute: the rest of the suite for 41 types is more than that already, so the
+        # 300 a minute: the rest of the suite for 38 types is more than that already, so the
         # webhook subscribes to one type, and only the burst goes past the limit.
         verb += ["--event-type", "AppointmentGroup.Created"]
     with ContractReceiver(secret=SECRET, broken=broken) as rx:
