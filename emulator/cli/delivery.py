@@ -481,7 +481,7 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
       zenoti-emulator fire -t http://127.0.0.1:9000/hook -n 500 -c 16 --rate 100/s
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --time-scale 600 --no-wait
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --ping
-      zenoti-emulator fire -t http://127.0.0.1:9000/hook --from-file fixtures/zenoti/
+      zenoti-emulator fire -t http://127.0.0.1:9000/hook --from-file relayed/
     """
     from ..store import Store
 

@@ -176,7 +176,7 @@ def captures_export_command(output: str, fmt: str | None, event_types: tuple[str
 
     \b
     Examples:
-      zenoti-emulator captures export -o fixtures/zenoti/            # one file per event
+      zenoti-emulator captures export -o relayed/                    # one file per event
       zenoti-emulator captures export -o today.jsonl --since 24h --event-type AppointmentGroup.Created
     """
     from ..recorded import export, parse_since
