@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .errors import UsageError
@@ -41,6 +41,8 @@ MAX_TIME = datetime.fromtimestamp(2**32 - 1, timezone.utc)
 MAX_JSON_DEPTH = 64
 #: The longest a single attempt may wait for its receiver, in seconds (Zenoti: 10).
 MAX_TIMEOUT = 600.0
+#: The most days one simulation may cover (ten years; the clock must also end by MAX_TIME).
+MAX_DAYS = 3660
 #: The slowest rate of requests: one an hour.
 MIN_RATE = 1 / 3600
 #: Digits an integer may be written with (more than any bounded value needs).
@@ -107,6 +109,13 @@ def parse_seconds(value: str | float, *, what: str, high: float = MAX_TIMEOUT) -
     if not (math.isfinite(seconds) and 0 < seconds <= high):
         raise UsageError(f"{what} must be more than 0 and at most {high:g} seconds, not {_show(str(value))}.")
     return seconds
+
+
+def check_days(days: float) -> timedelta:
+    """``--days`` as a span: more than 0 (NaN is not) and at most :data:`MAX_DAYS`."""
+    if not 0 < days <= MAX_DAYS:
+        raise UsageError(f"--days must be more than 0 and at most {MAX_DAYS}, not {days:g}.")
+    return timedelta(days=days)
 
 
 def parse_rate(text: str) -> float:
@@ -249,6 +258,7 @@ def _iso(moment: datetime) -> str:
 
 
 __all__ = [
+    "MAX_DAYS",
     "MAX_ID",
     "MAX_JSON_DEPTH",
     "MAX_TIME",
@@ -256,6 +266,7 @@ __all__ = [
     "MIN_RATE",
     "MIN_TIME",
     "TooDeep",
+    "check_days",
     "check_depth",
     "check_int",
     "check_time",

@@ -38,8 +38,7 @@ DEFAULT_EVENT_TYPE = "AppointmentGroup.Created"
 #: What an ObjectId's four time bytes can carry: the world's clock must stay inside.
 EARLIEST = bounds.MIN_TIME
 LATEST = bounds.MAX_TIME
-#: The most days one simulation may cover.
-MAX_DAYS = 3660
+MAX_DAYS = bounds.MAX_DAYS
 
 
 class ObjectIds:
@@ -231,11 +230,7 @@ def parse_now(text: str) -> datetime:
     return bounds.parse_time(text)
 
 
-def check_days(days: float) -> timedelta:
-    """``--days`` as a span: more than 0 and at most :data:`MAX_DAYS`."""
-    if not 0 < days <= MAX_DAYS:
-        raise UsageError(f"--days must be more than 0 and at most {MAX_DAYS}, not {days:g}.")
-    return timedelta(days=days)
+check_days = bounds.check_days
 
 
 def generate_events(event_type: str = DEFAULT_EVENT_TYPE, *, count: int = 1, seed: int | None = None,

@@ -77,7 +77,7 @@ def _id(case: tuple[list[str], int, str]) -> str:
 @pytest.mark.parametrize(("args", "code", "needle"), CASES, ids=[_id(c) for c in CASES])
 def test_bad_input_is_one_line_and_the_right_exit_code(env: Path, args: list[str], code: int, needle: str) -> None:
     if args[:3] == ["generate", "-o", "/dev/full"] and not os.path.exists("/dev/full"):
-        pytest.skip("no /dev/full here")
+        pytest.skip("needs /dev/full (Linux's always-full device) to test a write that fails")
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == code, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
