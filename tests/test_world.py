@@ -277,3 +277,35 @@ def test_asking_for_one_type_gives_that_types_events_of_the_same_world():
     everything = list(simulate_events(seed=2, now=NOW, days=2))
     statuses = list(simulate_events(seed=2, now=NOW, days=2, types=["AppointmentGroup.Status"]))
     assert statuses == [e for e in everything if e["event_type"] == "AppointmentGroup.Status"]
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_days_free_starts_agree_with_the_calendars(seed: int) -> None:
+    """Booking skips the starts :func:`fitting_starts` rules out; it must rule out exactly
+    those where the calendars have no therapist on duty (and room) free for the time."""
+    from emulator.actions.bookings import _on_duty_on, fitting_starts
+    from emulator.simulation import Simulation
+    from emulator.world import World
+
+    world = World(seed, NOW, "realistic")
+    for _ in Simulation(world).run(until=NOW + timedelta(days=3)):
+        pass
+    checked = ruled_out = 0
+    for center in world.centers:
+        opens, closes = center.hours
+        for ahead in range(4):
+            day = (world.now + timedelta(days=ahead)).astimezone(center.zone).date()
+            duty = _on_duty_on(world, center, day.weekday())
+            for minutes, needs_room in ((30, False), (60, True), (95, True), (150, False)):
+                fits = fitting_starts(world, center, day, minutes, needs_room)
+                for first in range(opens * 60, closes * 60, 5):
+                    start = datetime(day.year, day.month, day.day, first // 60, first % 60, tzinfo=center.zone).astimezone(UTC)
+                    end = start + timedelta(minutes=minutes)
+                    free = any(lo <= first and first + minutes <= hi and world.calendar.is_free(t.id, start, end)
+                               for t, lo, hi in duty)
+                    if needs_room:
+                        free = free and any(world.calendar.is_free(r.id, start, end) for r in center.rooms)
+                    assert bool(fits >> first & 1) == free, (center.name, day, first, minutes, needs_room)
+                    checked += 1
+                    ruled_out += not free
+    assert ruled_out and checked - ruled_out  # the days were neither empty nor full
