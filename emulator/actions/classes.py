@@ -205,10 +205,10 @@ class Studio:
         return emitted
 
     def cancel_booking(self, moment: datetime, booking: ClassBooking) -> list[Emission]:
-        return cancel_class_booking(self.world, booking, moment) if _active(booking) else []
+        return cancel_class_booking(self.world, booking, moment) if ongoing(booking) else []
 
     def delete_booking(self, moment: datetime, booking: ClassBooking) -> list[Emission]:
-        return delete_class_booking(self.world, booking, moment) if _active(booking) else []
+        return delete_class_booking(self.world, booking, moment) if ongoing(booking) else []
 
     def close_waitlist(self, moment: datetime, session: Session) -> list[Emission]:
         return close_class_waitlist(self.world, session, moment) if session.open else []
@@ -239,7 +239,7 @@ def bookable(session: Session, moment: datetime) -> bool:
     return not (session.full and len(session.waiting) >= WAITLIST_SIZE)
 
 
-def _active(booking: ClassBooking) -> bool:
+def ongoing(booking: ClassBooking) -> bool:
     """A booking of an open session still seated or waiting: the only kind that can end."""
     return booking.session.open and booking.state in ("seated", "waiting")
 
