@@ -402,14 +402,19 @@ class Player:
 
     def _create_membership(self, step: Step) -> list[Emission]:
         guest_id = self._guest(step)
-        center = self._center(step, self.world.center_by_id[self.world.guests[guest_id].center_id])
-        moment = self.moment(step, center=center)
-        rng = self.rng(step)
+        home = self.world.center_by_id[self.world.guests[guest_id].center_id]
         recurring = step.params.get("recurring", True)
-        plans = [plan for plan in memberships.plans(self.world, center) if plan.recurring == recurring]
+        # The step's center; else the guest's, or the first that sells such a membership
+        # (each center sells three or four of the plans).
+        centers = [self._center(step, home)] if "center" in step.params else [home, *self.world.centers]
+        center, plans = next(((c, found) for c in centers
+                              if (found := [p for p in memberships.plans(self.world, c) if p.recurring == recurring])),
+                             (centers[0], []))
         if not plans:
             kind = "recurring" if recurring else "term"
             raise self.fail(step, "recurring", f"center {center.name} sells no {kind} membership (try another center or seed)")
+        moment = self.moment(step, center=center)
+        rng = self.rng(step)
         seller = rng.choice(center.therapists)
         membership, emitted = memberships.create_membership(self.world, center, guest_id, moment, rng, plan=rng.choice(plans),
                                                             sold_by=Named(seller.id, seller.full_name))
