@@ -564,6 +564,12 @@ def test_list_and_show_tell_the_steps_their_times_types_and_links() -> None:
     assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)
     table = runner.invoke(cli, ["scenario", "show", "guest-day", "--seed", "2", "--now", "2024-07-25T08:00:00Z"])
     assert "Guest.Created" in table.stdout and "close_invoice" in table.stdout
+    shown = runner.invoke(cli, ["scenario", "show", "class-day", "--seed", "2", "--now", "2024-07-25T08:00:00Z", "--json"])
+    rows = json.loads(shown.stdout)["events"]
+    session = rows[0]["session"]
+    assert [r["booking"] for r in rows if r["event_type"] == "Class.Booking.Approved"] == [rows[5]["booking"]]
+    table = runner.invoke(cli, ["scenario", "show", "class-day", "--seed", "2", "--now", "2024-07-25T08:00:00Z"])
+    assert f"class {session}" in table.stdout and f"booking {rows[5]['booking']}" in table.stdout  # the "other" column
 
 
 # -- disorder --------------------------------------------------------------------------------
