@@ -510,6 +510,9 @@ MISTAKES = [
      "step 5 (take_attendance): do: guests still wait for a seat: close the waitlist first (close_waitlist)"),
     ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "cancel_class_booking"\n'
      '[[step]]\ndo = "cancel_class_booking"\n', "step 4 (cancel_class_booking): booking: booking 'booking' is cancelled; only a seated"),
+    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "cancel_class_booking"\n'
+     '[[step]]\ndo = "take_attendance"\nat = "start+5m"\nno_shows = ["booking"]\n',
+     "step 4 (take_attendance): no_shows: booking 'booking' holds no seat of this class (it is cancelled)"),
     ('[[step]]\ndo = "create_membership"\n[[step]]\ndo = "unfreeze_membership"\n',
      "step 2 (unfreeze_membership): do: membership 'membership' is active; only a frozen membership is unfrozen"),
     ('[[step]]\ndo = "create_membership"\n[[step]]\ndo = "cancel_membership"\n[[step]]\ndo = "freeze_membership"\n',

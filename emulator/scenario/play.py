@@ -211,7 +211,7 @@ class Player:
 
     def _book(self, step: Step) -> list[Emission]:
         guest_id = self._guest(step)
-        package = self.packages.get(step.params.get("package", ""))
+        package = self._package(step) if "package" in step.params else None
         home = package.center if package else self.world.center_by_id[self.world.guests[guest_id].center_id]
         center = self._center(step, home)
         moment = self.moment(step, center=center)
@@ -241,7 +241,7 @@ class Player:
             raise self.fail(step, "center", f"package {name!r} is redeemed where it was sold, at {package.center.name}")
         left = [line.service for line in package.lines if line.balance > 0]
         services = step.params.get("services", 1)
-        if package.state == STATE_CLOSED or len(left) < services:
+        if len(left) < services:
             raise self.fail(step, "services", f"package {name!r} has sessions of {len(left)} service(s) left")
         return [(service, (), False) for service in left[:services]]
 
@@ -364,9 +364,11 @@ class Player:
         if guest_id in session.guest_ids:
             raise self.fail(step, "guest", f"guest {step.params.get('guest', 'guest')!r} already has a booking of this class")
         if not classes.bookable(session, moment):
-            closes = WAITLIST_CLOSES.seconds // 60
-            raise self.fail(step, "class", f"class {step.params.get('class', 'class')!r} takes bookings until {closes} minutes "
-                                           f"before it starts, and {WAITLIST_SIZE} guests on its waitlist when it is full")
+            name = step.params.get("class", "class")
+            if moment >= session.start - WAITLIST_CLOSES:
+                raise self.fail(step, "class", f"class {name!r} takes bookings until {WAITLIST_CLOSES.seconds // 60} minutes "
+                                               "before it starts")
+            raise self.fail(step, "class", f"class {name!r} is full, and so is its waitlist ({WAITLIST_SIZE} guests)")
         booking, emitted = classes.book_class(self.world, session, guest_id, moment, self.rng(step))
         self.bookings[step.params.get("as", "booking")] = booking
         return emitted
@@ -394,8 +396,9 @@ class Player:
             raise self.fail(step, "do", "guests still wait for a seat: close the waitlist first (close_waitlist)")
         absent = [self.bookings[name] for name in step.params.get("no_shows", [])]
         for name, booking in zip(step.params.get("no_shows", []), absent):
-            if booking.state != "seated":
-                raise self.fail(step, "no_shows", f"booking {name!r} holds no seat (it is {booking.state.replace('_', '-')})")
+            if booking.session is not session or booking.state != "seated":
+                raise self.fail(step, "no_shows", f"booking {name!r} holds no seat of this class "
+                                                  f"(it is {booking.state.replace('_', '-')})")
         return classes.take_class_attendance(self.world, session, moment, lambda b: any(b is a for a in absent))
 
     # -- memberships -------------------------------------------------------------------------
