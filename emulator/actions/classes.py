@@ -149,26 +149,27 @@ class Studio:
 
     def _plan(self, moment: datetime, session: Session, rng: random.Random) -> None:
         """The session's future: bookings, maybe an edit, maybe its end, the waitlist, attendance."""
-        start, at = session.start, self._at
+        start, sim = session.start, self.sim
+        assert sim is not None, "only a simulation schedules what follows"
         closes = start - WAITLIST_CLOSES
         fate = pick(rng, SESSION_FATES)
         if fate != "held":
             when = _between(rng, moment + timedelta(minutes=20), start - timedelta(minutes=60))
             if fate == "cancelled":
-                at(when, self.cancel_session, session)
+                sim.at(when, self.cancel_session, session)
                 if rng.random() < DELETE_AFTER_CANCEL_SHARE:
-                    at(when + timedelta(seconds=rng.uniform(30, 600)), self.delete_session, session)
+                    sim.at(when + timedelta(seconds=rng.uniform(30, 600)), self.delete_session, session)
             else:
-                at(when, self.delete_session, session)
+                sim.at(when, self.delete_session, session)
         if rng.random() < EDIT_SHARE:
-            at(_between(rng, moment + timedelta(minutes=10), closes - timedelta(minutes=10)), self.edit_session, session)
+            sim.at(_between(rng, moment + timedelta(minutes=10), closes - timedelta(minutes=10)), self.edit_session, session)
         first, last = moment + timedelta(minutes=2), closes - timedelta(minutes=5)
         for n in range(round(session.capacity * rng.uniform(*DEMAND))):
             # Most book soon after the timetable is out: a popular session fills early,
             # which leaves its waitlist time to move up as others cancel.
-            at(first + (last - first) * rng.random() ** BOOKING_SKEW, self.book, session, n)
-        at(closes + timedelta(seconds=rng.uniform(1, 90)), self.close_waitlist, session)
-        at(start + timedelta(seconds=rng.uniform(600, 1200)), self.take_attendance, session)
+            sim.at(first + (last - first) * rng.random() ** BOOKING_SKEW, self.book, session, n)
+        sim.at(closes + timedelta(seconds=rng.uniform(1, 90)), self.close_waitlist, session)
+        sim.at(start + timedelta(seconds=rng.uniform(600, 1200)), self.take_attendance, session)
 
     def edit_session(self, moment: datetime, session: Session) -> list[Emission]:
         """The front desk edits the session (the edit's stream is named by its count)."""
