@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 @cli.group("scenario", short_help="Built-in and user-written scenarios: list, show, run.")
 def scenario_group() -> None:
     """Scenarios are short stories on the simulated business (a guest's day, a no-show, a
-    refund...), each an ordered list of steps in a TOML file. NAME is a built-in
+    refund, a class with a waitlist, a membership's life...), each an ordered list of steps
+    in a TOML file. NAME is a built-in
     scenario's name or the path of your own file (see the README's "Scenarios")."""
 
 
