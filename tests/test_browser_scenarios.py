@@ -36,27 +36,32 @@ def test_pick_a_scenario_see_its_steps_run_it_and_watch_its_deliveries(app: Serv
             page.goto(app.url + "/#scenarios")
 
             select = page.get_by_test_id("scenario-select")
-            expect(select.locator("option")).to_have_count(6)
+            expect(select.locator("option")).to_have_count(9)
             select.select_option("reschedule")
             steps = page.get_by_test_id("scenario-steps")
             expect(steps.locator("tbody tr").nth(2)).to_contain_text("cancel")
             expect(steps.locator("tbody tr").nth(1)).to_contain_text("AppointmentGroup.Created")
 
+            select.select_option("class-day")  # a class's rows link by session and booking
+            expect(steps.locator("tbody tr").first).to_contain_text("class ")
+            expect(steps.locator("tbody tr").nth(7)).to_contain_text("Class.Booking.Approved")
+            expect(steps.locator("tbody tr").nth(7)).to_contain_text("booking ")
+
             select.select_option("guest-day")
             page.get_by_test_id("scenario-seed").fill("4")
             page.get_by_test_id("scenario-show").click()
             expect(steps.locator("tbody tr").first).to_contain_text("Guest.Created")
-            expect(steps.locator("tbody tr")).to_have_count(11)
+            expect(steps.locator("tbody tr")).to_have_count(12)
 
             page.get_by_test_id("scenario-disorder").fill("duplicates=1")
             page.get_by_test_id("scenario-run").click()
-            expect(page.get_by_test_id("scenario-status")).to_contain_text("22 deliveries")
+            expect(page.get_by_test_id("scenario-status")).to_contain_text("24 deliveries")
             card = page.locator("[data-testid=scenario-runs] details").first
             expect(card).to_contain_text("guest-day (seed 4)")
-            expect(card).to_contain_text("duplicated 11")
-            expect(card.locator("tbody tr")).to_have_count(22)
+            expect(card).to_contain_text("duplicated 12")
+            expect(card.locator("tbody tr")).to_have_count(24)
             wait_refreshes(page, "scenarioRefreshes")
-            expect(card.locator(".badge.delivered")).to_have_count(22, timeout=20_000)
+            expect(card.locator(".badge.delivered")).to_have_count(24, timeout=20_000)
 
             bad = page.get_by_test_id("scenario-disorder")
             bad.fill("shuffle=1")

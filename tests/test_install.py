@@ -40,7 +40,9 @@ def test_wheel_carries_the_schemas_and_its_command_runs_anywhere(tmp_path):
                            capture_output=True, text=True, cwd=elsewhere, env=env, timeout=60).stdout
     assert Path(where.strip()).is_relative_to(target)
     # The built-in scenarios travel in the wheel too, and play from it.
-    assert "emulator/scenario/builtin/guest-day.toml" in names
+    from emulator.scenario import builtin_names
+
+    assert {f"emulator/scenario/builtin/{name}.toml" for name in builtin_names()} <= set(names)
     story = subprocess.run([target / "bin" / "zenoti-emulator", "scenario", "run", "walk-in", "--seed", "1",
                             "--now", "2024-07-25T08:00:00Z", "--format", "jsonl"],
                            capture_output=True, text=True, cwd=elsewhere, env=env, timeout=120)

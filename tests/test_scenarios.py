@@ -20,13 +20,16 @@ from emulator.cli import cli
 from emulator.disorder import Disorder, disorder, parse_disorder
 from emulator.errors import UsageError
 from emulator.pacing import paced
+from emulator.registry import default_registry
 from emulator.scenario import builtin_names, load, parse, stage
 from emulator.world import habits
 from .receivers import Receiver
 from .test_delivery import FakeClock
 
 NOW = datetime(2024, 7, 25, 8, 0, tzinfo=timezone.utc)
-BUILTINS = ("guest-day", "no-show", "late-cancel", "reschedule", "refund", "walk-in")
+REGISTRY = default_registry()
+BUILTINS = ("guest-day", "no-show", "late-cancel", "reschedule", "refund", "walk-in", "class-day", "membership-lifecycle",
+            "package-redemption")
 
 
 def events_of(name: str, seed: int, profile: str = "realistic", now: datetime = NOW) -> list[dict[str, Any]]:
@@ -34,16 +37,22 @@ def events_of(name: str, seed: int, profile: str = "realistic", now: datetime = 
 
 
 def group_id(event: dict[str, Any]) -> str | None:
+    """The group an event names (feedback names it in upper case, as its samples do)."""
     data = event["data"]
-    return data.get("appointment_group_id") or (data.get("invoice") or {}).get("appointment_group_id")
+    found = data.get("appointment_group_id") or (data.get("invoice") or {}).get("appointment_group_id")
+    return found.lower() if found else None
 
 
 def check_chain(events: list[dict[str, Any]]) -> dict[str, list[int]]:
-    """What every story must keep: time never goes back, a group is announced before
-    anything names it, its status moves are legal, ids are unique. Returns each group's statuses."""
+    """What every story must keep: time never goes back, every event is valid, a group is
+    announced before anything names it, its status moves are legal, ids are unique; and so
+    for classes, memberships and packages (:func:`check_desk`). Returns each group's statuses."""
     stamps = [e["event_timestamp"] for e in events]
     assert stamps == sorted(stamps)
     assert len({e["id"] for e in events}) == len(events)
+    for event in events:
+        assert REGISTRY[event["event_type"]].errors(event) == [], event["event_type"]
+    check_desk(events)
     created_guests: set[str] = set()
     statuses: dict[str, list[int]] = {}
     for event in events:
@@ -65,6 +74,139 @@ def check_chain(events: list[dict[str, Any]]) -> dict[str, list[int]]:
     return statuses
 
 
+#: What may follow what, for one membership, as a receiver sees it (as in test_world_memberships_packages).
+MEMBERSHIP_MOVES = {
+    "Guest.Membership.Created": {"Guest.Membership.Freeze", "Guest.Membership.Cancelled"},
+    "Guest.Membership.Freeze": {"Guest.Membership.Unfreeze"},
+    "Guest.Membership.Unfreeze": {"Guest.Membership.Freeze", "Guest.Membership.Cancelled"},
+    "Guest.Membership.Cancelled": {"Guest.Membership.Reinstate"},
+    "Guest.Membership.Reinstate": {"Guest.Membership.Freeze", "Guest.Membership.Cancelled"},
+}
+
+
+def check_desk(events: list[dict[str, Any]]) -> None:
+    """Classes, memberships and packages chain as a receiver follows them: a booking names a
+    session scheduled before (and not over), an ending names a booking made before, only a
+    waitlisted booking is approved or rejected, seats never exceed the capacity; a
+    membership's events follow its rules; a package's events name a package sold before,
+    and a redemption a visit's invoice closed before (a reversal, a redemption made before)."""
+    sessions: dict[int, dict[str, Any]] = {}
+    seated: dict[int, set[int]] = {}
+    bookings: dict[int, dict[str, Any]] = {}
+    membership_last: dict[str, str] = {}
+    packages: set[str] = set()
+    invoices: dict[str, dict[str, Any]] = {}
+    redeemed: list[tuple[str, str]] = []
+    for event in events:
+        kind, data = event["event_type"], event["data"]
+        if kind == "Class.Schedule.Created":
+            sessions[data["sesion_id"]] = data
+            seated[data["sesion_id"]] = set()
+        elif kind.startswith("Class.Schedule."):
+            assert data["sesion_id"] in sessions, f"{kind} of a session never scheduled"
+            sessions[data["sesion_id"]] = data
+        elif kind.startswith("Class.Booking."):
+            session, registration = data["session_id"], data["registration_id"]
+            assert session in sessions and sessions[session]["center_id"] == data["center_id"]
+            if kind == "Class.Booking.Created":
+                bookings[registration] = data
+                if not data["waitlist"]:
+                    seated[session].add(registration)
+            else:
+                assert registration in bookings and bookings[registration]["session_id"] == session
+                if kind in ("Class.Booking.Approved", "Class.Booking.Rejected"):
+                    assert bookings[registration]["waitlist"] is True and data["waitlist"] is True
+                if kind == "Class.Booking.Approved":
+                    seated[session].add(registration)
+                else:
+                    seated[session].discard(registration)
+            assert len(seated[session]) <= sessions[session]["capacity"]
+        elif kind.startswith("Guest.Membership."):
+            membership = data["user_membership_id"]
+            if kind != "Guest.Membership.Created":
+                assert kind in MEMBERSHIP_MOVES[membership_last[membership]], f"{membership_last[membership]} then {kind}"
+            membership_last[membership] = kind
+        elif kind == "Invoice.Closed":
+            invoices[data["invoice"]["id"]] = data["invoice"]
+        elif kind.startswith("Guest.Package."):
+            package = data["user_package_id"]
+            if kind == "Guest.Package.Created":
+                packages.add(package)
+            assert package in packages, f"{kind} of a package never sold"
+            if kind == "Guest.Package.Redemption":
+                for used in data["service_redemptions"]:
+                    invoice = invoices[used["invoice"]["id"]]
+                    assert used["invoice"]["item_id"] in {i["invoice_item_id"] for i in invoice["invoice_items"]}
+                    redeemed.append((package, used["invoice"]["item_id"]))
+            elif kind == "Guest.Package.RedemptionReversal":
+                for used in data["service_redemptions_reversal"]:
+                    redeemed.remove((package, used["invoice"]["item_id"]))
+
+
+def check_class_day(events: list[dict[str, Any]]) -> None:
+    """Two seats: the regular and ann book them, ben is waitlisted, ann cancels and ben is
+    approved into her seat (his own registration), the regular is the no-show."""
+    kinds = [e["event_type"] for e in events]
+    assert kinds == ["Class.Schedule.Created", "Class.Booking.Created", "Guest.Created", "Class.Booking.Created",
+                     "Guest.Created", "Class.Booking.Created", "Class.Booking.Cancelled", "Class.Booking.Approved",
+                     "Class.Booking.NoShow"]
+    schedule, regular, ann_created, ann, ben_created, ben, cancelled, approved, no_show = (e["data"] for e in events)
+    assert schedule["capacity"] == 2
+    assert {d["session_id"] for d in (regular, ann, ben, cancelled, approved, no_show)} == {schedule["sesion_id"]}
+    assert (regular["waitlist"], ann["waitlist"], ben["waitlist"]) == (False, False, True)
+    assert ann["guest_id"] == ann_created["id"] and ben["guest_id"] == ben_created["id"]
+    assert len({regular["guest_id"], ann["guest_id"], ben["guest_id"]}) == 3
+    assert cancelled["registration_id"] == ann["registration_id"]
+    assert approved["registration_id"] == ben["registration_id"] and approved["guest_id"] == ben["guest_id"]
+    assert no_show["registration_id"] == regular["registration_id"]
+    start = datetime.fromisoformat(schedule["start_time"]).replace(tzinfo=timezone.utc)
+    assert fired(events[7]) < start - timedelta(minutes=30) < start < fired(events[8])  # approved while the waitlist is open
+
+
+def check_membership_lifecycle(events: list[dict[str, Any]]) -> None:
+    """Exactly the five moves, in order, of one recurring membership of one guest; the
+    freeze is for the 14 days asked and lifted before they end; a cancelled membership has a
+    reason and a grace period, a reinstated one neither, and is collected again."""
+    assert [e["event_type"] for e in events] == ["Guest.Membership.Created", "Guest.Membership.Freeze",
+                                                 "Guest.Membership.Unfreeze", "Guest.Membership.Cancelled",
+                                                 "Guest.Membership.Reinstate"]
+    created, frozen, unfrozen, cancelled, reinstated = (e["data"] for e in events)
+    assert len({d["user_membership_id"] for d in (created, frozen, unfrozen, cancelled, reinstated)}) == 1
+    assert created["recurrence_status"] == 3 and created["sold_by"]["id"] is not None
+    assert reinstated["members"][0]["id"] == created["guest_id"]
+    start, end = (datetime.fromisoformat(frozen["freeze"][k]) for k in ("start_date", "end_date"))
+    assert end - start == timedelta(days=14) and fired(events[2]).date() < end.date()  # lifted early
+    assert cancelled["cancel"]["reason"] and cancelled["grace_period_date"] is not None
+    assert reinstated["next_collection_date"] is not None and reinstated["grace_period_date"] is None
+
+
+def check_package_redemption(events: list[dict[str, Any]], statuses: dict[str, list[int]]) -> None:
+    """The package's service is booked, served and paid; the visit redeems one session of it
+    (naming the visit's invoice line), the reversal gives the same session back, and the
+    extension moves the end 30 days."""
+    kinds = [e["event_type"] for e in events]
+    assert kinds == ["Guest.Package.Created", "AppointmentGroup.Created", "AppointmentGroup.Status", "Appointment.Started",
+                     "Appointment.Completed", "Invoice.Closed", "Guest.Package.Redemption",
+                     "Guest.Package.RedemptionReversal", "Guest.Package.ValidityUpdate"]
+    sold, booked, invoice = events[0]["data"], events[1]["data"], events[5]["data"]["invoice"]
+    redemption, reversal, extended = (e["data"] for e in events[6:])
+    assert {d["user_package_id"] for d in (sold, redemption, reversal, extended)} == {sold["user_package_id"]}
+    assert booked["guest"]["id"] == invoice["guest"]["id"] and list(statuses.values()) == [[0, 2]]
+    service = booked["appointments"][0]["service_id"]
+    assert service in {s["service_type_info"]["id"] for s in sold["services"]}
+    used = redemption["service_redemptions"]
+    assert [(u["invoice"]["id"], u["service"]["id"]) for u in used] == [(invoice["id"], service)]
+    assert used[0]["invoice"]["item_id"] == invoice["invoice_items"][0]["invoice_item_id"]
+    assert reversal["service_redemptions_reversal"] == used
+    assert all(line["used"] == 0 for line in sold["services"])  # a new package: its first session is this visit's
+    before, after = (datetime.fromisoformat(d["date"]["end"]) for d in (sold, extended))
+    assert after - before == timedelta(days=30)
+
+
+def fired(event: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(event["event_timestamp"][:26]).replace(tzinfo=timezone.utc)
+
+
 @pytest.mark.parametrize("profile", ["realistic", "edge"])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 @pytest.mark.parametrize("name", BUILTINS)
@@ -81,7 +223,10 @@ def test_every_builtin_scenario_chains(name: str, seed: int, profile: str) -> No
         assert kinds[4:10] == ["Appointment.Started", "Appointment.Completed"] * 3
         started = [e["data"]["appointments"][0]["id"] for e in events[4:10:2]]
         assert started == [a["id"] for a in appointments]  # each appointment, in the order they run
-        assert kinds[10:] == ["Invoice.Closed"] and events[10]["data"]["invoice"]["id"] == events[1]["data"]["invoice_id"]
+        assert kinds[10:] == ["Invoice.Closed", "Appointment.Feedback.V1"]  # the world's first center asks V1
+        assert events[10]["data"]["invoice"]["id"] == events[1]["data"]["invoice_id"]
+        rated = events[11]["data"]
+        assert (rated["appointment_group_id"], rated["user_id"]) == (events[1]["data"]["appointment_group_id"].upper(), guest.upper())
         assert list(statuses.values()) == [[0, 4, 2]]
     elif name == "no-show":
         assert list(statuses.values()) == [[0, 4, -2]]
@@ -106,16 +251,23 @@ def test_every_builtin_scenario_chains(name: str, seed: int, profile: str) -> No
         gap = datetime.fromisoformat(first_start["event_timestamp"][:19]) - datetime.fromisoformat(events[1]["event_timestamp"][:19])
         assert timedelta(0) < gap < timedelta(hours=1), f"walk-in started {gap} after booking"
         assert list(statuses.values()) == [[0, 2]]
+    elif name == "class-day":
+        check_class_day(events)
+    elif name == "membership-lifecycle":
+        check_membership_lifecycle(events)
+    elif name == "package-redemption":
+        check_package_redemption(events, statuses)
 
 
 def test_the_builtins_are_the_documented_ones() -> None:
     assert set(builtin_names()) == set(BUILTINS)
 
 
-def test_a_scenario_replays_byte_for_byte_and_another_seed_differs() -> None:
-    one, two = events_of("guest-day", 5), events_of("guest-day", 5)
+@pytest.mark.parametrize("name", BUILTINS)
+def test_a_scenario_replays_byte_for_byte_and_another_seed_differs(name: str) -> None:
+    one, two = events_of(name, 5), events_of(name, 5)
     assert json.dumps(one) == json.dumps(two)
-    assert json.dumps(one) != json.dumps(events_of("guest-day", 6))
+    assert json.dumps(one) != json.dumps(events_of(name, 6))
 
 
 USER_FILE = """
@@ -163,6 +315,135 @@ def test_a_user_written_scenario_file_runs(tmp_path: Path) -> None:
     assert events[3]["data"]["appointment_group_status"] == -1
 
 
+DESK_FILE = """
+description = "The rest of the desk: a one-seat class gets a seat more, closes its waitlist, is cancelled and deleted; a term membership; a package closed; a bad review."
+
+[[step]]
+do = "schedule_class"
+as = "yoga"
+capacity = 1
+lead_days = 2
+
+[[step]]
+do = "create_guest"
+as = "ann"
+
+[[step]]
+do = "create_guest"
+as = "ben"
+
+[[step]]
+do = "create_guest"
+as = "cat"
+
+[[step]]
+do = "book_class"
+class = "yoga"
+as = "first"
+
+[[step]]
+do = "book_class"
+class = "yoga"
+guest = "ann"
+as = "ann"
+
+[[step]]
+do = "update_class"
+class = "yoga"
+add_seats = 1
+
+[[step]]
+do = "book_class"
+class = "yoga"
+guest = "ben"
+as = "ben"
+
+[[step]]
+do = "book_class"
+class = "yoga"
+guest = "cat"
+as = "cat"
+
+[[step]]
+do = "delete_class_booking"
+booking = "cat"
+
+[[step]]
+do = "close_waitlist"
+class = "yoga"
+at = "start-30m"
+
+[[step]]
+do = "cancel_class"
+class = "yoga"
+after = "5m"
+
+[[step]]
+do = "delete_class"
+class = "yoga"
+
+[[step]]
+do = "create_membership"
+guest = "ann"
+recurring = false
+
+[[step]]
+do = "create_package"
+guest = "ben"
+
+[[step]]
+do = "close_package"
+
+[[step]]
+do = "book"
+guest = "cat"
+
+[[step]]
+do = "check_in"
+at = "start-5m"
+
+[[step]]
+do = "serve"
+
+[[step]]
+do = "close_invoice"
+
+[[step]]
+do = "feedback"
+score = 1
+after = "1h"
+"""
+
+
+def test_every_other_desk_action_plays_as_the_world_says(tmp_path: Path) -> None:
+    """What the built-ins leave out: more seats move the waitlist up, a deleted waiting
+    booking frees nothing, closing the waitlist rejects who still waits, cancelling a class
+    cancels its bookings first; a term membership; a package closed; the score given."""
+    path = tmp_path / "desk.toml"
+    path.write_text(DESK_FILE)
+    result = CliRunner().invoke(cli, ["scenario", "run", str(path), "--seed", "4", "--now", "2024-07-25T08:00:00Z", "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    check_chain(events)
+    kinds = [e["event_type"] for e in events]
+    assert kinds == ["Class.Schedule.Created", "Guest.Created", "Guest.Created", "Guest.Created", "Class.Booking.Created",
+                     "Class.Booking.Created", "Class.Schedule.Updated", "Class.Booking.Approved", "Class.Booking.Created",
+                     "Class.Booking.Created", "Class.Booking.Deleted", "Class.Booking.Rejected", "Class.Booking.Cancelled",
+                     "Class.Booking.Cancelled", "Class.Schedule.Cancelled", "Class.Schedule.Deleted",
+                     "Guest.Membership.Created", "Guest.Package.Created", "Guest.Package.StatusUpdate",
+                     "AppointmentGroup.Created", "AppointmentGroup.Status", "Appointment.Started", "Appointment.Completed",
+                     "Invoice.Closed", "Appointment.Feedback.V1"]
+    data = [e["data"] for e in events]
+    ann, ben, cat = (d["id"] for d in data[1:4])
+    assert data[6]["capacity"] == 2 and (data[7]["guest_id"], data[7]["registration_id"]) == (ann, data[5]["registration_id"])
+    assert [data[i]["guest_id"] for i in (8, 9, 10, 11)] == [ben, cat, cat, ben]  # ben and cat wait; cat deleted, ben rejected
+    assert {data[12]["guest_id"], data[13]["guest_id"]} == {data[4]["guest_id"], ann}  # the seated ones, cancelled with the class
+    assert data[16]["guest_id"] == ann and data[16]["recurrence_status"] == -1 and data[16]["next_collection_date"] is None
+    assert data[18]["user_package_id"] == data[17]["user_package_id"] and data[18]["user_package_state"] == 0
+    assert data[24]["rating_value"] == {"service": 1, "therapist": 1, "ambience": 1, "cleanliness": 1}
+    assert data[24]["user_id"] == cat.upper()
+
+
 MISTAKES = [
     ('[[step]]\ndo = "explode"\n', "step 1: do: 'explode' is not an action"),
     ('[[step]]\ndo = "create_guest"\ncolour = "red"\n', "step 1 (create_guest): colour: unknown parameter"),
@@ -188,6 +469,62 @@ MISTAKES = [
     ('[[step]]\ndo = "book"\ncenter = 40\n', "step 1 (book): center: this world has 6 centers"),
     ('[[step]]\ndo = "book"\n[[step]]\ndo = "check_in"\n[[step]]\ndo = "serve"\n[[step]]\ndo = "set_status"\n',
      "step 4: do: 'set_status' is not an action"),
+    # feedback, classes, memberships, packages: the file's mistakes...
+    ('[[step]]\ndo = "book"\n[[step]]\ndo = "feedback"\nscore = 6\n', "step 2 (feedback): score: 6 must be a whole number from 1 to 5"),
+    ('[[step]]\ndo = "schedule_class"\ncapacity = 0\n', "step 1 (schedule_class): capacity: 0 must be a whole number from 1 to 200"),
+    ('[[step]]\ndo = "book_class"\nclass = "yoga"\n',
+     "step 1 (book_class): class: no class 'yoga' is scheduled above (a schedule_class step names it with as)"),
+    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "cancel_class_booking"\n',
+     "step 2 (cancel_class_booking): booking: no booking 'booking' is made above (a book_class step names it with as)"),
+    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "update_class"\nadd_seats = 0\n',
+     "step 2 (update_class): add_seats: 0 must be a whole number from 1 to 50"),
+    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "take_attendance"\nno_shows = "booking"\n',
+     "step 3 (take_attendance): no_shows: must be a list of booking names"),
+    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "take_attendance"\nno_shows = ["zed"]\n',
+     "step 2 (take_attendance): no_shows: 'zed' is no booking of class 'class' made above"),
+    ('[[step]]\ndo = "freeze_membership"\n',
+     "step 1 (freeze_membership): membership: no membership 'membership' is created above (a create_membership step names it with as)"),
+    ('[[step]]\ndo = "create_membership"\nrecurring = "yes"\n', "step 1 (create_membership): recurring: must be true or false"),
+    ('[[step]]\ndo = "create_membership"\n[[step]]\ndo = "freeze_membership"\ndays = 0\n',
+     "step 2 (freeze_membership): days: 0 must be a whole number from 1 to 365"),
+    ('[[step]]\ndo = "create_membership"\n[[step]]\ndo = "freeze_membership"\nat = "start"\n',
+     "step 2 (freeze_membership): at: start is no anchor of this action; it has none (use after)"),
+    ('[[step]]\ndo = "book"\npackage = "p"\n', "step 1 (book): package: no package 'p' is sold above (a create_package step names it with as)"),
+    ('[[step]]\ndo = "create_package"\n[[step]]\ndo = "book"\npackage = "package"\nadd_ons = 1\n',
+     "step 2 (book): add_ons: a package's visit books the services it covers, without add-ons"),
+    ('[[step]]\ndo = "create_package"\n[[step]]\ndo = "extend_package"\ndays = 400\n',
+     "step 2 (extend_package): days: 400 must be a whole number from 1 to 365"),
+    # ...and what the world refuses
+    ('[[step]]\ndo = "book"\n[[step]]\ndo = "feedback"\n', "step 2 (feedback): do: feedback follows a visit whose every appointment is completed"),
+    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "take_attendance"\n',
+     "step 3 (take_attendance): at: attendance is taken once the class has started"),
+    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "book_class"\nas = "again"\n',
+     "step 3 (book_class): guest: guest 'guest' already has a booking of this class"),
+    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\nat = "start-10m"\n',
+     "step 2 (book_class): class: class 'class' takes bookings until 30 minutes before it starts"),
+    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "cancel_class"\n[[step]]\ndo = "book_class"\n',
+     "step 3 (book_class): class: class 'class' is cancelled"),
+    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "close_waitlist"\n', "step 2 (close_waitlist): do: nobody waits for a seat of class 'class'"),
+    ('[[step]]\ndo = "schedule_class"\ncapacity = 1\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "create_guest"\nas = "ann"\n'
+     '[[step]]\ndo = "book_class"\nguest = "ann"\nas = "ann"\n[[step]]\ndo = "take_attendance"\nat = "start+5m"\n',
+     "step 5 (take_attendance): do: guests still wait for a seat: close the waitlist first (close_waitlist)"),
+    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "cancel_class_booking"\n'
+     '[[step]]\ndo = "cancel_class_booking"\n', "step 4 (cancel_class_booking): booking: booking 'booking' is cancelled; only a seated"),
+    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "cancel_class_booking"\n'
+     '[[step]]\ndo = "take_attendance"\nat = "start+5m"\nno_shows = ["booking"]\n',
+     "step 4 (take_attendance): no_shows: booking 'booking' holds no seat of this class (it is cancelled)"),
+    ('[[step]]\ndo = "create_membership"\n[[step]]\ndo = "unfreeze_membership"\n',
+     "step 2 (unfreeze_membership): do: membership 'membership' is active; only a frozen membership is unfrozen"),
+    ('[[step]]\ndo = "create_membership"\n[[step]]\ndo = "cancel_membership"\n[[step]]\ndo = "freeze_membership"\n',
+     "step 3 (freeze_membership): do: membership 'membership' is cancelled; only an active membership is frozen"),
+    ('[[step]]\ndo = "create_package"\n[[step]]\ndo = "book"\npackage = "package"\n[[step]]\ndo = "redeem_package"\n',
+     "step 3 (redeem_package): do: a package is redeemed at check-out: close the group's invoice first"),
+    ('[[step]]\ndo = "create_package"\n[[step]]\ndo = "book"\npackage = "package"\n[[step]]\ndo = "reverse_redemption"\n',
+     "step 3 (reverse_redemption): group: no redemption of group 'group' from package 'package' is left to reverse"),
+    ('[[step]]\ndo = "create_guest"\nas = "ann"\n[[step]]\ndo = "create_package"\n[[step]]\ndo = "book"\nguest = "ann"\n'
+     'package = "package"\n', "step 3 (book): guest: package 'package' was sold to another guest"),
+    ('[[step]]\ndo = "create_package"\n[[step]]\ndo = "close_package"\n[[step]]\ndo = "close_package"\n',
+     "step 3 (close_package): package: package 'package' is closed"),
 ]
 
 
@@ -209,7 +546,7 @@ def test_missing_files_and_unknown_names_are_usage_errors(tmp_path: Path) -> Non
     missing = runner.invoke(cli, ["scenario", "show", str(tmp_path / "nope.toml")])
     assert missing.exit_code == 2 and "no such scenario file" in missing.stderr
     unknown = runner.invoke(cli, ["scenario", "show", "guest-night"])
-    assert unknown.exit_code == 2 and "built-in ones are guest-day" in unknown.stderr
+    assert unknown.exit_code == 2 and "built-in ones are class-day, guest-day" in unknown.stderr
     big = tmp_path / "big.toml"
     big.write_text("# " + "x" * 300_000)
     assert "larger than 256 KiB" in runner.invoke(cli, ["scenario", "run", str(big)]).stderr
@@ -230,6 +567,12 @@ def test_list_and_show_tell_the_steps_their_times_types_and_links() -> None:
     assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)
     table = runner.invoke(cli, ["scenario", "show", "guest-day", "--seed", "2", "--now", "2024-07-25T08:00:00Z"])
     assert "Guest.Created" in table.stdout and "close_invoice" in table.stdout
+    shown = runner.invoke(cli, ["scenario", "show", "class-day", "--seed", "2", "--now", "2024-07-25T08:00:00Z", "--json"])
+    rows = json.loads(shown.stdout)["events"]
+    session = rows[0]["session"]
+    assert [r["booking"] for r in rows if r["event_type"] == "Class.Booking.Approved"] == [rows[5]["booking"]]
+    table = runner.invoke(cli, ["scenario", "show", "class-day", "--seed", "2", "--now", "2024-07-25T08:00:00Z"])
+    assert f"class {session}" in table.stdout and f"booking {rows[5]['booking']}" in table.stdout  # the "other" column
 
 
 # -- disorder --------------------------------------------------------------------------------

@@ -19,11 +19,24 @@ NOW = "2024-07-25T08:00:00Z"
 
 def test_lists_and_shows_the_built_in_scenarios(live: LiveServer) -> None:
     names = [s["name"] for s in live.get("/api/scenarios").json()["scenarios"]]
-    assert {"guest-day", "no-show", "walk-in"} <= set(names)
+    assert {"guest-day", "no-show", "walk-in", "class-day", "membership-lifecycle", "package-redemption"} <= set(names)
     shown = live.get("/api/scenarios/reschedule?seed=2").json()
     assert shown["seed"] == 2 and shown["events"][1]["rebooked_from"] == shown["events"][0]["group"]
     missing = live.get("/api/scenarios/guest-night")
-    assert missing.status_code == 404 and "built-in ones are guest-day" in missing.json()["error"]["message"]
+    assert missing.status_code == 404 and "built-in ones are class-day, guest-day" in missing.json()["error"]["message"]
+
+
+def test_shows_what_links_a_class_a_membership_and_a_package(live: LiveServer) -> None:
+    rows = live.get("/api/scenarios/class-day?seed=2").json()["events"]
+    assert len({r["session"] for r in rows if "session" in r}) == 1 and all("session" in r for r in rows if r["do"] != "create_guest")
+    waitlisted, approved = rows[5], next(r for r in rows if r["event_type"] == "Class.Booking.Approved")
+    assert approved["booking"] == waitlisted["booking"] and approved["guest"] == waitlisted["guest"] == rows[4]["guest"]
+    rows = live.get("/api/scenarios/membership-lifecycle?seed=2").json()["events"]
+    assert len(rows) == 5 and len({(r["membership"], r["guest"]) for r in rows}) == 1
+    rows = live.get("/api/scenarios/package-redemption?seed=2").json()["events"]
+    redeemed = next(r for r in rows if r["event_type"] == "Guest.Package.Redemption")
+    paid = next(r for r in rows if r["event_type"] == "Invoice.Closed")
+    assert redeemed["package"] == rows[0]["package"] and redeemed["invoice"] == paid["invoice"] != rows[0]["invoice"]
 
 
 def test_a_run_reaches_the_receiver_in_story_order_and_is_logged(live: LiveServer) -> None:

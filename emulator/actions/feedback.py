@@ -40,15 +40,21 @@ def version(world: World, center: Center) -> int:
     return (1, 2)[index] if index < 2 else world.streams("feedback-version", center.id).choice((1, 2))
 
 
-def give_feedback(world: World, group: AppointmentGroup, moment: datetime, rng: random.Random) -> list[Emission]:
+def give_feedback(world: World, group: AppointmentGroup, moment: datetime, rng: random.Random, *,
+                  score: int | None = None) -> list[Emission]:
     """The guest's feedback on ``group``, in their center's version; none from a guest
-    deleted meanwhile (no event mentions a deleted guest)."""
+    deleted meanwhile (no event mentions a deleted guest). ``score`` (1 to 5) is what the
+    guest gives (V1: every one of its four scores); drawn from :data:`SCORES` when unset."""
     if group.guest_id not in world.guests:
         return []
     if any(a.progress != 2 for a in group.appointments):
         raise AssertionError(f"feedback on group {group.id} before every appointment was completed")
     center, kind = group.center, version(world, group.center)
-    rating: Rating | int = Rating(_score(rng), _score(rng), _score(rng), _score(rng)) if kind == 1 else _score(rng)
+
+    def given() -> int:
+        return _score(rng) if score is None else score
+
+    rating: Rating | int = Rating(given(), given(), given(), given()) if kind == 1 else given()
     tags = tuple(t for t in TAGS if rng.random() < 0.3) if kind == 2 else ()
     comments = rng.choice(EDGE_COMMENTS if world.profile == "edge" else COMMENTS)
     feedback = Feedback(world.organization.id.upper(), center.id.upper(), group.guest_id.upper(), group.id.upper(), rating,

@@ -5,6 +5,11 @@ Each center keeps a roster of the memberships its guests hold (``world.extra``),
 when its first day begins. The rules of :mod:`emulator.world.memberships` hold every
 move: a membership is frozen before it is unfrozen, and after a cancellation the only
 thing that can happen to it is a reinstatement.
+
+What happens to one membership is a public function (:func:`create_membership`,
+:func:`freeze_membership`, :func:`unfreeze_membership`, :func:`cancel_membership`,
+:func:`reinstate_membership`), called alike by the simulation's steps below (which decide
+who and when, and what follows) and by a scenario's steps (which are told).
 """
 
 from __future__ import annotations
@@ -74,6 +79,11 @@ def _plans(world: World, center: Center) -> tuple[MembershipPlan, ...]:
     return plans
 
 
+def plans(world: World, center: Center) -> tuple[MembershipPlan, ...]:
+    """The plans ``center`` sells (drawn once, from the center's own stream)."""
+    return _plans(world, center)
+
+
 def _member_code(rng: random.Random) -> str | None:
     return rng.choice((None, f"{''.join(rng.choice('abcdefghjkmnpqrstuvwxyz') for _ in range(3))}{rng.randint(100000, 999999)}"))
 
@@ -139,8 +149,7 @@ def _day(sim: Any, moment: datetime, center: Center, day: date, _rng: random.Ran
         elif not membership.plan.recurring and membership.expiry <= day:
             del held[membership.id]
             if membership.auto_renew and membership.guest_id in world.guests:
-                renewal = sell(world, center, membership.guest_id, moment, rng, Named(None, None), membership.plan)
-                emitted.append(_emission("Guest.Membership.Created", renewal, moment, f"membership-created:{renewal.id}"))
+                emitted += create_membership(world, center, membership.guest_id, moment, rng, plan=membership.plan)[1]
     for n, when in enumerate(arrivals(rng, SALES_PER_DAY, center, day, moment)):
         sim.at(when, _sell_at_desk, sim, center, f"{day.isoformat()}:{n}")
     for n, when in enumerate(arrivals(rng, FREEZES_PER_DAY, center, day, moment)):
@@ -164,8 +173,7 @@ def _sell_at_desk(moment: datetime, sim: Any, center: Center, name: str) -> list
         return []
     online = rng.random() < 0.4
     seller = Named(None, None) if online else Named(*_staff(rng, center))
-    membership = sell(world, center, choices[0], moment, rng, seller)
-    return [_emission("Guest.Membership.Created", membership, moment, f"membership-created:{membership.id}")]
+    return create_membership(world, center, choices[0], moment, rng, sold_by=seller)[1]
 
 
 def _staff(rng: random.Random, center: Center) -> tuple[str, str]:
@@ -182,21 +190,17 @@ def _checkout(sim: Any, moment: datetime, group: AppointmentGroup) -> list[Emiss
     if not _not_members(world, group.center, [group.guest_id]):
         return []
     seller = group.appointments[0].therapist
-    membership = sell(world, group.center, group.guest_id, moment, rng, Named(seller.id, seller.full_name))
-    return [_emission("Guest.Membership.Created", membership, moment, f"membership-created:{membership.id}")]
+    return create_membership(world, group.center, group.guest_id, moment, rng, sold_by=Named(seller.id, seller.full_name))[1]
 
 
-def _begin(moment: datetime, world: World, center: Center, name: str, state: str) -> tuple[random.Random, Membership] | None:
-    """Draw one of the center's active recurring memberships and move it to ``state``
-    (frozen or cancelled), from that decision's own stream."""
+def _pick(world: World, center: Center, name: str, state: str) -> tuple[random.Random, Membership] | None:
+    """Draw one of the center's active recurring memberships to move to ``state`` (frozen
+    or cancelled), with that decision's own stream (the move draws from it too)."""
     rng = world.streams(f"membership-{state}", center.id, name)
     active = _candidates(world, center, "active")
     if not active:
         return None
-    membership = rng.choice(active)
-    move(membership, state)
-    membership.since = moment.astimezone(center.zone).date()
-    return rng, membership
+    return rng, rng.choice(active)
 
 
 def _resume(moment: datetime, membership: Membership) -> None:
@@ -207,50 +211,98 @@ def _resume(moment: datetime, membership: Membership) -> None:
     membership.next_collection = next_collection_after(membership.purchased.astimezone(zone).date(), moment.astimezone(zone).date())
 
 
-def _freeze(moment: datetime, sim: Any, center: Center, name: str) -> list[Emission]:
-    begun = _begin(moment, sim.world, center, name, "frozen")
-    if begun is None:
-        return []
-    rng, membership = begun
-    today = membership.since
-    days = pick(rng, FREEZE_DAYS)
-    ends = today + timedelta(days=days)
+def _key(kind: str, membership: Membership, moment: datetime, name: str | None) -> str:
+    """An event's key: the simulation names a desk decision (``name``); a scenario's step has only its moment."""
+    return f"membership-{kind}:{membership.id}:{name or moment.isoformat()}"
+
+
+# -- what happens to one membership: the simulation's steps and a scenario's call these ----
+
+
+def create_membership(world: World, center: Center, guest_id: str, moment: datetime, rng: random.Random, *,
+                      sold_by: Named | None = None, plan: MembershipPlan | None = None) -> tuple[Membership, list[Emission]]:
+    """Sell the guest a membership at ``center`` (of ``plan``, or one of the center's drawn),
+    on its own invoice. The center's roster is drawn first, so the sale continues its
+    invoice numbers as the simulation's would; ``sold_by`` unset is an online sale."""
+    _members_at(world, center)
+    membership = sell(world, center, guest_id, moment, rng, sold_by or Named(None, None), plan)
+    return membership, [_emission("Guest.Membership.Created", membership, moment, f"membership-created:{membership.id}")]
+
+
+def freeze_membership(world: World, membership: Membership, moment: datetime, rng: random.Random, *,
+                      days: int | None = None, name: str | None = None) -> list[Emission]:
+    """Freeze an active membership from today for ``days`` (drawn from the habits when
+    unset): collections stop until it is unfrozen. ``name`` keys the event (see :func:`_key`)."""
+    center = membership.center
+    move(membership, "frozen")
+    today = membership.since = moment.astimezone(center.zone).date()
+    ends = today + timedelta(days=pick(rng, FREEZE_DAYS) if days is None else days)
     fee = membership.plan.freeze_fee
     membership.freeze = Freeze(f"{today.isoformat()}T00:00:00", f"{ends.isoformat()}T00:00:00", 2, fee or 0, 2,
                                rng.choice(FREEZE_COMMENTS), staff_name(rng, center))
-    lifted = datetime(ends.year, ends.month, ends.day, tzinfo=center.zone).astimezone(UTC) + timedelta(minutes=rng.uniform(1, 240))
-    if rng.random() < EARLY_UNFREEZE_SHARE:
-        lifted = moment + (lifted - moment) * rng.uniform(0.2, 0.9)
-    sim.at(lifted, _unfreeze, sim, membership)
-    return [_emission("Guest.Membership.Freeze", membership, moment, f"membership-freeze:{membership.id}:{name}")]
+    return [_emission("Guest.Membership.Freeze", membership, moment, _key("freeze", membership, moment, name))]
 
 
-def _unfreeze(moment: datetime, sim: Any, membership: Membership) -> list[Emission]:
+def unfreeze_membership(world: World, membership: Membership, moment: datetime) -> list[Emission]:
+    """Lift a freeze (at its end, or early at the desk): collections resume."""
     _resume(moment, membership)
     return [_emission("Guest.Membership.Unfreeze", membership, moment, f"membership-unfreeze:{membership.id}:{moment.isoformat()}")]
 
 
-def _cancel(moment: datetime, sim: Any, center: Center, name: str) -> list[Emission]:
-    begun = _begin(moment, sim.world, center, name, "cancelled")
-    if begun is None:
-        return []
-    rng, membership = begun
+def cancel_membership(world: World, membership: Membership, moment: datetime, rng: random.Random, *,
+                      name: str | None = None) -> list[Emission]:
+    """Cancel an active membership, effective today, with a reason and who did it at the desk."""
+    center = membership.center
+    move(membership, "cancelled")
+    membership.since = moment.astimezone(center.zone).date()
     effective = f"{membership.since.isoformat()}T00:00:00"
     membership.cancel = Cancel(local_text(moment, center.zone), effective, effective, rng.choice(CANCEL_REASONS),
                                staff_name(rng, center))
+    return [_emission("Guest.Membership.Cancelled", membership, moment, _key("cancelled", membership, moment, name))]
+
+
+def reinstate_membership(world: World, membership: Membership, moment: datetime) -> list[Emission]:
+    """Undo a cancellation (the guest changed their mind): active again, collections resume."""
+    _resume(moment, membership)
+    return [_emission("Guest.Membership.Reinstate", membership, moment, f"membership-reinstate:{membership.id}:{moment.isoformat()}")]
+
+
+def _freeze(moment: datetime, sim: Any, center: Center, name: str) -> list[Emission]:
+    picked = _pick(sim.world, center, name, "frozen")
+    if picked is None:
+        return []
+    rng, membership = picked
+    emitted = freeze_membership(sim.world, membership, moment, rng, name=name)
+    ends = membership.freeze.ends
+    lifted = datetime(ends.year, ends.month, ends.day, tzinfo=center.zone).astimezone(UTC) + timedelta(minutes=rng.uniform(1, 240))
+    if rng.random() < EARLY_UNFREEZE_SHARE:
+        lifted = moment + (lifted - moment) * rng.uniform(0.2, 0.9)
+    sim.at(lifted, _unfreeze, sim, membership)
+    return emitted
+
+
+def _unfreeze(moment: datetime, sim: Any, membership: Membership) -> list[Emission]:
+    return unfreeze_membership(sim.world, membership, moment)
+
+
+def _cancel(moment: datetime, sim: Any, center: Center, name: str) -> list[Emission]:
+    picked = _pick(sim.world, center, name, "cancelled")
+    if picked is None:
+        return []
+    rng, membership = picked
+    emitted = cancel_membership(sim.world, membership, moment, rng, name=name)
     if rng.random() < REINSTATE_SHARE:
         sim.at(moment + timedelta(days=rng.uniform(0.5, 4)), _reinstate, sim, membership)
     else:
         del _members_at(sim.world, center)[membership.id]  # nothing more can happen to it
-    return [_emission("Guest.Membership.Cancelled", membership, moment, f"membership-cancelled:{membership.id}:{name}")]
+    return emitted
 
 
 def _reinstate(moment: datetime, sim: Any, membership: Membership) -> list[Emission]:
     if membership.guest_id not in sim.world.guests:  # deleted meanwhile: nothing to reinstate
         del _members_at(sim.world, membership.center)[membership.id]
         return []
-    _resume(moment, membership)
-    return [_emission("Guest.Membership.Reinstate", membership, moment, f"membership-reinstate:{membership.id}:{moment.isoformat()}")]
+    return reinstate_membership(sim.world, membership, moment)
 
 
 def install(sim: Any) -> None:

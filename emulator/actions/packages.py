@@ -5,6 +5,11 @@ appointment of a service the package still has sessions of. A reversal gives bac
 sessions of one earlier redemption. A package closes (``StatusUpdate``) when its last
 session is used, unless a reversal of it is still due, or when it expires; the front desk
 extends some packages shortly before they would (``ValidityUpdate``).
+
+What happens to one package is a public function (:func:`create_package`,
+:func:`redeem_package`, :func:`reverse_redemption`, :func:`extend_package`,
+:func:`close_package`), called alike by the simulation's steps (which decide who, when and
+what follows) and by a scenario's steps (which are told).
 """
 
 from __future__ import annotations
@@ -143,9 +148,7 @@ def _sell_at_desk(moment: datetime, sim: Any, center: Center, name: str) -> list
     ids = world.guests_at[center.id]
     if not ids:
         return []
-    _held_at(world, center)
-    package = sell(world, center, rng.choice(ids), moment, rng)
-    return [_emission("Guest.Package.Created", package, moment, f"package-created:{package.id}")]
+    return create_package(world, center, rng.choice(ids), moment, rng)[1]
 
 
 def _checkout(sim: Any, moment: datetime, group: AppointmentGroup) -> list[Emission]:
@@ -155,66 +158,103 @@ def _checkout(sim: Any, moment: datetime, group: AppointmentGroup) -> list[Emiss
     _held_at(world, center)
     rng = world.streams("package-checkout", group.id)
     emitted: list[Emission] = []
-    invoice = group.invoice
     for package in list(_holdings(world).of_guest.get((center.id, group.guest_id), ())):
-        used: list[Redemption] = []
-        for appointment in group.appointments:
-            line = next((l for l in package.lines if l.service.id == appointment.service.id and l.balance > 0), None)
-            if appointment.progress != 2 or line is None:
-                continue
-            line.used += 1
-            used.append(Redemption(invoice.id, f"{center.invoice_prefix or ''}{invoice.number}", appointment.invoice_item_id,
-                                   appointment.service, line.category_type, appointment.therapist, center,
-                                   appointment.start.astimezone(center.zone).strftime("%Y-%m-%d %H:%M:%S.000")))
-        if not used:
+        redeemed = redeem_package(world, package, group, moment)
+        if not redeemed:
             continue
-        package.has_first_redemption = True
-        package.redemptions = tuple(used)
-        emitted.append(_emission("Guest.Package.Redemption", package, moment, f"package-redemption:{package.id}:{group.id}"))
+        emitted += redeemed
         if rng.random() < REVERSAL_SHARE:
             package.pending += 1
             later = moment + timedelta(minutes=rng.uniform(5, 2 * 24 * 60))
-            sim.at(later, _reverse, sim, package, tuple(used), group.id)
+            sim.at(later, _reverse, sim, package, package.redemptions, group.id)
         elif package.sessions_left == 0 and package.pending == 0:
             package.pending += 1
             sim.at(moment + timedelta(minutes=rng.uniform(1, 30)), _close, sim, package)
     if rng.random() < SALE_AT_CHECKOUT_SHARE and group.guest_id in world.guests:
         service = group.appointments[0].service
         plan = next((p for p in _plans(world, center) if p.lines[0][0].id == service.id), None)
-        package = sell(world, center, group.guest_id, moment, rng, plan)
-        emitted.append(_emission("Guest.Package.Created", package, moment, f"package-created:{package.id}"))
+        emitted += create_package(world, center, group.guest_id, moment, rng, plan)[1]
     return emitted
 
 
 def _reverse(moment: datetime, sim: Any, package: GuestPackage, used: tuple[Redemption, ...], group_id: str) -> list[Emission]:
-    """Give back the sessions of one redemption."""
+    package.pending -= 1
+    return reverse_redemption(sim.world, package, used, group_id, moment)
+
+
+def _close(moment: datetime, sim: Any, package: GuestPackage) -> list[Emission]:
+    """Used up or expired: the package closes, unless something else about it is still due."""
+    package.pending -= 1
+    if package.pending or package.state == STATE_CLOSED:
+        return []
+    return close_package(sim.world, package, moment)
+
+
+def _extend(moment: datetime, sim: Any, package: GuestPackage) -> list[Emission]:
+    package.pending -= 1
+    if package.state == STATE_CLOSED:
+        return []
+    return extend_package(sim.world, package, moment, sim.world.streams("package-extend", package.id, package.end.isoformat()))
+
+
+# -- what happens to one package: the simulation's steps and a scenario's call these --------
+
+
+def create_package(world: World, center: Center, guest_id: str, moment: datetime, rng: random.Random,
+                   plan: PackagePlan | None = None) -> tuple[GuestPackage, list[Emission]]:
+    """Sell the guest a package at ``center`` (of ``plan``, or one of the center's drawn).
+    The center's holdings are drawn first, so the sale continues its invoice numbers as the
+    simulation's would."""
+    _held_at(world, center)
+    package = sell(world, center, guest_id, moment, rng, plan)
+    return package, [_emission("Guest.Package.Created", package, moment, f"package-created:{package.id}")]
+
+
+def redeem_package(world: World, package: GuestPackage, group: AppointmentGroup, moment: datetime) -> list[Emission]:
+    """At check-out: one session of ``package`` for each completed appointment of ``group``
+    whose service it still has sessions of, each naming the visit's invoice line. Nothing
+    when it covers none of them."""
+    center, invoice = group.center, group.invoice
+    used: list[Redemption] = []
+    for appointment in group.appointments:
+        line = next((l for l in package.lines if l.service.id == appointment.service.id and l.balance > 0), None)
+        if appointment.progress != 2 or line is None:
+            continue
+        line.used += 1
+        used.append(Redemption(invoice.id, f"{center.invoice_prefix or ''}{invoice.number}", appointment.invoice_item_id,
+                               appointment.service, line.category_type, appointment.therapist, center,
+                               appointment.start.astimezone(center.zone).strftime("%Y-%m-%d %H:%M:%S.000")))
+    if not used:
+        return []
+    package.has_first_redemption = True
+    package.redemptions = tuple(used)
+    return [_emission("Guest.Package.Redemption", package, moment, f"package-redemption:{package.id}:{group.id}")]
+
+
+def reverse_redemption(world: World, package: GuestPackage, used: tuple[Redemption, ...], group_id: str,
+                       moment: datetime) -> list[Emission]:
+    """Give back the sessions of one redemption (``used``, of the visit ``group_id``)."""
     for redemption in used:
         line = next(l for l in package.lines if l.service.id == redemption.service.id)
         if line.used == 0:
             raise AssertionError(f"package {package.id} reverses a session of {line.service.name} it never used")
         line.used -= 1
     package.redemptions = used
-    package.pending -= 1
     return [_emission("Guest.Package.RedemptionReversal", package, moment, f"package-reversal:{package.id}:{group_id}")]
 
 
-def _close(moment: datetime, sim: Any, package: GuestPackage) -> list[Emission]:
-    """Used up or expired: the package closes and is let go."""
-    package.pending -= 1
-    if package.pending or package.state == STATE_CLOSED:
-        return []
+def close_package(world: World, package: GuestPackage, moment: datetime) -> list[Emission]:
+    """The package closes (used up, expired, or closed at the desk) and is let go."""
     package.state = STATE_CLOSED
-    _let_go(sim.world, package)
+    _let_go(world, package)
     return [_emission("Guest.Package.StatusUpdate", package, moment, f"package-status:{package.id}")]
 
 
-def _extend(moment: datetime, sim: Any, package: GuestPackage) -> list[Emission]:
-    """The front desk moves the end date (and the end with grace) later."""
-    package.pending -= 1
-    if package.state == STATE_CLOSED:
-        return []
-    rng = sim.world.streams("package-extend", package.id, package.end.isoformat())
-    package.end += timedelta(days=pick(rng, EXTENSION_DAYS))
+def extend_package(world: World, package: GuestPackage, moment: datetime, rng: random.Random, *,
+                   days: int | None = None) -> list[Emission]:
+    """The front desk moves the end date (and the end with grace) ``days`` later (drawn from
+    the habits when unset)."""
+    package.end += timedelta(days=pick(rng, EXTENSION_DAYS) if days is None else days)
     return [_emission("Guest.Package.ValidityUpdate", package, moment, f"package-validity:{package.id}:{package.end.isoformat()}")]
 
 

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 @cli.group("scenario", short_help="Built-in and user-written scenarios: list, show, run.")
 def scenario_group() -> None:
     """Scenarios are short stories on the simulated business (a guest's day, a no-show, a
-    refund...), each an ordered list of steps in a TOML file. NAME is a built-in
+    refund, a class with a waitlist, a membership's life...), each an ordered list of steps
+    in a TOML file. NAME is a built-in
     scenario's name or the path of your own file (see the README's "Scenarios")."""
 
 
@@ -87,7 +88,8 @@ def show_command(name: str, seed: int | None, now: Any, profile: str, assignment
                  as_json: bool) -> None:
     """Play NAME on the world of --seed without sending anything, and show each event it
     makes: the step, its simulated time, the event type, the event's id and the guest,
-    group and invoice ids that link one event to the next.
+    group and invoice ids that link one event to the next (and the class session, booking,
+    membership or package: in the table's "other" column, by name in --json).
 
     \b
     Examples:
@@ -106,13 +108,23 @@ def show_command(name: str, seed: int | None, now: Any, profile: str, assignment
     from rich.table import Table
 
     table = Table(title=f"{run.scenario.name} (seed {run.seed}): {run.scenario.description}", title_justify="left")
-    for column in ("#", "step", "time (UTC)", "event type", "id", "guest", "group", "invoice"):
+    for column in ("#", "step", "time (UTC)", "event type", "id", "guest", "group", "invoice", "other"):
         table.add_column(column)
     for row in rows:
         table.add_row(str(row["step"]), row["do"], row["time"][:19], row["event_type"], str(row["id"]),
-                      *(escape(row.get(k, "-")[:8]) for k in ("guest", "group", "invoice")))
+                      *(escape(row.get(k, "-")[:8]) for k in ("guest", "group", "invoice")), escape(_other(row)))
     # Off a terminal nothing tells rich the width; a wide one keeps ids whole in files and pipes.
     Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
+
+
+#: The links a row may have besides guest, group and invoice, and how the table names them
+#: (a booking's row names the booking; its session is in --json).
+_OTHER_LINKS = (("booking", "booking"), ("session", "class"), ("membership", "membership"), ("package", "package"))
+
+
+def _other(row: dict[str, Any]) -> str:
+    """The class, booking, membership or package a row links to, e.g. ``class 90678``."""
+    return next((f"{label} {row[key][:8]}" for key, label in _OTHER_LINKS if key in row), "-")
 
 
 @scenario_group.command("run", short_help="Play a scenario and print or deliver its events in order.")

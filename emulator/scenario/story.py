@@ -20,8 +20,8 @@ A scenario is TOML (read by the standard library's :mod:`tomllib`)::
 
 Each ``[[step]]`` names an action of the world (:data:`ACTIONS`), its parameters, and
 when it happens: ``after`` the step above (default one minute), or ``at`` an anchor of the
-entity it acts on (``start``, ``end`` and ``booked`` of its group or appointment, ``open``
-of its center) plus or minus a duration. ``set`` changes fields of that step's events the
+entity it acts on (``start``, ``end`` and ``booked`` of its group or appointment, ``start``
+and ``end`` of its class, ``open`` of its center) plus or minus a duration. ``set`` changes fields of that step's events the
 way ``--set`` does.
 
 Everything a user can get wrong is found here, before the world runs, and said in one
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
@@ -48,6 +49,11 @@ MAX_STEPS = 200
 MAX_OFFSET = timedelta(days=60)
 MAX_LEAD_DAYS = 60
 MAX_SERVICES = 8
+#: The most seats a scenario's class may have, seats an edit may add, and days a membership
+#: freeze or a package extension may last.
+MAX_CAPACITY = 200
+MAX_ADD_SEATS = 50
+MAX_DAYS = 365
 #: A center named by its policy instead of its number: the first center of the world that has it.
 CENTER_POLICIES = ("late-cancel-fee", "no-show-fee")
 
@@ -55,22 +61,50 @@ _NAME = r"[A-Za-z][A-Za-z0-9_-]{0,39}"
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _ANCHORED = re.compile(r"(start|end|booked|open)\s*(?:([+-])\s*(\S+))?")
 
+_GROUP = frozenset({"start", "end", "booked"})
+_CLASS = frozenset({"start", "end"})
+_OPEN = frozenset({"open"})
+
 #: Every action a step may name: the parameters it takes (beyond ``do``, ``after``, ``at``,
-#: ``set``) and the anchors its ``at`` may use.
+#: ``set``) and the anchors its ``at`` may use (of its group, its class's session, or the
+#: center it happens at).
 ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "create_guest": (frozenset({"as", "center"}), frozenset({"open"})),
+    "create_guest": (frozenset({"as", "center"}), _OPEN),
     "update_guest": (frozenset({"guest"}), frozenset()),
-    "book": (frozenset({"as", "guest", "center", "services", "add_ons", "lead_days", "soonest", "rebook"}),
-             frozenset({"open"})),
-    "confirm": (frozenset({"group"}), frozenset({"start", "end", "booked"})),
-    "check_in": (frozenset({"group"}), frozenset({"start", "end", "booked"})),
-    "cancel": (frozenset({"group"}), frozenset({"start", "end", "booked"})),
-    "no_show": (frozenset({"group"}), frozenset({"start", "end", "booked"})),
-    "start": (frozenset({"group", "appointment"}), frozenset({"start", "end", "booked"})),
-    "complete": (frozenset({"group", "appointment"}), frozenset({"start", "end", "booked"})),
-    "serve": (frozenset({"group"}), frozenset({"start", "end", "booked"})),
-    "close_invoice": (frozenset({"group"}), frozenset({"start", "end", "booked"})),
-    "refund": (frozenset({"group"}), frozenset({"start", "end", "booked"})),
+    "book": (frozenset({"as", "guest", "center", "services", "add_ons", "lead_days", "soonest", "rebook", "package"}),
+             _OPEN),
+    "confirm": (frozenset({"group"}), _GROUP),
+    "check_in": (frozenset({"group"}), _GROUP),
+    "cancel": (frozenset({"group"}), _GROUP),
+    "no_show": (frozenset({"group"}), _GROUP),
+    "start": (frozenset({"group", "appointment"}), _GROUP),
+    "complete": (frozenset({"group", "appointment"}), _GROUP),
+    "serve": (frozenset({"group"}), _GROUP),
+    "close_invoice": (frozenset({"group"}), _GROUP),
+    "refund": (frozenset({"group"}), _GROUP),
+    "feedback": (frozenset({"group", "score"}), _GROUP),
+    # classes: a session of a center's timetable, and guests' bookings of it
+    "schedule_class": (frozenset({"as", "center", "lead_days", "capacity"}), _OPEN),
+    "update_class": (frozenset({"class", "add_seats"}), _CLASS),
+    "cancel_class": (frozenset({"class"}), _CLASS),
+    "delete_class": (frozenset({"class"}), _CLASS),
+    "book_class": (frozenset({"as", "guest", "class"}), _CLASS),
+    "cancel_class_booking": (frozenset({"booking"}), _CLASS),
+    "delete_class_booking": (frozenset({"booking"}), _CLASS),
+    "close_waitlist": (frozenset({"class"}), _CLASS),
+    "take_attendance": (frozenset({"class", "no_shows"}), _CLASS),
+    # memberships
+    "create_membership": (frozenset({"as", "guest", "center", "recurring"}), _OPEN),
+    "freeze_membership": (frozenset({"membership", "days"}), frozenset()),
+    "unfreeze_membership": (frozenset({"membership"}), frozenset()),
+    "cancel_membership": (frozenset({"membership"}), frozenset()),
+    "reinstate_membership": (frozenset({"membership"}), frozenset()),
+    # packages
+    "create_package": (frozenset({"as", "guest", "center"}), _OPEN),
+    "redeem_package": (frozenset({"package", "group"}), _GROUP),
+    "reverse_redemption": (frozenset({"package", "group"}), _GROUP),
+    "extend_package": (frozenset({"package", "days"}), frozenset()),
+    "close_package": (frozenset({"package"}), frozenset()),
 }
 _COMMON = frozenset({"do", "after", "at", "set", "note"})
 
@@ -132,6 +166,15 @@ def parse_duration(text: str) -> timedelta:
     return span
 
 
+#: What each kind of name is made by, for the error that a step names one nobody made.
+_MADE_BY = {"guest": "is created above (a create_guest step names it with as)",
+            "group": "is booked above (a book step names it with as)",
+            "class": "is scheduled above (a schedule_class step names it with as)",
+            "booking": "is made above (a book_class step names it with as)",
+            "membership": "is created above (a create_membership step names it with as)",
+            "package": "is sold above (a create_package step names it with as)"}
+
+
 class _Reader:
     """Checks one file's steps, naming the place of each mistake."""
 
@@ -139,6 +182,10 @@ class _Reader:
         self.source = source
         self.guests: set[str] = set()
         self.groups: dict[str, int] = {}  # group name -> services it books
+        self.classes: set[str] = set()
+        self.bookings: dict[str, str] = {}  # booking name -> the class it is of
+        self.memberships: set[str] = set()
+        self.packages: set[str] = set()
 
     def fail(self, where: str, problem: str) -> ScenarioError:
         return ScenarioError(f"{self.source}: {where}: {problem}.")
@@ -170,7 +217,7 @@ class _Reader:
             if key not in allowed and key not in _COMMON:
                 raise self.fail(f"{where}: {key}", f"unknown parameter; {do} takes {', '.join(sorted(allowed | _COMMON))}")
         params = {key: value for key, value in raw.items() if key in allowed}
-        self.check_params(where, do, params)
+        _Params(self, where, params).check(do)
         when = self.when(where, raw, anchors)
         overrides = self.overrides(where, raw.get("set", {}))
         note = raw.get("note", "")
@@ -214,52 +261,124 @@ class _Reader:
                 raise self.fail(f"{where}: set", exc.message.rstrip(".")) from None
         return tuple(out)
 
-    def check_params(self, where: str, do: str, params: dict[str, Any]) -> None:
-        def integer(key: str, low: int, high: int) -> None:
-            value = params.get(key)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high):
-                raise self.fail(f"{where}: {key}", f"{value!r} must be a whole number from {low} to {high}"
-                                + (f" (or one of {', '.join(CENTER_POLICIES)})" if key == "center" else ""))
 
-        def name(key: str) -> str | None:
-            value = params.get(key)
-            if value is not None and (not isinstance(value, str) or not re.fullmatch(_NAME, value)):
-                raise self.fail(f"{where}: {key}", f"{value!r} must be a name of letters, digits, - and _")
-            return value
+class _Params:
+    """One step's parameters, checked against the story so far: types, ranges, and that
+    every name it uses was made by a step above (and what it names with ``as`` is recorded)."""
 
-        if params.get("center") not in CENTER_POLICIES:
-            integer("center", 1, 50)
-        if do == "create_guest":
-            self.guests.add(name("as") or "guest")
-        elif do == "update_guest":
-            self.known_guest(where, name("guest") or "guest", given="guest" in params)
-        elif do == "book":
-            integer("services", 1, MAX_SERVICES)
-            integer("add_ons", 0, MAX_SERVICES)
-            integer("lead_days", 0, MAX_LEAD_DAYS)
-            if params.get("add_ons", 0) > params.get("services", 1):
-                raise self.fail(f"{where}: add_ons", "at most one add-on per service")
-            if "soonest" in params and not isinstance(params["soonest"], bool):
-                raise self.fail(f"{where}: soonest", "must be true or false")
-            guest = name("guest")
-            if guest is not None:
-                self.known_guest(where, guest, given=True)
-            rebook = name("rebook")
-            if rebook is not None and rebook not in self.groups:
-                raise self.fail(f"{where}: rebook", f"no group {rebook!r} is booked above")
-            self.groups[name("as") or "group"] = params.get("services", 1) + params.get("add_ons", 0)
-        else:
-            group = name("group") or "group"
-            if group not in self.groups:
-                raise self.fail(f"{where}: group", f"no group {group!r} is booked above (a book step names it with as)")
-            if do in ("start", "complete"):
-                integer("appointment", 1, 2 * MAX_SERVICES)
-                if params.get("appointment", 1) > self.groups[group]:
-                    raise self.fail(f"{where}: appointment", f"group {group!r} has {self.groups[group]} appointment(s)")
+    def __init__(self, reader: _Reader, where: str, params: dict[str, Any]) -> None:
+        self.reader = reader
+        self.where = where
+        self.params = params
 
-    def known_guest(self, where: str, guest: str, *, given: bool) -> None:
-        if given and guest not in self.guests:
-            raise self.fail(f"{where}: guest", f"no guest {guest!r} is created above (a create_guest step names it with as)")
+    def fail(self, key: str, problem: str) -> ScenarioError:
+        return self.reader.fail(f"{self.where}: {key}", problem)
+
+    # -- types -----------------------------------------------------------------------------
+
+    def integer(self, key: str, low: int, high: int) -> int | None:
+        value = self.params.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high):
+            raise self.fail(key, f"{value!r} must be a whole number from {low} to {high}"
+                            + (f" (or one of {', '.join(CENTER_POLICIES)})" if key == "center" else ""))
+        return value
+
+    def name(self, key: str) -> str | None:
+        value = self.params.get(key)
+        if value is not None and (not isinstance(value, str) or not re.fullmatch(_NAME, value)):
+            raise self.fail(key, f"{value!r} must be a name of letters, digits, - and _")
+        return value
+
+    def boolean(self, key: str) -> None:
+        if key in self.params and not isinstance(self.params[key], bool):
+            raise self.fail(key, "must be true or false")
+
+    def known(self, key: str, names: Container[str]) -> str:
+        """The name ``key`` gives (by default the key itself: ``group = "group"``), which a
+        step above must have made."""
+        found = self.name(key) or key
+        if found not in names:
+            raise self.fail(key, f"no {key} {found!r} {_MADE_BY[key]}")
+        return found
+
+    def made(self, kind: str) -> str:
+        """The name this step gives the ``kind`` it makes: ``as``, or the kind itself."""
+        return self.name("as") or kind
+
+    # -- each action -----------------------------------------------------------------------
+
+    def check(self, do: str) -> None:
+        if self.params.get("center") not in CENTER_POLICIES:
+            self.integer("center", 1, 50)
+        reader, takes = self.reader, ACTIONS[do][0]
+        if "guest" in self.params:  # left out: the guest named guest, or a returning guest of the world
+            self.known("guest", reader.guests)
+        # What the step acts on: named (or the default name) and made by a step above.
+        for key, names in (("group", reader.groups), ("class", reader.classes), ("membership", reader.memberships),
+                           ("package", reader.packages), ("booking", reader.bookings)):
+            if key in takes and (key in self.params or do != "book"):
+                self.known(key, names)
+        getattr(self, f"_{do}", lambda: None)()
+
+    def _create_guest(self) -> None:
+        self.reader.guests.add(self.made("guest"))
+
+    def _book(self) -> None:
+        self.integer("services", 1, MAX_SERVICES)
+        self.integer("add_ons", 0, MAX_SERVICES)
+        self.integer("lead_days", 0, MAX_LEAD_DAYS)
+        if self.params.get("add_ons", 0) > self.params.get("services", 1):
+            raise self.fail("add_ons", "at most one add-on per service")
+        self.boolean("soonest")
+        rebook = self.name("rebook")
+        if rebook is not None and rebook not in self.reader.groups:
+            raise self.fail("rebook", f"no group {rebook!r} is booked above")
+        if "package" in self.params and self.params.get("add_ons"):
+            raise self.fail("add_ons", "a package's visit books the services it covers, without add-ons")
+        self.reader.groups[self.made("group")] = self.params.get("services", 1) + self.params.get("add_ons", 0)
+
+    def _start(self) -> None:
+        group = self.name("group") or "group"
+        self.integer("appointment", 1, 2 * MAX_SERVICES)
+        if self.params.get("appointment", 1) > self.reader.groups[group]:
+            raise self.fail("appointment", f"group {group!r} has {self.reader.groups[group]} appointment(s)")
+
+    _complete = _start
+
+    def _feedback(self) -> None:
+        self.integer("score", 1, 5)
+
+    def _schedule_class(self) -> None:
+        self.integer("lead_days", 0, MAX_LEAD_DAYS)
+        self.integer("capacity", 1, MAX_CAPACITY)
+        self.reader.classes.add(self.made("class"))
+
+    def _update_class(self) -> None:
+        self.integer("add_seats", 1, MAX_ADD_SEATS)
+
+    def _book_class(self) -> None:
+        self.reader.bookings[self.made("booking")] = self.name("class") or "class"
+
+    def _take_attendance(self) -> None:
+        names = self.params.get("no_shows", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) and re.fullmatch(_NAME, n) for n in names):
+            raise self.fail("no_shows", 'must be a list of booking names, e.g. ["ann"]')
+        session = self.name("class") or "class"
+        for booking in names:
+            if self.reader.bookings.get(booking) != session:
+                raise self.fail("no_shows", f"{booking!r} is no booking of class {session!r} made above")
+
+    def _create_membership(self) -> None:
+        self.boolean("recurring")
+        self.reader.memberships.add(self.made("membership"))
+
+    def _days(self) -> None:
+        self.integer("days", 1, MAX_DAYS)
+
+    _freeze_membership = _extend_package = _days
+
+    def _create_package(self) -> None:
+        self.reader.packages.add(self.made("package"))
 
 
 def parse(text: str, *, name: str, source: str) -> Scenario:

@@ -139,7 +139,11 @@ openapi.SCHEMAS["ScenarioRunRequest"] = {
 _ROW = {"type": "object", "required": ["step", "do", "time", "event_type", "id"],
         "properties": {"step": {"type": "integer"}, "do": {"type": "string"}, "time": {"type": "string"},
                        "event_type": {"type": "string"}, "id": {"type": "string"}, "guest": {"type": "string"},
-                       "group": {"type": "string"}, "invoice": {"type": "string"}, "rebooked_from": {"type": "string"}}}
+                       "group": {"type": "string"}, "invoice": {"type": "string"}, "rebooked_from": {"type": "string"},
+                       "session": {"type": "string", "description": "A class session's number (sesion_id, session_id)"},
+                       "booking": {"type": "string", "description": "A class booking's registration_id"},
+                       "membership": {"type": "string", "description": "user_membership_id"},
+                       "package": {"type": "string", "description": "user_package_id"}}}
 _SUMMARY = {"type": "object", "required": ["name", "description", "steps"],
             "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "steps": {"type": "integer"}}}
 _RUN = {"type": "object", "required": ["id", "scenario", "seed", "created_at", "delivery_ids", "disorder", "deliveries"],

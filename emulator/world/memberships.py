@@ -191,6 +191,11 @@ class Freeze:
     comments: str
     froze_by: str
 
+    @property
+    def ends(self) -> date:
+        """The last day of the freeze, on the center's calendar: when it is lifted."""
+        return date.fromisoformat(self.end_date[:10])
+
 
 @dataclass(frozen=True, slots=True)
 class Cancel:

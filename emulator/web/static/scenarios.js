@@ -37,13 +37,22 @@ async function showScenario() {
   }
 }
 
+// The class, booking, membership or package a step's event links to (a booking's row names
+// the booking), as the CLI's "other" column shows it.
+const OTHER_LINKS = [["booking", "booking"], ["session", "class"], ["membership", "membership"], ["package", "package"]];
+
+function other(row) {
+  const found = OTHER_LINKS.find(([key]) => row[key]);
+  return found ? `${found[1]} ${short(row[found[0]])}` : "—";
+}
+
 function renderSteps(rows) {
   const body = $("#scenario-steps tbody");
   body.replaceChildren(...rows.map((r) => el("tr", {},
     el("td", { text: r.step }), el("td", { text: r.do }), el("td", { class: "mono", text: r.time.slice(0, 19) }),
     el("td", { text: r.event_type }), el("td", { class: "mono", text: r.id }),
     el("td", { class: "mono", text: short(r.guest) }), el("td", { class: "mono", text: short(r.group) }),
-    el("td", { class: "mono", text: short(r.invoice) }))));
+    el("td", { class: "mono", text: short(r.invoice) }), el("td", { class: "mono", text: other(r) }))));
 }
 
 async function runScenario(event) {
