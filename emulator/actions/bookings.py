@@ -100,6 +100,12 @@ def _candidate_starts(world: World, center: Center, day: date, rng: random.Rando
             yield candidate
 
 
+def _open_all_day(center: Center) -> bool:
+    """Edge centers never close: their groups cross midnight and changes of the clocks, so
+    neither wall-clock minutes of one day nor shifts bound them."""
+    return center.hours == (0, 24)
+
+
 def _on_duty_on(world: World, center: Center, weekday: int) -> tuple[tuple[Employee, int, int], ...]:
     """The therapists who work on ``weekday``, each with the first and last minute of the
     day they can take appointments (their shift inside the center's hours)."""
@@ -110,7 +116,7 @@ def _on_duty_on(world: World, center: Center, weekday: int) -> tuple[tuple[Emplo
     cached = duties.get(key)
     if cached is not None and cached[0] is therapists:
         return cached[1]  # type: ignore[no-any-return]
-    if center.hours == (0, 24):  # edge centers never close: groups may cross midnight and DST changes
+    if _open_all_day(center):
         duty = tuple((t, -10**6, 10**6) for t in therapists)
     else:
         opens, closes = center.hours
@@ -143,7 +149,7 @@ def _busy(world: World, center: Center, day: date) -> dict[str, int]:
 def _mark(world: World, appointment: Appointment, end: datetime, booked: bool) -> None:
     """Book (or free) the minutes of ``appointment`` up to ``end`` in :func:`_busy`."""
     center = appointment.center
-    if center.hours == (0, 24):
+    if _open_all_day(center):
         return
     local = appointment.start.astimezone(center.zone)
     first = local.hour * 60 + local.minute
@@ -259,8 +265,8 @@ def book(world: World, guest_id: str, center: Center, moment: datetime, rng: ran
     placed = None
     for extra in range(DAYS_TO_TRY):
         day = today + timedelta(days=lead + extra)
-        # Centers open all day (the edge profile) cross midnight: they search start by start.
-        fits = -1 if center.hours == (0, 24) else fitting_starts(world, center, day, minutes, first.needs_room)
+        # Centers open all day search start by start (no bitmap covers a night).
+        fits = -1 if _open_all_day(center) else fitting_starts(world, center, day, minutes, first.needs_room)
         if not fits:
             continue
         for candidate in _candidate_starts(world, center, day, rng, not_before, soonest):
