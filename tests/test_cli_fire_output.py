@@ -166,3 +166,26 @@ def test_the_hint_gives_this_runs_own_schedule(command: str, db: str) -> None:
     seen, _, _ = on_terminal(command, db, url, "--time-scale", "2", "--max-attempts", "3", until=b"Why it fails")
     assert "retries each failed event 2 times, after 30 s, 10 min: this run may take up to about 5 min at --time-scale 2" \
         in seen, seen
+
+
+def test_deliveries_at_100_columns_shows_every_event_type_whole(command: str, db: str) -> None:
+    from .test_cli_validate import read_terminal
+
+    url = closed_port_url()
+    longest = "Guest.Package.RedemptionReversal"  # the longest type name there is
+    for event_type in ("AppointmentGroup.Created", longest):
+        assert fire(command, db, url, event_type, "--no-retry").returncode == 1
+    primary, secondary = pty.openpty()
+    try:
+        done = subprocess.run([command, "deliveries", "--db", db], stdout=subprocess.DEVNULL, stderr=secondary,
+                              stdin=subprocess.DEVNULL, timeout=30, env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"})
+        os.close(secondary)
+        seen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", read_terminal(primary).decode("utf-8", "replace"))
+    finally:
+        os.close(primary)
+    assert done.returncode == 0
+    rows = [line for line in seen.splitlines() if line.strip()]
+    assert len(rows) == 3 and all(len(line) <= 100 for line in rows), seen
+    assert rows[0].split()[:2] == ["id", "event"] and rows[0].rstrip().endswith("created (UTC)"), seen
+    assert rows[1].split()[:2] == ["2", longest] and rows[2].split()[:2] == ["1", "AppointmentGroup.Created"], seen
+    assert all(" failed 1 " in row for row in rows[1:]), seen  # status and tries are never cut

@@ -70,8 +70,8 @@ def test_a_checkout_that_was_never_installed_says_its_version_is_unknown(tmp_pat
 
 
 def _make_plan(target: str, venv_dir: Path) -> list[str]:
-    """The commands `make TARGET` would run for a fresh venv (make -n: nothing is run)."""
-    done = subprocess.run(["make", "-n", target, f"VENV={venv_dir}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    """The commands `make TARGET` would run from nothing (-B: as if nothing were installed; -n: nothing is run)."""
+    done = subprocess.run(["make", "-n", "-B", target, f"VENV={venv_dir}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 

@@ -32,6 +32,7 @@ from .params import CoreParam, IdParam, IntParam, SecondsParam, events_from_opti
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
+    from rich.table import Table
 
     from ..delivery import Deliverer, DeliveryOptions
     from ..store import AttemptRecord, RecordResult, Store
@@ -748,10 +749,7 @@ def deliveries_command(ctx: click.Context, status: str | None, webhook_ref: str 
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is not None:
         return
-    from rich.markup import escape
-    from rich.table import Table
-
-    from ..store import Store, iso
+    from ..store import Store
 
     with Store(db) as store:
         webhook_id = store.find_webhook(webhook_ref).id if webhook_ref else None
@@ -762,16 +760,53 @@ def deliveries_command(ctx: click.Context, status: str | None, webhook_ref: str 
     if not page:
         click.echo("No deliveries match.", err=True)
         return
-    table = Table(show_header=True)
-    for column in ("id", "event", "call id", "webhook", "verb", "url", "status", "attempts", "last", "created"):
-        table.add_column(column)
+    console = _err_console()
+    console.print(_deliveries_table(page, console.width))
+
+
+def _give_way(widths: list[int], narrowest: dict[int, int], room: int) -> None:
+    """Narrow the columns named in ``narrowest`` (index: least width), widest first, until
+    ``widths`` fit in ``room``; the others keep their width."""
+    while sum(widths) > room:
+        shrinkable = [i for i, least in narrowest.items() if widths[i] > least]
+        if not shrinkable:
+            return
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= 1
+
+
+def _deliveries_table(page: Sequence[Any], width: int) -> Table:
+    """`deliveries` as a table that fits 100 columns without cutting what one reads it for.
+
+    The event type, status, attempts and time are never cut (``Appointme…`` was); the
+    call id, the webhook (id, verb, URL in one cell) and the last answer give way on a
+    narrow terminal, each ending in an ellipsis. No cell wraps: a row stays one line.
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..store import iso
+
     colour = {"delivered": "green", "failed": "red", "pending": "yellow"}
+    rows = []
     for d in page:
         last = str(d.last_status) if d.last_status is not None else (d.last_error or "-")
-        table.add_row(str(d.id), escape(d.event_type or "-"), escape(d.call_id or "-"), str(d.webhook_id or "-"), d.verb,
-                      escape(d.shown_url), f"[{colour[d.status]}]{d.status}[/]", str(d.attempts), escape(last[:40]),
-                      iso(d.created_at))
-    _err_console().print(table)
+        created = iso(d.created_at) or "-"  # 2024-07-25T14:52:06.123Z: the year and the fraction go
+        rows.append((str(d.id), d.event_type or "-", d.call_id or "-", f"{d.webhook_id or '-'} {d.verb} {d.shown_url}",
+                     d.status, str(d.attempts), last[:40], f"{created[5:10]} {created[11:19]}"))
+    headers = ("id", "event", "call id", "webhook", "status", "tries", "last", "created (UTC)")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    # Rich squeezes every column alike when a table is too wide; we choose who gives way.
+    _give_way(widths, {2: 8, 3: 10, 6: 8}, room=width - len(headers))
+    table = Table(show_header=True, box=None, padding=(0, 1, 0, 0), pad_edge=False, header_style="bold")
+    for header, w in zip(headers, widths):
+        table.add_column(header, no_wrap=True, overflow="ellipsis", width=w)
+    for r in rows:
+        # The user's (or a receiver's) text, never rich markup.
+        cells = [escape(c) for c in r]
+        cells[4] = f"[{colour[r[4]]}]{cells[4]}[/]"
+        table.add_row(*cells)
+    return table
 
 
 @deliveries_command.command("show", short_help="One delivery with every attempt and its schedule.")
