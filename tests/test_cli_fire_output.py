@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from .receivers import Receiver, closed_port_url
+from .test_cli_validate import read_terminal
 
 SECRET = "whsec_fire_output_0026"
 EVENT_LINE = re.compile(r"^→ (?P<type>[A-Za-z.]+) (?P<id>\S+)(?: \(attempt (?P<n>\d+)\))? ← (?P<status>\d{3})(?: [A-Za-z ]+)? (?P<ms>\d+) ms(?P<rest>.*)$", re.M)
@@ -169,8 +170,6 @@ def test_the_hint_gives_this_runs_own_schedule(command: str, db: str) -> None:
 
 
 def test_deliveries_at_100_columns_shows_every_event_type_whole(command: str, db: str) -> None:
-    from .test_cli_validate import read_terminal
-
     url = closed_port_url()
     longest = "Guest.Package.RedemptionReversal"  # the longest type name there is
     for event_type in ("AppointmentGroup.Created", longest):
@@ -189,3 +188,20 @@ def test_deliveries_at_100_columns_shows_every_event_type_whole(command: str, db
     assert rows[0].split()[:2] == ["id", "event"] and rows[0].rstrip().endswith("created (UTC)"), seen
     assert rows[1].split()[:2] == ["2", longest] and rows[2].split()[:2] == ["1", "AppointmentGroup.Created"], seen
     assert all(" failed 1 " in row for row in rows[1:]), seen  # status and tries are never cut
+
+
+def test_with_no_wait_the_hint_says_the_retries_wait_in_the_log(command: str, db: str) -> None:
+    primary, secondary = pty.openpty()
+    try:
+        with Receiver(default=503) as rx:
+            done = subprocess.run([command, "fire", "-t", rx.url, "--db", db, "--no-wait"], stdout=subprocess.DEVNULL,
+                                  stderr=secondary, stdin=subprocess.DEVNULL, timeout=30,
+                                  env={**os.environ, "COLUMNS": "200", "TERM": "xterm"})
+        os.close(secondary)
+        seen = read_terminal(primary).decode("utf-8", "replace")
+    finally:
+        os.close(primary)
+    assert done.returncode == 0  # nothing failed for good: the retry is pending
+    assert "retries each failed event 5 times, after 30 s, 63 s, 2 min, 5 min, 10 min: about 19 min, " \
+           "left in the log for `zenoti-emulator resume`." in seen, seen
+    assert "this run may take" not in seen and f"Why it fails: zenoti-emulator check {rx.url}" in seen

@@ -229,6 +229,8 @@ class Explain:
     signed: bool
     per_event: bool
     hints: bool
+    #: the run waits for retries (not --no-wait)
+    wait: bool = True
     said: set[str] = field(default_factory=set)
     labels: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
 
@@ -318,7 +320,7 @@ class Reporter:
                 refused = (hints.signature_hint(self.label, record, check) or hints.unsigned_hint(self.label, record))
                 refused = refused if refused and ex.once("refused") else None
             if first:
-                lines += hints.first_failure_hint(self.label, record, ex.options, check)
+                lines += hints.first_failure_hint(self.label, record, ex.options, check, wait=ex.wait)
             if refused:
                 lines += refused
         for line in lines:
@@ -500,7 +502,7 @@ def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery
     store.require_active(webhook)
     small = total is not None and total <= PER_EVENT_MAX
     explain = Explain(store, delivery.options, webhook.shown_url, signed=delivery.secret is not None,
-                      per_event=small or delivery.verbose, hints=True)
+                      per_event=small or delivery.verbose, hints=True, wait=delivery.wait)
     # A later event can still fail to be made (a list index that fits the first event, not
     # this one): the stream ends there and what was made before it is sent and settles.
     broken: list[EmulatorError] = []

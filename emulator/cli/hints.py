@@ -73,7 +73,8 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def first_failure_hint(label: str, record: AttemptRecord, options: DeliveryOptions, check_command: str) -> list[str]:
+def first_failure_hint(label: str, record: AttemptRecord, options: DeliveryOptions, check_command: str, *,
+                       wait: bool = True) -> list[str]:
     """At the first failure of a run, on a terminal: what will happen and how to go faster.
 
     The schedule comes from the run's own policy and time scale, so the figures are the
@@ -87,8 +88,12 @@ def first_failure_hint(label: str, record: AttemptRecord, options: DeliveryOptio
         total = sum(waits) / scale
         schedule = ", ".join(duration(w) for w in waits)
         scaled = "" if scale == 1 else f" at --time-scale {scale:g}"
-        lines[0] += (f" Like Zenoti, the emulator retries each failed event {policy.retries} times, "
-                     f"after {schedule}: this run may take up to about {duration(total)}{scaled}.")
+        lines[0] += f" Like Zenoti, the emulator retries each failed event {policy.retries} times, after {schedule}"
+        if not wait:  # --no-wait: the run ends after the first attempts; the retries wait in the log
+            lines[0] += f": about {duration(total)}{scaled}, left in the log for `zenoti-emulator resume`."
+            lines.append(f"  Why it fails: {check_command}")
+            return lines
+        lines[0] += f": this run may take up to about {duration(total)}{scaled}."
         lines.append("  For a quick loop: --no-retry (one attempt per event), or --time-scale 600 "
                      "(Zenoti's schedule, 600 times sooner).")
         lines.append("  Ctrl-C stops here; the retries stay in the log (zenoti-emulator resume sends them).")
