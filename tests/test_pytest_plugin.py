@@ -183,7 +183,7 @@ def test_the_readmes_receiver_passes_every_check(zenoti_emulator: ZenotiEmulator
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     # The README teaches a receiver; check must find nothing wrong with it.
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    [code] = re.findall(r"### A receiver in a dozen lines\n.*?```python\n(.*?)```", readme, re.S)
+    [code] = re.findall(r"### A receiver you would ship\n.*?```python\n(.*?)```", readme, re.S)
     (tmp_path / "readme_receiver.py").write_text(code, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     try:

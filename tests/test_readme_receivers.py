@@ -61,6 +61,8 @@ def test_the_readme_receivers_verify_with_their_own_code_not_the_emulators() -> 
     python, node = readme_file("receiver.py"), readme_file("receiver.js")
     assert "emulator" not in python and "import hmac" in python and "compare_digest" in python
     assert "express.raw" in node and "timingSafeEqual" in node
+    # nor does the receiver of the pytest example: only the test itself uses the emulator
+    assert "emulator.signing" not in (ROOT / "README.md").read_text(encoding="utf-8").split("### In pytest")[1].split("```sh")[0]
 
 
 def test_the_hmac_receiver_passes_check(command: str, tmp_path: Path) -> None:
