@@ -7,6 +7,7 @@ adding a guest attribute changes guests' draws and nothing else.
 from __future__ import annotations
 
 import random
+import threading
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -57,11 +58,22 @@ OPENING_HOURS = ((9, 19), (9, 20), (8, 20), (10, 21), (10, 19))
 _SEASONS = (datetime(2026, 1, 15, tzinfo=timezone.utc), datetime(2026, 7, 15, tzinfo=timezone.utc))
 
 
+_FAKERS = threading.local()
+
+
 def make_faker() -> Faker:
-    """A Faker over our locales with the spa provider. Callers set ``.random`` per draw."""
-    fake = Faker(list(dict.fromkeys(GUEST_LOCALES)))
-    for locale in fake.locales:
-        fake[locale].add_provider(providers.Provider)
+    """A Faker over our locales with the spa provider. Callers set ``.random`` per draw.
+
+    One per thread, made on first use: making one costs tens of milliseconds (Faker lists
+    its provider packages on disk for each locale), and a world, its organization and its
+    projector each asked for one. Every user sets ``.random`` before it draws, so sharing
+    changes no draw; a thread of its own keeps two worlds in two threads apart.
+    """
+    fake = getattr(_FAKERS, "fake", None)
+    if fake is None:
+        fake = _FAKERS.fake = Faker(list(dict.fromkeys(GUEST_LOCALES)))
+        for locale in fake.locales:
+            fake[locale].add_provider(providers.Provider)
     return fake
 
 
