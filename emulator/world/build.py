@@ -6,6 +6,7 @@ adding a guest attribute changes guests' draws and nothing else.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import unicodedata
@@ -61,6 +62,21 @@ _SEASONS = (datetime(2026, 1, 15, tzinfo=timezone.utc), datetime(2026, 7, 15, tz
 _FAKERS = threading.local()
 
 
+def _list_provider_packages_once() -> None:
+    """Let Faker list each provider package's locales once, not once per locale.
+
+    Making a Faker of our six locales lists the folder of every localized provider for
+    each locale (``faker.factory.list_module``, about 130 directory scans), which was a
+    fifth of a command's start. An installed package's folders do not change while we
+    run, so the listing is kept; the answers are the same, and so is every draw.
+    """
+    import faker.factory
+
+    listing = getattr(faker.factory, "list_module", None)
+    if listing is not None and not hasattr(listing, "cache_info"):
+        faker.factory.list_module = functools.lru_cache(maxsize=None)(listing)
+
+
 def make_faker() -> Faker:
     """A Faker over our locales with the spa provider. Callers set ``.random`` per draw.
 
@@ -71,6 +87,7 @@ def make_faker() -> Faker:
     """
     fake = getattr(_FAKERS, "fake", None)
     if fake is None:
+        _list_provider_packages_once()
         fake = _FAKERS.fake = Faker(list(dict.fromkeys(GUEST_LOCALES)))
         for locale in fake.locales:
             fake[locale].add_provider(providers.Provider)
