@@ -40,9 +40,11 @@ test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Timing targets live here, not in the tests: each script prints ours beside a baseline
-# (bench_check: the whole check suite against a correct receiver, target < 30 s).
+# (bench_feel: the speeds a user waits on, issue 22; bench_check: the whole check suite
+# against a correct receiver, target < 30 s).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python benchmarks/bench_feel.py
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_simulate.py
 	$(BIN)/python benchmarks/bench_delivery.py
