@@ -60,7 +60,20 @@ class EmulatorSession:
         self.seed = secrets.randbits(63) if seed is None else seed
         self.start = start or datetime.now(timezone.utc)
         self._streams: dict[tuple[Any, ...], tuple[EventStream, Any, list[dict[str, Any]]]] = {}
+        #: how many events of each (type, now, profile) the session's tests have taken
+        self._taken: dict[tuple[Any, ...], int] = {}
         self._lock = threading.Lock()
+
+    def claim(self, key: tuple[Any, ...], count: int) -> int:
+        """Where the next ``count`` events of ``key`` start in the session's stream.
+
+        Tests without a seed take the session's events in turn, so no two tests (and no two
+        calls) get the same event: a receiver that keeps one database for the whole session
+        never sees a test's event as a duplicate of another test's."""
+        with self._lock:
+            first = self._taken.get(key, 0)
+            self._taken[key] = first + count
+            return first
 
     def events(self, event_type: str, seed: int, now: datetime, profile: str, first: int,
                count: int) -> tuple[EventStream, EventType, list[dict[str, Any]]]:
@@ -94,9 +107,8 @@ class ZenotiEmulator:
     bodies) is what ``zenoti-emulator deliveries`` would show.
 
     Events with no ``seed`` come from the session's world (:class:`EmulatorSession`):
-    each test starts from the same point of it, and each call continues where the
-    test's last call of that type stopped. A ``seed`` (with ``now``) gives the same events
-    at every call.
+    each call continues where the session's last call of that type stopped, so no two
+    tests get the same event. A ``seed`` (with ``now``) gives the same events at every call.
 
     :param directory: where the log lives (the test's ``tmp_path``); created on first use.
     :param time_scale: divides every wait between retries; 600 (the default) plays
@@ -112,8 +124,6 @@ class ZenotiEmulator:
         self._deliverer: Deliverer | None = None
         self._ids: list[int] = []
         self._servers: list[Any] = []
-        #: how many events of each (type, now, profile) this emulator took from the session's world
-        self._taken: dict[tuple[Any, ...], int] = {}
 
     @property
     def seed(self) -> int:
@@ -155,9 +165,7 @@ class ZenotiEmulator:
         overrides = [(parse_path(path), value) for path, value in (set or {}).items()]
         first = 0
         if seed is None:
-            key = (event_type, moment, profile)
-            first = self._taken.get(key, 0)
-            self._taken[key] = first + count
+            first = self.session.claim((event_type, moment, profile), count)
         stream, kind, events = self.session.events(event_type, self.seed if seed is None else seed, moment, profile,
                                                    first, count)
         return [stream.finish(kind, event, overrides, validate) for event in events]

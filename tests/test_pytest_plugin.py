@@ -220,6 +220,7 @@ from emulator.scenario.story import load
 from emulator.world import snapshot
 
 BUILT = []
+IDS = []
 
 
 @pytest.fixture(autouse=True)
@@ -238,7 +239,7 @@ def session_events(em, count):
 @pytest.mark.parametrize("order", ["first", "second"])
 def test_spoils_what_it_got(zenoti_emulator, order):
     events = zenoti_emulator.generate(count=2)
-    assert events == session_events(zenoti_emulator, 2)
+    IDS.extend(event["id"] for event in events)
     events[0]["data"]["guest"]["first_name"] = "SPOILED"
     events[1]["data"].clear()
     story = zenoti_emulator.scenario("guest-day")
@@ -248,12 +249,17 @@ def test_spoils_what_it_got(zenoti_emulator, order):
 
 def test_sees_a_fresh_world(zenoti_emulator):
     [one] = zenoti_emulator.generate()
-    [two] = zenoti_emulator.generate()  # a call continues where the test's last one stopped
-    assert [one, two] == session_events(zenoti_emulator, 2)
+    [two] = zenoti_emulator.generate()  # a call continues where the session's last one stopped
+    IDS.extend([one["id"], two["id"]])
+    assert [one, two] == session_events(zenoti_emulator, len(IDS))[-2:]
     assert "SPOILED" not in repr(zenoti_emulator.generate("Guest.Created", count=3))
     fresh = [p.event for p in play(load("guest-day"), seed=zenoti_emulator.seed, now=zenoti_emulator.session.start)]
     assert zenoti_emulator.scenario("guest-day") == fresh
     assert zenoti_emulator.generate(seed=3, count=2) == zenoti_emulator.generate(seed=3, count=2)
+
+
+def test_no_two_tests_got_the_same_event():
+    assert IDS and len(IDS) == len(set(IDS))
 
 
 def test_the_world_was_built_once_per_key():
@@ -268,8 +274,9 @@ def test_the_sessions_world_is_shared_and_no_test_sees_what_another_did(pytester
     the same fresh world, in either order."""
     pytester.makepyfile(test_shared=SHARED)
     first = pytester.runpytest("-p", "no:cacheprovider", "-q", "test_shared.py")
-    first.assert_outcomes(passed=4)
+    first.assert_outcomes(passed=5)
     # the other order: fresh, spoiled, fresh again
     again = pytester.runpytest("-p", "no:cacheprovider", "-q", "test_shared.py::test_sees_a_fresh_world",
-                               "test_shared.py::test_spoils_what_it_got", "test_shared.py::test_sees_a_fresh_world")
-    again.assert_outcomes(passed=3)
+                               "test_shared.py::test_spoils_what_it_got", "test_shared.py::test_sees_a_fresh_world",
+                               "test_shared.py::test_no_two_tests_got_the_same_event")
+    again.assert_outcomes(passed=4)
