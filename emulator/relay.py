@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from . import signing
+from . import bounds, signing
 from .delivery import DEFAULT_TIMEOUT, Deliverer, DeliveryOptions, RetryPolicy, check_url
 from .errors import UsageError
 from .registry import Registry, default_registry
@@ -182,8 +182,8 @@ class SchemaCheck:
         from .validate import Capture, DriftCollector
 
         try:  # parsed once, here; a body that does not parse is the validator's to explain
-            capture = Capture("relay", value=json.loads(body)) if body.strip() else Capture("relay", body=body)
-        except ValueError:
+            capture = Capture("relay", value=bounds.loads_json(body)) if body.strip() else Capture("relay", body=body)
+        except ValueError:  # not JSON, or nested past bounds.MAX_JSON_DEPTH: the validator says which
             capture = Capture("relay", body=body)
         with self._lock:  # the validator keeps running counts
             result = self._validator.check(capture)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import secrets
 import sqlite3
@@ -34,7 +35,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -177,6 +178,8 @@ def default_db_path() -> Path:
 def iso(ts: float | None) -> str | None:
     """An epoch time as ISO 8601 UTC with milliseconds, for output."""
     if ts is None:
+        return None
+    if not (bounds.MIN_TIME.timestamp() <= ts <= bounds.MAX_TIME.timestamp()):  # inf, NaN: a row from before due times were checked
         return None
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -538,7 +541,10 @@ def _delivery(row: Sequence[Any], **extra: Any) -> Delivery:
 
 
 def _scheduled(row: Sequence[Any]) -> ScheduledAttempt:
-    return ScheduledAttempt(*row)
+    item = ScheduledAttempt(*row)
+    if not math.isfinite(item.due_at):  # written before the log refused it (--time-scale 1e-320): due now
+        item = replace(item, due_at=item.scheduled_at)
+    return item
 
 
 def _attempt(row: Sequence[Any]) -> Attempt:
@@ -886,7 +892,8 @@ class Store:
     def _schedule(
         self, conn: sqlite3.Connection, delivery_id: int, number: int, kind: str, now: float, delay_s: float, time_scale: float
     ) -> ScheduledAttempt:
-        due = now + delay_s / time_scale
+        # the one place a due time is made: a non-finite one is a bug upstream, never a row
+        due = bounds.check_finite(now + delay_s / time_scale, what="An attempt's due time")
         sid = conn.execute(
             "INSERT INTO scheduled_attempts (delivery_id, number, kind, scheduled_at, delay_s, time_scale, due_at, state)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",

@@ -24,7 +24,7 @@ from ..errors import EmulatorError, ExitCode, UsageError, WebhookInactive
 from ..signing import SIGNATURE_FORMATS
 from ..urls import redact_url
 from . import cli
-from .params import CoreParam, IdParam, IntParam, SecondsParam, events_from_options, generation_options
+from .params import CoreParam, IdParam, IntParam, SecondsParam, TimeScaleParam, events_from_options, generation_options
 
 # rich, requests (under ..delivery) and sqlite3 (under ..store) load when a command runs,
 # not when the CLI starts: `--help` and shell completion build every command's options.
@@ -362,7 +362,7 @@ def delivery_options(func: Callable[..., Any], *, target_required: bool = True) 
         click.option("--verb", type=click.Choice(VERBS, case_sensitive=False), default="POST", show_default=True, help="HTTP verb, as chosen in Zenoti's setup."),
         concurrency_option,
         click.option("--rate", type=RateParam(), default=None, help="At most R requests per second (e.g. 50/s). No limit when omitted."),
-        click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+        click.option("--time-scale", type=TimeScaleParam(), default=1.0, show_default=True,
                      help="Divide every wait between attempts by F (600 turns 10 min into 1 s). The log keeps the real schedule too."),
         click.option("--timeout", type=SecondsParam(), default=DEFAULT_TIMEOUT, show_default=True,
                      help="Seconds each attempt may take, response body included (Zenoti: 10; at most 600)."),
@@ -581,7 +581,7 @@ def reactivate_command(url_or_id: str, db: str | None, as_json: bool) -> None:
 @cli.command("resume", short_help="Run every pending retry in the log to its end, then exit.")
 @db_option
 @concurrency_option
-@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--time-scale", type=TimeScaleParam(), default=None,
               help="Run the waiting retries F times faster than they were scheduled (600 turns 10 min into 1 s). "
                    "Default: each at the time the log says.")
 @json_option

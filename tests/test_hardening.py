@@ -1,0 +1,186 @@
+"""Hardening, second round (issue 21): each repro of the probe, on real processes, real
+loopback sockets and a real SQLite log.
+
+Bad command lines that only need one ``Error:`` line are rows of the CLI sweep
+(``test_cli_bad_input.py``); what needs a file, a server or a log to set up is here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from emulator import bounds
+from emulator.cli import cli
+from emulator.delivery import serialize
+from emulator.scenario import story
+
+from .receivers import Receiver, closed_port_url
+from .test_relay import ZENOTI_TIMEOUT, RelayServer, event, make_relay  # noqa: F401 - the fixture
+from .web_support import LiveServer, make_app
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ZENOTI_EMULATOR_DB", str(tmp_path / "log.sqlite3"))
+    return tmp_path
+
+
+def one_error(result: Any, code: int = 2) -> str:
+    """The one ``Error:`` line of a run that exited ``code`` without a traceback."""
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    assert len(errors[0]) < 400
+    return errors[0]
+
+
+def run(*args: str, stdin: str | None = None) -> Any:
+    return CliRunner().invoke(cli, list(args), input=stdin, catch_exceptions=False)
+
+
+# -- 3. deep nesting ----------------------------------------------------------------------
+
+DEEP_1000 = b"[" * 1000 + b"]" * 1000
+
+
+@pytest.mark.parametrize("body", [DEEP_1000, b"[" * 900 + b"]" * 900, b'{"a":' * 1000 + b"1" + b"}" * 1000])
+def test_the_relay_keeps_a_deeply_nested_body_byte_for_byte_and_flags_it(make_relay: Any, body: bytes) -> None:  # noqa: F811
+    with Receiver() as rx:
+        relay = make_relay(rx.url)
+        answer = relay.send(body, secret=None)
+        assert answer.status_code == 202, answer.text  # as for any invalid body, not 500
+        assert answer.json()["schema"] == "too-deep"
+        relay.deliverer.wait()
+        (capture,) = relay.captures()
+        assert capture.body == body and capture.schema_status == "invalid"
+        assert "nested more than" in capture.report["message"]
+        assert rx.wait_for(1)[0].body == body
+
+
+def test_the_relay_answers_405_to_options(make_relay: Any) -> None:  # noqa: F811
+    relay = make_relay(closed_port_url())
+    answer = requests.options(relay.url, timeout=ZENOTI_TIMEOUT)
+    assert answer.status_code == 405 and answer.json()["error"]["code"] == "method_not_allowed"
+    assert relay.captures() == []
+
+
+def test_fire_from_a_deeply_nested_file_is_one_line(env: Path) -> None:
+    path = env / "deep.json"
+    path.write_bytes(DEEP_1000)
+    assert "nested more than 64 levels" in one_error(run("fire", "-t", closed_port_url(), "--from-file", str(path)))
+
+
+# -- 8. bounded memory on one huge input ----------------------------------------------------
+
+def test_fire_refuses_an_endless_file_after_reading_one_event_s_worth(env: Path) -> None:
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("needs /dev/zero")
+    assert "larger than 1024 KiB" in one_error(run("fire", "-t", closed_port_url(), "--from-file", "/dev/zero"))
+
+
+@pytest.mark.parametrize("name", ["big.json", "big.jsonl"])
+def test_fire_refuses_a_line_larger_than_any_event_and_sends_nothing(env: Path, name: str) -> None:
+    path = env / name
+    with path.open("wb") as out:  # one line of 3 MiB: a JSON string no event holds
+        out.write(b'{"event_type":"AppointmentGroup.Created","data":"' + b"x" * (3 << 20) + b'"}\n')
+    with Receiver() as rx:
+        line = one_error(run("fire", "-t", rx.url, "--from-file", str(path)))
+        assert "larger than 1024 KiB" in line and str(path) in line
+        assert rx.requests == []
+
+
+def test_an_event_just_under_the_bound_is_still_sent(env: Path) -> None:
+    body = serialize(event())
+    padded = body[:-1] + b',"pad":"' + b"x" * (bounds.MAX_EVENT_BYTES - len(body) - 20) + b'"}'
+    assert len(padded) <= bounds.MAX_EVENT_BYTES
+    (env / "one.json").write_bytes(padded)
+    with Receiver() as rx:
+        result = run("fire", "-t", rx.url, "--from-file", str(env / "one.json"), "--no-retry")
+        assert result.exit_code == 0, result.output
+        assert rx.wait_for(1)[0].body == padded
+
+
+def test_validate_reports_a_huge_line_as_one_invalid_record(env: Path) -> None:
+    path = env / "huge.jsonl"
+    with path.open("wb") as out:
+        out.write(serialize(event()) + b"\n")
+        out.write(b'{"x":"' + b"y" * (2 << 20) + b'"}\n')
+    result = run("validate", str(path), "--format", "json")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    (huge,) = [e for e in report["events"] if e["reason"] == "too_large"]
+    assert "larger than 1024 KiB" in huge["message"] and huge["status"] == "invalid"
+    assert report["summary"]["valid"] == 1, report["summary"]
+
+
+def test_fire_from_an_empty_folder_is_an_error_not_a_success(env: Path) -> None:
+    (env / "empty").mkdir()
+    assert "No events in" in one_error(run("fire", "-t", closed_port_url(), "--from-file", str(env / "empty")))
+
+
+# -- 4. tiny and huge time scales; old rows that hold them ----------------------------------
+
+def test_a_log_row_with_an_infinite_due_time_is_shown_and_resumed(env: Path, command: str) -> None:
+    db = env / "log.sqlite3"
+    target = closed_port_url()
+    fired = run("fire", "-t", target, "--max-attempts", "2", "--no-wait")
+    assert fired.exit_code == 0, fired.output
+    with sqlite3.connect(db) as conn:  # what --time-scale 1e-320 wrote before it was refused
+        conn.execute("UPDATE scheduled_attempts SET due_at = 9e999, time_scale = 1e-320 WHERE state = 'pending'")
+        conn.execute("UPDATE deliveries SET options = json_set(options, '$.time_scale', 1e-320)")
+    shown = run("deliveries", "show", "1")
+    assert shown.exit_code == 0 and "Traceback" not in shown.output
+    as_json = json.loads(run("deliveries", "show", "1", "--json").stdout)
+    assert as_json["schedule"][-1]["state"] == "pending"
+    app = make_app(env, DATABASE=str(db), TIME_SCALE=1.0)
+    with LiveServer(app) as live:
+        answer = live.session.get(f"{live.url}/api/deliveries/1", timeout=15)
+        assert answer.status_code in (200,), answer.text
+    resumed = subprocess.run([command, "resume", "--db", str(db)], capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in resumed.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT status FROM deliveries WHERE id = 1").fetchone()[0] == "failed"
+
+
+def test_the_log_refuses_a_non_finite_due_time(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        bounds.check_finite(float("inf"), what="An attempt's due time")
+    assert bounds.check_time_scale(600) == 600.0
+    for bad in (1e-320, 1e-9, float("nan"), float("inf"), 1e7):
+        with pytest.raises(bounds.UsageError):
+            bounds.check_time_scale(bad)
+
+
+# -- 5. scenario files that once crashed -----------------------------------------------------
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ('[[step]]\ndo = "create_guest"\nafter = "99999999999999999999d"\n', "longer than 60 days"),
+    ("x = " + "[" * 100_000 + "]" * 100_000 + "\n", "TOML nested more than"),
+])
+def test_a_scenario_file_that_once_crashed_is_one_line(env: Path, text: str, needle: str) -> None:
+    path = env / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    for args in (["scenario", "show", str(path)], ["scenario", "run", str(path)]):
+        assert needle in one_error(run(*args))
+
+
+def test_a_copy_of_a_built_in_scenario_draws_what_the_built_in_draws(env: Path) -> None:
+    copy = env / "my-day.toml"
+    copy.write_text(story._builtin_dir().joinpath("guest-day.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    built_in = run("scenario", "run", "guest-day", "--seed", "5")
+    copied = run("scenario", "run", str(copy), "--seed", "5")
+    assert built_in.exit_code == copied.exit_code == 0, copied.output
+    assert copied.stdout == built_in.stdout
+    edited = env / "edited.toml"
+    edited.write_text(copy.read_text(encoding="utf-8") + "\n# mine now\n", encoding="utf-8")
+    assert story.load(str(edited)).stream_name == "edited"
