@@ -184,3 +184,62 @@ def test_a_copy_of_a_built_in_scenario_draws_what_the_built_in_draws(env: Path) 
     edited = env / "edited.toml"
     edited.write_text(copy.read_text(encoding="utf-8") + "\n# mine now\n", encoding="utf-8")
     assert story.load(str(edited)).stream_name == "edited"
+
+
+# -- 1. processes sharing one log: each owns what it scheduled while it lives -----------------
+
+def fire_beside(db: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    """``fire ... --json`` as its own process on ``db``: its exit code and summary."""
+    from .test_web_serve import COMMAND
+
+    done = subprocess.run([COMMAND, "fire", "--db", str(db), "--json", *args], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_fire_beside_serve_keeps_its_rate_and_makes_every_attempt(tmp_path: Path) -> None:
+    from .test_web_serve import serve
+
+    db = tmp_path / "log.sqlite3"
+    with serve(db, "--time-scale", "600"), Receiver() as rx:
+        code, summary = fire_beside(db, "-t", rx.url, "-n", "20", "--rate", "5/s")
+        assert code == 0 and summary["delivered"] == 20 and summary["attempts"] == 20, summary
+        times = sorted(r.at for r in rx.wait_for(20))
+        # serve follows the log every 2 s: had it taken fire's attempts, they would have
+        # gone out at once, not 0.2 s apart
+        assert times[-1] - times[0] >= 19 / 5 * 0.9, times[-1] - times[0]
+        assert len(rx.requests) == 20
+
+
+def test_fire_beside_serve_reports_and_exits_for_the_retries_it_started(tmp_path: Path) -> None:
+    from .test_web_serve import serve
+
+    db = tmp_path / "log.sqlite3"
+    with serve(db, "--time-scale", "600"), Receiver(default=500) as rx:
+        # one retry each, about 3 s later: serve follows the log meanwhile
+        code, summary = fire_beside(db, "-t", rx.url, "-n", "3", "--max-attempts", "2", "--time-scale", "10")
+        assert code == 1, summary
+        assert (summary["failed"], summary["pending"], summary["attempts"]) == (3, 0, 6), summary
+        assert len(rx.requests) == 6
+
+
+@pytest.mark.parametrize("how", ["exits", "killed"])
+def test_serve_takes_over_the_retries_of_a_fire_that_is_gone(tmp_path: Path, how: str) -> None:
+    import signal
+
+    from .test_web_serve import COMMAND, serve
+
+    db = tmp_path / "log.sqlite3"
+    with serve(db, "--time-scale", "600"), Receiver([500]) as rx:
+        args = [COMMAND, "fire", "--db", str(db), "-t", rx.url, "--max-attempts", "2", "--time-scale", "10"]
+        if how == "exits":
+            assert subprocess.run([*args, "--no-wait"], capture_output=True, timeout=60).returncode == 0
+        else:
+            proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            rx.wait_for(1, timeout=30)  # its first attempt failed: a retry is scheduled
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        first, retry = rx.wait_for(2, timeout=30)  # made by serve, once fire is gone
+        assert retry.body == first.body
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT status, attempts FROM deliveries").fetchall() == [("delivered", 2)]
