@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,129 @@ def test_serve_takes_over_the_retries_of_a_fire_that_is_gone(tmp_path: Path, how
         assert retry.body == first.body
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT status, attempts FROM deliveries").fetchall() == [("delivered", 2)]
+
+
+# -- 2. slowloris: half requests hold no one else up -----------------------------------------
+
+def slow_connections(url: str, n: int, source: str = "127.0.0.2") -> list[Any]:
+    """``n`` connections from ``source`` (another loopback address: another client), each
+    sending half a request and stopping there."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    held = []
+    for _ in range(n):
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=10, source_address=(source, 0))
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n")  # headers never end
+        held.append(sock)
+    return held
+
+
+@pytest.mark.parametrize("which", ["serve", "relay"])
+def test_a_normal_request_is_answered_while_slow_connections_are_held(tmp_path: Path, which: str) -> None:
+    from .test_web_serve import COMMAND, serve
+
+    db = tmp_path / "log.sqlite3"
+    if which == "serve":
+        ctx: Any = serve(db)
+    else:
+        ctx = _relay_process(COMMAND, db)
+    with ctx as running:
+        url = running.url
+        held = slow_connections(url, 100)  # past waitress's default limit of 100 connections
+        try:
+            path = "/api/health" if which == "serve" else "/zenoti"
+            method = "GET" if which == "serve" else "POST"
+            answer = requests.request(method, url + path, data=b"{}" if method == "POST" else None, timeout=10)
+            assert answer.status_code in (200, 202), answer.text
+            # one client holds at most MAX_PER_CLIENT: the others were told so and closed
+            refused = 0
+            for sock in held:
+                sock.settimeout(0.05)
+                try:
+                    data = sock.recv(200)
+                except OSError:
+                    continue
+                refused += data.startswith(b"HTTP/1.1 429")
+            from emulator.web.server import MAX_PER_CLIENT
+
+            assert refused == 100 - MAX_PER_CLIENT
+        finally:
+            for sock in held:
+                sock.close()
+
+
+class _relay_process:
+    """``zenoti-emulator relay`` as its own process, forwarding to a closed port."""
+
+    def __init__(self, command: str, db: Path) -> None:
+        self.args = [command, "relay", "--port", "0", "--db", str(db), "--forward-to", closed_port_url()]
+
+    def __enter__(self) -> _relay_process:
+        import re
+
+        from .web_support import wait_for
+
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        self.lines: list[str] = []
+        import threading
+
+        def read() -> None:
+            assert self.proc.stderr is not None
+            for line in self.proc.stderr:
+                self.lines.append(line)
+
+        threading.Thread(target=read, daemon=True).start()
+        line = wait_for(lambda: next((l for l in self.lines if l.startswith("Relaying ")), None), 20, message="relay to start")
+        self.url = re.search(r"http://[^/\s]+", line).group(0)  # type: ignore[union-attr]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+
+def test_a_request_that_does_not_arrive_in_time_is_cut_off(tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    from flask import Flask
+    from waitress import wasyncore
+
+    from emulator.web import server as web_server
+
+    app = Flask(__name__)
+    app.add_url_rule("/", "ok", lambda: "ok", methods=["GET", "POST"])
+    srv = web_server.create(app, host="127.0.0.1", port=0, hint="", read_s=1.0, threads=2)
+    stop = threading.Event()
+
+    def loop() -> None:
+        try:
+            while not stop.is_set():
+                wasyncore.loop(timeout=0.05, use_poll=True, map=srv._map, count=1)
+        finally:
+            wasyncore.close_all(srv._map)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{srv.effective_port}"
+        (sock,) = slow_connections(url, 1, source="127.0.0.1")
+        started = time.monotonic()
+        sock.settimeout(15)
+        assert sock.recv(100) == b""  # closed by the server: the request took too long to arrive
+        assert time.monotonic() - started < web_server.IDLE_S  # the read deadline, not the idle one
+        sock.close()
+        assert requests.get(url + "/", timeout=10).text == "ok"
+    finally:
+        stop.set()
+        thread.join(10)
+        srv.task_dispatcher.shutdown()
