@@ -382,14 +382,20 @@ class Sender:
                 if outcome == "timeout":
                     text = f"no response within {timeout:g} s ({'attempt deadline' if scope.expired else text})"
                 return SendResult(started_at, prepared.method, url, headers, None, outcome, latency, {}, b"", text)
+            # The deadline cut the status line or headers while they dripped in: http.client
+            # then takes what came (an empty header block) as the whole head.
+            head_cut = scope.expired
             try:
-                body, broken = _read_limited(resp, RESPONSE_LOG_LIMIT)
+                body, broken = (b"", None) if head_cut else _read_limited(resp, RESPONSE_LOG_LIMIT)
             finally:
                 scope.end()  # before the connection can go back to the pool
                 resp.close()
             latency = (time.perf_counter() - t0) * 1000
             status = resp.status_code
             response_headers = dict(resp.headers)
+            if head_cut:
+                error = f"no response within {timeout:g} s (the status line and headers were still arriving)"
+                return SendResult(started_at, prepared.method, url, headers, None, "timeout", latency, response_headers, b"", error)
             if scope.expired or broken:
                 how = f"did not finish within {timeout:g} s" if scope.expired else f"was cut off ({broken})"
                 error = f"HTTP {status} answered, but its body {how} after {len(body)} bytes"

@@ -370,3 +370,15 @@ def test_a_request_that_does_not_arrive_in_time_is_cut_off(tmp_path: Path) -> No
         stop.set()
         thread.join(10)
         srv.task_dispatcher.shutdown()
+
+
+# -- 9. a dripped head is not a body --------------------------------------------------------
+
+def test_a_dripped_status_line_and_headers_are_reported_as_such(env: Path) -> None:
+    # 38 bytes of head, one each 50 ms: the status line is in after 0.85 s, the headers
+    # would be after 1.9 s; the attempt's deadline falls between
+    with Receiver([("drip-head", 0.05)]) as rx:
+        result = run("fire", "-t", rx.url, "--timeout", "1.4", "--no-retry", "--json")
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stdout.strip().splitlines()[-1])["last_failure"]
+    assert "body did not finish" not in error and "no response within 1.4 s" in error, error
