@@ -45,6 +45,7 @@ from .defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX
 from .bounds import MAX_TIME_SCALE, MAX_TIMEOUT, MIN_TIME_SCALE, check_time_scale, parse_rate, parse_seconds
 from .errors import Conflict, NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
+from .shown import safe
 from .transport import DeadlineAdapter, Watchdog
 from .urls import check_url, redact_headers, redact_url
 
@@ -279,6 +280,12 @@ class SendResult:
     response_headers: Mapping[str, str]
     response_body: bytes
     error: str | None
+
+    def __post_init__(self) -> None:
+        # the receiver wrote part of this text (a reason phrase, a bad status line): it is
+        # shown on terminals and in reports, so it carries no escape and no password
+        if self.error:
+            object.__setattr__(self, "error", safe(self.error))
 
     @property
     def ok(self) -> bool:

@@ -39,6 +39,7 @@ from . import bounds, signing
 from .delivery import DEFAULT_TIMEOUT, Deliverer, DeliveryOptions, RetryPolicy, check_url
 from .errors import UsageError
 from .registry import Registry, default_registry
+from .shown import printable
 from .store import AttemptRecord, NewCapture, RecordResult, Store, StoredCapture, Webhook
 
 log = logging.getLogger(__name__)
@@ -246,7 +247,8 @@ class RelayLine:
         latency = f"{self.latency_ms:.0f} ms" if self.latency_ms is not None else "-"
         attempt = f" (attempt {self.attempt})" if self.attempt > 1 else ""
         note = f"  {self.note}" if self.note else ""
-        return (
+        # event type and id come from the request's body: the internet's text, on a terminal
+        return printable(
             f"{at}  {self.event_type or '-'}  id={self.call_id or '-'}  sig={self.signature}  schema={self.schema}"
             f"  -> {self.local}{attempt}  {latency}{note}"
         )

@@ -651,6 +651,12 @@ class Store:
             for column, kind in (("claimed_by", "TEXT"), ("claimed_at", "REAL"), ("owned_by", "TEXT")):
                 if column not in columns:  # a log made before claims existed
                     conn.execute(f"ALTER TABLE scheduled_attempts ADD COLUMN {column} {kind}")
+            if conn.execute("PRAGMA user_version").fetchone()[0] < 1:
+                # Deliveries keep the URL only to show it: a log from before they were written
+                # masked loses the passwords it copied from its webhooks (those keep theirs).
+                conn.create_function("redact_url", 1, redact_url, deterministic=True)
+                conn.execute("UPDATE deliveries SET url = redact_url(url) WHERE url LIKE '%@%'")
+                conn.execute("PRAGMA user_version = 1")
 
     # -- connections -----------------------------------------------------------------
 
@@ -834,10 +840,10 @@ class Store:
             return self.get_webhook(bounds.parse_id(text, what="A webhook id"))
         rows = self._read(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE url = ? ORDER BY id", (text,))
         if not rows:
-            raise NotFound(f"No webhook with URL {text}. List them with: zenoti-emulator webhooks")
+            raise NotFound(f"No webhook with URL {redact_url(text)}. List them with: zenoti-emulator webhooks")
         if len(rows) > 1:
             ids = ", ".join(str(r[0]) for r in rows)
-            raise UsageError(f"Several webhooks have URL {text} (ids {ids}); name one by its id.")
+            raise UsageError(f"Several webhooks have URL {redact_url(text)} (ids {ids}); name one by its id.")
         return _webhook(rows[0])
 
     def list_webhooks(self, *, active: bool | None = None) -> list[Webhook]:
@@ -950,7 +956,7 @@ class Store:
                 delivery_id = conn.execute(
                     "INSERT INTO deliveries (event_row, webhook_id, url, verb, status, options, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-                    (event_row, item.webhook.id, item.webhook.url, item.webhook.verb, json.dumps(dict(item.options)), now, now),
+                    (event_row, item.webhook.id, redact_url(item.webhook.url), item.webhook.verb, json.dumps(dict(item.options)), now, now),
                 ).lastrowid
                 out.append(self._schedule(conn, delivery_id, 1, "first", now, 0.0, time_scale))  # type: ignore[arg-type]
         return out
@@ -1076,7 +1082,7 @@ class Store:
                 delivery_id = conn.execute(
                     "INSERT INTO deliveries (event_row, webhook_id, url, verb, status, options, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-                    (event_row, forward.id, forward.url, forward.verb, json.dumps(dict(options)), now, now),
+                    (event_row, forward.id, redact_url(forward.url), forward.verb, json.dumps(dict(options)), now, now),
                 ).lastrowid
                 scheduled = self._schedule(conn, delivery_id, 1, "first", now, 0.0, time_scale)  # type: ignore[arg-type]
             capture_id = conn.execute(

@@ -382,3 +382,135 @@ def test_a_dripped_status_line_and_headers_are_reported_as_such(env: Path) -> No
     assert result.exit_code == 1, result.output
     error = json.loads(result.stdout.strip().splitlines()[-1])["last_failure"]
     assert "body did not finish" not in error and "no response within 1.4 s" in error, error
+
+
+# -- 6. a password in a target URL lives in the webhook only --------------------------------
+
+PW = "PW-s3cret"
+
+
+def with_password(url: str) -> str:
+    return url.replace("http://", f"http://alice:{PW}@")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "junit"])
+@pytest.mark.parametrize("up", [True, False], ids=["reached", "cannot reach"])
+def test_check_never_shows_the_password(env: Path, fmt: str, up: bool) -> None:
+    from .contract_receiver import ContractReceiver
+
+    with ContractReceiver() as rx:
+        url = with_password(rx.url if up else closed_port_url())
+        result = run("check", url, "--format", fmt, "--only", "ping,rejects-missing-signature")
+    assert "Traceback" not in result.output
+    assert PW not in result.output and "alice:****@" in result.output, result.output[:2000]
+
+
+def test_the_relay_banner_never_shows_the_password(tmp_path: Path, command: str) -> None:
+    relay = _relay_process(command, tmp_path / "log.sqlite3")
+    relay.args[relay.args.index("--forward-to") + 1] = with_password(closed_port_url())
+    with relay as running:
+        banner = next(line for line in running.lines if line.startswith("Relaying "))
+    assert PW not in banner and "alice:****@" in banner
+
+
+def test_a_bad_url_with_a_password_is_refused_without_showing_it(env: Path) -> None:
+    line = one_error(run("fire", "-t", f"http://alice:{PW}@a b/hook"))
+    assert PW not in line and "alice:****@" in line
+    app = make_app(env)
+    with LiveServer(app) as live:
+        answer = live.session.post(f"{live.url}/api/webhooks", json={"url": f"http://alice:{PW}@a b/hook"}, timeout=15)
+    assert answer.status_code == 400 and PW not in answer.text and "alice:****@" in answer.text
+
+
+def test_deliveries_and_attempts_keep_no_password_only_the_webhook_does(env: Path) -> None:
+    with Receiver() as rx:
+        url = with_password(rx.url)
+        assert run("fire", "-t", url, "-n", "2").exit_code == 0
+        got = rx.wait_for(2)
+    assert got[0].headers["authorization"].startswith("Basic ")  # it was sent
+    with sqlite3.connect(env / "log.sqlite3") as conn:
+        assert [u for (u,) in conn.execute("SELECT url FROM webhooks")] == [url]
+        for table in ("deliveries", "attempts"):
+            urls = [u for (u,) in conn.execute(f"SELECT url FROM {table}")]
+            assert urls and all(PW not in u and "alice:****@" in u for u in urls), (table, urls)
+        dump = "\n".join(conn.iterdump())
+    assert dump.count(PW) == 1  # the webhook's row, nowhere else
+
+
+def test_an_old_log_loses_the_passwords_its_deliveries_copied(env: Path) -> None:
+    with Receiver() as rx:
+        url = with_password(rx.url)
+        assert run("fire", "-t", url).exit_code == 0
+    db = env / "log.sqlite3"
+    with sqlite3.connect(db) as conn:  # as a log written before deliveries were masked
+        conn.execute("UPDATE deliveries SET url = ?", (url,))
+        conn.execute("PRAGMA user_version = 0")
+    conn.close()
+    assert run("deliveries").exit_code == 0  # opening the log is enough
+    with sqlite3.connect(db) as conn:
+        assert [u for (u,) in conn.execute("SELECT url FROM deliveries")] == [url.replace(PW, "****")]
+    conn.close()
+
+
+# -- 7. a receiver's terminal escapes never reach the terminal ------------------------------
+
+EVIL = "\x1b]0;PWNED\x07\x1b[2J"
+
+
+class EvilReceiver:
+    """Answers every request with escapes in its status line, a header and its body."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        body = f"{EVIL}oops".encode()
+        answer = (f"HTTP/1.1 500 {EVIL}Broken\r\nX-Evil: {EVIL}\r\nContent-Length: {len(body)}\r\n"
+                  "Connection: close\r\n\r\n").encode() + body
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                try:
+                    while b"\r\n\r\n" not in data:
+                        data += conn.recv(65536)
+                    head, _, rest = data.partition(b"\r\n\r\n")
+                    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length")), 0)
+                    while len(rest) < length:
+                        rest += conn.recv(65536)
+                    conn.sendall(answer)
+                except OSError:
+                    pass
+
+    def __enter__(self) -> EvilReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+
+def test_a_receiver_s_escapes_are_shown_escaped(env: Path) -> None:
+    with EvilReceiver() as rx:
+        fired = run("fire", "-t", rx.url, "--no-retry")
+        fired_json = run("fire", "-t", rx.url, "--no-retry", "--json")
+    shown = [fired, fired_json, run("deliveries"), run("deliveries", "show", "1"), run("deliveries", "show", "1", "--json")]
+    for result in shown:
+        assert "Traceback" not in result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output, repr(result.output[:3000])
+    assert "\\x1b]0;PWNED\\x07" in fired.stderr  # shown, escaped: the evidence is still there
+    with sqlite3.connect(env / "log.sqlite3") as conn:  # the log keeps the body byte for byte
+        (body,) = conn.execute("SELECT response_body FROM attempts WHERE id = 1").fetchone()
+    conn.close()
+    assert bytes(body) == f"{EVIL}oops".encode()

@@ -22,6 +22,7 @@ from ..bounds import MAX_ID
 from ..defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, FAILURE_UNITS, STATUSES, VERBS
 from ..errors import EmulatorError, ExitCode, UsageError, WebhookInactive
 from ..signing import SIGNATURE_FORMATS
+from ..shown import printable, safe
 from ..urls import redact_url
 from . import cli
 from .params import CoreParam, IdParam, IntParam, SecondsParam, TimeScaleParam, events_from_options, generation_options
@@ -691,7 +692,7 @@ def deliveries_command(ctx: click.Context, status: str | None, webhook_ref: str 
     for d in page:
         last = str(d.last_status) if d.last_status is not None else (d.last_error or "-")
         table.add_row(str(d.id), escape(d.event_type or "-"), escape(d.call_id or "-"), str(d.webhook_id or "-"), d.verb,
-                      escape(d.shown_url), f"[{colour[d.status]}]{d.status}[/]", str(d.attempts), escape(last[:40]),
+                      escape(d.shown_url), f"[{colour[d.status]}]{d.status}[/]", str(d.attempts), escape(safe(last)[:40]),
                       iso(d.created_at))
     _err_console().print(table)
 
@@ -717,15 +718,15 @@ def deliveries_show_command(ctx: click.Context, delivery_id: int, with_body: boo
         click.echo(json.dumps(d.to_dict(with_body=with_body)))
         return
     console = _err_console()
-    console.print(f"[bold]Delivery {d.id}[/]  {escape(str(d.event_type))}  id={escape(str(d.call_id))}  {d.verb} "
+    console.print(f"[bold]Delivery {d.id}[/]  {escape(printable(str(d.event_type)))}  id={escape(printable(str(d.call_id)))}  {d.verb} "
                   f"{escape(d.shown_url)}  status={d.status}  attempts={d.attempts}", markup=True)
     table = Table(show_header=True, title="Attempts", title_justify="left")
     for column in ("#", "started", "status", "outcome", "ms", "error", "response"):
         table.add_column(column)
     for a in d.attempt_log:
         table.add_row(str(a.number), iso(a.started_at), str(a.status_code or "-"), a.outcome,
-                      f"{a.latency_ms:.1f}" if a.latency_ms is not None else "-", escape(a.error or ""),
-                      escape(a.response_body[:60].decode("utf-8", "replace")))
+                      f"{a.latency_ms:.1f}" if a.latency_ms is not None else "-", escape(safe(a.error or "")),
+                      escape(printable(a.response_body[:60].decode("utf-8", "replace"))))
     console.print(table)
     sched = Table(show_header=True, title="Schedule", title_justify="left")
     for column in ("#", "kind", "delay (unscaled)", "time scale", "due", "state"):
@@ -736,6 +737,6 @@ def deliveries_show_command(ctx: click.Context, delivery_id: int, with_body: boo
     if d.attempt_log:
         console.print("Request headers of the last attempt:")
         for k, v in d.attempt_log[-1].request_headers.items():
-            console.print(f"  {k}: {v}", markup=False)
+            console.print(printable(f"  {k}: {v}"), markup=False)  # a relay's forward carries the sender's headers
     if with_body and d.body is not None:
         click.echo(d.body.decode("utf-8", "replace"))

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ..errors import UsageError
+from ..urls import redact_url
 from . import cli
 from .delivery import URLParam, db_option
 from .params import TimeScaleParam
@@ -132,7 +133,7 @@ def relay_command(forward_to: str, relay_port: int, relay_secret: str | None, fo
         raise
     resumed = deliverer.resume_pending()
     url = f"http://{host if ':' not in host else f'[{host}]'}:{server.effective_port}/"
-    click.echo(f"Relaying {url} -> {forward_to}  (log {store.path}"
+    click.echo(f"Relaying {url} -> {redact_url(forward_to)}  (log {store.path}"
                f"{f', resumed {len(resumed)} pending forwards' if resumed else ''})", err=True)
     click.echo("Point a tunnel at it and give Zenoti the tunnel's URL. Press Ctrl-C to stop.", err=True)
     previous = signal.signal(signal.SIGTERM, lambda *_: _interrupt())

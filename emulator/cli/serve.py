@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from ..errors import UsageError
+from ..urls import redact_url
 from . import cli
 from .params import TimeScaleParam
 from .delivery import db_option
@@ -113,7 +114,7 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
     resumed = f", resumed {len(svc.resumed)} pending deliveries" if svc.resumed else ""
     click.echo(f"Zenoti webhook emulator on {public_url}/  (API {public_url}/api, log {svc.store.path}{resumed})", err=True)
     if relay_srv is not None:
-        click.echo(f"Relay endpoint on http://{_url_host(host)}:{relay_srv.effective_port}/ -> {forward_to}"
+        click.echo(f"Relay endpoint on http://{_url_host(host)}:{relay_srv.effective_port}/ -> {redact_url(forward_to)}"
                    " (point a tunnel at this port only)", err=True)
     click.echo("Press Ctrl-C to stop.", err=True)
     try:

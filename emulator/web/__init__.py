@@ -21,6 +21,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..errors import EmulatorError
+from ..shown import masked
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,9 @@ def _register_error_handlers(app: Flask) -> None:
     def emulator_error(exc: EmulatorError) -> Any:
         if exc.status_code >= 500:
             log.error("%s %s: %s", request.method, request.path, exc.message)
-        return jsonify(exc.to_dict()), exc.status_code
+        response = jsonify(exc.to_dict())
+        response.set_data(masked(response.get_data(as_text=True)))  # a message may quote a URL given with its password
+        return response, exc.status_code
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
