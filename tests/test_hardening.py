@@ -198,18 +198,33 @@ def fire_beside(db: Path, *args: str) -> tuple[int, dict[str, Any]]:
     return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_fire_beside_serve_keeps_its_rate_and_makes_every_attempt(tmp_path: Path) -> None:
-    from .test_web_serve import serve
+def test_fire_beside_serve_and_relay_keeps_its_rate_and_makes_every_attempt(tmp_path: Path) -> None:
+    import threading
+
+    from .test_web_serve import COMMAND, serve
 
     db = tmp_path / "log.sqlite3"
-    with serve(db, "--time-scale", "600"), Receiver() as rx:
+    with serve(db, "--time-scale", "600"), Receiver() as rx, Receiver() as local, \
+            _relay_process(COMMAND, db, forward_to=local.url) as relay:
+        bodies = [serialize(event(seed=n)) for n in range(10)]
+        answers: list[int] = []
+
+        def zenoti() -> None:  # real Zenoti through the relay, meanwhile
+            for body in bodies:
+                answers.append(requests.post(relay.url + "/zenoti", data=body, timeout=10).status_code)
+
+        sender = threading.Thread(target=zenoti)
+        sender.start()
         code, summary = fire_beside(db, "-t", rx.url, "-n", "20", "--rate", "5/s")
+        sender.join(60)
+        assert answers == [202] * 10
+        assert sorted(r.body for r in local.wait_for(10)) == sorted(bodies)  # each forwarded once, by the relay
         assert code == 0 and summary["delivered"] == 20 and summary["attempts"] == 20, summary
         times = sorted(r.at for r in rx.wait_for(20))
         # serve follows the log every 2 s: had it taken fire's attempts, they would have
         # gone out at once, not 0.2 s apart
         assert times[-1] - times[0] >= 19 / 5 * 0.9, times[-1] - times[0]
-        assert len(rx.requests) == 20
+        assert len(rx.requests) == 20 and len(local.requests) == 10
 
 
 def test_fire_beside_serve_reports_and_exits_for_the_retries_it_started(tmp_path: Path) -> None:
@@ -300,8 +315,8 @@ def test_a_normal_request_is_answered_while_slow_connections_are_held(tmp_path: 
 class _relay_process:
     """``zenoti-emulator relay`` as its own process, forwarding to a closed port."""
 
-    def __init__(self, command: str, db: Path) -> None:
-        self.args = [command, "relay", "--port", "0", "--db", str(db), "--forward-to", closed_port_url()]
+    def __init__(self, command: str, db: Path, forward_to: str | None = None) -> None:
+        self.args = [command, "relay", "--port", "0", "--db", str(db), "--forward-to", forward_to or closed_port_url()]
 
     def __enter__(self) -> _relay_process:
         import re
