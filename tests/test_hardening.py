@@ -529,3 +529,19 @@ def test_a_receiver_s_escapes_are_shown_escaped(env: Path) -> None:
         (body,) = conn.execute("SELECT response_body FROM attempts WHERE id = 1").fetchone()
     conn.close()
     assert bytes(body) == f"{EVIL}oops".encode()
+
+
+def test_simulate_in_order_beside_serve_arrives_in_order(tmp_path: Path) -> None:
+    from .test_web_serve import COMMAND, serve
+
+    db = tmp_path / "log.sqlite3"
+    with serve(db, "--time-scale", "600"), Receiver() as rx:
+        done = subprocess.run([COMMAND, "simulate", "--db", str(db), "-t", rx.url, "-c", "1", "--rate", "20/s",
+                               "--seed", "3", "--days", "0.5", "--json"], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        with sqlite3.connect(db) as conn:
+            sent = [bytes(b) for (b,) in conn.execute("SELECT e.body FROM deliveries d JOIN events e ON e.id = d.event_row"
+                                                      " ORDER BY d.id")]
+        conn.close()
+        assert len(sent) > 40  # long enough to span serve's 2 s follow ticks
+        assert [r.body for r in rx.wait_for(len(sent))] == sent
