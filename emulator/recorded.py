@@ -142,14 +142,15 @@ def read_bodies(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[str, 
     A ``.jsonl``/``.ndjson`` file is one body per non-blank line (its line break left
     off); a ``.har`` gives the request body of each webhook entry; any other file is one
     body, the whole file, except a JSON array, whose elements are written compact; a
-    folder is walked as ``validate`` walks it. Empty bodies (pings) are left out.
+    folder is walked as ``validate`` walks it. Empty bodies (pings) are left out. Files
+    are read as streams, no body past :data:`~emulator.bounds.MAX_EVENT_BYTES`.
 
     :raise CaptureUnreadable: a path that does not exist (at once, before anything is
         read) or a file that cannot be read.
+    :raise UsageError: a folder without event files (at once), no body at all (at the
+        end), a body too large (:class:`~emulator.bounds.TooLarge`) or too deep.
     """
-    from .validate import check_inputs
-
-    from .validate import capture_files
+    from .validate import capture_files, check_inputs
 
     paths = list(paths)
     check_inputs(paths)

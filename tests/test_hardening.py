@@ -244,6 +244,7 @@ def test_serve_takes_over_the_retries_of_a_fire_that_is_gone(tmp_path: Path, how
     import signal
 
     from .test_web_serve import COMMAND, serve
+    from .web_support import wait_for
 
     db = tmp_path / "log.sqlite3"
     with serve(db, "--time-scale", "600"), Receiver([500]) as rx:
@@ -252,7 +253,15 @@ def test_serve_takes_over_the_retries_of_a_fire_that_is_gone(tmp_path: Path, how
             assert subprocess.run([*args, "--no-wait"], capture_output=True, timeout=60).returncode == 0
         else:
             proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            rx.wait_for(1, timeout=30)  # its first attempt failed: a retry is scheduled
+            rx.wait_for(1, timeout=30)
+
+            def retry_scheduled() -> bool:  # the first attempt is logged, its retry written down
+                with sqlite3.connect(db) as conn:
+                    found = conn.execute("SELECT COUNT(*) FROM scheduled_attempts WHERE kind = 'retry'").fetchone()[0]
+                conn.close()
+                return bool(found)
+
+            wait_for(retry_scheduled, 30, message="fire to schedule its retry")
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
         first, retry = rx.wait_for(2, timeout=30)  # made by serve, once fire is gone
