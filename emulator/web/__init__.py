@@ -111,7 +111,10 @@ def _register_error_handlers(app: Flask) -> None:
     def emulator_error(exc: EmulatorError) -> Any:
         if exc.status_code >= 500:
             log.error("%s %s: %s", request.method, request.path, exc.message)
-        response = jsonify(exc.to_dict())
+        body = exc.to_dict()
+        if exc.web_message:
+            body["error"]["message"] = exc.web_message
+        response = jsonify(body)
         response.set_data(masked(response.get_data(as_text=True)))  # a message may quote a URL given with its password
         return response, exc.status_code
 
