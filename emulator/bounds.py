@@ -18,6 +18,15 @@ The limits, and why each is what it is:
   Python's parser and validators recurse once per level.
 - **seconds** (timeouts) are finite and at most :data:`MAX_TIMEOUT`: ``inf`` would leave
   an attempt open for ever.
+- **time scales** lie within :data:`MIN_TIME_SCALE` .. :data:`MAX_TIME_SCALE`: the longest
+  wait (10 min) divided by the scale must be a time a clock, a condition variable and the
+  log can hold (``1e-320`` made it infinite), and the shortest must not be below what a
+  clock can tell apart.
+- **events** are at most :data:`MAX_EVENT_BYTES`: Zenoti's bodies are a few kilobytes (its
+  largest, an invoice with many items, is tens of kilobytes); a larger input is not an
+  event, and reading it whole (``/dev/zero``, a 300 MB line) would exhaust memory. Inputs
+  are read as streams and a longer record is refused with one line (:func:`read_record`).
+- **numbers the log keeps** (due times) are finite: :func:`check_finite`.
 
 This module is pure: no click, flask, sqlite3 or requests.
 """
@@ -27,8 +36,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import UsageError
 
@@ -45,6 +56,12 @@ MAX_TIMEOUT = 600.0
 MAX_DAYS = 3660
 #: The slowest rate of requests: one an hour.
 MIN_RATE = 1 / 3600
+#: ``--time-scale`` bounds: 0.001 turns Zenoti's 10 min backoff into about a week; 1e6
+#: turns it into 0.6 ms. Outside them the waits stop being times (overflow, infinity).
+MIN_TIME_SCALE = 1e-3
+MAX_TIME_SCALE = 1e6
+#: The largest event body read, sent or kept (1 MiB): Zenoti's are a few KiB.
+MAX_EVENT_BYTES = 1024 * 1024
 #: Digits an integer may be written with (more than any bounded value needs).
 _MAX_DIGITS = 40
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -118,6 +135,35 @@ def check_days(days: float) -> timedelta:
     return timedelta(days=days)
 
 
+def check_time_scale(value: float, *, what: str = "--time-scale") -> float:
+    """A time scale within :data:`MIN_TIME_SCALE` .. :data:`MAX_TIME_SCALE` (NaN is not).
+
+    :raise UsageError: otherwise, saying what is accepted.
+    """
+    if not (isinstance(value, (int, float)) and MIN_TIME_SCALE <= value <= MAX_TIME_SCALE):
+        raise UsageError(f"{what} must be from {MIN_TIME_SCALE:g} to {MAX_TIME_SCALE:g}, not {_show(str(value))}.")
+    return float(value)
+
+
+def parse_time_scale(text: str, *, what: str = "--time-scale") -> float:
+    """``--time-scale`` as typed: an ASCII number within the bounds of :func:`check_time_scale`."""
+    raw = str(text).strip()
+    if not raw.isascii():
+        raise UsageError(f"{what} must be a number written in ASCII digits, not {_show(raw)}.")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{what} must be a number, e.g. 600, not {_show(raw)}.") from None
+    return check_time_scale(value, what=what)
+
+
+def check_finite(value: float, *, what: str) -> float:
+    """``value`` if it is a finite number; :raise ValueError: otherwise (a bug, not input)."""
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, not {value!r}")
+    return value
+
+
 def parse_rate(text: str) -> float:
     """Requests per second, ``50`` or ``50/s``: finite, from :data:`MIN_RATE` (one an hour).
 
@@ -126,6 +172,8 @@ def parse_rate(text: str) -> float:
     :raise UsageError: for anything else.
     """
     raw = str(text).strip().lower().removesuffix("/s")
+    if not raw.isascii():  # float() reads Arabic-Indic and other digits: "٣" is 3
+        raise UsageError(f"{_show(str(text))} is not a rate; write requests per second in ASCII digits, e.g. 50 or 50/s.")
     try:
         rate = float(raw)
     except ValueError:
@@ -234,8 +282,46 @@ def check_depth(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     return value
 
 
-def _too_deep(max_depth: int) -> TooDeep:
-    return TooDeep(f"JSON nested more than {max_depth} levels deep (an event has about five); flatten it.")
+@contextmanager
+def nesting_guard(max_depth: int = MAX_JSON_DEPTH, *, what: str = "JSON") -> Iterator[None]:
+    """Turn a ``RecursionError`` of a recursive parser or checker into :class:`TooDeep`.
+
+    The one place nesting past Python's stack is caught, whatever recursed (``json``,
+    ``tomllib``, a validator): the message is :data:`MAX_JSON_DEPTH`'s.
+    """
+    try:
+        yield
+    except RecursionError:
+        raise _too_deep(max_depth, what) from None
+
+
+class TooLarge(UsageError, ValueError):
+    """A record (an event body, a line) longer than :data:`MAX_EVENT_BYTES`."""
+
+
+def too_large(limit: int = MAX_EVENT_BYTES, *, where: str = "") -> TooLarge:
+    """The error for a record past ``limit`` bytes (``where`` names it: a file, a line)."""
+    at = f"{where}: " if where else ""
+    return TooLarge(
+        f"{at}larger than {limit // 1024} KiB, which no Zenoti event comes near (they are a few KiB); "
+        "is this the right file?"
+    )
+
+
+def read_record(stream: BinaryIO, *, limit: int = MAX_EVENT_BYTES, line: bool = False, where: str = "") -> bytes:
+    """One record of a stream, read in bounded memory: a line (``line=True``) or the rest.
+
+    At most ``limit + 1`` bytes are held: a longer record raises :class:`TooLarge`, and
+    the rest of that input is not read (an endless one, ``/dev/zero``, has no next line).
+    """
+    data = stream.readline(limit + 1) if line else stream.read(limit + 1)
+    if len(data) > limit and not (line and data.endswith(b"\n") and len(data) == limit + 1):
+        raise too_large(limit, where=where)
+    return data
+
+
+def _too_deep(max_depth: int, what: str = "JSON") -> TooDeep:
+    return TooDeep(f"{what} nested more than {max_depth} levels deep (an event has about five); flatten it.")
 
 
 def _range(low: int | None, high: int | None) -> str:
@@ -259,6 +345,9 @@ def _iso(moment: datetime) -> str:
 
 __all__ = [
     "MAX_DAYS",
+    "MAX_EVENT_BYTES",
+    "MAX_TIME_SCALE",
+    "MIN_TIME_SCALE",
     "MAX_ID",
     "MAX_JSON_DEPTH",
     "MAX_TIME",
@@ -268,6 +357,12 @@ __all__ = [
     "TooDeep",
     "check_days",
     "check_depth",
+    "check_finite",
+    "check_time_scale",
+    "parse_time_scale",
+    "nesting_guard",
+    "read_record",
+    "TooLarge",
     "check_int",
     "check_time",
     "count_openers",

@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from .shown import printable as _printable
+from .urls import redact_url
 from .delivery import DEFAULT_TIMEOUT, JSON_CONTENT_TYPE, PreparedDelivery, SendResult, Sender, check_url, serialize
 from .errors import UsageError
 
@@ -166,7 +168,7 @@ class Exchange:
         return cls(
             label=label,
             method=prepared.method,
-            url=prepared.url,
+            url=redact_url(prepared.url),
             headers=headers,
             body_bytes=len(prepared.body),
             body_excerpt=_excerpt(prepared.body),
@@ -200,13 +202,6 @@ class Exchange:
 def _excerpt(data: bytes) -> str:
     text = _printable(data[: EXCERPT * 4].decode("utf-8", "replace"))
     return text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
-
-
-def _printable(text: str) -> str:
-    """The receiver's text with control characters escaped (``\\x1b``): a report printed on
-    a terminal must not run the escape sequences a hostile receiver answers with."""
-    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
-                   for c in text)
 
 
 @dataclass
@@ -414,7 +409,7 @@ class CheckRun:
         # a receiver that is down: every check would wait out its timeout to say so.
         if first.outcome in ("connection", "tls", "error", "timeout"):
             raise ReceiverUnreachable(
-                f"Cannot reach {self.config.url}: {first.error}. Is the receiver running, and is the URL right?"
+                f"Cannot reach {redact_url(self.config.url)}: {first.error}. Is the receiver running, and is the URL right?"
             )
         if first.ok:
             return

@@ -29,7 +29,6 @@ import http.cookiejar
 import itertools
 import json
 import logging
-import math
 import random
 import re
 import threading
@@ -41,11 +40,12 @@ from typing import Any
 import requests
 from requests.auth import AuthBase
 
-from . import __version__, signing
+from . import __version__, bounds, signing
 from .defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT
-from .bounds import MAX_TIMEOUT, parse_rate, parse_seconds
+from .bounds import MAX_TIME_SCALE, MAX_TIMEOUT, MIN_TIME_SCALE, check_time_scale, parse_rate, parse_seconds
 from .errors import Conflict, NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
+from .shown import safe
 from .transport import DeadlineAdapter, Watchdog
 from .urls import check_url, redact_headers, redact_url
 
@@ -58,6 +58,9 @@ MAX_BACKOFF = 600.0
 DEFAULT_JITTER = 0.2
 #: First attempts queued in memory before submit_many waits for the workers.
 DEFAULT_MAX_QUEUED = 1024
+#: The longest a worker waits on its condition at once (a far due time is waited in steps:
+#: ``Condition.wait`` refuses a timeout past what the OS can hold).
+_MAX_WAIT = 3600.0
 #: How much of a response body the log keeps.
 RESPONSE_LOG_LIMIT = 64 * 1024
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
@@ -163,8 +166,7 @@ class DeliveryOptions:
     def __post_init__(self) -> None:
         # finite and bounded: a timeout of inf would hold an attempt (and resume) for ever
         parse_seconds(self.timeout, what="Timeout")
-        if not (self.time_scale > 0 and math.isfinite(self.time_scale)):
-            raise UsageError(f"Time scale must be a positive number, not {self.time_scale}.")
+        check_time_scale(self.time_scale, what="Time scale")
         if self.signature_format not in signing.SIGNATURE_FORMATS:
             raise UsageError(
                 f"Signature format must be one of {', '.join(signing.SIGNATURE_FORMATS)}, not {self.signature_format!r}."
@@ -190,6 +192,10 @@ class DeliveryOptions:
         timeout = known.get("timeout")
         if isinstance(timeout, (int, float)) and not 0 < timeout <= MAX_TIMEOUT:
             known["timeout"] = MAX_TIMEOUT if timeout > 0 else DEFAULT_TIMEOUT
+        scale = known.get("time_scale")
+        if isinstance(scale, (int, float)) and not MIN_TIME_SCALE <= scale <= MAX_TIME_SCALE:
+            # written before time scales were bounded (1e-320): the nearest bound
+            known["time_scale"] = MAX_TIME_SCALE if scale > MAX_TIME_SCALE else MIN_TIME_SCALE
         return cls(policy=RetryPolicy.from_dict(data.get("policy", {})), **known)
 
 
@@ -274,6 +280,12 @@ class SendResult:
     response_headers: Mapping[str, str]
     response_body: bytes
     error: str | None
+
+    def __post_init__(self) -> None:
+        # the receiver wrote part of this text (a reason phrase, a bad status line): it is
+        # shown on terminals and in reports, so it carries no escape and no password
+        if self.error:
+            object.__setattr__(self, "error", safe(self.error))
 
     @property
     def ok(self) -> bool:
@@ -377,14 +389,20 @@ class Sender:
                 if outcome == "timeout":
                     text = f"no response within {timeout:g} s ({'attempt deadline' if scope.expired else text})"
                 return SendResult(started_at, prepared.method, url, headers, None, outcome, latency, {}, b"", text)
+            # The deadline cut the status line or headers while they dripped in: http.client
+            # then takes what came (an empty header block) as the whole head.
+            head_cut = scope.expired
             try:
-                body, broken = _read_limited(resp, RESPONSE_LOG_LIMIT)
+                body, broken = (b"", None) if head_cut else _read_limited(resp, RESPONSE_LOG_LIMIT)
             finally:
                 scope.end()  # before the connection can go back to the pool
                 resp.close()
             latency = (time.perf_counter() - t0) * 1000
             status = resp.status_code
             response_headers = dict(resp.headers)
+            if head_cut:
+                error = f"no response within {timeout:g} s (the status line and headers were still arriving)"
+                return SendResult(started_at, prepared.method, url, headers, None, "timeout", latency, response_headers, b"", error)
             if scope.expired or broken:
                 how = f"did not finish within {timeout:g} s" if scope.expired else f"was cut off ({broken})"
                 error = f"HTTP {status} answered, but its body {how} after {len(body)} bytes"
@@ -633,8 +651,7 @@ class Deliverer:
         :return: the ids of the deliveries resumed.
         """
         if time_scale is not None:
-            if not time_scale > 0:
-                raise UsageError(f"time_scale must be positive, not {time_scale}.")
+            check_time_scale(time_scale, what="Time scale")
             self._rescale = time_scale
         out = []
         for sched in self.store.pending_schedule():
@@ -791,7 +808,7 @@ class Deliverer:
                         self._running += 1
                         return job
                     if self._sleep is None:
-                        self._cond.wait(left)
+                        self._cond.wait(min(left, _MAX_WAIT))
                         continue
                     break
             # An injected sleep (a fake clock) runs outside the lock, then we look again.
@@ -934,8 +951,8 @@ def _new_delivery(event: Mapping[str, Any] | bytes, webhook: Webhook, options: M
 
 def _meta(body: bytes) -> Mapping[str, Any]:
     try:
-        parsed = json.loads(body)
-    except ValueError:
+        parsed = bounds.loads_json(body)
+    except ValueError:  # not JSON, or too deep to be an event (TooDeep): sent as it is
         return {}
     return parsed if isinstance(parsed, dict) else {}
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from . import bounds
 from .errors import CaptureUnreadable, UsageError
@@ -141,21 +142,37 @@ def read_bodies(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[str, 
     A ``.jsonl``/``.ndjson`` file is one body per non-blank line (its line break left
     off); a ``.har`` gives the request body of each webhook entry; any other file is one
     body, the whole file, except a JSON array, whose elements are written compact; a
-    folder is walked as ``validate`` walks it. Empty bodies (pings) are left out.
+    folder is walked as ``validate`` walks it. Empty bodies (pings) are left out. Files
+    are read as streams, no body past :data:`~emulator.bounds.MAX_EVENT_BYTES`.
 
     :raise CaptureUnreadable: a path that does not exist (at once, before anything is
         read) or a file that cannot be read.
+    :raise UsageError: a folder without event files (at once), no body at all (at the
+        end), a body too large (:class:`~emulator.bounds.TooLarge`) or too deep.
     """
-    from .validate import check_inputs
+    from .validate import capture_files, check_inputs
 
     paths = list(paths)
     check_inputs(paths)
+    for path in paths:
+        if Path(path).is_dir() and next(iter(capture_files([Path(path)])), None) is None:
+            raise UsageError(f"No events in {path}: the folder holds no .json, .jsonl or .har file.")
     return _bodies(paths)
 
 
 def _bodies(paths: list[str | os.PathLike[str]]) -> Iterator[tuple[str, bytes]]:
     from .validate import capture_files, read_file
 
+    found = 0
+    for where, body in _bodies_of(paths, capture_files, read_file):
+        found += 1
+        yield where, body
+    if not found:  # an empty folder, a file of blank lines: sending nothing is not a success
+        raise UsageError(f"No events in {', '.join(str(p) for p in paths)}: nothing to send. "
+                         "Give files of events (.json, .jsonl, .har) or a folder of them.")
+
+
+def _bodies_of(paths: list[str | os.PathLike[str]], capture_files: Any, read_file: Any) -> Iterator[tuple[str, bytes]]:
     for raw in paths:
         root = Path(raw)
         for file in capture_files([root]) if root.is_dir() else [root]:
@@ -167,20 +184,46 @@ def _bodies(paths: list[str | os.PathLike[str]]) -> Iterator[tuple[str, bytes]]:
                         yield capture.label, body
                 continue
             try:
-                data = file.read_bytes()
+                with file.open("rb") as stream:
+                    yield from _file_bodies(file, stream, suffix)
             except OSError as exc:
                 raise CaptureUnreadable(f"Cannot read {file}: {exc.strerror or exc}.") from None
-            if suffix in LINE_SUFFIXES:
-                for number, line in enumerate(data.splitlines(), 1):
-                    if line.strip():
-                        yield f"{file}:{number}", line
-            elif data.lstrip().startswith(b"["):
-                try:
-                    values = json.loads(data)
-                except ValueError:
-                    yield str(file), data
-                    continue
-                for index, value in enumerate(values):
-                    yield f"{file}[{index}]", json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-            elif data.strip():
-                yield str(file), data
+
+
+def _file_bodies(file: Path, stream: BinaryIO, suffix: str) -> Iterator[tuple[str, bytes]]:
+    """The bodies of one file, read as a stream: no record past :data:`bounds.MAX_EVENT_BYTES`.
+
+    :raise TooLarge: a body (a line, the file, an array element) larger than that.
+    :raise TooDeep: an array nested deeper than any event.
+    """
+    if suffix in LINE_SUFFIXES:
+        number = 0
+        while line := bounds.read_record(stream, line=True, where=f"{file}:{number + 1}"):
+            number += 1
+            line = line[:-1] if line.endswith(b"\n") else line
+            line = line[:-1] if line.endswith(b"\r") else line
+            if line.strip():
+                yield f"{file}:{number}", line
+        return
+    head = stream.read(64)
+    if head.lstrip().startswith(b"["):  # an array of events: streamed element by element
+        from .validate import _stream_values
+
+        for capture in _stream_values(stream, str(file), None, head):
+            if capture.problem:
+                reason, _, message = capture.problem.partition(":")
+                if reason == "too_large":
+                    raise bounds.TooLarge(f"{file}[{capture.index}]: {message}")
+                if "nested more than" in message:
+                    raise bounds.TooDeep(f"{file}: {message}")
+                # not JSON after all: one body, the whole file, as before
+                stream.seek(0)
+                yield str(file), bounds.read_record(stream, where=str(file))
+                return
+            yield capture.label, json.dumps(capture.value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return
+    data = head + bounds.read_record(stream, where=str(file))
+    if len(data) > bounds.MAX_EVENT_BYTES:
+        raise bounds.too_large(where=str(file))
+    if data.strip():
+        yield str(file), data

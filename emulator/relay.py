@@ -35,10 +35,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from . import signing
+from . import bounds, signing
 from .delivery import DEFAULT_TIMEOUT, Deliverer, DeliveryOptions, RetryPolicy, check_url
 from .errors import UsageError
 from .registry import Registry, default_registry
+from .shown import printable
 from .store import AttemptRecord, NewCapture, RecordResult, Store, StoredCapture, Webhook
 
 log = logging.getLogger(__name__)
@@ -182,8 +183,8 @@ class SchemaCheck:
         from .validate import Capture, DriftCollector
 
         try:  # parsed once, here; a body that does not parse is the validator's to explain
-            capture = Capture("relay", value=json.loads(body)) if body.strip() else Capture("relay", body=body)
-        except ValueError:
+            capture = Capture("relay", value=bounds.loads_json(body)) if body.strip() else Capture("relay", body=body)
+        except ValueError:  # not JSON, or nested past bounds.MAX_JSON_DEPTH: the validator says which
             capture = Capture("relay", body=body)
         with self._lock:  # the validator keeps running counts
             result = self._validator.check(capture)
@@ -246,7 +247,8 @@ class RelayLine:
         latency = f"{self.latency_ms:.0f} ms" if self.latency_ms is not None else "-"
         attempt = f" (attempt {self.attempt})" if self.attempt > 1 else ""
         note = f"  {self.note}" if self.note else ""
-        return (
+        # event type and id come from the request's body: the internet's text, on a terminal
+        return printable(
             f"{at}  {self.event_type or '-'}  id={self.call_id or '-'}  sig={self.signature}  schema={self.schema}"
             f"  -> {self.local}{attempt}  {latency}{note}"
         )

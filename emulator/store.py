@@ -5,6 +5,14 @@ command line, the web app and a worker pool can read while one writes. Each thre
 its own connection (:class:`Store` hands them out and closes them all in
 :meth:`Store.close`); every ``sqlite3.Error`` leaves this module as a :class:`StoreError`.
 
+Ownership: a process owns the attempts it schedules (``scheduled_attempts.owned_by``)
+while it lives. It holds a lease in ``owners``, renewed every :data:`LEASE_RENEW_S` by a
+thread of its :class:`Store` and given up by :meth:`Store.close`; another process (``serve``
+following the log, ``resume``) takes an attempt over only once its owner is gone: its
+lease was given up or expired, or its process no longer runs. So a ``fire --rate`` beside
+``serve`` keeps its rate and its order, and its summary and exit status cover every
+attempt it started.
+
 Nothing is lost on a crash: an attempt is written to ``scheduled_attempts`` (with its due
 time in real time, and its delay in unscaled time) *before* anyone waits for it, and the
 row that records an attempt's outcome is committed in the same transaction as the row
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import secrets
 import sqlite3
@@ -34,7 +43,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -48,6 +57,10 @@ from .errors import NotFound, StoreError, UsageError, WebhookInactive
 DEFAULT_DB_NAME = "deliveries.sqlite3"
 #: How long a writer waits for another writer's lock before giving up.
 BUSY_TIMEOUT_MS = 30_000
+#: How long an owner's lease lasts without renewal, and how often it is renewed. A process
+#: killed on this machine is seen gone at once (its pid); the lease covers the rest.
+LEASE_S = 60.0
+LEASE_RENEW_S = 10.0
 #: A claim on an attempt older than this is abandoned, whoever holds it (an attempt
 #: lasts its timeout, 10 s by default; this covers any sane one).
 STALE_CLAIM_S = 600.0
@@ -129,10 +142,18 @@ CREATE TABLE IF NOT EXISTS scheduled_attempts (
     -- pending -> running (claimed by one process) -> done, or cancelled
     state TEXT NOT NULL,
     claimed_by TEXT,
-    claimed_at REAL
+    claimed_at REAL,
+    -- the process that scheduled it (pid:random); NULL in a log from before owners
+    owned_by TEXT
 );
 CREATE INDEX IF NOT EXISTS scheduled_pending ON scheduled_attempts (state, due_at);
 CREATE INDEX IF NOT EXISTS scheduled_delivery ON scheduled_attempts (delivery_id);
+
+-- processes that own scheduled attempts, while their lease runs (see Store.pending_schedule)
+CREATE TABLE IF NOT EXISTS owners (
+    owner TEXT PRIMARY KEY,
+    lease_until REAL NOT NULL
+);
 
 -- requests the relay received from real Zenoti; the body is the event row's, byte for byte
 CREATE TABLE IF NOT EXISTS captures (
@@ -177,6 +198,8 @@ def default_db_path() -> Path:
 def iso(ts: float | None) -> str | None:
     """An epoch time as ISO 8601 UTC with milliseconds, for output."""
     if ts is None:
+        return None
+    if not (bounds.MIN_TIME.timestamp() <= ts <= bounds.MAX_TIME.timestamp()):  # inf, NaN: a row from before due times were checked
         return None
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -538,7 +561,10 @@ def _delivery(row: Sequence[Any], **extra: Any) -> Delivery:
 
 
 def _scheduled(row: Sequence[Any]) -> ScheduledAttempt:
-    return ScheduledAttempt(*row)
+    item = ScheduledAttempt(*row)
+    if not math.isfinite(item.due_at):  # written before the log refused it (--time-scale 1e-320): due now
+        item = replace(item, due_at=item.scheduled_at)
+    return item
 
 
 def _attempt(row: Sequence[Any]) -> Attempt:
@@ -606,8 +632,10 @@ class Store:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._closed = False
-        #: identifies this store's claims on scheduled attempts: ``pid:random``
+        #: identifies this store's claims on scheduled attempts, and what it owns: ``pid:random``
         self.owner = f"{os.getpid()}:{secrets.token_hex(4)}"
+        self._lease: threading.Thread | None = None
+        self._lease_stop = threading.Event()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
@@ -620,9 +648,15 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
             columns = {row[1] for row in conn.execute("PRAGMA table_info(scheduled_attempts)")}
-            for column, kind in (("claimed_by", "TEXT"), ("claimed_at", "REAL")):
+            for column, kind in (("claimed_by", "TEXT"), ("claimed_at", "REAL"), ("owned_by", "TEXT")):
                 if column not in columns:  # a log made before claims existed
                     conn.execute(f"ALTER TABLE scheduled_attempts ADD COLUMN {column} {kind}")
+            if conn.execute("PRAGMA user_version").fetchone()[0] < 1:
+                # Deliveries keep the URL only to show it: a log from before they were written
+                # masked loses the passwords it copied from its webhooks (those keep theirs).
+                conn.create_function("redact_url", 1, redact_url, deterministic=True)
+                conn.execute("UPDATE deliveries SET url = redact_url(url) WHERE url LIKE '%@%'")
+                conn.execute("PRAGMA user_version = 1")
 
     # -- connections -----------------------------------------------------------------
 
@@ -651,7 +685,9 @@ class Store:
         return conn
 
     def close(self) -> None:
-        """Close every thread's connection. The store cannot be used afterwards."""
+        """Give up this process's lease (what it owns is others' to take at once), then
+        close every thread's connection. The store cannot be used afterwards."""
+        self._release_lease()
         with self._lock:
             self._closed = True
             conns, self._connections = self._connections, []
@@ -696,6 +732,48 @@ class Store:
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._errors():
             return self._conn().execute(sql, params).fetchall()
+
+    # -- ownership -------------------------------------------------------------------
+
+    def _hold_lease(self, conn: sqlite3.Connection, now: float) -> None:
+        """Take (or extend) this process's lease, inside a write transaction, and keep it
+        renewed from then on."""
+        conn.execute(
+            "INSERT INTO owners (owner, lease_until) VALUES (?, ?)"
+            " ON CONFLICT (owner) DO UPDATE SET lease_until = excluded.lease_until",
+            (self.owner, now + LEASE_S),
+        )
+        if self._lease is None:
+            self._lease = threading.Thread(target=self._renew_lease, name="zenoti-log-lease", daemon=True)
+            self._lease.start()
+
+    def _renew_lease(self) -> None:
+        while not self._lease_stop.wait(LEASE_RENEW_S):
+            try:
+                with self._tx() as conn:
+                    self._hold_lease(conn, self._clock())
+            except StoreError:  # a busy log: the lease has LEASE_S to spare; try at the next tick
+                continue
+
+    def _release_lease(self) -> None:
+        lease, self._lease = self._lease, None
+        if lease is None or self._closed:
+            return
+        self._lease_stop.set()
+        lease.join()
+        try:
+            with self._tx() as conn:
+                conn.execute("DELETE FROM owners WHERE owner = ?", (self.owner,))
+        except StoreError:  # the lease then runs out by itself
+            pass
+
+    def _owner_gone(self, conn: sqlite3.Connection, owner: str | None, now: float) -> bool:
+        """Whether ``owner``'s attempts are free to take: no owner, or one whose lease was
+        given up or ran out, or whose process is dead."""
+        if owner is None or owner == self.owner:
+            return owner is None
+        row = conn.execute("SELECT lease_until FROM owners WHERE owner = ?", (owner,)).fetchone()
+        return row is None or row[0] < now or not _owner_alive(owner)
 
     # -- webhooks --------------------------------------------------------------------
 
@@ -762,10 +840,10 @@ class Store:
             return self.get_webhook(bounds.parse_id(text, what="A webhook id"))
         rows = self._read(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE url = ? ORDER BY id", (text,))
         if not rows:
-            raise NotFound(f"No webhook with URL {text}. List them with: zenoti-emulator webhooks")
+            raise NotFound(f"No webhook with URL {redact_url(text)}. List them with: zenoti-emulator webhooks")
         if len(rows) > 1:
             ids = ", ".join(str(r[0]) for r in rows)
-            raise UsageError(f"Several webhooks have URL {text} (ids {ids}); name one by its id.")
+            raise UsageError(f"Several webhooks have URL {redact_url(text)} (ids {ids}); name one by its id.")
         return _webhook(rows[0])
 
     def list_webhooks(self, *, active: bool | None = None) -> list[Webhook]:
@@ -878,7 +956,7 @@ class Store:
                 delivery_id = conn.execute(
                     "INSERT INTO deliveries (event_row, webhook_id, url, verb, status, options, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-                    (event_row, item.webhook.id, item.webhook.url, item.webhook.verb, json.dumps(dict(item.options)), now, now),
+                    (event_row, item.webhook.id, redact_url(item.webhook.url), item.webhook.verb, json.dumps(dict(item.options)), now, now),
                 ).lastrowid
                 out.append(self._schedule(conn, delivery_id, 1, "first", now, 0.0, time_scale))  # type: ignore[arg-type]
         return out
@@ -886,12 +964,15 @@ class Store:
     def _schedule(
         self, conn: sqlite3.Connection, delivery_id: int, number: int, kind: str, now: float, delay_s: float, time_scale: float
     ) -> ScheduledAttempt:
-        due = now + delay_s / time_scale
+        # the one place a due time is made: a non-finite one is a bug upstream, never a row
+        due = bounds.check_finite(now + delay_s / time_scale, what="An attempt's due time")
         sid = conn.execute(
-            "INSERT INTO scheduled_attempts (delivery_id, number, kind, scheduled_at, delay_s, time_scale, due_at, state)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-            (delivery_id, number, kind, now, delay_s, time_scale, due),
+            "INSERT INTO scheduled_attempts (delivery_id, number, kind, scheduled_at, delay_s, time_scale, due_at, state,"
+            " owned_by) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+            (delivery_id, number, kind, now, delay_s, time_scale, due, self.owner),
         ).lastrowid
+        if self._lease is None:
+            self._hold_lease(conn, now)
         return ScheduledAttempt(sid, delivery_id, number, kind, now, delay_s, time_scale, due, "pending")  # type: ignore[arg-type]
 
     def record_attempt(
@@ -1001,7 +1082,7 @@ class Store:
                 delivery_id = conn.execute(
                     "INSERT INTO deliveries (event_row, webhook_id, url, verb, status, options, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-                    (event_row, forward.id, forward.url, forward.verb, json.dumps(dict(options)), now, now),
+                    (event_row, forward.id, redact_url(forward.url), forward.verb, json.dumps(dict(options)), now, now),
                 ).lastrowid
                 scheduled = self._schedule(conn, delivery_id, 1, "first", now, 0.0, time_scale)  # type: ignore[arg-type]
             capture_id = conn.execute(
@@ -1118,15 +1199,16 @@ class Store:
         Two processes on one log (``serve`` and ``resume``) may both queue the same
         pending row; only the one that claims it sends.
 
-        :return: ``False`` when it is no longer pending (claimed elsewhere, done, cancelled).
+        :return: ``False`` when it is no longer pending (claimed elsewhere, done, cancelled)
+            or another process owns it (see :meth:`pending_schedule`).
         """
         # One statement is its own transaction: no BEGIN/COMMIT round trips, which
         # matters on this path (once per attempt, with the workers taking turns).
         with self._write_lock, self._errors():
             cur = self._conn().execute(
                 "UPDATE scheduled_attempts SET state = 'running', claimed_by = ?, claimed_at = ?"
-                " WHERE id = ? AND state = 'pending'",
-                (self.owner, self._clock(), scheduled_id),
+                " WHERE id = ? AND state = 'pending' AND (owned_by IS NULL OR owned_by = ?)",
+                (self.owner, self._clock(), scheduled_id, self.owner),
             )
             return cur.rowcount == 1
 
@@ -1147,9 +1229,27 @@ class Store:
         that call twice, as it may from Zenoti. Attempts a live process is making are
         left to it. A pending delivery whose scheduled row is missing (it cannot happen
         through this API, but a file may be old) gets a fresh attempt due now.
+
+        Only this process's attempts are returned, with those it takes over: unowned ones
+        (a log from before owners) and those of an owner that is gone (see
+        :meth:`_owner_gone`). A live process's attempts stay its own: it keeps their rate
+        and order, and reports them.
         """
         with self._tx() as conn:
             now = self._clock()
+            owners = conn.execute(
+                "SELECT DISTINCT owned_by FROM scheduled_attempts WHERE state IN ('pending', 'running')"
+                " AND (owned_by IS NULL OR owned_by != ?)", (self.owner,)
+            ).fetchall()
+            gone = [o for (o,) in owners if self._owner_gone(conn, o, now)]
+            for owner in gone:
+                conn.execute(
+                    "UPDATE scheduled_attempts SET owned_by = ? WHERE state IN ('pending', 'running') AND owned_by IS ?",
+                    (self.owner, owner),
+                )
+            if gone or conn.execute("SELECT 1 FROM scheduled_attempts WHERE state = 'pending' AND owned_by = ? LIMIT 1",
+                                    (self.owner,)).fetchone():
+                self._hold_lease(conn, now)
             for sid, owner, claimed_at in conn.execute(
                 "SELECT id, claimed_by, claimed_at FROM scheduled_attempts WHERE state = 'running'"
             ).fetchall():
@@ -1165,7 +1265,8 @@ class Store:
             for delivery_id, attempts in orphans:
                 self._schedule(conn, delivery_id, attempts + 1, "retry" if attempts else "first", now, 0.0, 1.0)
             rows = conn.execute(
-                f"SELECT {_SCHEDULE_COLUMNS} FROM scheduled_attempts WHERE state = 'pending' ORDER BY due_at, id"
+                f"SELECT {_SCHEDULE_COLUMNS} FROM scheduled_attempts WHERE state = 'pending' AND owned_by = ?"
+                " ORDER BY due_at, id", (self.owner,)
             ).fetchall()
         return [_scheduled(r) for r in rows]
 

@@ -8,8 +8,9 @@ log) shows :func:`redact_url` of it: ``https://alice:****@host/hook``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from .errors import UsageError
 
@@ -27,7 +28,8 @@ def check_url(url: str) -> str:
     international host name is written in its ``xn--`` form), a host name with an empty
     or over-long label, and more than :data:`MAX_URL_LENGTH` characters.
     """
-    shown = url if len(url) <= 80 else url[:77] + "..."
+    shown = redact_text(url)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
     if len(url) > MAX_URL_LENGTH:
         raise UsageError(f"Target URL is {len(url)} characters long; the limit is {MAX_URL_LENGTH}.")
     if not url.isascii():  # RFC 3986, what format "uri" means; requests would mangle some
@@ -53,25 +55,25 @@ def check_url(url: str) -> str:
     return url
 
 
-def redact_url(url: str) -> str:
-    """``url`` with the password of its user-info masked (the user name is kept).
+#: ``scheme://user:password@``: the password runs to the last ``@`` before the path (a
+#: password may hold an ``@``; ``/``, ``?``, ``#`` and white space end the authority).
+_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/?#\s:@]*):[^/?#\s]*@")
 
-    A URL without credentials, or one that does not parse, is returned as it is: a
-    malformed URL was refused before it could be stored.
+
+def redact_text(text: str) -> str:
+    """``text`` with the password of every URL in it masked (user names are kept).
+
+    The one masking rule, for a URL alone or a message that quotes one (an error, a
+    banner), well formed or not.
     """
-    if "@" not in url:
-        return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    netloc = parts.netloc
-    userinfo, at, host = netloc.rpartition("@")
-    if not at:
-        return url
-    user, colon, _password = userinfo.partition(":")
-    shown = f"{user}:{MASK}" if colon else user
-    return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+    if "@" not in text:
+        return text
+    return _PASSWORD.sub(rf"\1:{MASK}@", text)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its user-info masked (the user name is kept): :func:`redact_text`."""
+    return redact_text(url)
 
 
 #: Headers that carry credentials: logged as their scheme only.
@@ -96,4 +98,4 @@ def has_credentials(url: str) -> bool:
         return False
 
 
-__all__ = ["MASK", "MAX_URL_LENGTH", "check_url", "has_credentials", "redact_headers", "redact_url"]
+__all__ = ["MASK", "MAX_URL_LENGTH", "check_url", "has_credentials", "redact_headers", "redact_text", "redact_url"]

@@ -72,7 +72,12 @@ _MAX_VALUES_PER_FIELD = 100
 # the largest single value it will buffer before calling the JSON broken.
 _PROGRESS_STEP = 1 << 20
 _CHUNK = 1 << 20
-_MAX_VALUE = 64 << 20
+_MAX_VALUE = bounds.MAX_EVENT_BYTES
+# The largest value of a HAR streamed (an entry may hold a page's script, not only an event).
+_MAX_HAR_VALUE = 64 << 20
+# The largest document read whole (not JSON Lines, not an array, not a .har): a HAR of a
+# few requests, or one pretty-printed event.
+_MAX_DOCUMENT = 16 << 20
 # How much of a found value an error line quotes.
 _QUOTE_LIMIT = 80
 
@@ -149,8 +154,19 @@ class Capture:
 
 def _lines(stream: BinaryIO, file: str, progress: Callable[[int], None] | None, first_line: int = 1) -> Iterator[Capture]:
     # The hot loop of a large JSON Lines input: no parsing here, one object per line.
+    # Each line is read bounded (bounds.read_record): one longer than any event ends the
+    # input with a "too large" record instead of taking its size in memory.
     pending = 0
-    for number, line in enumerate(stream, first_line):
+    number = first_line - 1
+    while True:
+        number += 1
+        try:
+            line = bounds.read_record(stream, line=True)
+        except bounds.TooLarge as exc:
+            yield Capture(file, number, problem=f"too_large:{exc.message}")
+            return
+        if not line:
+            break
         if progress is not None:
             pending += len(line)
             if pending >= _PROGRESS_STEP:
@@ -253,8 +269,12 @@ def _sniff(stream: BinaryIO, file: str, progress: Callable[[int], None] | None) 
     if start == b"[":
         yield from _stream_values(stream, file, progress, start)
         return
-    first = start + stream.readline()
     number = skipped_lines + 1
+    try:
+        first = start + bounds.read_record(stream, line=True, limit=bounds.MAX_EVENT_BYTES - 1)
+    except bounds.TooLarge as exc:
+        yield Capture(file, number, problem=f"too_large:{exc.message}")
+        return
     try:
         value = bounds.loads_json(first)
     except ValueError:  # TooDeep is one too
@@ -265,7 +285,11 @@ def _sniff(stream: BinaryIO, file: str, progress: Callable[[int], None] | None) 
         yield from _expand(value, file, number)
         yield from _lines(stream, file, progress, first_line=number + 1)
         return
-    rest = stream.read()
+    try:  # one document (a pretty-printed event, a HAR not named .har): bounded too
+        rest = bounds.read_record(stream, limit=_MAX_DOCUMENT)
+    except bounds.TooLarge:
+        yield Capture(file, problem=f"too_large:{bounds.too_large(_MAX_DOCUMENT).message} (a HAR file streams when named .har)")
+        return
     if progress is not None:
         progress(len(first) - 1 + len(rest))
     whole = first + rest
@@ -284,8 +308,10 @@ def _sniff(stream: BinaryIO, file: str, progress: Callable[[int], None] | None) 
 class _Cursor:
     """Text decoded from a byte stream a chunk at a time, for a streaming JSON reader."""
 
-    def __init__(self, stream: BinaryIO, prefix: bytes, progress: Callable[[int], None] | None) -> None:
+    def __init__(self, stream: BinaryIO, prefix: bytes, progress: Callable[[int], None] | None, limit: int = _MAX_VALUE) -> None:
         self.stream = stream
+        #: the longest value read before it is refused as too large
+        self.limit = limit
         self.progress = progress
         self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self.text = self.decoder.decode(prefix)
@@ -337,6 +363,8 @@ def _stream_values(stream: BinaryIO, file: str, progress: Callable[[int], None] 
             for value in _elements(cursor):
                 yield Capture(file, None, index, value=value)
                 index += 1
+    except bounds.TooLarge as exc:
+        yield Capture(file, None, index, problem=f"too_large:{exc.message}")
     except ValueError as exc:
         yield Capture(file, None, index, problem=f"not_json:{_stream_error(exc, cursor)}")
 
@@ -389,7 +417,7 @@ def _stream_har(stream: BinaryIO, file: str, progress: Callable[[int], None] | N
     A document that is no HAR (no ``log`` object, no ``log.entries`` array) is one
     unreadable record; broken JSON is one "not JSON" record after the entries before it.
     """
-    cursor = _Cursor(stream, b"", progress)
+    cursor = _Cursor(stream, b"", progress, limit=_MAX_HAR_VALUE)
     index = 0
     try:
         first = cursor.skip_space()
@@ -444,7 +472,9 @@ def _next_value(cursor: _Cursor) -> Any:
         except json.JSONDecodeError:
             # "Unterminated string" points at the string's start, not the cut: read on,
             # up to a size no event reaches, before calling it broken.
-            if len(cursor.text) - cursor.pos < _MAX_VALUE and cursor.more():
+            if len(cursor.text) - cursor.pos > cursor.limit:
+                raise bounds.too_large(cursor.limit) from None
+            if cursor.more():
                 continue
             raise
         if end < len(cursor.text) or cursor.eof or not cursor.more():
@@ -1348,7 +1378,7 @@ class CaptureValidator:
             reason, _, message = capture.problem.partition(":")
             if reason == "not_json":
                 return EventResult(capture, INVALID, reason=reason, message=f"not JSON: {message}")
-            if reason == "no_body":  # nothing could be checked: not valid, not skippable either
+            if reason in ("no_body", "too_large"):  # nothing could be checked: not valid, not skippable either
                 return EventResult(capture, INVALID, reason=reason, message=message)
             return EventResult(capture, SKIPPED, reason=reason, message=_skip_message(reason, message))
         if capture.parsed:

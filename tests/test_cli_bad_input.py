@@ -53,6 +53,14 @@ CASES: list[tuple[list[str], int, str]] = [
     (["fire", "-t", TARGET, "--timeout", "0"], 2, "more than 0"),
     (["fire", "-t", TARGET, "--rate", "1e-300"], 2, "one an hour"),
     (["fire", "-t", TARGET, "--rate", "inf/s"], 2, "one an hour"),
+    # issue 21: a non-ASCII digit taken as 3; time scales that overflowed or hung
+    (["fire", "-t", TARGET, "--rate", "\u0663/s"], 2, "ASCII digits"),
+    (["fire", "-t", TARGET, "--time-scale", "1e-9", "--max-attempts", "2"], 2, "time scale must be from"),
+    (["fire", "-t", TARGET, "--time-scale", "1e-320"], 2, "time scale must be from"),
+    (["fire", "-t", TARGET, "--time-scale", "nan"], 2, "time scale must be from"),
+    (["relay", "--forward-to", TARGET, "--time-scale", "1e-9"], 2, "time scale must be from"),
+    (["resume", "--time-scale", "1e309"], 2, "time scale must be from"),
+    (["fire", "-t", TARGET, "--from-file", "/dev/zero"], 2, "larger than 1024 KiB"),
     # deeply nested JSON
     (["generate", "--set", f"data.guest.email={DEEP}"], 2, "nested more than 64 levels"),
     # nowhere to write, nowhere to listen
@@ -104,6 +112,14 @@ def test_an_address_that_cannot_be_bound_is_one_line(command: str, env: Path) ->
                           timeout=60, env={**os.environ, "ZENOTI_EMULATOR_DB": str(env / "log.sqlite3")})
     assert done.returncode == 2
     assert done.stderr.startswith("Error: Cannot listen on 192.0.2.1:0") and done.stderr.count("\n") == 1, done.stderr
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "no.such.host.invalid"])
+def test_a_host_that_is_no_address_is_one_line(command: str, env: Path, host: str) -> None:
+    done = subprocess.run([command, "serve", "--host", host, "--port", "0"], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "ZENOTI_EMULATOR_DB": str(env / "log.sqlite3")})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"Error: Cannot listen on {host}:0") and done.stderr.count("\n") == 1, done.stderr
 
 
 def test_credentials_in_a_target_url_are_never_printed(env: Path) -> None:

@@ -213,16 +213,33 @@ def test_threads_get_their_own_connections_and_all_are_closed(path: Path) -> Non
         store.get_delivery(delivery_id)
 
 
-def test_only_one_process_claims_an_attempt(path: Path) -> None:
-    with Store(path) as a, Store(path) as b:
+def test_a_live_process_owns_its_attempts_until_it_is_gone(path: Path) -> None:
+    with Store(path) as b:
+        a = Store(path)
         [delivery_id] = new(a)
-        [sched] = b.pending_schedule()
+        # a lives (its lease runs): its attempt is its own, whoever reads the log
+        assert b.pending_schedule() == []
+        [sched] = a.pending_schedule()
+        assert not b.claim(sched.id)
         assert a.claim(sched.id)
         assert not b.claim(sched.id)
-        # a live owner's attempt is left to it
-        assert b.pending_schedule() == []
         a.release(sched.id)
-        assert b.claim(sched.id)
+        a.close()  # gone: its lease is given up, so b takes over at once
+        [taken] = b.pending_schedule()
+        assert taken.id == sched.id and b.claim(sched.id)
+
+
+def test_an_owner_whose_lease_ran_out_is_taken_over(path: Path) -> None:
+    with Store(path) as a, Store(path) as b:
+        [delivery_id] = new(a)
+        assert b.pending_schedule() == []
+        with sqlite3.connect(path) as conn:  # a hung (stopped) process: its lease is not renewed
+            conn.execute("UPDATE owners SET lease_until = 0 WHERE owner = ?", (a.owner,))
+        conn.close()
+        [taken] = b.pending_schedule()
+        assert taken.delivery_id == delivery_id
+        assert not a.claim(taken.id)  # a, woken up, no longer owns it
+        assert b.claim(taken.id)
 
 
 def test_an_attempt_claimed_by_a_dead_process_is_pending_again(path: Path) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from ..errors import EmulatorError, ExitCode
+from ..shown import safe
 
 EPILOG = """\b
 Exit codes:
@@ -36,7 +37,7 @@ class EmulatorGroup(click.Group):
         except EmulatorError as exc:
             if ctx.find_root().params.get("traceback"):
                 raise
-            click.echo(f"Error: {exc.message}", err=True)
+            click.echo(f"Error: {safe(exc.message)}", err=True)  # a message may quote a URL or a receiver
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
             # Ctrl-C is the user's choice, not an error: the command has said what it left

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ..errors import ExitCode
+from ..urls import redact_url
 from . import cli
 from .delivery import URLParam
 from .output import open_output
@@ -97,7 +98,7 @@ def check_command(url: str | None, secret: str | None, verb: str | None, event_t
     try:
         with core.CheckRun(config) as run:
             run.probe()  # first: an unreachable URL is exit 2 before anything is printed
-            info = report.RunInfo(url, verb or "POST", bool(secret), [k.name for k in run.event_types],
+            info = report.RunInfo(redact_url(url), verb or "POST", bool(secret), [k.name for k in run.event_types],
                                   notes=run.probe_notes)
             click.echo(report.header(info), err=lines_to_stderr)
 

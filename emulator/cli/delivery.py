@@ -22,10 +22,11 @@ from ..bounds import MAX_ID
 from ..defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, FAILURE_UNITS, STATUSES, VERBS
 from ..errors import EmulatorError, ExitCode, UsageError, WebhookInactive
 from ..signing import SIGNATURE_FORMATS
+from ..shown import printable, safe
 from ..urls import redact_url
 from . import cli
 from .hints import PER_EVENT_MAX
-from .params import CoreParam, IdParam, IntParam, SecondsParam, events_from_options, generation_options
+from .params import CoreParam, IdParam, IntParam, SecondsParam, TimeScaleParam, events_from_options, generation_options
 
 # rich, requests (under ..delivery) and sqlite3 (under ..store) load when a command runs,
 # not when the CLI starts: `--help` and shell completion build every command's options.
@@ -432,7 +433,7 @@ def delivery_options(func: Callable[..., Any], *, target_required: bool = True) 
         click.option("--verb", type=click.Choice(VERBS, case_sensitive=False), default="POST", show_default=True, help="HTTP verb, as chosen in Zenoti's setup."),
         concurrency_option,
         click.option("--rate", type=RateParam(), default=None, help="At most R requests per second (e.g. 50/s). No limit when omitted."),
-        click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+        click.option("--time-scale", type=TimeScaleParam(), default=1.0, show_default=True,
                      help="Divide every wait between attempts by F (600 turns 10 min into 1 s). The log keeps the real schedule too."),
         click.option("--timeout", type=SecondsParam(), default=DEFAULT_TIMEOUT, show_default=True,
                      help="Seconds each attempt may take, response body included (Zenoti: 10; at most 600)."),
@@ -662,7 +663,7 @@ def reactivate_command(url_or_id: str, db: str | None, as_json: bool) -> None:
 @cli.command("resume", short_help="Run every pending retry in the log to its end, then exit.")
 @db_option
 @concurrency_option
-@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--time-scale", type=TimeScaleParam(), default=None,
               help="Run the waiting retries F times faster than they were scheduled (600 turns 10 min into 1 s). "
                    "Default: each at the time the log says.")
 @json_option
@@ -795,7 +796,7 @@ def _deliveries_table(page: Sequence[Any], width: int) -> Table:
         last = str(d.last_status) if d.last_status is not None else (d.last_error or "-")
         created = iso(d.created_at) or "-"  # 2024-07-25T14:52:06.123Z: the year and the fraction go
         rows.append((str(d.id), d.event_type or "-", d.call_id or "-", f"{d.webhook_id or '-'} {d.verb} {d.shown_url}",
-                     d.status, str(d.attempts), last[:40], f"{created[5:10]} {created[11:19]}"))
+                     d.status, str(d.attempts), safe(last)[:40], f"{created[5:10]} {created[11:19]}"))
     headers = ("id", "event", "call id", "webhook", "status", "tries", "last", "created (UTC)")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     # Rich squeezes every column alike when a table is too wide; we choose who gives way.
@@ -805,7 +806,7 @@ def _deliveries_table(page: Sequence[Any], width: int) -> Table:
         table.add_column(header, no_wrap=True, overflow="ellipsis", width=w)
     for r in rows:
         # The user's (or a receiver's) text, never rich markup.
-        cells = [escape(c) for c in r]
+        cells = [escape(printable(c)) for c in r]
         cells[4] = f"[{colour[r[4]]}]{cells[4]}[/]"
         table.add_row(*cells)
     return table
@@ -832,15 +833,15 @@ def deliveries_show_command(ctx: click.Context, delivery_id: int, with_body: boo
         click.echo(json.dumps(d.to_dict(with_body=with_body)))
         return
     console = _err_console()
-    console.print(f"[bold]Delivery {d.id}[/]  {escape(str(d.event_type))}  id={escape(str(d.call_id))}  {d.verb} "
+    console.print(f"[bold]Delivery {d.id}[/]  {escape(printable(str(d.event_type)))}  id={escape(printable(str(d.call_id)))}  {d.verb} "
                   f"{escape(d.shown_url)}  status={d.status}  attempts={d.attempts}", markup=True)
     table = Table(show_header=True, title="Attempts", title_justify="left")
     for column in ("#", "started", "status", "outcome", "ms", "error", "response"):
         table.add_column(column)
     for a in d.attempt_log:
         table.add_row(str(a.number), iso(a.started_at), str(a.status_code or "-"), a.outcome,
-                      f"{a.latency_ms:.1f}" if a.latency_ms is not None else "-", escape(a.error or ""),
-                      escape(a.response_body[:60].decode("utf-8", "replace")))
+                      f"{a.latency_ms:.1f}" if a.latency_ms is not None else "-", escape(safe(a.error or "")),
+                      escape(printable(a.response_body[:60].decode("utf-8", "replace"))))
     console.print(table)
     sched = Table(show_header=True, title="Schedule", title_justify="left")
     for column in ("#", "kind", "delay (unscaled)", "time scale", "due", "state"):
@@ -851,6 +852,6 @@ def deliveries_show_command(ctx: click.Context, delivery_id: int, with_body: boo
     if d.attempt_log:
         console.print("Request headers of the last attempt:")
         for k, v in d.attempt_log[-1].request_headers.items():
-            console.print(f"  {k}: {v}", markup=False)
+            console.print(printable(f"  {k}: {v}"), markup=False)  # a relay's forward carries the sender's headers
     if with_body and d.body is not None:
         click.echo(d.body.decode("utf-8", "replace"))

@@ -129,6 +129,16 @@ class SecondsParam(CoreParam):
         return bounds.parse_seconds(text, what="the value")
 
 
+class TimeScaleParam(CoreParam):
+    """``--time-scale``: within :data:`emulator.bounds.MIN_TIME_SCALE` .. ``MAX_TIME_SCALE``."""
+
+    name = "FACTOR"
+    parsed_type = float
+
+    def parse(self, text: str) -> float:
+        return bounds.parse_time_scale(text, what="the time scale")
+
+
 def generation_options(func: F) -> F:
     """EVENT_TYPE, --count, --seed, --now, --set, --profile and --no-validate."""
     decorators = [

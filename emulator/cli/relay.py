@@ -14,8 +14,10 @@ from typing import Any
 import click
 
 from ..errors import UsageError
+from ..urls import redact_url
 from . import cli
 from .delivery import URLParam, db_option
+from .params import TimeScaleParam
 
 #: Where the relay listens by default (``serve`` has 8025).
 DEFAULT_RELAY_PORT = 8026
@@ -77,26 +79,20 @@ def relay_server(relay: Any, *, host: str, port: int, max_body: int, map: dict[A
 
     :raise UsageError: when the port cannot be bound.
     """
-    from waitress import create_server, wasyncore
-
+    from ..web import server
     from ..web.relay import create_relay_app
 
     app = create_relay_app(relay, max_content_length=max_body)
-    own_map: dict[Any, Any] = {} if map is None else map
-    try:
-        return create_server(app, map=own_map, host=host, port=port, threads=RELAY_THREADS, ident="zenoti-emulator-relay",
-                             clear_untrusted_proxy_headers=True, max_request_body_size=max_body + 1,
-                             max_request_header_size=MAX_HEADER_BYTES)
-    except OSError as exc:
-        wasyncore.close_all(own_map)  # the sockets waitress opened before the bind failed
-        raise UsageError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Choose another relay port (0 picks a free one).") from exc
+    return server.create(app, map=map, host=host, port=port, hint="Choose another relay port (0 picks a free one).",
+                         threads=RELAY_THREADS, ident="zenoti-emulator-relay", clear_untrusted_proxy_headers=True,
+                         max_request_body_size=max_body + 1, max_request_header_size=MAX_HEADER_BYTES)
 
 
 @cli.command("relay", short_help="Relay real Zenoti traffic to a local receiver, keeping and checking every event.")
 @relay_options()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; a tunnel on this machine reaches loopback.")
 @db_option
-@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+@click.option("--time-scale", type=TimeScaleParam(), default=1.0, show_default=True,
               help="Divide every wait between forward attempts by F (600 turns 10 min into 1 s).")
 @click.option("--max-attempts", type=click.IntRange(1, 50), default=6, show_default=True,
               help="Forward attempts per request while your receiver is down (first plus retries, 30 s to 10 min apart).")
@@ -137,7 +133,7 @@ def relay_command(forward_to: str, relay_port: int, relay_secret: str | None, fo
         raise
     resumed = deliverer.resume_pending()
     url = f"http://{host if ':' not in host else f'[{host}]'}:{server.effective_port}/"
-    click.echo(f"Relaying {url} -> {forward_to}  (log {store.path}"
+    click.echo(f"Relaying {url} -> {redact_url(forward_to)}  (log {store.path}"
                f"{f', resumed {len(resumed)} pending forwards' if resumed else ''})", err=True)
     click.echo("Point a tunnel at it and give Zenoti the tunnel's URL. Press Ctrl-C to stop.", err=True)
     previous = signal.signal(signal.SIGTERM, lambda *_: _interrupt())

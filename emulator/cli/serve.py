@@ -19,7 +19,9 @@ from typing import Any
 import click
 
 from ..errors import UsageError
+from ..urls import redact_url
 from . import cli
+from .params import TimeScaleParam
 from .delivery import db_option
 from .relay import build_relay, relay_options, relay_server
 
@@ -39,7 +41,7 @@ def _url_host(host: str) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on. Keep it on loopback unless you mean it.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8025, show_default=True, help="Port to listen on; 0 picks a free one.")
 @db_option
-@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--time-scale", type=TimeScaleParam(), default=None,
               help="Divide every retry wait by this (600 turns 10 min into 1 s). Default 1: Zenoti's real schedule.")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="Also answer requests whose Host is NAME (e.g. a tunnel's). Loopback names are always allowed.")
@@ -58,9 +60,10 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
     With --relay-to URL, the relay endpoint of `zenoti-emulator relay` also listens, on
     its own port (--relay-port), the one to point a tunnel at.
     """
-    from waitress import create_server, wasyncore
+    from waitress import wasyncore
 
     from ..web import create_app
+    from ..web import server as web_server
     from ..web.services import services_of
 
     config: dict[str, Any] = {"BIND_HOST": host}
@@ -73,10 +76,11 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
     app = create_app(config)
     svc = services_of(app)
     try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="zenoti-emulator", clear_untrusted_proxy_headers=True)
-    except OSError as exc:
+        server = web_server.create(app, host=host, port=port, hint="Choose another --port (0 picks a free one).",
+                                   threads=threads, ident="zenoti-emulator", clear_untrusted_proxy_headers=True)
+    except UsageError:
         svc.close()
-        raise UsageError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Choose another --port (0 picks a free one).") from exc
+        raise
     public_url = f"http://{_url_host(host)}:{server.effective_port}"  # type: ignore[union-attr]
     svc.start(public_url)
     relay_srv = None
@@ -110,7 +114,7 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
     resumed = f", resumed {len(svc.resumed)} pending deliveries" if svc.resumed else ""
     click.echo(f"Zenoti webhook emulator on {public_url}/  (API {public_url}/api, log {svc.store.path}{resumed})", err=True)
     if relay_srv is not None:
-        click.echo(f"Relay endpoint on http://{_url_host(host)}:{relay_srv.effective_port}/ -> {forward_to}"
+        click.echo(f"Relay endpoint on http://{_url_host(host)}:{relay_srv.effective_port}/ -> {redact_url(forward_to)}"
                    " (point a tunnel at this port only)", err=True)
     click.echo("Press Ctrl-C to stop.", err=True)
     try:

@@ -122,7 +122,7 @@ class Player:
         return self.stream.seed
 
     def rng(self, step: Step, *what: object) -> random.Random:
-        return self.world.streams("scenario", self.scenario.name, step.number, *what)
+        return self.world.streams("scenario", self.scenario.stream_name, step.number, *what)
 
     def fail(self, step: Step, key: str, problem: str) -> ScenarioError:
         return ScenarioError(f"{self.scenario.source}: step {step.number} ({step.do}): {key}: {problem}.")

@@ -33,12 +33,13 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Container
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .. import bounds
 from .. import overrides as overrides_module
 from ..errors import NotFound, UsageError
 
@@ -146,6 +147,13 @@ class Scenario:
     description: str
     steps: tuple[Step, ...]
     source: str = field(default="")
+    #: names the random streams its steps draw from: the built-in's name for a copy of
+    #: a built-in file under another name (so it draws the same), else :attr:`name`
+    stream: str = field(default="")
+
+    @property
+    def stream_name(self) -> str:
+        return self.stream or self.name
 
 
 def _duration_text(span: timedelta) -> str:
@@ -160,7 +168,10 @@ def parse_duration(text: str) -> timedelta:
     if not text.strip() or match is None:
         raise ValueError(f"{text!r} is not a duration: write e.g. 90s, 5m, 1h30m or 2d")
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    span = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        span = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except OverflowError:  # "99999999999999999999d": past what a timedelta holds, so past the bound too
+        span = timedelta.max
     if span > MAX_OFFSET:
         raise ValueError(f"{text!r} is longer than {MAX_OFFSET.days} days")
     return span
@@ -386,9 +397,12 @@ def parse(text: str, *, name: str, source: str) -> Scenario:
     if len(text.encode()) > MAX_FILE_BYTES:
         raise ScenarioError(f"{source}: the file is larger than {MAX_FILE_BYTES // 1024} KiB; a scenario is a short story.")
     try:
-        data = tomllib.loads(text)
+        with bounds.nesting_guard(what="TOML"):
+            data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{source}: not valid TOML: {exc}.") from None
+    except bounds.TooDeep as exc:
+        raise ScenarioError(f"{source}: {exc.message}") from None
     return _Reader(source).scenario(name, data)
 
 
@@ -399,6 +413,15 @@ def _builtin_dir() -> Any:
 def builtin_names() -> list[str]:
     """The scenarios shipped in the package, by name."""
     return sorted(entry.name.removesuffix(".toml") for entry in _builtin_dir().iterdir() if entry.name.endswith(".toml"))
+
+
+def _builtin_with_text(text: str) -> str | None:
+    """The built-in scenario whose file holds exactly ``text`` (line endings aside), if one does."""
+    wanted = text.replace("\r\n", "\n")
+    for name in builtin_names():
+        if _builtin_dir().joinpath(f"{name}.toml").read_text(encoding="utf-8").replace("\r\n", "\n") == wanted:
+            return name
+    return None
 
 
 def load(name_or_path: str) -> Scenario:
@@ -414,7 +437,10 @@ def load(name_or_path: str) -> Scenario:
             raise ScenarioError(f"{path}: no such scenario file.") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ScenarioError(f"{path}: cannot read it: {exc}.") from None
-        return parse(text, name=path.stem, source=str(path))
+        # A copy of a built-in file is that scenario: its streams are named by what it
+        # says, so it draws what the built-in draws. An edited copy is another story.
+        scenario = parse(text, name=path.stem, source=str(path))
+        return replace(scenario, stream=_builtin_with_text(text) or scenario.name)
     if name_or_path not in builtin_names():
         raise NotFound(f"No scenario {name_or_path!r}: built-in ones are {', '.join(builtin_names())}; "
                        "or give the path of a .toml file.")

@@ -21,6 +21,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..errors import EmulatorError
+from ..shown import masked
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,9 @@ def _register_error_handlers(app: Flask) -> None:
         body = exc.to_dict()
         if exc.web_message:
             body["error"]["message"] = exc.web_message
-        return jsonify(body), exc.status_code
+        response = jsonify(body)
+        response.set_data(masked(response.get_data(as_text=True)))  # a message may quote a URL given with its password
+        return response, exc.status_code
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

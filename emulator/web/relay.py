@@ -37,8 +37,9 @@ def create_relay_app(relay: Relay, *, max_content_length: int = DEFAULT_MAX_BODY
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_content_length
 
-    @app.route("/", defaults={"path": ""}, methods=RELAY_METHODS)
-    @app.route("/<path:path>", methods=RELAY_METHODS)
+    # no automatic OPTIONS: every method but these is 405, as the README says
+    @app.route("/", defaults={"path": ""}, methods=RELAY_METHODS, provide_automatic_options=False)
+    @app.route("/<path:path>", methods=RELAY_METHODS, provide_automatic_options=False)
     def relay_view(path: str) -> Any:
         body = request.get_data(cache=False)
         answer = relay.handle(request.method, request.full_path.rstrip("?"), list(request.headers.items()), body)
