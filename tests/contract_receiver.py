@@ -16,6 +16,7 @@ Usage::
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -51,13 +52,15 @@ class ContractReceiver(LoopbackServer):
     :param broken: one name of :data:`BREAKAGES`, or ``None`` for a correct receiver.
     :param delay: seconds each non-empty request takes (a slow handler)...
     :param fast_first: ...after this many were answered at once (slow under load).
-    :param rate_limit: requests a minute before ``rate-limited`` answers 429.
+    :param rate_limit: requests per ``rate_window`` before ``rate-limited`` answers 429...
+    :param rate_window: ...in seconds (60: a minute, as ``express-rate-limit`` counts), with
+        a ``Retry-After`` of the seconds until the window lets one through again.
     """
 
     path = "/hooks/zenoti"
 
     def __init__(self, *, secret: str | None = None, broken: str | None = None, delay: float = 0.0,
-                 fast_first: int = 0, rate_limit: int = 300) -> None:
+                 fast_first: int = 0, rate_limit: int = 300, rate_window: float = 60.0) -> None:
         if broken is not None and broken not in BREAKAGES:
             raise ValueError(f"unknown breakage {broken!r}")
         self.secret = secret
@@ -65,6 +68,7 @@ class ContractReceiver(LoopbackServer):
         self.delay = delay
         self.fast_first = fast_first
         self.rate_limit = rate_limit
+        self.rate_window = rate_window
         self.seen: set[str] = set()
         self.groups: set[str] = set()
         self.stored: list[dict[str, Any]] = []
@@ -77,6 +81,8 @@ class ContractReceiver(LoopbackServer):
             def _answer(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                if "retry_after" in payload:
+                    self.send_header("Retry-After", str(payload["retry_after"]))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -99,10 +105,11 @@ class ContractReceiver(LoopbackServer):
             self.requests += 1
             if broken == "rate-limited":
                 now = time.monotonic()
-                while self._window and now - self._window[0] > 60:
+                while self._window and now - self._window[0] > self.rate_window:
                     self._window.popleft()
                 if len(self._window) >= self.rate_limit:
-                    return 429, {"error": "too many requests"}
+                    wait = max(1, math.ceil(self.rate_window - (now - self._window[0])))
+                    return 429, {"error": "too many requests", "retry_after": wait}
                 self._window.append(now)
         if method != "POST" and broken == "post-only":
             return 404, {"error": f"Cannot {method} /hooks/zenoti"}
