@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .check import CHECKS, FAIL, OUTCOMES, PASS, SKIP, WARN, CheckResult, Exchange
-from .check_causes import TOO_LARGE, Cause
+from .check_causes import AUTH, TOO_LARGE, Cause
 
 FORMATS = ("text", "json", "junit")
 #: JSON report layout version; bumped only on a change that breaks a reader.
@@ -71,20 +71,27 @@ def result_line(result: CheckResult) -> str:
 
 def folded_lines(results: Sequence[CheckResult]) -> list[str]:
     """The lines of one check run per event type: one ``PASS  accepts-events  38 types``
-    line for the types that passed, and each type that did not in full."""
+    line for the types that passed or were skipped, and each type that failed or warned
+    in full."""
     if len(results) == 1:
         return [result_line(results[0])]
-    passed = [r for r in results if r.outcome == PASS]
-    others = [r for r in results if r.outcome != PASS]
-    outcome = FAIL if any(r.outcome == FAIL for r in others) else WARN if others and any(
-        r.outcome == WARN for r in others) else PASS if passed else SKIP
+    full = [r for r in results if r.outcome in (FAIL, WARN)]
+    skipped = [r for r in results if r.outcome == SKIP]
+    outcome = FAIL if any(r.outcome == FAIL for r in full) else WARN if full else SKIP if len(skipped) == len(
+        results) else PASS
     seconds = sum(r.duration_s for r in results)
-    what = f"{len(results)} types" if not others else f"{len(passed)} of {len(results)} types passed"
+    what = f"{len(results)} types"
+    if full or skipped:
+        what = f"{len(results) - len(full) - len(skipped)} of {len(results)} types passed"
+    if skipped:
+        first = skipped[0]
+        reason = first.cause.says() if first.cause is not None else first.message
+        what += f", {len(skipped)} skipped ({reason})"
     paced = sum(r.stats.get("paced_s", 0.0) for r in results)
     if paced:
         what += f" (paced: waited {paced:.1f} s for the receiver's rate limit)"
     lines = [f"{outcome.upper():4}  {results[0].check}  {what}  ({seconds:.2f} s)"]
-    return lines + [f"  {result_line(r)}" for r in others]
+    return lines + [f"  {result_line(r)}" for r in full]
 
 
 def check_lines(results: Sequence[CheckResult], verbose: bool = False) -> list[str]:
@@ -151,9 +158,11 @@ def setup_text(setup: Sequence[Exchange]) -> str:
     answers: dict[str, int] = {}
     for e in setup:
         answers[e.answer()] = answers.get(e.answer(), 0) + 1
-    said = ", ".join(f"{n} answered {a}" if a[0].isdigit() else f"{n}: {a}" for a, n in answers.items())
+    said = ", ".join(f"{n} answered {a}" if a[0].isdigit() else f"{n} with {a}" for a, n in answers.items())
     lines = [f"set-up: {' and '.join(parts)}: {said}"]
-    refused = [e for e in setup if not e.ok and not e.label.startswith("probe")]
+    # (a 401 to an unsigned booking says only what the header's note says: pass --secret)
+    refused = [e for e in setup if not e.ok and not e.label.startswith("probe")
+               and not (e.cause.kind == AUTH and not e.cause.signed)]
     if refused:
         lines.append(f"  {len(refused)} set-up bookings were not accepted ({refused[0].cause.says()}): the checks "
                      "that sent events about those groups judged a receiver that lacks them")

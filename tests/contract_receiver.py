@@ -40,6 +40,14 @@ BREAKAGES = {
     "rate-limited": "burst",  # 300 requests a minute, then 429
     "status-before-group": "out-of-order",  # 422 to a status change of a group it has not seen
 }
+#: Bugs that every answer hides (each request is answered 2xx): only a check that observes
+#: what the receiver did (``--observe``, the pytest fixtures) catches them.
+HIDDEN_BREAKAGES = {
+    "applies-duplicates-twice": "duplicates",  # answers 200 to a duplicate, and books it again
+    "drops-early-status": "out-of-order",  # answers 200 to a status of a group it has not seen, and drops it
+}
+#: Where the receiver says what it did: GET ?id=<event id>, ?group=<group id>.
+OBSERVE_PATH = "/observe"
 MAX_BODY = 1024 * 1024
 KNOWN_CODES = {0, 1, 2}
 KNOWN_TOP = {"id", "event_id", "event_schema", "event_resource", "event_type", "event_timestamp", "data"}
@@ -59,9 +67,14 @@ class ContractReceiver(LoopbackServer):
 
     path = "/hooks/zenoti"
 
+    @property
+    def observe_url(self) -> str:
+        """Where ``check --observe`` asks what this receiver did."""
+        return self.url.removesuffix(self.path) + OBSERVE_PATH
+
     def __init__(self, *, secret: str | None = None, broken: str | None = None, delay: float = 0.0,
                  fast_first: int = 0, rate_limit: int = 300, rate_window: float = 60.0) -> None:
-        if broken is not None and broken not in BREAKAGES:
+        if broken is not None and broken not in BREAKAGES and broken not in HIDDEN_BREAKAGES:
             raise ValueError(f"unknown breakage {broken!r}")
         self.secret = secret
         self.broken = broken
@@ -72,6 +85,9 @@ class ContractReceiver(LoopbackServer):
         self.seen: set[str] = set()
         self.groups: set[str] = set()
         self.stored: list[dict[str, Any]] = []
+        #: times each event id was applied, and the status each group holds
+        self.applied: dict[str, int] = {}
+        self.group_status: dict[str, int | None] = {}
         self.requests = 0
         self._window: deque[float] = deque()
         self._lock = threading.Lock()
@@ -93,6 +109,22 @@ class ContractReceiver(LoopbackServer):
                 body = self.rfile.read(length) if length else b""
                 status, payload = receiver.handle(self.command, {k.lower(): v for k, v in self.headers.items()}, body)
                 self._answer(status, payload)
+
+            def do_GET(self) -> None:
+                from urllib.parse import parse_qs, urlsplit
+
+                parts = urlsplit(self.path)
+                query = parse_qs(parts.query)
+                if parts.path != OBSERVE_PATH:
+                    self._answer(404, {"error": "not found"})
+                elif "id" in query:
+                    with receiver._lock:
+                        self._answer(200, {"applied": receiver.applied.get(query["id"][0], 0)})
+                elif "group" in query:
+                    with receiver._lock:
+                        self._answer(200, {"status": receiver.group_status.get(query["group"][0].lower())})
+                else:
+                    self._answer(400, {"error": "?id= or ?group="})
 
             do_POST = do_PUT = do_PATCH = _handle
 
@@ -153,11 +185,19 @@ class ContractReceiver(LoopbackServer):
             if event.get("id") in self.seen:
                 if broken == "conflict-on-duplicate":
                     return 409, {"error": "duplicate"}
+                if broken == "applies-duplicates-twice":
+                    self.applied[str(event.get("id"))] += 1
                 return 200, {"ok": True, "duplicate": True}
             if (broken == "status-before-group" and event.get("event_type") == "AppointmentGroup.Status"
                     and group not in self.groups):
                 return 422, {"error": f"unknown appointment group {group}"}
             self.seen.add(str(event.get("id")))
+            self.applied[str(event.get("id"))] = 1
+            if isinstance(group, str) and event.get("event_type") == "AppointmentGroup.Status":
+                if group in self.groups or broken != "drops-early-status":
+                    self.group_status[group.lower()] = data.get("appointment_group_status")
+            elif isinstance(group, str) and event.get("event_type") == "AppointmentGroup.Created":
+                self.group_status.setdefault(group.lower(), 0)  # booked, unless a status came first
             if group:
                 self.groups.add(group)
             self.stored.append(event)

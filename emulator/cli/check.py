@@ -35,6 +35,7 @@ class ReceiverURLParam(URLParam):
     developer pointing at their own machine means (Stripe's CLI does the same)."""
 
     def parse(self, text: str) -> str:
+        # not emulator.check.with_scheme: --help must not import the checks
         if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
             text = "http://" + text
         return super().parse(text)
