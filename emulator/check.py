@@ -517,7 +517,7 @@ class CheckRun:
                 if self.rate_limit is None:
                     self.rate_limit = (number - 1, wait)
             tries += 1
-            wait = max(0.05, wait if wait is not None else min(2.0 ** tries, 30.0))
+            wait = max(0.05, wait if wait is not None else min(2.0 ** (tries - 1), 30.0))  # 1, 2, 4 s...
             wait = min(wait, MAX_PACE_S - waited)
             time.sleep(wait)  # the receiver asked for it: Retry-After
             waited += wait
