@@ -25,8 +25,10 @@ import difflib
 import itertools
 import math
 import re
+import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -375,6 +377,8 @@ class CheckRun:
         self._bookings: dict[str, dict[str, Any]] = {}
         #: groups whose booking the receiver has been sent
         self._introduced: set[str] = set()
+        #: bookings requested and not yet sent: ``id(prepared) -> (prepared, group)``
+        self._bookings_out: dict[int, tuple[PreparedDelivery, str]] = {}
         #: what was sent only so that an event made sense (a group's booking): not judged
         self.prelude: list[Exchange] = []
         self._lock = threading.Lock()
@@ -483,22 +487,27 @@ class CheckRun:
         :param secret: ``True`` signs with the configured secret (if any), a string
             signs with that one (a forged signature), ``None``/``False`` sends none.
         """
-        if not isinstance(event, bytes):
-            self._mark_sent(event)
         body = event if isinstance(event, bytes) else serialize(event)
         key = self.config.secret if secret is True else (secret or None)
         headers = {"Content-Type": JSON_CONTENT_TYPE} if content_type else {}
-        return PreparedDelivery(verb or self.verb, self.config.url, body, headers, key,
-                                signature_format or self.signature_format)
-
-    def _mark_sent(self, event: Mapping[str, Any]) -> None:
-        """A booking about to be sent is never sent again as another event's prerequisite."""
-        data = event.get("data")
-        if event.get("event_type") == GROUP_CREATED and isinstance(data, dict):
+        prepared = PreparedDelivery(verb or self.verb, self.config.url, body, headers, key,
+                                    signature_format or self.signature_format)
+        data = event.get("data") if isinstance(event, Mapping) else None
+        if isinstance(event, Mapping) and event.get("event_type") == GROUP_CREATED and isinstance(data, dict):
             group = data.get("appointment_group_id")
             if isinstance(group, str):
-                with self._lock:
-                    self._introduced.add(group.lower())
+                with self._lock:  # held with the request, so that its id stays its own
+                    self._bookings_out[id(prepared)] = (prepared, group.lower())
+        return prepared
+
+    def _booking_sent(self, prepared: PreparedDelivery, accepted: bool) -> None:
+        """A booking the receiver accepted is never sent again as another event's
+        prerequisite (its id would repeat); one it refused still is, when an event names
+        its group (the receiver must have it for that event to make sense)."""
+        with self._lock:
+            held = self._bookings_out.pop(id(prepared), None)
+            if held is not None and accepted:
+                self._introduced.add(held[1])
 
     def send(self, label: str, prepared: PreparedDelivery, *, pace: bool = True) -> Exchange:
         """Send one request; under a rate limit (429) wait as ``Retry-After`` says and send it
@@ -510,6 +519,7 @@ class CheckRun:
             if result.outcome == "timeout":
                 self.hanging = True
             if result.status_code != 429 or not pace or waited >= MAX_PACE_S:
+                self._booking_sent(prepared, result.outcome == "success")
                 break
             header = next((v for k, v in result.response_headers.items() if k.lower() == "retry-after"), None)
             wait = parse_retry_after(header)
@@ -848,7 +858,7 @@ def _rejects(name: str, run: CheckRun, label: str, secret: str | None) -> CheckR
     if (skipped := _needs_secret(name, run)) is not None:
         return skipped
     kind = run.event_types[0]
-    e = run.send(label, run.request(run.events(kind)[0], secret=secret))
+    e = run.send(label, run.request(forged(run.events(kind)[0]), secret=secret))
     cause = e.cause
     if e.ok:
         return _result(name, None, FAIL, f"{label} was answered {e.answer()}: the receiver accepts forged events", [e],
@@ -859,6 +869,17 @@ def _rejects(name: str, run: CheckRun, label: str, secret: str | None) -> CheckR
         return _result(name, None, WARN, f"{label} was refused, but {cause.answer}: answer 401 or 403, so that it is "
                        "not taken for an outage", [e], cause)
     return _result(name, None, FAIL, f"{label}: {cause.says()}; whether the receiver refuses it is unknown", [e], cause)
+
+
+def forged(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``event`` with ids of its own (the event's, and its group's): a forgery the
+    receiver refuses must not take an id or a group a real event of the run will use."""
+    copied = copy.deepcopy(dict(event))
+    copied["id"] = secrets.token_hex(12)
+    data = copied.get("data")
+    if isinstance(data, dict) and isinstance(data.get("appointment_group_id"), str):
+        data["appointment_group_id"] = str(uuid.uuid4())
+    return copied
 
 
 def _rejects_bad_signature(run: CheckRun, event_type: str | None) -> CheckResult:

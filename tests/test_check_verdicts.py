@@ -266,7 +266,7 @@ def test_the_set_up_bookings_are_reported_even_when_refused() -> None:
 # -- fresh ids ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", [0, 3, 5, 11])
+@pytest.mark.parametrize("seed", [0, 3, 5])
 def test_every_event_of_a_run_is_new_except_the_duplicate(seed: int) -> None:
     with Receiver() as rx:
         result = run(rx.url, "--seed", str(seed), "--burst", "60", "--skip", "large-payload")
