@@ -184,6 +184,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--zenoti-verb", metavar="VERB", default=None, help="The verb set in Zenoti: POST, PUT or PATCH.")
     group.addoption("--zenoti-event-type", metavar="TYPE", action="append", default=[],
                     help="An event type the webhook subscribes to (repeatable; default: all).")
+    group.addoption("--zenoti-timeout", metavar="SECONDS", type=float, default=None,
+                    help="Seconds a request may take (Zenoti: 10, the default).")
     group.addoption("--zenoti-observe", metavar="URL", default=None,
                     help="Where the receiver says what it did (as check --observe); the fixtures "
                          "zenoti_applied and zenoti_group_status do the same from inside the suite.")
@@ -201,7 +203,8 @@ def _config_of(config: pytest.Config) -> Any:
     try:
         return CheckConfig(url, secret=secret, verb=config.getoption("zenoti_verb"),
                            event_types=tuple(config.getoption("zenoti_event_type")),
-                           observe=with_scheme(observe) if observe else None)
+                           observe=with_scheme(observe) if observe else None,
+                           **({"timeout": config.getoption("zenoti_timeout")} if config.getoption("zenoti_timeout") else {}))
     except EmulatorError as exc:
         raise pytest.UsageError(f"--zenoti-receiver: {exc.message}") from None
 
