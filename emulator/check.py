@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .check_causes import ACCEPTED, AUTH, CLIENT, MEDIA, NOT_FOUND, RATE_LIMITED, SERVER, TIMEOUT, TOO_LARGE, \
@@ -135,6 +136,9 @@ class CheckConfig:
     seed: int | None = None
     #: ``--observe URL``: where the receiver says what it did with an event (see :class:`Observer`)
     observe: str | None = None
+    #: the worlds' first clock reading; with ``seed``, the run's events are the same every
+    #: time (``None``: the real clock, so the same seed gives other events at another hour)
+    now: datetime | None = None
 
     def __post_init__(self) -> None:
         check_url(self.url)
@@ -425,7 +429,8 @@ class CheckRun:
 
                 seed = None if self.seed is None else self.seed + len(self._streams)
                 types = {k.name for k in self.event_types} | {GROUP_CREATED}
-                stream = self._streams[profile] = iter(EventStream(seed=seed, profile=profile, types=types, registry=self.registry))
+                stream = self._streams[profile] = iter(EventStream(seed=seed, now=self.config.now, profile=profile,
+                                                                   types=types, registry=self.registry))
             while len(waiting) < count:
                 event = next(stream)
                 if event["event_type"] == GROUP_CREATED:
@@ -471,7 +476,8 @@ class CheckRun:
 
         booked: dict[str, dict[str, Any]] = {}
         seed = None if self.seed is None else self.seed + 997
-        for event in EventStream(seed=seed, types=[GROUP_CREATED, STATUS_EVENT], registry=self.registry):
+        for event in EventStream(seed=seed, now=self.config.now, types=[GROUP_CREATED, STATUS_EVENT],
+                                 registry=self.registry):
             group = event["data"]["appointment_group_id"]
             if event["event_type"] == GROUP_CREATED:
                 booked[group] = event

@@ -28,6 +28,8 @@ from .contract_receiver import ContractReceiver
 from .receivers import LoopbackServer, OneTypeReceiver, QuietHandler, Receiver
 
 SECRET = "whsec_verdicts_0042"
+#: the worlds' clock: with a seed, the same events every run
+NOW = "2026-03-02T09:00:00Z"
 TYPES = len(default_registry())
 #: results of a default run: accepts-events and unknown-fields per type, large-payload for
 #: the two types whose size grows, and ten checks run once
@@ -91,7 +93,7 @@ def test_a_url_without_a_scheme_is_http(correct: ContractReceiver) -> None:
     (401, "answered 401: the receiver refused the signature", "Check that --secret is this webhook's secret"),
     (404, "answered 404: nothing handles POST at this URL", "Check the URL's path"),
     (408, "answered 408 (request timeout)", "Answer 2xx as soon as the event is stored"),
-    (413, "answered 413: a 3 KiB body is over the receiver's body size limit", "Raise the body size limit"),
+    (413, "answered 413: a 2 KiB body is over the receiver's body size limit", "Raise the body size limit"),
     (415, "answered 415: the receiver refuses the body's Content-Type", "whatever the Content-Type"),
     (422, "answered 422: the receiver refused the event's content", "Parse the raw body as JSON"),
     (500, "answered 500: the receiver failed (a server error)", "Read the receiver's log"),
@@ -101,7 +103,7 @@ def test_each_answer_class_writes_its_own_message_and_fix(status: int, says: str
     # The probe is answered 200; no-content-type's event gets the status under test.
     with Receiver([200, status], default=200) as rx:
         doc = report(run(rx.url, "--secret", SECRET, "--only", "no-content-type", "--event-type",
-                         "AppointmentGroup.Created", "--format", "json", "--seed", "1"))
+                         "AppointmentGroup.Created", "--format", "json", "--seed", "1", "--now", NOW))
     [result] = doc["results"]
     assert result["outcome"] == "fail" and doc["exit_code"] == 1
     assert says in result["message"] and str(status) in result["message"]
@@ -308,3 +310,20 @@ def test_an_observer_that_does_not_answer_as_documented_fails_the_check_saying_s
     [r] = doc["results"]
     assert r["outcome"] == "fail" and "could not say how often it was applied" in r["message"]
     assert "answered 404" in r["message"]
+
+
+def test_the_class_of_an_answer_is_the_same_in_text_json_and_junit() -> None:
+    import xml.etree.ElementTree as ET
+
+    outputs = {}
+    for fmt in ("text", "json", "junit"):
+        with Receiver([200, 413], default=200) as rx:
+            outputs[fmt] = run(rx.url, "--secret", SECRET, "--only", "no-content-type", "--event-type",
+                               "AppointmentGroup.Created", "--format", fmt, "--seed", "1", "--now", NOW).stdout
+    says = "answered 413: a 2 KiB body is over the receiver's body size limit"
+    assert f"FAIL  no-content-type  a body without Content-Type: {says}" in outputs["text"]
+    assert "  cause: " + says + " (not what no-content-type tests: the fix is for that)" in outputs["text"]
+    [result] = json.loads(outputs["json"])["results"]
+    assert result["cause"]["class"] == "too_large" and result["cause"]["says"] == says
+    failure = ET.fromstring(outputs["junit"].split("\n", 1)[1]).find(".//failure")
+    assert failure is not None and failure.get("type") == "too_large" and says in (failure.get("message") or "")

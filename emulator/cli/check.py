@@ -18,7 +18,7 @@ from ..errors import ExitCode
 from . import cli
 from .delivery import URLParam
 from .output import open_output
-from .params import EventTypeParam
+from .params import EventTypeParam, TimestampParam
 
 # Mirrors of emulator.check's defaults, kept here so --help needs no import of it
 # (tests/test_check.py checks that they agree).
@@ -72,6 +72,9 @@ def _names(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("-c", "--concurrency", type=click.IntRange(1, 256), default=DEFAULT_BURST_CONCURRENCY, show_default=True,
               help="Requests in flight during the burst.")
 @click.option("--seed", type=int, default=None, help="Seed of the events sent (random when omitted).")
+@click.option("--now", type=TimestampParam(), default=None,
+              help="Clock of the first event (ISO 8601, UTC when no zone); with --seed, the same events every run. "
+                   "The real clock when omitted.")
 @click.option("--observe", type=ReceiverURLParam(), default=None, metavar="URL",
               help="Where the receiver says what it did: GET URL?id=<event id> answers {\"applied\": N}, "
                    "GET URL?group=<group id> answers {\"status\": CODE|null}. Then duplicates fails unless a "
@@ -80,7 +83,7 @@ def _names(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--list", "list_checks", is_flag=True, help="List the checks and exit.")
 def check_command(url: str | None, secret: str | None, verb: str | None, event_types: tuple[str, ...], only: tuple[str, ...],
                   skip: tuple[str, ...], fmt: str, output: str | None, timeout: float, slow: float | None, latency_events: int,
-                  burst: int, concurrency: int, seed: int | None, observe: str | None, verbose: bool,
+                  burst: int, concurrency: int, seed: int | None, now: Any, observe: str | None, verbose: bool,
                   list_checks: bool) -> None:
     """Run the contract tests of the receiver at URL: signatures, the test ping, verbs,
     duplicates, unknown fields, large payloads, latency and a burst.
@@ -107,7 +110,7 @@ def check_command(url: str | None, secret: str | None, verb: str | None, event_t
         raise click.UsageError("Missing argument 'URL': the receiver to check, e.g. http://127.0.0.1:9000/hook.")
     config = core.CheckConfig(url, secret=secret, verb=verb, event_types=event_types, only=_names(only),
                               skip=_names(skip), timeout=timeout, slow=slow, latency_events=latency_events,
-                              burst=burst, burst_concurrency=concurrency, seed=seed, observe=observe)
+                              burst=burst, burst_concurrency=concurrency, seed=seed, observe=observe, now=now)
     file = open_output(output) if output else None
     # The report goes to stdout (or FILE); as a text report on stdout the lines are part
     # of it, otherwise they go to stderr so that a person still sees the run progress.
