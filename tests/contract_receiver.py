@@ -65,7 +65,7 @@ class ContractReceiver(LoopbackServer):
         a ``Retry-After`` of the seconds until the window lets one through again.
     """
 
-    path = "/hooks/zenoti"
+    path = "/hook"  # the README's example path
 
     @property
     def observe_url(self) -> str:
@@ -144,7 +144,7 @@ class ContractReceiver(LoopbackServer):
                     return 429, {"error": "too many requests", "retry_after": wait}
                 self._window.append(now)
         if method != "POST" and broken == "post-only":
-            return 404, {"error": f"Cannot {method} /hooks/zenoti"}
+            return 404, {"error": f"Cannot {method} /hook"}
         if broken == "json-only" and body and not headers.get("content-type", "").startswith("application/json"):
             # the parser left req.body as {}, and the handler finds no event_type in it
             return 400, {"error": "event_type is required"}
