@@ -11,7 +11,10 @@ the emulator until a test asks for the fixture or ``--zenoti-receiver`` is given
   tenth of a second a world takes to build.
 - ``pytest --zenoti-receiver URL [--zenoti-secret S] [--zenoti-verb V]`` adds one test
   item per check and event type of ``zenoti-emulator check``, so a receiver's CI gets the
-  conformance run with pytest's own ``-k``, ``-x`` and ``--junitxml``.
+  conformance run with pytest's own ``-k``, ``-x`` and ``--junitxml``. When the receiver's
+  suite defines the fixtures ``zenoti_applied`` (event id -> times applied) and
+  ``zenoti_group_status`` (group id -> status code or None), ``duplicates`` and
+  ``out-of-order`` judge what the receiver did, not only what it answered.
 """
 
 from __future__ import annotations
@@ -282,17 +285,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--zenoti-verb", metavar="VERB", default=None, help="The verb set in Zenoti: POST, PUT or PATCH.")
     group.addoption("--zenoti-event-type", metavar="TYPE", action="append", default=[],
                     help="An event type the webhook subscribes to (repeatable; default: all).")
+    group.addoption("--zenoti-timeout", metavar="SECONDS", type=float, default=None,
+                    help="Seconds a request may take (Zenoti: 10, the default).")
+    group.addoption("--zenoti-observe", metavar="URL", default=None,
+                    help="Where the receiver says what it did (as check --observe); the fixtures "
+                         "zenoti_applied and zenoti_group_status do the same from inside the suite.")
 
 
 def _config_of(config: pytest.Config) -> Any:
     from .check import CheckConfig
     from .errors import EmulatorError
 
-    url = config.getoption("zenoti_receiver")
+    from .check import with_scheme
+
+    url = with_scheme(config.getoption("zenoti_receiver"))
     secret = config.getoption("zenoti_secret") or os.environ.get("ZENOTI_EMULATOR_SECRET")
+    observe = config.getoption("zenoti_observe")
     try:
         return CheckConfig(url, secret=secret, verb=config.getoption("zenoti_verb"),
-                           event_types=tuple(config.getoption("zenoti_event_type")))
+                           event_types=tuple(config.getoption("zenoti_event_type")),
+                           observe=with_scheme(observe) if observe else None,
+                           **({"timeout": config.getoption("zenoti_timeout")} if config.getoption("zenoti_timeout") else {}))
     except EmulatorError as exc:
         raise pytest.UsageError(f"--zenoti-receiver: {exc.message}") from None
 
@@ -323,6 +336,8 @@ class ZenotiCheckSuite(pytest.Collector):
     """The checks of one receiver; owns the :class:`~emulator.check.CheckRun` they share."""
 
     run: CheckRun | None = None
+    #: results run ahead, side by side, once the receiver let a request time out
+    ahead: dict[str, CheckResult]
 
     def collect(self) -> list[pytest.Item]:
         from .check import CheckRun
@@ -344,10 +359,28 @@ class ZenotiCheckSuite(pytest.Collector):
         from .check import CheckRun, ReceiverUnreachable
 
         self.run = CheckRun(self.config.stash[_CONFIG])
+        self.ahead = {}
         try:
             self.run.probe()
         except ReceiverUnreachable as exc:
             pytest.exit(f"--zenoti-receiver: {exc.message}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+    def result_of(self, item: ZenotiCheckItem) -> CheckResult:
+        """The item's result: run now, or, once the receiver lets requests time out, with
+        every item of the suite still to run, side by side (a receiver answering after
+        10 s then costs a few timeouts, not one per item)."""
+        from .check import CHECKS
+
+        assert self.run is not None
+        if item.name in self.ahead:
+            return self.ahead.pop(item.name)
+        if not self.run.hanging:
+            return self.run.run_check(CHECKS[item.check], item.event_type)
+        todo = [i for i in item.session.items[item.session.items.index(item):]
+                if isinstance(i, ZenotiCheckItem) and i.parent is self]
+        for other, result in zip(todo, self.run.run_many([(CHECKS[i.check], i.event_type) for i in todo])):
+            self.ahead[other.name] = result
+        return self.ahead.pop(item.name)
 
     def teardown(self) -> None:
         if self.run is not None:
@@ -375,23 +408,45 @@ class CheckFailed(Exception):
         self.result = result
 
 
-class ZenotiCheckItem(pytest.Item):
-    """One check (for one event type) of ``zenoti-emulator check``, as a test."""
+def _zenoti_check(request: pytest.FixtureRequest) -> None:
+    """The test function of every check item (it needs the receiver's fixtures, if any)."""
+    item = request.node
+    assert isinstance(item, ZenotiCheckItem)
+    item.run_zenoti_check(request)
+
+
+#: The fixtures a receiver's suite may define so that the checks see what it did.
+OBSERVE_FIXTURES = ("zenoti_applied", "zenoti_group_status")
+
+
+class ZenotiCheckItem(pytest.Function):
+    """One check (for one event type) of ``zenoti-emulator check``, as a test.
+
+    A :class:`pytest.Function` (of :func:`_zenoti_check`), so that it can ask for the
+    receiver suite's fixtures :data:`OBSERVE_FIXTURES` (in its ``conftest.py``).
+    """
 
     def __init__(self, *, check: str, event_type: str | None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(callobj=_zenoti_check, **kwargs)
         self.check = check
         self.event_type = event_type
 
-    def runtest(self) -> None:
-        from .check import CHECKS, FAIL, SKIP, WARN
+    def run_zenoti_check(self, request: pytest.FixtureRequest) -> None:
+        from .check import FAIL, SKIP, WARN, Observer
         from .check_report import evidence_text
 
         suite = self.parent
         assert isinstance(suite, ZenotiCheckSuite) and suite.run is not None
-        result = suite.run.run_check(CHECKS[self.check], self.event_type)
+        if self.check in ("duplicates", "out-of-order"):
+            found = {name: _fixture(request, name) for name in OBSERVE_FIXTURES}
+            if any(found.values()):
+                how = "the fixture " + " and ".join(name for name, value in found.items() if value)
+                suite.run.observer = Observer(found["zenoti_applied"], found["zenoti_group_status"], how)
+        result = suite.result_of(self)
         self.user_properties.append(("outcome", result.outcome))
         self.user_properties.append(("message", result.message))
+        if result.cause is not None:
+            self.user_properties.append(("cause", result.cause.kind))
         if result.outcome == FAIL:
             raise CheckFailed(result)
         if result.outcome == SKIP:
@@ -403,12 +458,20 @@ class ZenotiCheckItem(pytest.Item):
             self.add_report_section("call", "zenoti-emulator check", text)
             self.config.stash.setdefault(_WARNED, []).append(text)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailed):
             from .check_report import evidence_text
 
             return evidence_text(excinfo.value.result)
-        return str(super().repr_failure(excinfo, style))
+        return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"{SUITE_NAME}::{self.name}"
+
+
+def _fixture(request: pytest.FixtureRequest, name: str) -> Any:
+    """The value of fixture ``name`` if the suite defines it, else ``None``."""
+    try:
+        return request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        return None

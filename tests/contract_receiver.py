@@ -16,6 +16,7 @@ Usage::
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -39,6 +40,14 @@ BREAKAGES = {
     "rate-limited": "burst",  # 300 requests a minute, then 429
     "status-before-group": "out-of-order",  # 422 to a status change of a group it has not seen
 }
+#: Bugs that every answer hides (each request is answered 2xx): only a check that observes
+#: what the receiver did (``--observe``, the pytest fixtures) catches them.
+HIDDEN_BREAKAGES = {
+    "applies-duplicates-twice": "duplicates",  # answers 200 to a duplicate, and books it again
+    "drops-early-status": "out-of-order",  # answers 200 to a status of a group it has not seen, and drops it
+}
+#: Where the receiver says what it did: GET ?id=<event id>, ?group=<group id>.
+OBSERVE_PATH = "/observe"
 MAX_BODY = 1024 * 1024
 KNOWN_CODES = {0, 1, 2}
 KNOWN_TOP = {"id", "event_id", "event_schema", "event_resource", "event_type", "event_timestamp", "data"}
@@ -51,23 +60,34 @@ class ContractReceiver(LoopbackServer):
     :param broken: one name of :data:`BREAKAGES`, or ``None`` for a correct receiver.
     :param delay: seconds each non-empty request takes (a slow handler)...
     :param fast_first: ...after this many were answered at once (slow under load).
-    :param rate_limit: requests a minute before ``rate-limited`` answers 429.
+    :param rate_limit: requests per ``rate_window`` before ``rate-limited`` answers 429...
+    :param rate_window: ...in seconds (60: a minute, as ``express-rate-limit`` counts), with
+        a ``Retry-After`` of the seconds until the window lets one through again.
     """
 
     path = "/hook"  # the README's example path
 
+    @property
+    def observe_url(self) -> str:
+        """Where ``check --observe`` asks what this receiver did."""
+        return self.url.removesuffix(self.path) + OBSERVE_PATH
+
     def __init__(self, *, secret: str | None = None, broken: str | None = None, delay: float = 0.0,
-                 fast_first: int = 0, rate_limit: int = 300) -> None:
-        if broken is not None and broken not in BREAKAGES:
+                 fast_first: int = 0, rate_limit: int = 300, rate_window: float = 60.0) -> None:
+        if broken is not None and broken not in BREAKAGES and broken not in HIDDEN_BREAKAGES:
             raise ValueError(f"unknown breakage {broken!r}")
         self.secret = secret
         self.broken = broken
         self.delay = delay
         self.fast_first = fast_first
         self.rate_limit = rate_limit
+        self.rate_window = rate_window
         self.seen: set[str] = set()
         self.groups: set[str] = set()
         self.stored: list[dict[str, Any]] = []
+        #: times each event id was applied, and the status each group holds
+        self.applied: dict[str, int] = {}
+        self.group_status: dict[str, int | None] = {}
         self.requests = 0
         self._window: deque[float] = deque()
         self._lock = threading.Lock()
@@ -77,6 +97,8 @@ class ContractReceiver(LoopbackServer):
             def _answer(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
+                if "retry_after" in payload:
+                    self.send_header("Retry-After", str(payload["retry_after"]))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -87,6 +109,22 @@ class ContractReceiver(LoopbackServer):
                 body = self.rfile.read(length) if length else b""
                 status, payload = receiver.handle(self.command, {k.lower(): v for k, v in self.headers.items()}, body)
                 self._answer(status, payload)
+
+            def do_GET(self) -> None:
+                from urllib.parse import parse_qs, urlsplit
+
+                parts = urlsplit(self.path)
+                query = parse_qs(parts.query)
+                if parts.path != OBSERVE_PATH:
+                    self._answer(404, {"error": "not found"})
+                elif "id" in query:
+                    with receiver._lock:
+                        self._answer(200, {"applied": receiver.applied.get(query["id"][0], 0)})
+                elif "group" in query:
+                    with receiver._lock:
+                        self._answer(200, {"status": receiver.group_status.get(query["group"][0].lower())})
+                else:
+                    self._answer(400, {"error": "?id= or ?group="})
 
             do_POST = do_PUT = do_PATCH = _handle
 
@@ -99,10 +137,11 @@ class ContractReceiver(LoopbackServer):
             self.requests += 1
             if broken == "rate-limited":
                 now = time.monotonic()
-                while self._window and now - self._window[0] > 60:
+                while self._window and now - self._window[0] > self.rate_window:
                     self._window.popleft()
                 if len(self._window) >= self.rate_limit:
-                    return 429, {"error": "too many requests"}
+                    wait = max(1, math.ceil(self.rate_window - (now - self._window[0])))
+                    return 429, {"error": "too many requests", "retry_after": wait}
                 self._window.append(now)
         if method != "POST" and broken == "post-only":
             return 404, {"error": f"Cannot {method} /hook"}
@@ -146,11 +185,19 @@ class ContractReceiver(LoopbackServer):
             if event.get("id") in self.seen:
                 if broken == "conflict-on-duplicate":
                     return 409, {"error": "duplicate"}
+                if broken == "applies-duplicates-twice":
+                    self.applied[str(event.get("id"))] += 1
                 return 200, {"ok": True, "duplicate": True}
             if (broken == "status-before-group" and event.get("event_type") == "AppointmentGroup.Status"
                     and group not in self.groups):
                 return 422, {"error": f"unknown appointment group {group}"}
             self.seen.add(str(event.get("id")))
+            self.applied[str(event.get("id"))] = 1
+            if isinstance(group, str) and event.get("event_type") == "AppointmentGroup.Status":
+                if group in self.groups or broken != "drops-early-status":
+                    self.group_status[group.lower()] = data.get("appointment_group_status")
+            elif isinstance(group, str) and event.get("event_type") == "AppointmentGroup.Created":
+                self.group_status.setdefault(group.lower(), 0)  # booked, unless a status came first
             if group:
                 self.groups.add(group)
             self.stored.append(event)

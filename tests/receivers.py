@@ -229,6 +229,40 @@ class Receiver(LoopbackServer):
         super().close()
 
 
+class OneTypeReceiver(LoopbackServer):
+    """A receiver that answers 200 to one event type and never answers anything else (the
+    ping included) until the test ends: a route written for one event, as found in the wild.
+
+    :param answered: the event type it answers.
+    """
+
+    def __init__(self, answered: str = "AppointmentGroup.Created") -> None:
+        self.answered = answered
+        self.requests = 0
+        self._release = threading.Event()
+        receiver = self
+
+        class Handler(QuietHandler):
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.requests += 1
+                if f'"event_type":"{receiver.answered}"'.encode() not in body:
+                    receiver._release.wait(30)
+                    self.close_connection = True
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_PUT = do_PATCH = _handle
+
+        super().__init__(Handler)
+
+    def close(self) -> None:
+        self._release.set()  # hanging handlers end first, or shutdown would wait for them
+        super().close()
+
+
 def closed_port_url() -> str:
     """A loopback URL nobody listens on: connecting is refused."""
     with socket.socket() as s:

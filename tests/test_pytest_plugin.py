@@ -13,20 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from emulator.check import CheckConfig, CheckRun
+from emulator.check import GROWABLE, CheckConfig, CheckRun
 from emulator.pytest_plugin import ZenotiEmulator
 from emulator.registry import default_registry
 
 from .conftest import ROOT
 from .contract_receiver import BREAKAGES, ContractReceiver
-from .receivers import Receiver, closed_port_url
+from .receivers import OneTypeReceiver, Receiver, closed_port_url
 
 pytest_plugins = ["pytester"]
 
 SECRET = "whsec_plugin_0042"
 TYPES = len(default_registry())
-#: three checks per event type (accepts-events, unknown-fields, large-payload), ten once
-ITEMS = 3 * TYPES + 10
+#: two checks per event type (accepts-events, unknown-fields), large-payload for the types
+#: whose size can grow, ten once
+ITEMS = 2 * TYPES + len(GROWABLE) + 10
 
 
 @pytest.fixture
@@ -208,6 +209,57 @@ def test_the_fixture_plays_a_scenario_and_delivers_it_in_story_order(zenoti_emul
         received = [json.loads(r.body) for r in rx.wait_for(len(events))]
     assert [d.status for d in deliveries] == ["delivered"] * len(events)
     assert received == events
+
+
+#: A receiver suite's conftest.py: what its receiver applied, as it would read its own
+#: database (here, through the contract receiver's observe endpoint).
+OBSERVING_CONFTEST = """
+import json, urllib.parse, urllib.request
+import pytest
+
+OBSERVE = {url!r}
+
+def _get(**query):
+    with urllib.request.urlopen(OBSERVE + "?" + urllib.parse.urlencode(query)) as answer:
+        return json.load(answer)
+
+@pytest.fixture
+def zenoti_applied():
+    return lambda event_id: _get(id=event_id)["applied"]
+
+@pytest.fixture
+def zenoti_group_status():
+    return lambda group_id: _get(group=group_id)["status"]
+"""
+
+
+@pytest.mark.parametrize(("broken", "item", "words"), [
+    ("applies-duplicates-twice", "duplicates", "but applied 2 times (observed through the fixture zenoti_applied"),
+    ("drops-early-status", "out-of-order", "but the group holds status 0, not "),
+])
+def test_the_receivers_fixtures_let_the_checks_see_what_it_did(pytester: pytest.Pytester, broken: str, item: str,
+                                                                words: str) -> None:
+    with ContractReceiver(secret=SECRET, broken=broken) as rx:
+        blind = pytester.runpytest("--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, "-k", item,
+                                   "-p", "no:cacheprovider")
+        pytester.makeconftest(OBSERVING_CONFTEST.format(url=rx.observe_url))
+        seen = pytester.runpytest("--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, "-k", item,
+                                  "-p", "no:cacheprovider")
+    blind.assert_outcomes(passed=1, deselected=ITEMS - 1)
+    seen.assert_outcomes(failed=1, deselected=ITEMS - 1)
+    assert words in seen.stdout.str()
+
+
+def test_a_hanging_receiver_gets_every_item_with_its_timeout(pytester: pytest.Pytester) -> None:
+    with OneTypeReceiver("AppointmentGroup.Created") as rx:
+        result = pytester.runpytest("--zenoti-receiver", rx.url.removeprefix("http://"), "--zenoti-timeout", "0.5",
+                                    "-k", "accepts-events or ping", "-p", "no:cacheprovider", "-rf")
+    result.assert_outcomes(passed=1, failed=TYPES, deselected=ITEMS - TYPES - 1)
+    failed = [line for line in result.stdout.lines if line.startswith("FAILED ")]
+    assert len(failed) == TYPES and "FAILED zenoti-check::accepts-events[AppointmentGroup.Created]" not in failed
+    # each failure says what came back; the run took a few timeouts, not one per item
+    assert result.stdout.str().count(": no answer within 0.5 s") >= TYPES
+    assert result.duration < TYPES * 0.5
 
 
 # -- the session's shared world (issue 22) -------------------------------------------------

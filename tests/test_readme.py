@@ -9,6 +9,9 @@ The line right above each fenced block is a marker saying how the block is teste
     <!-- readme-test: output-of: CMD | stream=stderr exit=2 -->
                                                the block is exactly what CMD prints (stdout by default)
     <!-- readme-test: transcript | exit=1 -->  the first line is ``$ CMD``, the rest exactly its stdout
+    <!-- readme-test: transcript | timings=vary -->
+                                               the same, durations (``0.25 s``, ``12 ms``) left out of
+                                               the comparison, and ports substituted in the output too
     <!-- readme-test: file receiver.py -->     the block is written to that file before anything runs
     <!-- readme-test: server | port=9000 -->   started in the background before anything runs; ready
                                                once the port (substituted, see below) accepts connections
@@ -222,7 +225,15 @@ def test_readme_block(block: Block, world: World) -> None:
         command, output = _split_transcript(block)
         done = world.bash(command)
         assert done.returncode == block.exit_code, _explain(block, done)
-        assert done.stdout == output, f"{block.where}: the README shows other output than `{command}` prints"
+        printed = done.stdout
+        if block.options.get("timings") == "vary":  # a run's durations differ every time
+            output, printed = _timeless(world.substitute(output)), _timeless(printed)
+        assert printed == output, f"{block.where}: the README shows other output than `{command}` prints"
+
+
+def _timeless(text: str) -> str:
+    """``text`` with every duration (``0.25 s``, ``12 ms``) replaced by ``<t>``."""
+    return re.sub(r"\b\d+(?:\.\d+)? (?:ms|s)\b", "<t>", text)
 
 
 def _split_transcript(block: Block) -> tuple[str, str]:

@@ -7,6 +7,7 @@ starts (they bring in the generator and requests).
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import Any
@@ -18,7 +19,7 @@ from ..urls import redact_url
 from . import cli
 from .delivery import URLParam
 from .output import open_output
-from .params import EventTypeParam
+from .params import EventTypeParam, TimestampParam
 
 # Mirrors of emulator.check's defaults, kept here so --help needs no import of it
 # (tests/test_check.py checks that they agree).
@@ -30,13 +31,24 @@ DEFAULT_BURST_CONCURRENCY = 20
 FORMATS = ("text", "json", "junit")
 
 
+class ReceiverURLParam(URLParam):
+    """A receiver's URL; without a scheme (``localhost:9000/hook``) it is ``http://``, as a
+    developer pointing at their own machine means (Stripe's CLI does the same)."""
+
+    def parse(self, text: str) -> str:
+        # not emulator.check.with_scheme: --help must not import the checks
+        if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
+            text = "http://" + text
+        return super().parse(text)
+
+
 def _names(values: tuple[str, ...]) -> tuple[str, ...]:
     """``--only a,b --only c`` -> ``(a, b, c)``."""
     return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
 
 
 @cli.command("check", short_help="Contract-test a receiver: everything Zenoti will send it, before Zenoti does.")
-@click.argument("url", type=URLParam(), required=False)
+@click.argument("url", type=ReceiverURLParam(), required=False)
 @click.option("--secret", default=None, envvar="ZENOTI_EMULATOR_SECRET",
               help="The webhook's secret: events are signed, and the receiver must refuse wrong and missing "
                    "signatures. Also $ZENOTI_EMULATOR_SECRET. The signature checks are skipped without it.")
@@ -61,21 +73,31 @@ def _names(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("-c", "--concurrency", type=click.IntRange(1, 256), default=DEFAULT_BURST_CONCURRENCY, show_default=True,
               help="Requests in flight during the burst.")
 @click.option("--seed", type=int, default=None, help="Seed of the events sent (random when omitted).")
+@click.option("--now", type=TimestampParam(), default=None,
+              help="Clock of the first event (ISO 8601, UTC when no zone); with --seed, the same events every run. "
+                   "The real clock when omitted.")
+@click.option("--observe", type=ReceiverURLParam(), default=None, metavar="URL",
+              help="Where the receiver says what it did: GET URL?id=<event id> answers {\"applied\": N}, "
+                   "GET URL?group=<group id> answers {\"status\": CODE|null}. Then duplicates fails unless a "
+                   "duplicate was applied once, and out-of-order unless the group keeps its latest status.")
+@click.option("-v", "--verbose", is_flag=True, help="One line per check and event type, and every type in the header.")
 @click.option("--list", "list_checks", is_flag=True, help="List the checks and exit.")
 def check_command(url: str | None, secret: str | None, verb: str | None, event_types: tuple[str, ...], only: tuple[str, ...],
                   skip: tuple[str, ...], fmt: str, output: str | None, timeout: float, slow: float | None, latency_events: int,
-                  burst: int, concurrency: int, seed: int | None, list_checks: bool) -> None:
+                  burst: int, concurrency: int, seed: int | None, now: Any, observe: str | None, verbose: bool,
+                  list_checks: bool) -> None:
     """Run the contract tests of the receiver at URL: signatures, the test ping, verbs,
     duplicates, unknown fields, large payloads, latency and a burst.
 
     Each check passes, fails, warns or is skipped, with the requests and answers that
-    show why. Exit 0 when no check fails, 1 when one does, 2 for bad usage or a URL
-    where nothing answers.
+    show why. Exit 0 when no check fails, 1 when one does (a receiver too slow to answer
+    included), 2 for bad usage or a URL where nothing listens. A URL without a scheme
+    is http://.
 
     \b
     Examples:
       zenoti-emulator check http://127.0.0.1:9000/hook --secret s3cret
-      zenoti-emulator check http://127.0.0.1:9000/hook --verb PUT --only ping,verb
+      zenoti-emulator check localhost:9000/hook --verb PUT --only ping,verb
       zenoti-emulator check http://127.0.0.1:9000/hook --format junit -o check.xml
     """
     from .. import check as core
@@ -89,7 +111,7 @@ def check_command(url: str | None, secret: str | None, verb: str | None, event_t
         raise click.UsageError("Missing argument 'URL': the receiver to check, e.g. http://127.0.0.1:9000/hook.")
     config = core.CheckConfig(url, secret=secret, verb=verb, event_types=event_types, only=_names(only),
                               skip=_names(skip), timeout=timeout, slow=slow, latency_events=latency_events,
-                              burst=burst, burst_concurrency=concurrency, seed=seed)
+                              burst=burst, burst_concurrency=concurrency, seed=seed, observe=observe, now=now)
     file = open_output(output) if output else None
     # The report goes to stdout (or FILE); as a text report on stdout the lines are part
     # of it, otherwise they go to stderr so that a person still sees the run progress.
@@ -99,13 +121,29 @@ def check_command(url: str | None, secret: str | None, verb: str | None, event_t
         with core.CheckRun(config) as run:
             run.probe()  # first: an unreachable URL is exit 2 before anything is printed
             info = report.RunInfo(redact_url(url), verb or "POST", bool(secret), [k.name for k in run.event_types],
-                                  notes=run.probe_notes)
+                                  notes=run.probe_notes, verbose=verbose)
             click.echo(report.header(info), err=lines_to_stderr)
+            # A check run per event type is shown once its last type is done, folded
+            # into one line (unless -v): hold its results until then.
+            held: list[Any] = []
+
+            def flush() -> None:
+                for line in report.check_lines(held, verbose):
+                    click.echo(line, err=lines_to_stderr)
+                held.clear()
 
             def show(result: Any) -> None:
-                click.echo(report.result_line(result), err=lines_to_stderr)
+                if held and (held[0].check != result.check or result.event_type is None):
+                    flush()
+                held.append(result)
+                if result.event_type is None:
+                    flush()
 
             results = run.run_all(on_result=show)
+            flush()
+            if (note := run.rate_limit_note()) is not None:
+                info.late_notes.append(note)
+            info.setup = list(run.prelude)
         info.elapsed_s = time.perf_counter() - t0
         if fmt == "text":
             text = report.render_text(results, info, with_lines=file is not None)
