@@ -122,7 +122,7 @@ def update_employee(world: World, employee_id: str, moment: datetime, rng: rando
     old = staff.profiles[employee_id]
     what = rng.choice(("mobile", "email", "catalog", "job"))
     if what == "mobile":
-        new = dataclasses.replace(old, mobile=dataclasses.replace(old.mobile, number="".join(str(rng.randrange(10)) for _ in range(10))))
+        new = dataclasses.replace(old, mobile=dataclasses.replace(old.mobile, number=world.center_by_id[old.center_id].country.mobile_number(rng)))
     elif what == "email":
         new = dataclasses.replace(old, email=f"{old.first_name[:1].lower() or 'e'}{rng.randint(10, 999)}@{old.email.partition('@')[2]}")
     elif what == "catalog":

@@ -36,8 +36,8 @@ def update_guest(world: World, guest_id: str, moment: datetime, rng: random.Rand
     if what == "email":
         new = dataclasses.replace(old, email=f"{old.first_name[:1].lower() or 'g'}{rng.randint(100, 9999)}@{rng.choice(('gmail.com', 'icloud.com', 'outlook.com'))}")
     elif what == "mobile":
-        code = old.mobile.country_code if old.mobile else 1
-        new = dataclasses.replace(old, mobile=Phone(code, "".join(str(rng.randrange(10)) for _ in range(10))))
+        country = world.center_by_id[old.center_id].country
+        new = dataclasses.replace(old, mobile=Phone(country.phone_code, country.mobile_number(rng), country.zenoti_id))
     elif what == "last_name":
         world.fake["en_US"].random = rng
         new = dataclasses.replace(old, last_name=world.fake["en_US"].last_name())

@@ -72,9 +72,10 @@ def _plans(world: World, center: Center) -> tuple[MembershipPlan, ...]:
         rng = world.streams("membership-plans", center.id)
         table = PLANS + EDGE_PLANS if world.profile == "edge" else PLANS
         plans = roster.plans[center.id] = tuple(
-            MembershipPlan(new_uuid(rng), name, "".join(w[:1] for w in name.split()).upper() or "M", recurring, price,
-                           rng.choice(center.services), credits, credit, rng.choice((None, "Cancel with 30 days notice")),
-                           rng.choice((None, 20.0)) if recurring else None)
+            MembershipPlan(new_uuid(rng), name, "".join(w[:1] for w in name.split()).upper() or "M", recurring,
+                           center.country.price(price), rng.choice(center.services), credits, center.country.price(credit),
+                           rng.choice((None, "Cancel with 30 days notice")),
+                           rng.choice((None, center.country.price(20.0))) if recurring else None)
             for name, recurring, price, credits, credit in rng.sample(table, min(len(table), rng.randint(3, 4))))
     return plans
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from .geography import COUNTRIES, Country
 from .timefmt import local_text, utc_text
 
 
@@ -94,12 +95,22 @@ class Center:
     charges_no_show: bool
     #: a cancellation this many hours before the start or later costs a fee (None: never)
     late_cancel_hours: int | None
+    #: decides currency, prices, tax and the guests' names, addresses and phones
+    country: Country = COUNTRIES["US"]
 
 
 @dataclass(frozen=True, slots=True)
 class Phone:
+    """A phone: the dialling code, the number, and Zenoti's country id (guests' phones
+    carry both codes: ``country_code`` the id, ``phone_code`` the dialling code)."""
+
     country_code: int
     number: str
+    country_id: int = -1
+
+    @property
+    def phone_code(self) -> int:
+        return self.country_code
 
     @property
     def text(self) -> str:
