@@ -111,7 +111,7 @@ class EventStream:
     def __init__(self, *, seed: int | None = None, now: datetime | None = None, profile: str = "realistic",
                  types: Collection[str] | None = None, until: datetime | None = None,
                  overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True,
-                 registry: Registry | None = None) -> None:
+                 registry: Registry | None = None, fresh: bool = False) -> None:
         if profile not in PROFILES:
             raise UsageError(f"Unknown profile {profile!r}: use one of {', '.join(PROFILES)}.")
         self.registry = registry or default_registry()
@@ -124,7 +124,7 @@ class EventStream:
         self.profile = profile
         self.validate = validate
         self.overrides = [(overrides_module.parse_path(p) if isinstance(p, str) else tuple(p), v) for p, v in overrides]
-        self.world = World(self.seed, start, profile)
+        self.world = World(self.seed, start, profile, fresh=fresh)
         self.simulation = Simulation(self.world)
         self.project = Projector(self.world)
         self._emissions = self.simulation.run(until)
@@ -179,11 +179,11 @@ class Generator:
 
     def __init__(self, event_type: EventType, *, seed: int | None = None, now: datetime | None = None,
                  profile: str = "realistic", overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True,
-                 registry: Registry | None = None) -> None:
+                 registry: Registry | None = None, fresh: bool = False) -> None:
         self.event_type = event_type
         registry = registry or _registry_with(event_type)
         self.stream = EventStream(seed=seed, now=now, profile=profile, types=[event_type.name], overrides=overrides,
-                                  validate=validate, registry=registry)
+                                  validate=validate, registry=registry, fresh=fresh)
         self.seed = self.stream.seed
         self.world = self.stream.world
         self._events = iter(self.stream)
@@ -236,7 +236,7 @@ check_days = bounds.check_days
 def generate_events(event_type: str = DEFAULT_EVENT_TYPE, *, count: int = 1, seed: int | None = None,
                     now: datetime | None = None, overrides: Sequence[tuple[Any, Any]] = (),
                     profile: str = "realistic", validate: bool = True,
-                    registry: Registry | None = None) -> Iterator[dict[str, Any]]:
+                    registry: Registry | None = None, fresh: bool = False) -> Iterator[dict[str, Any]]:
     """Generate ``count`` events of ``event_type`` (Zenoti's name), lazily.
 
     Arguments are checked at the call, before the first event is asked for.
@@ -248,14 +248,14 @@ def generate_events(event_type: str = DEFAULT_EVENT_TYPE, *, count: int = 1, see
         raise UsageError(f"count must be 0 or more, not {count}.")
     registry = registry or default_registry()
     stream = EventStream(seed=seed, now=now, profile=profile, types=[registry.get_type(event_type).name],
-                         overrides=overrides, validate=validate, registry=registry)
+                         overrides=overrides, validate=validate, registry=registry, fresh=fresh)
     return stream.take(count)
 
 
 def simulate_events(*, seed: int | None = None, now: datetime | None = None, days: float = 1.0,
                     types: Collection[str] | None = None, profile: str = "realistic",
                     overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True,
-                    registry: Registry | None = None) -> EventStream:
+                    registry: Registry | None = None, fresh: bool = False) -> EventStream:
     """Every event the world of ``seed`` emits over ``days`` from ``now``, in time order.
 
     :raise UsageError: ``days`` out of range, or a span that leaves what an ObjectId carries.
@@ -263,4 +263,4 @@ def simulate_events(*, seed: int | None = None, now: datetime | None = None, day
     span = check_days(days)
     start = check_moment(_as_utc(now) if now is not None else datetime.now(UTC))
     return EventStream(seed=seed, now=start, profile=profile, types=types, until=start + span,
-                       overrides=overrides, validate=validate, registry=registry)
+                       overrides=overrides, validate=validate, registry=registry, fresh=fresh)

@@ -152,10 +152,13 @@ class Simulation:
             self._at(_jitter(rng, moment, 1, 12), self._book, center, guest.id, name)
             return emitted + self._notify("guest_created", moment, guest)
         home = center if rng.random() < habits.HOME_CENTER_SHARE else rng.choice(world.centers)
-        ids = world.guests_at[home.id]
-        if not ids:
+        guest, met = world.returning_guest(home, rng, moment)
+        if guest is None:
             return []
-        return self._book(moment, center, rng.choice(ids), name, rng=rng)
+        if met:  # a fresh account meets this guest for the first time: the desk creates them
+            self._at(_jitter(rng, moment, 1, 12), self._book, center, guest.id, name)
+            return [guests.announce_guest(guest, moment)] + self._notify("guest_created", moment, guest)
+        return self._book(moment, center, guest.id, name, rng=rng)
 
     def _book(self, moment: datetime, center: Center, guest_id: str, name: str,
               rebooked_from: AppointmentGroup | None = None, rng: random.Random | None = None) -> list[Emission]:

@@ -160,7 +160,7 @@ def test_a_guest_looks_the_same_in_every_event_and_follows_updates(events):
             phone = info["mobile_phone"]
             seen = {"first_name": info["first_name"], "last_name": info["last_name"], "email": info["email"],
                     "code": data["code"], "gender": info["gender"],
-                    "mobile": f"+{phone['country_code']} {phone['number']}" if phone else ""}
+                    "mobile": f"+{phone['phone_code']} {phone['number']}" if phone else ""}
             if kind == "Guest.Created":
                 assert data["id"] not in known
             if kind == "Guest.Updated":

@@ -205,7 +205,14 @@ def install(sim: Any) -> None:
     def deletion(moment: datetime, employee_id: str) -> list[Emission]:
         return delete_employee(sim.world, employee_id, moment)
 
+    def opening(moment: datetime) -> list[Emission]:
+        """A fresh account: the staff the centers open with are created before anything else."""
+        staff = _staff(sim.world)
+        return [_emission("Employee.Created", staff.profiles[i], moment) for center in sim.world.centers for i in staff.at(center)]
+
     sim.on("day", on_day)
+    if sim.world.fresh:
+        sim.at(sim.world.start, opening)
 
 
 def _after_last_booking(world: World, employee_id: str, moment: datetime, rng: random.Random) -> datetime:

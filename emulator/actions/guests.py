@@ -22,7 +22,12 @@ def create_guest(world: World, center: Center, moment: datetime, rng: random.Ran
     """A new guest whose home is ``center``, created at ``moment``."""
     guest = build_guest(rng, world.fake, center, world.next_guest_number(), moment.replace(microsecond=0), world.profile)
     world.add_guest(guest)
-    return guest, [_emission("Guest.Created", guest, moment, f"guest-created:{guest.id}")]
+    return guest, [announce_guest(guest, moment)]
+
+
+def announce_guest(guest: Guest, moment: datetime) -> Emission:
+    """Guest.Created for a guest the world has just made."""
+    return _emission("Guest.Created", guest, moment, f"guest-created:{guest.id}")
 
 
 #: What a profile update changes, and how often.

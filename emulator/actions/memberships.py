@@ -117,7 +117,7 @@ def _members_at(world: World, center: Center) -> dict[str, Membership]:
     if center.id not in held:
         held[center.id] = {}
         rng = world.streams("membership-roster", center.id)
-        ids = world.guests_at[center.id]
+        ids = [] if world.fresh else world.regulars_at(center)  # holders are regulars; a fresh account has none
         for guest_id in rng.sample(ids, min(len(ids), rng.randint(*ROSTER_SIZE))):
             bought = world.start - timedelta(days=rng.randint(1, 330), seconds=rng.randint(0, 86_399))
             membership = sell(world, center, guest_id, bought, rng, Named(None, None))

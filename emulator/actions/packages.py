@@ -99,7 +99,7 @@ def _held_at(world: World, center: Center) -> dict[str, GuestPackage]:
     if center.id not in held:
         held[center.id] = {}
         rng = world.streams("package-roster", center.id)
-        ids = world.guests_at[center.id]
+        ids = [] if world.fresh else world.regulars_at(center)  # holders are regulars; a fresh account has none
         for guest_id in rng.sample(ids, min(len(ids), rng.randint(*ROSTER_SIZE))):
             plan = rng.choice(_plans(world, center))
             bought = world.start - timedelta(days=rng.uniform(1, plan.validity_days - 1))

@@ -129,8 +129,14 @@ class SecondsParam(CoreParam):
         return bounds.parse_seconds(text, what="the value")
 
 
+#: ``--fresh`` on every command that builds a world.
+FRESH_HELP = ("Start from an empty account: every guest, employee, membership and package an event names "
+              "was created by an earlier event. Default: a business in mid-life, most of it already there.")
+fresh_option = click.option("--fresh", is_flag=True, help=FRESH_HELP)
+
+
 def generation_options(func: F) -> F:
-    """EVENT_TYPE, --count, --seed, --now, --set, --profile and --no-validate."""
+    """EVENT_TYPE, --count, --seed, --now, --set, --profile, --fresh and --no-validate."""
     decorators = [
         click.argument("event_type", type=EventTypeParam(), default=DEFAULT_EVENT_TYPE, required=False),
         click.option("-n", "--count", type=IntParam(1, bounds.MAX_ID), default=1, show_default=True, help="How many events."),
@@ -141,6 +147,7 @@ def generation_options(func: F) -> F:
         click.option("--profile", type=click.Choice(PROFILES), default="realistic", show_default=True,
                      help="realistic: what a busy spa sends; edge: the values receivers break on (still schema-valid)."),
         click.option("--no-validate", is_flag=True, help="Let --set break the schema (for testing how a receiver copes)."),
+        fresh_option,
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -148,14 +155,15 @@ def generation_options(func: F) -> F:
 
 
 def events_from_options(event_type: str, count: int, seed: int | None, now: datetime | None,
-                        assignments: tuple[Any, ...], profile: str, no_validate: bool) -> Iterator[dict[str, Any]]:
+                        assignments: tuple[Any, ...], profile: str, no_validate: bool,
+                        fresh: bool = False) -> Iterator[dict[str, Any]]:
     """The events the generation options ask for, lazily; the first one is made eagerly
     so that an override that breaks the schema fails before anything is printed or sent."""
     from ..generate import Generator
     from ..registry import default_registry
 
     generator = Generator(default_registry().get_type(event_type), seed=seed, now=now, profile=profile,
-                          overrides=list(assignments), validate=not no_validate)
+                          overrides=list(assignments), validate=not no_validate, fresh=fresh)
     first = generator.one()
 
     def stream() -> Iterator[dict[str, Any]]:

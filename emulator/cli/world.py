@@ -11,7 +11,7 @@ from click.core import ParameterSource
 
 from . import cli
 from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
-from .params import AssignmentParam, CoreParam, EventTypeParam, TimestampParam
+from .params import AssignmentParam, CoreParam, EventTypeParam, TimestampParam, fresh_option
 
 FORMATS = ("jsonl", "json", "pretty")
 
@@ -39,6 +39,7 @@ class PaceParam(CoreParam):
 @click.option("--set", "assignments", type=AssignmentParam(), multiple=True, metavar="PATH=VALUE",
               help="Override a field of every event printed or sent. Repeatable.")
 @click.option("--no-validate", is_flag=True, help="Let --set break the schema.")
+@fresh_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Without --target: jsonl, json or pretty (default: pretty on a terminal, jsonl otherwise).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Without --target: write to FILE.")
@@ -49,7 +50,7 @@ class PaceParam(CoreParam):
 @json_option
 @click.pass_context
 def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float, event_types: tuple[str, ...], profile: str,
-                     assignments: tuple[Any, ...], no_validate: bool, fmt: str | None, output: str | None,
+                     assignments: tuple[Any, ...], no_validate: bool, fresh: bool, fmt: str | None, output: str | None,
                      pace: float | None, db: str | None, as_json: bool, **delivery: Any) -> None:
     """Run one seeded Zenoti organization for --days from --now and print (or deliver
     with --target) every event it emits, in the order they happen: guests created and
@@ -57,7 +58,8 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
     invoices closed.
 
     The calendar starts empty at --now, so every booking, appointment and invoice an
-    event mentions was created earlier in the stream. The same --seed and --now give
+    event mentions was created earlier in the stream; with --fresh the account is empty
+    too, so every guest, employee, membership and package is. The same --seed and --now give
     byte-identical output. With --target, events go out one at a time (-c 1) so the
     receiver sees them in order, unless -c says otherwise.
 
@@ -70,7 +72,7 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
     from ..generate import simulate_events
 
     stream = simulate_events(seed=seed, now=now, days=days, types=list(event_types) or None, profile=profile,
-                             overrides=list(assignments), validate=not no_validate)
+                             overrides=list(assignments), validate=not no_validate, fresh=fresh)
     if delivery["target"] is not None:
         from ..pacing import paced
         from ..store import Store

@@ -189,7 +189,11 @@ class Player:
         if guest_id is None:  # no guest of that name was created: a returning guest of the seed's world
             center = center or self._center(step, self.world.centers[0])
             known = set(self.guests.values())
-            guest_id = self.rng(step, "guest").choice([g for g in self.world.guests_at[center.id] if g not in known])
+            returning = [g for g in self.world.guests_at[center.id] if g not in known]
+            if not returning:
+                raise self.fail(step, "guest", "this account has no guest of that center yet (--fresh starts empty): "
+                                "create one with a create_guest step first")
+            guest_id = self.rng(step, "guest").choice(returning)
             self.guests[name] = guest_id
         if guest_id not in self.world.guests:
             raise self.fail(step, "guest", f"guest {name!r} no longer exists")
@@ -553,13 +557,13 @@ def _next_open(center: Center, moment: datetime) -> datetime:
 
 
 def play(scenario: Scenario, *, seed: int | None = None, now: datetime | None = None, profile: str = "realistic",
-         overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True) -> Player:
+         overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True, fresh: bool = False) -> Player:
     """The events of ``scenario`` on the world of ``seed`` from ``now``, in the order they
     happen (iterate the player; its ``seed`` is the one drawn when none was given).
 
     ``overrides`` (``--set``) apply to every event, after each step's own ``set``.
     """
-    stream = EventStream(seed=seed, now=now, profile=profile, overrides=overrides, validate=validate)
+    stream = EventStream(seed=seed, now=now, profile=profile, overrides=overrides, validate=validate, fresh=fresh)
     return Player(scenario, stream)
 
 
@@ -576,11 +580,12 @@ class Run:
 
 
 def stage(scenario: Scenario, *, seed: int | None = None, now: datetime | None = None, profile: str = "realistic",
-          overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True, disorder: Disorder | None = None) -> Run:
+          overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True, disorder: Disorder | None = None,
+          fresh: bool = False) -> Run:
     """Play ``scenario`` to its end and order its deliveries. A scenario is a short story
     (at most :data:`~.story.MAX_STEPS` steps), so its events are kept in memory: disorder
     moves an event after later ones, which needs them at hand."""
-    player = play(scenario, seed=seed, now=now, profile=profile, overrides=overrides, validate=validate)
+    player = play(scenario, seed=seed, now=now, profile=profile, overrides=overrides, validate=validate, fresh=fresh)
     played = list(player)
     pairs = [(p.moment, p.event) for p in played]
     if disorder is None or not disorder.active:

@@ -9,8 +9,26 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-#: Guests per center when the world is built (they pre-exist: no Guest.Created for them).
-GUESTS_PER_CENTER = 120
+#: A center's guest base, per therapist it employs: a center of 7 therapists knows about
+#: 900 guests. Sized so that a returning guest books about once in three months, a regular
+#: every three weeks (see REGULAR_EVERY): few guests book more than twice a month.
+GUESTS_PER_THERAPIST = 130
+#: Every fifth guest of a base is a regular...
+REGULAR_EVERY = 5
+#: ...and regulars make this share of the returning guests' bookings: with 2.8 bookings per
+#: therapist a day, 88 % of them by returning guests, a regular books every ~21 days and
+#: any other guest every ~84 days.
+REGULAR_VISIT_SHARE = 0.5
+#: Guests built when a mid-life world is built (they pre-exist: no Guest.Created for them;
+#: memberships and packages held at the start are theirs). The rest of the base is built
+#: the first time one of them books; a fresh world (``--fresh``) starts with none.
+GUESTS_BUILT_AT_START = 120
+#: ...and the first regulars up to this many (the memberships and packages held at the
+#: start are regulars': holders come back often enough to redeem what they hold).
+REGULARS_BUILT_AT_START = 70
+#: A guest drawn to book again within this many days of their last booking does not (the
+#: draw goes to someone else): a regular's visits are weeks apart, not days.
+DAYS_BETWEEN_BOOKINGS = 10
 #: Bookings a center takes per day, on average, for each therapist it employs (a Poisson
 #: draw per center and day): a center of 7 therapists takes about 20 bookings a day.
 BOOKINGS_PER_THERAPIST = OrderedDict([("realistic", 2.8), ("edge", 2.0)])
