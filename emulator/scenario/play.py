@@ -553,13 +553,14 @@ def _next_open(center: Center, moment: datetime) -> datetime:
 
 
 def play(scenario: Scenario, *, seed: int | None = None, now: datetime | None = None, profile: str = "realistic",
-         overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True) -> Player:
+         overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True, variants: Any = None) -> Player:
     """The events of ``scenario`` on the world of ``seed`` from ``now``, in the order they
     happen (iterate the player; its ``seed`` is the one drawn when none was given).
 
-    ``overrides`` (``--set``) apply to every event, after each step's own ``set``.
+    ``overrides`` (``--set``) apply to every event, after each step's own ``set``;
+    ``variants`` (``--variant``) are the readings the world is built with.
     """
-    stream = EventStream(seed=seed, now=now, profile=profile, overrides=overrides, validate=validate)
+    stream = EventStream(seed=seed, now=now, profile=profile, overrides=overrides, validate=validate, variants=variants)
     return Player(scenario, stream)
 
 
@@ -576,11 +577,12 @@ class Run:
 
 
 def stage(scenario: Scenario, *, seed: int | None = None, now: datetime | None = None, profile: str = "realistic",
-          overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True, disorder: Disorder | None = None) -> Run:
+          overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True, disorder: Disorder | None = None,
+          variants: Any = None) -> Run:
     """Play ``scenario`` to its end and order its deliveries. A scenario is a short story
     (at most :data:`~.story.MAX_STEPS` steps), so its events are kept in memory: disorder
     moves an event after later ones, which needs them at hand."""
-    player = play(scenario, seed=seed, now=now, profile=profile, overrides=overrides, validate=validate)
+    player = play(scenario, seed=seed, now=now, profile=profile, overrides=overrides, validate=validate, variants=variants)
     played = list(player)
     pairs = [(p.moment, p.event) for p in played]
     if disorder is None or not disorder.active:
