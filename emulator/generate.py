@@ -147,7 +147,7 @@ class EventStream:
             if emission.moment > LATEST:
                 return
             kind = kinds.get(emission.event_type)
-            if kind is None:
+            if kind is None or not emission.sent:
                 continue
             yield self.make(kind, emission)
 
