@@ -143,3 +143,21 @@ def test_guest_names_follow_the_country():
     us, india = first[225], first[95]
     assert us and india
     assert len(us & india) < 0.2 * min(len(us), len(india))
+
+
+def test_the_phone_variant_changes_guest_country_codes_and_nothing_else():
+    """guest-phone-country-code=phone-code puts the dialling code in country_code (as the
+    docs' Employee samples have it); every other byte of the stream stays the same."""
+    default = list(simulate_events(seed=5, now=NOW, days=1))
+    variant = list(simulate_events(seed=5, now=NOW, days=1, variants={"guest-phone-country-code": "phone-code"}))
+    assert len(default) == len(variant)
+    changed = 0
+    for before, after in zip(default, variant):
+        if before["event_resource"] == "Guest" and (before["data"].get("personal_info") or {}).get("mobile_phone"):
+            phone, moved = before["data"]["personal_info"]["mobile_phone"], after["data"]["personal_info"]["mobile_phone"]
+            assert moved["country_code"] == phone["phone_code"] == moved["phone_code"]
+            assert BY_ID[phone["country_code"]]  # the default: the country id
+            changed += phone["country_code"] != moved["country_code"]
+            moved["country_code"] = phone["country_code"]
+        assert before == after
+    assert changed > 5

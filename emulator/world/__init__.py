@@ -15,6 +15,8 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..variants import DEFAULT as DEFAULT_VARIANTS
+from ..variants import Variants
 from . import habits
 from .build import build_guest, build_organization, make_faker
 from .calendar import Calendar
@@ -50,11 +52,16 @@ class World:
         driven by the same simulation from the same start, makes the same history.
     :param start: the clock's first reading (aware). The calendar starts empty then:
         nothing is booked before it. Guests who exist already were created before it.
+    :param variants: the chosen readings of disputed facts (:class:`~emulator.variants.Variants`).
     """
 
-    def __init__(self, seed: int, start: datetime, profile: str = "realistic", fresh: bool = False) -> None:
+    def __init__(self, seed: int, start: datetime, profile: str = "realistic", variants: Variants = DEFAULT_VARIANTS,
+                 fresh: bool = False) -> None:
         self.seed = seed
         self.profile = profile
+        #: the readings of facts receivers disagree on (:mod:`emulator.variants`): actions
+        #: and the projection read them here, and nowhere else
+        self.variants = variants
         #: an empty account: nothing exists before the start, every guest, employee,
         #: membership and package an event names is created in the stream first
         self.fresh = fresh
