@@ -262,6 +262,8 @@ class Transaction:
     transaction_id: str
     payment_date: str
     amount_paid: float
+    #: the tip given with this payment, on top of amount_paid (None: no tip; the key is left out)
+    tip: float | None = None
 
 
 @dataclass(slots=True)

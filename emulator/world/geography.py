@@ -45,6 +45,8 @@ class Country:
     states: tuple[tuple[int, str], ...]
     #: whether addresses carry a postcode (the UAE has none)
     has_postcode: bool = True
+    #: share of service invoices with a tip (a habit of North America; rare elsewhere)
+    tip_share: float = 0.1
 
     def price(self, list_price: float) -> float:
         """``list_price`` (US dollars) in this country's currency at its price level."""
@@ -69,7 +71,7 @@ COUNTRIES: dict[str, Country] = {c.iso: c for c in (
             ("206", "212", "305", "310", "415", "480", "512", "602", "646", "718", "720", "786", "808", "917"), 10,
             ("en_US",), 148, "USD", 1.0, 5.0, 0.08875,
             ((42, "Connecticut"), (1005, "California"), (1010, "Florida"), (1011, "Hawaii"), (1032, "New York"),
-             (1043, "Texas"), (1047, "Washington"), (1003, "Arizona"), (1006, "Colorado"))),
+             (1043, "Texas"), (1047, "Washington"), (1003, "Arizona"), (1006, "Colorado")), tip_share=0.6),
     Country("IN", "India", 95, True, 91, ("98", "97", "99", "90", "70"), 10,
             ("en_IN",), 61, "INR", 36.0, 50.0, 0.18,
             ((33, "Uttar Pradesh"), (2001, "Telangana"), (2002, "Maharashtra"), (2003, "Karnataka"), (2004, "Delhi"),
@@ -86,7 +88,7 @@ COUNTRIES: dict[str, Country] = {c.iso: c for c in (
             ((5001, "Dubai"), (5002, "Abu Dhabi"), (5003, "Sharjah")), has_postcode=False),
     Country("CA", "Canada", 38, False, 1, ("416", "437", "647", "604", "514", "403", "613"), 10,
             ("en_CA",), 39, "CAD", 1.35, 5.0, 0.13,
-            ((6001, "Ontario"), (6002, "British Columbia"), (6003, "Quebec"), (6004, "Alberta"))),
+            ((6001, "Ontario"), (6002, "British Columbia"), (6003, "Quebec"), (6004, "Alberta")), tip_share=0.5),
     Country("NZ", "New Zealand", 153, False, 64, ("21", "22", "27"), 9,
             ("en_NZ",), 112, "NZD", 1.6, 5.0, 0.15,
             ((7001, "Chatham Islands"), (7002, "Auckland"), (7003, "Wellington"))),
