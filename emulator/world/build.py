@@ -6,6 +6,7 @@ adding a guest attribute changes guests' draws and nothing else.
 
 from __future__ import annotations
 
+import itertools
 import random
 import unicodedata
 from datetime import datetime, timedelta, timezone
@@ -136,6 +137,27 @@ def _build_employee(rng: random.Random, en: Faker, center_id: str, hours: tuple[
     return Employee(new_uuid(rng), _code(rng, 4), first, last, center_id, (start, start + length), off)
 
 
+#: Faker's name lists by (locale, attribute): values and cumulative weights (None: equal).
+#: Drawn with one ``rng.choices`` instead of Faker's weighted draw, which rebuilds its
+#: table on every call (most of a guest's cost when guests are built as they come).
+_NAMES: dict[tuple[str, str], tuple[tuple[str, ...], list[float] | None]] = {}
+
+
+def _name(rng: random.Random, fake: Faker, locale: str, attr: str) -> str:
+    pool = _NAMES.get((locale, attr))
+    if pool is None:
+        found = next(getattr(p, attr) for p in fake[locale].get_providers() if hasattr(p, attr))
+        if isinstance(found, dict):
+            pool = (tuple(found), list(itertools.accumulate(found.values())))
+        else:
+            pool = (tuple(found), None)
+        _NAMES[(locale, attr)] = pool
+    values, cumulative = pool
+    if cumulative is None:
+        return values[rng.randrange(len(values))]
+    return rng.choices(values, cum_weights=cumulative)[0]
+
+
 def build_guest(rng: random.Random, fake: Faker, center: Center, number: int, created: datetime, profile: str) -> Guest:
     """A guest whose every attribute comes from ``rng``: their own stream."""
     upper = profile == "edge" and rng.random() < 0.2 or rng.random() < habits.UPPER_CASE_GUID_SHARE
@@ -149,24 +171,28 @@ def build_guest(rng: random.Random, fake: Faker, center: Center, number: int, cr
         first, last = en.edge_first_name(), en.edge_last_name()
         email: str | None = rng.choice((None, "", _email(rng, first, last), "o'brien+spa@example.com"))
     else:
-        local = fake[rng.choice(country.locales)]
-        local.random = rng
-        first, last = local.first_name(), local.last_name()
+        locale = rng.choice(country.locales)
+        first, last = _name(rng, fake, locale, "first_names"), _name(rng, fake, locale, "last_names")
         email = _email(rng, first, last) if rng.random() < 0.93 else ""
     mobile = Phone(country.phone_code, country.mobile_number(rng), country.zenoti_id) if rng.random() < 0.8 else None
     birth: str | None = None
     if rng.random() < 0.55:
         birth = (datetime(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))).strftime("%Y-%m-%dT00:00:00")
-    # The address is the guest's country's: its street, a state of it, a postcode of its shape.
+    # The address is the guest's country's: a street near their center, a state of the
+    # country, a postcode of its shape.
     home = fake[country.locales[0]]
     home.random = rng
     has_address = rng.random() < 0.4
+    street = ""
+    if has_address:
+        street = (f"{rng.randint(1, 999)}{',' if country.number_comma else ''} "
+                  f"{_name(rng, fake, country.locales[0], 'last_names')} {rng.choice(country.street_kinds)}")
     marketing = rng.random() < 0.6
     return Guest(
         id=guest_id, number=number, code=_code(rng), center_id=center.id, center_name=center.name, created=created,
         first_name=first, middle_name="", last_name=last, email=email, mobile=mobile,
         gender=pick_gender(rng), date_of_birth=birth, nationality_id=rng.choice((-1, -1, country.zenoti_id)),
-        address_1=home.street_address() if has_address else "", address_2="", city=home.city() if has_address else "",
+        address_1=street, address_2="", city=center.name if has_address else "",
         country_id=country.zenoti_id, state_id=rng.choice(country.states)[0] if has_address else -1,
         zip_code=home.postcode() if rng.random() < 0.6 and country.has_postcode else "",
         preferences=Preferences(True, True, marketing, marketing, True, rng.random() < 0.5,

@@ -47,6 +47,10 @@ class Country:
     has_postcode: bool = True
     #: share of service invoices with a tip (a habit of North America; rare elsewhere)
     tip_share: float = 0.1
+    #: what streets are called; an address is a number, a surname and one of these
+    street_kinds: tuple[str, ...] = ("Street", "Road", "Avenue", "Lane", "Drive", "Place")
+    #: whether the house number is followed by a comma ("69, Sehgal Nagar")
+    number_comma: bool = False
 
     def price(self, list_price: float) -> float:
         """``list_price`` (US dollars) in this country's currency at its price level."""
@@ -75,7 +79,7 @@ COUNTRIES: dict[str, Country] = {c.iso: c for c in (
     Country("IN", "India", 95, True, 91, ("98", "97", "99", "90", "70"), 10,
             ("en_IN",), 61, "INR", 36.0, 50.0, 0.18,
             ((33, "Uttar Pradesh"), (2001, "Telangana"), (2002, "Maharashtra"), (2003, "Karnataka"), (2004, "Delhi"),
-             (2005, "Tamil Nadu"))),
+             (2005, "Tamil Nadu")), street_kinds=("Nagar", "Marg", "Road", "Colony", "Street"), number_comma=True),
     Country("AU", "Australia", 13, True, 61, ("40", "41", "42", "43", "46"), 9,
             ("en_AU",), 8, "AUD", 1.5, 5.0, 0.10,
             ((3001, "New South Wales"), (3002, "Victoria"), (3003, "South Australia"), (3004, "Western Australia"),
