@@ -18,6 +18,8 @@ import pytest
 
 from emulator.generate import simulate_events
 
+from .web_support import app, client  # noqa: F401  (fixtures)
+
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
 FRESH_RUNS = [("realistic", 0), ("realistic", 1), ("realistic", 2), ("edge", 0), ("edge", 1)]
 
@@ -144,3 +146,36 @@ def test_new_guests_are_a_steady_share(month):
     shares = [new / booked for new, booked in weeks.values()]
     assert len(shares) == 4
     assert all(0.06 <= share <= 0.2 for share in shares), shares
+
+
+# -- every way in takes fresh: the CLI, the JSON API, the pytest fixture ------------------
+
+FRESH_NOW = "2024-07-25T08:00:00Z"
+
+
+def _opening(events: list[dict[str, Any]]) -> bool:
+    """A fresh account's first Employee.Created is the opening staff, at the first instant."""
+    return events[0]["event_timestamp"].startswith("2024-07-25T08:00:00")
+
+
+def test_the_cli_takes_fresh():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("zenoti-emulator")
+    args = [str(exe), "generate", "Employee.Created", "--seed", "4", "--now", FRESH_NOW, "--format", "jsonl"]
+    fresh = subprocess.run([*args, "--fresh"], capture_output=True, text=True, check=True).stdout
+    plain = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    assert _opening([json.loads(fresh)]) and not _opening([json.loads(plain)])
+
+
+def test_the_api_and_the_fixture_take_fresh(client, zenoti_emulator):  # noqa: F811
+    body = {"event_type": "Employee.Created", "seed": 4, "now": FRESH_NOW}
+    assert _opening(client.post("/api/events/generate", json={**body, "fresh": True}).get_json()["events"])
+    assert not _opening(client.post("/api/events/generate", json=body).get_json()["events"])
+    assert client.post("/api/events/generate", json={**body, "fresh": "yes"}).status_code == 400
+    assert _opening(zenoti_emulator.generate("Employee.Created", seed=4, now=FRESH_NOW, fresh=True))
+    played = zenoti_emulator.scenario("guest-day", seed=4, now=FRESH_NOW, fresh=True)
+    assert played[0]["event_type"] == "Guest.Created"

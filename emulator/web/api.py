@@ -204,6 +204,7 @@ def generate() -> Any:
         overrides=overrides_from(body),
         profile=body.get("profile", "realistic"),
         variants=body.get("variants"),
+        fresh=body.get("fresh", False),
     )
     return {"event_type": body.get("event_type", services().default_event_type), "count": len(events), "events": events}
 
@@ -221,6 +222,7 @@ def fire() -> Any:
         overrides=overrides_from(body),
         profile=body.get("profile", "realistic"),
         variants=body.get("variants"),
+        fresh=body.get("fresh", False),
         webhook_ids=body.get("webhooks"),
         target=target,
     )

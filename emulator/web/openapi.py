@@ -72,6 +72,8 @@ _GENERATE_FIELDS: dict[str, Any] = {
         "description": "Readings of facts receivers disagree on, {name: choice} (GET /api/variants lists them); the default of each when omitted",
         "properties": {v.name: {"enum": list(v.choices), "default": v.default, "description": v.evidence} for v in VARIANTS.values()},
     },
+    "fresh": {"type": "boolean", "default": False,
+              "description": "Start from an empty account: every guest, employee, membership and package an event names was created by an earlier event"},
 }
 
 SCHEMAS: dict[str, Any] = {
