@@ -42,11 +42,12 @@ def histories(events: list[dict[str, Any]]) -> dict[str, list[tuple[datetime, di
 
 
 def checkouts(events: list[dict[str, Any]]) -> dict[str, list[tuple[datetime, dict[str, Any]]]]:
-    """Histories of invoices billed at a check-out (not refunds, not fee-only invoices),
+    """Histories of invoices billed at a check-out (not refunds, fees or sales of memberships and packages),
     whose first event is early enough that what follows it fits in the run."""
     end = NOW + timedelta(days=DAYS - 3)
     return {i: h for i, h in histories(events).items()
-            if h[0][0] < end and not h[0][1]["is_refund"] and not any(it["code"] in FEES for it in h[0][1]["invoice_items"])}
+            if h[0][0] < end and not h[0][1]["is_refund"] and h[0][1]["appointment_group_id"] is not None
+            and not any(it["code"] in FEES for it in h[0][1]["invoice_items"])}
 
 
 def paid(invoice: dict[str, Any]) -> float:
@@ -115,3 +116,19 @@ def test_flagged_fees_are_charged_on_the_groups_invoice(events):
             inv = charged[invoice_id]
             assert [it["code"] for it in inv["invoice_items"]] == [code]
             assert inv["is_closed"] and paid(inv) == inv["total_price"]["sum_total"] > 0
+
+
+def test_memberships_and_packages_are_sold_on_invoices(events):
+    """Each sale's Invoice.Closed: the sale invoice's id, one line of type 3 (membership)
+    or 4 (package), no appointment group; a closed one is paid in full."""
+    sold = {}
+    for event in events:
+        if event["event_type"] in ("Guest.Membership.Created", "Guest.Package.Created"):
+            sold[event["data"]["invoice"]["id"]] = 3 if "Membership" in event["event_type"] else 4
+    closed = {inv["id"]: inv for h in histories(events).values() for _, inv in h}
+    assert sold and {3, 4} <= set(sold.values())
+    for invoice_id, kind in sold.items():
+        inv = closed[invoice_id]
+        assert [item["type"] for item in inv["invoice_items"]] == [kind]
+        assert inv["appointment_group_id"] is None and inv["appointments"] == []
+        assert not inv["is_closed"] or paid(inv) == inv["total_price"]["sum_total"]

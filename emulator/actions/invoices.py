@@ -18,7 +18,9 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
-from ..world import AppointmentGroup, Invoice, InvoiceItem, Transaction, World, habits, new_uuid
+from typing import Any
+
+from ..world import AppointmentGroup, Center, Invoice, InvoiceItem, Transaction, World, habits, new_uuid
 from ..world.timefmt import local_text
 from . import Emission
 
@@ -58,8 +60,10 @@ def _context(world: World, invoice: Invoice, group: AppointmentGroup | None) -> 
     return {"invoice": invoice, "center": invoice.center, "guest": world.guests[invoice.guest_id], "appointments": billed}
 
 
-def close_invoice(world: World, group: AppointmentGroup, moment: datetime, rng: random.Random) -> list[Emission]:
-    """Bill the group's completed appointments (and maybe a product) and take payment."""
+def close_invoice(world: World, group: AppointmentGroup, moment: datetime, rng: random.Random,
+                  untidy: bool = True) -> list[Emission]:
+    """Bill the group's completed appointments (and maybe a product) and take payment.
+    ``untidy=False`` (a scenario's step) always closes it, paid in one tender."""
     invoice, center = group.invoice, group.center
     for appointment in group.appointments:
         if appointment.progress == 2:
@@ -76,8 +80,10 @@ def close_invoice(world: World, group: AppointmentGroup, moment: datetime, rng: 
     invoice.invoice_date = local_text(moment, center.zone)
     # The untidy paths draw from the invoice's own stream: the check-out's draws stay put.
     messy = world.streams("checkout-paths", invoice.id)
-    left_open = messy.random() < LEFT_OPEN_SHARE
-    if not left_open or messy.random() < OPEN_PAID_SHARE:
+    left_open = untidy and messy.random() < LEFT_OPEN_SHARE
+    if not untidy:
+        invoice.transactions.append(Transaction(new_uuid(rng), local_text(moment, center.zone), invoice.sum_total))
+    elif not left_open or messy.random() < OPEN_PAID_SHARE:
         _pay(invoice, moment, messy, invoice.sum_total, tips=True)
     invoice.is_closed = invoice.lock = not left_open
     return [Emission("Invoice.Closed", moment, f"invoice-closed:{invoice.id}", _context(world, invoice, group))]
@@ -127,6 +133,34 @@ def amend(world: World, group: AppointmentGroup, moment: datetime) -> list[Emiss
                                center.currency_id, seller.id, seller.full_name))
     _pay(invoice, moment, rng, round(invoice.sum_total - before, 2))
     return [Emission("Invoice.Closed", moment, f"invoice-closed:{invoice.id}:edited", _context(world, invoice, group))]
+
+
+#: Item types of what the desk sells on its own invoice (Zenoti's API definitions).
+ITEM_MEMBERSHIP, ITEM_PACKAGE = 3, 4
+
+
+def sale_closed(world: World, center: Center, guest_id: str, sale: Any, moment: datetime, *, kind: int, item_id: str,
+                name: str, code: str, price: float, seller: tuple[str, str] | None) -> list[Emission]:
+    """Invoice.Closed for a membership or package sold on its own invoice (``sale``, the
+    SaleInvoice its events name): one line of item type 3 or 4, no appointment group, paid
+    unless the sale invoice is still open. Memberships and packages are income a revenue
+    receiver counts from invoices."""
+    if guest_id not in world.guests:
+        return []
+    rng = world.streams("sale-invoice", sale.id)
+    prefix = center.invoice_prefix or ""
+    number = int(sale.no[len(prefix):]) if sale.no[len(prefix):].isdigit() else world.next_invoice_number(center)
+    seller_id, seller_name = seller or (center.therapists[0].id, "")
+    invoice = Invoice(sale.id, number, center, guest_id, None, seller_id)
+    invoice.items.append(InvoiceItem(sale.item_id or new_uuid(rng), item_id, name, kind, code, center.currency_id,
+                                     price, round(price * center.tax_rate, 2), 0.0, seller_id, seller_name))
+    invoice.invoice_date = local_text(moment, center.zone)
+    invoice.receipt_number = sale.receipt_no
+    invoice.is_closed = invoice.lock = sale.status != 0
+    if invoice.is_closed:
+        _pay(invoice, moment, rng, invoice.sum_total)
+    context = {"invoice": invoice, "center": center, "guest": world.guests[guest_id], "appointments": []}
+    return [Emission("Invoice.Closed", moment, f"invoice-closed:{invoice.id}:sale", context)]
 
 
 def fee_flagged(group: AppointmentGroup, emitted: list[Emission]) -> bool:

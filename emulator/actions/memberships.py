@@ -45,7 +45,7 @@ from ..world.memberships import (
 )
 from ..world.randomness import new_uuid
 from ..world.timefmt import UTC, local_text
-from . import Emission
+from . import Emission, invoices
 from ._desk import arrivals, kept, sale_invoice, staff_name
 
 EMITS = ("Guest.Membership.Created", "Guest.Membership.Freeze", "Guest.Membership.Unfreeze",
@@ -221,13 +221,19 @@ def _key(kind: str, membership: Membership, moment: datetime, name: str | None) 
 
 
 def create_membership(world: World, center: Center, guest_id: str, moment: datetime, rng: random.Random, *,
-                      sold_by: Named | None = None, plan: MembershipPlan | None = None) -> tuple[Membership, list[Emission]]:
+                      sold_by: Named | None = None, plan: MembershipPlan | None = None,
+                      on_invoice: bool = True) -> tuple[Membership, list[Emission]]:
     """Sell the guest a membership at ``center`` (of ``plan``, or one of the center's drawn),
     on its own invoice. The center's roster is drawn first, so the sale continues its
-    invoice numbers as the simulation's would; ``sold_by`` unset is an online sale."""
+    invoice numbers as the simulation's would; ``sold_by`` unset is an online sale.
+    ``on_invoice``: also the sale invoice's Invoice.Closed (a scenario's story leaves it out)."""
     _members_at(world, center)
     membership = sell(world, center, guest_id, moment, rng, sold_by or Named(None, None), plan)
-    return membership, [_emission("Guest.Membership.Created", membership, moment, f"membership-created:{membership.id}")]
+    seller = (membership.sold_by.id, membership.sold_by.name or "") if membership.sold_by.id else None
+    sold = invoices.sale_closed(world, center, guest_id, membership.invoice, moment, kind=invoices.ITEM_MEMBERSHIP,
+                                item_id=membership.plan.id, name=membership.plan.name, code=membership.plan.code,
+                                price=membership.plan.price, seller=seller) if on_invoice else []
+    return membership, [_emission("Guest.Membership.Created", membership, moment, f"membership-created:{membership.id}"), *sold]
 
 
 def freeze_membership(world: World, membership: Membership, moment: datetime, rng: random.Random, *,

@@ -305,7 +305,7 @@ class Player:
         if any(a.progress != 2 for a in group.appointments) or group.invoice.is_closed:
             raise self.fail(step, "do", "an invoice closes once, after every appointment of its group is completed")
         moment = self.moment(step, group)
-        emitted = invoices.close_invoice(self.world, group, moment, self.rng(step))
+        emitted = invoices.close_invoice(self.world, group, moment, self.rng(step), untidy=False)  # a story closes what it says
         return emitted + closing.close_group(self.world, group, moment)
 
     def _refund(self, step: Step) -> list[Emission]:
@@ -426,7 +426,7 @@ class Player:
         rng = self.rng(step)
         seller = rng.choice(center.therapists)
         membership, emitted = memberships.create_membership(self.world, center, guest_id, moment, rng, plan=rng.choice(plans),
-                                                            sold_by=Named(seller.id, seller.full_name))
+                                                            sold_by=Named(seller.id, seller.full_name), on_invoice=False)
         self.memberships[step.params.get("as", "membership")] = membership
         return emitted
 
@@ -462,7 +462,8 @@ class Player:
     def _create_package(self, step: Step) -> list[Emission]:
         guest_id = self._guest(step)
         center = self._center(step, self.world.center_by_id[self.world.guests[guest_id].center_id])
-        package, emitted = packages.create_package(self.world, center, guest_id, self.moment(step, center=center), self.rng(step))
+        package, emitted = packages.create_package(self.world, center, guest_id, self.moment(step, center=center), self.rng(step),
+                                                   on_invoice=False)
         self.packages[step.params.get("as", "package")] = package
         return emitted
 
