@@ -78,19 +78,20 @@ class EmulatorSession:
             self._taken[key] = first + count
             return first
 
-    def events(self, event_type: str, seed: int, now: datetime, profile: str, first: int,
-               count: int) -> tuple[EventStream, EventType, list[dict[str, Any]]]:
+    def events(self, event_type: str, seed: int, now: datetime, profile: str, first: int, count: int, *,
+               variants: Any = None, fresh: bool = False) -> tuple[EventStream, EventType, list[dict[str, Any]]]:
         """Copies of events ``first`` .. ``first + count`` of ``event_type`` in that world
         (projected, neither overridden nor checked), with the stream and type to finish them."""
         from .generate import EventStream
         from .registry import default_registry
 
         kind = default_registry().get_type(event_type)
-        key = (kind.name, seed, now, profile)
+        key = (kind.name, seed, now, profile, variants, fresh)
         with self._lock:
             found = self._streams.get(key)
             if found is None:
-                stream = EventStream(seed=seed, now=now, profile=profile, types=[kind.name], validate=False)
+                stream = EventStream(seed=seed, now=now, profile=profile, types=[kind.name], validate=False,
+                                     variants=variants, fresh=fresh)
                 found = self._streams[key] = (stream, iter(stream), [])
             stream, made, events = found
             while len(events) < first + count:
@@ -152,25 +153,31 @@ class ZenotiEmulator:
 
     def generate(self, event_type: str = "AppointmentGroup.Created", count: int = 1, *, seed: int | None = None,
                  now: Any = None, set: Mapping[str, Any] | None = None, profile: str = "realistic",
-                 validate: bool = True) -> list[dict[str, Any]]:
+                 validate: bool = True, variants: Mapping[str, str] | None = None,
+                 fresh: bool = False) -> list[dict[str, Any]]:
         """``count`` events, as ``zenoti-emulator generate`` makes them.
 
         :param set: ``{"data.guest.email": None}``: fields to override in every event.
         :param now: the first event's clock (a ``datetime`` or ISO 8601 text).
+        :param variants: ``{"status-1": "cancelled"}``: readings of disputed facts, as
+            ``--variant`` (``zenoti-emulator variants`` lists them).
+        :param fresh: start from an empty account, as ``--fresh``.
         """
         from .errors import UsageError
         from .generate import parse_now
+        from .variants import coerce
         from .overrides import parse_path
 
         if count < 0:
             raise UsageError(f"count must be 0 or more, not {count}.")
         moment = parse_now(now) if isinstance(now, str) else now or self.session.start
         overrides = [(parse_path(path), value) for path, value in (set or {}).items()]
+        chosen = coerce(variants)
         first = 0
         if seed is None:
-            first = self.session.claim((event_type, moment, profile), count)
+            first = self.session.claim((event_type, moment, profile, chosen, fresh), count)
         stream, kind, events = self.session.events(event_type, self.seed if seed is None else seed, moment, profile,
-                                                   first, count)
+                                                   first, count, variants=chosen, fresh=fresh)
         return [stream.finish(kind, event, overrides, validate) for event in events]
 
     def fire(self, url: str, events: Sequence[Mapping[str, Any] | bytes] | None = None, *,
@@ -199,17 +206,20 @@ class ZenotiEmulator:
         return [self.store.get_delivery(i) for i in ids]
 
     def scenario(self, name: str, url: str | None = None, *, seed: int | None = None, now: Any = None,
-                 profile: str = "realistic", **fire: Any) -> list[Any]:
+                 profile: str = "realistic", variants: Mapping[str, str] | None = None, fresh: bool = False,
+                 **fire: Any) -> list[Any]:
         """Play scenario ``name`` (a built-in, or a path to a scenario file) on the world of
         ``seed``: its events in story order, or, with ``url``, their deliveries there, sent
-        one at a time in that order (``fire``: more arguments of :meth:`fire`).
+        one at a time in that order (``fire``: more arguments of :meth:`fire`; ``variants``
+        as in :meth:`generate`).
         """
         from .generate import parse_now
         from .scenario.play import play
         from .scenario.story import load
 
         moment = parse_now(now) if isinstance(now, str) else now or self.session.start
-        played = play(load(name), seed=self.seed if seed is None else seed, now=moment, profile=profile)
+        played = play(load(name), seed=self.seed if seed is None else seed, now=moment, profile=profile,
+                      variants=variants, fresh=fresh)
         events = [step.event for step in played]
         if url is None:
             return events

@@ -152,10 +152,13 @@ class Simulation:
             self._at(_jitter(rng, moment, 1, 12), self._book, center, guest.id, name)
             return emitted + self._notify("guest_created", moment, guest)
         home = center if rng.random() < habits.HOME_CENTER_SHARE else rng.choice(world.centers)
-        ids = world.guests_at[home.id]
-        if not ids:
+        guest, met = world.returning_guest(home, rng, moment)
+        if guest is None:
             return []
-        return self._book(moment, center, rng.choice(ids), name, rng=rng)
+        if met:  # a fresh account meets this guest for the first time: the desk creates them
+            self._at(_jitter(rng, moment, 1, 12), self._book, center, guest.id, name)
+            return [guests.announce_guest(guest, moment)] + self._notify("guest_created", moment, guest)
+        return self._book(moment, center, guest.id, name, rng=rng)
 
     def _book(self, moment: datetime, center: Center, guest_id: str, name: str,
               rebooked_from: AppointmentGroup | None = None, rng: random.Random | None = None) -> list[Emission]:
@@ -209,8 +212,15 @@ class Simulation:
     def _status(self, moment: datetime, group: AppointmentGroup, status: int) -> list[Emission]:
         emitted = bookings.set_status(self.world, group, status, moment)
         if status in (habits.STATUS_CANCELLED, habits.STATUS_NO_SHOW):
-            emitted += self._over(moment, group)
+            rng = self.world.streams("fee", group.id)
+            if invoices.fee_flagged(group, emitted) and rng.random() < invoices.FEE_CHARGED_SHARE:
+                self._at(_jitter(rng, moment, *invoices.FEE_MINUTES), self._charge_fee, group)
+            else:
+                emitted += self._over(moment, group)
         return emitted
+
+    def _charge_fee(self, moment: datetime, group: AppointmentGroup) -> list[Emission]:
+        return invoices.charge_fee(self.world, group, moment) + self._over(moment, group)
 
     def _over(self, moment: datetime, group: AppointmentGroup) -> list[Emission]:
         emitted = self._notify("group_over", moment, group)
@@ -247,11 +257,27 @@ class Simulation:
         rng = self.world.streams("checkout", group.id)
         emitted = invoices.close_invoice(self.world, group, moment, rng)
         emitted += self._notify("invoice_closed", moment, group)
+        if not group.invoice.is_closed:  # left open: the desk closes it later, then the rest follows
+            self._at(_jitter(rng, moment, *invoices.LEFT_OPEN_MINUTES), self._settle, group, rng)
+            return emitted
+        return emitted + self._closed(moment, group, rng)
+
+    def _settle(self, moment: datetime, group: AppointmentGroup, rng: random.Random) -> list[Emission]:
+        return invoices.settle(self.world, group, moment) + self._closed(moment, group, rng)
+
+    def _closed(self, moment: datetime, group: AppointmentGroup, rng: random.Random) -> list[Emission]:
+        """After the invoice is closed: maybe a refund, maybe an edit, then the group is over."""
         if rng.random() < habits.REFUND_SHARE:
             self._at(_jitter(rng, moment, 60 * 24, 60 * 24 * 6), self._refund, group)
-        else:
-            emitted += self._over(moment, group)
-        return emitted
+            return []
+        edits = self.world.streams("invoice-edited", group.id)
+        if edits.random() < invoices.EDITED_SHARE:
+            self._at(_jitter(edits, moment, *invoices.EDITED_MINUTES), self._amend, group)
+            return []
+        return self._over(moment, group)
+
+    def _amend(self, moment: datetime, group: AppointmentGroup) -> list[Emission]:
+        return invoices.amend(self.world, group, moment) + self._over(moment, group)
 
     def _refund(self, moment: datetime, group: AppointmentGroup) -> list[Emission]:
         emitted = invoices.refund(self.world, group, moment, self.world.streams("refund", group.id))

@@ -48,7 +48,9 @@ def events(run: tuple[Any, list[dict[str, Any]]]) -> list[dict[str, Any]]:
 
 
 def test_every_type_appears_within_a_week(events):
-    week = NOW + timedelta(days=7)
+    # Ten days: since the guest base is sized for realistic visits (issue 19), holders come
+    # back every few weeks, not every few days, and a reversal needs a redemption first.
+    week = NOW + timedelta(days=10)
     seen = Counter(e["event_type"] for e in events if e["event_timestamp"] < week.strftime("%Y-%m-%dT%H:%M:%S"))
     assert set(MINE) <= set(seen)
 

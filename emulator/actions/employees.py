@@ -122,7 +122,7 @@ def update_employee(world: World, employee_id: str, moment: datetime, rng: rando
     old = staff.profiles[employee_id]
     what = rng.choice(("mobile", "email", "catalog", "job"))
     if what == "mobile":
-        new = dataclasses.replace(old, mobile=dataclasses.replace(old.mobile, number="".join(str(rng.randrange(10)) for _ in range(10))))
+        new = dataclasses.replace(old, mobile=dataclasses.replace(old.mobile, number=world.center_by_id[old.center_id].country.mobile_number(rng)))
     elif what == "email":
         new = dataclasses.replace(old, email=f"{old.first_name[:1].lower() or 'e'}{rng.randint(10, 999)}@{old.email.partition('@')[2]}")
     elif what == "catalog":
@@ -205,7 +205,14 @@ def install(sim: Any) -> None:
     def deletion(moment: datetime, employee_id: str) -> list[Emission]:
         return delete_employee(sim.world, employee_id, moment)
 
+    def opening(moment: datetime) -> list[Emission]:
+        """A fresh account: the staff the centers open with are created before anything else."""
+        staff = _staff(sim.world)
+        return [_emission("Employee.Created", staff.profiles[i], moment) for center in sim.world.centers for i in staff.at(center)]
+
     sim.on("day", on_day)
+    if sim.world.fresh:
+        sim.at(sim.world.start, opening)
 
 
 def _after_last_booking(world: World, employee_id: str, moment: datetime, rng: random.Random) -> datetime:

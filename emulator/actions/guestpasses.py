@@ -42,10 +42,27 @@ class Passes:
             if rng.random() < HOLDER_SHARE:
                 plan, total = rng.choice(self.plans)
                 used = rng.randint(0, total - 1)
-                book = GuestPassBook(new_uuid(rng), guest_id, new_uuid(rng), plan, rng.random() < 0.5, total, used,
+                held = new_uuid(rng)
+                if world.fresh:  # an empty account: passes come with a membership sold in the stream
+                    mine = _held_membership(world, guest_id)
+                    if mine is None:
+                        return None  # not remembered: a membership bought later may grant some
+                    held, plan, used = mine.id, Membership(mine.plan.id, mine.plan.name), 0
+                book = GuestPassBook(new_uuid(rng), guest_id, held, plan, rng.random() < 0.5, total, used,
                                      expired=rng.choice((0, 0, 0, min(1, total - used - 1))))
             self.books[guest_id] = book
         return self.books[guest_id]
+
+
+def _held_membership(world: World, guest_id: str) -> Any:
+    """A membership ``guest_id`` holds (sold in this stream), or None."""
+    from .memberships import _roster  # the memberships module keeps who holds what
+
+    for held in _roster(world).held.values():
+        for membership in held.values():
+            if membership.guest_id == guest_id:
+                return membership
+    return None
 
 
 def _passes(world: World) -> Passes:

@@ -22,7 +22,12 @@ def create_guest(world: World, center: Center, moment: datetime, rng: random.Ran
     """A new guest whose home is ``center``, created at ``moment``."""
     guest = build_guest(rng, world.fake, center, world.next_guest_number(), moment.replace(microsecond=0), world.profile)
     world.add_guest(guest)
-    return guest, [_emission("Guest.Created", guest, moment, f"guest-created:{guest.id}")]
+    return guest, [announce_guest(guest, moment)]
+
+
+def announce_guest(guest: Guest, moment: datetime) -> Emission:
+    """Guest.Created for a guest the world has just made."""
+    return _emission("Guest.Created", guest, moment, f"guest-created:{guest.id}")
 
 
 #: What a profile update changes, and how often.
@@ -36,8 +41,8 @@ def update_guest(world: World, guest_id: str, moment: datetime, rng: random.Rand
     if what == "email":
         new = dataclasses.replace(old, email=f"{old.first_name[:1].lower() or 'g'}{rng.randint(100, 9999)}@{rng.choice(('gmail.com', 'icloud.com', 'outlook.com'))}")
     elif what == "mobile":
-        code = old.mobile.country_code if old.mobile else 1
-        new = dataclasses.replace(old, mobile=Phone(code, "".join(str(rng.randrange(10)) for _ in range(10))))
+        country = world.center_by_id[old.center_id].country
+        new = dataclasses.replace(old, mobile=Phone(country.phone_code, country.mobile_number(rng), country.zenoti_id))
     elif what == "last_name":
         world.fake["en_US"].random = rng
         new = dataclasses.replace(old, last_name=world.fake["en_US"].last_name())

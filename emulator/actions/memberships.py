@@ -45,7 +45,7 @@ from ..world.memberships import (
 )
 from ..world.randomness import new_uuid
 from ..world.timefmt import UTC, local_text
-from . import Emission
+from . import Emission, invoices
 from ._desk import arrivals, kept, sale_invoice, staff_name
 
 EMITS = ("Guest.Membership.Created", "Guest.Membership.Freeze", "Guest.Membership.Unfreeze",
@@ -72,9 +72,10 @@ def _plans(world: World, center: Center) -> tuple[MembershipPlan, ...]:
         rng = world.streams("membership-plans", center.id)
         table = PLANS + EDGE_PLANS if world.profile == "edge" else PLANS
         plans = roster.plans[center.id] = tuple(
-            MembershipPlan(new_uuid(rng), name, "".join(w[:1] for w in name.split()).upper() or "M", recurring, price,
-                           rng.choice(center.services), credits, credit, rng.choice((None, "Cancel with 30 days notice")),
-                           rng.choice((None, 20.0)) if recurring else None)
+            MembershipPlan(new_uuid(rng), name, "".join(w[:1] for w in name.split()).upper() or "M", recurring,
+                           center.country.price(price), rng.choice(center.services), credits, center.country.price(credit),
+                           rng.choice((None, "Cancel with 30 days notice")),
+                           rng.choice((None, center.country.price(20.0))) if recurring else None)
             for name, recurring, price, credits, credit in rng.sample(table, min(len(table), rng.randint(3, 4))))
     return plans
 
@@ -116,7 +117,7 @@ def _members_at(world: World, center: Center) -> dict[str, Membership]:
     if center.id not in held:
         held[center.id] = {}
         rng = world.streams("membership-roster", center.id)
-        ids = world.guests_at[center.id]
+        ids = [] if world.fresh else world.regulars_at(center)  # holders are regulars; a fresh account has none
         for guest_id in rng.sample(ids, min(len(ids), rng.randint(*ROSTER_SIZE))):
             bought = world.start - timedelta(days=rng.randint(1, 330), seconds=rng.randint(0, 86_399))
             membership = sell(world, center, guest_id, bought, rng, Named(None, None))
@@ -220,13 +221,19 @@ def _key(kind: str, membership: Membership, moment: datetime, name: str | None) 
 
 
 def create_membership(world: World, center: Center, guest_id: str, moment: datetime, rng: random.Random, *,
-                      sold_by: Named | None = None, plan: MembershipPlan | None = None) -> tuple[Membership, list[Emission]]:
+                      sold_by: Named | None = None, plan: MembershipPlan | None = None,
+                      on_invoice: bool = True) -> tuple[Membership, list[Emission]]:
     """Sell the guest a membership at ``center`` (of ``plan``, or one of the center's drawn),
     on its own invoice. The center's roster is drawn first, so the sale continues its
-    invoice numbers as the simulation's would; ``sold_by`` unset is an online sale."""
+    invoice numbers as the simulation's would; ``sold_by`` unset is an online sale.
+    ``on_invoice``: also the sale invoice's Invoice.Closed (a scenario's story leaves it out)."""
     _members_at(world, center)
     membership = sell(world, center, guest_id, moment, rng, sold_by or Named(None, None), plan)
-    return membership, [_emission("Guest.Membership.Created", membership, moment, f"membership-created:{membership.id}")]
+    seller = (membership.sold_by.id, membership.sold_by.name or "") if membership.sold_by.id else None
+    sold = invoices.sale_closed(world, center, guest_id, membership.invoice, moment, kind=invoices.ITEM_MEMBERSHIP,
+                                item_id=membership.plan.id, name=membership.plan.name, code=membership.plan.code,
+                                price=membership.plan.price, seller=seller) if on_invoice else []
+    return membership, [_emission("Guest.Membership.Created", membership, moment, f"membership-created:{membership.id}"), *sold]
 
 
 def freeze_membership(world: World, membership: Membership, moment: datetime, rng: random.Random, *,

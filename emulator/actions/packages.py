@@ -39,7 +39,7 @@ from ..world.packages import (
 )
 from ..world.randomness import new_uuid
 from ..world.timefmt import UTC
-from . import Emission
+from . import Emission, invoices
 from ._desk import arrivals, kept, sale_invoice
 
 EMITS = ("Guest.Package.Created", "Guest.Package.Redemption", "Guest.Package.RedemptionReversal",
@@ -99,7 +99,7 @@ def _held_at(world: World, center: Center) -> dict[str, GuestPackage]:
     if center.id not in held:
         held[center.id] = {}
         rng = world.streams("package-roster", center.id)
-        ids = world.guests_at[center.id]
+        ids = [] if world.fresh else world.regulars_at(center)  # holders are regulars; a fresh account has none
         for guest_id in rng.sample(ids, min(len(ids), rng.randint(*ROSTER_SIZE))):
             plan = rng.choice(_plans(world, center))
             bought = world.start - timedelta(days=rng.uniform(1, plan.validity_days - 1))
@@ -201,13 +201,16 @@ def _extend(moment: datetime, sim: Any, package: GuestPackage) -> list[Emission]
 
 
 def create_package(world: World, center: Center, guest_id: str, moment: datetime, rng: random.Random,
-                   plan: PackagePlan | None = None) -> tuple[GuestPackage, list[Emission]]:
+                   plan: PackagePlan | None = None, on_invoice: bool = True) -> tuple[GuestPackage, list[Emission]]:
     """Sell the guest a package at ``center`` (of ``plan``, or one of the center's drawn).
     The center's holdings are drawn first, so the sale continues its invoice numbers as the
     simulation's would."""
     _held_at(world, center)
     package = sell(world, center, guest_id, moment, rng, plan)
-    return package, [_emission("Guest.Package.Created", package, moment, f"package-created:{package.id}")]
+    sold = invoices.sale_closed(world, center, guest_id, package.invoice, moment, kind=invoices.ITEM_PACKAGE,
+                                item_id=package.plan.id, name=package.plan.name, code=package.plan.code,
+                                price=package.plan.price, seller=None) if on_invoice else []
+    return package, [_emission("Guest.Package.Created", package, moment, f"package-created:{package.id}"), *sold]
 
 
 def redeem_package(world: World, package: GuestPackage, group: AppointmentGroup, moment: datetime) -> list[Emission]:

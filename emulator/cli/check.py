@@ -19,7 +19,7 @@ from ..urls import redact_url
 from . import cli
 from .delivery import URLParam
 from .output import open_output
-from .params import EventTypeParam, TimestampParam
+from .params import EventTypeParam, TimestampParam, variant_option, variants_from
 
 # Mirrors of emulator.check's defaults, kept here so --help needs no import of it
 # (tests/test_check.py checks that they agree).
@@ -81,11 +81,12 @@ def _names(values: tuple[str, ...]) -> tuple[str, ...]:
                    "GET URL?group=<group id> answers {\"status\": CODE|null}. Then duplicates fails unless a "
                    "duplicate was applied once, and out-of-order unless the group keeps its latest status.")
 @click.option("-v", "--verbose", is_flag=True, help="One line per check and event type, and every type in the header.")
+@variant_option
 @click.option("--list", "list_checks", is_flag=True, help="List the checks and exit.")
 def check_command(url: str | None, secret: str | None, verb: str | None, event_types: tuple[str, ...], only: tuple[str, ...],
                   skip: tuple[str, ...], fmt: str, output: str | None, timeout: float, slow: float | None, latency_events: int,
                   burst: int, concurrency: int, seed: int | None, now: Any, observe: str | None, verbose: bool,
-                  list_checks: bool) -> None:
+                  variants: tuple[tuple[str, str], ...], list_checks: bool) -> None:
     """Run the contract tests of the receiver at URL: signatures, the test ping, verbs,
     duplicates, unknown fields, large payloads, latency and a burst.
 
@@ -111,7 +112,8 @@ def check_command(url: str | None, secret: str | None, verb: str | None, event_t
         raise click.UsageError("Missing argument 'URL': the receiver to check, e.g. http://127.0.0.1:9000/hook.")
     config = core.CheckConfig(url, secret=secret, verb=verb, event_types=event_types, only=_names(only),
                               skip=_names(skip), timeout=timeout, slow=slow, latency_events=latency_events,
-                              burst=burst, burst_concurrency=concurrency, seed=seed, observe=observe, now=now)
+                              burst=burst, burst_concurrency=concurrency, seed=seed, observe=observe, now=now,
+                              variants=variants_from(variants))
     file = open_output(output) if output else None
     # The report goes to stdout (or FILE); as a text report on stdout the lines are part
     # of it, otherwise they go to stderr so that a person still sees the run progress.

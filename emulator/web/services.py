@@ -199,11 +199,14 @@ class Services:
         now: datetime | None = None,
         overrides: Sequence[tuple[Any, Any]] = (),
         profile: str = "realistic",
+        variants: Mapping[str, str] | None = None,
+        fresh: bool = False,
     ) -> list[dict[str, Any]]:
         try:
             return list(
                 generate_events(
-                    event_type, count=count, seed=seed, now=now, overrides=overrides, profile=profile, registry=self.registry
+                    event_type, count=count, seed=seed, now=now, overrides=overrides, profile=profile, registry=self.registry,
+                    variants=variants, fresh=fresh,
                 )
             )
         except PayloadInvalid as exc:
@@ -218,6 +221,8 @@ class Services:
         seed: int | None = None,
         overrides: Sequence[tuple[Any, Any]] = (),
         profile: str = "realistic",
+        variants: Mapping[str, str] | None = None,
+        fresh: bool = False,
         webhook_ids: Sequence[int] | None = None,
         target: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
@@ -239,7 +244,8 @@ class Services:
             hooks = [self.store.require_active(hook)]
         else:
             hooks = self.subscribers(event_type)
-        events = self.generate(event_type, count=count, seed=seed, overrides=overrides, profile=profile)
+        events = self.generate(event_type, count=count, seed=seed, overrides=overrides, profile=profile, variants=variants,
+                               fresh=fresh)
         # All or nothing: every delivery is logged in one transaction before any is sent,
         # so a crash leaves either none of them or all of them (to resume).
         ids = self.deliverer.submit_all(events, hooks)

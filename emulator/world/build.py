@@ -7,6 +7,7 @@ adding a guest attribute changes guests' draws and nothing else.
 from __future__ import annotations
 
 import functools
+import itertools
 import random
 import threading
 import unicodedata
@@ -17,40 +18,38 @@ from faker import Faker
 
 from .. import providers
 from . import habits
+from .geography import COUNTRIES, LOCALES, Country
 from .entities import Center, Employee, Guest, Organization, Phone, Preferences, Product, Room, Service
 from .randomness import Streams, new_uuid
 
 #: Where centers can be: a town and its real IANA zone. The offsets span UTC-10 to +12:45.
-LOCATIONS: tuple[tuple[str, str], ...] = (
-    ("Bellevue", "America/Los_Angeles"),
-    ("Santa Monica", "America/Los_Angeles"),
-    ("Scottsdale", "America/Phoenix"),
-    ("Boulder", "America/Denver"),
-    ("Austin", "America/Chicago"),
-    ("Brooklyn", "America/New_York"),
-    ("Miami Beach", "America/New_York"),
-    ("Toronto", "America/Toronto"),
-    ("London Soho", "Europe/London"),
-    ("Dubai Marina", "Asia/Dubai"),
-    ("Hyderabad", "Asia/Kolkata"),
-    ("Sydney CBD", "Australia/Sydney"),
-    ("Honolulu", "Pacific/Honolulu"),
+LOCATIONS: tuple[tuple[str, str, str], ...] = (
+    ("Bellevue", "America/Los_Angeles", "US"),
+    ("Santa Monica", "America/Los_Angeles", "US"),
+    ("Scottsdale", "America/Phoenix", "US"),
+    ("Boulder", "America/Denver", "US"),
+    ("Austin", "America/Chicago", "US"),
+    ("Brooklyn", "America/New_York", "US"),
+    ("Miami Beach", "America/New_York", "US"),
+    ("Toronto", "America/Toronto", "CA"),
+    ("London Soho", "Europe/London", "GB"),
+    ("Dubai Marina", "Asia/Dubai", "AE"),
+    ("Hyderabad", "Asia/Kolkata", "IN"),
+    ("Sydney CBD", "Australia/Sydney", "AU"),
+    ("Honolulu", "Pacific/Honolulu", "US"),
 )
 #: The zones receivers get wrong: half and quarter hours, DST in the south, +12:45.
-EDGE_LOCATIONS: tuple[tuple[str, str], ...] = (
-    ("Kathmandu", "Asia/Kathmandu"),
-    ("Adelaide", "Australia/Adelaide"),
-    ("St. John's", "America/St_Johns"),
-    ("Chatham Islands", "Pacific/Chatham"),
-    ("Mumbai", "Asia/Kolkata"),
-    ("Eucla", "Australia/Eucla"),
-    ("Tehran", "Asia/Tehran"),
-    ("London Soho", "Europe/London"),
-    ("Bellevue", "America/Los_Angeles"),
+EDGE_LOCATIONS: tuple[tuple[str, str, str], ...] = (
+    ("Kathmandu", "Asia/Kathmandu", "NP"),
+    ("Adelaide", "Australia/Adelaide", "AU"),
+    ("St. John's", "America/St_Johns", "CA"),
+    ("Chatham Islands", "Pacific/Chatham", "NZ"),
+    ("Mumbai", "Asia/Kolkata", "IN"),
+    ("Eucla", "Australia/Eucla", "AU"),
+    ("Tehran", "Asia/Tehran", "IR"),
+    ("London Soho", "Europe/London", "GB"),
+    ("Bellevue", "America/Los_Angeles", "US"),
 )
-#: (calling code, Zenoti country id) by the guest's locale.
-COUNTRIES = {"en_US": (1, 225), "en_GB": (44, 224), "es_MX": (52, 138), "fr_FR": (33, 73), "en_IN": (91, 95), "en_AU": (61, 13)}
-GUEST_LOCALES = ("en_US", "en_US", "en_US", "en_GB", "es_MX", "fr_FR", "en_IN", "en_AU")
 EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com", "hotmail.com", "proton.me")
 #: Opening hours a center can keep (local wall clock); edge centers never close, so that
 #: groups cross midnight and DST changes.
@@ -88,7 +87,7 @@ def make_faker() -> Faker:
     fake = getattr(_FAKERS, "fake", None)
     if fake is None:
         _list_provider_packages_once()
-        fake = _FAKERS.fake = Faker(list(dict.fromkeys(GUEST_LOCALES)))
+        fake = _FAKERS.fake = Faker(list(LOCALES))
         for locale in fake.locales:
             fake[locale].add_provider(providers.Provider)
     return fake
@@ -103,14 +102,15 @@ def build_organization(streams: Streams, profile: str) -> tuple[Organization, tu
     org = Organization(new_uuid(rng), f"{en.last_name()} {rng.choice(('Spa', 'Med Spa', 'Salon & Spa', 'Wellness'))}")
     locations = EDGE_LOCATIONS if profile == "edge" else LOCATIONS
     chosen = _pick_locations(rng, locations)
-    centers = tuple(_build_center(streams("center", i), fake, name, zone, i, profile) for i, (name, zone) in enumerate(chosen))
+    centers = tuple(_build_center(streams("center", i), fake, name, zone, COUNTRIES[iso], i, profile)
+                    for i, (name, zone, iso) in enumerate(chosen))
     return org, centers
 
 
-def _pick_locations(rng: random.Random, locations: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+def _pick_locations(rng: random.Random, locations: tuple[tuple[str, str, str], ...]) -> list[tuple[str, str, str]]:
     while True:
         chosen = rng.sample(locations, rng.randint(3, 6))
-        if all(len({probe.astimezone(ZoneInfo(zone)).utcoffset() for _, zone in chosen}) >= 3 for probe in _SEASONS):
+        if all(len({probe.astimezone(ZoneInfo(zone)).utcoffset() for _, zone, _ in chosen}) >= 3 for probe in _SEASONS):
             return chosen
 
 
@@ -122,7 +122,8 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
-def _build_center(rng: random.Random, fake: Faker, name: str, zone: str, index: int, profile: str) -> Center:
+def _build_center(rng: random.Random, fake: Faker, name: str, zone: str, country: Country, index: int, profile: str) -> Center:
+    """A center whose prices, currency and tax are its country's (:mod:`.geography`)."""
     en = fake["en_US"]
     en.random = rng
     center_id = new_uuid(rng)
@@ -136,23 +137,23 @@ def _build_center(rng: random.Random, fake: Faker, name: str, zone: str, index: 
     services = []
     for s_name, minutes, needs_room, equipment in menu:
         add_ons = tuple(
-            Service(new_uuid(rng), a_name, _code(rng, 4), a_min, needs_room, "", "", providers.ADD_ON_PRICES[a_name])
+            Service(new_uuid(rng), a_name, _code(rng, 4), a_min, needs_room, "", "", country.price(providers.ADD_ON_PRICES[a_name]))
             for a_name, a_min in rng.sample(providers.ADD_ONS, rng.choice((0, 0, 1, 2, 3)))
         )
         shown: str | None = equipment
         if profile == "edge":
             shown = rng.choice((equipment, "", None))
         services.append(Service(new_uuid(rng), s_name, _code(rng, 4), minutes, needs_room, shown,
-                                new_uuid(rng) if equipment else "", providers.SERVICE_PRICES[s_name], add_ons))
-    products = tuple(Product(new_uuid(rng), p_name, _code(rng, 6), price) for p_name, price in rng.sample(providers.PRODUCTS, 5))
+                                new_uuid(rng) if equipment else "", country.price(providers.SERVICE_PRICES[s_name]), add_ons))
+    products = tuple(Product(new_uuid(rng), p_name, _code(rng, 6), country.price(price)) for p_name, price in rng.sample(providers.PRODUCTS, 5))
     letters = "".join(ch for ch in _ascii(name).upper() if ch.isalpha())
     prefix: str | None = f"{(letters + 'XXX')[:3]}{index + 1}"
     if profile == "edge":
         prefix = rng.choice((prefix, "", None))
     return Center(
         center_id, name, zone, ZoneInfo(zone), prefix, hours, rooms, therapists, tuple(services), products,
-        currency_id=rng.choice((148, 148, 1, 2)), tax_rate=rng.choice((0.0, 0.0625, 0.0825, 0.05, 0.18)),
-        charges_no_show=rng.random() < 0.7, late_cancel_hours=rng.choice((None, 12, 24, 24, 48)),
+        currency_id=country.currency_id, tax_rate=country.tax_rate,
+        charges_no_show=rng.random() < 0.7, late_cancel_hours=rng.choice((None, 12, 24, 24, 48)), country=country,
     )
 
 
@@ -165,46 +166,72 @@ def _build_employee(rng: random.Random, en: Faker, center_id: str, hours: tuple[
     return Employee(new_uuid(rng), _code(rng, 4), first, last, center_id, (start, start + length), off)
 
 
+#: Faker's name lists by (locale, attribute): values and cumulative weights (None: equal).
+#: Drawn with one ``rng.choices`` instead of Faker's weighted draw, which rebuilds its
+#: table on every call (most of a guest's cost when guests are built as they come).
+_NAMES: dict[tuple[str, str], tuple[tuple[str, ...], list[float] | None]] = {}
+
+
+def _name(rng: random.Random, fake: Faker, locale: str, attr: str) -> str:
+    pool = _NAMES.get((locale, attr))
+    if pool is None:
+        found = next(getattr(p, attr) for p in fake[locale].get_providers() if hasattr(p, attr))
+        if isinstance(found, dict):
+            pool = (tuple(found), list(itertools.accumulate(found.values())))
+        else:
+            pool = (tuple(found), None)
+        _NAMES[(locale, attr)] = pool
+    values, cumulative = pool
+    if cumulative is None:
+        return values[rng.randrange(len(values))]
+    return rng.choices(values, cum_weights=cumulative)[0]
+
+
 def build_guest(rng: random.Random, fake: Faker, center: Center, number: int, created: datetime, profile: str) -> Guest:
     """A guest whose every attribute comes from ``rng``: their own stream."""
     upper = profile == "edge" and rng.random() < 0.2 or rng.random() < habits.UPPER_CASE_GUID_SHARE
     guest_id = new_uuid(rng)
     if upper:
         guest_id = guest_id.upper()
+    country = center.country
     if profile == "edge" and rng.random() < 0.7:
         en = fake["en_US"]
         en.random = rng
-        first, last, locale = en.edge_first_name(), en.edge_last_name(), "en_US"
+        first, last = en.edge_first_name(), en.edge_last_name()
         email: str | None = rng.choice((None, "", _email(rng, first, last), "o'brien+spa@example.com"))
     else:
-        locale = rng.choice(GUEST_LOCALES)
-        local = fake[locale]
-        local.random = rng
-        first, last = local.first_name(), local.last_name()
+        locale = rng.choice(country.locales)
+        first, last = _name(rng, fake, locale, "first_names"), _name(rng, fake, locale, "last_names")
         email = _email(rng, first, last) if rng.random() < 0.93 else ""
-    calling, country = COUNTRIES[locale]
-    mobile = Phone(calling, "".join(str(rng.randrange(10)) for _ in range(10))) if rng.random() < 0.8 else None
+    mobile = Phone(country.phone_code, country.mobile_number(rng), country.zenoti_id) if rng.random() < 0.8 else None
     birth: str | None = None
     if rng.random() < 0.55:
         birth = (datetime(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))).strftime("%Y-%m-%dT00:00:00")
-    en = fake["en_US"]
-    en.random = rng
+    # The address is the guest's country's: a street near their center, a state of the
+    # country, a postcode of its shape.
+    home = fake[country.locales[0]]
+    home.random = rng
     has_address = rng.random() < 0.4
+    street = ""
+    if has_address:
+        street = (f"{rng.randint(1, 999)}{',' if country.number_comma else ''} "
+                  f"{_name(rng, fake, country.locales[0], 'last_names')} {rng.choice(country.street_kinds)}")
     marketing = rng.random() < 0.6
     return Guest(
         id=guest_id, number=number, code=_code(rng), center_id=center.id, center_name=center.name, created=created,
         first_name=first, middle_name="", last_name=last, email=email, mobile=mobile,
-        gender=pick_gender(rng), date_of_birth=birth, nationality_id=rng.choice((-1, -1, country)),
-        address_1=en.street_address() if has_address else "", address_2="", city=en.city() if has_address else "",
-        country_id=country, state_id=rng.randint(1, 60) if has_address else -1,
-        zip_code=en.postcode() if rng.random() < 0.6 else "",
+        gender=pick_gender(rng), date_of_birth=birth, nationality_id=rng.choice((-1, -1, country.zenoti_id)),
+        address_1=street, address_2="", city=center.name if has_address else "",
+        country_id=country.zenoti_id, state_id=rng.choice(country.states)[0] if has_address else -1,
+        zip_code=home.postcode() if rng.random() < 0.6 and country.has_postcode else "",
         preferences=Preferences(True, True, marketing, marketing, True, rng.random() < 0.5,
                                 0, 0, 0, 0, 0, True),
     )
 
 
 def pick_gender(rng: random.Random) -> int:
-    return rng.choices((0, 1, 2), weights=(20, 25, 55))[0]
+    """Zenoti's person codes: 0 female, 1 male, -1 not specified (its API refuses 2)."""
+    return rng.choices((-1, 1, 0), weights=(20, 25, 55))[0]
 
 
 def _email(rng: random.Random, first: str, last: str) -> str:

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from .geography import COUNTRIES, Country
 from .timefmt import local_text, utc_text
+from .invoice_fields import AdditionalField, additional_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +96,22 @@ class Center:
     charges_no_show: bool
     #: a cancellation this many hours before the start or later costs a fee (None: never)
     late_cancel_hours: int | None
+    #: decides currency, prices, tax and the guests' names, addresses and phones
+    country: Country = COUNTRIES["US"]
 
 
 @dataclass(frozen=True, slots=True)
 class Phone:
+    """A phone: the dialling code, the number, and Zenoti's country id (guests' phones
+    carry both codes: ``country_code`` the id, ``phone_code`` the dialling code)."""
+
     country_code: int
     number: str
+    country_id: int = -1
+
+    @property
+    def phone_code(self) -> int:
+        return self.country_code
 
     @property
     def text(self) -> str:
@@ -228,7 +240,8 @@ class InvoiceItem:
     invoice_item_id: str
     item_id: str
     name: str
-    #: 0 service, 2 product, 4 package
+    #: Zenoti's item types: 0 service, 2 product, 3 membership, 4 package, 5 day package,
+    #: 6 prepaid or gift card
     type: int
     code: str
     currency_id: int
@@ -249,6 +262,8 @@ class Transaction:
     transaction_id: str
     payment_date: str
     amount_paid: float
+    #: the tip given with this payment, on top of amount_paid (None: no tip; the key is left out)
+    tip: float | None = None
 
 
 @dataclass(slots=True)
@@ -274,6 +289,11 @@ class Invoice:
     @property
     def number_text(self) -> str:
         return str(self.number)
+
+    @property
+    def additional_fields(self) -> tuple[AdditionalField, ...] | None:
+        """The center's custom fields on this invoice, or ``None`` (most invoices)."""
+        return additional_fields(self.id)
 
     @property
     def net_price(self) -> float:
@@ -304,6 +324,8 @@ class AppointmentGroup:
     fate: str
     status: int = 0
     rebooked_source_group_id: str | None = None
+    #: every status the group has had, in order (a status reached twice is a new event)
+    history: list[int] = field(default_factory=list)
 
     @property
     def first_start(self) -> datetime:

@@ -9,8 +9,26 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-#: Guests per center when the world is built (they pre-exist: no Guest.Created for them).
-GUESTS_PER_CENTER = 120
+#: A center's guest base, per therapist it employs: a center of 7 therapists knows about
+#: 900 guests. Sized so that a returning guest books about once in three months, a regular
+#: every three weeks (see REGULAR_EVERY): few guests book more than twice a month.
+GUESTS_PER_THERAPIST = 130
+#: Every fifth guest of a base is a regular...
+REGULAR_EVERY = 5
+#: ...and regulars make this share of the returning guests' bookings: with 2.8 bookings per
+#: therapist a day, 88 % of them by returning guests, a regular books every ~21 days and
+#: any other guest every ~84 days.
+REGULAR_VISIT_SHARE = 0.5
+#: Guests built when a mid-life world is built (they pre-exist: no Guest.Created for them;
+#: memberships and packages held at the start are theirs). The rest of the base is built
+#: the first time one of them books; a fresh world (``--fresh``) starts with none.
+GUESTS_BUILT_AT_START = 120
+#: ...and the first regulars up to this many (the memberships and packages held at the
+#: start are regulars': holders come back often enough to redeem what they hold).
+REGULARS_BUILT_AT_START = 70
+#: A guest drawn to book again within this many days of their last booking does not (the
+#: draw goes to someone else): a regular's visits are weeks apart, not days.
+DAYS_BETWEEN_BOOKINGS = 10
 #: Bookings a center takes per day, on average, for each therapist it employs (a Poisson
 #: draw per center and day): a center of 7 therapists takes about 20 bookings a day.
 BOOKINGS_PER_THERAPIST = OrderedDict([("realistic", 2.8), ("edge", 2.0)])
@@ -58,17 +76,27 @@ REFUND_SHARE = 0.03
 #: Share of invoices that also sell a product at check-out.
 PRODUCT_SHARE = 0.25
 
-#: AppointmentGroup.Status codes as receivers of real traffic map them.
-STATUS_BOOKED, STATUS_CONFIRMED, STATUS_CHECKED_IN = 0, 4, 2
+#: Appointment status codes as Zenoti's API defines them: 0 new (booked), 1 closed
+#: (completed and paid), 2 checked in, 4 confirmed, -1 cancelled, -2 no-show. The world
+#: keeps these; what AppointmentGroup.Status sends for them depends on the variant
+#: ``status-1`` (:func:`emulator.actions.bookings.status_code`).
+STATUS_BOOKED, STATUS_CLOSED, STATUS_CONFIRMED, STATUS_CHECKED_IN = 0, 1, 4, 2
 STATUS_CANCELLED, STATUS_NO_SHOW = -1, -2
-#: Which status may follow which: the world asserts every move against this table.
+#: Which status may follow which: the world asserts every move against this table. A
+#: confirmed group that is edited goes back to booked (its confirmation was for the old
+#: booking); a checked-in group is closed when its invoice is paid.
 LEGAL_MOVES: dict[int, frozenset[int]] = {
     STATUS_BOOKED: frozenset({STATUS_CONFIRMED, STATUS_CHECKED_IN, STATUS_CANCELLED, STATUS_NO_SHOW}),
-    STATUS_CONFIRMED: frozenset({STATUS_CHECKED_IN, STATUS_CANCELLED, STATUS_NO_SHOW}),
-    STATUS_CHECKED_IN: frozenset(),
+    STATUS_CONFIRMED: frozenset({STATUS_BOOKED, STATUS_CHECKED_IN, STATUS_CANCELLED, STATUS_NO_SHOW}),
+    STATUS_CHECKED_IN: frozenset({STATUS_CLOSED}),
+    STATUS_CLOSED: frozenset(),
     STATUS_CANCELLED: frozenset(),
     STATUS_NO_SHOW: frozenset(),
 }
+#: Share of AppointmentGroup.Status events that carry the optional ``data.guest`` (id,
+#: names, email). Receivers read it as optional and the docs sample lacks it; no source
+#: gives a rate, so a minority, drawn per event.
+STATUS_GUEST_SHARE = 0.3
 
 #: Marketing sources of online bookings; ``None`` is the front desk.
 UTM_SOURCES: OrderedDict[str | None, int] = OrderedDict(

@@ -1,4 +1,4 @@
-"""Built worlds, kept per (seed, start, profile) and handed out as copies.
+"""Built worlds, kept per (seed, start, profile, variants, fresh) and handed out as copies.
 
 Building a world is most of what making a first event costs (hundreds of guests, each
 drawn through Faker); a copy of one already built costs a fraction of a millisecond. A
@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from . import World
+from ..variants import DEFAULT as DEFAULT_VARIANTS, Variants
 from .build import make_faker
 
 #: How many built worlds a process keeps (each a few tens of kB beside shared entities).
@@ -86,18 +87,20 @@ class Snapshot:
         return world
 
 
-_snapshots: OrderedDict[tuple[int, datetime, str], Snapshot | None] = OrderedDict()
+_snapshots: OrderedDict[tuple[Any, ...], Snapshot | None] = OrderedDict()
 _lock = threading.Lock()
 
 
-def built_world(seed: int, start: datetime, profile: str = "realistic") -> World:
-    """The world of ``(seed, start, profile)`` as built, before anything happened in it.
+def built_world(seed: int, start: datetime, profile: str = "realistic", variants: Variants = DEFAULT_VARIANTS,
+                fresh: bool = False) -> World:
+    """The world of ``(seed, start, profile, variants, fresh)`` as built, before anything
+    happened in it.
 
     The first request builds it as :class:`World` does. From the second on, the world is
     a copy of one built once (kept for the last :data:`KEEP` keys): a command run once
     pays nothing for keeping it.
     """
-    key = (seed, start, profile)
+    key = (seed, start, profile, variants, fresh)
     with _lock:
         known = key in _snapshots
         snapshot = _snapshots.get(key)
@@ -105,7 +108,7 @@ def built_world(seed: int, start: datetime, profile: str = "realistic") -> World
             _snapshots.move_to_end(key)
     if snapshot is not None:
         return snapshot.copy()
-    world = World(seed, start, profile)
+    world = World(seed, start, profile, variants, fresh=fresh)
     if known:
         snapshot = Snapshot(world)  # bytes and frozen entities: ``world`` itself can go out
     with _lock:

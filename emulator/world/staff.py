@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from faker import Faker
 
-from .build import COUNTRIES, _ascii
+from .build import _ascii
 from .entities import Center, Employee, Phone
 from .randomness import new_uuid
 
@@ -33,20 +33,6 @@ JOBS: tuple[tuple[str, bool], ...] = (
 #: Zenoti's culture ids seen in the samples (54, 44) and a few more of the same kind.
 CULTURE_IDS = (54, 54, 54, 44, 31, 9)
 COMPANY_NAMES = ("Serenity Spa Group", "KQA", "Glow Holdings")
-
-
-def _locale(center: Center) -> str:
-    """The locale of a center's staff, from its zone: phone codes and country ids follow it."""
-    zone = center.zone_name
-    if zone.startswith("America/"):
-        return "en_US"
-    if zone.startswith("Europe/"):
-        return "en_GB"
-    if zone == "Asia/Kolkata":
-        return "en_IN"
-    if zone.startswith(("Australia/", "Pacific/Chatham")):
-        return "en_AU"
-    return "en_US"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +97,14 @@ class StaffMember:
 
 def make_profile(rng: random.Random, employee: Employee, center: Center, job: tuple[str, bool], start_date: str) -> StaffMember:
     """The profile of ``employee``, every value drawn from ``rng`` (the employee's stream)."""
-    calling, country = COUNTRIES[_locale(center)]
+    country = center.country
     user = f"{_ascii(employee.first_name).lower()}.{_ascii(employee.last_name).lower()}".replace(" ", "").replace("'", "")
     email = f"{user or 'staff'}@{_ascii(center.name).lower().replace(' ', '').replace('.', '').replace(chr(39), '')}spa.com"
-    number = "".join(str(rng.randrange(10)) for _ in range(10)) if rng.random() < 0.7 else ""
+    number = country.mobile_number(rng) if rng.random() < 0.7 else ""
     return StaffMember(
-        employee=employee, email=email, mobile=Phone(calling, number), gender=rng.choice((-1, 0, 1, 2, 2)),
-        job_id=new_uuid(rng), job_name=job[0], bookable=job[1], start_date=start_date, country_id=country,
-        state_id=rng.randint(1, 300), culture_id=rng.choice(CULTURE_IDS), company_name=rng.choice(COMPANY_NAMES),
+        employee=employee, email=email, mobile=Phone(country.phone_code, number), gender=rng.choice((-1, 0, 1, 0, 0)),
+        job_id=new_uuid(rng), job_name=job[0], bookable=job[1], start_date=start_date, country_id=country.zenoti_id,
+        state_id=rng.choice(country.states)[0], culture_id=rng.choice(CULTURE_IDS), company_name=rng.choice(COMPANY_NAMES),
         show_in_catalog=rng.random() < 0.6,
     )
 
