@@ -93,13 +93,15 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array on stdout instead of a table.")
 def event_types_command(as_json: bool) -> None:
     """List every event type the emulator knows: its resource, schema file and the
-    published sample it was checked against."""
+    published sample it was checked against. Types marked "reported" were seen handled
+    by receivers of real traffic but are not in Zenoti's docs (no published sample);
+    --variant reported-events=off leaves them out of every stream."""
     from ..registry import default_registry, schema_dir
 
     root = schema_dir()
     rows = [
         {"name": kind.name, "resource": kind.resource, "schema": str(kind.schema_path.relative_to(root.parent)),
-         "sample": kind.schema.get("x-doc-sample"), "description": kind.schema.get("description", "")}
+         "sample": kind.schema.get("x-doc-sample"), "reported": kind.reported, "description": kind.schema.get("description", "")}
         for kind in sorted(default_registry().values(), key=lambda k: (k.resource, k.name))
     ]
     if as_json:
@@ -107,7 +109,7 @@ def event_types_command(as_json: bool) -> None:
         return
     width = max(len(r["name"]) for r in rows)
     for row in rows:
-        click.echo(f"{row['name']:<{width}}  {row['schema']}  {row['sample'] or '-'}")
+        click.echo(f"{row['name']:<{width}}  {row['schema']}  {row['sample'] or ('reported (not in the docs)' if row['reported'] else '-')}")
 
 
 @cli.command("variants", short_help="Facts receivers disagree on, each with its default, choices and evidence.")
