@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import operator
 from typing import Any
 
 import click
@@ -11,7 +13,8 @@ from click.core import ParameterSource
 
 from . import cli
 from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
-from .params import AssignmentParam, CoreParam, EventTypeParam, TimestampParam, variant_option, variants_from
+from .params import (AssignmentParam, CoreParam, EventTypeParam, TimestampParam, disorder_from, disorder_options,
+                     variant_option, variants_from)
 
 FORMATS = ("jsonl", "json", "pretty")
 
@@ -45,14 +48,15 @@ class PaceParam(CoreParam):
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Without --target: write to FILE.")
 @click.option("--pace", type=PaceParam(), default="fast", show_default=True,
               help="With --target: fast (as fast as the receiver takes them), real (the simulated clock's own speed) or X simulated seconds per real second.")
+@disorder_options
 @functools.partial(delivery_options, target_required=False)
 @db_option
 @json_option
 @click.pass_context
 def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float, event_types: tuple[str, ...], profile: str,
                      assignments: tuple[Any, ...], no_validate: bool, variants: tuple[tuple[str, str], ...],
-                     fmt: str | None, output: str | None,
-                     pace: float | None, db: str | None, as_json: bool, **delivery: Any) -> None:
+                     fmt: str | None, output: str | None, pace: float | None, disorder: str | None,
+                     disorder_seed: int | None, db: str | None, as_json: bool, **delivery: Any) -> None:
     """Run one seeded Zenoti organization for --days from --now and print (or deliver
     with --target) every event it emits, in the order they happen: guests created and
     updated, groups booked, confirmed, checked in, appointments started and completed,
@@ -61,32 +65,53 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
     The calendar starts empty at --now, so every booking, appointment and invoice an
     event mentions was created earlier in the stream. The same --seed and --now give
     byte-identical output. With --target, events go out one at a time (-c 1) so the
-    receiver sees them in order, unless -c says otherwise.
+    receiver sees them in order, unless -c says otherwise. With --disorder, some are
+    duplicated (same bytes), overtaken or held back as Zenoti's retries do, printed or
+    sent in that order; what was done is summed up on stderr at the end.
 
     \b
     Examples:
       zenoti-emulator simulate --seed 7 --now 2024-07-25T08:00:00Z --days 1
       zenoti-emulator simulate --seed 7 --days 7 -e AppointmentGroup.Status -o status.jsonl
       zenoti-emulator simulate --seed 7 -t http://127.0.0.1:9000/hook --pace 3600
+      zenoti-emulator simulate --seed 7 -t http://127.0.0.1:9000/hook --disorder duplicates=0.1,reorder=0.05
     """
     from ..generate import simulate_events
 
+    spec = disorder_from(disorder, disorder_seed, seed)  # a bad --disorder fails before the world is built
     stream = simulate_events(seed=seed, now=now, days=days, types=list(event_types) or None, profile=profile,
                              overrides=list(assignments), validate=not no_validate, variants=variants_from(variants))
-    if delivery["target"] is not None:
-        from ..pacing import paced
-        from ..store import Store
+    report = None
+    items: Any = stream
+    when: Any = None
+    if spec is not None:
+        from ..disorder import Report, disorder_stream
+        from ..pacing import event_moment
 
-        if ctx.get_parameter_source("concurrency") is ParameterSource.DEFAULT:
-            delivery["concurrency"] = 1
-        with Store(db) as store:
-            # A paced stream goes out as it falls due, not 64 at a time.
-            fire_events(store, paced(stream, pace), None, Delivery.from_options(**delivery), label="simulate",
-                        as_json=as_json, db=db, batch=64 if pace is None else 1)
-        return
-    from .generate import print_events
+        if disorder_seed is None and seed is None:
+            spec = dataclasses.replace(spec, seed=stream.seed)  # the world's drawn seed replays both
+        report = Report(spec)
+        items = disorder_stream(stream, spec, event_moment, report)
+        when = operator.attrgetter("due")
+    try:
+        if delivery["target"] is not None:
+            from ..pacing import paced
+            from ..store import Store
 
-    print_events(stream, fmt, output, f"event(s) over {days:g} day(s)")
+            if ctx.get_parameter_source("concurrency") is ParameterSource.DEFAULT:
+                delivery["concurrency"] = 1
+            due = paced(items, pace) if when is None else (d.event for d in paced(items, pace, when=when))
+            with Store(db) as store:
+                # A paced stream goes out as it falls due, not 64 at a time.
+                fire_events(store, due, None, Delivery.from_options(**delivery), label="simulate",
+                            as_json=as_json, db=db, batch=64 if pace is None else 1)
+            return
+        from .generate import print_events
+
+        print_events(items if when is None else (d.event for d in items), fmt, output, f"event(s) over {days:g} day(s)")
+    finally:
+        if report is not None:
+            click.echo(report.tally(), err=True)
 
 
 @cli.command("event-types", short_help="Every event type, with its schema file and docs sample.")
