@@ -33,6 +33,7 @@ from .variants import DEFAULT as DEFAULT_VARIANTS
 from .variants import Variants, coerce, select, sends
 from .world import PROFILES, World
 from .world.build import make_faker
+from .world.snapshot import built_world
 from .world.timefmt import event_timestamp_text, utc_text
 
 UTC = timezone.utc
@@ -141,7 +142,9 @@ class EventStream:
         self.profile = profile
         self.validate = validate
         self.overrides = [(overrides_module.parse_path(p) if isinstance(p, str) else tuple(p), v) for p, v in overrides]
-        self.world = World(self.seed, start, profile, self.variants)
+        self.world = built_world(self.seed, start, profile)
+        # Building does not depend on the variants: the copy takes this stream's readings.
+        self.world.variants = self.variants
         self.simulation = Simulation(self.world)
         self.project = Projector(self.world)
         self._emissions = self.simulation.run(until)
@@ -159,12 +162,18 @@ class EventStream:
     def make(self, kind: EventType, emission: Emission, overrides: Sequence[tuple[Any, Any]] = ()) -> dict[str, Any]:
         """One emission as Zenoti's payload: projected, overridden (``overrides`` first, then
         the stream's own), and checked against its schema. Scenarios make their steps' events here."""
-        event = self.project(kind, emission)
+        return self.finish(kind, self.project(kind, emission), overrides)
+
+    def finish(self, kind: EventType, event: dict[str, Any], overrides: Sequence[tuple[Any, Any]] = (),
+               validate: bool | None = None) -> dict[str, Any]:
+        """A projected event, overridden (``overrides``, then the stream's own) and checked
+        against its schema (``validate``: the stream's setting when None). The pytest
+        fixture finishes copies of events it projected once."""
         if overrides:
             overrides_module.apply(event, overrides)
         if self.overrides:
             overrides_module.apply(event, self.overrides)
-        if self.validate and not kind.is_valid(event):
+        if (self.validate if validate is None else validate) and not kind.is_valid(event):
             self._refuse(kind, event, bool(overrides))
         return event
 
