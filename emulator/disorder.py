@@ -18,8 +18,9 @@ says what was done to which.
 
 from __future__ import annotations
 
+import heapq
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -102,6 +103,12 @@ class Report:
                 f"duplicated {_places(self.duplicated)}, reordered {_places(self.reordered)}, delayed {_places(self.delayed)}.")
 
 
+    def tally(self) -> str:
+        """:meth:`summary` in counts, for a stream whose positions are too many to list."""
+        return (f"Disorder {self.disorder.describe()}: {self.events} events, {self.events + len(self.duplicated)} deliveries; "
+                f"duplicated {len(self.duplicated)}, reordered {len(self.reordered)}, delayed {len(self.delayed)}.")
+
+
 def _places(indexes: Sequence[int]) -> str:
     return "none" if not indexes else "#" + ", #".join(str(i + 1) for i in indexes)
 
@@ -134,3 +141,67 @@ def disorder(events: Sequence[tuple[datetime, dict[str, Any]]], spec: Disorder) 
     out.sort(key=lambda d: (d.due, d.index, d.copy))
     report.order = [d.index for d in out]
     return out, report
+
+
+def disorder_stream(events: Iterable[dict[str, Any]], spec: Disorder, when: Callable[[dict[str, Any]], datetime],
+                    report: Report | None = None) -> Iterator[Delivery]:
+    """:func:`disorder` for a stream too long to hold (``simulate``, ``fire``): the same
+    deliveries in the same order for the same events, made as the events come.
+
+    An event's final due time is known once the run of events that overtake one another
+    ends; a delivery goes out once nothing still to come can fall due before it (every
+    event is due no earlier than its own moment, ``when(event)``, and moments never go
+    back). Memory holds what a retry delay spans, not the stream. ``report`` (when given)
+    counts what was done; its ``order`` stays empty, as the stream has no end.
+    """
+    rng = random.Random(f"disorder:{spec.seed}")
+    rng_copies = random.Random(f"disorder-copies:{spec.seed}")
+    heap: list[tuple[datetime, int, int, dict[str, Any]]] = []
+    #: events whose final due time is not known yet: (index, due, event, moment, duplicated),
+    #: each but the last overtaken by the next
+    run: list[tuple[int, datetime, dict[str, Any], datetime, bool]] = []
+
+    def settle() -> None:
+        """The run ends: last first, each overtaken event goes after its successor's final time."""
+        later: datetime | None = None
+        final = []
+        for index, due, event, _, duplicated in reversed(run):
+            if later is not None:
+                due = max(due, later) + timedelta(microseconds=1)
+            later = due
+            final.append((index, due, event, duplicated))
+        for index, due, event, duplicated in reversed(final):  # copies drawn in story order, as disorder() does
+            heapq.heappush(heap, (due, index, 0, event))
+            if duplicated:
+                heapq.heappush(heap, (due + timedelta(seconds=rng_copies.choice(RETRY_DELAYS)), index, 1, event))
+        run.clear()
+
+    overtaken = False
+    for index, event in enumerate(events):
+        moment = when(event)
+        if run and not overtaken:
+            settle()
+        # Four draws per event whatever the rates, as disorder() draws them.
+        dup, over, late, wait = rng.random(), rng.random(), rng.random(), rng.choice(RETRY_DELAYS)
+        due = moment + timedelta(seconds=wait) if late < spec.delay else moment
+        run.append((index, due, event, moment, dup < spec.duplicates))
+        overtaken = over < spec.reorder
+        if report is not None:
+            report.events += 1
+            if late < spec.delay:
+                report.delayed.append(index)
+            if overtaken:
+                report.reordered.append(index)
+            if dup < spec.duplicates:
+                report.duplicated.append(index)
+        bound = run[0][3]  # nothing unsettled or still to come is due before this
+        while heap and heap[0][0] <= bound:
+            due_at, i, copy, e = heapq.heappop(heap)
+            yield Delivery(i, copy, due_at, e)
+    if run:
+        if overtaken and report is not None:
+            report.reordered.pop()  # the last event has no successor to be overtaken by
+        settle()
+    while heap:
+        due_at, i, copy, e = heapq.heappop(heap)
+        yield Delivery(i, copy, due_at, e)

@@ -76,6 +76,8 @@ class Projector:
         self.seed = str(world.seed).encode()
         self.profile = world.profile
         self.variants = world.variants
+        #: each type's compiled fill under this world's variants (a dict lookup per event)
+        self._fills: dict[EventType, Filler] = {}
         self.ids = ObjectIds(world.streams("machine").getrandbits(40))
         self.fake = make_faker()["en_US"]
 
@@ -90,7 +92,10 @@ class Projector:
         event = SimpleNamespace(id=call_id, event_id=event_id, created=utc_text(moment), timestamp=timestamp)
         context = SimpleNamespace(**emission.context, event=event)
         fill = Fill(functools.partial(self.streams, "event", emission.key), self.fake, self.profile, [context])
-        payload: dict[str, Any] = _compiled(kind, self.variants)(fill)
+        compiled = self._fills.get(kind)
+        if compiled is None:
+            compiled = self._fills[kind] = _compiled(kind, self.variants)
+        payload: dict[str, Any] = compiled(fill)
         return payload
 
 

@@ -39,6 +39,15 @@ def _moment(event: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(str(event["event_timestamp"])[:26])
 
 
+def event_moment(event: dict[str, Any]) -> datetime:
+    """When an event happened, from its ``event_timestamp`` (naive UTC); the earliest time
+    when a ``--set`` made it unreadable (disorder then delivers it as soon as it can)."""
+    try:
+        return _moment(event)
+    except (KeyError, TypeError, ValueError):
+        return datetime.min
+
+
 def paced(events: Iterable[dict[str, Any]], speed: float | None, *, clock: Callable[[], float] = time.monotonic,
           sleep: Callable[[float], None] = time.sleep,
           when: Callable[[Any], datetime] = _moment) -> Iterator[Any]:

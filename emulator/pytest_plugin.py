@@ -170,6 +170,9 @@ class ZenotiEmulator:
 
         if count < 0:
             raise UsageError(f"count must be 0 or more, not {count}.")
+        from .variants import coerce
+
+        chosen = coerce(variants)
         moment = parse_now(now) if isinstance(now, str) else now or self.session.start
         overrides = [(parse_path(path), value) for path, value in (set or {}).items()]
         chosen = coerce(variants)

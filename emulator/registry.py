@@ -134,16 +134,17 @@ class EventType:
         return self.name.split(".")[0]
 
     @property
+    def reported(self) -> bool:
+        """Seen in receivers of real traffic but not in Zenoti's docs (``x-reported``): sent
+        only under ``--variant reported-events=on``, marked so in ``event-types``."""
+        return bool(self.source.get("x-reported"))
+
+    @property
     def schema(self) -> dict[str, Any]:
         """The schema as one self-contained document (every ``$ref`` into its own ``$defs``)."""
         if self.bundled is None:
             self.bundled = self.source if self.catalog is None else bundle(self.catalog, self.source)
         return self.bundled
-
-    def reported(self) -> bool:
-        """Seen in receivers of real traffic but not in Zenoti's docs (``x-reported``): sent
-        only under ``--variant reported-events=on``, marked so in ``event-types``."""
-        return bool(self.source.get("x-reported"))
 
     @property
     def resolved(self) -> dict[str, Any]:

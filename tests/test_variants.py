@@ -22,7 +22,8 @@ from emulator.generate import simulate_events
 from emulator.registry import default_registry
 from emulator.variants import DEFAULT, VARIANTS, Variants
 
-from .web_support import app, client  # noqa: F401  (fixtures)
+from .receivers import Receiver
+from .web_support import LiveServer, app, client, live  # noqa: F401  (fixtures)
 
 NOW = datetime(2024, 7, 25, 8, tzinfo=timezone.utc)
 CLI = str(Path(sys.executable).with_name("zenoti-emulator"))
@@ -122,6 +123,20 @@ def test_api_generate_and_list_take_variants(client: FlaskClient) -> None:  # no
     wrong = client.post("/api/events/generate", json={**body, "variants": {"status-1": "maybe"}})
     assert wrong.status_code == 400
     assert "variants" in json.dumps(wrong.get_json())
+
+
+def test_api_scenario_run_plays_the_story_under_the_variants(live: LiveServer) -> None:  # noqa: F811
+    with Receiver() as rx:
+        response = live.post("/api/scenarios/late-cancel/run", json={"seed": 3, "now": "2024-07-25T08:00:00Z", "target": {"url": rx.url},
+                                                                      "variants": {"status-1": "cancelled"}})
+        assert response.status_code == 202, response.json()
+        count = len(response.json()["events"])
+        rx.wait_for(count)
+        codes = [json.loads(r.body)["data"]["appointment_group_status"] for r in rx.requests
+                 if json.loads(r.body)["event_type"] == "AppointmentGroup.Status"]
+    assert codes[-1] == 1, "the cancellation reads 1 under status-1=cancelled"
+    wrong = live.post("/api/scenarios/late-cancel/run", json={"variants": {"nosuch": "x"}})
+    assert wrong.status_code == 400
 
 
 def test_the_pytest_fixture_takes_variants(zenoti_emulator: Any) -> None:

@@ -329,6 +329,15 @@ def _utm(rng: random.Random) -> tuple[str | None, str | None]:
     return source, pick(rng, habits.UTM_MEDIUMS)
 
 
+def release(world: World, group: AppointmentGroup) -> None:
+    """Free the group's therapists and rooms (a cancellation, a no-show, a deletion)."""
+    for appointment, block_end in _blocks(group.appointments):
+        world.calendar.release(appointment.therapist.id, appointment.start, block_end)
+        if appointment.room is not None:
+            world.calendar.release(appointment.room.id, appointment.start, block_end)
+        _mark(world, appointment, block_end, False)
+
+
 def status_code(world: World, status: int) -> int | None:
     """The code AppointmentGroup.Status sends for the world's ``status`` (Zenoti's API
     codes), or ``None`` when none is sent. Under the variant ``status-1=cancelled`` (one
@@ -353,11 +362,7 @@ def set_status(world: World, group: AppointmentGroup, status: int, moment: datet
     group.history.append(status)
     center = group.center
     if status in (habits.STATUS_CANCELLED, habits.STATUS_NO_SHOW):
-        for appointment, block_end in _blocks(group.appointments):
-            world.calendar.release(appointment.therapist.id, appointment.start, block_end)
-            if appointment.room is not None:
-                world.calendar.release(appointment.room.id, appointment.start, block_end)
-            _mark(world, appointment, block_end, False)
+        release(world, group)
     late = center.late_cancel_hours is not None and group.first_start - moment <= timedelta(hours=center.late_cancel_hours)
     code = status_code(world, status)
     again = group.history.count(status) - 1

@@ -26,7 +26,8 @@ from ..shown import printable, safe
 from ..urls import redact_url
 from . import cli
 from .hints import PER_EVENT_MAX
-from .params import CoreParam, IdParam, IntParam, SecondsParam, TimeScaleParam, events_from_options, generation_options
+from .params import (CoreParam, IdParam, IntParam, SecondsParam, TimeScaleParam, disorder_from, disorder_options,
+                     disordered, events_from_options, generation_options)
 
 # rich, requests (under ..delivery) and sqlite3 (under ..store) load when a command runs,
 # not when the CLI starts: `--help` and shell completion build every command's options.
@@ -545,11 +546,12 @@ def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery
 @click.option("--from-file", "from_files", multiple=True, type=click.Path(), metavar="PATH",
               help="Send recorded events instead of generated ones, byte for byte (re-signed with --secret): "
                    "a file of one event, JSON Lines, a HAR, or a folder such as `captures export` writes. Repeatable.")
+@disorder_options
 @db_option
 @json_option
 def fire_command(event_type: str, count: int, seed: int | None, now: Any, assignments: tuple[Any, ...], profile: str,
-                 no_validate: bool, variants: tuple[tuple[str, str], ...], fresh: bool, ping: bool, from_files: tuple[str, ...], db: str | None, as_json: bool,
-                 **delivery: Any) -> None:
+                 no_validate: bool, variants: tuple[tuple[str, str], ...], fresh: bool, ping: bool, from_files: tuple[str, ...],
+                 disorder: str | None, disorder_seed: int | None, db: str | None, as_json: bool, **delivery: Any) -> None:
     """Generate EVENT_TYPE events like `generate` and deliver them to --target.
 
     Each event is sent as its exact signed bytes, retried up to 5 times with backoff
@@ -564,9 +566,12 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --time-scale 600 --no-wait
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --ping
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --from-file relayed/
+      zenoti-emulator fire -t http://127.0.0.1:9000/hook -n 50 --disorder duplicates=0.2,reorder=0.1
     """
     from ..store import Store
 
+    spec = disorder_from(disorder, disorder_seed, seed)
+    report = None
     if from_files and assignments:
         raise UsageError("--set changes generated events; --from-file sends recorded bytes as they are. Use one or the other.")
     settings = Delivery.from_options(**delivery)
@@ -583,8 +588,16 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
         else:
             # The first event is made now: a --set that breaks the schema fails before any send.
             events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate, variants, fresh)
-        fire_events(store, events, None if from_files else count, settings, label="fire", as_json=as_json, db=db,
-                    made="read" if from_files else "generated")
+        total = None if from_files else count
+        if spec is not None:
+            events, report = disordered(iter(events), spec)
+            total = None  # duplicates add deliveries
+        try:
+            fire_events(store, events, total, settings, label="fire", as_json=as_json, db=db,
+                        made="read" if from_files else "generated")
+        finally:
+            if report is not None:
+                click.echo(report.tally(), err=True)
 
 
 def _until_error(events: Iterable[Any], errors: list[EmulatorError]) -> Iterator[Any]:

@@ -174,6 +174,46 @@ def variants_from(pairs: tuple[tuple[str, str], ...]) -> Any:
     return Variants.of(dict(pairs))
 
 
+def disorder_options(func: F) -> F:
+    """``--disorder KIND=RATE,...`` and ``--disorder-seed``: at-least-once delivery on purpose
+    (:mod:`emulator.disorder`), the same options on ``scenario run``, ``simulate`` and ``fire``."""
+    decorators = [
+        click.option("--disorder", default=None, metavar="KIND=RATE,...",
+                     help="Deliver as at-least-once does: duplicates=R (some events twice, same bytes), reorder=R (overtaken "
+                          "by the next), delay=R (held back by a retry delay). Rates from 0 to 1. Off when omitted."),
+        click.option("--disorder-seed", type=int, default=None, help="Seed of the disorder (default: --seed): replays one order exactly."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def disorder_from(disorder: str | None, disorder_seed: int | None, seed: int | None) -> Any:
+    """The :class:`~emulator.disorder.Disorder` the options ask for, or ``None`` (off)."""
+    from ..errors import UsageError
+
+    if disorder is None:
+        if disorder_seed is not None:
+            raise UsageError("--disorder-seed chooses which events --disorder touches: give --disorder too, e.g. --disorder duplicates=0.2.")
+        return None
+    import secrets
+
+    from ..disorder import parse_disorder
+
+    chosen = disorder_seed if disorder_seed is not None else seed
+    return parse_disorder(disorder, secrets.randbits(63) if chosen is None else chosen)
+
+
+def disordered(events: Iterator[dict[str, Any]], spec: Any) -> tuple[Iterator[dict[str, Any]], Any]:
+    """``events`` in the order ``spec`` delivers them (duplicates included), lazily, with the
+    :class:`~emulator.disorder.Report` that fills as they go."""
+    from ..disorder import Report, disorder_stream
+    from ..pacing import event_moment
+
+    report = Report(spec)
+    return (d.event for d in disorder_stream(events, spec, event_moment, report)), report
+
+
 def generation_options(func: F) -> F:
     """EVENT_TYPE, --count, --seed, --now, --set, --profile, --no-validate, --variant and --fresh."""
     decorators = [

@@ -13,7 +13,7 @@ from click.core import ParameterSource
 from ..defaults import PROFILES
 from . import cli
 from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
-from .params import AssignmentParam, TimestampParam, variant_option, variants_from, fresh_option
+from .params import AssignmentParam, TimestampParam, disorder_from, disorder_options, fresh_option, variant_option, variants_from
 from .world import FORMATS, PaceParam
 
 if TYPE_CHECKING:
@@ -66,19 +66,12 @@ def _stage(name: str, seed: int | None, now: Any, profile: str, assignments: tup
            variants: tuple[tuple[str, str], ...] = (), fresh: bool = False, disorder: str | None = None, disorder_seed: int | None = None) -> Run:
     from ..scenario import load, stage
 
-    if disorder_seed is not None and disorder is None:
-        from ..errors import UsageError
-
-        raise UsageError("--disorder-seed chooses which events --disorder touches: give --disorder too, e.g. --disorder duplicates=0.2.")
-    scenario = load(name)
-    spec = None
-    if disorder is not None:
+    if disorder is not None and seed is None:
         import secrets
 
-        from ..disorder import parse_disorder
-
-        seed = secrets.randbits(63) if seed is None else seed
-        spec = parse_disorder(disorder, seed if disorder_seed is None else disorder_seed)
+        seed = secrets.randbits(63)  # the story's seed is the disorder's unless told
+    spec = disorder_from(disorder, disorder_seed, seed)
+    scenario = load(name)
     return stage(scenario, seed=seed, now=now, profile=profile, overrides=list(assignments), validate=not no_validate,
                  disorder=spec, variants=variants_from(variants), fresh=fresh)
 
@@ -136,10 +129,7 @@ def _other(row: dict[str, Any]) -> str:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Without --target: write to FILE.")
 @click.option("--pace", type=PaceParam(), default="fast", show_default=True,
               help="With --target: fast, real (the story's own clock) or X simulated seconds per real second.")
-@click.option("--disorder", default=None, metavar="KIND=RATE,...",
-              help="Deliver as at-least-once does: duplicates=R (some events twice, same bytes), reorder=R (overtaken "
-                   "by the next), delay=R (held back by a retry delay). Rates from 0 to 1.")
-@click.option("--disorder-seed", type=int, default=None, help="Seed of the disorder (default: --seed): replays one order exactly.")
+@disorder_options
 @functools.partial(delivery_options, target_required=False)
 @db_option
 @json_option

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import operator
 from typing import Any
 
 import click
@@ -11,7 +13,8 @@ from click.core import ParameterSource
 
 from . import cli
 from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
-from .params import AssignmentParam, CoreParam, EventTypeParam, TimestampParam, variant_option, variants_from, fresh_option
+from .params import (AssignmentParam, CoreParam, EventTypeParam, TimestampParam, disorder_from, disorder_options,
+                     fresh_option, variant_option, variants_from)
 
 FORMATS = ("jsonl", "json", "pretty")
 
@@ -46,14 +49,15 @@ class PaceParam(CoreParam):
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Without --target: write to FILE.")
 @click.option("--pace", type=PaceParam(), default="fast", show_default=True,
               help="With --target: fast (as fast as the receiver takes them), real (the simulated clock's own speed) or X simulated seconds per real second.")
+@disorder_options
 @functools.partial(delivery_options, target_required=False)
 @db_option
 @json_option
 @click.pass_context
 def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float, event_types: tuple[str, ...], profile: str,
                      assignments: tuple[Any, ...], no_validate: bool, variants: tuple[tuple[str, str], ...], fresh: bool,
-                     fmt: str | None, output: str | None,
-                     pace: float | None, db: str | None, as_json: bool, **delivery: Any) -> None:
+                     fmt: str | None, output: str | None, pace: float | None, disorder: str | None,
+                     disorder_seed: int | None, db: str | None, as_json: bool, **delivery: Any) -> None:
     """Run one seeded Zenoti organization for --days from --now and print (or deliver
     with --target) every event it emits, in the order they happen: guests created and
     updated, groups booked, confirmed, checked in, appointments started and completed,
@@ -63,45 +67,68 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
     event mentions was created earlier in the stream; with --fresh the account is empty
     too, so every guest, employee, membership and package is. The same --seed and --now give
     byte-identical output. With --target, events go out one at a time (-c 1) so the
-    receiver sees them in order, unless -c says otherwise.
+    receiver sees them in order, unless -c says otherwise. With --disorder, some are
+    duplicated (same bytes), overtaken or held back as Zenoti's retries do, printed or
+    sent in that order; what was done is summed up on stderr at the end.
 
     \b
     Examples:
       zenoti-emulator simulate --seed 7 --now 2024-07-25T08:00:00Z --days 1
       zenoti-emulator simulate --seed 7 --days 7 -e AppointmentGroup.Status -o status.jsonl
       zenoti-emulator simulate --seed 7 -t http://127.0.0.1:9000/hook --pace 3600
+      zenoti-emulator simulate --seed 7 -t http://127.0.0.1:9000/hook --disorder duplicates=0.1,reorder=0.05
     """
     from ..generate import simulate_events
 
+    spec = disorder_from(disorder, disorder_seed, seed)  # a bad --disorder fails before the world is built
     stream = simulate_events(seed=seed, now=now, days=days, types=list(event_types) or None, profile=profile,
                              overrides=list(assignments), validate=not no_validate, variants=variants_from(variants), fresh=fresh)
-    if delivery["target"] is not None:
-        from ..pacing import paced
-        from ..store import Store
+    report = None
+    items: Any = stream
+    when: Any = None
+    if spec is not None:
+        from ..disorder import Report, disorder_stream
+        from ..pacing import event_moment
 
-        if ctx.get_parameter_source("concurrency") is ParameterSource.DEFAULT:
-            delivery["concurrency"] = 1
-        with Store(db) as store:
-            # A paced stream goes out as it falls due, not 64 at a time.
-            fire_events(store, paced(stream, pace), None, Delivery.from_options(**delivery), label="simulate",
-                        as_json=as_json, db=db, batch=64 if pace is None else 1)
-        return
-    from .generate import print_events
+        if disorder_seed is None and seed is None:
+            spec = dataclasses.replace(spec, seed=stream.seed)  # the world's drawn seed replays both
+        report = Report(spec)
+        items = disorder_stream(stream, spec, event_moment, report)
+        when = operator.attrgetter("due")
+    try:
+        if delivery["target"] is not None:
+            from ..pacing import paced
+            from ..store import Store
 
-    print_events(stream, fmt, output, f"event(s) over {days:g} day(s)")
+            if ctx.get_parameter_source("concurrency") is ParameterSource.DEFAULT:
+                delivery["concurrency"] = 1
+            due = paced(items, pace) if when is None else (d.event for d in paced(items, pace, when=when))
+            with Store(db) as store:
+                # A paced stream goes out as it falls due, not 64 at a time.
+                fire_events(store, due, None, Delivery.from_options(**delivery), label="simulate",
+                            as_json=as_json, db=db, batch=64 if pace is None else 1)
+            return
+        from .generate import print_events
+
+        print_events(items if when is None else (d.event for d in items), fmt, output, f"event(s) over {days:g} day(s)")
+    finally:
+        if report is not None:
+            click.echo(report.tally(), err=True)
 
 
 @cli.command("event-types", short_help="Every event type, with its schema file and docs sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array on stdout instead of a table.")
 def event_types_command(as_json: bool) -> None:
     """List every event type the emulator knows: its resource, schema file and the
-    published sample it was checked against."""
+    published sample it was checked against. Types marked "reported" were seen handled
+    by receivers of real traffic but are not in Zenoti's docs (no published sample);
+    --variant reported-events=off leaves them out of every stream."""
     from ..registry import default_registry, schema_dir
 
     root = schema_dir()
     rows = [
         {"name": kind.name, "resource": kind.resource, "schema": str(kind.schema_path.relative_to(root.parent)),
-         "sample": kind.schema.get("x-doc-sample"), "description": kind.schema.get("description", "")}
+         "sample": kind.schema.get("x-doc-sample"), "reported": kind.reported, "description": kind.schema.get("description", "")}
         for kind in sorted(default_registry().values(), key=lambda k: (k.resource, k.name))
     ]
     if as_json:
@@ -109,7 +136,7 @@ def event_types_command(as_json: bool) -> None:
         return
     width = max(len(r["name"]) for r in rows)
     for row in rows:
-        click.echo(f"{row['name']:<{width}}  {row['schema']}  {row['sample'] or '-'}")
+        click.echo(f"{row['name']:<{width}}  {row['schema']}  {row['sample'] or ('reported (not in the docs)' if row['reported'] else '-')}")
 
 
 @cli.command("variants", short_help="Facts receivers disagree on, each with its default, choices and evidence.")
