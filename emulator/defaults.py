@@ -34,3 +34,13 @@ FAILURE_UNITS: tuple[str, ...] = ("attempt", "event")
 DEFAULT_EVENT_TYPE = "AppointmentGroup.Created"
 PROFILES: tuple[str, ...] = ("realistic", "edge")
 REPORT_FORMATS: tuple[str, ...] = ("text", "json", "junit")
+
+# -- Zenoti's read API (``api``, ``serve``) ---------------------------------------------
+
+#: The key ``Authorization: apikey`` takes when none is set: documented, so a receiver's
+#: test can hard-code it.
+DEFAULT_API_KEY = "zenoti-emulator-key"
+#: The longest latency the API may add before an answer, in seconds.
+MAX_API_LATENCY = 60.0
+#: The highest rate limit, in calls per minute per key.
+MAX_API_RATE_LIMIT = 1_000_000

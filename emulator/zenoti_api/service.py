@@ -33,6 +33,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from .. import defaults
 from .answers import Answers
 from .ledger import Ledger
 
@@ -43,11 +44,10 @@ DEFAULT_PAGE_SIZE = 10
 TOKEN_LIFETIME = timedelta(hours=10)
 #: The most tokens kept at once: a client asking for one per call cannot fill memory.
 MAX_TOKENS = 10_000
-#: Bounds of the settings (seconds of latency, calls per minute).
-MAX_LATENCY = 60.0
-MAX_RATE_LIMIT = 1_000_000
-#: The key when none is given: documented, so a receiver's test can hard-code it.
-DEFAULT_API_KEY = "zenoti-emulator-key"
+#: Bounds of the settings (seconds of latency, calls per minute), and the default key.
+MAX_LATENCY = defaults.MAX_API_LATENCY
+MAX_RATE_LIMIT = defaults.MAX_API_RATE_LIMIT
+DEFAULT_API_KEY = defaults.DEFAULT_API_KEY
 _ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 _DIGITS = re.compile(r"\D+")
 
@@ -299,6 +299,8 @@ def search_guests() -> Any:
     wanted = {k: request.args[k].strip() for k in SEARCH_KEYS if request.args.get(k, "").strip()}
     if not wanted:
         raise ApiError(400, f"Give at least one of {', '.join(SEARCH_KEYS)}.")
+    if "phone" in wanted and not _DIGITS.sub("", wanted["phone"]):
+        raise ApiError(400, f"Query parameter phone has no digits: {wanted['phone'][:40]!r}.")
     ledger = _ledger()
     center = _center(ledger, request.args.get("center_id"))
     answers = state().answers(ledger)
