@@ -73,6 +73,8 @@ class ApiState:
     """What the blueprint answers from, and how.
 
     :param ledger: gives the ledger to answer from (None: no world yet, every read is 404).
+    :param ledgers: gives every ledger an id may be found in, newest first (the app's
+        recent worlds); lists and searches use ``ledger``'s.
     :param api_key: the one key ``Authorization: apikey`` accepts (and the app secret the
         token flow takes).
     :param rate_limit: calls per minute per key; None for no limit (the default).
@@ -80,6 +82,8 @@ class ApiState:
     """
 
     ledger: Callable[[], Ledger | None]
+    #: every world answered for, newest first (None: just ``ledger``'s)
+    ledgers: Callable[[], list[Ledger]] | None = None
     api_key: str = DEFAULT_API_KEY
     rate_limit: int | None = None
     latency: float = 0.0
@@ -236,6 +240,18 @@ def _ledger() -> Ledger:
     return ledger
 
 
+def _find(lookup: Callable[[Ledger], Any], what: str) -> tuple[Ledger, Any]:
+    """The newest world that knows the thing ``lookup`` looks for; ApiError 404 otherwise."""
+    st = state()
+    ledgers = st.ledgers() if st.ledgers is not None else [ledger for ledger in (st.ledger(),) if ledger is not None]
+    for ledger in ledgers:
+        with ledger.lock:
+            found = lookup(ledger)
+        if found is not None:
+            return ledger, found
+    raise ApiError(404, f"{what} not found.")
+
+
 def _checked_id(value: str, what: str) -> str:
     if not _ID.match(value):
         raise ApiError(404, f"{what} not found.")
@@ -251,6 +267,12 @@ def _center(ledger: Ledger, center_id: str | None, *, required: bool = False) ->
     if center is None:
         raise ApiError(404, "Center not found.")
     return center
+
+
+def _center_anywhere(center_id: str) -> tuple[Ledger, Any]:
+    """A center of any world answered for (the newest that has it)."""
+    key = center_id.strip().lower()
+    return _find(lambda ledger: ledger.world.center_by_id.get(key), "Center")
 
 
 # -- authentication ----------------------------------------------------------------------
@@ -344,27 +366,21 @@ def _phone_matches(mobile: Any, asked: str) -> bool:
 
 @bp.get("/guests/<guest_id>")
 def get_guest(guest_id: str) -> Any:
-    ledger = _ledger()
+    ledger, guest = _guest_or_404(guest_id)
     with ledger.lock:
-        guest = ledger.guest(_checked_id(guest_id, "Guest"))
-        if guest is None:
-            raise ApiError(404, "Guest not found.")
         return state().answers(ledger).guest(guest)
 
 
-def _guest_or_404(ledger: Ledger, guest_id: str) -> Any:
-    guest = ledger.guest(_checked_id(guest_id, "Guest"))
-    if guest is None:
-        raise ApiError(404, "Guest not found.")
-    return guest
+def _guest_or_404(guest_id: str) -> tuple[Ledger, Any]:
+    _checked_id(guest_id, "Guest")
+    return _find(lambda ledger: ledger.guest(guest_id), "Guest")
 
 
 @bp.get("/guests/<guest_id>/appointments")
 def guest_appointments(guest_id: str) -> Any:
-    ledger = _ledger()
     start, end = _day("start_date"), _day("end_date")
+    ledger, _ = _guest_or_404(guest_id)
     with ledger.lock:
-        _guest_or_404(ledger, guest_id)
         groups = [ledger.groups[g] for g in ledger.groups_of.get(guest_id, [])]
         if start is not None or end is not None:
             groups = [g for g in groups if _within(g.first_start.astimezone(g.center.zone).date(), start, end)]
@@ -377,9 +393,8 @@ def _within(day: date, start: date | None, end: date | None) -> bool:
 
 @bp.get("/guests/<guest_id>/memberships")
 def guest_memberships(guest_id: str) -> Any:
-    ledger = _ledger()
+    ledger, _ = _guest_or_404(guest_id)
     with ledger.lock:
-        _guest_or_404(ledger, guest_id)
         center = _center(ledger, request.args.get("center_id"))
         found = [ledger.memberships[m] for m in ledger.memberships_of.get(guest_id, [])]
         if center is not None:
@@ -389,9 +404,8 @@ def guest_memberships(guest_id: str) -> Any:
 
 @bp.get("/guests/<guest_id>/packages")
 def guest_packages(guest_id: str) -> Any:
-    ledger = _ledger()
+    ledger, _ = _guest_or_404(guest_id)
     with ledger.lock:
-        _guest_or_404(ledger, guest_id)
         center = _center(ledger, request.args.get("center_id"))
         found = [ledger.packages[p] for p in ledger.packages_of.get(guest_id, [])]
         if center is not None:
@@ -406,8 +420,9 @@ def guest_packages(guest_id: str) -> Any:
 @bp.get("/appointments")
 def list_appointments() -> Any:
     """``GET /v1/appointments?center_id=&start_date=&end_date=``: a center's appointments by day."""
-    ledger = _ledger()
-    center = _center(ledger, request.args.get("center_id"), required=True)
+    if not request.args.get("center_id"):
+        raise ApiError(400, "Query parameter center_id is required.")
+    ledger, center = _center_anywhere(request.args["center_id"])
     start, end = _day("start_date"), _day("end_date")
     if start is None or end is None:
         raise ApiError(400, "Query parameters start_date and end_date are required (e.g. 2024-07-25).")
@@ -423,21 +438,17 @@ def list_appointments() -> Any:
 
 @bp.get("/appointments/<appointment_id>")
 def get_appointment(appointment_id: str) -> Any:
-    ledger = _ledger()
+    _checked_id(appointment_id, "Appointment")
+    ledger, found = _find(lambda ledger: ledger.appointments.get(appointment_id), "Appointment")
     with ledger.lock:
-        found = ledger.appointments.get(_checked_id(appointment_id, "Appointment"))
-        if found is None:
-            raise ApiError(404, "Appointment not found.")
         return state().answers(ledger).appointment(*found)
 
 
 @bp.get("/appointment_groups/<group_id>")
 def get_group(group_id: str) -> Any:
-    ledger = _ledger()
+    _checked_id(group_id, "Appointment group")
+    ledger, group = _find(lambda ledger: ledger.groups.get(group_id), "Appointment group")
     with ledger.lock:
-        group = ledger.groups.get(_checked_id(group_id, "Appointment group"))
-        if group is None:
-            raise ApiError(404, "Appointment group not found.")
         return {"appointment_group": state().answers(ledger).group(group), "error": None}
 
 
@@ -446,11 +457,9 @@ def get_group(group_id: str) -> Any:
 
 @bp.get("/invoices/<invoice_id>")
 def get_invoice(invoice_id: str) -> Any:
-    ledger = _ledger()
+    _checked_id(invoice_id, "Invoice")
+    ledger, invoice = _find(lambda ledger: ledger.invoices.get(invoice_id), "Invoice")
     with ledger.lock:
-        invoice = ledger.invoices.get(_checked_id(invoice_id, "Invoice"))
-        if invoice is None:
-            raise ApiError(404, "Invoice not found.")
         return {"invoice": state().answers(ledger).invoice(invoice), "error": None}
 
 
@@ -465,8 +474,8 @@ def list_centers() -> Any:
 
 @bp.get("/centers/<center_id>")
 def get_center(center_id: str) -> Any:
-    ledger = _ledger()
-    return {"center": state().answers(ledger).center(_center(ledger, center_id)), "error": None}
+    ledger, center = _center_anywhere(center_id)
+    return {"center": state().answers(ledger).center(center), "error": None}
 
 
 def _staff(ledger: Ledger, center: Any) -> list[Any]:
@@ -479,22 +488,19 @@ def _staff(ledger: Ledger, center: Any) -> list[Any]:
 
 @bp.get("/centers/<center_id>/employees")
 def center_employees(center_id: str) -> Any:
-    ledger = _ledger()
-    center = _center(ledger, center_id)
+    ledger, center = _center_anywhere(center_id)
     return _paged("employees", _staff(ledger, center), state().answers(ledger).employee)
 
 
 @bp.get("/centers/<center_id>/therapists")
 def center_therapists(center_id: str) -> Any:
-    ledger = _ledger()
-    center = _center(ledger, center_id)
+    ledger, center = _center_anywhere(center_id)
     return _paged("therapists", [m for m in _staff(ledger, center) if m.bookable], state().answers(ledger).employee)
 
 
 @bp.get("/centers/<center_id>/services")
 def center_services(center_id: str) -> Any:
-    ledger = _ledger()
-    center = _center(ledger, center_id)
+    ledger, center = _center_anywhere(center_id)
     answers = state().answers(ledger)
     return _paged("services", center.services, lambda s: answers.service(s, center))
 
