@@ -526,3 +526,13 @@ def create_api_app(api_state: ApiState) -> Flask:
 
     return app
 
+
+
+def _document(blueprint: Blueprint) -> None:
+    from .openapi import PATHS, SCHEMAS
+
+    blueprint.openapi_paths = PATHS  # type: ignore[attr-defined]
+    blueprint.openapi_schemas = SCHEMAS  # type: ignore[attr-defined]
+
+
+_document(bp)
