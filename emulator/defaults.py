@@ -44,3 +44,6 @@ DEFAULT_API_KEY = "zenoti-emulator-key"
 MAX_API_LATENCY = 60.0
 #: The highest rate limit, in calls per minute per key.
 MAX_API_RATE_LIMIT = 1_000_000
+#: The most days a world the API answers for may be advanced: it keeps every entity its
+#: events named (about 0.4 MB a simulated day), where ``simulate`` alone keeps none.
+MAX_API_DAYS = 366

@@ -129,9 +129,12 @@ class ZenotiEmulator:
         The API answers as the world stands at the end of the stream: every entity the
         events named, agreeing with them.
         """
+        from . import defaults
         from .generate import parse_now, simulate_events
         from .zenoti_api import tap
 
+        if days > defaults.MAX_API_DAYS:
+            raise ValueError(f"simulate(days={days}): the API behind it keeps every entity; at most {defaults.MAX_API_DAYS} days.")
         moment = parse_now(now) if isinstance(now, str) else now
         stream = simulate_events(seed=seed, now=moment, days=days, types=types, profile=profile)
         ledger = tap(stream)

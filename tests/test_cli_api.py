@@ -98,6 +98,7 @@ def test_api_takes_its_own_key_rate_limit_and_latency() -> None:
     (["--seed", "5", "--now", "yesterday"], "--now"),
     (["--seed", "5", "--now", NOW, "--days", "0"], "days"),
     ([*WORLD, "--api-key", " "], "--api-key"),
+    (["--seed", "5", "--now", NOW, "--days", "400"], "at most 366 days"),
 ])
 def test_bad_options_say_what_to_fix_in_one_line_and_exit_2(args: list[str], says: str) -> None:
     done = subprocess.run([COMMAND, "api", *args], capture_output=True, text=True, timeout=60)

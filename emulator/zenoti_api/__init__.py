@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from .. import defaults
+from ..errors import UsageError
 from ..generate import EventStream, check_days, check_moment
 from ..simulation import Simulation
 from ..world import World
@@ -34,6 +36,8 @@ def advanced_world(*, seed: int, now: datetime, days: float = 1.0, profile: str 
 
     Nothing is projected (the events are not wanted, only what they did to the world).
     """
+    if days > defaults.MAX_API_DAYS:
+        raise UsageError(f"The API keeps every entity a world's events named: advance it at most {defaults.MAX_API_DAYS} days, not {days:g}.")
     span = check_days(days)
     start = check_moment(now if now.tzinfo else now.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
     world = World(seed, start, profile)
