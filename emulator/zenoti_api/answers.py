@@ -43,6 +43,7 @@ class Answers:
         self.ledger = ledger
         self.world = ledger.world
         self.fake = make_faker()["en_US"]
+        self._guests: dict[str, tuple[Guest, dict[str, Any]]] = {}
 
     def _fill(self, filler: Filler, key: str, **context: Any) -> Any:
         # A field that draws (none of the entity facts do) draws from a stream named after
@@ -54,11 +55,20 @@ class Answers:
     # -- guests -----------------------------------------------------------------------
 
     def guest(self, guest: Guest) -> dict[str, Any]:
-        """``GET /v1/guests/{id}``: the profile Guest.Updated shows, and the API's extra keys."""
+        """``GET /v1/guests/{id}``: the profile Guest.Updated shows, and the API's extra keys.
+
+        Kept per guest object: a guest is frozen and replaced whole on update, so the same
+        object always shows the same profile (a search reads every guest's). Callers must
+        not change the dict they get.
+        """
+        cached = self._guests.get(guest.id)
+        if cached is not None and cached[0] is guest:
+            return cached[1]
         out: dict[str, Any] = self._fill(part("Guest.Updated", "data"), guest.id, guest=guest)
         out.setdefault("tags", [])
         out.setdefault("referral", None)
         out.setdefault("primary_employee", None)
+        self._guests[guest.id] = (guest, out)
         return out
 
     def guest_brief(self, guest: Guest) -> dict[str, Any]:
