@@ -11,6 +11,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
@@ -113,3 +114,51 @@ def test_api_refuses_a_port_in_use() -> None:
         port = taken.getsockname()[1]
         done = subprocess.run([COMMAND, "api", *WORLD, "--port", str(port)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Choose another --port" in done.stderr and "Traceback" not in done.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_paced_simulate_answers_at_the_simulated_clock_not_at_the_end(tmp_path: Path) -> None:
+    from flask import Flask, request
+    from werkzeug.serving import make_server
+
+    port = _free_port()
+    seen: list[tuple[str, int]] = []
+    receiver = Flask("callback")
+
+    @receiver.post("/hook")
+    def hook() -> tuple[str, int]:
+        event = request.get_json(force=True)
+        if event["event_type"] == "AppointmentGroup.Created":
+            group_id = event["data"]["appointment_group_id"]
+            answer = requests.get(f"http://127.0.0.1:{port}/v1/appointment_groups/{group_id}", timeout=10,
+                                  headers={"Authorization": "apikey zenoti-emulator-key"})
+            seen.append((group_id, answer.json()["appointment_group"]["status"] if answer.ok else answer.status_code))
+        return "", 200
+
+    server = make_server("127.0.0.1", 0, receiver, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    world = ["--seed", "2", "--now", NOW, "--days", "0.25"]
+    try:
+        done = subprocess.run([COMMAND, "simulate", *world, "-t", f"http://127.0.0.1:{server.server_port}/hook",
+                               "--pace", "7200", "--api-port", str(port), "--db", str(tmp_path / "log.sqlite3")],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        server.shutdown()
+        thread.join()
+    assert done.returncode == 0, done.stderr
+    printed = [json.loads(line) for line in subprocess.run([COMMAND, "simulate", *world, "--format", "jsonl"], capture_output=True,
+                                                           text=True, check=True).stdout.splitlines()]
+    booked = [e["data"]["appointment_group_id"] for e in printed if e["event_type"] == "AppointmentGroup.Created"]
+    assert [g for g, _ in seen] == booked and booked
+    # Asked as each booking was delivered, every group was just booked (status 0); at the
+    # end of the stream some have moved on, which the end-of-stream world would have shown.
+    assert {status for _, status in seen} == {0}
+    moved = {e["data"]["appointment_group_id"] for e in printed if e["event_type"] == "AppointmentGroup.Status"}
+    assert moved & set(booked)
+

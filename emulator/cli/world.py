@@ -11,6 +11,8 @@ from click.core import ParameterSource
 
 from . import cli
 from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
+from ..errors import UsageError
+from .api import api_options
 from .params import AssignmentParam, CoreParam, EventTypeParam, TimestampParam
 
 FORMATS = ("jsonl", "json", "pretty")
@@ -47,10 +49,15 @@ class PaceParam(CoreParam):
 @functools.partial(delivery_options, target_required=False)
 @db_option
 @json_option
+@click.option("--api-port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
+              help="With --target: also answer Zenoti's read API (/v1) on this port for the world as it stands "
+                   "at the event being sent (the simulated clock, when paced). 0 picks a free port.")
+@api_options
 @click.pass_context
 def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float, event_types: tuple[str, ...], profile: str,
                      assignments: tuple[Any, ...], no_validate: bool, fmt: str | None, output: str | None,
-                     pace: float | None, db: str | None, as_json: bool, **delivery: Any) -> None:
+                     pace: float | None, db: str | None, as_json: bool, api_port: int | None, api_key: str,
+                     rate_limit: int | None, api_latency: float, **delivery: Any) -> None:
     """Run one seeded Zenoti organization for --days from --now and print (or deliver
     with --target) every event it emits, in the order they happen: guests created and
     updated, groups booked, confirmed, checked in, appointments started and completed,
@@ -71,20 +78,48 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
 
     stream = simulate_events(seed=seed, now=now, days=days, types=list(event_types) or None, profile=profile,
                              overrides=list(assignments), validate=not no_validate)
+    if api_port is not None and delivery["target"] is None:
+        raise UsageError("--api-port goes with --target: the API answers while the stream is delivered (`api` serves a printed one).")
     if delivery["target"] is not None:
         from ..pacing import paced
         from ..store import Store
 
         if ctx.get_parameter_source("concurrency") is ParameterSource.DEFAULT:
             delivery["concurrency"] = 1
-        with Store(db) as store:
-            # A paced stream goes out as it falls due, not 64 at a time.
-            fire_events(store, paced(stream, pace), None, Delivery.from_options(**delivery), label="simulate",
-                        as_json=as_json, db=db, batch=64 if pace is None else 1)
+        server = _serve_api(stream, api_port, api_key, rate_limit, api_latency) if api_port is not None else None
+        try:
+            with Store(db) as store:
+                # A paced stream goes out as it falls due, not 64 at a time.
+                fire_events(store, paced(stream, pace), None, Delivery.from_options(**delivery), label="simulate",
+                            as_json=as_json, db=db, batch=64 if pace is None else 1)
+        finally:
+            if server is not None:
+                server.close()
         return
     from .generate import print_events
 
     print_events(stream, fmt, output, f"event(s) over {days:g} day(s)")
+
+
+def _serve_api(stream: Any, port: int, api_key: str, rate_limit: int | None, latency: float) -> Any:
+    """Zenoti's read API for ``stream``'s world, following it as it is read, on a thread."""
+    import threading
+
+    from waitress import create_server
+
+    from ..zenoti_api import ApiState, create_api_app, tap
+
+    if not api_key.strip():
+        raise UsageError("--api-key must not be empty.")
+    ledger = tap(stream)
+    app = create_api_app(ApiState(lambda: ledger, api_key=api_key, rate_limit=rate_limit, latency=latency))
+    try:
+        server = create_server(app, host="127.0.0.1", port=port, threads=8, ident="zenoti-emulator-api")
+    except OSError as exc:
+        raise UsageError(f"Cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. Choose another --api-port (0 picks a free one).") from exc
+    threading.Thread(target=server.run, name="zenoti-api", daemon=True).start()
+    click.echo(f"Zenoti API on http://127.0.0.1:{server.effective_port}/v1 (key {api_key!r}), answering as the stream goes", err=True)
+    return server
 
 
 @cli.command("event-types", short_help="Every event type, with its schema file and docs sample.")

@@ -58,9 +58,18 @@ class Ledger:
     # -- feeding ----------------------------------------------------------------------
 
     def watch(self, emissions: Iterable[Emission]) -> Iterator[Emission]:
-        """Pass ``emissions`` through, recording each before it is handed on."""
-        for emission in emissions:
-            self.observe(emission)
+        """Pass ``emissions`` through, recording each before it is handed on.
+
+        Each step of the simulation runs under :attr:`lock`, so an answer read while a
+        paced stream advances sees the world between two actions, never inside one.
+        """
+        steps = iter(emissions)
+        while True:
+            with self.lock:
+                emission = next(steps, None)
+                if emission is None:
+                    return
+                self.observe(emission)
             yield emission
 
     def observe(self, emission: Emission) -> None:
