@@ -1,11 +1,19 @@
-"""The schema catalog: every file under ``schemas/`` in one ``referencing`` registry.
+"""The schema catalog: every file under ``schemas/``, and the one meaning of each ``$ref``.
 
 The catalog is data. A shared envelope (``envelope.v1.json``), shared leaf types
 (``common.v1.json``) and shared shapes (``shapes/guest.v1.json``…) are referred to with
-``$ref`` from small per-event schemas (``events/guest-created.v1.json``). One
-:class:`referencing.Registry` holds them all; generation, validation and the bundled
-documents handed to other tools all resolve references through it, so there is exactly
-one answer to "what does this ``$ref`` mean".
+``$ref`` from small per-event schemas (``events/guest-created.v1.json``). Generation,
+validation and the bundled documents handed to other tools all resolve references
+through the catalog, so there is exactly one answer to "what does this ``$ref`` mean".
+
+Loading is cheap, because every command that makes an event pays for it at start: the
+files are parsed and indexed by ``$id``, nothing more. A reference is followed when a
+type is first used (our references are a document's ``$id`` plus a JSON pointer, which
+:func:`_lookup` walks directly), and the ``referencing`` registry the pure-Python
+validator needs is built on first use. Whether our own schemas obey the 2020-12
+metaschema and refer only to what exists is :func:`check_catalog`'s question, asked by
+the test suite (``tests/test_registry.py``) and for any folder a caller passes in, not at
+every start.
 
 Three views of an event schema come out of here:
 
@@ -19,17 +27,12 @@ Three views of an event schema come out of here:
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urldefrag, urljoin
-
-import jsonschema
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.exceptions import Unresolvable
-from referencing.jsonschema import DRAFT202012
+from urllib.parse import unquote, urldefrag, urljoin
 
 from .errors import SchemaBroken
 
@@ -41,51 +44,94 @@ MAX_REF_DEPTH = 32
 
 @dataclass(frozen=True)
 class Catalog:
-    """Every schema document of one folder, and the registry that resolves between them."""
+    """Every schema document of one folder, by ``$id``."""
 
     #: the folder the documents were read from
     root: Path
     #: every document by its ``$id``
-    registry: Registry[Any]
+    documents: dict[str, dict[str, Any]]
     #: the per-event documents, by file, in name order
     event_files: tuple[tuple[Path, dict[str, Any]], ...]
 
+    @functools.cached_property
+    def registry(self) -> Any:
+        """The documents as one ``referencing`` registry, for the pure-Python validator
+        (built on first use: a valid event never needs it)."""
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
 
-def load_catalog(root: Path) -> Catalog:
-    """Read every ``*.json`` below ``root`` into one registry.
+        resources = [(uri, Resource.from_contents(doc, default_specification=DRAFT202012)) for uri, doc in self.documents.items()]
+        return Registry().with_resources(resources).crawl()
 
-    :raise SchemaBroken: a document that does not parse, breaks the 2020-12 metaschema,
-        has no ``$id``, or refers to something the catalog does not have.
+
+def load_catalog(root: Path, *, check: bool = False) -> Catalog:
+    """Read every ``*.json`` below ``root``, indexed by ``$id``.
+
+    :param check: also run :func:`check_catalog` (a folder we did not ship).
+    :raise SchemaBroken: a document that does not parse or has no ``$id``; with ``check``,
+        one that breaks the 2020-12 metaschema or refers to something the catalog does not have.
     """
-    resources: list[tuple[str, Resource[Any]]] = []
+    documents: dict[str, dict[str, Any]] = {}
     events: list[tuple[Path, dict[str, Any]]] = []
     for path in sorted(root.rglob("*.json")):
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
-            Draft202012Validator.check_schema(document)
-        except (ValueError, jsonschema.SchemaError) as exc:
+        except ValueError as exc:
             raise SchemaBroken(f"Schema {path.relative_to(root)} is broken: {exc}") from exc
-        uri = document.get("$id")
+        uri = document.get("$id") if isinstance(document, dict) else None
         if not isinstance(uri, str):
+            if check:
+                _check_metaschema(path, root, document)
             raise SchemaBroken(f"Schema {path.relative_to(root)} has no $id: every catalog document needs one.")
-        resources.append((uri, Resource.from_contents(document, default_specification=DRAFT202012)))
+        documents[uri] = document
         if path.parent.name == EVENTS_FOLDER:
             events.append((path, document))
-    registry: Registry[Any] = Registry().with_resources(resources).crawl()
-    catalog = Catalog(root, registry, tuple(events))
-    for path, document in events:  # a dangling $ref is found at load, not mid-run
-        bundle(catalog, document)
+    catalog = Catalog(root, documents, tuple(events))
+    if check:
+        check_catalog(catalog)
     return catalog
 
 
+def _check_metaschema(path: Path, root: Path, document: Any) -> None:
+    import jsonschema
+    from jsonschema import Draft202012Validator
+
+    try:
+        Draft202012Validator.check_schema(document)
+    except jsonschema.SchemaError as exc:
+        raise SchemaBroken(f"Schema {path.relative_to(root)} is broken: {exc}") from exc
+
+
+def check_catalog(catalog: Catalog) -> None:
+    """Every document obeys the 2020-12 metaschema, and every event schema's references
+    name something: the check of a catalog, run by the test suite for ours.
+
+    :raise SchemaBroken: the first document that fails, by file.
+    """
+    for path in sorted(catalog.root.rglob("*.json")):
+        _check_metaschema(path, catalog.root, json.loads(path.read_text(encoding="utf-8")))
+    for _, document in catalog.event_files:
+        bundle(catalog, document)
+
+
 def _lookup(catalog: Catalog, uri: str, depth: int) -> tuple[Any, str]:
+    """What ``uri`` (a document's ``$id``, maybe with a JSON pointer) names, and its base."""
     if depth > MAX_REF_DEPTH:
         raise SchemaBroken(f"$ref chain deeper than {MAX_REF_DEPTH} at {uri}: a loop?")
-    try:
-        resolved = catalog.registry.resolver().lookup(uri)
-    except Unresolvable as exc:
-        raise SchemaBroken(f"$ref {uri!r} names nothing in the catalog ({catalog.root}).") from exc
-    return resolved.contents, urldefrag(uri).url
+    doc_uri, fragment = urldefrag(uri)
+    node: Any = catalog.documents.get(doc_uri)
+    if node is None:
+        raise SchemaBroken(f"$ref {uri!r} names nothing in the catalog ({catalog.root}).")
+    if fragment:
+        if not fragment.startswith("/"):
+            raise SchemaBroken(f"$ref {uri!r}: the catalog's references are JSON pointers (#/$defs/...).")
+        for token in fragment[1:].split("/"):
+            token = unquote(token).replace("~1", "/").replace("~0", "~")
+            try:
+                node = node[int(token)] if isinstance(node, list) else node[token]
+            except (KeyError, IndexError, ValueError, TypeError):
+                raise SchemaBroken(f"$ref {uri!r} names nothing in the catalog ({catalog.root}).") from None
+    return node, doc_uri
 
 
 def resolve(catalog: Catalog, node: Any, base: str, depth: int = 0) -> Any:

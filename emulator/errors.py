@@ -29,6 +29,8 @@ class EmulatorError(Exception):
     exit_code: int = ExitCode.USAGE
     status_code: int = 400
     code: str = "bad_request"
+    #: the message over HTTP (the API and the dashboard), when the fix is not a command
+    web_message: str | None = None
 
     def __init__(self, message: str, *, details: Any = None) -> None:
         super().__init__(message)
@@ -134,6 +136,11 @@ class WebhookInactive(EmulatorError):
             f"Webhook {webhook_id} ({url}) is deactivated after {failures} failures in a row. "
             f"Fix the receiver, then run: zenoti-emulator reactivate {webhook_id}",
             details={"webhook_id": webhook_id, "url": url, "consecutive_failures": failures},
+        )
+        # In the dashboard the fix is a button next to the webhook, not a command to type.
+        self.web_message = (
+            f"Webhook {webhook_id} ({url}) is deactivated after {failures} failures in a row. Fix the receiver, "
+            f"then press Reactivate next to it under Webhooks (or POST /api/webhooks/{webhook_id}/reactivate)."
         )
         self.webhook_id = webhook_id
         #: deliveries already submitted when it was found deactivated (they still run)

@@ -31,6 +31,7 @@ from .registry import EventType, Registry, default_registry
 from .simulation import Simulation
 from .world import PROFILES, World
 from .world.build import make_faker
+from .world.snapshot import built_world
 from .world.timefmt import event_timestamp_text, utc_text
 
 UTC = timezone.utc
@@ -129,7 +130,7 @@ class EventStream:
         self.profile = profile
         self.validate = validate
         self.overrides = [(overrides_module.parse_path(p) if isinstance(p, str) else tuple(p), v) for p, v in overrides]
-        self.world = World(self.seed, start, profile)
+        self.world = built_world(self.seed, start, profile)
         self.simulation = Simulation(self.world)
         self.project = Projector(self.world)
         self._emissions = self.simulation.run(until)
@@ -149,12 +150,18 @@ class EventStream:
     def make(self, kind: EventType, emission: Emission, overrides: Sequence[tuple[Any, Any]] = ()) -> dict[str, Any]:
         """One emission as Zenoti's payload: projected, overridden (``overrides`` first, then
         the stream's own), and checked against its schema. Scenarios make their steps' events here."""
-        event = self.project(kind, emission)
+        return self.finish(kind, self.project(kind, emission), overrides)
+
+    def finish(self, kind: EventType, event: dict[str, Any], overrides: Sequence[tuple[Any, Any]] = (),
+               validate: bool | None = None) -> dict[str, Any]:
+        """A projected event, overridden (``overrides``, then the stream's own) and checked
+        against its schema (``validate``: the stream's setting when None). The pytest
+        fixture finishes copies of events it projected once."""
         if overrides:
             overrides_module.apply(event, overrides)
         if self.overrides:
             overrides_module.apply(event, self.overrides)
-        if self.validate and not kind.is_valid(event):
+        if (self.validate if validate is None else validate) and not kind.is_valid(event):
             self._refuse(kind, event, bool(overrides))
         return event
 

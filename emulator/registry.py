@@ -8,6 +8,10 @@ is a small schema (mostly references to the shared shapes) and the action that e
 Validation has two speeds. Every event goes through a compiled validator
 (``jsonschema_rs``, a few microseconds); only an event that fails is run through the
 pure-Python ``jsonschema`` validator, whose errors carry paths and a best match.
+
+Everything about a type is made on its first use, once per process: its bundled schema,
+its resolved tree, its validators. A command that makes one event of one type pays for
+that type only, and ``jsonschema`` itself is imported only when an event fails.
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import jsonschema
-import jsonschema_rs
-from jsonschema import Draft202012Validator, FormatChecker
+from typing import TYPE_CHECKING
 
 from . import actions
 from .catalog import Catalog, bundle, load_catalog, resolve
 from .errors import SchemaBroken, UnknownEventType
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema import Draft202012Validator, FormatChecker
 
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 EVENT_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6,7}Z$")
@@ -57,6 +63,8 @@ ZENOTI_FORMATS: dict[str, Callable[[object], bool]] = {
 
 def make_format_checker() -> FormatChecker:
     """A fresh checker: jsonschema's formats plus Zenoti's, never the class-wide one."""
+    from jsonschema import FormatChecker
+
     checker = FormatChecker()
     for name, predicate in ZENOTI_FORMATS.items():
         checker.checks(name)(predicate)
@@ -95,6 +103,8 @@ def json_pointer(parts: Any) -> str:
 
 def _relevance(error: jsonschema.ValidationError) -> tuple[Any, ...]:
     # Deeper errors say more than "not valid under anyOf"; then jsonschema's own ranking.
+    import jsonschema
+
     return (-len(error.path), jsonschema.exceptions.relevance(error))
 
 
@@ -104,8 +114,9 @@ class EventType:
 
     name: str
     slug: str
-    #: the schema as one self-contained document (every ``$ref`` into its own ``$defs``)
-    schema: dict[str, Any]
+    #: the schema as one self-contained document (every ``$ref`` into its own ``$defs``);
+    #: None: bundled from ``source`` on first use (see :attr:`schema`)
+    bundled: dict[str, Any] | None
     #: the file as written, whose references the catalog's registry resolves
     source: dict[str, Any]
     schema_path: Path
@@ -123,6 +134,13 @@ class EventType:
         return self.name.split(".")[0]
 
     @property
+    def schema(self) -> dict[str, Any]:
+        """The schema as one self-contained document (every ``$ref`` into its own ``$defs``)."""
+        if self.bundled is None:
+            self.bundled = self.source if self.catalog is None else bundle(self.catalog, self.source)
+        return self.bundled
+
+    @property
     def resolved(self) -> dict[str, Any]:
         """The schema with every ``$ref`` replaced by its target: for walking its fields."""
         if self._resolved is None:
@@ -133,6 +151,8 @@ class EventType:
     def fast(self) -> Any:
         # Compiled once per process, on first use: most commands touch one type only.
         if self._fast is None:
+            import jsonschema_rs
+
             self._fast = jsonschema_rs.Draft202012Validator(
                 self.schema, validate_formats=True, formats=dict(ZENOTI_FORMATS)
             )
@@ -141,6 +161,8 @@ class EventType:
     @property
     def full(self) -> Draft202012Validator:
         if self._full is None:
+            from jsonschema import Draft202012Validator
+
             if self.catalog is None:
                 self._full = Draft202012Validator(self.schema, format_checker=make_format_checker())
             else:
@@ -199,13 +221,17 @@ class Registry(dict[str, EventType]):
             raise UnknownEventType(name, self) from None
 
 
-def load_registry(directory: Path | None = None) -> Registry:
+def load_registry(directory: Path | None = None, *, check: bool | None = None) -> Registry:
     """Load the catalog in ``directory`` and pair each event schema with its emitter.
 
-    :raise SchemaBroken: a schema that does not parse, breaks the 2020-12 metaschema or
-        refers to nothing; an event type no action emits; an emitted type with no schema.
+    :param check: check every schema against the 2020-12 metaschema and every reference
+        (:func:`~emulator.catalog.check_catalog`). By default a folder passed in is checked
+        and the packaged one is not: the test suite checks ours once, instead of every
+        start paying most of a second for it.
+    :raise SchemaBroken: a schema that does not parse, or (checked) breaks the metaschema
+        or refers to nothing; an event type no action emits; an emitted type with no schema.
     """
-    catalog = load_catalog(directory or schema_dir())
+    catalog = load_catalog(directory or schema_dir(), check=directory is not None if check is None else check)
     emitted = actions.emitters()
     registry = Registry()
     # In the order people look for them: by resource, then by name.
@@ -214,7 +240,7 @@ def load_registry(directory: Path | None = None) -> Registry:
     for name, path, document in named:
         if name not in emitted:
             raise SchemaBroken(f"Schema {path.name} names {name!r}, which no module of emulator.actions emits.")
-        registry[name] = EventType(name, slug_for(name), bundle(catalog, document), document, path, emitted[name], catalog)
+        registry[name] = EventType(name, slug_for(name), None, document, path, emitted[name], catalog)
     return registry
 
 

@@ -54,7 +54,7 @@ class ContractReceiver(LoopbackServer):
     :param rate_limit: requests a minute before ``rate-limited`` answers 429.
     """
 
-    path = "/hooks/zenoti"
+    path = "/hook"  # the README's example path
 
     def __init__(self, *, secret: str | None = None, broken: str | None = None, delay: float = 0.0,
                  fast_first: int = 0, rate_limit: int = 300) -> None:
@@ -105,7 +105,7 @@ class ContractReceiver(LoopbackServer):
                     return 429, {"error": "too many requests"}
                 self._window.append(now)
         if method != "POST" and broken == "post-only":
-            return 404, {"error": f"Cannot {method} /hooks/zenoti"}
+            return 404, {"error": f"Cannot {method} /hook"}
         if broken == "json-only" and body and not headers.get("content-type", "").startswith("application/json"):
             # the parser left req.body as {}, and the handler finds no event_type in it
             return 400, {"error": "event_type is required"}

@@ -68,7 +68,16 @@ def test_fire_says_why_a_receiver_fails_and_when_the_retry_is(db: str) -> None:
     with Receiver([401], default=200) as rx:
         result = run("fire", "-t", rx.url, "--db", db, "--secret", "wrong", "--time-scale", "60000")
     assert result.exit_code == 0, result.stderr
+    assert re.search(r"^→ AppointmentGroup\.Created \w+ ← 401 Unauthorized \d+ ms, retry 2 at [0-9:]{8} \(in \d+ s\)$",
+                     result.stderr, re.M), result.stderr
+
+
+def test_a_large_run_says_the_last_failure_instead_of_a_line_per_event(db: str) -> None:
+    with Receiver([401], default=200) as rx:
+        result = run("fire", "-t", rx.url, "--db", db, "-n", "25", "-c", "1", "--time-scale", "60000")
+    assert result.exit_code == 0, result.stderr
     assert "fire: last failure: delivery 1 attempt 1: HTTP 401 Unauthorized; retry 2 at " in result.stderr
+    assert "→" not in result.stderr
 
 
 def test_fire_stops_waiting_once_the_webhook_is_deactivated(db: str, command: str) -> None:
@@ -165,6 +174,6 @@ def test_on_a_terminal_the_failure_is_printed_above_the_bar_whole(db: str, comma
     assert proc.returncode == 1
     assert "━" in seen  # the bar was drawn
     # whole: one line, not cut by the bar's columns (both deliveries fail at once: either is first)
-    assert re.search(r"fire: last failure: delivery [12] attempt 1: HTTP 401 Unauthorized; retry 2 at [0-9:]{8} \(in \d+ s\)\r?\n", seen), seen
+    assert re.search(r"→ AppointmentGroup\.Created \w+ ← 401 Unauthorized \d+ ms, retry 2 at [0-9:]{8} \(in \d+ s\)\r?\n", seen), seen
     assert "its waiting retries end now, unsent" in seen
     assert "Aborted!" not in seen and "Traceback" not in seen

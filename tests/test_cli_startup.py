@@ -52,8 +52,50 @@ def test_shell_completion_loads_no_heavy_library(words: str) -> None:
 
 
 def test_a_command_that_runs_loads_what_it_needs() -> None:
-    # The probe can see a heavy import: generating an event loads Faker and jsonschema.
-    assert {"faker", "jsonschema"} <= set(loaded_by(["generate", "--seed", "1", "--format", "jsonl"]))
+    # The probe can see a heavy import: generating an event loads Faker and the compiled
+    # validator; the pure-Python one (jsonschema) only comes when an event fails.
+    loaded = set(loaded_by(["generate", "--seed", "1", "--format", "jsonl"]))
+    assert {"faker", "jsonschema_rs"} <= loaded and "jsonschema" not in loaded
+
+
+COUNTING = """
+import json, sys
+import jsonschema
+from emulator import catalog
+calls = {"check_schema": 0, "bundle": 0}
+original_check, original_bundle = jsonschema.Draft202012Validator.check_schema, catalog.bundle
+
+def check_schema(*args, **kwargs):
+    calls["check_schema"] += 1
+    return original_check(*args, **kwargs)
+
+def bundle(*args, **kwargs):
+    calls["bundle"] += 1
+    return original_bundle(*args, **kwargs)
+
+jsonschema.Draft202012Validator.check_schema = check_schema
+catalog.bundle = bundle
+from emulator.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print("CALLS=" + json.dumps(calls), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(("args", "types"), [
+    (["generate", "--seed", "1"], 1),
+    (["scenario", "run", "no-show", "--seed", "1"], 2),  # AppointmentGroup.Created and .Status
+])
+def test_a_start_checks_no_schema_and_bundles_only_the_types_it_uses(args: list[str], types: int) -> None:
+    """Our schemas are checked by the test suite (tests/test_registry.py), not at every
+    start, where it cost most of a second; a type is bundled when it is first used."""
+    done = subprocess.run([sys.executable, "-c", COUNTING, *args, "--format", "jsonl"], capture_output=True,
+                          text=True, timeout=120)
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("CALLS=")]
+    calls = json.loads(line.removeprefix("CALLS="))
+    assert done.stdout.strip() and calls == {"check_schema": 0, "bundle": types}
 
 
 def test_the_light_defaults_agree_with_the_modules_that_use_them() -> None:

@@ -67,3 +67,20 @@ def test_a_checkout_that_was_never_installed_says_its_version_is_unknown(tmp_pat
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
                          cwd=tmp_path, timeout=60)
     assert out.stdout.strip() == "0+unknown"
+
+
+def _make_plan(target: str, venv_dir: Path) -> list[str]:
+    """The commands `make TARGET` would run from nothing (-B: as if nothing were installed; -n: nothing is run)."""
+    done = subprocess.run(["make", "-n", "-B", target, f"VENV={venv_dir}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_make_run_installs_the_runtime_only_and_make_test_adds_the_test_extras(tmp_path):
+    run = _make_plan("run", tmp_path / "venv")
+    installs = [line for line in run if " pip install " in line and "--upgrade pip" not in line]
+    assert installs == [f"{tmp_path}/venv/bin/python -m pip install --quiet -e ."], run
+    assert run[-1].rstrip().endswith("zenoti-emulator serve")
+    test = _make_plan("test", tmp_path / "venv")
+    assert any(line.endswith("pip install --quiet -e '.[test]'") for line in test), test
+    assert any("npm ci --prefix tests/node" in line for line in test), test  # express, for the README's receiver

@@ -181,6 +181,10 @@ def test_fire_to_an_inactive_webhook_is_409(client: FlaskClient) -> None:
     response = client.post("/api/events", json={"webhooks": [hook["id"]]})
     assert response.status_code == 409
     assert error_of(response)["code"] == "webhook_inactive"
+    # The dashboard shows this message: it points at the webhook's own button, not at a command.
+    message = error_of(response)["message"]
+    assert "press Reactivate next to it under Webhooks" in message and f"/api/webhooks/{hook['id']}/reactivate" in message
+    assert "zenoti-emulator reactivate" not in message
     assert client.get("/api/deliveries").get_json()["deliveries"] == []
 
 

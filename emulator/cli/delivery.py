@@ -24,6 +24,7 @@ from ..errors import EmulatorError, ExitCode, UsageError, WebhookInactive
 from ..signing import SIGNATURE_FORMATS
 from ..urls import redact_url
 from . import cli
+from .hints import PER_EVENT_MAX
 from .params import CoreParam, IdParam, IntParam, SecondsParam, events_from_options, generation_options
 
 # rich, requests (under ..delivery) and sqlite3 (under ..store) load when a command runs,
@@ -31,6 +32,7 @@ from .params import CoreParam, IdParam, IntParam, SecondsParam, events_from_opti
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
+    from rich.table import Table
 
     from ..delivery import Deliverer, DeliveryOptions
     from ..store import AttemptRecord, RecordResult, Store
@@ -162,10 +164,11 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def print_summary(summary: dict[str, Any], *, as_json: bool, title: str, db: str | None = None) -> None:
+def print_summary(summary: dict[str, Any], *, as_json: bool, title: str, db: str | None = None,
+                  table: bool = True) -> None:
     if as_json:
         click.echo(json.dumps(summary))
-    else:
+    elif table:
         _print_table(summary, title)
     if summary["pending"]:
         resume = "zenoti-emulator resume" + (f" --db {shlex.quote(db)}" if db else "")
@@ -211,13 +214,49 @@ def _print_table(summary: dict[str, Any], title: str) -> None:
     console.print(table)
 
 
+@dataclass
+class Explain:
+    """What a run that delivers to one target says besides progress (see :mod:`.hints`).
+
+    ``per_event``: a line per attempt (small runs, ``-v``); ``hints``: at the first
+    failure, on a terminal, what Zenoti's schedule will do and how to go faster; a
+    refused (401/403) event always gets the signature hint, once.
+    """
+
+    store: Store
+    options: DeliveryOptions
+    shown_url: str
+    signed: bool
+    per_event: bool
+    hints: bool
+    #: the run waits for retries (not --no-wait)
+    wait: bool = True
+    said: set[str] = field(default_factory=set)
+    labels: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
+
+    def once(self, key: str) -> bool:
+        """True the first time ``key`` is asked (called under the reporter's lock)."""
+        if key in self.said:
+            return False
+        self.said.add(key)
+        return True
+
+    def label_of(self, delivery_id: int) -> tuple[str | None, str | None]:
+        """The event type and envelope id of a delivery, read from the log once."""
+        if delivery_id not in self.labels:
+            page, _ = self.store.list_deliveries(ids=[delivery_id], limit=1)
+            self.labels[delivery_id] = (page[0].event_type, page[0].call_id) if page else (None, None)
+        return self.labels[delivery_id]
+
+
 class Reporter:
     """A progress bar on a terminal, plain lines (at most one a second) otherwise."""
 
-    def __init__(self, stats: RunStats, total: int | None, label: str) -> None:
+    def __init__(self, stats: RunStats, total: int | None, label: str, explain: Explain | None = None) -> None:
         self.stats = stats
         self.label = label
         self.total = total
+        self.explain = explain
         self.tty = sys.stderr.isatty()
         self._progress: Progress | None = None
         self._task: Any = None
@@ -244,6 +283,10 @@ class Reporter:
 
     def on_attempt(self, record: AttemptRecord, result: RecordResult) -> None:
         """Say why a receiver fails while it happens: the failure, and when the retry is."""
+        if self.explain is not None:
+            self._explain(self.explain, record, result)
+            if self.explain.per_event and not result.deactivated:
+                return  # the event's own line said it
         if record.ok:
             return
         why = record.error or (f"HTTP {record.status_code}" if record.status_code is not None else record.outcome)
@@ -262,6 +305,27 @@ class Reporter:
         else:
             self._say(f"{self.label}: last failure: {failure}")
 
+    def _explain(self, ex: Explain, record: AttemptRecord, result: RecordResult) -> None:
+        """The event's line (small runs, -v) and, at the first failure, the hints: all
+        printed at once (never held back by the once-a-second limit)."""
+        from . import hints
+
+        lines: list[str] = []
+        if ex.per_event:
+            lines.append(hints.event_line(*ex.label_of(record.delivery_id), record, result))
+        if not record.ok:
+            check = hints.check_command(ex.shown_url, ex.signed)
+            with self._lock:
+                first = ex.hints and self.tty and ex.once("first-failure")
+                refused = (hints.signature_hint(self.label, record, check) or hints.unsigned_hint(self.label, record))
+                refused = refused if refused and ex.once("refused") else None
+            if first:
+                lines += hints.first_failure_hint(self.label, record, ex.options, check, wait=ex.wait)
+            if refused:
+                lines += refused
+        for line in lines:
+            self._say(line, force=True)
+
     def on_complete(self, delivery_id: int, status: str) -> None:
         self._refresh()
 
@@ -271,6 +335,8 @@ class Reporter:
         if self._progress is not None:
             self._progress.update(self._task, completed=s.delivered + s.failed, detail=detail)
             return
+        if self.explain is not None and self.explain.per_event:
+            return  # each event has its line; the total comes at the end
         self._say(f"{self.label}: {s.delivered + s.failed}/{self.total or '?'} done, {detail}")
 
     def _say(self, line: str, *, force: bool = False) -> None:
@@ -278,11 +344,14 @@ class Reporter:
         above the bar on one (whole, where the bar's own columns would cut it)."""
         now = time.monotonic()
         with self._lock:
-            if not force and now - self._last < 1.0:
-                return
-            self._last = now
+            if not force:  # a forced line is extra: it does not use up the second's line
+                if now - self._last < 1.0:
+                    return
+                self._last = now
             if self._progress is not None:
                 self._progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            elif force:
+                click.echo(line, err=True)  # two events may have the same line: both are said
             else:
                 self._echo(line)
 
@@ -314,12 +383,13 @@ def _run(
     options: DeliveryOptions | None = None,
     rate: float | None = None,
     max_queued: int | None = None,
+    explain: Explain | None = None,
 ) -> tuple[list[int], RunStats, float, str | None]:
     """Start work on a deliverer, report progress, wait; ``(ids, stats, elapsed, stop reason)``."""
     from ..delivery import Deliverer
 
     stats = RunStats()
-    reporter = Reporter(stats, total, label)
+    reporter = Reporter(stats, total, label, explain)
     stopped: str | None = None
     ids: list[int] = []
     t0 = time.perf_counter()
@@ -378,6 +448,9 @@ def delivery_options(func: Callable[..., Any], *, target_required: bool = True) 
                      help="What counts towards deactivation: each failed attempt, or each event whose retries ran out."),
         click.option("--deactivate-after", type=click.IntRange(min=0), default=DEFAULT_DEACTIVATE_AFTER, show_default=True,
                      help="Failures in a row that deactivate the webhook (0: never)."),
+        click.option("-v", "--verbose", is_flag=True,
+                     help="A line per event (type, id, answer, latency) however many there are; "
+                          "runs of up to 20 events print them anyway, instead of the summary table."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -395,11 +468,13 @@ class Delivery:
     rate: float | None
     wait: bool
     options: DeliveryOptions
+    verbose: bool = False
 
     @classmethod
     def from_options(cls, *, target: str, secret: str | None, verb: str, concurrency: int, rate: float | None,
                      time_scale: float, timeout: float, max_attempts: int, no_retry: bool, wait: bool,
-                     no_content_type: bool, signature_format: str, failure_unit: str, deactivate_after: int) -> Delivery:
+                     no_content_type: bool, signature_format: str, failure_unit: str, deactivate_after: int,
+                     verbose: bool = False) -> Delivery:
         from ..delivery import DeliveryOptions, RetryPolicy
 
         options = DeliveryOptions(
@@ -411,7 +486,7 @@ class Delivery:
             failure_unit=failure_unit,
             deactivate_after=deactivate_after,
         )
-        return cls(target, secret, verb, concurrency, rate, wait, options)
+        return cls(target, secret, verb, concurrency, rate, wait, options, verbose)
 
 
 def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery: Delivery, *,
@@ -425,6 +500,9 @@ def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery
     """
     webhook = store.upsert_webhook(delivery.target, verb=delivery.verb, secret=delivery.secret)
     store.require_active(webhook)
+    small = total is not None and total <= PER_EVENT_MAX
+    explain = Explain(store, delivery.options, webhook.shown_url, signed=delivery.secret is not None,
+                      per_event=small or delivery.verbose, hints=True, wait=delivery.wait)
     # A later event can still fail to be made (a list index that fits the first event, not
     # this one): the stream ends there and what was made before it is sent and settles.
     broken: list[EmulatorError] = []
@@ -437,12 +515,15 @@ def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery
         concurrency=delivery.concurrency,
         options=delivery.options,
         rate=delivery.rate,
+        explain=explain,
     )
     if on_sent is not None:
         on_sent(ids)
     summary = summarize(store, ids, stats, elapsed)
     summary["webhook_id"] = webhook.id
-    print_summary(summary, as_json=as_json, title=f"Fired at {redact_url(delivery.target)} (webhook {webhook.id})", db=db)
+    # A small run's events each had their line: the 13-line table would only repeat them.
+    print_summary(summary, as_json=as_json, title=f"Fired at {redact_url(delivery.target)} (webhook {webhook.id})", db=db,
+                  table=not small)
     if not stopped and not store.get_webhook(webhook.id).active:
         stopped = f"Webhook {webhook.id} is now deactivated. Fix the receiver, then run: zenoti-emulator reactivate {webhook.id}"
     if stopped:
@@ -670,10 +751,7 @@ def deliveries_command(ctx: click.Context, status: str | None, webhook_ref: str 
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is not None:
         return
-    from rich.markup import escape
-    from rich.table import Table
-
-    from ..store import Store, iso
+    from ..store import Store
 
     with Store(db) as store:
         webhook_id = store.find_webhook(webhook_ref).id if webhook_ref else None
@@ -684,16 +762,53 @@ def deliveries_command(ctx: click.Context, status: str | None, webhook_ref: str 
     if not page:
         click.echo("No deliveries match.", err=True)
         return
-    table = Table(show_header=True)
-    for column in ("id", "event", "call id", "webhook", "verb", "url", "status", "attempts", "last", "created"):
-        table.add_column(column)
+    console = _err_console()
+    console.print(_deliveries_table(page, console.width))
+
+
+def _give_way(widths: list[int], narrowest: dict[int, int], room: int) -> None:
+    """Narrow the columns named in ``narrowest`` (index: least width), widest first, until
+    ``widths`` fit in ``room``; the others keep their width."""
+    while sum(widths) > room:
+        shrinkable = [i for i, least in narrowest.items() if widths[i] > least]
+        if not shrinkable:
+            return
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= 1
+
+
+def _deliveries_table(page: Sequence[Any], width: int) -> Table:
+    """`deliveries` as a table that fits 100 columns without cutting what one reads it for.
+
+    The event type, status, attempts and time are never cut (``Appointme…`` was); the
+    call id, the webhook (id, verb, URL in one cell) and the last answer give way on a
+    narrow terminal, each ending in an ellipsis. No cell wraps: a row stays one line.
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..store import iso
+
     colour = {"delivered": "green", "failed": "red", "pending": "yellow"}
+    rows = []
     for d in page:
         last = str(d.last_status) if d.last_status is not None else (d.last_error or "-")
-        table.add_row(str(d.id), escape(d.event_type or "-"), escape(d.call_id or "-"), str(d.webhook_id or "-"), d.verb,
-                      escape(d.shown_url), f"[{colour[d.status]}]{d.status}[/]", str(d.attempts), escape(last[:40]),
-                      iso(d.created_at))
-    _err_console().print(table)
+        created = iso(d.created_at) or "-"  # 2024-07-25T14:52:06.123Z: the year and the fraction go
+        rows.append((str(d.id), d.event_type or "-", d.call_id or "-", f"{d.webhook_id or '-'} {d.verb} {d.shown_url}",
+                     d.status, str(d.attempts), last[:40], f"{created[5:10]} {created[11:19]}"))
+    headers = ("id", "event", "call id", "webhook", "status", "tries", "last", "created (UTC)")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    # Rich squeezes every column alike when a table is too wide; we choose who gives way.
+    _give_way(widths, {2: 8, 3: 10, 6: 8}, room=width - len(headers))
+    table = Table(show_header=True, box=None, padding=(0, 1, 0, 0), pad_edge=False, header_style="bold")
+    for header, w in zip(headers, widths):
+        table.add_column(header, no_wrap=True, overflow="ellipsis", width=w)
+    for r in rows:
+        # The user's (or a receiver's) text, never rich markup.
+        cells = [escape(c) for c in r]
+        cells[4] = f"[{colour[r[4]]}]{cells[4]}[/]"
+        table.add_row(*cells)
+    return table
 
 
 @deliveries_command.command("show", short_help="One delivery with every attempt and its schedule.")

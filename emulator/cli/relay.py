@@ -116,7 +116,7 @@ def relay_command(forward_to: str, relay_port: int, relay_secret: str | None, fo
 
     \b
     Examples:
-      ZENOTI_EMULATOR_RELAY_SECRET=s3cret zenoti-emulator relay --forward-to http://127.0.0.1:3000/zenoti
+      ZENOTI_EMULATOR_RELAY_SECRET=s3cret zenoti-emulator relay --forward-to http://127.0.0.1:9000/hook
       cloudflared tunnel --url http://127.0.0.1:8026     # or ngrok http 8026; give Zenoti that URL
     """
     from waitress import wasyncore

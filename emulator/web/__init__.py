@@ -120,7 +120,10 @@ def _register_error_handlers(app: Flask) -> None:
     def emulator_error(exc: EmulatorError) -> Any:
         if exc.status_code >= 500:
             log.error("%s %s: %s", request.method, request.path, exc.message)
-        return jsonify(exc.to_dict()), exc.status_code
+        body = exc.to_dict()
+        if exc.web_message:
+            body["error"]["message"] = exc.web_message
+        return jsonify(body), exc.status_code
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

@@ -6,7 +6,9 @@ adding a guest attribute changes guests' draws and nothing else.
 
 from __future__ import annotations
 
+import functools
 import random
+import threading
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -57,11 +59,38 @@ OPENING_HOURS = ((9, 19), (9, 20), (8, 20), (10, 21), (10, 19))
 _SEASONS = (datetime(2026, 1, 15, tzinfo=timezone.utc), datetime(2026, 7, 15, tzinfo=timezone.utc))
 
 
+_FAKERS = threading.local()
+
+
+def _list_provider_packages_once() -> None:
+    """Let Faker list each provider package's locales once, not once per locale.
+
+    Making a Faker of our six locales lists the folder of every localized provider for
+    each locale (``faker.factory.list_module``, about 130 directory scans), which was a
+    fifth of a command's start. An installed package's folders do not change while we
+    run, so the listing is kept; the answers are the same, and so is every draw.
+    """
+    import faker.factory
+
+    listing = getattr(faker.factory, "list_module", None)
+    if listing is not None and not hasattr(listing, "cache_info"):
+        faker.factory.list_module = functools.lru_cache(maxsize=None)(listing)
+
+
 def make_faker() -> Faker:
-    """A Faker over our locales with the spa provider. Callers set ``.random`` per draw."""
-    fake = Faker(list(dict.fromkeys(GUEST_LOCALES)))
-    for locale in fake.locales:
-        fake[locale].add_provider(providers.Provider)
+    """A Faker over our locales with the spa provider. Callers set ``.random`` per draw.
+
+    One per thread, made on first use: making one costs tens of milliseconds (Faker lists
+    its provider packages on disk for each locale), and a world, its organization and its
+    projector each asked for one. Every user sets ``.random`` before it draws, so sharing
+    changes no draw; a thread of its own keeps two worlds in two threads apart.
+    """
+    fake = getattr(_FAKERS, "fake", None)
+    if fake is None:
+        _list_provider_packages_once()
+        fake = _FAKERS.fake = Faker(list(dict.fromkeys(GUEST_LOCALES)))
+        for locale in fake.locales:
+            fake[locale].add_provider(providers.Provider)
     return fake
 
 
