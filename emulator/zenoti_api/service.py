@@ -40,6 +40,10 @@ from .ledger import Ledger
 #: Zenoti's page size limit ("You cannot request more than 100 items").
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 10
+#: The highest page number asked for (the OpenAPI document says the same).
+MAX_PAGE = 1_000_000_000
+#: The longest search criterion.
+MAX_CRITERION = 200
 #: Zenoti's bearer tokens last 10 hours (its onboarding guide).
 TOKEN_LIFETIME = timedelta(hours=10)
 #: The most tokens kept at once: a client asking for one per call cannot fill memory.
@@ -154,8 +158,10 @@ def _api_error(exc: ApiError) -> Any:
 
 
 def http_error(exc: HTTPException) -> Any:
-    """Werkzeug's errors under ``/v1`` (an unknown path, a wrong method) in Zenoti's body."""
-    return error_response(exc.code or 500, exc.description or exc.name)
+    """Werkzeug's errors under ``/v1`` (an unknown path, a wrong method) in Zenoti's body;
+    a 405 keeps its ``Allow`` header."""
+    allow = {name: value for name, value in exc.get_headers() if name.lower() == "allow"}
+    return error_response(exc.code or 500, exc.description or exc.name, allow)
 
 
 # -- what every request goes through -----------------------------------------------------
@@ -207,8 +213,8 @@ def _int(name: str, default: int) -> int:
 def _paging(page_name: str = "page", size_name: str = "size") -> tuple[int, int]:
     page = _int(page_name, 1)
     size = _int(size_name, DEFAULT_PAGE_SIZE)
-    if page < 1:
-        raise ApiError(400, f"Query parameter {page_name} must be 1 or more, not {page}.")
+    if not 1 <= page <= MAX_PAGE:
+        raise ApiError(400, f"Query parameter {page_name} must be between 1 and {MAX_PAGE}, not {page}.")
     if size < 1:
         raise ApiError(400, f"Query parameter {size_name} must be 1 or more, not {size}.")
     if size > MAX_PAGE_SIZE:
@@ -321,6 +327,9 @@ def search_guests() -> Any:
     wanted = {k: request.args[k].strip() for k in SEARCH_KEYS if request.args.get(k, "").strip()}
     if not wanted:
         raise ApiError(400, f"Give at least one of {', '.join(SEARCH_KEYS)}.")
+    too_long = next((k for k, v in wanted.items() if len(v) > MAX_CRITERION), None)
+    if too_long is not None:
+        raise ApiError(400, f"Query parameter {too_long} is longer than {MAX_CRITERION} characters.")
     if "phone" in wanted and not _DIGITS.sub("", wanted["phone"]):
         raise ApiError(400, f"Query parameter phone has no digits: {wanted['phone'][:40]!r}.")
     ledger = _ledger()
