@@ -34,3 +34,16 @@ FAILURE_UNITS: tuple[str, ...] = ("attempt", "event")
 DEFAULT_EVENT_TYPE = "AppointmentGroup.Created"
 PROFILES: tuple[str, ...] = ("realistic", "edge")
 REPORT_FORMATS: tuple[str, ...] = ("text", "json", "junit")
+
+# -- Zenoti's read API (``api``, ``serve``) ---------------------------------------------
+
+#: The key ``Authorization: apikey`` takes when none is set: documented, so a receiver's
+#: test can hard-code it.
+DEFAULT_API_KEY = "zenoti-emulator-key"
+#: The longest latency the API may add before an answer, in seconds.
+MAX_API_LATENCY = 60.0
+#: The highest rate limit, in calls per minute per key.
+MAX_API_RATE_LIMIT = 1_000_000
+#: The most days a world the API answers for may be advanced: it keeps every entity its
+#: events named (about 0.4 MB a simulated day), where ``simulate`` alone keeps none.
+MAX_API_DAYS = 366

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
@@ -99,6 +99,11 @@ class Projector:
         return payload
 
 
+#: Called with every new :class:`EventStream` before it is read (the app's read API
+#: follows the worlds the app plays, :mod:`emulator.zenoti_api.worlds`).
+STREAM_WATCHERS: list[Callable[[EventStream], None]] = []
+
+
 class EventStream:
     """The events one seeded world emits from ``now`` on, in time order, lazily.
 
@@ -146,6 +151,8 @@ class EventStream:
         self.simulation = Simulation(self.world)
         self.project = Projector(self.world)
         self._emissions = self.simulation.run(until)
+        for watcher in tuple(STREAM_WATCHERS):
+            watcher(self)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         kinds = self.kinds

@@ -128,6 +128,9 @@ class ZenotiEmulator:
         self._deliverer: Deliverer | None = None
         self._ids: list[int] = []
         self._servers: list[Any] = []
+        self._ledger: Any = None
+        self._api_state: Any = None
+        self._api_url: str | None = None
 
     @property
     def seed(self) -> int:
@@ -227,6 +230,58 @@ class ZenotiEmulator:
         if url is None:
             return events
         return [delivery for event in events for delivery in self.fire(url, [event], **fire)]
+
+    def simulate(self, *, seed: int | None = None, now: Any = None, days: float = 1.0,
+                 types: Sequence[str] | None = None, profile: str = "realistic") -> list[dict[str, Any]]:
+        """Every event the world of ``seed`` emits over ``days`` (as ``zenoti-emulator
+        simulate`` prints them), and that world behind :attr:`api_url` from now on.
+
+        The API answers as the world stands at the end of the stream: every entity the
+        events named, agreeing with them.
+        """
+        from . import defaults
+        from .generate import parse_now, simulate_events
+        from .zenoti_api import tap
+
+        if days > defaults.MAX_API_DAYS:
+            raise ValueError(f"simulate(days={days}): the API behind it keeps every entity; at most {defaults.MAX_API_DAYS} days.")
+        moment = parse_now(now) if isinstance(now, str) else now
+        stream = simulate_events(seed=seed, now=moment, days=days, types=types, profile=profile)
+        ledger = tap(stream)
+        events = list(stream)
+        self._ledger = ledger
+        return events
+
+    @property
+    def ledger(self) -> Any:
+        """What the API answers from (:class:`~emulator.zenoti_api.Ledger`): the world of the
+        last :meth:`simulate` and every entity its events named; None before."""
+        return self._ledger
+
+    @property
+    def api_state(self) -> Any:
+        """The API's settings (:class:`~emulator.zenoti_api.ApiState`): ``api_key``,
+        ``rate_limit`` (calls per minute, None for none), ``latency`` (seconds)."""
+        if self._api_state is None:
+            from .zenoti_api import ApiState
+
+            self._api_state = ApiState(lambda: self._ledger)
+        return self._api_state
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of Zenoti's read API for the world of the last :meth:`simulate`
+        (``http://127.0.0.1:PORT``; the paths are Zenoti's, ``/v1/guests/{id}``...)."""
+        if self._api_url is None:
+            from .zenoti_api import create_api_app
+
+            self._api_url = self.serve(create_api_app(self.api_state))
+        return self._api_url
+
+    @property
+    def api_key(self) -> str:
+        """The key to send as ``Authorization: apikey KEY``."""
+        return str(self.api_state.api_key)
 
     def wait_for_retries(self, timeout: float = 60.0) -> list[Delivery]:
         """Wait (on the scaled clock) until every delivery of this emulator is final.

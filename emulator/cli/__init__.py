@@ -77,3 +77,4 @@ from . import world as _world  # noqa: E402,F401
 from . import scenario as _scenario  # noqa: E402,F401
 from . import relay as _relay  # noqa: E402,F401
 from . import check as _check  # noqa: E402,F401
+from . import api as _api  # noqa: E402,F401

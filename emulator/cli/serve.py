@@ -22,7 +22,9 @@ from ..errors import UsageError
 from ..urls import redact_url
 from . import cli
 from .params import TimeScaleParam
+from .api import api_options
 from .delivery import db_option
+from .params import TimestampParam
 from .relay import build_relay, relay_options, relay_server
 
 #: Threads answering HTTP requests: sinks that delay their answer hold one each.
@@ -47,15 +49,25 @@ def _url_host(host: str) -> str:
               help="Also answer requests whose Host is NAME (e.g. a tunnel's). Loopback names are always allowed.")
 @click.option("--threads", type=click.IntRange(2, 256), default=DEFAULT_THREADS, show_default=True, help="Threads answering HTTP requests.")
 @relay_options(prefix="relay-")
+@api_options
+@click.option("--api-seed", type=int, default=None,
+              help="Also answer /v1 for the world of this seed advanced --api-days from --api-now (as `api` does).")
+@click.option("--api-now", type=TimestampParam(), default=None, help="With --api-seed: when that world's clock starts.")
+@click.option("--api-days", type=float, default=1.0, show_default=True, help="With --api-seed: how many days it is advanced.")
 def serve_command(host: str, port: int, db: str | None, time_scale: float | None, allow_hosts: tuple[str, ...], threads: int,
                   forward_to: str | None, relay_port: int, relay_secret: str | None, forward_secret: str | None,
-                  refuse_bad_signature: bool, mirror_status: bool, max_body: int) -> None:
+                  refuse_bad_signature: bool, mirror_status: bool, max_body: int, api_key: str, rate_limit: int | None,
+                  api_latency: float, api_seed: int | None, api_now: Any, api_days: float) -> None:
     """Serve the dashboard at /, the JSON API at /api (described at /openapi.json) and
     the built-in receivers at /sink/<name>, on a real WSGI server (waitress).
 
     A fresh database gets one sink, "default", and one webhook pointing at it, so firing
     works with nothing else running. Pending retries of an earlier run resume at start.
     Ctrl-C (or SIGTERM) stops cleanly: in-flight deliveries are logged first.
+
+    Zenoti's read API answers at /v1 (guests, appointments, invoices, centers...) for
+    the worlds the app plays: what fired, generated or scenario events named, and the
+    world of --api-seed when given. Authenticate with 'Authorization: apikey KEY'.
 
     With --relay-to URL, the relay endpoint of `zenoti-emulator relay` also listens, on
     its own port (--relay-port), the one to point a tunnel at.
@@ -73,6 +85,13 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
         config["TIME_SCALE"] = time_scale
     if allow_hosts:
         config["ALLOWED_HOSTS"] = list(allow_hosts)
+    config.update(API_KEY=api_key, API_RATE_LIMIT=rate_limit, API_LATENCY=api_latency)
+    if api_seed is not None:
+        if api_now is None:
+            raise UsageError("--api-seed needs --api-now: the moment that world's clock starts (as given to simulate).")
+        config["API_WORLD"] = {"seed": api_seed, "now": api_now, "days": api_days}
+    elif api_now is not None:
+        raise UsageError("--api-now goes with --api-seed.")
     app = create_app(config)
     svc = services_of(app)
     try:
@@ -113,6 +132,7 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     resumed = f", resumed {len(svc.resumed)} pending deliveries" if svc.resumed else ""
     click.echo(f"Zenoti webhook emulator on {public_url}/  (API {public_url}/api, log {svc.store.path}{resumed})", err=True)
+    click.echo(f"Zenoti read API on {public_url}/v1  (Authorization: apikey {api_key})", err=True)
     if relay_srv is not None:
         click.echo(f"Relay endpoint on http://{_url_host(host)}:{relay_srv.effective_port}/ -> {redact_url(forward_to)}"
                    " (point a tunnel at this port only)", err=True)

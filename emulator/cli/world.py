@@ -13,6 +13,8 @@ from click.core import ParameterSource
 
 from . import cli
 from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
+from ..errors import UsageError
+from .api import api_options
 from .params import (AssignmentParam, CoreParam, EventTypeParam, TimestampParam, disorder_from, disorder_options,
                      fresh_option, variant_option, variants_from)
 
@@ -53,11 +55,16 @@ class PaceParam(CoreParam):
 @functools.partial(delivery_options, target_required=False)
 @db_option
 @json_option
+@click.option("--api-port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
+              help="With --target: also answer Zenoti's read API (/v1) on this port for the world as it stands "
+                   "at the event being sent (the simulated clock, when paced). 0 picks a free port.")
+@api_options
 @click.pass_context
 def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float, event_types: tuple[str, ...], profile: str,
                      assignments: tuple[Any, ...], no_validate: bool, variants: tuple[tuple[str, str], ...], fresh: bool,
                      fmt: str | None, output: str | None, pace: float | None, disorder: str | None,
-                     disorder_seed: int | None, db: str | None, as_json: bool, **delivery: Any) -> None:
+                     disorder_seed: int | None, db: str | None, as_json: bool, api_port: int | None, api_key: str,
+                     rate_limit: int | None, api_latency: float, **delivery: Any) -> None:
     """Run one seeded Zenoti organization for --days from --now and print (or deliver
     with --target) every event it emits, in the order they happen: guests created and
     updated, groups booked, confirmed, checked in, appointments started and completed,
@@ -83,6 +90,9 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
     spec = disorder_from(disorder, disorder_seed, seed)  # a bad --disorder fails before the world is built
     stream = simulate_events(seed=seed, now=now, days=days, types=list(event_types) or None, profile=profile,
                              overrides=list(assignments), validate=not no_validate, variants=variants_from(variants), fresh=fresh)
+    if api_port is not None and delivery["target"] is None:
+        raise UsageError("--api-port goes with --target: the API answers while the stream is delivered (`api` serves a printed one).")
+    server = _serve_api(stream, api_port, api_key, rate_limit, api_latency) if api_port is not None else None
     report = None
     items: Any = stream
     when: Any = None
@@ -112,8 +122,31 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
 
         print_events(items if when is None else (d.event for d in items), fmt, output, f"event(s) over {days:g} day(s)")
     finally:
+        if server is not None:
+            server.close()
         if report is not None:
             click.echo(report.tally(), err=True)
+
+
+def _serve_api(stream: Any, port: int, api_key: str, rate_limit: int | None, latency: float) -> Any:
+    """Zenoti's read API for ``stream``'s world, following it as it is read, on a thread."""
+    import threading
+
+    from waitress import create_server
+
+    from ..zenoti_api import ApiState, create_api_app, tap
+
+    if not api_key.strip():
+        raise UsageError("--api-key must not be empty.")
+    ledger = tap(stream)
+    app = create_api_app(ApiState(lambda: ledger, api_key=api_key, rate_limit=rate_limit, latency=latency))
+    try:
+        server = create_server(app, host="127.0.0.1", port=port, threads=8, ident="zenoti-emulator-api")
+    except OSError as exc:
+        raise UsageError(f"Cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. Choose another --api-port (0 picks a free one).") from exc
+    threading.Thread(target=server.run, name="zenoti-api", daemon=True).start()
+    click.echo(f"Zenoti API on http://127.0.0.1:{server.effective_port}/v1 (key {api_key!r}), answering as the stream goes", err=True)
+    return server
 
 
 @cli.command("event-types", short_help="Every event type, with its schema file and docs sample.")

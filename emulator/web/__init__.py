@@ -45,6 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     - ``FOLLOW_LOG_S``: how often the running app picks up retries other processes left
       in the shared log (``fire --no-wait``); 0 never.
     - ``MAX_CONTENT_LENGTH``: body size limit in bytes (413 above it).
+    - ``API_KEY``, ``API_RATE_LIMIT``, ``API_LATENCY``, ``API_WORLD``: Zenoti's read API
+      at ``/v1`` (:func:`emulator.zenoti_api.worlds.init_app`).
 
     :param config: overrides, applied last (tests pass ``DATABASE`` here).
     """
@@ -61,6 +63,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SEED_DEFAULTS=True,
         DASHBOARD_POLL_MS=1000,
         FOLLOW_LOG_S=2.0,
+        API_KEY=None,
+        API_RATE_LIMIT=None,
+        API_LATENCY=0.0,
+        API_WORLD=None,
     )
     app.config.from_prefixed_env("ZENOTI_EMULATOR")
     if config is not None:
@@ -82,6 +88,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(receiver.bp)
     app.add_url_rule("/openapi.json", "openapi", openapi.view)
+
+    from ..zenoti_api import worlds
+
+    worlds.init_app(app)  # Zenoti's read API at /v1, for the worlds this app plays
     return app
 
 
@@ -120,6 +130,10 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
+        if request.path.startswith("/v1/"):
+            from ..zenoti_api.service import http_error as zenoti_error
+
+            return zenoti_error(exc)  # Zenoti's error body, as the rest of /v1 answers
         if not _wants_json():
             return exc  # the dashboard's own pages keep Werkzeug's HTML
         return json_http_error(exc)

@@ -41,4 +41,6 @@ def index() -> Any:
         poll_ms=current_app.config["DASHBOARD_POLL_MS"],
         deactivate_after=svc.options.deactivate_after,
         bind_host=current_app.config["BIND_HOST"],
+        # the page asks Zenoti's read API (/v1) about an event's guest, group and invoice
+        zenoti_key=current_app.extensions["zenoti_api"].api_key,
     )

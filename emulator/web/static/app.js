@@ -368,6 +368,7 @@ async function showDelivery(id, quiet) {
       keep(el("pre", { class: "payload mono small-pre", text: d.curl, dataset: { testid: "curl" } }), "curl-pre")), "curl") : "",
     el("h3", { class: "spaced", text: "Body sent" }),
     body,
+    zenotiSection(d.body),
   );
   for (const node of pane.querySelectorAll("[data-keep]")) {
     const state = kept[node.dataset.keep];
@@ -377,6 +378,51 @@ async function showDelivery(id, quiet) {
     node.scrollLeft = state.left;
   }
   pane.hidden = false;
+}
+
+// -- what Zenoti's read API (/v1) answers for an event's guest, group and invoice ----------
+
+function zenotiLinks(bodyText) {
+  let event;
+  try { event = JSON.parse(bodyText); } catch { return []; }
+  const data = (event && typeof event.data === "object" && event.data) || {};
+  const invoice = (data.invoice && typeof data.invoice === "object") ? data.invoice : {};
+  const guest = (data.guest && data.guest.id) || data.guest_id || (invoice.guest && invoice.guest.id)
+    || (event.event_resource === "Guest" ? data.id : null);
+  const group = data.appointment_group_id || invoice.appointment_group_id;
+  const invoiceId = data.invoice_id || invoice.id;
+  const links = [];
+  if (guest) links.push(["Guest", `/v1/guests/${encodeURIComponent(guest)}`]);
+  if (group) links.push(["Appointment group", `/v1/appointment_groups/${encodeURIComponent(group)}`]);
+  if (invoiceId) links.push(["Invoice", `/v1/invoices/${encodeURIComponent(invoiceId)}`]);
+  return links;
+}
+
+async function askZenoti(path, target) {
+  const key = document.body.dataset.zenotiKey || "";
+  let text;
+  try {
+    const response = await fetch(path, { headers: { Accept: "application/json", Authorization: `apikey ${key}` } });
+    text = `// GET ${path} -> ${response.status}\n` + JSON.stringify(await response.json(), null, 2);
+  } catch (error) {
+    text = `GET ${path} failed: ${error.message}`;
+  }
+  target.hidden = false;
+  renderJson(target, text);
+}
+
+function zenotiSection(bodyText) {
+  const links = zenotiLinks(bodyText);
+  if (!links.length) return "";
+  const answer = el("pre", { class: "payload mono small-pre", hidden: true, dataset: { testid: "zenoti-answer" } });
+  return el("div", { class: "zenoti", dataset: { testid: "zenoti-links" } },
+    el("h3", { class: "spaced", text: "What Zenoti's API answers now" }),
+    el("p", { class: "hint" }, ...links.map(([what, path]) => el("button", {
+      class: "small secondary", type: "button", text: what, title: `GET ${path}`,
+      dataset: { testid: `zenoti-${what.split(" ")[0].toLowerCase()}` }, onclick: () => askZenoti(path, answer),
+    }))),
+    answer,
+  );
 }
 
 async function replay(id) {

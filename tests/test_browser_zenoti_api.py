@@ -1,0 +1,32 @@
+"""The dashboard links an event's guest, group and invoice to what Zenoti's read API
+answers for them (headless Chromium against a real ``serve``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .test_browser_dashboard import app, browser, fire, open_page, shot  # noqa: F401  # the fixtures, shared
+from .test_browser_dashboard import expect
+from .test_web_serve import Served
+
+
+def test_a_deliverys_guest_group_and_invoice_open_what_the_api_answers(browser: Any, app: Served) -> None:  # noqa: F811
+    [delivery] = fire(app, event_type="AppointmentGroup.Created", seed=5)
+    sent = json.loads(app.request("GET", f"/api/deliveries/{delivery['id']}").json()["body"])["data"]
+    page, errors = open_page(browser, app)
+    page.locator("#deliveries-table tbody tr").first.click()
+    links = page.get_by_test_id("zenoti-links")
+    answer = page.get_by_test_id("zenoti-answer")
+
+    links.get_by_test_id("zenoti-guest").click()
+    expect(answer).to_contain_text(f"/v1/guests/{sent['guest']['id']} -> 200")
+    expect(answer).to_contain_text(sent["guest"]["first_name"])
+    links.get_by_test_id("zenoti-appointment").click()
+    expect(answer).to_contain_text(f"-> 200")
+    expect(answer).to_contain_text(sent["appointment_group_id"])
+    links.get_by_test_id("zenoti-invoice").click()
+    expect(answer).to_contain_text(f"/v1/invoices/{sent['invoice_id']} -> 200")
+    expect(answer).to_contain_text(sent["invoice_number"])
+    shot(page, "dashboard-zenoti-api.png")
+    assert errors == []
