@@ -41,6 +41,8 @@ class State:
         self.types: Counter[str] = Counter()
         self.arrivals: deque[float] = deque()
         self.slowed = 0
+        #: worker indexes read off the ids' machine bytes (emulator.load.feed.shard_machine)
+        self.workers: set[int] = set()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -61,17 +63,14 @@ class Handler(BaseHTTPRequestHandler):
         s = self.state
         with s.lock:
             stats = {"count": s.count, "distinct_ids": len(s.ids), "duplicates": s.duplicates, "invalid_signatures": s.invalid,
-                     "verbs": dict(s.verbs), "types": dict(s.types), "slowed": s.slowed}
+                     "verbs": dict(s.verbs), "types": dict(s.types), "slowed": s.slowed, "workers": sorted(s.workers)}
         self._answer(200, json.dumps(stats).encode())
 
     def _hook(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         s = self.state
         slow = False
-        if s.secret is not None or s.slow_past is not None:
-            event = json.loads(body)
-        else:
-            event = json.loads(body)
+        event = json.loads(body)
         now = time.monotonic()
         with s.lock:
             s.count += 1
@@ -81,6 +80,7 @@ class Handler(BaseHTTPRequestHandler):
             if event_id in s.ids:
                 s.duplicates += 1
             s.ids.add(event_id)
+            s.workers.add(int(event_id[8:18], 16) >> 16 & 0xFFFF)
             if s.secret is not None and not verify(body, self.headers.get(SIGNATURE_HEADER), s.secret):
                 s.invalid += 1
             if s.slow_past is not None:

@@ -27,15 +27,16 @@ from ..defaults import DEFAULT_TIMEOUT
 from ..errors import UsageError
 from .feed import Feed
 from .tally import CLASSES, Tally
-from .user import FLUSH_MESSAGE, STATE, TALLY_MESSAGE, ZenotiWebhookUser
+from .user import STOP_MESSAGE, STATE, TALLY_MESSAGE, ZenotiWebhookUser
 
 #: Each step of --find-limit asks this much more than the one before.
 STEP_FACTOR = 1.2
 MAX_STEPS = 60
 #: A step whose achieved rate falls this far below its target did not hold.
 HELD_SHARE = 0.8
-#: How long a master waits for its workers' final tallies after they stopped.
-FLUSH_WAIT = 15.0
+#: How long a master waits for its workers' final tallies: their users' last requests
+#: (Zenoti's 10 s at most), and a margin.
+FLUSH_WAIT = DEFAULT_TIMEOUT + 10
 
 
 @dataclass
@@ -102,10 +103,15 @@ def check(plan: LoadPlan) -> None:
 
 
 def run(plan: LoadPlan, say: IO[str]) -> tuple[dict[str, Any], int]:
-    """Run the load; ``say`` gets progress lines. Returns the report and the exit code."""
-    logging.getLogger("locust").setLevel(logging.WARNING)
-    if plan.role != "worker":
-        check(plan)
+    """Run the load; ``say`` gets progress lines. Returns the report and the exit code.
+
+    The first event is made before Locust starts (on a worker too, with the defaults):
+    loading the schemas and Faker takes a second or two, which would otherwise be spent
+    inside the first user while the run's clock runs.
+    """
+    if not logging.getLogger("locust").level:
+        logging.getLogger("locust").setLevel(logging.WARNING)
+    check(plan)
     env = Environment(user_classes=[ZenotiWebhookUser], events=events, host=plan.url, parsed_options=_options(plan),
                       stop_timeout=DEFAULT_TIMEOUT + 1)
     if plan.role == "worker":
@@ -116,10 +122,10 @@ def run(plan: LoadPlan, say: IO[str]) -> tuple[dict[str, Any], int]:
         runner = env.create_local_runner()
     events.init.fire(environment=env, runner=runner, web_ui=None)
     history = gevent.spawn(stats.stats_history, runner)
-    writer = None
+    writer = writing = None
     if plan.csv_prefix:
         writer = stats.StatsCSVFileWriter(env, stats.PERCENTILES_TO_REPORT, plan.csv_prefix, full_history=False)
-        gevent.spawn(writer.stats_writer)
+        writing = gevent.spawn(writer.stats_writer)
     tally = STATE.tally if plan.role == "local" else _collect_from_workers(runner)
     try:
         if plan.role == "master":
@@ -129,15 +135,18 @@ def run(plan: LoadPlan, say: IO[str]) -> tuple[dict[str, Any], int]:
         limit = _find_limit(runner, plan, say) if plan.find_limit else None
         if limit is None:
             _run_until_done(runner, plan, tally)
-        runner.stop()
         if plan.role == "master":
-            _flush(runner, tally)
+            _stop_workers(runner)
+        else:
+            runner.stop()
         elapsed = time.time() - started
     finally:
         runner.quit()
         history.kill(block=False)
-        if writer is not None:
+        if writer is not None and writing is not None:
+            writing.kill(block=True)
             writer.close_files()
+            _final_csv(env, plan.csv_prefix or "")
     if plan.html_file:
         with open(plan.html_file, "w", encoding="utf-8") as out:
             out.write(get_html_report(env, show_download_link=False))
@@ -151,6 +160,18 @@ def run(plan: LoadPlan, say: IO[str]) -> tuple[dict[str, Any], int]:
         report["find_limit"] = limit
         return report, 0
     return report, 0 if report["all_ok"] else 1
+
+
+def _final_csv(env: Environment, prefix: str) -> None:
+    """Locust's CSV files as the run ended: its writer rewrites them each second, so the
+    last second's requests would be missing from the totals otherwise."""
+    import csv
+
+    final = stats.StatsCSV(env, stats.PERCENTILES_TO_REPORT)
+    for suffix, write in (("_stats.csv", final.requests_csv), ("_failures.csv", final.failures_csv),
+                          ("_exceptions.csv", final.exceptions_csv)):
+        with open(prefix + suffix, "w", newline="", encoding="utf-8") as out:
+            write(csv.writer(out))
 
 
 def _work(env: Environment, plan: LoadPlan, say: IO[str]) -> tuple[dict[str, Any], int]:
@@ -186,10 +207,10 @@ def _collect_from_workers(runner: Any) -> Tally:
     return tally
 
 
-def _flush(runner: Any, tally: Tally) -> None:
-    """Ask each worker for what it has not reported yet, and wait for every answer."""
+def _stop_workers(runner: Any) -> None:
+    """Have each worker stop its users and send what it has not reported yet; wait for all."""
     workers = {c.id for c in runner.clients.all}
-    runner.send_message(FLUSH_MESSAGE)
+    runner.send_message(STOP_MESSAGE)
     deadline = time.monotonic() + FLUSH_WAIT
     while not workers <= runner.zenoti_flushed and time.monotonic() < deadline:
         gevent.sleep(0.05)

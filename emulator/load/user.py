@@ -37,8 +37,11 @@ from .tally import Tally, status_class
 
 #: Events each user keeps generated ahead of its sends.
 AHEAD = 64
-#: The custom messages of a run's end: the master asks, each worker answers with its tally.
-FLUSH_MESSAGE = "zenoti_flush"
+#: The custom messages of a run's end: the master asks each worker to stop its users (each
+#: finishing the request it has in flight), and each answers with the rest of its tally.
+#: Locust's own "stop" would leave a worker deaf for its stop timeout, and "quit" gives the
+#: workers' last reports half a second.
+STOP_MESSAGE = "zenoti_stop"
 TALLY_MESSAGE = "zenoti_tally"
 
 
@@ -139,11 +142,12 @@ def _on_init(environment: Any, **_: Any) -> None:
     if runner is None or type(runner).__name__ != "WorkerRunner":
         return
 
-    def flush(environment: Any, msg: Any, **_: Any) -> None:
+    def stop_and_report(environment: Any, msg: Any, **_: Any) -> None:
+        runner.stop()
         runner.send_message(TALLY_MESSAGE, STATE.tally.to_dict())
         STATE.tally.clear()
 
-    runner.register_message(FLUSH_MESSAGE, flush)
+    runner.register_message(STOP_MESSAGE, stop_and_report, concurrent=True)
 
 
 def variants_from(options: Any) -> dict[str, str]:
