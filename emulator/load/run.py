@@ -32,6 +32,8 @@ from .user import STOP_MESSAGE, STATE, TALLY_MESSAGE, ZenotiWebhookUser
 #: Each step of --find-limit asks this much more than the one before.
 STEP_FACTOR = 1.2
 MAX_STEPS = 60
+#: Where --find-limit starts without --rate (events per second).
+FIRST_RATE = 10.0
 #: A step whose achieved rate falls this far below its target did not hold.
 HELD_SHARE = 0.8
 #: How long a master waits for its workers' final tallies: their users' last requests
@@ -90,7 +92,8 @@ def _options(plan: LoadPlan) -> Any:
     options.zenoti_profile = plan.profile
     options.zenoti_seed = plan.seed
     options.zenoti_variant = [f"{k}={v}" for k, v in plan.variants.items()] or None
-    options.zenoti_rate = plan.rate if not plan.find_limit else None
+    # --find-limit starts at --rate (10/s by default) and sets each step's rate itself
+    options.zenoti_rate = (plan.rate or FIRST_RATE) if plan.find_limit else plan.rate
     options.zenoti_drain = plan.drain
     return options
 
@@ -233,9 +236,12 @@ def _run_until_done(runner: Any, plan: LoadPlan, tally: Tally) -> None:
 def _find_limit(runner: Any, plan: LoadPlan, say: IO[str]) -> dict[str, Any]:
     """Ramp the rate by :data:`STEP_FACTOR` each ``step_time`` until p95 latency passes the
     bound, non-2xx answers pass their share, or the receiver stops keeping up."""
-    while runner.user_count < plan.users:
+    # Measure from the moment every user has built its shard (a second of CPU for 10 users)
+    # and sent at the first rate for a moment: building worlds is not the receiver's latency.
+    rate = plan.rate or FIRST_RATE
+    while STATE.ready < plan.users:
         gevent.sleep(0.05)
-    rate = plan.rate or 10.0
+    gevent.sleep(min(1.0, plan.step_time))
     bound_ms = plan.latency_bound_s * 1000
     steps: list[dict[str, Any]] = []
     held: dict[str, Any] | None = None
@@ -247,9 +253,11 @@ def _find_limit(runner: Any, plan: LoadPlan, say: IO[str]) -> dict[str, Any]:
             break
         window = STATE.window = Tally()
         STATE.set_rate(rate)
+        began = time.monotonic()
         gevent.sleep(plan.step_time)
         STATE.window = None
-        step = _judge(window, rate, plan.step_time, bound_ms, plan.error_share)
+        # a busy process wakes late: the rate is what came in the time that really passed
+        step = _judge(window, rate, time.monotonic() - began, bound_ms, plan.error_share)
         steps.append(step)
         say.write(f"  {rate:8.1f}/s asked, {step['achieved_per_s']:8.1f}/s answered, p95 {step['p95_ms']} ms, "
                   f"non-2xx {step['non_2xx_share'] * 100:.2f} %{'  <- ' + step['broke'] if step['broke'] else ''}\n")

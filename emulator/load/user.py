@@ -57,6 +57,8 @@ class ProcessState:
         #: events this process may still send (``--drain``); None: no limit
         self.tickets: int | None = None
         self.seed = 0
+        #: users whose shard is built and whose first events are generated
+        self.ready = 0
         #: a second tally of the current --find-limit step, when one is measured
         self.window: Tally | None = None
 
@@ -127,6 +129,7 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     runner = environment.runner
     STATE.tally.clear()
     STATE.user_index = itertools.count()
+    STATE.ready = 0
     STATE.configure(environment.parsed_options, getattr(runner, "worker_index", 0))
 
 
@@ -189,6 +192,7 @@ class ZenotiWebhookUser(FastHttpUser):
         self.exhausted = False
         self._fill(AHEAD // 4)
         self.filler = gevent.spawn(self._generate_ahead)
+        STATE.ready += 1
 
     def on_stop(self) -> None:
         filler = getattr(self, "filler", None)
