@@ -27,7 +27,7 @@ from ..defaults import DEFAULT_TIMEOUT
 from ..errors import UsageError
 from .feed import Feed
 from .tally import CLASSES, Tally
-from .user import STOP_MESSAGE, STATE, TALLY_MESSAGE, ZenotiWebhookUser
+from .user import STATE, STOP_MESSAGE, TALLY_MESSAGE, ZenotiWebhookUser, feed_for
 
 #: Each step of --find-limit asks this much more than the one before.
 STEP_FACTOR = 1.2
@@ -115,8 +115,12 @@ def run(plan: LoadPlan, say: IO[str]) -> tuple[dict[str, Any], int]:
     if not logging.getLogger("locust").level:
         logging.getLogger("locust").setLevel(logging.WARNING)
     check(plan)
-    env = Environment(user_classes=[ZenotiWebhookUser], events=events, host=plan.url, parsed_options=_options(plan),
+    options = _options(plan)
+    env = Environment(user_classes=[ZenotiWebhookUser], events=events, host=plan.url, parsed_options=options,
                       stop_timeout=DEFAULT_TIMEOUT + 1)
+    if plan.role == "local":
+        # every user's world, built before the run's clock starts rather than inside it
+        STATE.prebuilt = {index: feed_for(options, 0, index) for index in range(plan.users)}
     if plan.role == "worker":
         return _work(env, plan, say)
     if plan.role == "master":
