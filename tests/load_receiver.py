@@ -100,6 +100,9 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 512
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a load that ends resets its kept-alive connections: not news
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()

@@ -27,6 +27,7 @@ from typing import Any
 
 import gevent
 from gevent.event import Event
+from gevent.threadpool import ThreadPool
 from locust import FastHttpUser, events, task
 from locust.exception import StopUser
 
@@ -100,6 +101,17 @@ class ProcessState:
 
 
 STATE = ProcessState()
+#: Builds users' worlds off the event loop: a world takes ~0.1 s of CPU, and a worker whose
+#: loop is blocked for seconds by a burst of new users misses its master's heartbeats and
+#: starves the users already sending. One thread: the builds queue, the sends go on.
+_builder: list[ThreadPool] = []
+
+
+def build_feed(options: Any, worker: int, user: int) -> Feed:
+    """:func:`feed_for` in the builder thread, the calling greenlet waiting for it."""
+    if not _builder:
+        _builder.append(ThreadPool(1))
+    return _builder[0].apply(feed_for, (options, worker, user))
 
 
 def _is_worker(options: Any) -> bool:
@@ -194,7 +206,7 @@ class ZenotiWebhookUser(FastHttpUser):
         self.verb = str(getattr(options, "zenoti_verb", "POST") or "POST").upper()
         # a world takes ~0.1 s of CPU to build: one machine builds them before the clock starts
         prebuilt = STATE.prebuilt.pop(self.index, None) if worker == 0 else None
-        self.feed = prebuilt or feed_for(options, worker, self.index)
+        self.feed = prebuilt or build_feed(options, worker, self.index)
         self.ahead: deque[Shot] = deque()
         self.hungry = Event()
         self.exhausted = False
