@@ -104,9 +104,14 @@ class CheckConfig:
     burst: int = DEFAULT_BURST
     burst_concurrency: int = DEFAULT_BURST_CONCURRENCY
     seed: int | None = None
+    #: readings of disputed facts (``--variant``) the events are made with
+    variants: Any = None
 
     def __post_init__(self) -> None:
         check_url(self.url)
+        from .variants import coerce
+
+        object.__setattr__(self, "variants", coerce(self.variants))
         if self.verb is not None:
             object.__setattr__(self, "verb", _verb(self.verb))
         if not (0 < self.timeout <= 600 and math.isfinite(self.timeout)):
@@ -280,8 +285,12 @@ class CheckRun:
     def __init__(self, config: CheckConfig, *, registry: Registry | None = None) -> None:
         self.config = config
         self.registry = registry or default_registry()
+        from .variants import sends
+
         names = dict.fromkeys(config.event_types) or tuple(self.registry)  # each type once, in order
         self.event_types: list[EventType] = [self.registry.get_type(n) for n in names]
+        if not config.event_types:  # all registered: those the variants send
+            self.event_types = [kind for kind in self.event_types if sends(kind, config.variants)]
         # The booking first: the checks that need one event send the first type's.
         self.event_types.sort(key=lambda kind: kind.name != GROUP_CREATED)
         self.sender = Sender(pool_size=config.burst_concurrency)
@@ -323,7 +332,8 @@ class CheckRun:
 
                 seed = None if self.seed is None else self.seed + len(self._streams)
                 types = {k.name for k in self.event_types} | {GROUP_CREATED}
-                stream = self._streams[profile] = iter(EventStream(seed=seed, profile=profile, types=types, registry=self.registry))
+                stream = self._streams[profile] = iter(EventStream(seed=seed, profile=profile, types=types, registry=self.registry,
+                                                                           variants=self.config.variants))
             while len(waiting) < count:
                 event = next(stream)
                 if event["event_type"] == GROUP_CREATED:
@@ -369,7 +379,8 @@ class CheckRun:
 
         booked: dict[str, dict[str, Any]] = {}
         seed = None if self.seed is None else self.seed + 997
-        for event in EventStream(seed=seed, types=[GROUP_CREATED, STATUS_EVENT], registry=self.registry):
+        for event in EventStream(seed=seed, types=[GROUP_CREATED, STATUS_EVENT], registry=self.registry,
+                                 variants=self.config.variants):
             group = event["data"]["appointment_group_id"]
             if event["event_type"] == GROUP_CREATED:
                 booked[group] = event

@@ -29,6 +29,8 @@ from .errors import GeneratorBug, PayloadInvalid, UsageError
 from .projection import Fill, Filler, compile_schema
 from .registry import EventType, Registry, default_registry
 from .simulation import Simulation
+from .variants import DEFAULT as DEFAULT_VARIANTS
+from .variants import Variants, coerce, select, sends
 from .world import PROFILES, World
 from .world.build import make_faker
 from .world.timefmt import event_timestamp_text, utc_text
@@ -61,8 +63,8 @@ class ObjectIds:
 
 
 @functools.lru_cache(maxsize=None)
-def _compiled(event_type: EventType) -> Filler:
-    return compile_schema(event_type.resolved)
+def _compiled(event_type: EventType, variants: Variants = DEFAULT_VARIANTS) -> Filler:
+    return compile_schema(select(event_type.resolved, variants))
 
 
 class Projector:
@@ -72,6 +74,7 @@ class Projector:
         self.streams = world.streams
         self.seed = str(world.seed).encode()
         self.profile = world.profile
+        self.variants = world.variants
         self.ids = ObjectIds(world.streams("machine").getrandbits(40))
         self.fake = make_faker()["en_US"]
 
@@ -86,7 +89,7 @@ class Projector:
         event = SimpleNamespace(id=call_id, event_id=event_id, created=utc_text(moment), timestamp=timestamp)
         context = SimpleNamespace(**emission.context, event=event)
         fill = Fill(functools.partial(self.streams, "event", emission.key), self.fake, self.profile, [context])
-        payload: dict[str, Any] = _compiled(kind)(fill)
+        payload: dict[str, Any] = _compiled(kind, self.variants)(fill)
         return payload
 
 
@@ -106,16 +109,25 @@ class EventStream:
     :param overrides: ``(path, value)`` pairs applied to every event handed out.
     :param validate: check every event against its schema (an event broken by an override
         is refused with :class:`PayloadInvalid`).
+    :param variants: readings of disputed facts (:mod:`emulator.variants`): a
+        :class:`~emulator.variants.Variants`, ``{name: value}`` or ``NAME=VALUE`` texts.
     """
 
     def __init__(self, *, seed: int | None = None, now: datetime | None = None, profile: str = "realistic",
                  types: Collection[str] | None = None, until: datetime | None = None,
                  overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True,
-                 registry: Registry | None = None) -> None:
+                 registry: Registry | None = None, variants: Any = None) -> None:
         if profile not in PROFILES:
             raise UsageError(f"Unknown profile {profile!r}: use one of {', '.join(PROFILES)}.")
+        self.variants = coerce(variants)
         self.registry = registry or default_registry()
         self.kinds = {name: self.registry.get_type(name) for name in (types if types is not None else self.registry)}
+        silenced = [name for name, kind in self.kinds.items() if not sends(kind, self.variants)]
+        if silenced and types is not None and len(silenced) == len(self.kinds):
+            raise UsageError(f"{', '.join(silenced)} is a reported type, not sent under --variant reported-events=off: "
+                             "drop that variant or ask for another type.")
+        for name in silenced:
+            del self.kinds[name]
         self.seed = secrets.randbits(63) if seed is None else seed
         start = check_moment(_as_utc(now) if now is not None else datetime.now(UTC))
         self.until = until
@@ -124,7 +136,7 @@ class EventStream:
         self.profile = profile
         self.validate = validate
         self.overrides = [(overrides_module.parse_path(p) if isinstance(p, str) else tuple(p), v) for p, v in overrides]
-        self.world = World(self.seed, start, profile)
+        self.world = World(self.seed, start, profile, self.variants)
         self.simulation = Simulation(self.world)
         self.project = Projector(self.world)
         self._emissions = self.simulation.run(until)
@@ -135,7 +147,7 @@ class EventStream:
             if emission.moment > LATEST:
                 return
             kind = kinds.get(emission.event_type)
-            if kind is None:
+            if kind is None or not emission.sent:
                 continue
             yield self.make(kind, emission)
 
@@ -179,11 +191,11 @@ class Generator:
 
     def __init__(self, event_type: EventType, *, seed: int | None = None, now: datetime | None = None,
                  profile: str = "realistic", overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True,
-                 registry: Registry | None = None) -> None:
+                 registry: Registry | None = None, variants: Any = None) -> None:
         self.event_type = event_type
         registry = registry or _registry_with(event_type)
         self.stream = EventStream(seed=seed, now=now, profile=profile, types=[event_type.name], overrides=overrides,
-                                  validate=validate, registry=registry)
+                                  validate=validate, registry=registry, variants=variants)
         self.seed = self.stream.seed
         self.world = self.stream.world
         self._events = iter(self.stream)
@@ -236,7 +248,7 @@ check_days = bounds.check_days
 def generate_events(event_type: str = DEFAULT_EVENT_TYPE, *, count: int = 1, seed: int | None = None,
                     now: datetime | None = None, overrides: Sequence[tuple[Any, Any]] = (),
                     profile: str = "realistic", validate: bool = True,
-                    registry: Registry | None = None) -> Iterator[dict[str, Any]]:
+                    registry: Registry | None = None, variants: Any = None) -> Iterator[dict[str, Any]]:
     """Generate ``count`` events of ``event_type`` (Zenoti's name), lazily.
 
     Arguments are checked at the call, before the first event is asked for.
@@ -248,14 +260,14 @@ def generate_events(event_type: str = DEFAULT_EVENT_TYPE, *, count: int = 1, see
         raise UsageError(f"count must be 0 or more, not {count}.")
     registry = registry or default_registry()
     stream = EventStream(seed=seed, now=now, profile=profile, types=[registry.get_type(event_type).name],
-                         overrides=overrides, validate=validate, registry=registry)
+                         overrides=overrides, validate=validate, registry=registry, variants=variants)
     return stream.take(count)
 
 
 def simulate_events(*, seed: int | None = None, now: datetime | None = None, days: float = 1.0,
                     types: Collection[str] | None = None, profile: str = "realistic",
                     overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True,
-                    registry: Registry | None = None) -> EventStream:
+                    registry: Registry | None = None, variants: Any = None) -> EventStream:
     """Every event the world of ``seed`` emits over ``days`` from ``now``, in time order.
 
     :raise UsageError: ``days`` out of range, or a span that leaves what an ObjectId carries.
@@ -263,4 +275,4 @@ def simulate_events(*, seed: int | None = None, now: datetime | None = None, day
     span = check_days(days)
     start = check_moment(_as_utc(now) if now is not None else datetime.now(UTC))
     return EventStream(seed=seed, now=start, profile=profile, types=types, until=start + span,
-                       overrides=overrides, validate=validate, registry=registry)
+                       overrides=overrides, validate=validate, registry=registry, variants=variants)

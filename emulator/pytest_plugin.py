@@ -64,18 +64,20 @@ class ZenotiEmulator:
 
     def generate(self, event_type: str = "AppointmentGroup.Created", count: int = 1, *, seed: int | None = None,
                  now: Any = None, set: Mapping[str, Any] | None = None, profile: str = "realistic",
-                 validate: bool = True) -> list[dict[str, Any]]:
+                 validate: bool = True, variants: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
         """``count`` events, as ``zenoti-emulator generate`` makes them.
 
         :param set: ``{"data.guest.email": None}``: fields to override in every event.
         :param now: the first event's clock (a ``datetime`` or ISO 8601 text).
+        :param variants: ``{"status-1": "cancelled"}``: readings of disputed facts, as
+            ``--variant`` (``zenoti-emulator variants`` lists them).
         """
         from .generate import generate_events, parse_now
 
         moment = parse_now(now) if isinstance(now, str) else now
         overrides = list((set or {}).items())
         return list(generate_events(event_type, count=count, seed=seed, now=moment, overrides=overrides,
-                                    profile=profile, validate=validate))
+                                    profile=profile, validate=validate, variants=variants))
 
     def fire(self, url: str, events: Sequence[Mapping[str, Any] | bytes] | None = None, *,
              event_type: str = "AppointmentGroup.Created", count: int = 1, secret: str | None = None,
@@ -103,17 +105,18 @@ class ZenotiEmulator:
         return [self.store.get_delivery(i) for i in ids]
 
     def scenario(self, name: str, url: str | None = None, *, seed: int | None = None, now: Any = None,
-                 profile: str = "realistic", **fire: Any) -> list[Any]:
+                 profile: str = "realistic", variants: Mapping[str, str] | None = None, **fire: Any) -> list[Any]:
         """Play scenario ``name`` (a built-in, or a path to a scenario file) on the world of
         ``seed``: its events in story order, or, with ``url``, their deliveries there, sent
-        one at a time in that order (``fire``: more arguments of :meth:`fire`).
+        one at a time in that order (``fire``: more arguments of :meth:`fire`; ``variants``
+        as in :meth:`generate`).
         """
         from .generate import parse_now
         from .scenario.play import play
         from .scenario.story import load
 
         moment = parse_now(now) if isinstance(now, str) else now
-        events = [played.event for played in play(load(name), seed=seed, now=moment, profile=profile)]
+        events = [played.event for played in play(load(name), seed=seed, now=moment, profile=profile, variants=variants)]
         if url is None:
             return events
         return [delivery for event in events for delivery in self.fire(url, [event], **fire)]

@@ -123,6 +123,12 @@ class EventType:
         return self.name.split(".")[0]
 
     @property
+    def reported(self) -> bool:
+        """Seen in receivers of real traffic but not in Zenoti's docs (``x-reported``): sent
+        only under ``--variant reported-events=on``, marked so in ``event-types``."""
+        return bool(self.source.get("x-reported"))
+
+    @property
     def resolved(self) -> dict[str, Any]:
         """The schema with every ``$ref`` replaced by its target: for walking its fields."""
         if self._resolved is None:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .actions import Emission, bookings, guests, installers, invoices
+from .actions import Emission, bookings, guests, installers, invoices, reported
 from .world import AppointmentGroup, Center, World, habits, pick
 from .world.timefmt import UTC
 
@@ -218,6 +218,8 @@ class Simulation:
         return emitted
 
     def _cancel(self, moment: datetime, group: AppointmentGroup) -> list[Emission]:
+        if reported.deleted(self.world, group):  # the front desk deletes the booking instead
+            return reported.delete_group(self.world, group, moment) + self._over(moment, group)
         return self._status(moment, group, habits.STATUS_CANCELLED)
 
     def _reschedule(self, moment: datetime, group: AppointmentGroup) -> list[Emission]:

@@ -83,7 +83,7 @@ def test_event_types_lists_every_type_with_its_schema_and_sample():
     rows = json.loads(run("event-types", "--json").stdout)
     assert [r["name"] for r in rows] == sorted(default_registry(), key=lambda n: (n.split(".")[0], n))
     for row in rows:
-        assert (ROOT / row["schema"]).is_file() and (ROOT / row["sample"]).is_file()
+        assert (ROOT / row["schema"]).is_file() and (row["reported"] or (ROOT / row["sample"]).is_file())
         assert row["resource"] == row["name"].split(".")[0]
     table = run("event-types").stdout
     assert "Invoice.Closed" in table and "schemas/events/invoice-closed.v1.json" in table
@@ -95,6 +95,8 @@ def test_schema_prints_a_self_contained_document_a_plain_validator_uses(name):
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
     Draft202012Validator.check_schema(schema)
+    if schema.get("x-reported"):  # not in Zenoti's docs: no published sample
+        return
     sample = json.loads((ROOT / schema["x-doc-sample"]).read_text())
     assert list(Draft202012Validator(schema).iter_errors(sample)) == []
     assert '"$ref": "../' not in result.stdout  # no reference leaves the document

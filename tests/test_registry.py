@@ -51,6 +51,9 @@ def test_bundled_schema_is_self_contained_for_a_plain_validator(registry, name):
 
     walk(kind.schema)
     assert refs and all(ref.startswith("#/") for ref in refs)
+    if kind.reported:  # not in Zenoti's docs: no published sample, and none is pretended
+        assert "x-doc-sample" not in kind.schema
+        return
     sample = json.loads((ROOT / kind.schema["x-doc-sample"]).read_text())
     assert list(Draft202012Validator(kind.schema).iter_errors(sample)) == []
 
@@ -78,6 +81,8 @@ def test_unknown_fields_are_allowed_for_the_validator_to_report(registry, name):
 @pytest.mark.parametrize("name", EVENT_TYPES)
 def test_published_sample_is_accepted(registry, name):
     kind = registry[name]
+    if kind.reported:
+        pytest.skip("a reported type has no published sample")
     sample = json.loads((ROOT / kind.schema["x-doc-sample"]).read_text())
     assert kind.errors(sample) == []
     assert kind.is_valid(sample)
@@ -129,10 +134,10 @@ def test_unknown_event_type_suggests_the_closest_name(registry):
 
 def test_a_schema_that_no_action_emits_is_refused(tmp_path):
     (tmp_path / "events").mkdir()
-    (tmp_path / "events" / "guest-merged.v1.json").write_text(json.dumps(
-        {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://x.local/events/guest-merged.v1.json",
-         "title": "Guest.Merged", "type": "object"}))
-    with pytest.raises(SchemaBroken, match="Guest.Merged"):
+    (tmp_path / "events" / "guest-renamed.v1.json").write_text(json.dumps(
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://x.local/events/guest-renamed.v1.json",
+         "title": "Guest.Renamed", "type": "object"}))
+    with pytest.raises(SchemaBroken, match="Guest.Renamed"):
         load_registry(tmp_path)
 
 

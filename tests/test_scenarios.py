@@ -186,12 +186,12 @@ def check_package_redemption(events: list[dict[str, Any]], statuses: dict[str, l
     extension moves the end 30 days."""
     kinds = [e["event_type"] for e in events]
     assert kinds == ["Guest.Package.Created", "AppointmentGroup.Created", "AppointmentGroup.Status", "Appointment.Started",
-                     "Appointment.Completed", "Invoice.Closed", "Guest.Package.Redemption",
+                     "Appointment.Completed", "Invoice.Closed", "AppointmentGroup.Status", "Guest.Package.Redemption",
                      "Guest.Package.RedemptionReversal", "Guest.Package.ValidityUpdate"]
     sold, booked, invoice = events[0]["data"], events[1]["data"], events[5]["data"]["invoice"]
-    redemption, reversal, extended = (e["data"] for e in events[6:])
+    redemption, reversal, extended = (e["data"] for e in events[7:])
     assert {d["user_package_id"] for d in (sold, redemption, reversal, extended)} == {sold["user_package_id"]}
-    assert booked["guest"]["id"] == invoice["guest"]["id"] and list(statuses.values()) == [[0, 2]]
+    assert booked["guest"]["id"] == invoice["guest"]["id"] and list(statuses.values()) == [[0, 2, 1]]
     service = booked["appointments"][0]["service_id"]
     assert service in {s["service_type_info"]["id"] for s in sold["services"]}
     used = redemption["service_redemptions"]
@@ -223,11 +223,12 @@ def test_every_builtin_scenario_chains(name: str, seed: int, profile: str) -> No
         assert kinds[4:10] == ["Appointment.Started", "Appointment.Completed"] * 3
         started = [e["data"]["appointments"][0]["id"] for e in events[4:10:2]]
         assert started == [a["id"] for a in appointments]  # each appointment, in the order they run
-        assert kinds[10:] == ["Invoice.Closed", "Appointment.Feedback.V1"]  # the world's first center asks V1
+        assert kinds[10:] == ["Invoice.Closed", "AppointmentGroup.Status", "Appointment.Feedback.V1"]  # paid: closed (1); the world's first center asks V1
+        assert events[11]["data"]["appointment_group_status"] == 1
         assert events[10]["data"]["invoice"]["id"] == events[1]["data"]["invoice_id"]
-        rated = events[11]["data"]
+        rated = events[12]["data"]
         assert (rated["appointment_group_id"], rated["user_id"]) == (events[1]["data"]["appointment_group_id"].upper(), guest.upper())
-        assert list(statuses.values()) == [[0, 4, 2]]
+        assert list(statuses.values()) == [[0, 4, 2, 1]]
     elif name == "no-show":
         assert list(statuses.values()) == [[0, 4, -2]]
         assert events[-1]["data"]["is_noshowfeerequired"] == "Yes"
@@ -238,7 +239,7 @@ def test_every_builtin_scenario_chains(name: str, seed: int, profile: str) -> No
         old, new = (e["data"] for e in events if e["event_type"] == "AppointmentGroup.Created")
         assert new["rebooked_source_group_id"] == old["appointment_group_id"]
         assert statuses[old["appointment_group_id"]] == [0, -1]
-        assert statuses[new["appointment_group_id"]] == [0, 2]
+        assert statuses[new["appointment_group_id"]] == [0, 2, 1]
         cancel = next(i for i, e in enumerate(events) if e["data"].get("appointment_group_status") == -1)
         assert kinds.index("AppointmentGroup.Created", 1) < cancel  # the new group first, then the old one cancelled
     elif name == "refund":
@@ -250,7 +251,7 @@ def test_every_builtin_scenario_chains(name: str, seed: int, profile: str) -> No
         first_start = next(e for e in events if e["event_type"] == "Appointment.Started")
         gap = datetime.fromisoformat(first_start["event_timestamp"][:19]) - datetime.fromisoformat(events[1]["event_timestamp"][:19])
         assert timedelta(0) < gap < timedelta(hours=1), f"walk-in started {gap} after booking"
-        assert list(statuses.values()) == [[0, 2]]
+        assert list(statuses.values()) == [[0, 2, 1]]
     elif name == "class-day":
         check_class_day(events)
     elif name == "membership-lifecycle":
@@ -432,7 +433,7 @@ def test_every_other_desk_action_plays_as_the_world_says(tmp_path: Path) -> None
                      "Class.Booking.Cancelled", "Class.Schedule.Cancelled", "Class.Schedule.Deleted",
                      "Guest.Membership.Created", "Guest.Package.Created", "Guest.Package.StatusUpdate",
                      "AppointmentGroup.Created", "AppointmentGroup.Status", "Appointment.Started", "Appointment.Completed",
-                     "Invoice.Closed", "Appointment.Feedback.V1"]
+                     "Invoice.Closed", "AppointmentGroup.Status", "Appointment.Feedback.V1"]
     data = [e["data"] for e in events]
     ann, ben, cat = (d["id"] for d in data[1:4])
     assert data[6]["capacity"] == 2 and (data[7]["guest_id"], data[7]["registration_id"]) == (ann, data[5]["registration_id"])
@@ -440,8 +441,9 @@ def test_every_other_desk_action_plays_as_the_world_says(tmp_path: Path) -> None
     assert {data[12]["guest_id"], data[13]["guest_id"]} == {data[4]["guest_id"], ann}  # the seated ones, cancelled with the class
     assert data[16]["guest_id"] == ann and data[16]["recurrence_status"] == -1 and data[16]["next_collection_date"] is None
     assert data[18]["user_package_id"] == data[17]["user_package_id"] and data[18]["user_package_state"] == 0
-    assert data[24]["rating_value"] == {"service": 1, "therapist": 1, "ambience": 1, "cleanliness": 1}
-    assert data[24]["user_id"] == cat.upper()
+    assert data[24]["appointment_group_status"] == 1  # paid at check-out: closed
+    assert data[25]["rating_value"] == {"service": 1, "therapist": 1, "ambience": 1, "cleanliness": 1}
+    assert data[25]["user_id"] == cat.upper()
 
 
 MISTAKES = [
@@ -710,5 +712,5 @@ def test_run_writes_a_file_and_says_what_it_holds(tmp_path: Path) -> None:
     out = tmp_path / "walk-in.jsonl"
     result = CliRunner().invoke(cli, ["scenario", "run", "walk-in", "--seed", "1", "--now", "2024-07-25T08:00:00Z", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert f"Wrote 6 event(s) of scenario walk-in (seed 1) to {out}." in result.stderr
+    assert f"Wrote 7 event(s) of scenario walk-in (seed 1) to {out}." in result.stderr
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [e["id"] for e in events_of("walk-in", 1)]

@@ -32,6 +32,9 @@ class Emission:
     key: str
     #: what the schema's ``x-source`` paths read: ``{"guest": Guest, "center": Center, ...}``
     context: dict[str, Any]
+    #: ``False``: it happened, but under the chosen variants Zenoti sends no event for it
+    #: (it still takes its place in time, so the events around it are the same bytes)
+    sent: bool = True
 
 
 def _modules() -> list[ModuleType]:

@@ -8,6 +8,7 @@ parent with the same therapist and room. Nothing is ever booked twice at once.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
@@ -328,22 +329,55 @@ def _utm(rng: random.Random) -> tuple[str | None, str | None]:
     return source, pick(rng, habits.UTM_MEDIUMS)
 
 
+def release(world: World, group: AppointmentGroup) -> None:
+    """Free the group's therapists and rooms (a cancellation, a no-show, a deletion)."""
+    for appointment, block_end in _blocks(group.appointments):
+        world.calendar.release(appointment.therapist.id, appointment.start, block_end)
+        if appointment.room is not None:
+            world.calendar.release(appointment.room.id, appointment.start, block_end)
+        _mark(world, appointment, block_end, False)
+
+
+def status_code(world: World, status: int) -> int | None:
+    """The code AppointmentGroup.Status sends for the world's ``status`` (Zenoti's API
+    codes), or ``None`` when none is sent. Under the variant ``status-1=cancelled`` (one
+    receiver's reading) a cancellation sends 1 and closing sends nothing."""
+    if world.variants["status-1"] == "cancelled":
+        if status == habits.STATUS_CANCELLED:
+            return habits.STATUS_CLOSED
+        if status == habits.STATUS_CLOSED:
+            return None
+    return status
+
+
 def set_status(world: World, group: AppointmentGroup, status: int, moment: datetime) -> list[Emission]:
-    """Move the group to ``status``; an illegal move is a bug in the simulation."""
+    """Move the group to ``status``; an illegal move is a bug in the simulation.
+
+    The event carries the optional ``data.guest`` on :data:`~emulator.world.habits.STATUS_GUEST_SHARE`
+    of them, decided by a hash of the event's key (no stream's draws move).
+    """
     if status not in habits.LEGAL_MOVES[group.status]:
         raise AssertionError(f"group {group.id} cannot move from status {group.status} to {status}")
     group.status = status
+    group.history.append(status)
     center = group.center
     if status in (habits.STATUS_CANCELLED, habits.STATUS_NO_SHOW):
-        for appointment, block_end in _blocks(group.appointments):
-            world.calendar.release(appointment.therapist.id, appointment.start, block_end)
-            if appointment.room is not None:
-                world.calendar.release(appointment.room.id, appointment.start, block_end)
-            _mark(world, appointment, block_end, False)
+        release(world, group)
     late = center.late_cancel_hours is not None and group.first_start - moment <= timedelta(hours=center.late_cancel_hours)
-    fees = SimpleNamespace(noshow_fee="Yes" if center.charges_no_show else "No", cancellation_fee="Yes" if late else "No")
+    code = status_code(world, status)
+    again = group.history.count(status) - 1
+    key = f"group-status:{group.id}:{status}" + (f":{again}" if again else "")
+    guest = world.guests.get(group.guest_id) if _share(world, key) < habits.STATUS_GUEST_SHARE else None
+    fees = SimpleNamespace(noshow_fee="Yes" if center.charges_no_show else "No", cancellation_fee="Yes" if late else "No",
+                           code=code, guest=guest)
     context = {"group": group, "status": fees}
-    return [Emission("AppointmentGroup.Status", moment, f"group-status:{group.id}:{status}", context)]
+    return [Emission("AppointmentGroup.Status", moment, key, context, sent=code is not None)]
+
+
+def _share(world: World, key: str) -> float:
+    """A number in [0, 1) fixed by the seed and ``key``: a draw that moves no stream."""
+    digest = hashlib.blake2b(f"{world.seed}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
 def _progress(kind: str, group: AppointmentGroup, appointment: Appointment, moment: datetime) -> Emission:

@@ -17,7 +17,7 @@ from ..errors import ExitCode
 from . import cli
 from .delivery import URLParam
 from .output import open_output
-from .params import EventTypeParam
+from .params import EventTypeParam, variant_option, variants_from
 
 # Mirrors of emulator.check's defaults, kept here so --help needs no import of it
 # (tests/test_check.py checks that they agree).
@@ -60,10 +60,11 @@ def _names(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("-c", "--concurrency", type=click.IntRange(1, 256), default=DEFAULT_BURST_CONCURRENCY, show_default=True,
               help="Requests in flight during the burst.")
 @click.option("--seed", type=int, default=None, help="Seed of the events sent (random when omitted).")
+@variant_option
 @click.option("--list", "list_checks", is_flag=True, help="List the checks and exit.")
 def check_command(url: str | None, secret: str | None, verb: str | None, event_types: tuple[str, ...], only: tuple[str, ...],
                   skip: tuple[str, ...], fmt: str, output: str | None, timeout: float, slow: float | None, latency_events: int,
-                  burst: int, concurrency: int, seed: int | None, list_checks: bool) -> None:
+                  burst: int, concurrency: int, seed: int | None, variants: tuple[tuple[str, str], ...], list_checks: bool) -> None:
     """Run the contract tests of the receiver at URL: signatures, the test ping, verbs,
     duplicates, unknown fields, large payloads, latency and a burst.
 
@@ -88,7 +89,7 @@ def check_command(url: str | None, secret: str | None, verb: str | None, event_t
         raise click.UsageError("Missing argument 'URL': the receiver to check, e.g. http://127.0.0.1:9000/hook.")
     config = core.CheckConfig(url, secret=secret, verb=verb, event_types=event_types, only=_names(only),
                               skip=_names(skip), timeout=timeout, slow=slow, latency_events=latency_events,
-                              burst=burst, burst_concurrency=concurrency, seed=seed)
+                              burst=burst, burst_concurrency=concurrency, seed=seed, variants=variants_from(variants))
     file = open_output(output) if output else None
     # The report goes to stdout (or FILE); as a text report on stdout the lines are part
     # of it, otherwise they go to stderr so that a person still sees the run progress.

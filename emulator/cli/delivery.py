@@ -466,7 +466,7 @@ def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery
 @db_option
 @json_option
 def fire_command(event_type: str, count: int, seed: int | None, now: Any, assignments: tuple[Any, ...], profile: str,
-                 no_validate: bool, ping: bool, from_files: tuple[str, ...], db: str | None, as_json: bool,
+                 no_validate: bool, variants: tuple[tuple[str, str], ...], ping: bool, from_files: tuple[str, ...], db: str | None, as_json: bool,
                  **delivery: Any) -> None:
     """Generate EVENT_TYPE events like `generate` and deliver them to --target.
 
@@ -500,7 +500,7 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
             events = (body for _, body in read_bodies(from_files))  # a missing path fails here, before any send
         else:
             # The first event is made now: a --set that breaks the schema fails before any send.
-            events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate)
+            events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate, variants)
         fire_events(store, events, None if from_files else count, settings, label="fire", as_json=as_json, db=db,
                     made="read" if from_files else "generated")
 

@@ -43,7 +43,8 @@ def write_events(events: Any, out: IO[str], fmt: str) -> int:
               help="jsonl: one event per line; json: one array; pretty: indented. Default: pretty on a terminal, jsonl otherwise.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Write to FILE instead of stdout.")
 def generate_command(event_type: str, count: int, seed: int | None, now: Any, assignments: tuple[Any, ...],
-                     profile: str, no_validate: bool, fmt: str | None, output: str | None) -> None:
+                     profile: str, no_validate: bool, variants: tuple[tuple[str, str], ...], fmt: str | None,
+                     output: str | None) -> None:
     """Generate realistic, schema-valid EVENT_TYPE events (default AppointmentGroup.Created).
 
     Every event is checked against its schema before it is printed. The same --seed and
@@ -55,7 +56,7 @@ def generate_command(event_type: str, count: int, seed: int | None, now: Any, as
       zenoti-emulator generate --set data.guest.email=null --format pretty
       zenoti-emulator generate -n 100000 --profile edge -o events.jsonl
     """
-    events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate)
+    events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate, variants)
     print_events(events, fmt, output, f"{event_type} event(s)")
 
 

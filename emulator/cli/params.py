@@ -129,8 +129,37 @@ class SecondsParam(CoreParam):
         return bounds.parse_seconds(text, what="the value")
 
 
+class VariantParam(CoreParam):
+    """``--variant NAME=VALUE``: a reading of a disputed fact (``zenoti-emulator variants``)."""
+
+    name = "NAME=VALUE"
+    parsed_type = tuple
+
+    def parse(self, text: str) -> tuple[str, str]:
+        from ..variants import Variants
+
+        name, _, value = text.partition("=")
+        Variants.parse([text])  # an unknown name or value fails here, naming the choices
+        return name.strip(), value.strip()
+
+
+def variant_option(func: F) -> F:
+    """``--variant NAME=VALUE`` (repeatable): passed to the command as ``variants``, a tuple
+    of pairs that :func:`variants_from` turns into one :class:`~emulator.variants.Variants`."""
+    return click.option("--variant", "variants", type=VariantParam(), multiple=True, metavar="NAME=VALUE",
+                        help="Read a fact receivers disagree on another way, e.g. status-1=cancelled "
+                             "(`zenoti-emulator variants` lists them). Repeatable.")(func)
+
+
+def variants_from(pairs: tuple[tuple[str, str], ...]) -> Any:
+    """The :class:`~emulator.variants.Variants` that ``--variant`` pairs choose."""
+    from ..variants import Variants
+
+    return Variants.of(dict(pairs))
+
+
 def generation_options(func: F) -> F:
-    """EVENT_TYPE, --count, --seed, --now, --set, --profile and --no-validate."""
+    """EVENT_TYPE, --count, --seed, --now, --set, --profile, --no-validate and --variant."""
     decorators = [
         click.argument("event_type", type=EventTypeParam(), default=DEFAULT_EVENT_TYPE, required=False),
         click.option("-n", "--count", type=IntParam(1, bounds.MAX_ID), default=1, show_default=True, help="How many events."),
@@ -141,6 +170,7 @@ def generation_options(func: F) -> F:
         click.option("--profile", type=click.Choice(PROFILES), default="realistic", show_default=True,
                      help="realistic: what a busy spa sends; edge: the values receivers break on (still schema-valid)."),
         click.option("--no-validate", is_flag=True, help="Let --set break the schema (for testing how a receiver copes)."),
+        variant_option,
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -148,14 +178,15 @@ def generation_options(func: F) -> F:
 
 
 def events_from_options(event_type: str, count: int, seed: int | None, now: datetime | None,
-                        assignments: tuple[Any, ...], profile: str, no_validate: bool) -> Iterator[dict[str, Any]]:
+                        assignments: tuple[Any, ...], profile: str, no_validate: bool,
+                        variants: tuple[tuple[str, str], ...] = ()) -> Iterator[dict[str, Any]]:
     """The events the generation options ask for, lazily; the first one is made eagerly
     so that an override that breaks the schema fails before anything is printed or sent."""
     from ..generate import Generator
     from ..registry import default_registry
 
     generator = Generator(default_registry().get_type(event_type), seed=seed, now=now, profile=profile,
-                          overrides=list(assignments), validate=not no_validate)
+                          overrides=list(assignments), validate=not no_validate, variants=variants_from(variants))
     first = generator.one()
 
     def stream() -> Iterator[dict[str, Any]]:

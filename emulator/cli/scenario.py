@@ -13,7 +13,7 @@ from click.core import ParameterSource
 from ..defaults import PROFILES
 from . import cli
 from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
-from .params import AssignmentParam, TimestampParam
+from .params import AssignmentParam, TimestampParam, variant_option, variants_from
 from .world import FORMATS, PaceParam
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ def _story_options(func: Any) -> Any:
         click.option("--set", "assignments", type=AssignmentParam(), multiple=True, metavar="PATH=VALUE",
                      help="Override a field of every event (after each step's own set). Repeatable."),
         click.option("--no-validate", is_flag=True, help="Let --set break the schema."),
+        variant_option,
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -61,7 +62,7 @@ def _story_options(func: Any) -> Any:
 
 
 def _stage(name: str, seed: int | None, now: Any, profile: str, assignments: tuple[Any, ...], no_validate: bool,
-           disorder: str | None = None, disorder_seed: int | None = None) -> Run:
+           variants: tuple[tuple[str, str], ...] = (), disorder: str | None = None, disorder_seed: int | None = None) -> Run:
     from ..scenario import load, stage
 
     if disorder_seed is not None and disorder is None:
@@ -78,14 +79,14 @@ def _stage(name: str, seed: int | None, now: Any, profile: str, assignments: tup
         seed = secrets.randbits(63) if seed is None else seed
         spec = parse_disorder(disorder, seed if disorder_seed is None else disorder_seed)
     return stage(scenario, seed=seed, now=now, profile=profile, overrides=list(assignments), validate=not no_validate,
-                 disorder=spec)
+                 disorder=spec, variants=variants_from(variants))
 
 
 @scenario_group.command("show", short_help="A scenario's steps: simulated times, event types and linking ids.")
 @_story_options
 @json_option
 def show_command(name: str, seed: int | None, now: Any, profile: str, assignments: tuple[Any, ...], no_validate: bool,
-                 as_json: bool) -> None:
+                 variants: tuple[tuple[str, str], ...], as_json: bool) -> None:
     """Play NAME on the world of --seed without sending anything, and show each event it
     makes: the step, its simulated time, the event type, the event's id and the guest,
     group and invoice ids that link one event to the next (and the class session, booking,
@@ -96,7 +97,7 @@ def show_command(name: str, seed: int | None, now: Any, profile: str, assignment
       zenoti-emulator scenario show guest-day --seed 7 --now 2024-07-25T08:00:00Z
       zenoti-emulator scenario show my-story.toml --json
     """
-    run = _stage(name, seed, now, profile, assignments, no_validate)
+    run = _stage(name, seed, now, profile, assignments, no_validate, variants)
     rows = [{"step": p.step.number, "do": p.step.do, "time": p.moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
              "event_type": p.event_type, "id": p.event.get("id"), **p.links} for p in run.played]
     if as_json:
@@ -143,7 +144,7 @@ def _other(row: dict[str, Any]) -> str:
 @json_option
 @click.pass_context
 def run_command(ctx: click.Context, name: str, seed: int | None, now: Any, profile: str, assignments: tuple[Any, ...],
-                no_validate: bool, fmt: str | None, output: str | None, pace: float | None, disorder: str | None,
+                no_validate: bool, variants: tuple[tuple[str, str], ...], fmt: str | None, output: str | None, pace: float | None, disorder: str | None,
                 disorder_seed: int | None, db: str | None, as_json: bool, **delivery: Any) -> None:
     """Play NAME (a built-in scenario or your .toml file) on the world of --seed and print
     its events, or deliver them to --target one at a time, in order, with every delivery
@@ -156,7 +157,7 @@ def run_command(ctx: click.Context, name: str, seed: int | None, now: Any, profi
       zenoti-emulator scenario run no-show -t http://127.0.0.1:9000/hook --pace 3600
       zenoti-emulator scenario run guest-day -t http://127.0.0.1:9000/hook --disorder duplicates=0.3,reorder=0.2
     """
-    run = _stage(name, seed, now, profile, assignments, no_validate, disorder, disorder_seed)
+    run = _stage(name, seed, now, profile, assignments, no_validate, variants, disorder, disorder_seed)
     report = run.report
     events = [d.event for d in run.deliveries]
     try:

@@ -11,7 +11,7 @@ from click.core import ParameterSource
 
 from . import cli
 from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
-from .params import AssignmentParam, CoreParam, EventTypeParam, TimestampParam
+from .params import AssignmentParam, CoreParam, EventTypeParam, TimestampParam, variant_option, variants_from
 
 FORMATS = ("jsonl", "json", "pretty")
 
@@ -39,6 +39,7 @@ class PaceParam(CoreParam):
 @click.option("--set", "assignments", type=AssignmentParam(), multiple=True, metavar="PATH=VALUE",
               help="Override a field of every event printed or sent. Repeatable.")
 @click.option("--no-validate", is_flag=True, help="Let --set break the schema.")
+@variant_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="Without --target: jsonl, json or pretty (default: pretty on a terminal, jsonl otherwise).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Without --target: write to FILE.")
@@ -49,7 +50,8 @@ class PaceParam(CoreParam):
 @json_option
 @click.pass_context
 def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float, event_types: tuple[str, ...], profile: str,
-                     assignments: tuple[Any, ...], no_validate: bool, fmt: str | None, output: str | None,
+                     assignments: tuple[Any, ...], no_validate: bool, variants: tuple[tuple[str, str], ...],
+                     fmt: str | None, output: str | None,
                      pace: float | None, db: str | None, as_json: bool, **delivery: Any) -> None:
     """Run one seeded Zenoti organization for --days from --now and print (or deliver
     with --target) every event it emits, in the order they happen: guests created and
@@ -70,7 +72,7 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
     from ..generate import simulate_events
 
     stream = simulate_events(seed=seed, now=now, days=days, types=list(event_types) or None, profile=profile,
-                             overrides=list(assignments), validate=not no_validate)
+                             overrides=list(assignments), validate=not no_validate, variants=variants_from(variants))
     if delivery["target"] is not None:
         from ..pacing import paced
         from ..store import Store
@@ -91,13 +93,15 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array on stdout instead of a table.")
 def event_types_command(as_json: bool) -> None:
     """List every event type the emulator knows: its resource, schema file and the
-    published sample it was checked against."""
+    published sample it was checked against. Types marked "reported" were seen handled
+    by receivers of real traffic but are not in Zenoti's docs (no published sample);
+    --variant reported-events=off leaves them out of every stream."""
     from ..registry import default_registry, schema_dir
 
     root = schema_dir()
     rows = [
         {"name": kind.name, "resource": kind.resource, "schema": str(kind.schema_path.relative_to(root.parent)),
-         "sample": kind.schema.get("x-doc-sample"), "description": kind.schema.get("description", "")}
+         "sample": kind.schema.get("x-doc-sample"), "reported": kind.reported, "description": kind.schema.get("description", "")}
         for kind in sorted(default_registry().values(), key=lambda k: (k.resource, k.name))
     ]
     if as_json:
@@ -105,7 +109,32 @@ def event_types_command(as_json: bool) -> None:
         return
     width = max(len(r["name"]) for r in rows)
     for row in rows:
-        click.echo(f"{row['name']:<{width}}  {row['schema']}  {row['sample'] or '-'}")
+        click.echo(f"{row['name']:<{width}}  {row['schema']}  {row['sample'] or ('reported (not in the docs)' if row['reported'] else '-')}")
+
+
+@cli.command("variants", short_help="Facts receivers disagree on, each with its default, choices and evidence.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of {name, default, choices, evidence, changes}.")
+def variants_command(as_json: bool) -> None:
+    """List every variant: a fact about real Zenoti that receivers read differently or
+    that the evidence leaves open. Each has a default (the better-sourced reading) and
+    other choices, picked with --variant NAME=VALUE on generate, fire, simulate,
+    scenario run/show and check (and "variants" in the API and the pytest fixture).
+
+    \b
+    Example:
+      zenoti-emulator simulate --seed 7 --days 1 --variant status-1=cancelled
+    """
+    from ..variants import VARIANTS
+
+    rows = [variant.to_dict() for variant in VARIANTS.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        others = [c for c in row["choices"] if c != row["default"]]
+        click.echo(f"{row['name']}={row['default']}  (or {', '.join(others)})")
+        click.echo(f"    evidence: {row['evidence']}")
+        click.echo(f"    {row['changes']}")
 
 
 @cli.command("schema", short_help="An event type's schema as one self-contained document.")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..actions import Emission, bookings, classes, feedback, guests, invoices, memberships, packages
+from ..actions import Emission, bookings, classes, closing, feedback, guests, invoices, memberships, packages
 from ..disorder import Delivery, Disorder, Report
 from ..disorder import disorder as shuffle
 from ..generate import EventStream
@@ -134,7 +134,7 @@ class Player:
                 if emission.moment <= self.last:  # same rule as the simulation: time never stands still
                     emission.moment = self.last + timedelta(microseconds=1)
                 self.last = emission.moment
-                if kind is None:
+                if kind is None or not emission.sent:
                     continue
                 event = self.stream.make(kind, emission, step.overrides)
                 yield Played(step, emission.event_type, emission.moment, event, _links(emission))
@@ -300,7 +300,9 @@ class Player:
         group = self._group(step)
         if any(a.progress != 2 for a in group.appointments) or group.invoice.is_closed:
             raise self.fail(step, "do", "an invoice closes once, after every appointment of its group is completed")
-        return invoices.close_invoice(self.world, group, self.moment(step, group), self.rng(step))
+        moment = self.moment(step, group)
+        emitted = invoices.close_invoice(self.world, group, moment, self.rng(step))
+        return emitted + closing.close_group(self.world, group, moment)
 
     def _refund(self, step: Step) -> list[Emission]:
         group = self._group(step)
@@ -503,6 +505,7 @@ class Player:
 
 def _status_name(status: int) -> str:
     return {habits.STATUS_BOOKED: "booked", habits.STATUS_CONFIRMED: "confirmed", habits.STATUS_CHECKED_IN: "checked in",
+            habits.STATUS_CLOSED: "closed",
             habits.STATUS_CANCELLED: "cancelled", habits.STATUS_NO_SHOW: "a no-show"}[status]
 
 
@@ -553,13 +556,14 @@ def _next_open(center: Center, moment: datetime) -> datetime:
 
 
 def play(scenario: Scenario, *, seed: int | None = None, now: datetime | None = None, profile: str = "realistic",
-         overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True) -> Player:
+         overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True, variants: Any = None) -> Player:
     """The events of ``scenario`` on the world of ``seed`` from ``now``, in the order they
     happen (iterate the player; its ``seed`` is the one drawn when none was given).
 
-    ``overrides`` (``--set``) apply to every event, after each step's own ``set``.
+    ``overrides`` (``--set``) apply to every event, after each step's own ``set``;
+    ``variants`` (``--variant``) are the readings the world is built with.
     """
-    stream = EventStream(seed=seed, now=now, profile=profile, overrides=overrides, validate=validate)
+    stream = EventStream(seed=seed, now=now, profile=profile, overrides=overrides, validate=validate, variants=variants)
     return Player(scenario, stream)
 
 
@@ -576,11 +580,12 @@ class Run:
 
 
 def stage(scenario: Scenario, *, seed: int | None = None, now: datetime | None = None, profile: str = "realistic",
-          overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True, disorder: Disorder | None = None) -> Run:
+          overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True, disorder: Disorder | None = None,
+          variants: Any = None) -> Run:
     """Play ``scenario`` to its end and order its deliveries. A scenario is a short story
     (at most :data:`~.story.MAX_STEPS` steps), so its events are kept in memory: disorder
     moves an event after later ones, which needs them at hand."""
-    player = play(scenario, seed=seed, now=now, profile=profile, overrides=overrides, validate=validate)
+    player = play(scenario, seed=seed, now=now, profile=profile, overrides=overrides, validate=validate, variants=variants)
     played = list(player)
     pairs = [(p.moment, p.event) for p in played]
     if disorder is None or not disorder.active:

@@ -172,6 +172,13 @@ def event_types() -> Any:
     return {"event_types": [_summary(kind) for kind in services().registry.values()]}
 
 
+@bp.get("/variants")
+def list_variants() -> Any:
+    from ..variants import VARIANTS
+
+    return {"variants": [variant.to_dict() for variant in VARIANTS.values()]}
+
+
 @bp.get("/event-types/<event_type>/schema")
 def event_type_schema(event_type: str) -> Any:
     return services().registry.get_type(event_type).schema
@@ -196,6 +203,7 @@ def generate() -> Any:
         now=now_from(body),
         overrides=overrides_from(body),
         profile=body.get("profile", "realistic"),
+        variants=body.get("variants"),
     )
     return {"event_type": body.get("event_type", services().default_event_type), "count": len(events), "events": events}
 
@@ -212,6 +220,7 @@ def fire() -> Any:
         seed=body.get("seed"),
         overrides=overrides_from(body),
         profile=body.get("profile", "realistic"),
+        variants=body.get("variants"),
         webhook_ids=body.get("webhooks"),
         target=target,
     )

@@ -21,6 +21,7 @@ from ..errors import EmulatorError, UsageError
 from ..generate import PROFILES
 from ..sinks import MAX_DELAY_MS
 from ..urls import MAX_URL_LENGTH, check_url
+from ..variants import VARIANTS
 
 #: Largest batch ``/api/events/generate`` returns and ``/api/events`` fires at once.
 MAX_EVENTS = 100
@@ -65,6 +66,12 @@ _GENERATE_FIELDS: dict[str, Any] = {
         ],
     },
     "profile": {"enum": list(PROFILES), "default": "realistic", "description": "realistic: what a busy spa sends; edge: the values receivers break on"},
+    "variants": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Readings of facts receivers disagree on, {name: choice} (GET /api/variants lists them); the default of each when omitted",
+        "properties": {v.name: {"enum": list(v.choices), "default": v.default, "description": v.evidence} for v in VARIANTS.values()},
+    },
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -112,6 +119,22 @@ SCHEMAS: dict[str, Any] = {
             "description": {"type": "string"},
             "schema_url": {"type": "string"},
         },
+    },
+    "Variant": {
+        "type": "object",
+        "required": ["name", "default", "choices", "evidence", "changes"],
+        "properties": {
+            "name": {"type": "string"},
+            "default": {"type": "string"},
+            "choices": {"type": "array", "items": {"type": "string"}},
+            "evidence": {"type": "string"},
+            "changes": {"type": "string"},
+        },
+    },
+    "VariantList": {
+        "type": "object",
+        "required": ["variants"],
+        "properties": {"variants": {"type": "array", "items": _ref("Variant")}},
     },
     "EventTypeList": {
         "type": "object",
@@ -423,6 +446,10 @@ PATHS: dict[str, Any] = {
     },
     "/api/event-types": {
         "get": {"operationId": "listEventTypes", "summary": "Every event type the emulator knows", "responses": {"200": _json("EventTypeList", "Event types")}},
+    },
+    "/api/variants": {
+        "get": {"operationId": "listVariants", "summary": "Facts receivers disagree on: each variant's default, choices and evidence",
+                "responses": {"200": _json("VariantList", "Variants")}},
     },
     "/api/event-types/{type}/schema": {
         "get": {

@@ -64,7 +64,7 @@ def run_scenario(name: str) -> Any:
     now, overrides = now_from(body), overrides_from(body)
     try:
         run = stage(load(_builtin(name)), seed=seed, now=now, profile=body.get("profile", "realistic"),
-                    overrides=overrides, disorder=spec)
+                    overrides=overrides, disorder=spec, variants=body.get("variants"))
     except UsageError as exc:
         # The request matched the schema; the story cannot take it (a `set` path an event
         # lacks, a world with no center of the policy a step asks for): 422, not 400.
@@ -129,6 +129,7 @@ openapi.SCHEMAS["ScenarioRunRequest"] = {
         "now": openapi._GENERATE_FIELDS["now"],
         "profile": openapi._GENERATE_FIELDS["profile"],
         "set": openapi._GENERATE_FIELDS["set"],
+        "variants": openapi._GENERATE_FIELDS["variants"],
         "disorder": {"type": "string", "pattern": _DISORDER_PATTERN, "description": "duplicates=R,reorder=R,delay=R (rates from 0 to 1)"},
         "disorder_seed": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
         "webhooks": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}, "minItems": 1, "maxItems": 20, "uniqueItems": True},

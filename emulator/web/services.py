@@ -199,11 +199,13 @@ class Services:
         now: datetime | None = None,
         overrides: Sequence[tuple[Any, Any]] = (),
         profile: str = "realistic",
+        variants: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         try:
             return list(
                 generate_events(
-                    event_type, count=count, seed=seed, now=now, overrides=overrides, profile=profile, registry=self.registry
+                    event_type, count=count, seed=seed, now=now, overrides=overrides, profile=profile, registry=self.registry,
+                    variants=variants,
                 )
             )
         except PayloadInvalid as exc:
@@ -218,6 +220,7 @@ class Services:
         seed: int | None = None,
         overrides: Sequence[tuple[Any, Any]] = (),
         profile: str = "realistic",
+        variants: Mapping[str, str] | None = None,
         webhook_ids: Sequence[int] | None = None,
         target: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
@@ -239,7 +242,7 @@ class Services:
             hooks = [self.store.require_active(hook)]
         else:
             hooks = self.subscribers(event_type)
-        events = self.generate(event_type, count=count, seed=seed, overrides=overrides, profile=profile)
+        events = self.generate(event_type, count=count, seed=seed, overrides=overrides, profile=profile, variants=variants)
         # All or nothing: every delivery is logged in one transaction before any is sent,
         # so a crash leaves either none of them or all of them (to resume).
         ids = self.deliverer.submit_all(events, hooks)

@@ -14,6 +14,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..variants import DEFAULT as DEFAULT_VARIANTS
+from ..variants import Variants
 from . import habits
 from .build import build_guest, build_organization, make_faker
 from .calendar import Calendar
@@ -49,11 +51,15 @@ class World:
         driven by the same simulation from the same start, makes the same history.
     :param start: the clock's first reading (aware). The calendar starts empty then:
         nothing is booked before it. Guests who exist already were created before it.
+    :param variants: the chosen readings of disputed facts (:class:`~emulator.variants.Variants`).
     """
 
-    def __init__(self, seed: int, start: datetime, profile: str = "realistic") -> None:
+    def __init__(self, seed: int, start: datetime, profile: str = "realistic", variants: Variants = DEFAULT_VARIANTS) -> None:
         self.seed = seed
         self.profile = profile
+        #: the readings of facts receivers disagree on (:mod:`emulator.variants`): actions
+        #: and the projection read them here, and nowhere else
+        self.variants = variants
         self.streams = Streams(seed)
         self.start = self.now = start
         self.fake = make_faker()

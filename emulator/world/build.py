@@ -175,7 +175,8 @@ def build_guest(rng: random.Random, fake: Faker, center: Center, number: int, cr
 
 
 def pick_gender(rng: random.Random) -> int:
-    return rng.choices((0, 1, 2), weights=(20, 25, 55))[0]
+    """Zenoti's person codes: 0 female, 1 male, -1 not specified (its API refuses 2)."""
+    return rng.choices((-1, 1, 0), weights=(20, 25, 55))[0]
 
 
 def _email(rng: random.Random, first: str, last: str) -> str:

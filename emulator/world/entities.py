@@ -18,6 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from .timefmt import local_text, utc_text
+from .invoice_fields import AdditionalField, additional_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +229,8 @@ class InvoiceItem:
     invoice_item_id: str
     item_id: str
     name: str
-    #: 0 service, 2 product, 4 package
+    #: Zenoti's item types: 0 service, 2 product, 3 membership, 4 package, 5 day package,
+    #: 6 prepaid or gift card
     type: int
     code: str
     currency_id: int
@@ -276,6 +278,11 @@ class Invoice:
         return str(self.number)
 
     @property
+    def additional_fields(self) -> tuple[AdditionalField, ...] | None:
+        """The center's custom fields on this invoice, or ``None`` (most invoices)."""
+        return additional_fields(self.id)
+
+    @property
     def net_price(self) -> float:
         return round(sum(i.sales * i.quantity for i in self.items), 2)
 
@@ -304,6 +311,8 @@ class AppointmentGroup:
     fate: str
     status: int = 0
     rebooked_source_group_id: str | None = None
+    #: every status the group has had, in order (a status reached twice is a new event)
+    history: list[int] = field(default_factory=list)
 
     @property
     def first_start(self) -> datetime:

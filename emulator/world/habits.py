@@ -58,17 +58,27 @@ REFUND_SHARE = 0.03
 #: Share of invoices that also sell a product at check-out.
 PRODUCT_SHARE = 0.25
 
-#: AppointmentGroup.Status codes as receivers of real traffic map them.
-STATUS_BOOKED, STATUS_CONFIRMED, STATUS_CHECKED_IN = 0, 4, 2
+#: Appointment status codes as Zenoti's API defines them: 0 new (booked), 1 closed
+#: (completed and paid), 2 checked in, 4 confirmed, -1 cancelled, -2 no-show. The world
+#: keeps these; what AppointmentGroup.Status sends for them depends on the variant
+#: ``status-1`` (:func:`emulator.actions.bookings.status_code`).
+STATUS_BOOKED, STATUS_CLOSED, STATUS_CONFIRMED, STATUS_CHECKED_IN = 0, 1, 4, 2
 STATUS_CANCELLED, STATUS_NO_SHOW = -1, -2
-#: Which status may follow which: the world asserts every move against this table.
+#: Which status may follow which: the world asserts every move against this table. A
+#: confirmed group that is edited goes back to booked (its confirmation was for the old
+#: booking); a checked-in group is closed when its invoice is paid.
 LEGAL_MOVES: dict[int, frozenset[int]] = {
     STATUS_BOOKED: frozenset({STATUS_CONFIRMED, STATUS_CHECKED_IN, STATUS_CANCELLED, STATUS_NO_SHOW}),
-    STATUS_CONFIRMED: frozenset({STATUS_CHECKED_IN, STATUS_CANCELLED, STATUS_NO_SHOW}),
-    STATUS_CHECKED_IN: frozenset(),
+    STATUS_CONFIRMED: frozenset({STATUS_BOOKED, STATUS_CHECKED_IN, STATUS_CANCELLED, STATUS_NO_SHOW}),
+    STATUS_CHECKED_IN: frozenset({STATUS_CLOSED}),
+    STATUS_CLOSED: frozenset(),
     STATUS_CANCELLED: frozenset(),
     STATUS_NO_SHOW: frozenset(),
 }
+#: Share of AppointmentGroup.Status events that carry the optional ``data.guest`` (id,
+#: names, email). Receivers read it as optional and the docs sample lacks it; no source
+#: gives a rate, so a minority, drawn per event.
+STATUS_GUEST_SHARE = 0.3
 
 #: Marketing sources of online bookings; ``None`` is the front desk.
 UTM_SOURCES: OrderedDict[str | None, int] = OrderedDict(

@@ -116,7 +116,7 @@ def make_profile(rng: random.Random, employee: Employee, center: Center, job: tu
     email = f"{user or 'staff'}@{_ascii(center.name).lower().replace(' ', '').replace('.', '').replace(chr(39), '')}spa.com"
     number = "".join(str(rng.randrange(10)) for _ in range(10)) if rng.random() < 0.7 else ""
     return StaffMember(
-        employee=employee, email=email, mobile=Phone(calling, number), gender=rng.choice((-1, 0, 1, 2, 2)),
+        employee=employee, email=email, mobile=Phone(calling, number), gender=rng.choice((-1, 0, 1, 0, 0)),
         job_id=new_uuid(rng), job_name=job[0], bookable=job[1], start_date=start_date, country_id=country,
         state_id=rng.randint(1, 300), culture_id=rng.choice(CULTURE_IDS), company_name=rng.choice(COMPANY_NAMES),
         show_in_catalog=rng.random() < 0.6,
