@@ -19,7 +19,7 @@ from ..errors import UsageError
 from ..signing import SIGNATURE_FORMATS
 from . import cli
 from .delivery import RateParam, URLParam
-from .params import CoreParam, EventTypeParam, IntParam
+from .params import CoreParam, EventTypeParam, IntParam, variant_option
 
 
 class DurationParam(CoreParam):
@@ -59,19 +59,6 @@ class ShareParam(CoreParam):
         return value / 100
 
 
-class VariantPairParam(CoreParam):
-    """``NAME=VALUE``: a reading of a disputed fact, handed to the generator as generate takes it."""
-
-    name = "NAME=VALUE"
-    parsed_type = tuple
-
-    def parse(self, text: str) -> tuple[str, str]:
-        name, sep, value = text.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise UsageError(f"A variant is NAME=VALUE, not {text!r}.")
-        return name.strip(), value.strip()
-
-
 @cli.command("load", short_help="Load a receiver as a busy Zenoti organization does (Locust; one machine or many).")
 @click.argument("url", type=URLParam(), required=False)
 @click.option("-u", "--users", type=IntParam(1, bounds.MAX_LOAD_USERS), default=None,
@@ -91,8 +78,7 @@ class VariantPairParam(CoreParam):
 @click.option("--profile", type=click.Choice(PROFILES), default="realistic", show_default=True,
               help="realistic: what a busy spa sends; edge: the values receivers break on.")
 @click.option("--seed", type=IntParam(0, 2**63 - 1), default=None, help="Seed of the run: the same seed gives every user the same shard again. Random when omitted.")
-@click.option("--variant", "variants", type=VariantPairParam(), multiple=True, metavar="NAME=VALUE",
-              help="A reading of a disputed fact, as generate takes it. Repeatable.")
+@variant_option
 @click.option("--csv", "csv_prefix", default=None, metavar="PREFIX", help="Write Locust's CSV reports (PREFIX_stats.csv, ...).")
 @click.option("--html", "html_file", default=None, metavar="FILE", help="Write Locust's HTML report (charts of rate and latency over time).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")

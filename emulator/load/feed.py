@@ -59,7 +59,8 @@ class Feed:
     """The events of one shard, one :class:`Shot` at a time, for ever (the world runs on).
 
     :param types: the event types sent (all when ``None``: the business's own mix).
-    :param variants: passed to the event stream as ``variants`` (how generate takes them).
+    :param variants: readings of disputed facts, ``{name: value}`` (:mod:`emulator.variants`),
+        passed to the event stream as generate passes them.
     """
 
     seed: int
@@ -74,9 +75,8 @@ class Feed:
     now: datetime | None = None
 
     def __post_init__(self) -> None:
-        extra: dict[str, Any] = {"variants": dict(self.variants)} if self.variants else {}
         self.stream = EventStream(seed=shard_seed(self.seed, self.worker, self.user), now=self.now, profile=self.profile,
-                                  types=self.types, **extra)
+                                  types=self.types, variants=dict(self.variants) or None)
         self.stream.project.ids = ObjectIds(shard_machine(self.seed, self.worker, self.user))
         self._events = iter(self.stream)
         self._headers = {"Content-Type": JSON_CONTENT_TYPE, "User-Agent": user_agent()}
