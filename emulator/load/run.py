@@ -103,6 +103,7 @@ def check(plan: LoadPlan) -> None:
     event type or variant, a profile... by making the first shard's first event."""
     Feed(plan.seed or 0, 0, 0, secret=plan.secret, signature_format=plan.signature_format, verb=plan.verb,
          types=list(plan.event_types) or None, profile=plan.profile, variants=plan.variants).next()
+    STATE.warm = True
 
 
 def run(plan: LoadPlan, say: IO[str]) -> tuple[dict[str, Any], int]:

@@ -21,6 +21,7 @@ own worker reports.
 from __future__ import annotations
 
 import itertools
+import secrets
 import time
 from collections import deque
 from typing import Any
@@ -57,10 +58,12 @@ class ProcessState:
         self._next_slot = 0.0
         #: events this process may still send (``--drain``); None: no limit
         self.tickets: int | None = None
-        #: feeds built before the run started, by user index (one machine: see run.prebuild)
+        #: feeds built before the run started, by user index (one machine: see run.run)
         self.prebuilt: dict[int, Feed] = {}
         #: users whose shard is built and whose first events are generated
         self.ready = 0
+        #: the schemas and Faker are loaded (a first event was made in this process)
+        self.warm = False
         #: a second tally of the current --find-limit step, when one is measured
         self.window: Tally | None = None
 
@@ -73,10 +76,8 @@ class ProcessState:
         workers = max(1, int(getattr(options, "expect_workers", 1) or 1)) if _is_worker(options) else 1
         rate = getattr(options, "zenoti_rate", None)
         self.set_rate(float(rate) / workers if rate else None)
-        drain = getattr(options, "zenoti_drain", None)
-        if drain:
-            drain = int(drain)
-            self.tickets = drain // workers + (1 if worker_index < drain % workers else 0)
+        drain = int(getattr(options, "zenoti_drain", None) or 0)
+        self.tickets = drain // workers + (1 if worker_index < drain % workers else 0) if drain else None
 
     def set_rate(self, rate: float | None) -> None:
         self.rate = rate
@@ -101,6 +102,9 @@ class ProcessState:
 
 
 STATE = ProcessState()
+#: The run's seed under plain ``locust`` without --zenoti-seed: random, so a second run does
+#: not send the first run's ids again (workers differ by their index in every id anyway).
+_RANDOM_SEED = secrets.randbits(63)
 #: Builds users' worlds off the event loop: a world takes ~0.1 s of CPU, and a worker whose
 #: loop is blocked for seconds by a burst of new users misses its master's heartbeats and
 #: starves the users already sending. One thread: the builds queue, the sends go on.
@@ -153,6 +157,12 @@ def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
     runner = environment.runner
+    if runner is not None and type(runner).__name__ != "MasterRunner" and not STATE.warm:
+        # Loading the schemas and Faker takes a second or two: under plain `locust` it would
+        # fall inside the first user, while the run's clock runs.
+        feed_for(environment.parsed_options, 0, 0).next()
+        STATE.warm = True
+        gevent.get_hub().loop.update_now()  # the loop's clock stood still meanwhile: timers start from now
     if runner is None or type(runner).__name__ != "WorkerRunner":
         return
 
@@ -166,7 +176,8 @@ def _on_init(environment: Any, **_: Any) -> None:
 
 def feed_for(options: Any, worker: int, user: int) -> Feed:
     """The feed of user ``user`` on worker ``worker``, as the ``--zenoti-*`` options ask."""
-    return Feed(int(getattr(options, "zenoti_seed", None) or 0), worker, user,
+    seed = getattr(options, "zenoti_seed", None)
+    return Feed(int(seed) if seed is not None else _RANDOM_SEED, worker, user,
                 secret=getattr(options, "zenoti_secret", None),
                 signature_format=getattr(options, "zenoti_signature_format", "dashed") or "dashed",
                 verb=str(getattr(options, "zenoti_verb", "POST") or "POST").upper(),
