@@ -51,7 +51,8 @@ class Shot:
     event_type: str
     event_id: str
     body: bytes
-    headers: Mapping[str, str]
+    #: the Content-Type, User-Agent and signature headers (Locust copies them per request)
+    headers: dict[str, str]
 
 
 @dataclass

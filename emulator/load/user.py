@@ -258,7 +258,7 @@ class ZenotiWebhookUser(FastHttpUser):
         if len(self.ahead) < AHEAD // 2:
             self.hungry.set()
         started = time.time()
-        with self.client.request(self.verb, "", name=shot.event_type, data=shot.body, headers=dict(shot.headers),
+        with self.client.request(self.verb, "", name=shot.event_type, data=shot.body, headers=shot.headers,
                                  catch_response=True, allow_redirects=False) as response:
             status = response.status_code or None
             error = repr(response.error) if getattr(response, "error", None) is not None else None
