@@ -377,3 +377,29 @@ __all__ = [
     "parse_seconds",
     "parse_time",
 ]
+
+
+# -- load (``zenoti-emulator load``) ------------------------------------------------------
+
+#: Users of one load process: the worker and user indexes each take 16 bits of every
+#: ObjectId's machine bytes, which is what keeps two users' ids apart.
+MAX_LOAD_USERS = 65_536
+#: A load runs at most a week: longer is a typo (``--run-time 100000``), not a test.
+MAX_RUN_TIME = 7 * 86_400.0
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
+
+
+def parse_duration(text: str, *, what: str = "A duration") -> float:
+    """Seconds from ``90``, ``90s``, ``2m``, ``1h30m`` (Locust's spelling), more than 0 and
+    at most :data:`MAX_RUN_TIME`.
+
+    :raise UsageError: for anything else.
+    """
+    match = _DURATION.match(str(text))
+    if not match or not any(match.groups()):
+        raise UsageError(f"{what} must be seconds or a span like 30s, 2m or 1h30m, not {_show(str(text))}.")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if not 0 < total <= MAX_RUN_TIME:
+        raise UsageError(f"{what} must be more than 0 and at most {MAX_RUN_TIME / 86_400:g} days, not {_show(str(text))}.")
+    return total

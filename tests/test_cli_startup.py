@@ -18,6 +18,8 @@ import pytest
 from emulator import defaults
 
 HEAVY = ("faker", "jsonschema", "jsonschema_rs", "requests", "rich", "flask", "sqlite3", "waitress")
+#: Only `load` may bring these: Locust monkey-patches the whole process with gevent.
+LOAD_ONLY = ("locust", "gevent", "zmq")
 
 PROBE = """
 import json, sys
@@ -27,19 +29,25 @@ try:
 except SystemExit:
     pass
 heavy = sorted({name.split(".")[0] for name in sys.modules} & set(json.loads(sys.stdin.readline())))
+from socket import socket
+import threading
+if "gevent" in sys.modules:
+    from gevent import monkey
+    if monkey.is_module_patched("socket") or monkey.is_module_patched("threading"):
+        heavy.append("monkey-patched")
 print("HEAVY=" + json.dumps(heavy), file=sys.stderr)
 """
 
 
 def loaded_by(args: list[str], env: dict[str, str] | None = None) -> list[str]:
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], input=json.dumps(HEAVY) + "\n", capture_output=True,
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], input=json.dumps(HEAVY + LOAD_ONLY) + "\n", capture_output=True,
                           text=True, env={**os.environ, **(env or {})}, timeout=60)
     [line] = [line for line in done.stderr.splitlines() if line.startswith("HEAVY=")]
     return json.loads(line.removeprefix("HEAVY="))
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["fire", "--help"], ["validate", "--help"], ["deliveries", "--help"], ["--version"]]
+    "args", [["--help"], ["fire", "--help"], ["validate", "--help"], ["deliveries", "--help"], ["--version"], ["load", "--help"]]
 )
 def test_help_loads_no_heavy_library(args: list[str]) -> None:
     assert loaded_by(args) == []
@@ -96,6 +104,18 @@ def test_a_start_checks_no_schema_and_bundles_only_the_types_it_uses(args: list[
     [line] = [line for line in done.stderr.splitlines() if line.startswith("CALLS=")]
     calls = json.loads(line.removeprefix("CALLS="))
     assert done.stdout.strip() and calls == {"check_schema": 0, "bundle": types}
+
+
+@pytest.mark.parametrize("args", [["generate", "--seed", "1", "--format", "jsonl"], ["schema", "Guest.Created"],
+                                  ["load", "--worker", "http://127.0.0.1:9/hook"]])
+def test_commands_other_than_a_running_load_never_load_locust_or_gevent(args: list[str]) -> None:
+    # (the last one is a load refused for bad usage: refused before Locust is imported)
+    assert not set(loaded_by(args)) & {*LOAD_ONLY, "monkey-patched"}
+
+
+def test_a_running_load_loads_locust() -> None:
+    # The probe can see them: a load (of a port nobody listens on, for a second) imports Locust.
+    assert {"locust", "gevent", "monkey-patched"} <= set(loaded_by(["load", "http://127.0.0.1:9/hook", "-t", "1s", "-u", "1"]))
 
 
 def test_the_light_defaults_agree_with_the_modules_that_use_them() -> None:

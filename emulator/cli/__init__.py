@@ -78,3 +78,4 @@ from . import scenario as _scenario  # noqa: E402,F401
 from . import relay as _relay  # noqa: E402,F401
 from . import check as _check  # noqa: E402,F401
 from . import api as _api  # noqa: E402,F401
+from . import load as _load  # noqa: E402,F401
