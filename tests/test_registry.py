@@ -18,6 +18,8 @@ from .conftest import ROOT
 
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
 EVENT_TYPES = sorted(load_registry())
+#: the types with a sample on Zenoti's docs (reported ones have none: receivers saw them)
+DOCUMENTED_TYPES = [name for name, kind in sorted(load_registry().items()) if not kind.reported]
 
 
 def test_our_schemas_obey_the_metaschema_and_every_reference_names_something():
@@ -112,11 +114,15 @@ def test_unknown_fields_are_allowed_for_the_validator_to_report(registry, name):
     assert all(sub.get("additionalProperties", True) is not False for sub in objects)
 
 
-@pytest.mark.parametrize("name", EVENT_TYPES)
+def test_only_reported_types_lack_a_published_sample(registry):
+    assert {name for name in EVENT_TYPES if name not in DOCUMENTED_TYPES} == {
+        "Guest.Merged", "AppointmentGroup.Updated", "AppointmentGroup.Delete"}
+    assert all(registry[name].schema.get("x-doc-sample") for name in DOCUMENTED_TYPES)
+
+
+@pytest.mark.parametrize("name", DOCUMENTED_TYPES)
 def test_published_sample_is_accepted(registry, name):
     kind = registry[name]
-    if kind.reported:
-        pytest.skip("a reported type has no published sample")
     sample = json.loads((ROOT / kind.schema["x-doc-sample"]).read_text())
     assert kind.errors(sample) == []
     assert kind.is_valid(sample)
