@@ -51,17 +51,17 @@ def test_pick_a_scenario_see_its_steps_run_it_and_watch_its_deliveries(app: Serv
             page.get_by_test_id("scenario-seed").fill("4")
             page.get_by_test_id("scenario-show").click()
             expect(steps.locator("tbody tr").first).to_contain_text("Guest.Created")
-            expect(steps.locator("tbody tr")).to_have_count(12)
+            expect(steps.locator("tbody tr")).to_have_count(13)  # check-out now sends status 1 (closed)
 
             page.get_by_test_id("scenario-disorder").fill("duplicates=1")
             page.get_by_test_id("scenario-run").click()
-            expect(page.get_by_test_id("scenario-status")).to_contain_text("24 deliveries")
+            expect(page.get_by_test_id("scenario-status")).to_contain_text("26 deliveries")
             card = page.locator("[data-testid=scenario-runs] details").first
             expect(card).to_contain_text("guest-day (seed 4)")
-            expect(card).to_contain_text("duplicated 12")
-            expect(card.locator("tbody tr")).to_have_count(24)
+            expect(card).to_contain_text("duplicated 13")
+            expect(card.locator("tbody tr")).to_have_count(26)
             wait_refreshes(page, "scenarioRefreshes")
-            expect(card.locator(".badge.delivered")).to_have_count(24, timeout=20_000)
+            expect(card.locator(".badge.delivered")).to_have_count(26, timeout=20_000)
 
             bad = page.get_by_test_id("scenario-disorder")
             bad.fill("shuffle=1")

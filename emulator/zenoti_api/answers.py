@@ -20,6 +20,7 @@ import functools
 from types import SimpleNamespace
 from typing import Any
 
+from ..actions.bookings import status_code
 from ..projection import Fill, Filler, compile_schema
 from ..registry import default_registry
 from ..world import Appointment, AppointmentGroup, Center, Guest, Invoice, Service
@@ -77,9 +78,12 @@ class Answers:
         info = full["personal_info"]
         mobile = info.get("mobile_phone")
         if isinstance(mobile, dict):
+            # Live guests carry both codes: country_code is Zenoti's country id (the dialling
+            # code under guest-phone-country-code=phone-code), phone_code the dialling code.
             country = mobile.get("country_code")
             number = mobile.get("number")
-            display = f"+{country} {number}" if number else None
+            dialling = mobile.get("phone_code", country)
+            display = f"+{dialling} {number}" if number else None
         else:
             country, number, display = None, None, None
         return {"id": full["id"], "first_name": info["first_name"], "last_name": info["last_name"],
@@ -90,7 +94,13 @@ class Answers:
     # -- appointments -----------------------------------------------------------------
 
     def _status(self, group: AppointmentGroup) -> int:
-        return self._fill(part("AppointmentGroup.Status", "data", "appointment_group_status"), group.id, group=group)  # type: ignore[no-any-return]
+        """The group's status as AppointmentGroup.Status codes it (:func:`~emulator.actions.bookings.status_code`,
+        which reads the ``status-1`` variant); a status no event sends keeps the world's code."""
+        code = status_code(self.world, group.status)
+        status = SimpleNamespace(code=group.status if code is None else code, noshow_fee=None, cancellation_fee=None,
+                                 guest=None)
+        return self._fill(part("AppointmentGroup.Status", "data", "appointment_group_status"), group.id, group=group,  # type: ignore[no-any-return]
+                          status=status)
 
     def _progress(self, group: AppointmentGroup) -> dict[str, dict[str, Any]]:
         """Each appointment as Appointment.Completed shows it (progress, times), by id."""

@@ -23,8 +23,9 @@ from typing import Any
 from ..actions import Emission
 from ..world import Appointment, AppointmentGroup, Guest, Invoice, World
 
-#: The event types after which a guest no longer exists (Zenoti answers 404 for them).
-GONE = frozenset({"Guest.Deleted", "Guest.Merged"})
+#: The event types after which the event's guest no longer exists (Zenoti answers 404).
+#: A Guest.Merged's ``guest`` is the survivor: the guest merged away is its ``merged``.
+GONE = frozenset({"Guest.Deleted"})
 
 
 class Ledger:
@@ -42,6 +43,8 @@ class Ledger:
         #: the last version of each guest an event showed (a deleted guest stays here)
         self.guests: dict[str, Guest] = {}
         self.gone: set[str] = set()
+        #: guests merged away (Guest.Merged), by id: the guest they became
+        self.merged_into: dict[str, str] = {}
         self.groups: dict[str, AppointmentGroup] = {}
         self.invoices: dict[str, Invoice] = {}
         self.appointments: dict[str, tuple[Appointment, AppointmentGroup]] = {}
@@ -82,9 +85,16 @@ class Ledger:
             self.guests[guest.id] = guest
             if emission.event_type in GONE:
                 self.gone.add(guest.id)
+        merged = context.get("merged")
+        if isinstance(merged, Guest) and isinstance(guest, Guest):
+            self.guests.setdefault(merged.id, merged)
+            self.merged_into[merged.id] = guest.id
         group = context.get("group")
         if isinstance(group, AppointmentGroup):
-            self._group(group)
+            if emission.event_type == "AppointmentGroup.Delete":
+                self._forget(group)
+            else:
+                self._group(group)
         invoice = context.get("invoice")
         if isinstance(invoice, Invoice):
             self.invoices[invoice.id] = invoice
@@ -106,10 +116,24 @@ class Ledger:
         for appointment in group.appointments:
             self.appointments[appointment.id] = (appointment, group)
 
+    def _forget(self, group: AppointmentGroup) -> None:
+        """A deleted booking is gone from the API, as from Zenoti's calendar (its invoice stays)."""
+        if self.groups.pop(group.id, None) is not None:
+            self.groups_of[group.guest_id].remove(group.id)
+        for appointment in group.appointments:
+            self.appointments.pop(appointment.id, None)
+
     # -- reading ----------------------------------------------------------------------
 
     def guest(self, guest_id: str) -> Guest | None:
-        """The guest as they stand now; None when unknown, deleted or merged away."""
+        """The guest as they stand now; None when unknown or deleted. A guest merged away
+        answers as the guest they became (a receiver holding the old id still finds the
+        person; the answer's ``id`` tells it the survivor's)."""
+        for _ in range(len(self.merged_into) + 1):  # a chain of merges ends; a cycle cannot
+            survivor = self.merged_into.get(guest_id)
+            if survivor is None:
+                break
+            guest_id = survivor
         if guest_id in self.gone:
             return None
         return self.world.guests.get(guest_id) or self.guests.get(guest_id)
