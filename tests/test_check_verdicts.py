@@ -93,7 +93,7 @@ def test_a_url_without_a_scheme_is_http(correct: ContractReceiver) -> None:
     (401, "answered 401: the receiver refused the signature", "Check that --secret is this webhook's secret"),
     (404, "answered 404: nothing handles POST at this URL", "Check the URL's path"),
     (408, "answered 408 (request timeout)", "Answer 2xx as soon as the event is stored"),
-    (413, "answered 413: a 2 KiB body is over the receiver's body size limit", "Raise the body size limit"),
+    (413, "answered 413: a 3 KiB body is over the receiver's body size limit", "Raise the body size limit"),
     (415, "answered 415: the receiver refuses the body's Content-Type", "whatever the Content-Type"),
     (422, "answered 422: the receiver refused the event's content", "Parse the raw body as JSON"),
     (500, "answered 500: the receiver failed (a server error)", "Read the receiver's log"),
