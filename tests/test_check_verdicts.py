@@ -320,7 +320,7 @@ def test_the_class_of_an_answer_is_the_same_in_text_json_and_junit() -> None:
         with Receiver([200, 413], default=200) as rx:
             outputs[fmt] = run(rx.url, "--secret", SECRET, "--only", "no-content-type", "--event-type",
                                "AppointmentGroup.Created", "--format", fmt, "--seed", "1", "--now", NOW).stdout
-    says = "answered 413: a 2 KiB body is over the receiver's body size limit"
+    says = "answered 413: a 3 KiB body is over the receiver's body size limit"
     assert f"FAIL  no-content-type  a body without Content-Type: {says}" in outputs["text"]
     assert "  cause: " + says + " (not what no-content-type tests: the fix is for that)" in outputs["text"]
     [result] = json.loads(outputs["json"])["results"]
