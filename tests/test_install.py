@@ -71,7 +71,11 @@ def test_a_checkout_that_was_never_installed_says_its_version_is_unknown(tmp_pat
 
 def _make_plan(target: str, venv_dir: Path) -> list[str]:
     """The commands `make TARGET` would run from nothing (-B: as if nothing were installed; -n: nothing is run)."""
-    done = subprocess.run(["make", "-n", "-B", target, f"VENV={venv_dir}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # Under `make test` the environment says we are a sub-make, which makes make print
+    # "Entering directory" lines: plan as a person at a terminal would.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
+    done = subprocess.run(["make", "--no-print-directory", "-n", "-B", target, f"VENV={venv_dir}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 
