@@ -106,11 +106,15 @@ def _final_status(events: list[dict[str, Any]]) -> dict[str, int]:
 @pytest.mark.parametrize("resource", ["therapist_id", "room_id"])
 def test_no_therapist_or_room_is_booked_twice_at_once(events, resource):
     gone = {g for g, s in _final_status(events).items() if s in (habits.STATUS_CANCELLED, habits.STATUS_NO_SHOW)}
+    gone |= {e["data"]["appointment_group_id"] for e in by_type(events, "AppointmentGroup.Delete")}
+    # a group as last booked: AppointmentGroup.Updated (an edit) replaces what Created showed
+    latest = {e["data"]["appointment_group_id"]: e["data"] for e in events
+              if e["event_type"] in ("AppointmentGroup.Created", "AppointmentGroup.Updated")}
     held: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for e in by_type(events, "AppointmentGroup.Created"):
-        if e["data"]["appointment_group_id"] in gone:
+    for group_id, data in latest.items():
+        if group_id in gone:
             continue
-        for a in e["data"]["appointments"]:
+        for a in data["appointments"]:
             if a[resource]:
                 held[a[resource]].append((parse(a["start_time"]), parse(a["end_time"])))
     checked = 0
