@@ -73,12 +73,14 @@ def test_guest_passes_are_redeemed_at_a_check_in_while_some_are_left(events):
 def test_payments_belong_to_a_closed_invoice_and_carry_its_whole_list(events):
     closed: dict[str, float] = {}
     lists: dict[str, list[dict[str, Any]]] = {}
+    still_open: set[str] = set()  # left open at check-out and not closed by the end (issue 19)
     deleted = 0
     for event in events:
         kind, data = event["event_type"], event["data"]
         if kind == "Invoice.Closed" and not data["invoice"]["is_refund"]:
             invoice = data["invoice"]
             closed[invoice["id"]] = invoice["total_price"]["sum_total"]
+            (still_open.discard if invoice["is_closed"] else still_open.add)(invoice["id"])
             lists[invoice["id"]] = [{k: t[k] for k in ("transaction_id", "amount_paid")} for t in invoice["transactions"]]
         elif kind.startswith("Invoice.Payments."):
             invoice_id = data["invoice_id"]
@@ -95,6 +97,8 @@ def test_payments_belong_to_a_closed_invoice_and_carry_its_whole_list(events):
             lists[invoice_id] = now
             assert all(t["transaction_center"]["id"] for t in data["transactions"])
     for invoice_id, payments in lists.items():  # every correction settled: what was paid is the total
+        if invoice_id in still_open and not payments:
+            continue
         assert round(sum(t["amount_paid"] for t in payments), 2) == closed[invoice_id]
     assert deleted
 
@@ -131,7 +135,10 @@ def test_keys_and_codes_match_the_sample(events, kind):
     ours = [e for e in events if e["event_type"] == kind]
     assert ours
     for event in ours:
-        assert _keys(event) <= _keys(sample) | _keys({"data": {"transactions": [{"transaction_center": {"id": 1}}]}})
+        allowed = _keys(sample) | _keys({"data": {"transactions": [{"transaction_center": {"id": 1}}]}})
+        if kind == "Invoice.Payments.Deleted":  # a split tender keeps its other payments, shaped as Added shows them
+            allowed |= _keys(json.loads((ROOT / "fixtures" / "docs" / "invoice-payments-added.json").read_text()))
+        assert _keys(event) <= allowed
         if "source" in event["data"]:
             assert event["data"]["source"] == 0
         if kind == "Guestpass.redeemed":
