@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .actions import Emission, bookings, guests, installers, invoices, reported
+from .actions import Emission, bookings, closing, guests, installers, invoices, reported
 from .world import AppointmentGroup, Center, World, habits, pick
 from .world.timefmt import UTC
 
@@ -265,7 +265,10 @@ class Simulation:
         return emitted + self._closed(moment, group, rng)
 
     def _settle(self, moment: datetime, group: AppointmentGroup, rng: random.Random) -> list[Emission]:
-        return invoices.settle(self.world, group, moment) + self._closed(moment, group, rng)
+        # Paid at last: the group closes now (status 1), as at a check-out that closed it;
+        # the check-out's other followers (redemptions, payments) ran when it was left open.
+        emitted = invoices.settle(self.world, group, moment) + closing.close_group(self.world, group, moment)
+        return emitted + self._closed(moment, group, rng)
 
     def _closed(self, moment: datetime, group: AppointmentGroup, rng: random.Random) -> list[Emission]:
         """After the invoice is closed: maybe a refund, maybe an edit, then the group is over."""
