@@ -153,8 +153,11 @@ def test_the_phone_variant_changes_guest_country_codes_and_nothing_else():
     assert len(default) == len(variant)
     changed = 0
     for before, after in zip(default, variant):
-        if before["event_resource"] == "Guest" and (before["data"].get("personal_info") or {}).get("mobile_phone"):
-            phone, moved = before["data"]["personal_info"]["mobile_phone"], after["data"]["personal_info"]["mobile_phone"]
+        # a profile is the event's data, or its data.guest (Guest.Merged's survivor)
+        profile_before, profile_after = (before["data"].get("guest", before["data"]), after["data"].get("guest", after["data"])) \
+            if before["event_type"] == "Guest.Merged" else (before["data"], after["data"])
+        if before["event_resource"] == "Guest" and (profile_before.get("personal_info") or {}).get("mobile_phone"):
+            phone, moved = profile_before["personal_info"]["mobile_phone"], profile_after["personal_info"]["mobile_phone"]
             assert moved["country_code"] == phone["phone_code"] == moved["phone_code"]
             assert BY_ID[phone["country_code"]]  # the default: the country id
             changed += phone["country_code"] != moved["country_code"]
