@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from emulator.delivery import Deliverer, DeliveryOptions  # noqa: E402
-from emulator.generate import generate_events  # noqa: E402
-from emulator.store import Store  # noqa: E402
+from emulator.delivery.deliverer import Deliverer, DeliveryOptions  # noqa: E402
+from emulator.events.generate import generate_events  # noqa: E402
+from emulator.delivery.store import Store  # noqa: E402
 
 RECEIVER = r"""
 import socket, sys, time
@@ -105,11 +105,11 @@ def ours(url: str, events: list[dict[str, Any]], concurrency: int, db: Path) -> 
 
 #: (label, file suffix, function names) of the parts "where the time goes" adds up
 PARTS = [
-    ("HTTP (requests, sockets, the receiver)", "emulator/delivery.py", {"send"}),
-    ("delivery log (SQLite)", "emulator/store.py",
+    ("HTTP (requests, sockets, the receiver)", "emulator/delivery/deliverer.py", {"send"}),
+    ("delivery log (SQLite)", "emulator/delivery/store.py",
      {"claim", "record_attempt", "get_webhook", "create_deliveries", "require_active", "delivery_payload"}),
-    ("signature (HMAC-SHA256)", "emulator/signing.py", {"sign"}),
-    ("serialising events to bytes", "emulator/delivery.py", {"serialize"}),
+    ("signature (HMAC-SHA256)", "emulator/delivery/signing.py", {"sign"}),
+    ("serialising events to bytes", "emulator/delivery/deliverer.py", {"serialize"}),
 ]
 
 
@@ -147,15 +147,15 @@ def profile_ours(url: str, events: list[dict[str, Any]], concurrency: int, db: P
     def cum(name: str, suffix: str) -> float:
         return sum(v[3] for (f, _, n), v in raw.items() if n == name and f.endswith(suffix))
 
-    total = cum("_run", "emulator/delivery.py") + cum("_new_delivery", "emulator/delivery.py") \
-        + cum("create_deliveries", "emulator/store.py")
+    total = cum("_run", "emulator/delivery/deliverer.py") + cum("_new_delivery", "emulator/delivery/deliverer.py") \
+        + cum("create_deliveries", "emulator/delivery/store.py")
     workers = pstats.Stats(*profiles) if profiles else None
     out.write(f"{rate:.0f} deliveries/s under the profiler; {total * 1000 / len(events):.2f} ms of work per delivery\n")
     accounted = 0.0
     for label, suffix, names in PARTS:
         part = sum(cum(n, suffix) for n in names)
         if "send" in names:  # the signature is computed inside send; counted on its own line
-            part -= cum("sign", "emulator/signing.py")
+            part -= cum("sign", "emulator/delivery/signing.py")
         accounted += part
         out.write(f"  {label:42s} {part / total:6.1%}\n")
     out.write(f"  {'the rest (queueing, records, hooks)':42s} {1 - accounted / total:6.1%}\n")

@@ -72,7 +72,7 @@ def test_a_scenario(zenoti_emulator, n):
 @pytest.mark.parametrize("n", range({tests}))
 def test_own_world(n):
     # the baseline: what the fixture did before issue 22, a world of a random seed per call
-    from emulator.generate import generate_events
+    from emulator.events.generate import generate_events
     [event] = generate_events(count=1)
 """
 
@@ -168,7 +168,7 @@ SIMULATE = """
 import resource, sys, time
 from datetime import datetime, timezone
 from emulator.cli.generate import write_events
-from emulator.generate import simulate_events
+from emulator.events.generate import simulate_events
 start, cpu = time.perf_counter(), time.process_time()
 with open("/dev/null", "w") as out:
     n = write_events(simulate_events(seed=1, now=datetime(2026, 3, 2, 8, tzinfo=timezone.utc), days=float(sys.argv[1])), out, "jsonl")

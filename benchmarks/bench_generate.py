@@ -32,13 +32,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from emulator.generate import EventStream, generate_events  # noqa: E402
-from emulator.registry import default_registry  # noqa: E402
+from emulator.events.generate import EventStream, generate_events  # noqa: E402
+from emulator.events.registry import default_registry  # noqa: E402
 
 RSS_SNIPPET = """
 import resource, sys
 from emulator.cli.generate import write_events
-from emulator.generate import generate_events
+from emulator.events.generate import generate_events
 with open("/dev/null", "w") as out:
     write_events(generate_events(count=int(sys.argv[1]), seed=1), out, "jsonl")
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

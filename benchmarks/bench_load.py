@@ -123,8 +123,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from emulator.delivery import serialize
-    from emulator.generate import generate_events
+    from emulator.delivery.deliverer import serialize
+    from emulator.events.generate import generate_events
 
     body = serialize(next(generate_events(seed=1))).decode()
     seconds = f"{args.seconds:g}s"

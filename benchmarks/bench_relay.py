@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from bench_delivery import ReceiverProcess  # noqa: E402
 
-from emulator import signing  # noqa: E402
-from emulator.delivery import serialize  # noqa: E402
-from emulator.generate import generate_events  # noqa: E402
-from emulator.store import Store  # noqa: E402
+from emulator.delivery.deliverer import signing  # noqa: E402
+from emulator.delivery.deliverer import serialize  # noqa: E402
+from emulator.events.generate import generate_events  # noqa: E402
+from emulator.delivery.store import Store  # noqa: E402
 
 SECRET = "zenoti-benchmark-secret"
 COMMAND = str(Path(sys.executable).with_name("zenoti-emulator"))

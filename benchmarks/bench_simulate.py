@@ -25,13 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from emulator.generate import simulate_events  # noqa: E402
+from emulator.events.generate import simulate_events  # noqa: E402
 
 NOW = datetime(2024, 7, 25, 8, 0, tzinfo=timezone.utc)
 RSS_SNIPPET = """
 import resource, sys
 from emulator.cli.generate import write_events
-from emulator.generate import simulate_events
+from emulator.events.generate import simulate_events
 from datetime import datetime, timezone
 with open("/dev/null", "w") as out:
     n = write_events(simulate_events(seed=1, now=datetime(2024, 7, 25, 8, tzinfo=timezone.utc), days=float(sys.argv[1])), out, "jsonl")

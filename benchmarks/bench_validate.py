@@ -7,7 +7,7 @@ event type the emulator has, mixed as a real capture is), one in ``--invalid-eve
 corrupted (a wrong type, a missing field, a bad timestamp, an extra field, an undocumented
 code, in turn), so the slow path and the drift report both work.
 
-- ours: :func:`emulator.validate.run` over the file, the way ``validate --format json``
+- ours: :func:`emulator.captures.validate.run` over the file, the way ``validate --format json``
   does it: read, parse, compiled check, full errors for the invalid, drift walk, JSON
   report to /dev/null.
 - plain loop: ``json.loads`` then ``list(Draft202012Validator(schema,
@@ -45,9 +45,9 @@ sys.path.insert(0, str(ROOT))
 
 from jsonschema import Draft202012Validator  # noqa: E402
 
-from emulator import validate as core  # noqa: E402
-from emulator.generate import simulate_events  # noqa: E402
-from emulator.registry import default_registry, make_format_checker  # noqa: E402
+from emulator.captures import validate as core  # noqa: E402
+from emulator.events.generate import simulate_events  # noqa: E402
+from emulator.events.registry import default_registry, make_format_checker  # noqa: E402
 
 TYPE = "AppointmentGroup.Created"
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)

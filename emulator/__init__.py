@@ -13,16 +13,16 @@ from typing import Any
 
 _EXPORTS = {
     "World": "emulator.world",
-    "EventStream": "emulator.generate",
-    "simulate_events": "emulator.generate",
+    "EventStream": "emulator.events.generate",
+    "simulate_events": "emulator.events.generate",
     "EmulatorError": "emulator.errors",
-    "Generator": "emulator.generate",
-    "generate_events": "emulator.generate",
-    "load_registry": "emulator.registry",
-    "sign": "emulator.signing",
-    "verify": "emulator.signing",
-    "Deliverer": "emulator.delivery",
-    "RetryPolicy": "emulator.delivery",
+    "Generator": "emulator.events.generate",
+    "generate_events": "emulator.events.generate",
+    "load_registry": "emulator.events.registry",
+    "sign": "emulator.delivery.signing",
+    "verify": "emulator.delivery.signing",
+    "Deliverer": "emulator.delivery.deliverer",
+    "RetryPolicy": "emulator.delivery.deliverer",
     "create_app": "emulator.web",
 }
 

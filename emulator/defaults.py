@@ -29,7 +29,7 @@ STATUSES: tuple[str, ...] = ("pending", "delivered", "failed")
 #: What counts as one failure towards deactivation: an attempt, or an event whose retries ran out.
 FAILURE_UNITS: tuple[str, ...] = ("attempt", "event")
 
-# -- generation and validation (checked against emulator.generate and emulator.validate) --
+# -- generation and validation (checked against emulator.events.generate and emulator.captures.validate) --
 
 DEFAULT_EVENT_TYPE = "AppointmentGroup.Created"
 PROFILES: tuple[str, ...] = ("realistic", "edge")

@@ -31,11 +31,11 @@ import pytest
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from .check import CheckResult, CheckRun
-    from .delivery import Deliverer, SendResult
-    from .generate import EventStream
-    from .registry import EventType
-    from .store import Delivery, Store
+    from .check.checks import CheckResult, CheckRun
+    from .delivery.deliverer import Deliverer, SendResult
+    from .events.generate import EventStream
+    from .events.registry import EventType
+    from .delivery.store import Delivery, Store
 
 SUITE_NAME = "zenoti-check"
 
@@ -82,8 +82,8 @@ class EmulatorSession:
                variants: Any = None, fresh: bool = False) -> tuple[EventStream, EventType, list[dict[str, Any]]]:
         """Copies of events ``first`` .. ``first + count`` of ``event_type`` in that world
         (projected, neither overridden nor checked), with the stream and type to finish them."""
-        from .generate import EventStream
-        from .registry import default_registry
+        from .events.generate import EventStream
+        from .events.registry import default_registry
 
         kind = default_registry().get_type(event_type)
         key = (kind.name, seed, now, profile, variants, fresh)
@@ -106,7 +106,7 @@ class EmulatorSession:
 class ZenotiEmulator:
     """An emulator of one test's own: generate events, fire them, wait for retries.
 
-    Every delivery goes through the real :class:`~emulator.delivery.Deliverer` into a
+    Every delivery goes through the real :class:`~emulator.delivery.deliverer.Deliverer` into a
     delivery log of its own, so what a test reads back (statuses, attempts, response
     bodies) is what ``zenoti-emulator deliveries`` would show.
 
@@ -141,7 +141,7 @@ class ZenotiEmulator:
     def store(self) -> Store:
         """The delivery log, opened on first use (a test that only generates opens none)."""
         if self._store is None:
-            from .store import Store
+            from .delivery.store import Store
 
             self._store = Store(self.db_path)
         return self._store
@@ -149,7 +149,7 @@ class ZenotiEmulator:
     @property
     def deliverer(self) -> Deliverer:
         if self._deliverer is None:
-            from .delivery import Deliverer
+            from .delivery.deliverer import Deliverer
 
             self._deliverer = Deliverer(self.store)
         return self._deliverer
@@ -167,9 +167,9 @@ class ZenotiEmulator:
         :param fresh: start from an empty account, as ``--fresh``.
         """
         from .errors import UsageError
-        from .generate import parse_now
+        from .events.generate import parse_now
         from .variants import coerce
-        from .overrides import parse_path
+        from .events.overrides import parse_path
 
         if count < 0:
             raise UsageError(f"count must be 0 or more, not {count}.")
@@ -199,7 +199,7 @@ class ZenotiEmulator:
         :param generate: more arguments of :meth:`generate` (``seed``, ``set``...).
         :return: the deliveries, read back from the log, with every attempt so far.
         """
-        from .delivery import DeliveryOptions, RetryPolicy
+        from .delivery.deliverer import DeliveryOptions, RetryPolicy
 
         if events is None:
             events = self.generate(event_type, count, **generate)
@@ -219,7 +219,7 @@ class ZenotiEmulator:
         one at a time in that order (``fire``: more arguments of :meth:`fire`; ``variants``
         as in :meth:`generate`).
         """
-        from .generate import parse_now
+        from .events.generate import parse_now
         from .scenario.play import play
         from .scenario.story import load
 
@@ -240,7 +240,7 @@ class ZenotiEmulator:
         events named, agreeing with them.
         """
         from . import defaults
-        from .generate import parse_now, simulate_events
+        from .events.generate import parse_now, simulate_events
         from .zenoti_api import tap
 
         if days > defaults.MAX_API_DAYS:
@@ -361,10 +361,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _config_of(config: pytest.Config) -> Any:
-    from .check import CheckConfig
+    from .check.checks import CheckConfig
     from .errors import EmulatorError
 
-    from .check import with_scheme
+    from .check.checks import with_scheme
 
     url = with_scheme(config.getoption("zenoti_receiver"))
     secret = config.getoption("zenoti_secret") or os.environ.get("ZENOTI_EMULATOR_SECRET")
@@ -401,14 +401,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 class ZenotiCheckSuite(pytest.Collector):
-    """The checks of one receiver; owns the :class:`~emulator.check.CheckRun` they share."""
+    """The checks of one receiver; owns the :class:`~emulator.check.checks.CheckRun` they share."""
 
     run: CheckRun | None = None
     #: results run ahead, side by side, once the receiver let a request time out
     ahead: dict[str, CheckResult]
 
     def collect(self) -> list[pytest.Item]:
-        from .check import CheckRun
+        from .check.checks import CheckRun
         from .errors import EmulatorError
 
         try:
@@ -424,7 +424,7 @@ class ZenotiCheckSuite(pytest.Collector):
             plan.close()
 
     def setup(self) -> None:
-        from .check import CheckRun, ReceiverUnreachable
+        from .check.checks import CheckRun, ReceiverUnreachable
 
         self.run = CheckRun(self.config.stash[_CONFIG])
         self.ahead = {}
@@ -437,7 +437,7 @@ class ZenotiCheckSuite(pytest.Collector):
         """The item's result: run now, or, once the receiver lets requests time out, with
         every item of the suite still to run, side by side (a receiver answering after
         10 s then costs a few timeouts, not one per item)."""
-        from .check import CHECKS
+        from .check.checks import CHECKS
 
         assert self.run is not None
         if item.name in self.ahead:
@@ -500,8 +500,8 @@ class ZenotiCheckItem(pytest.Function):
         self.event_type = event_type
 
     def run_zenoti_check(self, request: pytest.FixtureRequest) -> None:
-        from .check import FAIL, SKIP, WARN, Observer
-        from .check_report import evidence_text
+        from .check.checks import FAIL, SKIP, WARN, Observer
+        from .check.report import evidence_text
 
         suite = self.parent
         assert isinstance(suite, ZenotiCheckSuite) and suite.run is not None
@@ -528,7 +528,7 @@ class ZenotiCheckItem(pytest.Function):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailed):
-            from .check_report import evidence_text
+            from .check.report import evidence_text
 
             return evidence_text(excinfo.value.result)
         return super().repr_failure(excinfo, style)

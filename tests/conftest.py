@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.registry import Registry, default_registry
+from emulator.events.registry import Registry, default_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The installed console command of the venv running the tests.

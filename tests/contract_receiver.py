@@ -2,7 +2,7 @@
 
 :class:`ContractReceiver` is a real HTTP server on a loopback port-0 socket. With no
 breakage it does everything ``zenoti-emulator check`` asks: it answers an empty ping,
-verifies the signature of any non-empty body with :func:`emulator.signing.verify`,
+verifies the signature of any non-empty body with :func:`emulator.delivery.signing.verify`,
 parses JSON whatever the Content-Type, takes POST, PUT and PATCH, answers 2xx to
 duplicates, ignores unknown fields and codes, takes bodies up to 1 MB, and answers fast.
 Each name in :data:`BREAKAGES` turns one of those into a bug seen in real receivers.
@@ -22,7 +22,7 @@ import time
 from collections import deque
 from typing import Any
 
-from emulator.signing import SIGNATURE_HEADER, verify
+from emulator.delivery.signing import SIGNATURE_HEADER, verify
 
 from .receivers import LoopbackServer, QuietHandler
 
@@ -206,13 +206,13 @@ class ContractReceiver(LoopbackServer):
 
 
 def _hex_only_verify(body: bytes, header: str, secret: str) -> bool:
-    from emulator.signing import sign
+    from emulator.delivery.signing import sign
 
     return header == sign(body, secret, signature_format="hex")
 
 
 def _known_data_fields(event_type: str) -> set[str]:
-    from emulator.registry import default_registry
+    from emulator.events.registry import default_registry
 
     kind = default_registry().get(event_type)
     return set(kind.resolved["properties"]["data"]["properties"]) if kind else set()

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from emulator import check as core
+from emulator.check.checks import checks as core
 from emulator.cli import check as cli_check
 from emulator.cli import cli
-from emulator.registry import EventType, Registry, default_registry
+from emulator.events.registry import EventType, Registry, default_registry
 
 from .contract_receiver import BREAKAGES, ContractReceiver
 from .receivers import LoopbackServer, QuietHandler, Receiver, closed_port_url

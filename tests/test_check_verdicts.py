@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from emulator import check as core
+from emulator.check.checks import checks as core
 from emulator.cli import cli
-from emulator.registry import default_registry
+from emulator.events.registry import default_registry
 
 from .contract_receiver import ContractReceiver
 from .receivers import LoopbackServer, OneTypeReceiver, QuietHandler, Receiver

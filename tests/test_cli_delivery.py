@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from emulator.cli import cli
-from emulator.store import Store
+from emulator.delivery.store import Store
 
 from .receivers import Receiver, closed_port_url
 
@@ -305,6 +305,6 @@ def test_secret_can_come_from_the_environment(db: str, receiver: Receiver) -> No
     result = CliRunner().invoke(cli, ["fire", "--url", receiver.url, "--db", db], env={"ZENOTI_EMULATOR_SECRET": SECRET})
     assert result.exit_code == 0, result.stderr
     [req] = receiver.requests
-    from emulator.signing import verify
+    from emulator.delivery.signing import verify
 
     assert verify(req.body, req.headers["zenoti-webhook-signature"], SECRET)

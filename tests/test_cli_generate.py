@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from emulator.registry import default_registry
+from emulator.events.registry import default_registry
 
 NOW = "2024-07-25T14:52:06.769417Z"
 

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from emulator.cli import cli
-from emulator.store import Store
+from emulator.delivery.store import Store
 
 from .receivers import Receiver, closed_port_url
 from .test_web_serve import serve

@@ -19,10 +19,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from emulator import signing
+from emulator.delivery.deliverer import signing
 from emulator.cli import cli
-from emulator.delivery import serialize
-from emulator.store import Store
+from emulator.delivery.deliverer import serialize
+from emulator.delivery.store import Store
 from emulator.web.services import services_of
 
 from .receivers import Receiver

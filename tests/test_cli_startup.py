@@ -119,7 +119,8 @@ def test_a_running_load_loads_locust() -> None:
 
 
 def test_the_light_defaults_agree_with_the_modules_that_use_them() -> None:
-    from emulator import generate, validate
+    from emulator.events import generate
+    from emulator.captures import validate
 
     assert defaults.PROFILES == generate.PROFILES
     assert defaults.DEFAULT_EVENT_TYPE == generate.DEFAULT_EVENT_TYPE

@@ -12,8 +12,8 @@ from jsonschema import Draft202012Validator
 
 from emulator.cli import cli
 from emulator.errors import UsageError
-from emulator.pacing import paced, parse_pace
-from emulator.registry import default_registry
+from emulator.delivery.pacing import paced, parse_pace
+from emulator.events.registry import default_registry
 
 from .conftest import ROOT
 from .receivers import Receiver

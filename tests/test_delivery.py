@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from emulator.delivery import (
+from emulator.delivery.deliverer import (
     JSON_CONTENT_TYPE,
     Deliverer,
     DeliveryOptions,
@@ -29,7 +29,7 @@ from emulator.delivery import (
     user_agent,
 )
 from emulator.errors import NotFound, UsageError, WebhookInactive
-from emulator.store import Store
+from emulator.delivery.store import Store
 
 from .receivers import Receiver, TLSGarbageServer, closed_port_url
 
@@ -137,7 +137,7 @@ def test_ping_is_an_empty_post_without_signature_or_content_type(store: Store, r
 
 
 def test_prepared_delivery_serialises_once_and_hides_the_secret() -> None:
-    from emulator.store import Webhook
+    from emulator.delivery.store import Webhook
 
     hook = Webhook(1, "n", "http://127.0.0.1:1/h", "PUT", SECRET, (), True, 0, 0.0, 0.0, None)
     prepared = PreparedDelivery.for_event(SAMPLE, hook)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.delivery import RESPONSE_LOG_LIMIT, Deliverer, DeliveryOptions, PreparedDelivery, RetryPolicy
+from emulator.delivery.deliverer import RESPONSE_LOG_LIMIT, Deliverer, DeliveryOptions, PreparedDelivery, RetryPolicy
 from emulator.errors import UsageError
-from emulator.store import NewDelivery, Store
+from emulator.delivery.store import NewDelivery, Store
 
 from .receivers import Receiver
 

@@ -1,7 +1,7 @@
 """``--disorder`` on ``simulate`` and ``fire`` as on ``scenario run``: duplicates with the
 same bytes and id, reordering as retries reorder, off by default, nothing lost.
 
-The streaming form (:func:`emulator.disorder.disorder_stream`) is held to the list form
+The streaming form (:func:`emulator.delivery.disorder.disorder_stream`) is held to the list form
 scenarios use: the same deliveries, in the same order, for the same events. The
 commands are then run as a user runs them, printing or sending to a real receiver on
 loopback, and judged from what arrived alone.
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.disorder import Disorder, Report, disorder, disorder_stream
-from emulator.generate import simulate_events
-from emulator.pacing import event_moment
+from emulator.delivery.disorder import Disorder, Report, disorder, disorder_stream
+from emulator.events.generate import simulate_events
+from emulator.delivery.pacing import event_moment
 
 from .receivers import Receiver
 

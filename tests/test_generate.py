@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from emulator.errors import GeneratorBug, PayloadInvalid, SchemaBroken, UsageError
-from emulator.actions.bookings import ROSTER
-from emulator.generate import Generator, generate_events, parse_now
-from emulator.registry import load_registry, schema_dir
+from emulator.world.actions.bookings import ROSTER
+from emulator.events.generate import Generator, generate_events, parse_now
+from emulator.events.registry import load_registry, schema_dir
 from emulator.world.build import build_organization
 from emulator.world.randomness import Streams
 from emulator.world.timefmt import next_dst_change

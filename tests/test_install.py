@@ -36,7 +36,7 @@ def test_wheel_carries_the_schemas_and_its_command_runs_anywhere(tmp_path):
                             capture_output=True, text=True, cwd=elsewhere, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["event_type"] == "AppointmentGroup.Created"
-    where = subprocess.run([target / "bin" / "python", "-c", "import emulator.registry as r; print(r.schema_dir())"],
+    where = subprocess.run([target / "bin" / "python", "-c", "import emulator.events.registry as r; print(r.schema_dir())"],
                            capture_output=True, text=True, cwd=elsewhere, env=env, timeout=60).stdout
     assert Path(where.strip()).is_relative_to(target)
     # The built-in scenarios travel in the wheel too, and play from it.
@@ -52,7 +52,7 @@ def test_wheel_carries_the_schemas_and_its_command_runs_anywhere(tmp_path):
 
 def test_the_version_comes_from_the_installed_metadata_everywhere(command):
     import emulator
-    from emulator.delivery import user_agent
+    from emulator.delivery.deliverer import user_agent
 
     installed = metadata.version("zenoti-webhook-emulator")
     assert emulator.__version__ == installed

@@ -14,7 +14,7 @@ import pytest
 from emulator.errors import UsageError
 from emulator.load.feed import MAX_SHARD_INDEX, Feed, shard_machine, shard_seed
 from emulator.load.tally import Tally, status_class
-from emulator.signing import SIGNATURE_HEADER, verify
+from emulator.delivery.signing import SIGNATURE_HEADER, verify
 
 
 def test_the_pure_pieces_load_no_locust() -> None:

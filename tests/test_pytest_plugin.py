@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.check import GROWABLE, CheckConfig, CheckRun
+from emulator.check.checks import GROWABLE, CheckConfig, CheckRun
 from emulator.pytest_plugin import ZenotiEmulator
-from emulator.registry import default_registry
+from emulator.events.registry import default_registry
 
 from .conftest import ROOT
 from .contract_receiver import BREAKAGES, ContractReceiver
@@ -266,7 +266,7 @@ def test_a_hanging_receiver_gets_every_item_with_its_timeout(pytester: pytest.Py
 
 SHARED = '''
 import pytest
-from emulator.generate import generate_events
+from emulator.events.generate import generate_events
 from emulator.scenario.play import play
 from emulator.scenario.story import load
 from emulator.world import snapshot

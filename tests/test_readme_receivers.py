@@ -3,7 +3,7 @@
 `receiver.py` (Flask and the standard library's hmac) and `receiver.js` (Express, the
 body read with express.raw) are taken from the README's ``file`` blocks, started on a
 loopback port, and checked with the installed `zenoti-emulator check --secret s3cret`.
-Neither may lean on the emulator: nobody ships `emulator.signing` to production.
+Neither may lean on the emulator: nobody ships `emulator.delivery.signing` to production.
 
 The Express receiver needs Node.js and express: `make test` installs express into
 tests/node (npm ci, from its lock file). Without Node the test is skipped, saying what to
@@ -62,7 +62,7 @@ def test_the_readme_receivers_verify_with_their_own_code_not_the_emulators() -> 
     assert "emulator" not in python and "import hmac" in python and "compare_digest" in python
     assert "express.raw" in node and "timingSafeEqual" in node
     # nor does the receiver of the pytest example: only the test itself uses the emulator
-    assert "emulator.signing" not in (ROOT / "README.md").read_text(encoding="utf-8").split("### In pytest")[1].split("```sh")[0]
+    assert "emulator.delivery.signing" not in (ROOT / "README.md").read_text(encoding="utf-8").split("### In pytest")[1].split("```sh")[0]
 
 
 def test_the_hmac_receiver_passes_check(command: str, tmp_path: Path) -> None:

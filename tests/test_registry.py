@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 import pytest
 from jsonschema import Draft202012Validator
 
-from emulator.catalog import _lookup, check_catalog, load_catalog
+from emulator.events.catalog import _lookup, check_catalog, load_catalog
 from emulator.errors import SchemaBroken, UnknownEventType
-from emulator.generate import generate_events, simulate_events
-from emulator.registry import load_registry, schema_dir, slug_for
+from emulator.events.generate import generate_events, simulate_events
+from emulator.events.registry import load_registry, schema_dir, slug_for
 
 from .conftest import ROOT
 
@@ -64,7 +64,7 @@ def test_every_event_schema_is_an_event_type_that_an_action_emits(registry):
 
 
 def test_every_type_an_action_emits_has_a_schema(registry):
-    from emulator.actions import emitters
+    from emulator.world.actions import emitters
 
     assert sorted(emitters()) == sorted(registry)
 

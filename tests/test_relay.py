@@ -15,12 +15,12 @@ import pytest
 import requests
 from waitress import create_server, wasyncore
 
-from emulator import signing
-from emulator.delivery import Deliverer, DeliveryOptions, serialize
+from emulator.delivery.deliverer import signing
+from emulator.delivery.deliverer import Deliverer, DeliveryOptions, serialize
 from emulator.errors import UsageError
-from emulator.generate import generate_events
-from emulator.relay import Relay, RelayLine, RelaySettings
-from emulator.store import Store
+from emulator.events.generate import generate_events
+from emulator.captures.relay import Relay, RelayLine, RelaySettings
+from emulator.delivery.store import Store
 from emulator.web.relay import create_relay_app
 
 from .receivers import Receiver, closed_port_url

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from emulator.errors import UsageError
-from emulator.generate import generate_events, simulate_events
-from emulator.registry import default_registry
+from emulator.events.generate import generate_events, simulate_events
+from emulator.events.registry import default_registry
 
 NOW = datetime(2024, 7, 25, 8, tzinfo=timezone.utc)
 REPORTED = {"Guest.Merged", "AppointmentGroup.Updated", "AppointmentGroup.Delete"}

@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from emulator.cli import cli
-from emulator.disorder import Disorder, disorder, parse_disorder
+from emulator.delivery.disorder import Disorder, disorder, parse_disorder
 from emulator.errors import UsageError
-from emulator.pacing import paced
-from emulator.registry import default_registry
+from emulator.delivery.pacing import paced
+from emulator.events.registry import default_registry
 from emulator.scenario import builtin_names, load, parse, stage
 from emulator.world import habits
 from .receivers import Receiver

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from emulator.errors import NotFound, StoreError, UsageError, WebhookInactive
-from emulator.store import AttemptRecord, NewDelivery, Store, mask_secret
+from emulator.delivery.store import AttemptRecord, NewDelivery, Store, mask_secret
 
 SECRET = "whsec_supersecret_f3a9"
 

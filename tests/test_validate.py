@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from emulator import validate as core
+from emulator.captures import validate as core
 from emulator.errors import CaptureUnreadable, ExitCode, UnknownEventType
-from emulator.registry import Registry
+from emulator.events.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = ROOT / "fixtures" / "captures"
@@ -690,7 +690,7 @@ OPTIONAL_SCHEMA: dict[str, Any] = {
 @pytest.fixture
 def optional_type(tmp_path: Path) -> Any:
 
-    from emulator.registry import EventType
+    from emulator.events.registry import EventType
 
     return EventType("Test.Optional", "test-optional", OPTIONAL_SCHEMA, OPTIONAL_SCHEMA, tmp_path / "schema.json")
 

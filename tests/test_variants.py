@@ -18,8 +18,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from emulator.errors import UsageError
-from emulator.generate import simulate_events
-from emulator.registry import default_registry
+from emulator.events.generate import simulate_events
+from emulator.events.registry import default_registry
 from emulator.variants import DEFAULT, VARIANTS, Variants
 
 from .receivers import Receiver

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from emulator.registry import default_registry
+from emulator.events.registry import default_registry
 from .web_support import app, client  # noqa: F401  (fixtures)
 
 TYPE = "AppointmentGroup.Created"

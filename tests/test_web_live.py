@@ -21,7 +21,7 @@ TYPE = "AppointmentGroup.Created"
 
 
 def independent_signature(body: bytes, secret: str) -> str:
-    """Zenoti's reported format, computed here without emulator.signing."""
+    """Zenoti's reported format, computed here without emulator.delivery.signing."""
     mac = hmac.new(secret.encode(), body, hashlib.sha256).digest()
     return "sha256 =" + "-".join(f"{b:02X}" for b in mac)
 

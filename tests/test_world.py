@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from emulator.generate import simulate_events
-from emulator.registry import load_registry, schema_dir
+from emulator.events.generate import simulate_events
+from emulator.events.registry import load_registry, schema_dir
 from emulator.world import habits
 
 UTC = timezone.utc
@@ -301,8 +301,8 @@ def test_asking_for_one_type_gives_that_types_events_of_the_same_world():
 def test_the_days_free_starts_agree_with_the_calendars(seed: int) -> None:
     """Booking skips the starts :func:`fitting_starts` rules out; it must rule out exactly
     those where the calendars have no therapist on duty (and room) free for the time."""
-    from emulator.actions.bookings import _on_duty_on, fitting_starts
-    from emulator.simulation import Simulation
+    from emulator.world.actions.bookings import _on_duty_on, fitting_starts
+    from emulator.world.simulation import Simulation
     from emulator.world import World
 
     world = World(seed, NOW, "realistic")

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from emulator.generate import simulate_events
-from emulator.registry import slug_for
+from emulator.events.generate import simulate_events
+from emulator.events.registry import slug_for
 
 from .conftest import ROOT
 

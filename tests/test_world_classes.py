@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from emulator.cli import cli
-from emulator.generate import simulate_events
+from emulator.events.generate import simulate_events
 
 from .conftest import ROOT
 

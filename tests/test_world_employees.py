@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from emulator.actions import bookings, employees
-from emulator.generate import simulate_events
+from emulator.world.actions import bookings, employees
+from emulator.events.generate import simulate_events
 from emulator.world import World
 from emulator.world.staff import NO_DATE
 

@@ -15,7 +15,7 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberType
 
-from emulator.generate import simulate_events
+from emulator.events.generate import simulate_events
 from emulator.world.geography import COUNTRIES, STATE_COUNTRY
 
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)

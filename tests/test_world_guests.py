@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from emulator.generate import simulate_events
+from emulator.events.generate import simulate_events
 
 from .web_support import app, client  # noqa: F401  (fixtures)
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from emulator.actions import invoices
-from emulator.generate import simulate_events
+from emulator.world.actions import invoices
+from emulator.events.generate import simulate_events
 
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
 DAYS = 14

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from emulator.generate import generate_events, simulate_events
-from emulator.registry import default_registry
-from emulator.validate import drift_clean_schema, validate_payloads
+from emulator.events.generate import generate_events, simulate_events
+from emulator.events.registry import default_registry
+from emulator.captures.validate import drift_clean_schema, validate_payloads
 from emulator.world.memberships import Membership, move
 
 from .conftest import ROOT

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from emulator.generate import Projector
-from emulator.registry import default_registry
-from emulator.simulation import Simulation
+from emulator.events.generate import Projector
+from emulator.events.registry import default_registry
+from emulator.world.simulation import Simulation
 from emulator.world import World
 from emulator.world.snapshot import Snapshot, built_world
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from emulator.generate import simulate_events
-from emulator.registry import default_registry
+from emulator.events.generate import simulate_events
+from emulator.events.registry import default_registry
 from emulator.world import habits
 
 NOW = datetime(2024, 7, 25, 8, tzinfo=timezone.utc)

@@ -26,9 +26,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from . import bounds
-from .errors import CaptureUnreadable, UsageError
-from .store import StoredCapture
+from .. import bounds
+from ..errors import CaptureUnreadable, UsageError
+from ..delivery.store import StoredCapture
 
 #: ``--format``: one JSON Lines file, or a folder of one file per event.
 EXPORT_FORMATS = ("jsonl", "files")

@@ -8,7 +8,7 @@ choice to the relay's port. For each request that arrives, :meth:`Relay.handle`:
    values) without ever blocking it (:class:`SchemaCheck`),
 3. keeps the request exactly as received, and its forward to the local receiver, in one
    transaction of the delivery log (:meth:`Store.record_capture`),
-4. queues the forward on the :class:`~emulator.delivery.Deliverer`: the same bytes with
+4. queues the forward on the :class:`~emulator.delivery.deliverer.Deliverer`: the same bytes with
    Zenoti's headers, re-signed when the local receiver has a secret of its own, retried
    on the log's schedule while the receiver is down,
 5. answers Zenoti: 202 once the request is stored, so a slow or stopped receiver never
@@ -35,12 +35,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from . import bounds, signing
-from .delivery import DEFAULT_TIMEOUT, Deliverer, DeliveryOptions, RetryPolicy, check_url
-from .errors import UsageError
-from .registry import Registry, default_registry
-from .shown import printable
-from .store import AttemptRecord, NewCapture, RecordResult, Store, StoredCapture, Webhook
+from .. import bounds
+from ..delivery import signing
+from ..delivery.deliverer import DEFAULT_TIMEOUT, Deliverer, DeliveryOptions, RetryPolicy, check_url
+from ..errors import UsageError
+from ..events.registry import Registry, default_registry
+from ..shown import printable
+from ..delivery.store import AttemptRecord, NewCapture, RecordResult, Store, StoredCapture, Webhook
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +167,9 @@ class SchemaVerdict:
 class SchemaCheck:
     """Validates one body at a time against the registry, with that body's own drift.
 
-    Built on :class:`~emulator.validate.CaptureValidator` (its compiled validators are
+    Built on :class:`~emulator.captures.validate.CaptureValidator` (its compiled validators are
     made once per event type); drift is taken per request from a fresh
-    :class:`~emulator.validate.DriftCollector` (a quarter of a millisecond), so each
+    :class:`~emulator.captures.validate.DriftCollector` (a quarter of a millisecond), so each
     line and log row says what *this* request brought. Thread-safe.
     """
 

@@ -13,7 +13,7 @@ collects a small :class:`Report` and returns :meth:`Report.to_dict`.
 
 Usage::
 
-    >>> from emulator.validate import validate_payloads
+    >>> from emulator.captures.validate import validate_payloads
     >>> report = validate_payloads([event], event_type=None, strict=False)
     >>> report.to_dict()["summary"]["invalid"]
     0
@@ -46,9 +46,9 @@ import jsonschema
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 
-from . import bounds
-from .errors import CaptureUnreadable, ExitCode
-from .registry import ZENOTI_FORMATS, EventType, Registry, default_registry, json_path, json_pointer, make_format_checker
+from .. import bounds
+from ..errors import CaptureUnreadable, ExitCode
+from ..events.registry import ZENOTI_FORMATS, EventType, Registry, default_registry, json_path, json_pointer, make_format_checker
 
 #: Version of the JSON report's layout; bumped only when a key changes meaning or goes.
 REPORT_VERSION = 1

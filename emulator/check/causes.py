@@ -5,7 +5,7 @@ back misleads: a 429 told to "raise the body size limit", a timeout called "unre
 So every answer is classified here once (:func:`classify`), and the message and the fix
 of a failure are written from its :class:`Cause`, naming the status and the limit seen.
 A check keeps its own fix only for the classes that are the very thing it tests (a 413
-for ``large-payload``, a 404 for ``verb``): see :attr:`emulator.check.Check.own`.
+for ``large-payload``, a 404 for ``verb``): see :attr:`emulator.check.checks.Check.own`.
 
 The same cause travels to the text, JSON and JUnit reports and to the pytest items, and
 the report groups failures that share one (:meth:`Cause.key`): "11 checks: answered 413".
@@ -186,7 +186,7 @@ def classify(*, status: int | None, outcome: str, method: str = "POST", body_byt
              signed: bool = True, retry_after: str | None = None, error: str | None = None) -> Cause:
     """The :class:`Cause` of one answer (see the module docstring for the classes).
 
-    :param outcome: how the request ended, as :class:`~emulator.delivery.SendResult` says
+    :param outcome: how the request ended, as :class:`~emulator.delivery.deliverer.SendResult` says
         (``success``, ``http_status``, ``redirect``, ``timeout``, ``connection``, ``tls``, ``error``).
     """
     base = {"status": status, "method": method, "body_bytes": body_bytes, "timeout": timeout, "signed": signed,

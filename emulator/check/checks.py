@@ -1,7 +1,7 @@
 """Contract tests for a receiver: what Zenoti will do to it, tried before Zenoti does.
 
 ``zenoti-emulator check URL`` and the pytest plugin both run this suite. Each
-:class:`Check` sends real requests through :class:`~emulator.delivery.Sender` (the
+:class:`Check` sends real requests through :class:`~emulator.delivery.deliverer.Sender` (the
 emulator's one HTTP client: the same bytes, signature and headers as a delivery) and
 judges the answers: ``pass``, ``fail``, ``warn`` or ``skip``, with the exchanges that
 prove it as evidence. Nothing is logged to the delivery log: a check is a probe, not a
@@ -35,16 +35,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .shown import printable as _printable
-from .urls import redact_url
-from .check_causes import ACCEPTED, AUTH, CLIENT, MEDIA, NOT_FOUND, RATE_LIMITED, SERVER, TIMEOUT, TOO_LARGE, \
-    UNPROCESSABLE, Cause, classify, parse_retry_after
-from .delivery import DEFAULT_TIMEOUT, JSON_CONTENT_TYPE, PreparedDelivery, SendResult, Sender, check_url, serialize
-from .errors import UsageError
+from ..shown import printable as _printable
+from ..urls import redact_url
+from .causes import ACCEPTED, AUTH, CLIENT, MEDIA, NOT_FOUND, RATE_LIMITED, SERVER, TIMEOUT, TOO_LARGE, UNPROCESSABLE, Cause, classify, parse_retry_after
+from ..delivery.deliverer import DEFAULT_TIMEOUT, JSON_CONTENT_TYPE, PreparedDelivery, SendResult, Sender, check_url, serialize
+from ..errors import UsageError
 
-from .registry import EventType, Registry, default_registry
-from .signing import SIGNATURE_HEADER
-from .world.habits import GROUP_SIZES
+from ..events.registry import EventType, Registry, default_registry
+from ..delivery.signing import SIGNATURE_HEADER
+from ..world.habits import GROUP_SIZES
 
 PASS, FAIL, WARN, SKIP = "pass", "fail", "warn", "skip"
 OUTCOMES = (PASS, FAIL, WARN, SKIP)
@@ -148,7 +147,7 @@ class CheckConfig:
         check_url(self.url)
         if self.observe is not None:
             check_url(self.observe)
-        from .variants import coerce
+        from ..variants import coerce
 
         object.__setattr__(self, "variants", coerce(self.variants))
         if self.verb is not None:
@@ -249,7 +248,7 @@ class Exchange:
 
     @property
     def cause(self) -> Cause:
-        """What this answer means (:func:`emulator.check_causes.classify`)."""
+        """What this answer means (:func:`emulator.check.causes.classify`)."""
         return classify(status=self.status, outcome=self.outcome, method=self.method, body_bytes=self.body_bytes,
                         timeout=self.timeout_s, signed=self.signed or self.body_bytes == 0,
                         retry_after=self.retry_after, error=self.error)
@@ -344,7 +343,7 @@ class Check:
     run: Callable[[CheckRun, str | None], CheckResult]
     #: runs once per subscribed event type instead of once
     per_event_type: bool = False
-    #: the classes of answer (:mod:`emulator.check_causes`) that are what this check tests:
+    #: the classes of answer (:mod:`emulator.check.causes`) that are what this check tests:
     #: for those its own fix applies; for any other the fix of what came back does
     own: frozenset[str] = frozenset()
     #: the event types it runs for, when not all (``large-payload``: those that can grow)
@@ -356,7 +355,7 @@ class Check:
 class CheckRun:
     """One run of the suite against one receiver: its HTTP client, its events, its probe.
 
-    Events come from one world per profile (:class:`~emulator.generate.EventStream`), so
+    Events come from one world per profile (:class:`~emulator.events.generate.EventStream`), so
     no two requests of a run carry the same ``id`` unless a check means them to (a
     receiver that deduplicates must not fail a check for a duplicate it was not sent),
     and an event that names a group is preceded by that group's booking
@@ -370,7 +369,7 @@ class CheckRun:
     def __init__(self, config: CheckConfig, *, registry: Registry | None = None) -> None:
         self.config = config
         self.registry = registry or default_registry()
-        from .variants import sends
+        from ..variants import sends
 
         names = dict.fromkeys(config.event_types) or tuple(self.registry)  # each type once, in order
         self.event_types: list[EventType] = [self.registry.get_type(n) for n in names]
@@ -429,7 +428,7 @@ class CheckRun:
             waiting = self._waiting.setdefault((kind.name, profile), [])
             stream = self._streams.get(profile)
             if stream is None:
-                from .generate import EventStream
+                from ..events.generate import EventStream
 
                 seed = None if self.seed is None else self.seed + len(self._streams)
                 types = {k.name for k in self.event_types} | {GROUP_CREATED}
@@ -477,7 +476,7 @@ class CheckRun:
     def status_and_its_group(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """A status change and the booking of the group it names, from one world's stream:
         the same group, invoice and guest, as a receiver would get them in order."""
-        from .generate import EventStream
+        from ..events.generate import EventStream
 
         booked: dict[str, dict[str, Any]] = {}
         seed = None if self.seed is None else self.seed + 997

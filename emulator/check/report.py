@@ -3,7 +3,7 @@
 Renderers are pure: results in, a string out. The text reads like a test run: one line
 per check (a check run per event type folds its types into one line, "38 types", unless
 ``verbose``; a failing type is listed in full), then the failures and warnings, those
-sharing one cause (:mod:`emulator.check_causes`) grouped under it once, then what the
+sharing one cause (:mod:`emulator.check.causes`) grouped under it once, then what the
 set-up sent and a summary line. Nothing here ever holds the webhook's secret: only the
 signatures it produced, which are what the receiver saw.
 """
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .check import CHECKS, FAIL, OUTCOMES, PASS, SKIP, WARN, CheckResult, Exchange
-from .check_causes import AUTH, TOO_LARGE, Cause
+from .checks import CHECKS, FAIL, OUTCOMES, PASS, SKIP, WARN, CheckResult, Exchange
+from .causes import AUTH, TOO_LARGE, Cause
 
 FORMATS = ("text", "json", "junit")
 #: JSON report layout version; bumped only on a change that breaks a reader.

@@ -1,7 +1,7 @@
 """``zenoti-emulator check URL``: the contract tests of a receiver, as a command.
 
-The checks live in :mod:`emulator.check` and the report formats in
-:mod:`emulator.check_report`; both are imported when the command runs, not when the CLI
+The checks live in :mod:`emulator.check.checks` and the report formats in
+:mod:`emulator.check.report`; both are imported when the command runs, not when the CLI
 starts (they bring in the generator and requests).
 """
 
@@ -21,7 +21,7 @@ from .delivery import URLParam
 from .output import open_output
 from .params import EventTypeParam, TimestampParam, variant_option, variants_from
 
-# Mirrors of emulator.check's defaults, kept here so --help needs no import of it
+# Mirrors of emulator.check.checks's defaults, kept here so --help needs no import of it
 # (tests/test_check.py checks that they agree).
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_SLOW = 2.0
@@ -36,7 +36,7 @@ class ReceiverURLParam(URLParam):
     developer pointing at their own machine means (Stripe's CLI does the same)."""
 
     def parse(self, text: str) -> str:
-        # not emulator.check.with_scheme: --help must not import the checks
+        # not emulator.check.checks.with_scheme: --help must not import the checks
         if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
             text = "http://" + text
         return super().parse(text)
@@ -101,8 +101,8 @@ def check_command(url: str | None, secret: str | None, verb: str | None, event_t
       zenoti-emulator check localhost:9000/hook --verb PUT --only ping,verb
       zenoti-emulator check http://127.0.0.1:9000/hook --format junit -o check.xml
     """
-    from .. import check as core
-    from .. import check_report as report
+    from ..check import checks as core
+    from ..check import report as report
 
     if list_checks:
         for check in core.CHECKS.values():

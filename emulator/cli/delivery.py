@@ -1,6 +1,6 @@
 """Delivery commands: ``fire``, ``webhooks``, ``reactivate``, ``resume``, ``deliveries``, ``replay``.
 
-Each parses its options, opens the delivery log and a :class:`~emulator.delivery.Deliverer`,
+Each parses its options, opens the delivery log and a :class:`~emulator.delivery.deliverer.Deliverer`,
 and reports: progress and tables on stderr, data (``--json``) on stdout.
 """
 
@@ -21,7 +21,7 @@ from .. import bounds
 from ..bounds import MAX_ID
 from ..defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, FAILURE_UNITS, STATUSES, VERBS
 from ..errors import EmulatorError, ExitCode, UsageError, WebhookInactive
-from ..signing import SIGNATURE_FORMATS
+from ..delivery.signing import SIGNATURE_FORMATS
 from ..shown import printable, safe
 from ..urls import redact_url
 from . import cli
@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from rich.progress import Progress
     from rich.table import Table
 
-    from ..delivery import Deliverer, DeliveryOptions
-    from ..store import AttemptRecord, RecordResult, Store
+    from ..delivery.deliverer import Deliverer, DeliveryOptions
+    from ..delivery.store import AttemptRecord, RecordResult, Store
 
 
 class URLParam(CoreParam):
@@ -388,7 +388,7 @@ def _run(
     explain: Explain | None = None,
 ) -> tuple[list[int], RunStats, float, str | None]:
     """Start work on a deliverer, report progress, wait; ``(ids, stats, elapsed, stop reason)``."""
-    from ..delivery import Deliverer
+    from ..delivery.deliverer import Deliverer
 
     stats = RunStats()
     reporter = Reporter(stats, total, label, explain)
@@ -477,7 +477,7 @@ class Delivery:
                      time_scale: float, timeout: float, max_attempts: int, no_retry: bool, wait: bool,
                      no_content_type: bool, signature_format: str, failure_unit: str, deactivate_after: int,
                      verbose: bool = False) -> Delivery:
-        from ..delivery import DeliveryOptions, RetryPolicy
+        from ..delivery.deliverer import DeliveryOptions, RetryPolicy
 
         options = DeliveryOptions(
             timeout=timeout,
@@ -568,7 +568,7 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
       zenoti-emulator fire -t http://127.0.0.1:9000/hook --from-file relayed/
       zenoti-emulator fire -t http://127.0.0.1:9000/hook -n 50 --disorder duplicates=0.2,reorder=0.1
     """
-    from ..store import Store
+    from ..delivery.store import Store
 
     spec = disorder_from(disorder, disorder_seed, seed)
     report = None
@@ -582,7 +582,7 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
         store.require_active(store.upsert_webhook(settings.target, verb=settings.verb, secret=settings.secret))
         events: Iterable[Any]
         if from_files:
-            from ..recorded import read_bodies
+            from ..captures.recorded import read_bodies
 
             events = (body for _, body in read_bodies(from_files))  # a missing path fails here, before any send
         else:
@@ -609,7 +609,7 @@ def _until_error(events: Iterable[Any], errors: list[EmulatorError]) -> Iterator
 
 
 def _ping(store: Store, target: str, timeout: float, as_json: bool) -> None:
-    from ..delivery import Deliverer, DeliveryOptions
+    from ..delivery.deliverer import Deliverer, DeliveryOptions
 
     with Deliverer(store, concurrency=1, options=DeliveryOptions(timeout=timeout)) as deliverer:
         result = deliverer.ping(target, timeout=timeout)
@@ -633,7 +633,7 @@ def webhooks_command(db: str | None, as_json: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from ..store import Store, iso
+    from ..delivery.store import Store, iso
 
     with Store(db) as store:
         hooks = store.list_webhooks()
@@ -661,7 +661,7 @@ def webhooks_command(db: str | None, as_json: bool) -> None:
 def reactivate_command(url_or_id: str, db: str | None, as_json: bool) -> None:
     """Reactivate the webhook URL_OR_ID and reset its failure count, as a person does in
     Zenoti's setup after fixing the receiver."""
-    from ..store import Store
+    from ..delivery.store import Store
 
     with Store(db) as store:
         hook = store.reactivate(url_or_id)
@@ -684,7 +684,7 @@ def resume_command(db: str | None, concurrency: int, time_scale: float | None, a
     """Resume the deliveries a stopped (or killed) run left pending, each retry at its
     original due time (overdue ones at once; sooner with --time-scale), and wait until
     all are delivered or failed. Exits 1 when some failed for good."""
-    from ..store import Store
+    from ..delivery.store import Store
 
     with Store(db) as store:
         pending = store.counts()["pending"]
@@ -718,7 +718,7 @@ def replay_command(delivery_ids: tuple[int, ...], all_failed: bool, db: str | No
     as one new attempt each. Exits 1 unless every one is delivered."""
     if not delivery_ids and not all_failed:
         raise UsageError("Name the deliveries to replay (zenoti-emulator replay 12 13) or pass --all-failed.")
-    from ..store import Store
+    from ..delivery.store import Store
 
     with Store(db) as store:
         targets = list(delivery_ids)
@@ -765,7 +765,7 @@ def deliveries_command(ctx: click.Context, status: str | None, webhook_ref: str 
     ctx.obj["db"] = db
     if ctx.invoked_subcommand is not None:
         return
-    from ..store import Store
+    from ..delivery.store import Store
 
     with Store(db) as store:
         webhook_id = store.find_webhook(webhook_ref).id if webhook_ref else None
@@ -801,7 +801,7 @@ def _deliveries_table(page: Sequence[Any], width: int) -> Table:
     from rich.markup import escape
     from rich.table import Table
 
-    from ..store import iso
+    from ..delivery.store import iso
 
     colour = {"delivered": "green", "failed": "red", "pending": "yellow"}
     rows = []
@@ -838,7 +838,7 @@ def deliveries_show_command(ctx: click.Context, delivery_id: int, with_body: boo
     from rich.markup import escape
     from rich.table import Table
 
-    from ..store import Store, iso
+    from ..delivery.store import Store, iso
 
     with Store(db or ctx.obj.get("db")) as store:
         d = store.get_delivery(delivery_id)

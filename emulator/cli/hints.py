@@ -19,11 +19,11 @@ import shlex
 import time
 from typing import TYPE_CHECKING
 
-from ..signing import SIGNATURE_HEADER
+from ..delivery.signing import SIGNATURE_HEADER
 
 if TYPE_CHECKING:
-    from ..delivery import DeliveryOptions
-    from ..store import AttemptRecord, RecordResult
+    from ..delivery.deliverer import DeliveryOptions
+    from ..delivery.store import AttemptRecord, RecordResult
 
 #: Runs of at most this many events print a line per event instead of the summary table.
 PER_EVENT_MAX = 20

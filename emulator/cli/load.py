@@ -16,7 +16,7 @@ import click
 from .. import bounds
 from ..defaults import PROFILES, VERBS
 from ..errors import UsageError
-from ..signing import SIGNATURE_FORMATS
+from ..delivery.signing import SIGNATURE_FORMATS
 from . import cli
 from .delivery import RateParam, URLParam
 from .params import CoreParam, EventTypeParam, IntParam, variant_option

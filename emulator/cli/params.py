@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import bounds, overrides
+from .. import bounds
+from ..events import overrides
 from ..defaults import DEFAULT_EVENT_TYPE, PROFILES
 from ..errors import EmulatorError
 
@@ -55,7 +56,7 @@ class EventTypeParam(CoreParam):
     name = "EVENT_TYPE"
 
     def parse(self, text: str) -> str:
-        from ..registry import default_registry
+        from ..events.registry import default_registry
 
         return default_registry().get_type(text).name
 
@@ -71,7 +72,7 @@ class EventTypeParam(CoreParam):
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
         from click.shell_completion import CompletionItem
 
-        from ..registry import default_registry
+        from ..events.registry import default_registry
 
         return [CompletionItem(name) for name in default_registry() if name.startswith(incomplete)]
 
@@ -176,7 +177,7 @@ def variants_from(pairs: tuple[tuple[str, str], ...]) -> Any:
 
 def disorder_options(func: F) -> F:
     """``--disorder KIND=RATE,...`` and ``--disorder-seed``: at-least-once delivery on purpose
-    (:mod:`emulator.disorder`), the same options on ``scenario run``, ``simulate`` and ``fire``."""
+    (:mod:`emulator.delivery.disorder`), the same options on ``scenario run``, ``simulate`` and ``fire``."""
     decorators = [
         click.option("--disorder", default=None, metavar="KIND=RATE,...",
                      help="Deliver as at-least-once does: duplicates=R (some events twice, same bytes), reorder=R (overtaken "
@@ -189,7 +190,7 @@ def disorder_options(func: F) -> F:
 
 
 def disorder_from(disorder: str | None, disorder_seed: int | None, seed: int | None) -> Any:
-    """The :class:`~emulator.disorder.Disorder` the options ask for, or ``None`` (off)."""
+    """The :class:`~emulator.delivery.disorder.Disorder` the options ask for, or ``None`` (off)."""
     from ..errors import UsageError
 
     if disorder is None:
@@ -198,7 +199,7 @@ def disorder_from(disorder: str | None, disorder_seed: int | None, seed: int | N
         return None
     import secrets
 
-    from ..disorder import parse_disorder
+    from ..delivery.disorder import parse_disorder
 
     chosen = disorder_seed if disorder_seed is not None else seed
     return parse_disorder(disorder, secrets.randbits(63) if chosen is None else chosen)
@@ -206,9 +207,9 @@ def disorder_from(disorder: str | None, disorder_seed: int | None, seed: int | N
 
 def disordered(events: Iterator[dict[str, Any]], spec: Any) -> tuple[Iterator[dict[str, Any]], Any]:
     """``events`` in the order ``spec`` delivers them (duplicates included), lazily, with the
-    :class:`~emulator.disorder.Report` that fills as they go."""
-    from ..disorder import Report, disorder_stream
-    from ..pacing import event_moment
+    :class:`~emulator.delivery.disorder.Report` that fills as they go."""
+    from ..delivery.disorder import Report, disorder_stream
+    from ..delivery.pacing import event_moment
 
     report = Report(spec)
     return (d.event for d in disorder_stream(events, spec, event_moment, report)), report
@@ -240,8 +241,8 @@ def events_from_options(event_type: str, count: int, seed: int | None, now: date
                         fresh: bool = False) -> Iterator[dict[str, Any]]:
     """The events the generation options ask for, lazily; the first one is made eagerly
     so that an override that breaks the schema fails before anything is printed or sent."""
-    from ..generate import Generator
-    from ..registry import default_registry
+    from ..events.generate import Generator
+    from ..events.registry import default_registry
 
     generator = Generator(default_registry().get_type(event_type), seed=seed, now=now, profile=profile,
                           overrides=list(assignments), validate=not no_validate, variants=variants_from(variants),

@@ -63,9 +63,9 @@ def relay_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[.
 
 def build_relay(store: Any, deliverer: Any, *, forward_to: str, relay_secret: str | None, forward_secret: str | None,
                 refuse_bad_signature: bool, mirror_status: bool, time_scale: float, max_attempts: int, timeout: float) -> Any:
-    """The :class:`~emulator.relay.Relay` the options describe, printing a line per request."""
-    from ..delivery import DeliveryOptions, RetryPolicy
-    from ..relay import Relay, RelaySettings
+    """The :class:`~emulator.captures.relay.Relay` the options describe, printing a line per request."""
+    from ..delivery.deliverer import DeliveryOptions, RetryPolicy
+    from ..captures.relay import Relay, RelaySettings
 
     options = DeliveryOptions(timeout=timeout, time_scale=time_scale, policy=RetryPolicy(max_attempts=max_attempts),
                               deactivate_after=0)
@@ -117,8 +117,8 @@ def relay_command(forward_to: str, relay_port: int, relay_secret: str | None, fo
     """
     from waitress import wasyncore
 
-    from ..delivery import Deliverer
-    from ..store import Store
+    from ..delivery.deliverer import Deliverer
+    from ..delivery.store import Store
 
     store = Store(db)
     deliverer = Deliverer(store)
@@ -175,8 +175,8 @@ def captures_export_command(output: str, fmt: str | None, event_types: tuple[str
       zenoti-emulator captures export -o relayed/                    # one file per event
       zenoti-emulator captures export -o today.jsonl --since 24h --event-type AppointmentGroup.Created
     """
-    from ..recorded import export, parse_since
-    from ..store import Store
+    from ..captures.recorded import export, parse_since
+    from ..delivery.store import Store
 
     after = parse_since(since) if since is not None else None
     with Store(db) as store:

@@ -153,8 +153,8 @@ def run_command(ctx: click.Context, name: str, seed: int | None, now: Any, profi
     events = [d.event for d in run.deliveries]
     try:
         if delivery["target"] is not None:
-            from ..pacing import paced
-            from ..store import Store
+            from ..delivery.pacing import paced
+            from ..delivery.store import Store
 
             if ctx.get_parameter_source("concurrency") is ParameterSource.DEFAULT:
                 delivery["concurrency"] = 1
@@ -184,7 +184,7 @@ def run_command(ctx: click.Context, name: str, seed: int | None, now: Any, profi
 def runs_command(limit: int, db: str | None, as_json: bool) -> None:
     """List the logged scenario runs: which deliveries each made, in the order sent, and
     what --disorder did (`deliveries show ID` has each delivery's attempts)."""
-    from ..store import Store
+    from ..delivery.store import Store
 
     with Store(db) as store:
         runs = store.list_runs(limit=limit)

@@ -61,7 +61,7 @@ def _progress(paths: tuple[str, ...], enabled: bool, share_terminal: bool) -> It
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .. import validate as core
+    from ..captures import validate as core
 
     total = 0 if "-" in paths else sum(f.stat().st_size for f in core.capture_files(paths) if f.is_file())
     columns = (TextColumn("validating"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
@@ -101,8 +101,8 @@ def validate_command(paths: tuple[str, ...], event_type: str | None, fmt: str, s
       zenoti-emulator validate webhooks.jsonl --format junit -o report.xml
       psql -Atc "select body from hooks" | zenoti-emulator validate -
     """
-    from .. import validate as core
-    from ..registry import default_registry
+    from ..captures import validate as core
+    from ..events.registry import default_registry
 
     core.check_inputs(paths)
     validator = core.CaptureValidator(default_registry(), event_type=event_type, strict=strict)

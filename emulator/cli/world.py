@@ -28,7 +28,7 @@ class PaceParam(CoreParam):
     parsed_type = (float, type(None))
 
     def parse(self, text: str) -> Any:
-        from ..pacing import parse_pace
+        from ..delivery.pacing import parse_pace
 
         return parse_pace(text)
 
@@ -85,7 +85,7 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
       zenoti-emulator simulate --seed 7 -t http://127.0.0.1:9000/hook --pace 3600
       zenoti-emulator simulate --seed 7 -t http://127.0.0.1:9000/hook --disorder duplicates=0.1,reorder=0.05
     """
-    from ..generate import simulate_events
+    from ..events.generate import simulate_events
 
     spec = disorder_from(disorder, disorder_seed, seed)  # a bad --disorder fails before the world is built
     stream = simulate_events(seed=seed, now=now, days=days, types=list(event_types) or None, profile=profile,
@@ -97,8 +97,8 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
     items: Any = stream
     when: Any = None
     if spec is not None:
-        from ..disorder import Report, disorder_stream
-        from ..pacing import event_moment
+        from ..delivery.disorder import Report, disorder_stream
+        from ..delivery.pacing import event_moment
 
         if disorder_seed is None and seed is None:
             spec = dataclasses.replace(spec, seed=stream.seed)  # the world's drawn seed replays both
@@ -107,8 +107,8 @@ def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float
         when = operator.attrgetter("due")
     try:
         if delivery["target"] is not None:
-            from ..pacing import paced
-            from ..store import Store
+            from ..delivery.pacing import paced
+            from ..delivery.store import Store
 
             if ctx.get_parameter_source("concurrency") is ParameterSource.DEFAULT:
                 delivery["concurrency"] = 1
@@ -156,7 +156,7 @@ def event_types_command(as_json: bool) -> None:
     published sample it was checked against. Types marked "reported" were seen handled
     by receivers of real traffic but are not in Zenoti's docs (no published sample);
     --variant reported-events=off leaves them out of every stream."""
-    from ..registry import default_registry, schema_dir
+    from ..events.registry import default_registry, schema_dir
 
     root = schema_dir()
     rows = [
@@ -207,6 +207,6 @@ def schema_command(event_type: str) -> None:
     Example:
       zenoti-emulator schema Invoice.Closed > invoice-closed.json
     """
-    from ..registry import default_registry
+    from ..events.registry import default_registry
 
     click.echo(json.dumps(default_registry().get_type(event_type).schema, indent=2, ensure_ascii=False))

@@ -6,7 +6,7 @@ those same bytes, signed afresh by :class:`ZenotiSignature`. :class:`RetryPolicy
 pure data plus a pure :meth:`~RetryPolicy.delays`. :class:`Sender` owns the one
 ``requests.Session`` and makes single requests; :class:`Deliverer` owns a sender and a
 bounded pool of worker threads, and writes everything to a
-:class:`~emulator.store.Store` so that a killed process loses nothing.
+:class:`~emulator.delivery.store.Store` so that a killed process loses nothing.
 
 Usage::
 
@@ -40,14 +40,15 @@ from typing import Any
 import requests
 from requests.auth import AuthBase
 
-from . import __version__, bounds, signing
-from .defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT
-from .bounds import MAX_TIME_SCALE, MAX_TIMEOUT, MIN_TIME_SCALE, check_time_scale, parse_rate, parse_seconds
-from .errors import Conflict, NotFound, UsageError, WebhookInactive
+from .. import __version__, bounds
+from . import signing
+from ..defaults import DEFAULT_CONCURRENCY, DEFAULT_DEACTIVATE_AFTER, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT
+from ..bounds import MAX_TIME_SCALE, MAX_TIMEOUT, MIN_TIME_SCALE, check_time_scale, parse_rate, parse_seconds
+from ..errors import Conflict, NotFound, UsageError, WebhookInactive
 from .store import FAILURE_UNITS, AttemptRecord, NewDelivery, ScheduledAttempt, Store, Webhook
-from .shown import safe
+from ..shown import safe
 from .transport import DeadlineAdapter, Watchdog
-from .urls import check_url, redact_headers, redact_url
+from ..urls import check_url, redact_headers, redact_url
 
 log = logging.getLogger(__name__)
 

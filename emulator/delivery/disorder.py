@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
 
 KINDS = ("duplicates", "reorder", "delay")
 #: The waits Zenoti leaves before its retries (seconds): a duplicate or a delayed event

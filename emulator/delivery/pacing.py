@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from .errors import UsageError
+from ..errors import UsageError
 
 #: The fastest named pace: one simulated week per real second.
 MAX_SPEED = 7 * 86_400.0

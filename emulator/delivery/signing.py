@@ -12,7 +12,7 @@ Note the space before ``=``. Some receivers were written against a plain-hex var
 
 This module is pure: no I/O, no clock, no randomness. Receivers use it too::
 
-    from emulator.signing import SIGNATURE_HEADER, verify
+    from emulator.delivery.signing import SIGNATURE_HEADER, verify
     ok = verify(request.get_data(), request.headers.get(SIGNATURE_HEADER), secret)
 """
 

@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import bounds
-from .errors import EmulatorError, NotFound, UsageError
+from .. import bounds
+from ..errors import EmulatorError, NotFound, UsageError
 from .store import mask_secret
 
 #: A sink name is one URL path segment: ``/sink/<name>``.

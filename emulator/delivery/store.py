@@ -48,10 +48,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from . import bounds
-from .defaults import FAILURE_UNITS, STATUSES, VERBS
-from .urls import redact_headers, redact_url
-from .errors import NotFound, StoreError, UsageError, WebhookInactive
+from .. import bounds
+from ..defaults import FAILURE_UNITS, STATUSES, VERBS
+from ..urls import redact_headers, redact_url
+from ..errors import NotFound, StoreError, UsageError, WebhookInactive
 
 #: File name of the default log, under ``platformdirs.user_data_dir("zenoti-emulator")``.
 DEFAULT_DB_NAME = "deliveries.sqlite3"
@@ -453,9 +453,9 @@ class NewCapture:
     event_type: str | None
     call_id: str | None
     event_id: str | None
-    #: :func:`emulator.signing.verdict`
+    #: :func:`emulator.delivery.signing.verdict`
     signature: str
-    #: ``valid``, ``invalid`` or ``skipped`` (see :mod:`emulator.validate`)
+    #: ``valid``, ``invalid`` or ``skipped`` (see :mod:`emulator.captures.validate`)
     schema_status: str
     #: errors and drift of this request
     report: Mapping[str, Any]

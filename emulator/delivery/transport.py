@@ -1,4 +1,4 @@
-"""The connection layer under :mod:`emulator.delivery`: every attempt ends by its deadline.
+"""The connection layer under :mod:`emulator.delivery.deliverer`: every attempt ends by its deadline.
 
 requests' ``timeout`` bounds each socket operation, not the call: a receiver that sends
 one byte every half second never lets a read time out, and holds an attempt (and a

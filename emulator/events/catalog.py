@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
 
-from .errors import SchemaBroken
+from ..errors import SchemaBroken
 
 #: Where the per-event schemas are, below the catalog's folder.
 EVENTS_FOLDER = "events"

@@ -2,8 +2,8 @@
 
 :class:`EventStream` is the one way events are made. It builds a
 :class:`~emulator.world.World` for the seed, runs a
-:class:`~emulator.simulation.Simulation` from ``now``, and turns each emission of a wanted
-type into Zenoti's payload through the type's schema (:mod:`emulator.projection`). Types
+:class:`~emulator.world.simulation.Simulation` from ``now``, and turns each emission of a wanted
+type into Zenoti's payload through the type's schema (:mod:`emulator.events.projection`). Types
 that are not wanted still happen in the world (a status change needs its booking), they
 are just not projected: ``generate AppointmentGroup.Status`` talks about groups that were
 booked inside, unprinted.
@@ -22,19 +22,19 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
-from . import bounds
+from .. import bounds
 from . import overrides as overrides_module
-from .actions import Emission
-from .errors import GeneratorBug, PayloadInvalid, UsageError
+from ..world.actions import Emission
+from ..errors import GeneratorBug, PayloadInvalid, UsageError
 from .projection import Fill, Filler, compile_schema
 from .registry import EventType, Registry, default_registry
-from .simulation import Simulation
-from .variants import DEFAULT as DEFAULT_VARIANTS
-from .variants import Variants, coerce, select, sends
-from .world import PROFILES, World
-from .world.build import make_faker
-from .world.snapshot import built_world
-from .world.timefmt import event_timestamp_text, utc_text
+from ..world.simulation import Simulation
+from ..variants import DEFAULT as DEFAULT_VARIANTS
+from ..variants import Variants, coerce, select, sends
+from ..world import PROFILES, World
+from ..world.build import make_faker
+from ..world.snapshot import built_world
+from ..world.timefmt import event_timestamp_text, utc_text
 
 UTC = timezone.utc
 DEFAULT_EVENT_TYPE = "AppointmentGroup.Created"

@@ -16,8 +16,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from . import bounds
-from .errors import Unprocessable, UsageError
+from .. import bounds
+from ..errors import Unprocessable, UsageError
 
 Path = tuple[str | int, ...]
 Override = tuple[Path, Any]

@@ -33,7 +33,7 @@ from typing import Any
 
 from faker import Generator as FakerGenerator
 
-from .errors import SchemaBroken
+from ..errors import SchemaBroken
 
 #: In the edge profile, how often a nullable field that no entity fills is null.
 EDGE_NULL_RATE = 0.35

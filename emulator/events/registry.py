@@ -1,7 +1,7 @@
 """Event types: their schemas, the actions that emit them, and their compiled validators.
 
 A schema file ``schemas/events/<slug>.v1.json`` names its event type in ``x-event-type``
-(Zenoti's spelling, ``AppointmentGroup.Created``); a module of :mod:`emulator.actions`
+(Zenoti's spelling, ``AppointmentGroup.Created``); a module of :mod:`emulator.world.actions`
 lists the same type in ``EMITS``. :func:`load_registry` pairs them, so adding an event type
 is a small schema (mostly references to the shared shapes) and the action that emits it.
 
@@ -28,9 +28,9 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
-from . import actions
+from ..world import actions
 from .catalog import Catalog, bundle, load_catalog, resolve
-from .errors import SchemaBroken, UnknownEventType
+from ..errors import SchemaBroken, UnknownEventType
 
 if TYPE_CHECKING:
     import jsonschema
@@ -120,7 +120,7 @@ class EventType:
     #: the file as written, whose references the catalog's registry resolves
     source: dict[str, Any]
     schema_path: Path
-    #: the module of :mod:`emulator.actions` that emits this type (None: validation only)
+    #: the module of :mod:`emulator.world.actions` that emits this type (None: validation only)
     emitter: ModuleType | None = None
     #: the catalog the source's references resolve in (None: a source without references)
     catalog: Catalog | None = field(default=None, repr=False)
@@ -214,7 +214,7 @@ def schema_dir() -> Path:
     packaged = resources.files("emulator") / "schemas"
     if packaged.is_dir():
         return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "schemas"
+    return Path(__file__).resolve().parents[2] / "schemas"  # emulator/events/ -> the top
 
 
 class Registry(dict[str, EventType]):
@@ -231,7 +231,7 @@ def load_registry(directory: Path | None = None, *, check: bool | None = None) -
     """Load the catalog in ``directory`` and pair each event schema with its emitter.
 
     :param check: check every schema against the 2020-12 metaschema and every reference
-        (:func:`~emulator.catalog.check_catalog`). By default a folder passed in is checked
+        (:func:`~emulator.events.catalog.check_catalog`). By default a folder passed in is checked
         and the packaged one is not: the test suite checks ours once, instead of every
         start paying most of a second for it.
     :raise SchemaBroken: a schema that does not parse, or (checked) breaks the metaschema
@@ -245,7 +245,7 @@ def load_registry(directory: Path | None = None, *, check: bool | None = None) -
                    key=lambda entry: (str(entry[0]).split(".")[0], str(entry[0])))
     for name, path, document in named:
         if name not in emitted:
-            raise SchemaBroken(f"Schema {path.name} names {name!r}, which no module of emulator.actions emits.")
+            raise SchemaBroken(f"Schema {path.name} names {name!r}, which no module of emulator.world.actions emits.")
         registry[name] = EventType(name, slug_for(name), None, document, path, emitted[name], catalog)
     return registry
 

@@ -1,6 +1,6 @@
 """The events one load user sends: its own shard of the world, signed, ready for the wire.
 
-Each Locust user runs its own :class:`~emulator.generate.EventStream`, seeded from the
+Each Locust user runs its own :class:`~emulator.events.generate.EventStream`, seeded from the
 run's seed, the worker's index and the user's index (:func:`shard_seed`), so users make
 different businesses' events, in the mix that business makes them, and a run is
 reproducible for a seed. Ids cannot collide across users: the five "machine" bytes of
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..delivery import JSON_CONTENT_TYPE, PreparedDelivery, serialize, user_agent
+from ..delivery.deliverer import JSON_CONTENT_TYPE, PreparedDelivery, serialize, user_agent
 from ..errors import UsageError
-from ..generate import EventStream, ObjectIds
-from ..signing import SIGNATURE_HEADER
+from ..events.generate import EventStream, ObjectIds
+from ..delivery.signing import SIGNATURE_HEADER
 
 #: Worker and user indexes each take 16 of the ObjectId's 40 machine bits.
 MAX_SHARD_INDEX = 0xFFFF

@@ -33,7 +33,7 @@ from locust import FastHttpUser, events, task
 from locust.exception import StopUser
 
 from ..defaults import DEFAULT_TIMEOUT, PROFILES, VERBS
-from ..signing import SIGNATURE_FORMATS
+from ..delivery.signing import SIGNATURE_FORMATS
 from .feed import Feed, Shot
 from .tally import Tally, status_class
 

@@ -3,8 +3,8 @@
 The world is the one ``simulate`` runs for the same seed (its centers, staff, menus and
 guests), with an empty calendar and no background business: the story is all that
 happens. Each step calls the same action functions the simulation calls
-(:mod:`emulator.actions`), and each emission becomes an event through the same
-:class:`~emulator.generate.EventStream` (projection, ``--set``, schema check).
+(:mod:`emulator.world.actions`), and each emission becomes an event through the same
+:class:`~emulator.events.generate.EventStream` (projection, ``--set``, schema check).
 
 A step never happens before the one above it: when its anchor falls earlier (a
 check-in at ``start-5m`` of a group booked three minutes before its start), it happens
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..actions import Emission, bookings, classes, closing, feedback, guests, invoices, memberships, packages
-from ..disorder import Delivery, Disorder, Report
-from ..disorder import disorder as shuffle
-from ..generate import EventStream
+from ..world.actions import Emission, bookings, classes, closing, feedback, guests, invoices, memberships, packages
+from ..delivery.disorder import Delivery, Disorder, Report
+from ..delivery.disorder import disorder as shuffle
+from ..events.generate import EventStream
 from ..world import Appointment, AppointmentGroup, Center, World, habits
 from ..world.classes import WAITLIST_CLOSES, WAITLIST_SIZE, ClassBooking, ClassKind, Session
 from ..world.memberships import Membership, Named
@@ -533,7 +533,7 @@ def _wishes(rng: random.Random, center: Center, services: int, add_ons: int) -> 
 def _timetabled(week: Sequence[Sequence[tuple[ClassKind, int, int]]], center: Center, moment: datetime,
                 lead_days: int) -> tuple[ClassKind, datetime]:
     """The first session of the center's weekly timetable on the day ``lead_days`` ahead (its
-    wall clock) or later, at least :data:`~emulator.actions.classes.LEAD` after ``moment``:
+    wall clock) or later, at least :data:`~emulator.world.actions.classes.LEAD` after ``moment``:
     its class and start."""
     today = moment.astimezone(center.zone).date()
     for days in range(lead_days, lead_days + 14):

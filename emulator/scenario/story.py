@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import bounds
-from .. import overrides as overrides_module
+from ..events import overrides as overrides_module
 from ..errors import NotFound, UsageError
 
 #: The largest scenario file read, and the most steps one may have: a story, not a load test.

@@ -15,10 +15,11 @@ from typing import Any
 from flask import Blueprint, Response, request, url_for
 from werkzeug.routing import BaseConverter
 
-from .. import bounds, delivery
+from .. import bounds
+from ..delivery import deliverer as delivery
 from ..errors import NotFound, UsageError
-from ..overrides import parse_assignment, parse_path
-from ..registry import EventType
+from ..events.overrides import parse_assignment, parse_path
+from ..events.registry import EventType
 from . import openapi
 from .services import services
 

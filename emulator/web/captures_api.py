@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from ..recorded import parse_since
-from ..signing import SIGNATURE_HEADER
-from ..store import StoredCapture, iso
+from ..captures.recorded import parse_since
+from ..delivery.signing import SIGNATURE_HEADER
+from ..delivery.store import StoredCapture, iso
 from .api import MAX_ID, MAX_PAGE, query_int
 from .services import services
 

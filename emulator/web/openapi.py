@@ -18,8 +18,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from .. import bounds
 from ..errors import EmulatorError, UsageError
-from ..generate import PROFILES
-from ..sinks import MAX_DELAY_MS
+from ..events.generate import PROFILES
+from ..delivery.sinks import MAX_DELAY_MS
 from ..urls import MAX_URL_LENGTH, check_url
 from ..variants import VARIANTS
 

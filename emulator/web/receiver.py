@@ -17,8 +17,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from .. import signing
-from ..signing import SIGNATURE_HEADER
+from ..delivery import signing
+from ..delivery.signing import SIGNATURE_HEADER
 from .services import services
 
 bp = Blueprint("receiver", __name__, url_prefix="/sink")

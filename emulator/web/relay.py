@@ -4,7 +4,7 @@ It is an app of its own, served on its own port, so that a tunnel to it reaches 
 else: no dashboard, no API, no sink. It takes POST, PUT and PATCH on any path, with any
 content type or none (Zenoti is reported not to send one reliably), bodies up to
 ``MAX_CONTENT_LENGTH`` (413 above), and hands each request to
-:meth:`emulator.relay.Relay.handle`. Every other method is 405.
+:meth:`emulator.captures.relay.Relay.handle`. Every other method is 405.
 
 It has no ``Host`` check: a tunnel's name is whatever the tunnel provider chose, and
 there is nothing here for a rebinding page to read or drive: the answer says only what
@@ -21,7 +21,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import EmulatorError
-from ..relay import RELAY_METHODS, Relay
+from ..captures.relay import RELAY_METHODS, Relay
 from . import json_http_error
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from ..disorder import parse_disorder
+from ..delivery.disorder import parse_disorder
 from ..errors import Conflict, NotFound, Unprocessable, UsageError
 from ..scenario import Run, builtin_names, load, stage
 from . import openapi

@@ -2,7 +2,7 @@
 
 The body is the capture itself, sent as ``application/json`` (the API's rule for writes):
 one event, an array of events, a HAR, or JSON Lines. Options come in the query string.
-The answer is :meth:`emulator.validate.Report.to_dict`, with 200 whenever the captures
+The answer is :meth:`emulator.captures.validate.Report.to_dict`, with 200 whenever the captures
 could be checked: whether they are valid is in ``ok`` and ``exit_code``, as in the CLI.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from ..errors import UsageError
-from ..validate import validate_payloads
+from ..captures.validate import validate_payloads
 from .security import check_json_body
 from .services import services
 

@@ -2,8 +2,8 @@
 
 A :class:`World` holds what exists (centers with their staff, rooms and menus; guests;
 booked groups, their appointments and invoices) and the calendars that keep bookings
-apart. It knows nothing of events: :mod:`emulator.actions` change it and say which events
-Zenoti would send, and :mod:`emulator.simulation` decides when actions happen.
+apart. It knows nothing of events: :mod:`emulator.world.actions` change it and say which events
+Zenoti would send, and :mod:`emulator.world.simulation` decides when actions happen.
 
 Pure, like the rest of the core: no I/O, no global randomness, no real clock. Every draw
 comes from a stream named after what it is for (:class:`~.randomness.Streams`).

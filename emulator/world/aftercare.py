@@ -1,7 +1,7 @@
 """What follows a visit: the guest's feedback, guest passes redeemed, payments on the invoice.
 
-These records are made by :mod:`emulator.actions.feedback`, :mod:`~emulator.actions.guestpasses`
-and :mod:`~emulator.actions.payments`; the event schemas' ``x-source`` paths read them.
+These records are made by :mod:`emulator.world.actions.feedback`, :mod:`~emulator.world.actions.guestpasses`
+and :mod:`~emulator.world.actions.payments`; the event schemas' ``x-source`` paths read them.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from faker import Faker
 
-from .. import providers
+from . import providers
 from . import habits
 from .geography import COUNTRIES, LOCALES, Country
 from .entities import Center, Employee, Guest, Organization, Phone, Preferences, Product, Room, Service

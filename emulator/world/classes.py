@@ -4,7 +4,7 @@ A center that runs classes (yoga, pilates, barre...) publishes a timetable: a fe
 in the morning, a few in the evening, on its own wall clock. Each session of it has a
 capacity; a guest who books a full session joins its waitlist and gets a seat when
 someone cancels, or is turned down before the class starts. Zenoti reports all of it as
-``Class.Schedule.*`` and ``Class.Booking.*`` events (:mod:`emulator.actions.classes`).
+``Class.Schedule.*`` and ``Class.Booking.*`` events (:mod:`emulator.world.actions.classes`).
 
 The distributions are declared here, as :mod:`.habits` declares the booking lifecycle's:
 this module is the classes' part of the picture of the business. The timetable is drawn

@@ -79,7 +79,7 @@ PRODUCT_SHARE = 0.25
 #: Appointment status codes as Zenoti's API defines them: 0 new (booked), 1 closed
 #: (completed and paid), 2 checked in, 4 confirmed, -1 cancelled, -2 no-show. The world
 #: keeps these; what AppointmentGroup.Status sends for them depends on the variant
-#: ``status-1`` (:func:`emulator.actions.bookings.status_code`).
+#: ``status-1`` (:func:`emulator.world.actions.bookings.status_code`).
 STATUS_BOOKED, STATUS_CLOSED, STATUS_CONFIRMED, STATUS_CHECKED_IN = 0, 1, 4, 2
 STATUS_CANCELLED, STATUS_NO_SHOW = -1, -2
 #: Which status may follow which: the world asserts every move against this table. A

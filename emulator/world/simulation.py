@@ -11,7 +11,7 @@ Every decision draws from a stream named after what it decides (a center's day, 
 booking, a group), so the history of one seed is the same in every run.
 
 Other parts of the business plug in without editing this module: a module of
-:mod:`emulator.actions` may define ``install(sim)``, which subscribes handlers to the
+:mod:`emulator.world.actions` may define ``install(sim)``, which subscribes handlers to the
 moments listed in :data:`MOMENTS` with :meth:`Simulation.on` (a center's day begins, an
 appointment is completed, an invoice is closed...) and schedules its own steps with
 :meth:`Simulation.at`. A handler returns the emissions of that moment.
@@ -28,8 +28,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from .actions import Emission, bookings, closing, guests, installers, invoices, reported
-from .world import AppointmentGroup, Center, World, habits, pick
-from .world.timefmt import UTC
+from . import AppointmentGroup, Center, World, habits, pick
+from .timefmt import UTC
 
 Step = Callable[..., list[Emission]]
 

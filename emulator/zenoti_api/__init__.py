@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 
 from .. import defaults
 from ..errors import UsageError
-from ..generate import EventStream, check_days, check_moment
-from ..simulation import Simulation
+from ..events.generate import EventStream, check_days, check_moment
+from ..world.simulation import Simulation
 from ..world import World
 from .ledger import Ledger
 from .service import DEFAULT_API_KEY, ApiError, ApiState, create_api_app, install

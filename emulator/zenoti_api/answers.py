@@ -1,7 +1,7 @@
 """What the API answers for an entity: the world's object, shown through the event schemas.
 
 Every fact an event also carries is filled by the same compiled projection the webhook
-events use (:mod:`emulator.projection`, the schemas' ``x-source``): a guest is the
+events use (:mod:`emulator.events.projection`, the schemas' ``x-source``): a guest is the
 ``data`` of ``Guest.Updated``, an invoice the ``data.invoice`` of ``Invoice.Closed``, a
 membership the ``data`` of ``Guest.Membership.Created``, a group's status the
 ``appointment_group_status`` of ``AppointmentGroup.Status``. So a code or a format fixed
@@ -20,9 +20,9 @@ import functools
 from types import SimpleNamespace
 from typing import Any
 
-from ..actions.bookings import status_code
-from ..projection import Fill, Filler, compile_schema
-from ..registry import default_registry
+from ..world.actions.bookings import status_code
+from ..events.projection import Fill, Filler, compile_schema
+from ..events.registry import default_registry
 from ..world import Appointment, AppointmentGroup, Center, Guest, Invoice, Service
 from ..world.build import make_faker
 from .ledger import Ledger
@@ -94,7 +94,7 @@ class Answers:
     # -- appointments -----------------------------------------------------------------
 
     def _status(self, group: AppointmentGroup) -> int:
-        """The group's status as AppointmentGroup.Status codes it (:func:`~emulator.actions.bookings.status_code`,
+        """The group's status as AppointmentGroup.Status codes it (:func:`~emulator.world.actions.bookings.status_code`,
         which reads the ``status-1`` variant); a status no event sends keeps the world's code."""
         code = status_code(self.world, group.status)
         status = SimpleNamespace(code=group.status if code is None else code, noshow_fee=None, cancellation_fee=None,

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from ..actions import Emission
+from ..world.actions import Emission
 from ..world import Appointment, AppointmentGroup, Guest, Invoice, World
 
 #: The event types after which the event's guest no longer exists (Zenoti answers 404).

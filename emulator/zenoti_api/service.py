@@ -488,7 +488,7 @@ def get_center(center_id: str) -> Any:
 
 
 def _staff(ledger: Ledger, center: Any) -> list[Any]:
-    from ..actions.employees import _staff as staff_of
+    from ..world.actions.employees import _staff as staff_of
 
     with ledger.lock:
         staff = staff_of(ledger.world)

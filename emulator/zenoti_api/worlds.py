@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
-from ..generate import STREAM_WATCHERS, EventStream
+from ..events.generate import STREAM_WATCHERS, EventStream
 from . import tap
 from .ledger import Ledger
 

@@ -5,7 +5,7 @@ emissions (:class:`Emission`) Zenoti would send for that change: creating a gues
 ``Guest.Created``, booking emits ``AppointmentGroup.Created``, checking in emits
 ``AppointmentGroup.Status``. An emission carries the entities the event shows (its
 *context*); the event type's schema says which attribute each field shows, and
-:mod:`emulator.projection` fills it in. Actions never build payloads.
+:mod:`emulator.events.projection` fills it in. Actions never build payloads.
 
 Each module of this package declares ``EMITS``, the event types its actions emit. The
 registry pairs every schema with the module that emits its type, so a schema nothing

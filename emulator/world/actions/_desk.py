@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import TypeVar
 
-from ..world import Center, World
-from ..world.memberships import SaleInvoice
-from ..world.randomness import new_uuid
-from ..world.timefmt import UTC
+from .. import Center, World
+from ..memberships import SaleInvoice
+from ..randomness import new_uuid
+from ..timefmt import UTC
 
 T = TypeVar("T")
 

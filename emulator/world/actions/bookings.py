@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from ..world import Appointment, AppointmentGroup, Center, Employee, Invoice, Room, Service, World, habits, new_uuid, pick
-from ..world.timefmt import UTC, next_dst_change
+from .. import Appointment, AppointmentGroup, Center, Employee, Invoice, Room, Service, World, habits, new_uuid, pick
+from ..timefmt import UTC, next_dst_change
 from . import Emission
 
 EMITS = ("AppointmentGroup.Created", "AppointmentGroup.Status", "Appointment.Started", "Appointment.Completed")

@@ -28,27 +28,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..world import Center, World, new_uuid, pick
-from ..world.classes import (
-    BOOKING_FATES,
-    BOOKING_SKEW,
-    DELETE_AFTER_CANCEL_SHARE,
-    DEMAND,
-    EDIT_SHARE,
-    HORIZON_DAYS,
-    MORE_SEATS_SHARE,
-    NO_SHOW_SHARE,
-    ROOM_SHARE,
-    SESSION_FATES,
-    WAITLIST_CLOSES,
-    WAITLIST_SIZE,
-    ClassBooking,
-    ClassKind,
-    Session,
-    Timetable,
-    build_timetable,
-)
-from ..world.timefmt import UTC
+from .. import Center, World, new_uuid, pick
+from ..classes import BOOKING_FATES, BOOKING_SKEW, DELETE_AFTER_CANCEL_SHARE, DEMAND, EDIT_SHARE, HORIZON_DAYS, MORE_SEATS_SHARE, NO_SHOW_SHARE, ROOM_SHARE, SESSION_FATES, WAITLIST_CLOSES, WAITLIST_SIZE, ClassBooking, ClassKind, Session, Timetable, build_timetable
+from ..timefmt import UTC
 from . import Emission
 from ._desk import kept
 

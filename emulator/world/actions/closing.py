@@ -4,7 +4,7 @@ Zenoti's API defines appointment status 1 as *closed* (completed and paid). A re
 that waits for 1 at check-out never sees it if it is never sent, so when a group's
 invoice is closed (paid), the group moves to closed and its status event goes out
 right after the Invoice.Closed. Under the variant ``status-1=cancelled`` the world still
-closes the group but no event is sent (:func:`~emulator.actions.bookings.status_code`).
+closes the group but no event is sent (:func:`~emulator.world.actions.bookings.status_code`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..world import AppointmentGroup, World, habits
+from .. import AppointmentGroup, World, habits
 from . import Emission, bookings
 
 

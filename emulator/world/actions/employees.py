@@ -15,9 +15,9 @@ import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..world import Center, World
-from ..world.staff import JOBS, StaffMember, hire, make_profile
-from ..world.timefmt import UTC
+from .. import Center, World
+from ..staff import JOBS, StaffMember, hire, make_profile
+from ..timefmt import UTC
 from . import Emission
 from .bookings import ROSTER
 

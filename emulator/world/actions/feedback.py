@@ -11,8 +11,8 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..world import AppointmentGroup, Center, World
-from ..world.aftercare import Feedback, Rating, Tag
+from .. import AppointmentGroup, Center, World
+from ..aftercare import Feedback, Rating, Tag
 from . import Emission
 
 EMITS = ("Appointment.Feedback.V1", "Appointment.Feedback.V2")

@@ -11,9 +11,9 @@ import random
 from datetime import datetime
 from typing import Any
 
-from ..world import AppointmentGroup, World, new_uuid
-from ..world.aftercare import GuestPassBook, Membership, Redemption
-from ..world.timefmt import utc_text
+from .. import AppointmentGroup, World, new_uuid
+from ..aftercare import GuestPassBook, Membership, Redemption
+from ..timefmt import utc_text
 from . import Emission
 
 EMITS = ("Guestpass.redeemed",)

@@ -6,9 +6,9 @@ import dataclasses
 import random
 from datetime import datetime
 
-from ..world import Center, Guest, World
-from ..world.build import build_guest, pick_gender
-from ..world.entities import Phone
+from .. import Center, Guest, World
+from ..build import build_guest, pick_gender
+from ..entities import Phone
 from . import Emission
 
 EMITS = ("Guest.Created", "Guest.Updated", "Guest.Deleted")

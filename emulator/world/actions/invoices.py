@@ -20,8 +20,8 @@ from datetime import datetime
 
 from typing import Any
 
-from ..world import AppointmentGroup, Center, Invoice, InvoiceItem, Transaction, World, habits, new_uuid
-from ..world.timefmt import local_text
+from .. import AppointmentGroup, Center, Invoice, InvoiceItem, Transaction, World, habits, new_uuid
+from ..timefmt import local_text
 from . import Emission
 
 EMITS = ("Invoice.Closed",)

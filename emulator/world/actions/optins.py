@@ -12,8 +12,8 @@ import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..world import Center, Guest, World
-from ..world.timefmt import UTC
+from .. import Center, Guest, World
+from ..timefmt import UTC
 from . import Emission
 
 EMITS = ("Guest.OptedIn", "Guest.OptedOut")

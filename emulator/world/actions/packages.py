@@ -18,27 +18,10 @@ import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..world import AppointmentGroup, Center, World, pick
-from ..world.packages import (
-    CATEGORY_TYPES,
-    EDGE_PLANS,
-    EXTEND_SHARE,
-    EXTENSION_DAYS,
-    GRACE_DAYS,
-    PLANS,
-    REVERSAL_SHARE,
-    ROSTER_SIZE,
-    SALE_AT_CHECKOUT_SHARE,
-    SALES_PER_DAY,
-    STATE_CLOSED,
-    VALIDITY_DAYS,
-    GuestPackage,
-    PackageLine,
-    PackagePlan,
-    Redemption,
-)
-from ..world.randomness import new_uuid
-from ..world.timefmt import UTC
+from .. import AppointmentGroup, Center, World, pick
+from ..packages import CATEGORY_TYPES, EDGE_PLANS, EXTEND_SHARE, EXTENSION_DAYS, GRACE_DAYS, PLANS, REVERSAL_SHARE, ROSTER_SIZE, SALE_AT_CHECKOUT_SHARE, SALES_PER_DAY, STATE_CLOSED, VALIDITY_DAYS, GuestPackage, PackageLine, PackagePlan, Redemption
+from ..randomness import new_uuid
+from ..timefmt import UTC
 from . import Emission, invoices
 from ._desk import arrivals, kept, sale_invoice
 

@@ -13,9 +13,9 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..world import AppointmentGroup, Invoice, Transaction, World, new_uuid
-from ..world.aftercare import Payment
-from ..world.timefmt import local_text
+from .. import AppointmentGroup, Invoice, Transaction, World, new_uuid
+from ..aftercare import Payment
+from ..timefmt import local_text
 from . import Emission
 
 EMITS = ("Invoice.Payments.Added", "Invoice.Payments.Deleted")

@@ -24,7 +24,7 @@ import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..world import AppointmentGroup, Center, World, habits
+from .. import AppointmentGroup, Center, World, habits
 from . import Emission, bookings
 
 EMITS = ("Guest.Merged", "AppointmentGroup.Updated", "AppointmentGroup.Delete")
