@@ -10,16 +10,23 @@ emissions (:class:`Emission`) Zenoti would send for that change: creating a gues
 Each module of this package declares ``EMITS``, the event types its actions emit. The
 registry pairs every schema with the module that emits its type, so a schema nothing
 emits, or an emitted type without a schema, is found when the catalog loads.
+
+A module that plugs into the simulation defines ``install(sim)`` and sees the simulation
+only as a :class:`Scheduler`: what it asks of it (the world, ``at``, ``on``) is declared
+here, so actions never import :mod:`emulator.world.simulation`, which imports them.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
+
+from .. import World
 
 
 @dataclass(slots=True)
@@ -35,6 +42,25 @@ class Emission:
     #: ``False``: it happened, but under the chosen variants Zenoti sends no event for it
     #: (it still takes its place in time, so the events around it are the same bytes)
     sent: bool = True
+
+
+#: What happens at a step: ``step(moment, *args)`` returns the emissions of that moment.
+Step = Callable[..., list[Emission]]
+#: A handler of a moment (:data:`emulator.world.simulation.MOMENTS`): ``handler(sim, moment, ...)``.
+Handler = Callable[..., list[Emission]]
+
+
+class Scheduler(Protocol):
+    """What an action module asks of the simulation that drives it (see ``install(sim)``)."""
+
+    @property
+    def world(self) -> World: ...
+
+    def at(self, moment: datetime, step: Step, *args: Any) -> None:
+        """Do ``step(moment, *args)`` at ``moment``."""
+
+    def on(self, moment_name: str, handler: Handler) -> None:
+        """Call ``handler(sim, moment, ...)`` at each such moment."""
 
 
 def _modules() -> list[ModuleType]:

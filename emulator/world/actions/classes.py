@@ -26,16 +26,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from .. import Center, World, new_uuid, pick
 from ..classes import BOOKING_FATES, BOOKING_SKEW, DELETE_AFTER_CANCEL_SHARE, DEMAND, EDIT_SHARE, HORIZON_DAYS, MORE_SEATS_SHARE, NO_SHOW_SHARE, ROOM_SHARE, SESSION_FATES, WAITLIST_CLOSES, WAITLIST_SIZE, ClassBooking, ClassKind, Session, Timetable, build_timetable
 from ..timefmt import UTC
-from . import Emission
+from . import Emission, Scheduler
 from ._desk import kept
-
-if TYPE_CHECKING:
-    from ..simulation import Simulation
 
 EMITS = (
     "Class.Schedule.Created", "Class.Schedule.Updated", "Class.Schedule.Cancelled", "Class.Schedule.Deleted",
@@ -80,7 +76,7 @@ class Studio:
     ``sim`` is None in a world no simulation drives.
     """
 
-    def __init__(self, world: World, sim: Simulation | None = None) -> None:
+    def __init__(self, world: World, sim: Scheduler | None = None) -> None:
         self.sim = sim
         self.world = world
         self.timetables: dict[str, Timetable] = {}
@@ -102,7 +98,7 @@ class Studio:
 
     # -- the timetable ---------------------------------------------------------------------
 
-    def on_day(self, sim: Simulation, moment: datetime, center: Center, day: date, _rng: random.Random) -> list[Emission]:
+    def on_day(self, sim: Scheduler, moment: datetime, center: Center, day: date, _rng: random.Random) -> list[Emission]:
         """At the center's midnight: plan the morning publication of the days not yet out."""
         last = self.published.get(center.id)
         first = day if last is None else last + timedelta(days=1)
@@ -387,7 +383,7 @@ def _booking(action: str, booking: ClassBooking, moment: datetime, view: View = 
                     {"booking": booking, "session": session, "center": session.center, "view": view})
 
 
-def install(sim: Simulation) -> None:
+def install(sim: Scheduler) -> None:
     """Run every center's classes in ``sim``; the state is ``world.extra["classes"]``."""
     studio = sim.world.extra["classes"] = Studio(sim.world, sim)
     sim.on("day", studio.on_day)

@@ -10,10 +10,9 @@ closes the group but no event is sent (:func:`~emulator.world.actions.bookings.s
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from .. import AppointmentGroup, World, habits
-from . import Emission, bookings
+from . import Emission, Scheduler, bookings
 
 
 def close_group(world: World, group: AppointmentGroup, moment: datetime) -> list[Emission]:
@@ -24,5 +23,5 @@ def close_group(world: World, group: AppointmentGroup, moment: datetime) -> list
     return bookings.set_status(world, group, habits.STATUS_CLOSED, moment)
 
 
-def install(sim: Any) -> None:
+def install(sim: Scheduler) -> None:
     sim.on("invoice_closed", lambda sim, moment, group: close_group(sim.world, group, moment))

@@ -18,7 +18,7 @@ from typing import Any
 from .. import Center, World
 from ..staff import JOBS, StaffMember, hire, make_profile
 from ..timefmt import UTC
-from . import Emission
+from . import Emission, Scheduler
 from .bookings import ROSTER
 
 EMITS = ("Employee.Created", "Employee.Updated", "Employee.Deleted")
@@ -162,7 +162,7 @@ def _count(rng: random.Random, mean: float, slots: int = 4) -> int:
     return sum(rng.random() < mean / slots for _ in range(slots))
 
 
-def install(sim: Any) -> None:
+def install(sim: Scheduler) -> None:
     """Plan each center's staff work for its day, in office hours."""
 
     def office_hour(rng: random.Random, center: Center, day: date) -> datetime:
@@ -170,7 +170,7 @@ def install(sim: Any) -> None:
         local = datetime(day.year, day.month, day.day, tzinfo=center.zone) + timedelta(seconds=rng.uniform(opens * 3600, closes * 3600))
         return local.astimezone(UTC)
 
-    def on_day(sim: Any, moment: datetime, center: Center, day: date, _: random.Random) -> list[Emission]:
+    def on_day(sim: Scheduler, moment: datetime, center: Center, day: date, _: random.Random) -> list[Emission]:
         rng = sim.world.streams("employees-day", center.id, day.isoformat())
         for kind, mean in (("hire", HIRES_PER_DAY), ("update", UPDATES_PER_DAY), ("leave", DEPARTURES_PER_DAY)):
             for n in range(_count(rng, mean)):

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import AppointmentGroup, Center, World
 from ..aftercare import Feedback, Rating, Tag
-from . import Emission
+from . import Emission, Scheduler
 
 EMITS = ("Appointment.Feedback.V1", "Appointment.Feedback.V2")
 
@@ -63,10 +63,10 @@ def give_feedback(world: World, group: AppointmentGroup, moment: datetime, rng: 
     return [Emission(name, moment, f"{name}:{group.id}", {"feedback": feedback})]
 
 
-def install(sim: Any) -> None:
+def install(sim: Scheduler) -> None:
     """Feedback comes hours after the last appointment of a visit is completed."""
 
-    def on_completed(sim: Any, moment: datetime, group: AppointmentGroup, appointment: Any) -> list[Emission]:
+    def on_completed(sim: Scheduler, moment: datetime, group: AppointmentGroup, appointment: Any) -> list[Emission]:
         if any(a.progress != 2 for a in group.appointments):
             return []
         rng = sim.world.streams("feedback", group.id)

@@ -14,7 +14,7 @@ from typing import Any
 from .. import AppointmentGroup, World, new_uuid
 from ..aftercare import GuestPassBook, Membership, Redemption
 from ..timefmt import utc_text
-from . import Emission
+from . import Emission, Scheduler
 
 EMITS = ("Guestpass.redeemed",)
 
@@ -86,8 +86,8 @@ def redeem(world: World, group: AppointmentGroup, moment: datetime, rng: random.
     return [Emission("Guestpass.redeemed", moment, f"guestpass:{group.id}", {"redemption": redemption})]
 
 
-def install(sim: Any) -> None:
-    def on_checked_in(sim: Any, moment: datetime, group: AppointmentGroup) -> list[Emission]:
+def install(sim: Scheduler) -> None:
+    def on_checked_in(sim: Scheduler, moment: datetime, group: AppointmentGroup) -> list[Emission]:
         rng = sim.world.streams("guestpass", group.id)
         return redeem(sim.world, group, moment, rng) if rng.random() < REDEEM_SHARE else []
 

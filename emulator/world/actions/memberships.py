@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from .. import AppointmentGroup, Center, World, pick
 from ..memberships import AUTO_RENEW_SHARE, CANCEL_REASONS, CANCELLATIONS_PER_DAY, EARLY_UNFREEZE_SHARE, EDGE_PLANS, FREEZE_COMMENTS, FREEZE_DAYS, FREEZES_PER_DAY, GRACE_PERIOD_DAYS, PLANS, REINSTATE_SHARE, ROSTER_SIZE, SALE_AT_CHECKOUT_SHARE, SALES_PER_DAY, Cancel, Freeze, Membership, MembershipPlan, Named, add_month, move, next_collection_after
 from ..randomness import new_uuid
 from ..timefmt import UTC, local_text
-from . import Emission, invoices
+from . import Emission, Scheduler, invoices
 from ._desk import arrivals, kept, sale_invoice, staff_name
 
 EMITS = ("Guest.Membership.Created", "Guest.Membership.Freeze", "Guest.Membership.Unfreeze",
@@ -113,7 +112,7 @@ def _candidates(world: World, center: Center, state: str) -> list[Membership]:
 # -- the steps -----------------------------------------------------------------------------
 
 
-def _day(sim: Any, moment: datetime, center: Center, day: date, _rng: random.Random) -> list[Emission]:
+def _day(sim: Scheduler, moment: datetime, center: Center, day: date, _rng: random.Random) -> list[Emission]:
     """Collect what is due, let term memberships expire (or renew), and plan the day's desk work."""
     world = sim.world
     rng = world.streams("memberships-day", center.id, day.isoformat())
@@ -142,7 +141,7 @@ def _not_members(world: World, center: Center, guest_ids: list[str]) -> list[str
     return [g for g in guest_ids if g not in members]
 
 
-def _sell_at_desk(moment: datetime, sim: Any, center: Center, name: str) -> list[Emission]:
+def _sell_at_desk(moment: datetime, sim: Scheduler, center: Center, name: str) -> list[Emission]:
     world = sim.world
     rng = world.streams("membership-sale", center.id, name)
     ids = world.guests_at[center.id]
@@ -159,7 +158,7 @@ def _staff(rng: random.Random, center: Center) -> tuple[str, str]:
     return person.id, person.full_name
 
 
-def _checkout(sim: Any, moment: datetime, group: AppointmentGroup) -> list[Emission]:
+def _checkout(sim: Scheduler, moment: datetime, group: AppointmentGroup) -> list[Emission]:
     """Now and then a guest paying for a visit joins a membership at the desk."""
     world = sim.world
     rng = world.streams("membership-checkout", group.id)
@@ -251,7 +250,7 @@ def reinstate_membership(world: World, membership: Membership, moment: datetime)
     return [_emission("Guest.Membership.Reinstate", membership, moment, f"membership-reinstate:{membership.id}:{moment.isoformat()}")]
 
 
-def _freeze(moment: datetime, sim: Any, center: Center, name: str) -> list[Emission]:
+def _freeze(moment: datetime, sim: Scheduler, center: Center, name: str) -> list[Emission]:
     picked = _pick(sim.world, center, name, "frozen")
     if picked is None:
         return []
@@ -265,11 +264,11 @@ def _freeze(moment: datetime, sim: Any, center: Center, name: str) -> list[Emiss
     return emitted
 
 
-def _unfreeze(moment: datetime, sim: Any, membership: Membership) -> list[Emission]:
+def _unfreeze(moment: datetime, sim: Scheduler, membership: Membership) -> list[Emission]:
     return unfreeze_membership(sim.world, membership, moment)
 
 
-def _cancel(moment: datetime, sim: Any, center: Center, name: str) -> list[Emission]:
+def _cancel(moment: datetime, sim: Scheduler, center: Center, name: str) -> list[Emission]:
     picked = _pick(sim.world, center, name, "cancelled")
     if picked is None:
         return []
@@ -282,14 +281,14 @@ def _cancel(moment: datetime, sim: Any, center: Center, name: str) -> list[Emiss
     return emitted
 
 
-def _reinstate(moment: datetime, sim: Any, membership: Membership) -> list[Emission]:
+def _reinstate(moment: datetime, sim: Scheduler, membership: Membership) -> list[Emission]:
     if membership.guest_id not in sim.world.guests:  # deleted meanwhile: nothing to reinstate
         del _members_at(sim.world, membership.center)[membership.id]
         return []
     return reinstate_membership(sim.world, membership, moment)
 
 
-def install(sim: Any) -> None:
+def install(sim: Scheduler) -> None:
     """Plug memberships into the simulation: desk work each day, joining at check-out."""
     sim.on("day", _day)
     sim.on("invoice_closed", _checkout)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import dataclasses
 import random
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from .. import Center, Guest, World
 from ..timefmt import UTC
-from . import Emission
+from . import Emission, Scheduler
 
 EMITS = ("Guest.OptedIn", "Guest.OptedOut")
 
@@ -45,8 +44,8 @@ def _receives(guest: Guest, channel: str) -> bool:
     return prefs.receive_marketing_email if channel == "email" else prefs.receive_marketing_sms
 
 
-def install(sim: Any) -> None:
-    def on_day(sim: Any, moment: datetime, center: Center, day: date, _: random.Random) -> list[Emission]:
+def install(sim: Scheduler) -> None:
+    def on_day(sim: Scheduler, moment: datetime, center: Center, day: date, _: random.Random) -> list[Emission]:
         rng = sim.world.streams("optins-day", center.id, day.isoformat())
         for n in range(sum(rng.random() < CHANGES_PER_DAY / 4 for _ in range(4))):
             local = datetime(day.year, day.month, day.day, tzinfo=center.zone) + timedelta(seconds=rng.uniform(7 * 3600, 23 * 3600))

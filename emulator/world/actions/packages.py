@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from .. import AppointmentGroup, Center, World, pick
 from ..packages import CATEGORY_TYPES, EDGE_PLANS, EXTEND_SHARE, EXTENSION_DAYS, GRACE_DAYS, PLANS, REVERSAL_SHARE, ROSTER_SIZE, SALE_AT_CHECKOUT_SHARE, SALES_PER_DAY, STATE_CLOSED, VALIDITY_DAYS, GuestPackage, PackageLine, PackagePlan, Redemption
 from ..randomness import new_uuid
-from ..timefmt import UTC
-from . import Emission, invoices
+from . import Emission, Scheduler, invoices
 from ._desk import arrivals, kept, sale_invoice
 
 EMITS = ("Guest.Package.Created", "Guest.Package.Redemption", "Guest.Package.RedemptionReversal",
@@ -108,7 +106,7 @@ def _let_go(world: World, package: GuestPackage) -> None:
 # -- the steps -----------------------------------------------------------------------------
 
 
-def _day(sim: Any, moment: datetime, center: Center, day: date, _rng: random.Random) -> list[Emission]:
+def _day(sim: Scheduler, moment: datetime, center: Center, day: date, _rng: random.Random) -> list[Emission]:
     """Expire what ends today (or extend it), and plan the day's sales away from a visit."""
     world = sim.world
     rng = world.streams("packages-day", center.id, day.isoformat())
@@ -125,7 +123,7 @@ def _day(sim: Any, moment: datetime, center: Center, day: date, _rng: random.Ran
     return []
 
 
-def _sell_at_desk(moment: datetime, sim: Any, center: Center, name: str) -> list[Emission]:
+def _sell_at_desk(moment: datetime, sim: Scheduler, center: Center, name: str) -> list[Emission]:
     world = sim.world
     rng = world.streams("package-sale", center.id, name)
     ids = world.guests_at[center.id]
@@ -134,7 +132,7 @@ def _sell_at_desk(moment: datetime, sim: Any, center: Center, name: str) -> list
     return create_package(world, center, rng.choice(ids), moment, rng)[1]
 
 
-def _checkout(sim: Any, moment: datetime, group: AppointmentGroup) -> list[Emission]:
+def _checkout(sim: Scheduler, moment: datetime, group: AppointmentGroup) -> list[Emission]:
     """At check-out: redeem the guest's packages for the services they had; maybe sell one."""
     world = sim.world
     center = group.center
@@ -160,12 +158,12 @@ def _checkout(sim: Any, moment: datetime, group: AppointmentGroup) -> list[Emiss
     return emitted
 
 
-def _reverse(moment: datetime, sim: Any, package: GuestPackage, used: tuple[Redemption, ...], group_id: str) -> list[Emission]:
+def _reverse(moment: datetime, sim: Scheduler, package: GuestPackage, used: tuple[Redemption, ...], group_id: str) -> list[Emission]:
     package.pending -= 1
     return reverse_redemption(sim.world, package, used, group_id, moment)
 
 
-def _close(moment: datetime, sim: Any, package: GuestPackage) -> list[Emission]:
+def _close(moment: datetime, sim: Scheduler, package: GuestPackage) -> list[Emission]:
     """Used up or expired: the package closes, unless something else about it is still due."""
     package.pending -= 1
     if package.pending or package.state == STATE_CLOSED:
@@ -173,7 +171,7 @@ def _close(moment: datetime, sim: Any, package: GuestPackage) -> list[Emission]:
     return close_package(sim.world, package, moment)
 
 
-def _extend(moment: datetime, sim: Any, package: GuestPackage) -> list[Emission]:
+def _extend(moment: datetime, sim: Scheduler, package: GuestPackage) -> list[Emission]:
     package.pending -= 1
     if package.state == STATE_CLOSED:
         return []
@@ -244,7 +242,7 @@ def extend_package(world: World, package: GuestPackage, moment: datetime, rng: r
     return [_emission("Guest.Package.ValidityUpdate", package, moment, f"package-validity:{package.id}:{package.end.isoformat()}")]
 
 
-def install(sim: Any) -> None:
+def install(sim: Scheduler) -> None:
     """Plug packages into the simulation: redeemed and sold at check-out, expiring by day."""
     sim.on("day", _day)
     sim.on("invoice_closed", _checkout)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from typing import Any
 
 from .. import AppointmentGroup, Invoice, Transaction, World, new_uuid
 from ..aftercare import Payment
 from ..timefmt import local_text
-from . import Emission
+from . import Emission, Scheduler
 
 EMITS = ("Invoice.Payments.Added", "Invoice.Payments.Deleted")
 
@@ -52,8 +51,8 @@ def split_payment(world: World, invoice: Invoice, moment: datetime, rng: random.
     return emitted
 
 
-def install(sim: Any) -> None:
-    def on_closed(sim: Any, moment: datetime, group: AppointmentGroup) -> list[Emission]:
+def install(sim: Scheduler) -> None:
+    def on_closed(sim: Scheduler, moment: datetime, group: AppointmentGroup) -> list[Emission]:
         invoice = group.invoice
         if not invoice.transactions:  # left open unpaid at check-out: nothing to announce yet
             return []

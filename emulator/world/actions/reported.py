@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from .. import AppointmentGroup, Center, World, habits
-from . import Emission, bookings
+from . import Emission, Scheduler, bookings
 
 EMITS = ("Guest.Merged", "AppointmentGroup.Updated", "AppointmentGroup.Delete")
 
@@ -66,7 +66,7 @@ def merge_guests(world: World, survivor_id: str, merged_id: str, moment: datetim
     return [Emission("Guest.Merged", moment, f"guest-merged:{merged_id}", {"guest": survivor, "merged": merged})]
 
 
-def _merge_at(sim: Any, moment: datetime, center: Center, name: str) -> list[Emission]:
+def _merge_at(sim: Scheduler, moment: datetime, center: Center, name: str) -> list[Emission]:
     world = sim.world
     rng = world.streams("guest-merge", center.id, name)
     ids = world.guests_at[center.id]
@@ -119,7 +119,7 @@ def edit_group(world: World, group: AppointmentGroup, moment: datetime, rng: ran
     return emitted
 
 
-def _edit_at(sim: Any, moment: datetime, group: AppointmentGroup) -> list[Emission]:
+def _edit_at(sim: Scheduler, moment: datetime, group: AppointmentGroup) -> list[Emission]:
     if group.id not in sim.world.groups or group.status not in (habits.STATUS_BOOKED, habits.STATUS_CONFIRMED):
         return []  # over, or already checked in: too late to edit
     return edit_group(sim.world, group, moment, sim.world.streams("group-edit", group.id))
@@ -144,8 +144,8 @@ def deleted(world: World, group: AppointmentGroup) -> bool:
 # -- plugging in ----------------------------------------------------------------------------
 
 
-def install(sim: Any) -> None:
-    def on_day(sim: Any, moment: datetime, center: Center, day: date, rng: random.Random) -> list[Emission]:
+def install(sim: Scheduler) -> None:
+    def on_day(sim: Scheduler, moment: datetime, center: Center, day: date, rng: random.Random) -> list[Emission]:
         own = sim.world.streams("guest-merges", center.id, day.isoformat())
         midnight = datetime(day.year, day.month, day.day, tzinfo=center.zone)
         for n in range(_poisson(own, MERGES_PER_DAY)):
@@ -154,7 +154,7 @@ def install(sim: Any) -> None:
                 sim.at(when, lambda at, c=center, name=f"{day.isoformat()}:{n}": _merge_at(sim, at, c, name))
         return []
 
-    def on_booked(sim: Any, moment: datetime, group: AppointmentGroup) -> list[Emission]:
+    def on_booked(sim: Scheduler, moment: datetime, group: AppointmentGroup) -> list[Emission]:
         if group.fate not in ("completed", "no_show") or _share(sim.world, "edit", group.id) >= EDIT_SHARE:
             return []
         ahead = (group.first_start - moment).total_seconds()
@@ -169,5 +169,5 @@ def install(sim: Any) -> None:
     sim.on("group_booked", on_booked)
 
 
-def _edit_at_step(sim: Any) -> Any:
+def _edit_at_step(sim: Scheduler) -> Any:
     return lambda moment, group: _edit_at(sim, moment, group)
