@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from jsonschema import Draft202012Validator  # noqa: E402
 
+from emulator.captures import checking, readers, renderers  # noqa: E402
 from emulator.captures import validate as core  # noqa: E402
 from emulator.events.generate import simulate_events  # noqa: E402
 from emulator.events.registry import default_registry, make_format_checker  # noqa: E402
@@ -96,22 +97,22 @@ def write_input(path: Path, lines: int, invalid_every: int) -> None:
             out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
-class CountingJson(core.JsonRenderer):
+class CountingJson(renderers.JsonRenderer):
     """The JSON report, counting the errors it writes (to compare with the plain loop's)."""
 
     errors = 0
 
-    def event(self, result: core.EventResult) -> None:
+    def event(self, result: checking.EventResult) -> None:
         self.errors += len(result.errors)
         super().event(result)
 
 
 def ours(path: Path) -> tuple[float, core.Report, int]:
-    validator = core.CaptureValidator(default_registry())
+    validator = checking.CaptureValidator(default_registry())
     start = time.perf_counter()
     with open(os.devnull, "w", encoding="utf-8") as out:
         renderer = CountingJson(out)
-        report = core.run(core.iter_captures([path]), validator, renderer=renderer)
+        report = core.run(readers.iter_captures([path]), validator, renderer=renderer)
     return time.perf_counter() - start, report, renderer.errors
 
 

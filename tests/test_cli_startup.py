@@ -69,7 +69,7 @@ def test_a_command_that_runs_loads_what_it_needs() -> None:
 COUNTING = """
 import json, sys
 import jsonschema
-from emulator import catalog
+from emulator.events import catalog
 calls = {"check_schema": 0, "bundle": 0}
 original_check, original_bundle = jsonschema.Draft202012Validator.check_schema, catalog.bundle
 
@@ -120,11 +120,11 @@ def test_a_running_load_loads_locust() -> None:
 
 def test_the_light_defaults_agree_with_the_modules_that_use_them() -> None:
     from emulator.events import generate
-    from emulator.captures import validate
+    from emulator.captures import renderers
 
     assert defaults.PROFILES == generate.PROFILES
     assert defaults.DEFAULT_EVENT_TYPE == generate.DEFAULT_EVENT_TYPE
-    assert defaults.REPORT_FORMATS == tuple(validate.RENDERERS)
+    assert defaults.REPORT_FORMATS == tuple(renderers.RENDERERS)
 
 
 def test_version_is_the_installed_one() -> None:

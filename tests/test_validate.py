@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
+from emulator.captures import checking, readers, renderers
 from emulator.captures import validate as core
+from emulator.captures import drift as drift_module
+from emulator.captures.drift import DriftCollector
 from emulator.errors import CaptureUnreadable, ExitCode, UnknownEventType
 from emulator.events.registry import Registry
 
@@ -28,11 +31,11 @@ def event() -> dict[str, Any]:
 
 def run_paths(registry: Registry, *paths: Path | str, collect: bool = True, **options: Any) -> core.Report:
     fail_on_drift = options.pop("fail_on_drift", False)
-    validator = core.CaptureValidator(registry, **options)
-    return core.run(core.iter_captures(paths), validator, fail_on_drift=fail_on_drift, collect=collect)
+    validator = checking.CaptureValidator(registry, **options)
+    return core.run(readers.iter_captures(paths), validator, fail_on_drift=fail_on_drift, collect=collect)
 
 
-def by_label(report: core.Report) -> dict[str, core.EventResult]:
+def by_label(report: core.Report) -> dict[str, checking.EventResult]:
     return {r.capture.label: r for r in report.results or ()}
 
 
@@ -42,7 +45,7 @@ def by_label(report: core.Report) -> dict[str, core.EventResult]:
 def test_jsonl_records_carry_their_line_numbers_and_blank_lines_are_not_records(tmp_path: Path, event: dict[str, Any]) -> None:
     path = tmp_path / "hooks.jsonl"
     path.write_text(json.dumps(event) + "\n\n   \n" + json.dumps(event) + "\n", encoding="utf-8")
-    records = list(core.iter_captures([path]))
+    records = list(readers.iter_captures([path]))
     assert [(r.line, r.index) for r in records] == [(1, None), (4, None)]
     assert records[1].label == f"{path}:4"
 
@@ -52,16 +55,16 @@ def test_a_json_file_is_one_event_or_an_array_of_them(tmp_path: Path, event: dic
     one.write_text(json.dumps(event, indent=2), encoding="utf-8")
     many = tmp_path / "many.json"
     many.write_text(json.dumps([event, event, event], indent=2), encoding="utf-8")
-    assert [r.value["id"] for r in core.iter_captures([one])] == [event["id"]]
-    assert [r.label for r in core.iter_captures([many])] == [f"{many}[0]", f"{many}[1]", f"{many}[2]"]
+    assert [r.value["id"] for r in readers.iter_captures([one])] == [event["id"]]
+    assert [r.label for r in readers.iter_captures([many])] == [f"{many}[0]", f"{many}[1]", f"{many}[2]"]
 
 
 def test_a_json_array_is_streamed_in_chunks_element_by_element(tmp_path: Path, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(core, "_CHUNK", 7)  # every value straddles a chunk boundary
+    monkeypatch.setattr(readers, "_CHUNK", 7)  # every value straddles a chunk boundary
     path = tmp_path / "many.json"
     values: list[Any] = [event, 12345, "abc", [1, 2], event, 1.5e10]
     path.write_bytes(b"\xef\xbb\xbf\n" + json.dumps(values, indent=2).encode())
-    assert [r.value for r in core.iter_captures([path])] == values
+    assert [r.value for r in readers.iter_captures([path])] == values
 
 
 def test_a_broken_array_keeps_the_elements_before_the_break(registry: Registry, tmp_path: Path, event: dict[str, Any]) -> None:
@@ -78,23 +81,23 @@ def test_a_broken_array_keeps_the_elements_before_the_break(registry: Registry, 
 def test_a_json_file_holding_json_lines_is_read_line_by_line(tmp_path: Path, event: dict[str, Any]) -> None:
     path = tmp_path / "dump.json"
     path.write_text(json.dumps(event) + "\n" + json.dumps(event) + "\n", encoding="utf-8")
-    assert [r.line for r in core.iter_captures([path])] == [1, 2]
+    assert [r.line for r in readers.iter_captures([path])] == [1, 2]
 
 
 def test_json_lines_with_a_broken_first_line_are_still_read_as_lines(tmp_path: Path, event: dict[str, Any]) -> None:
     path = tmp_path / "dump.log"
     path.write_text(json.dumps(event)[:50] + "\n" + json.dumps(event) + "\n", encoding="utf-8")
-    records = list(core.iter_captures([path]))
+    records = list(readers.iter_captures([path]))
     assert [r.line for r in records] == [1, 2]
 
 
 def test_a_directory_is_walked_recursively_in_name_order_leaving_out_hidden_and_other_files() -> None:
-    files = [p.relative_to(CAPTURES / "folder").as_posix() for p in core.capture_files([CAPTURES / "folder"])]
+    files = [p.relative_to(CAPTURES / "folder").as_posix() for p in readers.capture_files([CAPTURES / "folder"])]
     assert files == ["2024-07-25/ab12.json", "2024-07-26/hooks.ndjson"]
 
 
 def test_har_entries_are_webhooks_only_when_they_look_like_one() -> None:
-    records = list(core.iter_captures([CAPTURES / "proxy.har"]))
+    records = list(readers.iter_captures([CAPTURES / "proxy.har"]))
     assert [r.index for r in records] == list(range(7))
     problems = {r.index: r.problem for r in records if r.problem}
     assert problems == {
@@ -156,17 +159,17 @@ def test_har_entries_of_the_wrong_shape_are_skipped_one_by_one(registry: Registr
 
 
 def test_a_har_file_is_streamed_entry_by_entry(tmp_path: Path, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(core, "_CHUNK", 7)  # every value straddles a chunk boundary
+    monkeypatch.setattr(readers, "_CHUNK", 7)  # every value straddles a chunk boundary
     har = json.loads((CAPTURES / "proxy.har").read_text(encoding="utf-8"))
     har["log"] = {"creator": {"name": 'a "quoted" {brace} [bracket]'}, "pages": [{"id": "p\u00e9"}], **har["log"], "comment": "after"}
     har = {"before": [1, {"log": 2}], **har, "after": None}
     path = tmp_path / "odd-order.har"
     path.write_text(json.dumps(har, indent=1), encoding="utf-8")
     read: list[int] = []
-    records = core.read_file(path, progress=read.append)
+    records = readers.read_file(path, progress=read.append)
     first = next(records)
     assert sum(read) < path.stat().st_size  # the first entry came before the whole file was read
-    expected = list(core.iter_captures([CAPTURES / "proxy.har"]))
+    expected = list(readers.iter_captures([CAPTURES / "proxy.har"]))
     got = [first, *records]
     assert [(r.index, r.detail, r.body, r.problem) for r in got] == [(r.index, r.detail, r.body, r.problem) for r in expected]
     assert sum(read) == path.stat().st_size
@@ -229,7 +232,7 @@ def test_payload_bytes_are_sniffed_like_stdin(registry: Registry, event: dict[st
 
 def test_a_missing_input_is_refused_before_anything_is_read(tmp_path: Path) -> None:
     with pytest.raises(CaptureUnreadable, match="no-such.jsonl") as caught:
-        core.check_inputs([CAPTURES / "valid.jsonl", tmp_path / "no-such.jsonl"])
+        readers.check_inputs([CAPTURES / "valid.jsonl", tmp_path / "no-such.jsonl"])
     assert caught.value.exit_code == ExitCode.USAGE
 
 
@@ -330,7 +333,7 @@ def test_event_type_skips_events_of_other_types(registry: Registry, event: dict[
 
 def test_an_unknown_event_type_option_is_refused(registry: Registry) -> None:
     with pytest.raises(UnknownEventType, match="Did you mean 'AppointmentGroup.Created'"):
-        core.CaptureValidator(registry, event_type="AppointmentGroup.Create")
+        checking.CaptureValidator(registry, event_type="AppointmentGroup.Create")
 
 
 # --------------------------------------------------------------------------- errors
@@ -409,7 +412,7 @@ def test_the_published_sample_shows_no_drift(registry: Registry, event: dict[str
 
 
 def test_drift_sees_the_schema_fields_that_iter_fields_lists(registry: Registry) -> None:
-    collector = core.DriftCollector(registry[TYPE])
+    collector = DriftCollector(registry[TYPE])
     assert sorted(collector.field_paths()) == sorted(path for path, _ in registry[TYPE].iter_fields())
 
 
@@ -488,14 +491,14 @@ def test_drift_is_counted_the_same_when_shapes_are_folded_early(registry: Regist
         e["data"]["appointments"][0]["appointment_type"] = i % 5
         events.append(e)
     expected = drift_of(core.validate_payloads(events, registry=registry))
-    monkeypatch.setattr(core, "_MAX_SHAPES", 2)
+    monkeypatch.setattr(drift_module, "_MAX_SHAPES", 2)
     assert drift_of(core.validate_payloads(events, registry=registry)) == expected
     assert {u["path"]: u["count"] for u in expected["unknown_fields"]}["$.data.extra_0"] == 5
 
 
 def test_distinct_unknown_fields_are_bounded(registry: Registry, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(core, "_MAX_UNKNOWN_PATHS", 3)
-    monkeypatch.setattr(core, "_MAX_SHAPES", 1)
+    monkeypatch.setattr(drift_module, "_MAX_UNKNOWN_PATHS", 3)
+    monkeypatch.setattr(drift_module, "_MAX_SHAPES", 1)
     events = []
     for i in range(10):
         e = copy.deepcopy(event)
@@ -551,14 +554,14 @@ def test_to_dict_has_stable_keys_and_lists_only_what_is_not_valid(registry: Regi
 
 def test_the_streamed_json_is_the_same_as_to_dict(registry: Registry) -> None:
     out = io.StringIO()
-    validator = core.CaptureValidator(registry)
-    report = core.run(core.iter_captures([CAPTURES]), validator, renderer=core.JsonRenderer(out), collect=True)
+    validator = checking.CaptureValidator(registry)
+    report = core.run(readers.iter_captures([CAPTURES]), validator, renderer=renderers.JsonRenderer(out), collect=True)
     assert json.loads(out.getvalue()) == json.loads(json.dumps(report.to_dict()))
 
 
 def test_an_empty_run_is_still_valid_json(registry: Registry) -> None:
     out = io.StringIO()
-    core.run([], core.CaptureValidator(registry), renderer=core.JsonRenderer(out))
+    core.run([], checking.CaptureValidator(registry), renderer=renderers.JsonRenderer(out))
     assert json.loads(out.getvalue())["summary"]["total"] == 0
 
 
@@ -578,7 +581,7 @@ def test_junit_is_xml_with_a_case_per_record(registry: Registry) -> None:
         assert int(suite.get("failures", -1)) == sum(1 for c in members if c.find("failure") is not None)
     assert int(root.get("tests", -1)) == 29 + len(suites[-1].findall("testcase"))
     drift_failures = [c for c in suites[-1] if c.find("failure") is not None]
-    assert [c.get("name") for c in drift_failures] == [TYPE, core.UNRECOGNIZED]
+    assert [c.get("name") for c in drift_failures] == [TYPE, checking.UNRECOGNIZED]
 
 
 def test_junit_drift_does_not_fail_unless_asked(registry: Registry) -> None:
@@ -611,7 +614,7 @@ def test_text_shows_each_error_on_its_own_line_then_drift_then_the_summary(regis
 def test_text_caps_the_skipped_records_it_lists(registry: Registry) -> None:
     report = core.validate_payloads([b""] * 25, registry=registry)
     text = report.render("text")
-    assert text.count("SKIPPED") == core.TextRenderer.max_skipped_shown
+    assert text.count("SKIPPED") == renderers.TextRenderer.max_skipped_shown
     assert "... 5 more skipped records not shown" in text
 
 
@@ -653,10 +656,10 @@ def mutations(event: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_the_drift_clean_schema_passes_exactly_the_events_the_walk_finds_nothing_in(registry: Registry, event: dict[str, Any]) -> None:
     kind = registry[TYPE]
-    clean = core._envelope_checker(kind).is_clean
+    clean = checking._envelope_checker(kind).is_clean
     verdicts = []
     for e in mutations(event):
-        collector = core.DriftCollector(kind)
+        collector = DriftCollector(kind)
         unknown = collector.observe(e)
         drift = collector.to_dict()
         walk_clean = kind.is_valid(e) and not (unknown or drift["undocumented_values"] or drift["varying_types"])
@@ -712,7 +715,7 @@ def test_composed_schemas_keep_their_branches_properties_known(optional_type: An
     registry = Registry({"Test.Optional": optional_type})
     composed = {"event_type": "Test.Optional", "data": {"guest": {"id": "g"}, "extra": {"a": "x", "b": "y"}}}
     drifted = {"event_type": "Test.Optional", "data": {"guest": {"id": "g", "vip": True}, "extra": {"c": 1}, "items": [{"code": 3}]}}
-    assert core._envelope_checker(optional_type).is_clean(composed)
+    assert checking._envelope_checker(optional_type).is_clean(composed)
     report = core.validate_payloads([composed, drifted], registry=registry)
     drift = report.drift["event_types"]["Test.Optional"]
     assert [u["path"] for u in drift["unknown_fields"]] == ["$.data.extra.c", "$.data.guest.vip"]

@@ -18,7 +18,8 @@ from jsonschema import Draft202012Validator
 
 from emulator.events.generate import generate_events, simulate_events
 from emulator.events.registry import default_registry
-from emulator.captures.validate import drift_clean_schema, validate_payloads
+from emulator.captures.drift import drift_clean_schema
+from emulator.captures.validate import validate_payloads
 from emulator.world.memberships import Membership, move
 
 from .conftest import ROOT

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .. import bounds
-from ..errors import CaptureUnreadable, UsageError
 from ..delivery.store import StoredCapture
+from ..errors import CaptureUnreadable, UsageError
 
 #: ``--format``: one JSON Lines file, or a folder of one file per event.
 EXPORT_FORMATS = ("jsonl", "files")
@@ -150,7 +150,7 @@ def read_bodies(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[str, 
     :raise UsageError: a folder without event files (at once), no body at all (at the
         end), a body too large (:class:`~emulator.bounds.TooLarge`) or too deep.
     """
-    from .validate import capture_files, check_inputs
+    from .readers import capture_files, check_inputs
 
     paths = list(paths)
     check_inputs(paths)
@@ -161,7 +161,7 @@ def read_bodies(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[str, 
 
 
 def _bodies(paths: list[str | os.PathLike[str]]) -> Iterator[tuple[str, bytes]]:
-    from .validate import capture_files, read_file
+    from .readers import capture_files, read_file
 
     found = 0
     for where, body in _bodies_of(paths, capture_files, read_file):
@@ -207,7 +207,7 @@ def _file_bodies(file: Path, stream: BinaryIO, suffix: str) -> Iterator[tuple[st
         return
     head = stream.read(64)
     if head.lstrip().startswith(b"["):  # an array of events: streamed element by element
-        from .validate import _stream_values
+        from .readers import _stream_values
 
         for capture in _stream_values(stream, str(file), None, head):
             if capture.problem:

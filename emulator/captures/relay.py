@@ -37,11 +37,24 @@ from typing import Any
 
 from .. import bounds
 from ..delivery import signing
-from ..delivery.deliverer import DEFAULT_TIMEOUT, Deliverer, DeliveryOptions, RetryPolicy, check_url
+from ..delivery.deliverer import (
+    DEFAULT_TIMEOUT,
+    Deliverer,
+    DeliveryOptions,
+    RetryPolicy,
+    check_url,
+)
+from ..delivery.store import (
+    AttemptRecord,
+    NewCapture,
+    RecordResult,
+    Store,
+    StoredCapture,
+    Webhook,
+)
 from ..errors import UsageError
 from ..events.registry import Registry, default_registry
 from ..shown import printable
-from ..delivery.store import AttemptRecord, NewCapture, RecordResult, Store, StoredCapture, Webhook
 
 log = logging.getLogger(__name__)
 
@@ -174,14 +187,15 @@ class SchemaCheck:
     """
 
     def __init__(self, registry: Registry | None = None) -> None:
-        from .validate import CaptureValidator
+        from .checking import CaptureValidator
 
         self.registry = registry or default_registry()
         self._validator = CaptureValidator(self.registry)
         self._lock = threading.Lock()
 
     def check(self, body: bytes) -> SchemaVerdict:
-        from .validate import Capture, DriftCollector
+        from .readers import Capture
+        from .drift import DriftCollector
 
         try:  # parsed once, here; a body that does not parse is the validator's to explain
             capture = Capture("relay", value=bounds.loads_json(body)) if body.strip() else Capture("relay", body=body)

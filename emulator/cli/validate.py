@@ -61,9 +61,9 @@ def _progress(paths: tuple[str, ...], enabled: bool, share_terminal: bool) -> It
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..captures import validate as core
+    from ..captures import readers
 
-    total = 0 if "-" in paths else sum(f.stat().st_size for f in core.capture_files(paths) if f.is_file())
+    total = 0 if "-" in paths else sum(f.stat().st_size for f in readers.capture_files(paths) if f.is_file())
     columns = (TextColumn("validating"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True,
                   redirect_stdout=False, redirect_stderr=False) as bar:
@@ -101,17 +101,18 @@ def validate_command(paths: tuple[str, ...], event_type: str | None, fmt: str, s
       zenoti-emulator validate webhooks.jsonl --format junit -o report.xml
       psql -Atc "select body from hooks" | zenoti-emulator validate -
     """
+    from ..captures import checking, readers, renderers
     from ..captures import validate as core
     from ..events.registry import default_registry
 
-    core.check_inputs(paths)
-    validator = core.CaptureValidator(default_registry(), event_type=event_type, strict=strict)
+    readers.check_inputs(paths)
+    validator = checking.CaptureValidator(default_registry(), event_type=event_type, strict=strict)
     with contextlib.ExitStack() as stack:
         file = stack.enter_context(open_output(output)) if output else None
         progress, above = stack.enter_context(_progress(paths, sys.stderr.isatty(), not output and sys.stdout.isatty()))
         out: TextIO = file or above or sys.stdout
-        captures = core.iter_captures(paths, stdin=sys.stdin.buffer if "-" in paths else None, progress=progress)
-        renderer = core.make_renderer(fmt, out)
+        captures = readers.iter_captures(paths, stdin=sys.stdin.buffer if "-" in paths else None, progress=progress)
+        renderer = renderers.make_renderer(fmt, out)
         report = core.run(captures, validator, renderer=renderer, fail_on_drift=fail_on_drift)
     if output:
         click.echo(report.summary.line(), err=True)
