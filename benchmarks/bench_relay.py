@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from bench_delivery import ReceiverProcess  # noqa: E402
 
-from emulator.delivery.deliverer import signing  # noqa: E402
+from emulator.delivery import signing  # noqa: E402
 from emulator.delivery.deliverer import serialize  # noqa: E402
 from emulator.events.generate import generate_events  # noqa: E402
 from emulator.delivery.store import Store  # noqa: E402

@@ -19,7 +19,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from emulator.delivery.deliverer import signing
+from emulator.delivery import signing
 from emulator.cli import cli
 from emulator.delivery.deliverer import serialize
 from emulator.delivery.store import Store

@@ -15,7 +15,7 @@ import pytest
 import requests
 from waitress import create_server, wasyncore
 
-from emulator.delivery.deliverer import signing
+from emulator.delivery import signing
 from emulator.delivery.deliverer import Deliverer, DeliveryOptions, serialize
 from emulator.errors import UsageError
 from emulator.events.generate import generate_events

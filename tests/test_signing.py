@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from emulator.delivery.deliverer import signing
+from emulator.delivery import signing
 
 BODY = b'{"id":"66a26696c7314f7815db6a1f","event_type":"AppointmentGroup.Created"}'
 SECRET = "whsec_test_secret"
