@@ -31,7 +31,8 @@ import pytest
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from .check.checks import CheckResult, CheckRun
+    from .check.results import CheckResult
+    from .check.run import CheckRun
     from .delivery.deliverer import Deliverer, SendResult
     from .events.generate import EventStream
     from .events.registry import EventType
@@ -361,10 +362,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _config_of(config: pytest.Config) -> Any:
-    from .check.checks import CheckConfig
+    from .check.run import CheckConfig
     from .errors import EmulatorError
 
-    from .check.checks import with_scheme
+    from .check.run import with_scheme
 
     url = with_scheme(config.getoption("zenoti_receiver"))
     secret = config.getoption("zenoti_secret") or os.environ.get("ZENOTI_EMULATOR_SECRET")
@@ -408,7 +409,7 @@ class ZenotiCheckSuite(pytest.Collector):
     ahead: dict[str, CheckResult]
 
     def collect(self) -> list[pytest.Item]:
-        from .check.checks import CheckRun
+        from .check.run import CheckRun
         from .errors import EmulatorError
 
         try:
@@ -424,7 +425,7 @@ class ZenotiCheckSuite(pytest.Collector):
             plan.close()
 
     def setup(self) -> None:
-        from .check.checks import CheckRun, ReceiverUnreachable
+        from .check.run import CheckRun, ReceiverUnreachable
 
         self.run = CheckRun(self.config.stash[_CONFIG])
         self.ahead = {}
@@ -500,7 +501,8 @@ class ZenotiCheckItem(pytest.Function):
         self.event_type = event_type
 
     def run_zenoti_check(self, request: pytest.FixtureRequest) -> None:
-        from .check.checks import FAIL, SKIP, WARN, Observer
+        from .check.results import FAIL, SKIP, WARN
+        from .check.observe import Observer
         from .check.report import evidence_text
 
         suite = self.parent

@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from emulator.check.checks import checks as core
+from emulator.check import checks as core
+from emulator.check import results as check_results
+from emulator.check import run as runner
 from emulator.cli import check as cli_check
 from emulator.cli import cli
 from emulator.events.registry import EventType, Registry, default_registry
@@ -67,7 +69,7 @@ def test_a_correct_receiver_passes_every_check_with_the_defaults(correct: Contra
     assert lines[-1].startswith(f"{n} checks: {n} passed, 0 failed, 0 warned, 0 skipped in ")
     assert SECRET not in result.output
     # what the receiver stored: the realistic and edge events, the large one, the burst
-    assert correct.requests > core.DEFAULT_BURST
+    assert correct.requests > runner.DEFAULT_BURST
     assert max(len(json.dumps(e)) for e in correct.stored) >= 100 * 1024  # the world's largest group
 
 
@@ -145,7 +147,7 @@ def test_a_slow_receiver_warns_and_one_past_the_timeout_fails() -> None:
     assert slow.exit_code == 0
     assert {n: o for n, o in outcomes(report(slow)).items() if o != "pass"} == {"latency": "warn"}
     latency = next(r for r in report(slow)["results"] if r["check"] == "latency")
-    assert latency["stats"]["p95_ms"] >= 50 and latency["stats"]["events"] == core.DEFAULT_LATENCY_EVENTS
+    assert latency["stats"]["p95_ms"] >= 50 and latency["stats"]["events"] == runner.DEFAULT_LATENCY_EVENTS
     # Past Zenoti's timeout every event is a failed delivery; the latency check says so,
     # and stops once the p95 cannot come back under it (2 timeouts of 20 is over 5 %).
     with ContractReceiver(delay=0.4, fast_first=1) as rx:
@@ -228,8 +230,8 @@ def test_a_burst_stops_after_twenty_failures_as_zenoti_deactivates() -> None:
     [burst] = doc["results"]
     assert burst["outcome"] == "fail" and "stopped after" in burst["message"] and "429" in burst["message"]
     assert burst["stats"]["answers"]["429"] >= core.BURST_STOP_AFTER
-    assert burst["stats"]["events"] < core.DEFAULT_BURST and rx.requests < core.DEFAULT_BURST
-    assert len(burst["evidence"]) == core.MAX_EVIDENCE
+    assert burst["stats"]["events"] < runner.DEFAULT_BURST and rx.requests < runner.DEFAULT_BURST
+    assert len(burst["evidence"]) == check_results.MAX_EVIDENCE
 
 
 def test_a_receiver_that_does_not_answer_the_first_request_is_a_finding_not_exit_2() -> None:
@@ -267,8 +269,8 @@ def test_the_cli_defaults_are_the_core_defaults() -> None:
     # cli/check.py mirrors them so that --help imports nothing heavy.
     assert (cli_check.DEFAULT_TIMEOUT, cli_check.DEFAULT_SLOW, cli_check.DEFAULT_LATENCY_EVENTS,
             cli_check.DEFAULT_BURST, cli_check.DEFAULT_BURST_CONCURRENCY) == (
-        core.DEFAULT_TIMEOUT, core.DEFAULT_SLOW, core.DEFAULT_LATENCY_EVENTS, core.DEFAULT_BURST,
-        core.DEFAULT_BURST_CONCURRENCY)
+        runner.DEFAULT_TIMEOUT, runner.DEFAULT_SLOW, runner.DEFAULT_LATENCY_EVENTS, runner.DEFAULT_BURST,
+        runner.DEFAULT_BURST_CONCURRENCY)
 
 
 def test_the_installed_command_runs_check(command: str, correct: ContractReceiver) -> None:
@@ -284,8 +286,8 @@ def test_the_installed_command_runs_check(command: str, correct: ContractReceive
 
 def test_every_check_passes_on_a_correct_receiver_and_events_follow_their_bookings(registry: Registry,
                                                                                   correct: ContractReceiver) -> None:
-    config = core.CheckConfig(correct.url, secret=SECRET, burst=50)
-    with core.CheckRun(config, registry=registry) as check_run:
+    config = runner.CheckConfig(correct.url, secret=SECRET, burst=50)
+    with runner.CheckRun(config, registry=registry) as check_run:
         results = check_run.run_all()
     assert {r.name: r.outcome for r in results if r.outcome != "pass"} == {}
     assert "unknown-fields[AppointmentGroup.Status]" in {r.name for r in results}
@@ -307,8 +309,8 @@ def test_every_check_passes_on_a_correct_receiver_and_events_follow_their_bookin
 @pytest.mark.parametrize(("broken", "expected"), [(None, "pass"), ("status-before-group", "fail")])
 def test_out_of_order_sends_a_status_before_its_group(registry: Registry, broken: str | None, expected: str) -> None:
     with ContractReceiver(secret=SECRET, broken=broken) as rx:
-        config = core.CheckConfig(rx.url, secret=SECRET, only=("out-of-order",))
-        with core.CheckRun(config, registry=registry) as check_run:
+        config = runner.CheckConfig(rx.url, secret=SECRET, only=("out-of-order",))
+        with runner.CheckRun(config, registry=registry) as check_run:
             [result] = check_run.run_all()
         order = [(e["event_type"], e["data"]["appointment_group_id"]) for e in rx.stored]
     assert result.outcome == expected
@@ -320,8 +322,8 @@ def test_out_of_order_sends_a_status_before_its_group(registry: Registry, broken
 
 def test_out_of_order_is_skipped_when_the_webhook_does_not_take_status_events(registry: Registry) -> None:
     with ContractReceiver() as rx:
-        config = core.CheckConfig(rx.url, event_types=("AppointmentGroup.Created",), only=("out-of-order",))
-        with core.CheckRun(config, registry=registry) as check_run:
+        config = runner.CheckConfig(rx.url, event_types=("AppointmentGroup.Created",), only=("out-of-order",))
+        with runner.CheckRun(config, registry=registry) as check_run:
             [result] = check_run.run_all()
     assert result.outcome == "skip" and "does not subscribe to both" in result.message
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from emulator.check.checks import checks as core
+from emulator.check import checks as core
 from emulator.cli import cli
 from emulator.events.registry import default_registry
 

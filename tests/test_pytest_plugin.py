@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.check.checks import GROWABLE, CheckConfig, CheckRun
+from emulator.check.checks import GROWABLE
+from emulator.check.run import CheckConfig, CheckRun
 from emulator.pytest_plugin import ZenotiEmulator
 from emulator.events.registry import default_registry
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .checks import CHECKS, FAIL, OUTCOMES, PASS, SKIP, WARN, CheckResult, Exchange
 from .causes import AUTH, TOO_LARGE, Cause
+from .results import FAIL, OUTCOMES, PASS, SKIP, WARN, CheckResult, Exchange
 
 FORMATS = ("text", "json", "junit")
 #: JSON report layout version; bumped only on a change that breaks a reader.

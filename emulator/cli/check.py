@@ -102,6 +102,7 @@ def check_command(url: str | None, secret: str | None, verb: str | None, event_t
       zenoti-emulator check http://127.0.0.1:9000/hook --format junit -o check.xml
     """
     from ..check import checks as core
+    from ..check import run as check_run
     from ..check import report as report
 
     if list_checks:
@@ -110,7 +111,7 @@ def check_command(url: str | None, secret: str | None, verb: str | None, event_t
         return
     if url is None:
         raise click.UsageError("Missing argument 'URL': the receiver to check, e.g. http://127.0.0.1:9000/hook.")
-    config = core.CheckConfig(url, secret=secret, verb=verb, event_types=event_types, only=_names(only),
+    config = check_run.CheckConfig(url, secret=secret, verb=verb, event_types=event_types, only=_names(only),
                               skip=_names(skip), timeout=timeout, slow=slow, latency_events=latency_events,
                               burst=burst, burst_concurrency=concurrency, seed=seed, observe=observe, now=now,
                               variants=variants_from(variants))
@@ -120,7 +121,7 @@ def check_command(url: str | None, secret: str | None, verb: str | None, event_t
     lines_to_stderr = fmt != "text" or file is not None
     t0 = time.perf_counter()
     try:
-        with core.CheckRun(config) as run:
+        with check_run.CheckRun(config) as run:
             run.probe()  # first: an unreachable URL is exit 2 before anything is printed
             info = report.RunInfo(redact_url(url), verb or "POST", bool(secret), [k.name for k in run.event_types],
                                   notes=run.probe_notes, verbose=verbose)
