@@ -12,7 +12,8 @@ import pytest
 from flask import Flask
 from jsonschema import Draft202012Validator
 
-from emulator.web.openapi import SCHEMAS, document
+from emulator.web.api_schemas import SCHEMAS
+from emulator.web.openapi import document
 
 from .web_support import app, check_response, operation_for  # noqa: F401  (fixtures)
 

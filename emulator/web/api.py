@@ -20,7 +20,7 @@ from ..delivery import deliverer as delivery
 from ..errors import NotFound, UsageError
 from ..events.overrides import parse_assignment, parse_path
 from ..events.registry import EventType
-from . import openapi
+from . import api_schemas
 from .services import services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -83,7 +83,7 @@ def json_body(schema: str) -> dict[str, Any]:
             ) from None
     if not isinstance(body, dict):
         raise UsageError(f"The body must be a JSON object, not {type(body).__name__}.", details={"pointer": ""})
-    return openapi.validate_body(schema, body)
+    return api_schemas.validate_body(schema, body)
 
 
 def query_int(name: str, default: int | None = None, *, low: int | None = None, high: int | None = None) -> int | None:
@@ -284,9 +284,9 @@ def ping_webhook(webhook_id: int) -> Any:
 @bp.get("/deliveries")
 def list_deliveries() -> Any:
     status = request.args.get("status")
-    if status is not None and status not in openapi.DELIVERY_STATUSES:
+    if status is not None and status not in api_schemas.DELIVERY_STATUSES:
         raise UsageError(
-            f"Query parameter 'status' must be one of {', '.join(openapi.DELIVERY_STATUSES)}, not {status!r}.",
+            f"Query parameter 'status' must be one of {', '.join(api_schemas.DELIVERY_STATUSES)}, not {status!r}.",
             details={"parameter": "status"},
         )
     cursor_text = request.args.get("cursor")

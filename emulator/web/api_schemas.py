@@ -1,21 +1,15 @@
-"""The OpenAPI 3.1 description of the HTTP API, and the request schemas the views enforce.
+"""The HTTP API's schemas (``components.schemas``), and the check every request body passes.
 
-The document is data built here, not generated from the views, and the views validate
-their request bodies against the same ``components.schemas`` (:func:`validate_body`), so
-what the document promises about input is what the server checks. A test walks
-``app.url_map`` against ``paths`` and validates every response the test suite sees
-against the documented schema, so the two cannot drift apart silently.
+The views validate their request bodies against these schemas (:func:`validate_body`),
+and the OpenAPI document (:mod:`emulator.web.openapi`) publishes the same ones, so what
+the document promises about input is what the server checks.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
-from collections.abc import Iterable
 from typing import Any
-
 from jsonschema import Draft202012Validator, FormatChecker
-
 from .. import bounds
 from ..errors import EmulatorError, UsageError
 from ..events.generate import PROFILES
@@ -29,7 +23,6 @@ MAX_EVENTS = 100
 MAX_SINK_DELAY_MS = MAX_DELAY_MS
 VERBS = ["POST", "PUT", "PATCH"]
 DELIVERY_STATUSES = ["pending", "delivered", "failed"]
-
 _HTTP_URL = {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/\\s]+", "maxLength": MAX_URL_LENGTH}
 #: An override path: dotted segments, none empty, no whitespace (``data.appointments.0.room_name``,
 #: ``$.data.guest.email``, ``data.appointments[0].room_name``); every string it allows parses.
@@ -44,11 +37,11 @@ _TIMESTAMP = {"type": "string", "description": "ISO 8601, UTC"}
 _NULLABLE_TIMESTAMP = {"type": ["string", "null"], "description": "ISO 8601, UTC"}
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-_GENERATE_FIELDS: dict[str, Any] = {
+GENERATE_FIELDS: dict[str, Any] = {
     "event_type": {"type": "string", "default": "AppointmentGroup.Created", "description": "Zenoti's name, e.g. AppointmentGroup.Created"},
     "count": {"type": "integer", "minimum": 1, "maximum": MAX_EVENTS, "default": 1},
     "seed": {"type": ["integer", "null"], "description": "Same seed, same events"},
@@ -75,7 +68,6 @@ _GENERATE_FIELDS: dict[str, Any] = {
     "fresh": {"type": "boolean", "default": False,
               "description": "Start from an empty account: every guest, employee, membership and package an event names was created by an earlier event"},
 }
-
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -136,12 +128,12 @@ SCHEMAS: dict[str, Any] = {
     "VariantList": {
         "type": "object",
         "required": ["variants"],
-        "properties": {"variants": {"type": "array", "items": _ref("Variant")}},
+        "properties": {"variants": {"type": "array", "items": ref("Variant")}},
     },
     "EventTypeList": {
         "type": "object",
         "required": ["event_types"],
-        "properties": {"event_types": {"type": "array", "items": _ref("EventTypeSummary")}},
+        "properties": {"event_types": {"type": "array", "items": ref("EventTypeSummary")}},
     },
     "Field": {
         "type": "object",
@@ -158,10 +150,10 @@ SCHEMAS: dict[str, Any] = {
     "FieldList": {
         "type": "object",
         "required": ["event_type", "fields"],
-        "properties": {"event_type": {"type": "string"}, "fields": {"type": "array", "items": _ref("Field")}},
+        "properties": {"event_type": {"type": "string"}, "fields": {"type": "array", "items": ref("Field")}},
     },
     "JsonSchema": {"type": "object", "description": "A JSON Schema (draft 2020-12) for the whole delivery body"},
-    "GenerateRequest": {"type": "object", "additionalProperties": False, "properties": _GENERATE_FIELDS},
+    "GenerateRequest": {"type": "object", "additionalProperties": False, "properties": GENERATE_FIELDS},
     "GenerateResponse": {
         "type": "object",
         "required": ["event_type", "count", "events"],
@@ -185,7 +177,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            **{k: v for k, v in _GENERATE_FIELDS.items() if k != "now"},
+            **{k: v for k, v in GENERATE_FIELDS.items() if k != "now"},
             "webhooks": {
                 "type": "array",
                 "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
@@ -193,7 +185,7 @@ SCHEMAS: dict[str, Any] = {
                 "uniqueItems": True,
                 "description": "Deliver to these webhooks (each must be active). Default: every active webhook subscribed to the event type.",
             },
-            "target": _ref("Target"),
+            "target": ref("Target"),
         },
         "not": {"required": ["webhooks", "target"]},
     },
@@ -206,8 +198,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["events", "deliveries"],
         "properties": {
-            "events": {"type": "array", "items": _ref("FiredEvent")},
-            "deliveries": {"type": "array", "items": _ref("Delivery")},
+            "events": {"type": "array", "items": ref("FiredEvent")},
+            "deliveries": {"type": "array", "items": ref("Delivery")},
         },
     },
     "Webhook": {
@@ -229,7 +221,7 @@ SCHEMAS: dict[str, Any] = {
     "WebhookList": {
         "type": "object",
         "required": ["webhooks"],
-        "properties": {"webhooks": {"type": "array", "items": _ref("Webhook")}},
+        "properties": {"webhooks": {"type": "array", "items": ref("Webhook")}},
     },
     "WebhookCreate": {
         "type": "object",
@@ -305,12 +297,12 @@ SCHEMAS: dict[str, Any] = {
     },
     "DeliveryDetail": {
         "allOf": [
-            _ref("Delivery"),
+            ref("Delivery"),
             {
                 "type": "object",
                 "required": ["attempt_log", "body", "signature", "signature_check", "curl"],
                 "properties": {
-                    "attempt_log": {"type": "array", "items": _ref("Attempt")},
+                    "attempt_log": {"type": "array", "items": ref("Attempt")},
                     "body": {"type": ["string", "null"], "description": "The exact bytes sent (UTF-8)"},
                     "signature": {"type": ["string", "null"], "description": "The zenoti-webhook-signature sent last"},
                     "signature_check": {
@@ -326,7 +318,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["deliveries", "next_cursor", "total"],
         "properties": {
-            "deliveries": {"type": "array", "items": _ref("Delivery")},
+            "deliveries": {"type": "array", "items": ref("Delivery")},
             "next_cursor": {"type": ["string", "null"], "description": "Pass as ?cursor= for the next (older) page"},
             "total": {"type": "integer", "description": "How many deliveries match the filters, over all pages"},
         },
@@ -354,7 +346,7 @@ SCHEMAS: dict[str, Any] = {
     "SinkList": {
         "type": "object",
         "required": ["sinks"],
-        "properties": {"sinks": {"type": "array", "items": _ref("Sink")}},
+        "properties": {"sinks": {"type": "array", "items": ref("Sink")}},
     },
     "SinkPut": {
         "type": "object",
@@ -392,7 +384,7 @@ SCHEMAS: dict[str, Any] = {
     "CapturedRequestList": {
         "type": "object",
         "required": ["sink", "requests"],
-        "properties": {"sink": {"type": "string"}, "requests": {"type": "array", "items": _ref("CapturedRequest")}},
+        "properties": {"sink": {"type": "string"}, "requests": {"type": "array", "items": ref("CapturedRequest")}},
     },
     "SinkAnswer": {
         "type": "object",
@@ -402,277 +394,6 @@ SCHEMAS: dict[str, Any] = {
     "Cleared": {"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "integer"}}},
     "Empty": {"type": "object", "maxProperties": 0, "description": "No parameters: send {} or nothing (with Content-Type: application/json)"},
 }
-
-
-def _json(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    words = {
-        400: "Malformed JSON or fields",
-        403: "Host not allowed, or a cross-origin write",
-        404: "Unknown id or event type",
-        405: "Method not allowed",
-        409: "Conflict: the webhook is inactive, or the delivery is still pending or lost its webhook",
-        413: "Body too large",
-        415: "Content-Type is not application/json",
-        422: "Well-formed, but cannot be applied: an override the event schema refuses or that does not fit the event, an unknown event type in a field (details carry JSON pointers)",
-    }
-    return {str(s): _json("Error", words[s]) for s in statuses}
-
-
-def _body(schema: str, required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {"application/json": {"schema": _ref(schema)}}}
-
-
-def _param(name: str, where: str, schema: dict[str, Any], description: str = "", required: bool | None = None) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": where,
-        "required": where == "path" if required is None else required,
-        "schema": schema,
-        "description": description,
-    }
-
-
-_ID = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
-_WEBHOOK_ID = _param("id", "path", _ID, "Webhook id")
-_DELIVERY_ID = _param("id", "path", _ID, "Delivery id")
-_SINK_NAME = _param("name", "path", {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}, "Sink name")
-_WRITE_ERRORS = (400, 403, 413, 415)
-
-PATHS: dict[str, Any] = {
-    "/api/health": {
-        "get": {"operationId": "health", "summary": "Liveness and counts", "responses": {"200": _json("Health", "Alive")}},
-    },
-    "/api/event-types": {
-        "get": {"operationId": "listEventTypes", "summary": "Every event type the emulator knows", "responses": {"200": _json("EventTypeList", "Event types")}},
-    },
-    "/api/variants": {
-        "get": {"operationId": "listVariants", "summary": "Facts receivers disagree on: each variant's default, choices and evidence",
-                "responses": {"200": _json("VariantList", "Variants")}},
-    },
-    "/api/event-types/{type}/schema": {
-        "get": {
-            "operationId": "getEventTypeSchema",
-            "summary": "The JSON Schema of one event type",
-            "parameters": [_param("type", "path", {"type": "string"}, "e.g. AppointmentGroup.Created")],
-            "responses": {"200": _json("JsonSchema", "The schema"), **_errors(404)},
-        },
-    },
-    "/api/event-types/{type}/fields": {
-        "get": {
-            "operationId": "getEventTypeFields",
-            "summary": "The schema of one event type as a flat list of fields (for tables)",
-            "parameters": [_param("type", "path", {"type": "string"})],
-            "responses": {"200": _json("FieldList", "Fields"), **_errors(404)},
-        },
-    },
-    "/api/events/generate": {
-        "post": {
-            "operationId": "generateEvents",
-            "summary": "Generate events without delivering them",
-            "requestBody": _body("GenerateRequest", required=False),
-            "responses": {"200": _json("GenerateResponse", "The events"), **_errors(*_WRITE_ERRORS, 404, 422)},
-        },
-    },
-    "/api/events": {
-        "post": {
-            "operationId": "fireEvents",
-            "summary": "Generate events and deliver them: to the given webhooks, a one-off target, or every active webhook subscribed to the type",
-            "requestBody": _body("FireRequest", required=False),
-            "responses": {"202": _json("FireResponse", "Accepted: deliveries run in the background"), **_errors(*_WRITE_ERRORS, 404, 409, 422)},
-        },
-    },
-    "/api/webhooks": {
-        "get": {"operationId": "listWebhooks", "summary": "Every webhook, with its state", "responses": {"200": _json("WebhookList", "Webhooks")}},
-        "post": {
-            "operationId": "createWebhook",
-            "summary": "Create a webhook",
-            "requestBody": _body("WebhookCreate"),
-            "responses": {"201": _json("Webhook", "Created"), **_errors(*_WRITE_ERRORS, 422)},
-        },
-    },
-    "/api/webhooks/{id}": {
-        "parameters": [_WEBHOOK_ID],
-        "get": {"operationId": "getWebhook", "summary": "One webhook", "responses": {"200": _json("Webhook", "The webhook"), **_errors(404)}},
-        "patch": {
-            "operationId": "updateWebhook",
-            "summary": "Change a webhook (setting active=true also resets its failure count)",
-            "requestBody": _body("WebhookUpdate"),
-            "responses": {"200": _json("Webhook", "Updated"), **_errors(*_WRITE_ERRORS, 404, 422)},
-        },
-        "delete": {
-            "operationId": "deleteWebhook",
-            "summary": "Delete a webhook (its deliveries stay in the log)",
-            "responses": {"204": {"description": "Deleted"}, **_errors(403, 404)},
-        },
-    },
-    "/api/webhooks/{id}/reactivate": {
-        "parameters": [_WEBHOOK_ID],
-        "post": {
-            "operationId": "reactivateWebhook",
-            "requestBody": _body("Empty", required=False),
-            "summary": "Bring back a webhook deactivated after repeated failures",
-            "responses": {"200": _json("Webhook", "Active again"), **_errors(*_WRITE_ERRORS, 404)},
-        },
-    },
-    "/api/webhooks/{id}/ping": {
-        "parameters": [_WEBHOOK_ID],
-        "post": {
-            "operationId": "pingWebhook",
-            "requestBody": _body("Empty", required=False),
-            "summary": "Zenoti's 'Testing your trigger': an empty POST, no body, no signature; answers what the receiver said",
-            "responses": {"200": _json("PingResult", "The receiver's answer"), **_errors(*_WRITE_ERRORS, 404)},
-        },
-    },
-    "/api/deliveries": {
-        "get": {
-            "operationId": "listDeliveries",
-            "summary": "The delivery log, newest first",
-            "parameters": [
-                _param("status", "query", {"enum": DELIVERY_STATUSES}),
-                _param("webhook", "query", _ID, "Only this webhook's deliveries"),
-                _param("event_type", "query", {"type": "string", "maxLength": 200}, "Only events of this type"),
-                _param("status_code", "query", {"type": "integer", "minimum": 100, "maximum": 599},
-                       "Only deliveries whose last answer had this HTTP status"),
-                _param("event_id", "query", {"type": "string", "maxLength": 200}, "Only this event: its envelope id or event_id"),
-                _param("since", "query", {"type": "string", "format": "date-time"}, "Created at or after (ISO 8601; UTC without a zone)"),
-                _param("until", "query", {"type": "string", "format": "date-time"}, "Created before (ISO 8601; UTC without a zone)"),
-                _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
-                _param("cursor", "query", {"type": "string", "pattern": "^[0-9]{1,19}$"}, "next_cursor of the previous page"),
-            ],
-            "responses": {"200": _json("DeliveryPage", "A page of deliveries"), **_errors(400)},
-        },
-    },
-    "/api/deliveries/{id}": {
-        "parameters": [_DELIVERY_ID],
-        "get": {"operationId": "getDelivery", "summary": "One delivery with its attempts", "responses": {"200": _json("DeliveryDetail", "The delivery"), **_errors(404)}},
-    },
-    "/api/deliveries/{id}/replay": {
-        "parameters": [_DELIVERY_ID],
-        "post": {
-            "operationId": "replayDelivery",
-            "requestBody": _body("Empty", required=False),
-            "summary": "Send a delivery's event again, as a new attempt of the same event",
-            "responses": {"202": _json("Delivery", "Accepted"), **_errors(*_WRITE_ERRORS, 404, 409)},
-        },
-    },
-    "/api/sinks": {
-        "get": {"operationId": "listSinks", "summary": "The built-in receivers", "responses": {"200": _json("SinkList", "Sinks")}},
-    },
-    "/api/sinks/{name}": {
-        "parameters": [_SINK_NAME],
-        "get": {"operationId": "getSink", "summary": "One sink's settings", "responses": {"200": _json("Sink", "The sink"), **_errors(404)}},
-        "put": {
-            "operationId": "putSink",
-            "summary": "Create or configure a sink: secret, status, delay, scripted statuses. Fields left out keep their value (defaults for a new sink).",
-            "requestBody": _body("SinkPut", required=False),
-            "responses": {"200": _json("Sink", "Updated"), "201": _json("Sink", "Created"), **_errors(*_WRITE_ERRORS)},
-        },
-        "delete": {"operationId": "deleteSink", "summary": "Delete a sink and its requests", "responses": {"204": {"description": "Deleted"}, **_errors(403, 404)}},
-    },
-    "/api/sinks/{name}/secret": {
-        "parameters": [_SINK_NAME],
-        "get": {
-            "operationId": "getSinkSecret",
-            "summary": "The sink's secret in full (shown masked elsewhere), to sign for it from the CLI",
-            "responses": {"200": _json("SinkSecret", "The secret"), **_errors(404)},
-        },
-    },
-    "/api/sinks/{name}/requests": {
-        "parameters": [_SINK_NAME],
-        "get": {
-            "operationId": "listSinkRequests",
-            "summary": "What a sink captured, newest first",
-            "parameters": [
-                _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
-                _param("after", "query", _ID, "Only requests newer than this id"),
-            ],
-            "responses": {"200": _json("CapturedRequestList", "Requests"), **_errors(400, 404)},
-        },
-        "delete": {"operationId": "clearSinkRequests", "summary": "Forget what a sink captured", "responses": {"200": _json("Cleared", "Cleared"), **_errors(403, 404)}},
-    },
-    "/sink/{name}": {
-        "parameters": [_SINK_NAME],
-        **{
-            verb.lower(): {
-                "operationId": f"sink{verb.title()}",
-                "tags": ["receiver"],
-                "summary": "A built-in receiver: takes any body, verifies the signature if it has a secret, answers with its configured status after its delay",
-                "requestBody": {"required": False, "content": {"*/*": {"schema": {}}}},
-                "responses": {
-                    "default": _json("SinkAnswer", "The configured status; the body says what was recorded"),
-                    "204": {"description": "Configured to answer 204: no body"},
-                    "304": {"description": "Configured to answer 304: no body"},
-                    # a sink may be configured to answer 404 or 413 itself: then it says what it recorded
-                    **{
-                        str(status): {
-                            "description": f"{_errors(status)[str(status)]['description']}; or the sink's configured status",
-                            "content": {"application/json": {"schema": {"anyOf": [_ref("Error"), _ref("SinkAnswer")]}}},
-                        }
-                        for status in (404, 413)
-                    },
-                },
-            }
-            for verb in VERBS
-        },
-    },
-    "/openapi.json": {
-        "get": {
-            "operationId": "openapi",
-            "summary": "This document",
-            "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}},
-        },
-    },
-}
-
-
-def _with_guards(paths: dict[str, Any]) -> dict[str, Any]:
-    # Every route sits behind the Host check, so every operation can answer 403.
-    for item in paths.values():
-        for method, op in item.items():
-            if method != "parameters":
-                op["responses"].setdefault("403", _errors(403)["403"])
-    return paths
-
-
-PATHS = _with_guards(PATHS)
-
-
-def document(version: str = "0", blueprints: Iterable[Any] = ()) -> dict[str, Any]:
-    """The OpenAPI 3.1 document, a fresh copy each call (callers may add ``servers``).
-
-    A blueprint registered by another module documents its own routes: it carries
-    ``openapi_paths`` (paths, as in :data:`PATHS`) and optionally ``openapi_schemas``
-    (components, as in :data:`SCHEMAS`) as attributes, and they are merged in here.
-
-    :param blueprints: the app's blueprints (``app.blueprints.values()``).
-    """
-    doc = copy.deepcopy(
-        {
-            "openapi": "3.1.0",
-            "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
-            "info": {
-                "title": "Zenoti webhook emulator",
-                "version": version,
-                "description": (
-                    "Fire Zenoti webhook events at receivers and watch what they answered. "
-                    "Every error is JSON: {error: {code, message, details}}. Writes need "
-                    "Content-Type: application/json and a Host that names this machine."
-                ),
-            },
-            "paths": PATHS,
-            "components": {"schemas": SCHEMAS},
-        }
-    )
-    for bp in blueprints:
-        doc["paths"].update(_with_guards(copy.deepcopy(getattr(bp, "openapi_paths", {}))))
-        doc["components"]["schemas"].update(copy.deepcopy(getattr(bp, "openapi_schemas", {})))
-    return doc
-
-
 #: The formats request bodies are checked for (jsonschema checks none unless asked).
 FORMATS = FormatChecker(formats=())
 
@@ -725,14 +446,3 @@ def _plain(error: Any) -> str:
     if error.validator == "pattern" and error.schema_path and "url" in list(error.path):
         return f"{error.instance!r} is not an http(s) URL"
     return str(error.message)
-
-
-def view() -> Any:
-    """``GET /openapi.json``: the document, with this server as its only server."""
-    from flask import current_app, jsonify, request
-
-    from .. import __version__
-
-    doc = document(__version__, current_app.blueprints.values())
-    doc["servers"] = [{"url": request.host_url.rstrip("/")}]
-    return jsonify(doc)

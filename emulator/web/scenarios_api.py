@@ -17,7 +17,7 @@ from flask import Blueprint, request
 from ..delivery.disorder import parse_disorder
 from ..errors import Conflict, NotFound, Unprocessable, UsageError
 from ..scenario import Run, builtin_names, load, stage
-from . import openapi
+from . import api_schemas
 from .api import check_url, json_body, now_from, overrides_from, query_int
 from .services import DEFAULT_WEBHOOK_NAME, services
 
@@ -120,17 +120,17 @@ def _rows(run: Run) -> list[dict[str, Any]]:
 
 _RATE = r"(=(0(\.[0-9]{1,6})?|1(\.0{1,6})?|\.[0-9]{1,6}))?"
 _DISORDER_PATTERN = rf"^(duplicates|reorder|delay){_RATE}(,(duplicates|reorder|delay){_RATE}){{0,2}}$"
-# Request bodies are checked by openapi.validate_body, which reads openapi.SCHEMAS.
-openapi.SCHEMAS["ScenarioRunRequest"] = {
+# Request bodies are checked by api_schemas.validate_body, which reads api_schemas.SCHEMAS.
+api_schemas.SCHEMAS["ScenarioRunRequest"] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
         "seed": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
-        "now": openapi._GENERATE_FIELDS["now"],
-        "profile": openapi._GENERATE_FIELDS["profile"],
-        "set": openapi._GENERATE_FIELDS["set"],
-        "variants": openapi._GENERATE_FIELDS["variants"],
-        "fresh": openapi._GENERATE_FIELDS["fresh"],
+        "now": api_schemas.GENERATE_FIELDS["now"],
+        "profile": api_schemas.GENERATE_FIELDS["profile"],
+        "set": api_schemas.GENERATE_FIELDS["set"],
+        "variants": api_schemas.GENERATE_FIELDS["variants"],
+        "fresh": api_schemas.GENERATE_FIELDS["fresh"],
         "disorder": {"type": "string", "pattern": _DISORDER_PATTERN, "description": "duplicates=R,reorder=R,delay=R (rates from 0 to 1)"},
         "disorder_seed": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
         "webhooks": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}, "minItems": 1, "maxItems": 20, "uniqueItems": True},
@@ -154,7 +154,7 @@ _RUN = {"type": "object", "required": ["id", "scenario", "seed", "created_at", "
                        "disorder": {"type": ["object", "null"], "description": "What was duplicated, reordered, delayed"},
                        "deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/Delivery"}}}}
 bp.openapi_schemas = {  # type: ignore[attr-defined]
-    "ScenarioRunRequest": openapi.SCHEMAS["ScenarioRunRequest"],
+    "ScenarioRunRequest": api_schemas.SCHEMAS["ScenarioRunRequest"],
     "ScenarioList": {"type": "object", "required": ["scenarios"], "properties": {"scenarios": {"type": "array", "items": _SUMMARY}}},
     "ScenarioDetail": {"type": "object", "required": ["name", "description", "steps", "seed", "events"],
                        "properties": {**_SUMMARY["properties"], "seed": {"type": "integer"}, "events": {"type": "array", "items": _ROW}}},
