@@ -1,9 +1,35 @@
 """Zenoti's webhooks on your own machine.
 
-The public names are re-exported here and loaded on first use, so that ``import
-emulator`` pays for none of Flask, requests or Faker until a name is used (the CLI loads
-Flask only for ``serve``).
-Everything else is reachable by module path but carries no promise.
+What the product does, one package each (each package's docstring lists its modules):
+
+- :mod:`.world`: a seeded Zenoti organization with one clock (centers, guests, staff,
+  calendars); :mod:`.world.actions`, what happens in it and the events Zenoti sends when
+  it does; :mod:`.world.simulation`, when things happen;
+- :mod:`.events`: the schemas (catalog, registry), the projection of what the world
+  emits into Zenoti's payloads, generation, ``--set`` overrides;
+- :mod:`.delivery`: sending events as Zenoti does (the deliverer, its retry policy and
+  transport, signing), the delivery log, the built-in sinks, pacing and disorder;
+- :mod:`.captures`: what real Zenoti sent, read from every capture format, validated,
+  its drift reported; the relay, and recorded events exported as fixtures;
+- :mod:`.check`: contract checks of a receiver, what an answer means, the report;
+- :mod:`.scenario`: built-in and user-written stories played through the actions;
+- :mod:`.load`: a busy organization's load on a receiver (Locust);
+- :mod:`.zenoti_api`: Zenoti's REST API, read side, answering from the same world;
+- :mod:`.web`: the dashboard and the HTTP API; :mod:`.cli`: the ``zenoti-emulator``
+  command; :mod:`.pytest_plugin`: the fixtures and the check suite as pytest items.
+
+Beside them, small modules every part shares: :mod:`.errors` (each error with its exit
+code and HTTP status), :mod:`.bounds` (the one place hostile input is bounded),
+:mod:`.urls` and :mod:`.shown` (what may be shown of a URL or a receiver's text),
+:mod:`.variants` (the facts about Zenoti receivers read two ways) and :mod:`.defaults`
+(the options' values, importing nothing, so ``--help`` stays fast).
+
+Arrows point one way: the core (world, events, delivery, captures, check) imports no
+click or flask, and only the delivery log and the sinks touch SQLite; a package never imports one
+that imports it. The public names are re-exported here and loaded on first use, so that
+``import emulator`` pays for none of Flask, requests or Faker until a name is used (the
+CLI loads Flask only for ``serve``). Everything else is reachable by module path but
+carries no promise.
 """
 
 from __future__ import annotations
