@@ -38,7 +38,7 @@ import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
 
 from .errors import UsageError
@@ -46,8 +46,8 @@ from .errors import UsageError
 #: The largest id a row can have (SQLite's INTEGER is a signed 64-bit number).
 MAX_ID = 2**63 - 1
 #: The ObjectId time prefix is an unsigned 32-bit Unix second: these are its ends.
-MIN_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
-MAX_TIME = datetime.fromtimestamp(2**32 - 1, timezone.utc)
+MIN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime.fromtimestamp(2**32 - 1, UTC)
 #: Levels of nesting a JSON input may have (an event has five; a HAR entry seven).
 MAX_JSON_DEPTH = 64
 #: The longest a single attempt may wait for its receiver, in seconds (Zenoti: 10).
@@ -208,11 +208,11 @@ def parse_instant(text: str) -> datetime:
     except ValueError:
         raise UsageError(f"Malformed time {_show(text)}: use ISO 8601, e.g. 2024-07-25T14:52:06Z.") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except OverflowError:  # 9999-12-31T23:00-05:00 is past datetime.max in UTC
-        return datetime.max.replace(tzinfo=timezone.utc)
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def check_time(moment: datetime, *, what: str = "Time", shown: str | None = None) -> datetime:
@@ -346,36 +346,36 @@ def _iso(moment: datetime) -> str:
 __all__ = [
     "MAX_DAYS",
     "MAX_EVENT_BYTES",
-    "MAX_TIME_SCALE",
-    "MIN_TIME_SCALE",
     "MAX_ID",
     "MAX_JSON_DEPTH",
     "MAX_TIME",
     "MAX_TIMEOUT",
+    "MAX_TIME_SCALE",
     "MIN_RATE",
     "MIN_TIME",
+    "MIN_TIME_SCALE",
     "TooDeep",
+    "TooLarge",
     "check_days",
     "check_depth",
     "check_finite",
-    "check_time_scale",
-    "parse_time_scale",
-    "nesting_guard",
-    "read_record",
-    "TooLarge",
     "check_int",
     "check_time",
+    "check_time_scale",
     "count_openers",
     "is_index",
     "json_number",
     "loads_json",
     "looks_like_id",
+    "nesting_guard",
     "parse_id",
     "parse_instant",
     "parse_int",
     "parse_rate",
     "parse_seconds",
     "parse_time",
+    "parse_time_scale",
+    "read_record",
 ]
 
 

@@ -23,6 +23,7 @@ import copy
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +35,9 @@ if TYPE_CHECKING:
     from .check.results import CheckResult
     from .check.run import CheckRun
     from .delivery.deliverer import Deliverer, SendResult
+    from .delivery.store import Delivery, Store
     from .events.generate import EventStream
     from .events.registry import EventType
-    from .delivery.store import Delivery, Store
 
 SUITE_NAME = "zenoti-check"
 
@@ -59,10 +60,10 @@ class EmulatorSession:
 
     def __init__(self, seed: int | None = None, start: datetime | None = None) -> None:
         import secrets
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         self.seed = secrets.randbits(63) if seed is None else seed
-        self.start = start or datetime.now(timezone.utc)
+        self.start = start or datetime.now(UTC)
         self._streams: dict[tuple[Any, ...], tuple[EventStream, Any, list[dict[str, Any]]]] = {}
         #: how many events of each (type, now, profile) the session's tests have taken
         self._taken: dict[tuple[Any, ...], int] = {}
@@ -169,12 +170,11 @@ class ZenotiEmulator:
         """
         from .errors import UsageError
         from .events.generate import parse_now
-        from .variants import coerce
         from .events.overrides import parse_path
+        from .variants import coerce
 
         if count < 0:
             raise UsageError(f"count must be 0 or more, not {count}.")
-        from .variants import coerce
 
         chosen = coerce(variants)
         moment = parse_now(now) if isinstance(now, str) else now or self.session.start
@@ -362,10 +362,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _config_of(config: pytest.Config) -> Any:
-    from .check.run import CheckConfig
+    from .check.run import CheckConfig, with_scheme
     from .errors import EmulatorError
-
-    from .check.run import with_scheme
 
     url = with_scheme(config.getoption("zenoti_receiver"))
     secret = config.getoption("zenoti_secret") or os.environ.get("ZENOTI_EMULATOR_SECRET")
@@ -447,7 +445,7 @@ class ZenotiCheckSuite(pytest.Collector):
             return self.run.run_check(CHECKS[item.check], item.event_type)
         todo = [i for i in item.session.items[item.session.items.index(item):]
                 if isinstance(i, ZenotiCheckItem) and i.parent is self]
-        for other, result in zip(todo, self.run.run_many([(CHECKS[i.check], i.event_type) for i in todo])):
+        for other, result in zip(todo, self.run.run_many([(CHECKS[i.check], i.event_type) for i in todo]), strict=False):
             self.ahead[other.name] = result
         return self.ahead.pop(item.name)
 
@@ -501,9 +499,9 @@ class ZenotiCheckItem(pytest.Function):
         self.event_type = event_type
 
     def run_zenoti_check(self, request: pytest.FixtureRequest) -> None:
-        from .check.results import FAIL, SKIP, WARN
         from .check.observe import Observer
         from .check.report import evidence_text
+        from .check.results import FAIL, SKIP, WARN
 
         suite = self.parent
         assert isinstance(suite, ZenotiCheckSuite) and suite.run is not None

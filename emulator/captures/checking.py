@@ -132,7 +132,7 @@ def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str, str]:
     keyword, expected_value, instance = error.validator, error.validator_value, error.instance
     if keyword == "required":
         missing = _missing_property(error)
-        return parts + [missing], "present (required)", "nothing"
+        return [*parts, missing], "present (required)", "nothing"
     if keyword == "type":
         return parts, _types_text(expected_value), _found(instance)
     if keyword == "pattern":
@@ -269,7 +269,7 @@ class Summary:
         out = f"{total} event{'' if total == 1 else 's'}: {valid} valid, {invalid} invalid, {skipped} skipped"
         per = []
         for name, row in sorted(self.by_type.items()):
-            parts = [f"{n} {label}" for n, label in zip(row, ("valid", "invalid", "skipped")) if n]
+            parts = [f"{n} {label}" for n, label in zip(row, ("valid", "invalid", "skipped"), strict=True) if n]
             per.append(f"{name}: {sum(row)} ({', '.join(parts)})")
         if self.no_envelope:
             out += f" ({self.no_envelope} with no envelope)"

@@ -171,14 +171,14 @@ def _build_field(schema: Any, path: str, parts: tuple[str, ...], root: dict[str,
         result.obj = _build_node(schema, path, parts, root)
     items = schema.get("items")
     if isinstance(items, dict):
-        result.items = _build_field(items, path + "[*]", parts + ("*",), root, False)
+        result.items = _build_field(items, path + "[*]", (*parts, "*"), root, False)
     return result
 
 
 def _build_node(schema: dict[str, Any], path: str, parts: tuple[str, ...], root: dict[str, Any]) -> _Node:
     required = set(schema.get("required", []))
     fields = {
-        key: _build_field(sub, json_path([key]).replace("$", path, 1), parts + (key,), root, key in required)
+        key: _build_field(sub, json_path([key]).replace("$", path, 1), (*parts, key), root, key in required)
         for key, sub in schema.get("properties", {}).items()
     }
     watched = tuple(key for key, f in fields.items() if f.documented is not None)
@@ -360,25 +360,25 @@ class DriftCollector:
                 self._shape_total += 1
         shape.count += 1
         if shape.unknown:
-            unknown.extend(parts + (k,) for k in shape.unknown)
+            unknown.extend((*parts, k) for k in shape.unknown)
         for name, f, is_list in shape.descend:
             value = obj[name]
             if is_list:
-                self._walk_list(value, f, parts + (name,), label, unknown)
+                self._walk_list(value, f, (*parts, name), label, unknown)
             else:
-                self._walk(value, f.obj, parts + (name,), label, unknown)  # type: ignore[arg-type]
+                self._walk(value, f.obj, (*parts, name), label, unknown)  # type: ignore[arg-type]
 
     def _walk_list(self, values: list[Any], items: _Field, parts: tuple[Any, ...], label: Callable[[], str], unknown: list[tuple[Any, ...]]) -> None:
         for index, value in enumerate(values):
             kind = type(value)
             if kind is dict and items.obj is not None:
-                self._walk(value, items.obj, parts + (index,), label, unknown)
+                self._walk(value, items.obj, (*parts, index), label, unknown)
                 continue
             self._count(items.path, JSON_TYPE.get(kind, "object"), 1)
             if items.documented is not None:
-                self._check_value(items, value, parts + (index,), label, 1)
+                self._check_value(items, value, (*parts, index), label, 1)
             if kind is list and items.items is not None:
-                self._walk_list(value, items.items, parts + (index,), label, unknown)
+                self._walk_list(value, items.items, (*parts, index), label, unknown)
 
     def _learn(self, obj: dict[str, Any], node: _Node, parts: tuple[Any, ...], label: Callable[[], str]) -> _Shape:
         types, values, unknown, unknown_paths, descend = [], [], [], [], []
@@ -393,7 +393,7 @@ class DriftCollector:
                 types.append((path, JSON_TYPE.get(kind, "object")))
                 unknown.append(name)
                 unknown_paths.append(path)
-                self._examples.setdefault(("unknown", path), (label(), json_path(parts + (name,))))
+                self._examples.setdefault(("unknown", path), (label(), json_path((*parts, name))))
                 continue
             self._seen_fields.add(f.path)
             types.append((f.path, JSON_TYPE.get(kind, "object")))
@@ -401,7 +401,7 @@ class DriftCollector:
                 vkey = _value_key(value)
                 if vkey not in f.documented and vkey[0] in f.documented_types:
                     values.append((f.path, vkey))
-                    self._examples.setdefault(("value", f.path, vkey), (label(), json_path(parts + (name,))))
+                    self._examples.setdefault(("value", f.path, vkey), (label(), json_path((*parts, name))))
             if kind is dict and f.obj is not None:
                 descend.append((name, f, False))
             elif kind is list and f.items is not None:

@@ -63,7 +63,7 @@ class Capture:
     read at all (an unreadable file); such a record has no body.
     """
 
-    __slots__ = ("file", "line", "index", "detail", "body", "value", "problem")
+    __slots__ = ("body", "detail", "file", "index", "line", "problem", "value")
 
     _UNSET: Any = object()
 

@@ -22,7 +22,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -61,11 +61,11 @@ def parse_since(text: str, *, now: datetime | None = None) -> float:
     """
     match = _DURATION.match(text)
     if match:
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         try:
             return (now - timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])).timestamp()
         except OverflowError:  # an age longer than the calendar: everything is newer
-            return datetime.min.replace(tzinfo=timezone.utc).timestamp()
+            return datetime.min.replace(tzinfo=UTC).timestamp()
     try:
         return bounds.parse_instant(text).timestamp()
     except UsageError:

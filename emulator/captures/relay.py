@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .. import bounds
@@ -194,8 +194,8 @@ class SchemaCheck:
         self._lock = threading.Lock()
 
     def check(self, body: bytes) -> SchemaVerdict:
-        from .readers import Capture
         from .drift import DriftCollector
+        from .readers import Capture
 
         try:  # parsed once, here; a body that does not parse is the validator's to explain
             capture = Capture("relay", value=bounds.loads_json(body)) if body.strip() else Capture("relay", body=body)
@@ -258,7 +258,7 @@ class RelayLine:
     note: str = ""
 
     def __str__(self) -> str:
-        at = datetime.fromtimestamp(self.at, timezone.utc).strftime("%H:%M:%S")
+        at = datetime.fromtimestamp(self.at, UTC).strftime("%H:%M:%S")
         latency = f"{self.latency_ms:.0f} ms" if self.latency_ms is not None else "-"
         attempt = f" (attempt {self.attempt})" if self.attempt > 1 else ""
         note = f"  {self.note}" if self.note else ""

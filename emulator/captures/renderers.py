@@ -10,8 +10,7 @@ import json
 import tempfile
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, TextIO
-from xml.sax.saxutils import escape as _xml_escape
-from xml.sax.saxutils import quoteattr as _xml_attr
+from xml.sax.saxutils import escape as _xml_escape, quoteattr as _xml_attr
 
 from .checking import SKIPPED, UNRECOGNIZED, VALID, EventResult, quote
 
@@ -146,7 +145,7 @@ class JunitRenderer(Renderer):
 
     def __init__(self, out: TextIO) -> None:
         super().__init__(out)
-        self._body: IO[str] = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8")
+        self._body: IO[str] = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8")  # noqa: SIM115 (closed in finish)
         self._suite: IO[str] | None = None
         self._suite_name: str | None = None
         self._counts = [0, 0, 0]  # tests, failures, skipped: current suite
@@ -157,7 +156,7 @@ class JunitRenderer(Renderer):
         if file != self._suite_name:
             self._close_suite()
             self._suite_name = file
-            self._suite = tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+", encoding="utf-8")
+            self._suite = tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+", encoding="utf-8")  # noqa: SIM115 (closed in _close_suite)
         assert self._suite is not None  # opened just above; not user input
         classname = result.event_type or UNRECOGNIZED
         name = result.capture.label + (f" id={result.event_id}" if result.event_id else "")
@@ -222,7 +221,7 @@ class JunitRenderer(Renderer):
         if not cases:
             return
         self._suite_name = "schema drift"
-        self._suite = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")
+        self._suite = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", encoding="utf-8")  # noqa: SIM115 (closed in _close_suite)
         for name, lines, findings in cases:
             self._counts[0] += 1
             text = _text("\n".join(lines))

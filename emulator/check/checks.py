@@ -356,7 +356,7 @@ def _largest_list(node: Any, path: tuple[Any, ...] = ()) -> tuple[int, tuple[Any
     best: tuple[int, tuple[Any, ...]] = (0, ())
     if isinstance(node, dict):
         for key, value in node.items():
-            best = max(best, _largest_list(value, path + (key,)), key=lambda b: b[0])
+            best = max(best, _largest_list(value, (*path, key)), key=lambda b: b[0])
     elif isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
         best = (len(node), path)
     return best

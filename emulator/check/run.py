@@ -295,7 +295,7 @@ class CheckRun:
                 return event, booked[group]
         raise AssertionError("the world emitted no status change")  # it always does within hours
 
-    def request(self, event: Mapping[str, Any] | bytes, *, verb: str | None = None, secret: str | None | bool = True,
+    def request(self, event: Mapping[str, Any] | bytes, *, verb: str | None = None, secret: str | bool | None = True,
                 signature_format: str | None = None, content_type: bool = True) -> PreparedDelivery:
         """The call that delivers ``event`` as this run does, with one thing changed.
 

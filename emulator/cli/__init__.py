@@ -12,12 +12,11 @@ Flask or sqlite3 inside its function, and takes option defaults and choices from
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
-from ..errors import EmulatorError, ExitCode
+from ..errors import EmulatorError
 from ..shown import safe
 
 EPILOG = """\b
@@ -68,14 +67,16 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="zenoti-emulator", auto_envvar_prefix="ZENOTI_EMULATOR")
 
 
-# Command modules register themselves on ``cli``; one import per family.
-from . import generate as _generate  # noqa: E402,F401
-from . import validate as _validate  # noqa: E402,F401
-from . import delivery as _delivery  # noqa: E402,F401
-from . import serve as _serve  # noqa: E402,F401
-from . import world as _world  # noqa: E402,F401
-from . import scenario as _scenario  # noqa: E402,F401
-from . import relay as _relay  # noqa: E402,F401
-from . import check as _check  # noqa: E402,F401
-from . import api as _api  # noqa: E402,F401
-from . import load as _load  # noqa: E402,F401
+# Command modules register themselves on ``cli`` (so they come after it); one import per family.
+from . import (  # noqa: E402
+    api as _api,  # noqa: F401
+    check as _check,  # noqa: F401
+    delivery as _delivery,  # noqa: F401
+    generate as _generate,  # noqa: F401
+    load as _load,  # noqa: F401
+    relay as _relay,  # noqa: F401
+    scenario as _scenario,  # noqa: F401
+    serve as _serve,  # noqa: F401
+    validate as _validate,  # noqa: F401
+    world as _world,  # noqa: F401
+)

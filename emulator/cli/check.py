@@ -101,9 +101,7 @@ def check_command(url: str | None, secret: str | None, verb: str | None, event_t
       zenoti-emulator check localhost:9000/hook --verb PUT --only ping,verb
       zenoti-emulator check http://127.0.0.1:9000/hook --format junit -o check.xml
     """
-    from ..check import checks as core
-    from ..check import run as check_run
-    from ..check import report as report
+    from ..check import checks as core, report as report, run as check_run
 
     if list_checks:
         for check in core.CHECKS.values():

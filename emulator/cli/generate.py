@@ -8,8 +8,8 @@ from typing import IO, Any
 
 import click
 
-from . import cli
 from ..errors import UsageError
+from . import cli
 from .output import open_output
 from .params import events_from_options, generation_options
 

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 import click
 
 from .. import bounds
-from ..events import overrides
 from ..defaults import DEFAULT_EVENT_TYPE, PROFILES
 from ..errors import EmulatorError
+from ..events import overrides
 
 # The generator (Faker) and the registry (jsonschema) load when a value is parsed or an
 # event made, not when the CLI starts: --help and completion build these options.

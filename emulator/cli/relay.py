@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 
-from ..errors import UsageError
 from ..urls import redact_url
 from . import cli
 from .delivery import URLParam, db_option
@@ -64,8 +63,8 @@ def relay_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[.
 def build_relay(store: Any, deliverer: Any, *, forward_to: str, relay_secret: str | None, forward_secret: str | None,
                 refuse_bad_signature: bool, mirror_status: bool, time_scale: float, max_attempts: int, timeout: float) -> Any:
     """The :class:`~emulator.captures.relay.Relay` the options describe, printing a line per request."""
-    from ..delivery.deliverer import DeliveryOptions, RetryPolicy
     from ..captures.relay import Relay, RelaySettings
+    from ..delivery.deliverer import DeliveryOptions, RetryPolicy
 
     options = DeliveryOptions(timeout=timeout, time_scale=time_scale, policy=RetryPolicy(max_attempts=max_attempts),
                               deactivate_after=0)

@@ -13,7 +13,15 @@ from click.core import ParameterSource
 from ..defaults import PROFILES
 from . import cli
 from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
-from .params import AssignmentParam, TimestampParam, disorder_from, disorder_options, fresh_option, variant_option, variants_from
+from .params import (
+    AssignmentParam,
+    TimestampParam,
+    disorder_from,
+    disorder_options,
+    fresh_option,
+    variant_option,
+    variants_from,
+)
 from .world import FORMATS, PaceParam
 
 if TYPE_CHECKING:

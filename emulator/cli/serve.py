@@ -21,10 +21,9 @@ import click
 from ..errors import UsageError
 from ..urls import redact_url
 from . import cli
-from .params import TimeScaleParam
 from .api import api_options
 from .delivery import db_option
-from .params import TimestampParam
+from .params import TimeScaleParam, TimestampParam
 from .relay import build_relay, relay_options, relay_server
 
 #: Threads answering HTTP requests: sinks that delay their answer hold one each.
@@ -74,8 +73,7 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
     """
     from waitress import wasyncore
 
-    from ..web import create_app
-    from ..web import server as web_server
+    from ..web import create_app, server as web_server
     from ..web.services import services_of
 
     config: dict[str, Any] = {"BIND_HOST": host}

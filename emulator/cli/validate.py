@@ -101,8 +101,7 @@ def validate_command(paths: tuple[str, ...], event_type: str | None, fmt: str, s
       zenoti-emulator validate webhooks.jsonl --format junit -o report.xml
       psql -Atc "select body from hooks" | zenoti-emulator validate -
     """
-    from ..captures import checking, readers, renderers
-    from ..captures import validate as core
+    from ..captures import checking, readers, renderers, validate as core
     from ..events.registry import default_registry
 
     readers.check_inputs(paths)

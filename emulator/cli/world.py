@@ -11,12 +11,21 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from . import cli
-from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
 from ..errors import UsageError
+from . import cli
 from .api import api_options
-from .params import (AssignmentParam, CoreParam, EventTypeParam, TimestampParam, disorder_from, disorder_options,
-                     fresh_option, variant_option, variants_from)
+from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
+from .params import (
+    AssignmentParam,
+    CoreParam,
+    EventTypeParam,
+    TimestampParam,
+    disorder_from,
+    disorder_options,
+    fresh_option,
+    variant_option,
+    variants_from,
+)
 
 FORMATS = ("jsonl", "json", "pretty")
 

@@ -25,6 +25,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import socket
@@ -109,10 +110,8 @@ class Watchdog:
                 _, _, deadline = heapq.heappop(self._heap)
                 deadline.expired = True
                 for sock in deadline._sockets:
-                    try:
+                    with contextlib.suppress(OSError):  # already closed: nothing left to end
                         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-                    except OSError:
-                        pass  # already closed: nothing left to end
 
 
 class _Scope:

@@ -18,25 +18,24 @@ import functools
 import hashlib
 import secrets
 from collections.abc import Callable, Collection, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 from .. import bounds
-from . import overrides as overrides_module
-from ..world.actions import Emission
 from ..errors import GeneratorBug, PayloadInvalid, UsageError
-from .projection import Fill, Filler, compile_schema
-from .registry import EventType, Registry, default_registry
-from ..world.simulation import Simulation
-from ..variants import DEFAULT as DEFAULT_VARIANTS
-from ..variants import Variants, coerce, select, sends
+from ..variants import DEFAULT as DEFAULT_VARIANTS, Variants, coerce, select, sends
 from ..world import PROFILES, World
+from ..world.actions import Emission
 from ..world.build import make_faker
+from ..world.simulation import Simulation
 from ..world.snapshot import built_world
 from ..world.timefmt import event_timestamp_text, utc_text
+from . import overrides as overrides_module
+from .projection import Fill, Filler, compile_schema
+from .registry import EventType, Registry, default_registry
 
-UTC = timezone.utc
+UTC = UTC
 DEFAULT_EVENT_TYPE = "AppointmentGroup.Created"
 #: What an ObjectId's four time bytes can carry: the world's clock must stay inside.
 EARLIEST = bounds.MIN_TIME
@@ -63,7 +62,7 @@ class ObjectIds:
         return f"{prefix}{call_id:06x}", f"{prefix}{event_id:06x}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled(event_type: EventType, variants: Variants = DEFAULT_VARIANTS) -> Filler:
     return compile_schema(select(event_type.resolved, variants))
 

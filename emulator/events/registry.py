@@ -24,13 +24,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from typing import TYPE_CHECKING
-
+from ..errors import SchemaBroken, UnknownEventType
 from ..world import actions
 from .catalog import Catalog, bundle, load_catalog, resolve
-from ..errors import SchemaBroken, UnknownEventType
 
 if TYPE_CHECKING:
     import jsonschema

@@ -10,4 +10,4 @@ from __future__ import annotations
 from .play import Played, Player, Run, play, stage
 from .story import ACTIONS, Scenario, ScenarioError, Step, builtin_names, load, parse
 
-__all__ = ["ACTIONS", "Played", "Player", "Scenario", "ScenarioError", "Step", "builtin_names", "load", "parse", "play", "Run", "stage"]
+__all__ = ["ACTIONS", "Played", "Player", "Run", "Scenario", "ScenarioError", "Step", "builtin_names", "load", "parse", "play", "stage"]

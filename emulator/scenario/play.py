@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..world.actions import Emission, bookings, classes, closing, feedback, guests, invoices, memberships, packages
-from ..delivery.disorder import Delivery, Disorder, Report
-from ..delivery.disorder import disorder as shuffle
+from ..delivery.disorder import Delivery, Disorder, Report, disorder as shuffle
 from ..events.generate import EventStream
 from ..world import Appointment, AppointmentGroup, Center, World, habits
+from ..world.actions import Emission, bookings, classes, closing, feedback, guests, invoices, memberships, packages
 from ..world.classes import WAITLIST_CLOSES, WAITLIST_SIZE, ClassBooking, ClassKind, Session
 from ..world.memberships import Membership, Named
 from ..world.packages import STATE_CLOSED, GuestPackage, Redemption
@@ -401,7 +400,7 @@ class Player:
         if session.waiting:
             raise self.fail(step, "do", "guests still wait for a seat: close the waitlist first (close_waitlist)")
         absent = [self.bookings[name] for name in step.params.get("no_shows", [])]
-        for name, booking in zip(step.params.get("no_shows", []), absent):
+        for name, booking in zip(step.params.get("no_shows", []), absent, strict=True):
             if booking.session is not session or booking.state != "seated":
                 raise self.fail(step, "no_shows", f"booking {name!r} holds no seat of this class "
                                                   f"(it is {booking.state.replace('_', '-')})")

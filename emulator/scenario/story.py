@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import bounds
-from ..events import overrides as overrides_module
 from ..errors import NotFound, UsageError
+from ..events import overrides as overrides_module
 
 #: The largest scenario file read, and the most steps one may have: a story, not a load test.
 MAX_FILE_BYTES = 256 * 1024

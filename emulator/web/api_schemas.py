@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 from typing import Any
+
 from jsonschema import Draft202012Validator, FormatChecker
+
 from .. import bounds
+from ..delivery.sinks import MAX_DELAY_MS
 from ..errors import EmulatorError, UsageError
 from ..events.generate import PROFILES
-from ..delivery.sinks import MAX_DELAY_MS
 from ..urls import MAX_URL_LENGTH, check_url
 from ..variants import VARIANTS
 

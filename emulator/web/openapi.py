@@ -15,6 +15,7 @@ from typing import Any
 
 from .api_schemas import DELIVERY_STATUSES, SCHEMAS, VERBS, ref
 
+
 def _json(schema: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
 

@@ -20,8 +20,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import EmulatorError
 from ..captures.relay import RELAY_METHODS, Relay
+from ..errors import EmulatorError
 from . import json_http_error
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ make a server, and turns an address that cannot be listened on into one usage er
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -54,10 +55,8 @@ class _Channel(HTTPChannel):
         peer = _peer(addr)
         limit = getattr(server, "max_per_client", MAX_PER_CLIENT)
         if sum(1 for c in list(server.active_channels.values()) if _peer(c.addr) == peer) > limit:
-            try:
+            with contextlib.suppress(OSError):
                 sock.send(_TOO_MANY)  # a few bytes on a fresh socket: they fit its buffer
-            except OSError:
-                pass
             self.close()
 
     def received(self, data: bytes) -> bool:

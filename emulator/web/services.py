@@ -22,14 +22,14 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, request
 
 from .. import __version__
+from ..delivery.curl import as_curl
 from ..delivery.deliverer import Deliverer, DeliveryOptions
+from ..delivery.signing import SIGNATURE_HEADER, verify
+from ..delivery.sinks import Sink, SinkStore
+from ..delivery.store import Delivery, Store, Webhook, iso
 from ..errors import Conflict, EmulatorError, NotFound, PayloadInvalid, UnknownEventType, Unprocessable
 from ..events.generate import DEFAULT_EVENT_TYPE, PROFILES, generate_events
 from ..events.registry import EventType, Registry, default_registry
-from ..delivery.sinks import Sink, SinkStore
-from ..delivery.curl import as_curl
-from ..delivery.signing import SIGNATURE_HEADER, verify
-from ..delivery.store import Delivery, Store, Webhook, iso
 from .security import is_loopback
 
 log = logging.getLogger(__name__)

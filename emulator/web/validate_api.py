@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from ..errors import UsageError
 from ..captures.validate import validate_payloads
+from ..errors import UsageError
 from .security import check_json_body
 from .services import services
 

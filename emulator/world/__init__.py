@@ -15,8 +15,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..variants import DEFAULT as DEFAULT_VARIANTS
-from ..variants import Variants
+from ..variants import DEFAULT as DEFAULT_VARIANTS, Variants
 from . import habits
 from .build import build_guest, build_organization, make_faker
 from .calendar import Calendar
@@ -91,7 +90,7 @@ class World:
         self.extra: dict[str, Any] = {}
         self._invoice_numbers: dict[str, int] = {}
         self._guest_numbers = self.streams("guest-numbers").randint(300_000, 700_000)
-        for index, center in enumerate(self.centers):
+        for center in self.centers:
             self.roster[center.id] = [None] * (habits.GUESTS_PER_THERAPIST * len(center.therapists))
             if not fresh:  # mid-life: the first guests and regulars exist (the rest are built when they come)
                 for n in range(habits.GUESTS_BUILT_AT_START):

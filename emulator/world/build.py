@@ -11,15 +11,14 @@ import itertools
 import random
 import threading
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from faker import Faker
 
-from . import providers
-from . import habits
-from .geography import COUNTRIES, LOCALES, Country
+from . import habits, providers
 from .entities import Center, Employee, Guest, Organization, Phone, Preferences, Product, Room, Service
+from .geography import COUNTRIES, LOCALES, Country
 from .randomness import Streams, new_uuid
 
 #: Where centers can be: a town and its real IANA zone. The offsets span UTC-10 to +12:45.
@@ -55,7 +54,7 @@ EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com", "hotmail
 #: groups cross midnight and DST changes.
 OPENING_HOURS = ((9, 19), (9, 20), (8, 20), (10, 21), (10, 19))
 #: A winter and a summer instant: DST can make two zones agree in one season only.
-_SEASONS = (datetime(2026, 1, 15, tzinfo=timezone.utc), datetime(2026, 7, 15, tzinfo=timezone.utc))
+_SEASONS = (datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 7, 15, tzinfo=UTC))
 
 
 _FAKERS = threading.local()
@@ -189,7 +188,7 @@ def _name(rng: random.Random, fake: Faker, locale: str, attr: str) -> str:
 
 def build_guest(rng: random.Random, fake: Faker, center: Center, number: int, created: datetime, profile: str) -> Guest:
     """A guest whose every attribute comes from ``rng``: their own stream."""
-    upper = profile == "edge" and rng.random() < 0.2 or rng.random() < habits.UPPER_CASE_GUID_SHARE
+    upper = (profile == "edge" and rng.random() < 0.2) or rng.random() < habits.UPPER_CASE_GUID_SHARE
     guest_id = new_uuid(rng)
     if upper:
         guest_id = guest_id.upper()

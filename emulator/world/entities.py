@@ -18,8 +18,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from .geography import COUNTRIES, Country
-from .timefmt import local_text, utc_text
 from .invoice_fields import AdditionalField, additional_fields
+from .timefmt import local_text, utc_text
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ one-line methods. Every draw goes through ``self.generator.random``, the one see
 
 from __future__ import annotations
 
-
 from faker.providers import BaseProvider
 
 #: (name, minutes, needs a room, equipment): the services a center can put on its menu.

@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .actions import Emission, bookings, closing, guests, installers, invoices, reported
 from . import AppointmentGroup, Center, World, habits, pick
+from .actions import Emission, bookings, closing, guests, installers, invoices, reported
 from .timefmt import UTC
 
 Step = Callable[..., list[Emission]]
@@ -157,7 +157,7 @@ class Simulation:
             return []
         if met:  # a fresh account meets this guest for the first time: the desk creates them
             self._at(_jitter(rng, moment, 1, 12), self._book, center, guest.id, name)
-            return [guests.announce_guest(guest, moment)] + self._notify("guest_created", moment, guest)
+            return [guests.announce_guest(guest, moment), *self._notify("guest_created", moment, guest)]
         return self._book(moment, center, guest.id, name, rng=rng)
 
     def _book(self, moment: datetime, center: Center, guest_id: str, name: str,

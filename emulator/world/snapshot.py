@@ -24,8 +24,8 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
-from . import World
 from ..variants import DEFAULT as DEFAULT_VARIANTS, Variants
+from . import World
 from .build import make_faker
 
 #: How many built worlds a process keeps (each a few tens of kB beside shared entities).

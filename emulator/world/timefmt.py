@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import bisect
 import functools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def utc_text(moment: datetime) -> str:

@@ -18,13 +18,13 @@ Usage::
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .. import defaults
 from ..errors import UsageError
 from ..events.generate import EventStream, check_days, check_moment
-from ..world.simulation import Simulation
 from ..world import World
+from ..world.simulation import Simulation
 from .ledger import Ledger
 from .service import DEFAULT_API_KEY, ApiError, ApiState, create_api_app, install
 
@@ -39,7 +39,7 @@ def advanced_world(*, seed: int, now: datetime, days: float = 1.0, profile: str 
     if days > defaults.MAX_API_DAYS:
         raise UsageError(f"The API keeps every entity a world's events named: advance it at most {defaults.MAX_API_DAYS} days, not {days:g}.")
     span = check_days(days)
-    start = check_moment(now if now.tzinfo else now.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    start = check_moment(now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(UTC)
     world = World(seed, start, profile)
     ledger = Ledger(world)
     with ledger.lock:
@@ -55,5 +55,5 @@ def tap(stream: EventStream) -> Ledger:
     API says at any point agrees with every event handed out before it.
     """
     ledger = Ledger(stream.world)
-    stream._emissions = ledger.watch(stream._emissions)  # noqa: SLF001  # the one seam EventStream has
+    stream._emissions = ledger.watch(stream._emissions)  # the one seam EventStream has
     return ledger

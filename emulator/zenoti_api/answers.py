@@ -20,10 +20,10 @@ import functools
 from types import SimpleNamespace
 from typing import Any
 
-from ..world.actions.bookings import status_code
 from ..events.projection import Fill, Filler, compile_schema
 from ..events.registry import default_registry
 from ..world import Appointment, AppointmentGroup, Center, Guest, Invoice, Service
+from ..world.actions.bookings import status_code
 from ..world.build import make_faker
 from .ledger import Ledger
 
@@ -124,7 +124,7 @@ class Answers:
         progress = self._progress(group)
         status = self._status(group)
         services = []
-        for appointment, shown in zip(group.appointments, booked["appointments"]):
+        for appointment, shown in zip(group.appointments, booked["appointments"], strict=True):
             done = progress.get(shown["id"], {})
             services.append({
                 "appointment_id": shown["id"],

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from ..world.actions import Emission
 from ..world import Appointment, AppointmentGroup, Guest, Invoice, World
+from ..world.actions import Emission
 
 #: The event types after which the event's guest no longer exists (Zenoti answers 404).
 #: A Guest.Merged's ``guest`` is the survivor: the guest merged away is its ``merged``.

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
@@ -305,7 +305,7 @@ def tokens() -> Any:
         raise ApiError(401, "Invalid credentials: app_secret must be the emulator's API key, with any user_name and password.")
     access, expiry = st.issue()
     refresh_token, refresh_expiry = st.issue()
-    wall = datetime.now(timezone.utc)
+    wall = datetime.now(UTC)
 
     def stamp(seconds: float) -> str:
         return (wall + timedelta(seconds=seconds - st.clock())).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -28,7 +28,25 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from .. import Center, World, new_uuid, pick
-from ..classes import BOOKING_FATES, BOOKING_SKEW, DELETE_AFTER_CANCEL_SHARE, DEMAND, EDIT_SHARE, HORIZON_DAYS, MORE_SEATS_SHARE, NO_SHOW_SHARE, ROOM_SHARE, SESSION_FATES, WAITLIST_CLOSES, WAITLIST_SIZE, ClassBooking, ClassKind, Session, Timetable, build_timetable
+from ..classes import (
+    BOOKING_FATES,
+    BOOKING_SKEW,
+    DELETE_AFTER_CANCEL_SHARE,
+    DEMAND,
+    EDIT_SHARE,
+    HORIZON_DAYS,
+    MORE_SEATS_SHARE,
+    NO_SHOW_SHARE,
+    ROOM_SHARE,
+    SESSION_FATES,
+    WAITLIST_CLOSES,
+    WAITLIST_SIZE,
+    ClassBooking,
+    ClassKind,
+    Session,
+    Timetable,
+    build_timetable,
+)
 from ..timefmt import UTC
 from . import Emission, Scheduler
 from ._desk import kept
@@ -264,7 +282,7 @@ def cancel_class(world: World, session: Session, moment: datetime) -> list[Emiss
     """Cancel an open session: its bookings are cancelled first, then the session."""
     out = [_booking("Cancelled", booking, moment) for booking in _release_all(world, session, "cancelled")]
     session.state = "cancelled"
-    return out + [_schedule("Cancelled", session, moment)]
+    return [*out, _schedule("Cancelled", session, moment)]
 
 
 def delete_class(world: World, session: Session, moment: datetime) -> list[Emission]:
@@ -275,7 +293,7 @@ def delete_class(world: World, session: Session, moment: datetime) -> list[Emiss
     if session.state not in ("scheduled", "cancelled"):
         return out
     session.state = "deleted"
-    return out + [_schedule("Deleted", session, moment)]
+    return [*out, _schedule("Deleted", session, moment)]
 
 
 def close_class_waitlist(world: World, session: Session, moment: datetime) -> list[Emission]:

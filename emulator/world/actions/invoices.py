@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 from datetime import datetime
-
 from typing import Any
 
 from .. import AppointmentGroup, Center, Invoice, InvoiceItem, Transaction, World, habits, new_uuid

@@ -18,7 +18,30 @@ import random
 from datetime import date, datetime, timedelta
 
 from .. import AppointmentGroup, Center, World, pick
-from ..memberships import AUTO_RENEW_SHARE, CANCEL_REASONS, CANCELLATIONS_PER_DAY, EARLY_UNFREEZE_SHARE, EDGE_PLANS, FREEZE_COMMENTS, FREEZE_DAYS, FREEZES_PER_DAY, GRACE_PERIOD_DAYS, PLANS, REINSTATE_SHARE, ROSTER_SIZE, SALE_AT_CHECKOUT_SHARE, SALES_PER_DAY, Cancel, Freeze, Membership, MembershipPlan, Named, add_month, move, next_collection_after
+from ..memberships import (
+    AUTO_RENEW_SHARE,
+    CANCEL_REASONS,
+    CANCELLATIONS_PER_DAY,
+    EARLY_UNFREEZE_SHARE,
+    EDGE_PLANS,
+    FREEZE_COMMENTS,
+    FREEZE_DAYS,
+    FREEZES_PER_DAY,
+    GRACE_PERIOD_DAYS,
+    PLANS,
+    REINSTATE_SHARE,
+    ROSTER_SIZE,
+    SALE_AT_CHECKOUT_SHARE,
+    SALES_PER_DAY,
+    Cancel,
+    Freeze,
+    Membership,
+    MembershipPlan,
+    Named,
+    add_month,
+    move,
+    next_collection_after,
+)
 from ..randomness import new_uuid
 from ..timefmt import UTC, local_text
 from . import Emission, Scheduler, invoices

@@ -18,7 +18,24 @@ import random
 from datetime import date, datetime, timedelta
 
 from .. import AppointmentGroup, Center, World, pick
-from ..packages import CATEGORY_TYPES, EDGE_PLANS, EXTEND_SHARE, EXTENSION_DAYS, GRACE_DAYS, PLANS, REVERSAL_SHARE, ROSTER_SIZE, SALE_AT_CHECKOUT_SHARE, SALES_PER_DAY, STATE_CLOSED, VALIDITY_DAYS, GuestPackage, PackageLine, PackagePlan, Redemption
+from ..packages import (
+    CATEGORY_TYPES,
+    EDGE_PLANS,
+    EXTEND_SHARE,
+    EXTENSION_DAYS,
+    GRACE_DAYS,
+    PLANS,
+    REVERSAL_SHARE,
+    ROSTER_SIZE,
+    SALE_AT_CHECKOUT_SHARE,
+    SALES_PER_DAY,
+    STATE_CLOSED,
+    VALIDITY_DAYS,
+    GuestPackage,
+    PackageLine,
+    PackagePlan,
+    Redemption,
+)
 from ..randomness import new_uuid
 from . import Emission, Scheduler, invoices
 from ._desk import arrivals, kept, sale_invoice
@@ -201,7 +218,7 @@ def redeem_package(world: World, package: GuestPackage, group: AppointmentGroup,
     center, invoice = group.center, group.invoice
     used: list[Redemption] = []
     for appointment in group.appointments:
-        line = next((l for l in package.lines if l.service.id == appointment.service.id and l.balance > 0), None)
+        line = next((ln for ln in package.lines if ln.service.id == appointment.service.id and ln.balance > 0), None)
         if appointment.progress != 2 or line is None:
             continue
         line.used += 1
@@ -219,7 +236,7 @@ def reverse_redemption(world: World, package: GuestPackage, used: tuple[Redempti
                        moment: datetime) -> list[Emission]:
     """Give back the sessions of one redemption (``used``, of the visit ``group_id``)."""
     for redemption in used:
-        line = next(l for l in package.lines if l.service.id == redemption.service.id)
+        line = next(ln for ln in package.lines if ln.service.id == redemption.service.id)
         if line.used == 0:
             raise AssertionError(f"package {package.id} reverses a session of {line.service.name} it never used")
         line.used -= 1

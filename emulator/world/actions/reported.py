@@ -100,7 +100,7 @@ def edit_group(world: World, group: AppointmentGroup, moment: datetime, rng: ran
     minute, last = local.hour * 60 + local.minute, local.hour * 60 + local.minute + int((block_end - first.start).total_seconds()) // 60
     block = [a for a in group.appointments if a is first or (a.is_add_on and first.start <= a.start < block_end and a.therapist is first.therapist)]
     others = [t for t, lo, hi in bookings._on_duty_on(world, center, local.weekday())
-              if t is not first.therapist and (bookings._open_all_day(center) or lo <= minute and last <= hi)
+              if t is not first.therapist and (bookings._open_all_day(center) or (lo <= minute and last <= hi))
               and world.calendar.is_free(t.id, first.start, block_end)]
     if others:
         therapist = rng.choice(others)
@@ -151,7 +151,8 @@ def install(sim: Scheduler) -> None:
         for n in range(_poisson(own, MERGES_PER_DAY)):
             when = (midnight + timedelta(hours=own.uniform(9, 19))).astimezone(moment.tzinfo)
             if when >= moment:
-                sim.at(when, lambda at, c=center, name=f"{day.isoformat()}:{n}": _merge_at(sim, at, c, name))
+                key = f"{day.isoformat()}:{n}"
+                sim.at(when, lambda at, c=center, name=key: _merge_at(sim, at, c, name))
         return []
 
     def on_booked(sim: Scheduler, moment: datetime, group: AppointmentGroup) -> list[Emission]:
