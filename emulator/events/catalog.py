@@ -210,7 +210,7 @@ def bundle(catalog: Catalog, document: dict[str, Any]) -> dict[str, Any]:
                 out[key] = rewrite(value, base, depth)
         return out
 
-    result = rewrite(document, root_uri, 0)
+    result: dict[str, Any] = rewrite(document, root_uri, 0)
     if defs:
         result["$defs"] = {**result.get("$defs", {}), **defs}
     return result

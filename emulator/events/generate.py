@@ -35,7 +35,6 @@ from . import overrides as overrides_module
 from .projection import Fill, Filler, compile_schema
 from .registry import EventType, Registry, default_registry
 
-UTC = UTC
 DEFAULT_EVENT_TYPE = "AppointmentGroup.Created"
 #: What an ObjectId's four time bytes can carry: the world's clock must stay inside.
 EARLIEST = bounds.MIN_TIME

@@ -31,9 +31,10 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from faker import Generator as FakerGenerator
+from faker import Faker
 
 from ..errors import SchemaBroken
+from ..world.build import set_random
 
 #: In the edge profile, how often a nullable field that no entity fills is null.
 EDGE_NULL_RATE = 0.35
@@ -49,7 +50,7 @@ class Fill:
 
     __slots__ = ("_make_rng", "_rng", "fake", "profile", "stack")
 
-    def __init__(self, make_rng: Callable[[], random.Random], fake: FakerGenerator, profile: str, stack: list[Any]) -> None:
+    def __init__(self, make_rng: Callable[[], random.Random], fake: Faker, profile: str, stack: list[Any]) -> None:
         self._make_rng = make_rng
         self._rng: random.Random | None = None
         self.fake = fake
@@ -60,7 +61,7 @@ class Fill:
     def rng(self) -> random.Random:
         if self._rng is None:
             self._rng = self._make_rng()
-            self.fake.random = self._rng
+            set_random(self.fake, self._rng)
         return self._rng
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..delivery.disorder import Delivery, Disorder, Report, disorder as shuffle
@@ -28,7 +28,6 @@ from ..world.actions import Emission, bookings, classes, closing, feedback, gues
 from ..world.classes import WAITLIST_CLOSES, WAITLIST_SIZE, ClassBooking, ClassKind, Session
 from ..world.memberships import Membership, Named
 from ..world.packages import STATE_CLOSED, GuestPackage, Redemption
-from ..world.timefmt import UTC
 from .story import Scenario, ScenarioError, Step
 
 _STATUS = {"confirm": habits.STATUS_CONFIRMED, "check_in": habits.STATUS_CHECKED_IN,

@@ -15,9 +15,9 @@ from jsonschema import Draft202012Validator, FormatChecker
 from .. import bounds
 from ..delivery.sinks import MAX_DELAY_MS
 from ..errors import EmulatorError, UsageError
-from ..events.generate import PROFILES
 from ..urls import MAX_URL_LENGTH, check_url
 from ..variants import VARIANTS
+from ..world import PROFILES
 
 #: Largest batch ``/api/events/generate`` returns and ``/api/events`` fires at once.
 MAX_EVENTS = 100

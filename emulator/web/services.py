@@ -28,8 +28,9 @@ from ..delivery.signing import SIGNATURE_HEADER, verify
 from ..delivery.sinks import Sink, SinkStore
 from ..delivery.store import Delivery, Store, Webhook, iso
 from ..errors import Conflict, EmulatorError, NotFound, PayloadInvalid, UnknownEventType, Unprocessable
-from ..events.generate import DEFAULT_EVENT_TYPE, PROFILES, generate_events
+from ..events.generate import DEFAULT_EVENT_TYPE, generate_events
 from ..events.registry import EventType, Registry, default_registry
+from ..world import PROFILES
 from .security import is_loopback
 
 log = logging.getLogger(__name__)

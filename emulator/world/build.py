@@ -72,7 +72,16 @@ def _list_provider_packages_once() -> None:
 
     listing = getattr(faker.factory, "list_module", None)
     if listing is not None and not hasattr(listing, "cache_info"):
-        faker.factory.list_module = functools.lru_cache(maxsize=None)(listing)
+        faker.factory.list_module = functools.cache(listing)  # type: ignore[attr-defined]  # patched, not exported
+
+
+def set_random(fake: Faker, rng: random.Random) -> None:
+    """Make ``rng`` the one source of ``fake``'s draws (a locale's Faker, ``fake["en_US"]``).
+
+    Faker's proxies and generators have a ``random`` property that its type stubs leave
+    out; it is set here, in one place, so the type checker is told so once.
+    """
+    fake.random = rng  # type: ignore[attr-defined]
 
 
 def make_faker() -> Faker:
@@ -97,7 +106,7 @@ def build_organization(streams: Streams, profile: str) -> tuple[Organization, tu
     rng = streams("organization")
     fake = make_faker()
     en = fake["en_US"]
-    en.random = rng
+    set_random(en, rng)
     org = Organization(new_uuid(rng), f"{en.last_name()} {rng.choice(('Spa', 'Med Spa', 'Salon & Spa', 'Wellness'))}")
     locations = EDGE_LOCATIONS if profile == "edge" else LOCATIONS
     chosen = _pick_locations(rng, locations)
@@ -124,7 +133,7 @@ def _ascii(text: str) -> str:
 def _build_center(rng: random.Random, fake: Faker, name: str, zone: str, country: Country, index: int, profile: str) -> Center:
     """A center whose prices, currency and tax are its country's (:mod:`.geography`)."""
     en = fake["en_US"]
-    en.random = rng
+    set_random(en, rng)
     center_id = new_uuid(rng)
     room_names = rng.sample(providers.ROOMS, rng.randint(4, 8))
     if profile == "edge":
@@ -195,7 +204,7 @@ def build_guest(rng: random.Random, fake: Faker, center: Center, number: int, cr
     country = center.country
     if profile == "edge" and rng.random() < 0.7:
         en = fake["en_US"]
-        en.random = rng
+        set_random(en, rng)
         first, last = en.edge_first_name(), en.edge_last_name()
         email: str | None = rng.choice((None, "", _email(rng, first, last), "o'brien+spa@example.com"))
     else:
@@ -209,7 +218,7 @@ def build_guest(rng: random.Random, fake: Faker, center: Center, number: int, cr
     # The address is the guest's country's: a street near their center, a state of the
     # country, a postcode of its shape.
     home = fake[country.locales[0]]
-    home.random = rng
+    set_random(home, rng)
     has_address = rng.random() < 0.4
     street = ""
     if has_address:

@@ -202,4 +202,4 @@ class _NoSaleInvoice:
     no: None = None
 
 
-_NO_SALE_INVOICE = _NoSaleInvoice()
+_NO_SALE_INVOICE: _NoSaleInvoice = _NoSaleInvoice()

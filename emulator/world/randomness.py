@@ -58,7 +58,8 @@ def pick(rng: random.Random, weighted: Mapping[T, float]) -> T:
     found = _CUMULATIVE.get(id(weighted))
     if found is None or found[0] is not weighted:
         found = _CUMULATIVE[id(weighted)] = (weighted, list(weighted), list(itertools.accumulate(weighted.values())))
-    keys, cumulative = found[1], found[2]
+    keys: list[T] = found[1]
+    cumulative = found[2]
     return keys[bisect.bisect(cumulative, rng.random() * cumulative[-1])]
 
 

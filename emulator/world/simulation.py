@@ -24,12 +24,11 @@ import itertools
 import math
 import random
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from . import AppointmentGroup, Center, World, habits, pick
 from .actions import Emission, bookings, closing, guests, installers, invoices, reported
-from .timefmt import UTC
 
 Step = Callable[..., list[Emission]]
 
@@ -152,13 +151,13 @@ class Simulation:
             self._at(_jitter(rng, moment, 1, 12), self._book, center, guest.id, name)
             return emitted + self._notify("guest_created", moment, guest)
         home = center if rng.random() < habits.HOME_CENTER_SHARE else rng.choice(world.centers)
-        guest, met = world.returning_guest(home, rng, moment)
-        if guest is None:
+        returning, met = world.returning_guest(home, rng, moment)
+        if returning is None:
             return []
         if met:  # a fresh account meets this guest for the first time: the desk creates them
-            self._at(_jitter(rng, moment, 1, 12), self._book, center, guest.id, name)
-            return [guests.announce_guest(guest, moment), *self._notify("guest_created", moment, guest)]
-        return self._book(moment, center, guest.id, name, rng=rng)
+            self._at(_jitter(rng, moment, 1, 12), self._book, center, returning.id, name)
+            return [guests.announce_guest(returning, moment), *self._notify("guest_created", moment, returning)]
+        return self._book(moment, center, returning.id, name, rng=rng)
 
     def _book(self, moment: datetime, center: Center, guest_id: str, name: str,
               rebooked_from: AppointmentGroup | None = None, rng: random.Random | None = None) -> list[Emission]:

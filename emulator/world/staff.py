@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from faker import Faker
 
-from .build import _ascii
+from .build import _ascii, set_random
 from .entities import Center, Employee, Phone
 from .randomness import new_uuid
 
@@ -112,7 +112,7 @@ def make_profile(rng: random.Random, employee: Employee, center: Center, job: tu
 def hire(rng: random.Random, fake: Faker, center: Center, job: tuple[str, bool], start_date: str) -> StaffMember:
     """A new employee of ``center``: a shift inside its hours, two days off, a profile."""
     en = fake["en_US"]
-    en.random = rng
+    set_random(en, rng)
     first, last = en.first_name(), en.last_name()
     opens, closes = center.hours
     length = min(closes - opens, rng.choice((8, 8, 9, 10)))

@@ -7,8 +7,6 @@ import functools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-UTC = UTC
-
 
 def utc_text(moment: datetime) -> str:
     """Zenoti's data date-time: UTC, no zone, no fraction (``2024-07-25T16:15:00``)."""

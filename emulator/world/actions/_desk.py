@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
 from .. import Center, World
 from ..memberships import SaleInvoice
 from ..randomness import new_uuid
-from ..timefmt import UTC
 
 T = TypeVar("T")
 

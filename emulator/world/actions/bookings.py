@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 from .. import Appointment, AppointmentGroup, Center, Employee, Invoice, Room, Service, World, habits, new_uuid, pick
-from ..timefmt import UTC, next_dst_change
+from ..timefmt import next_dst_change
 from . import Emission
 
 EMITS = ("AppointmentGroup.Created", "AppointmentGroup.Status", "Appointment.Started", "Appointment.Completed")

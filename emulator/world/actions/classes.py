@@ -25,7 +25,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from .. import Center, World, new_uuid, pick
 from ..classes import (
@@ -47,7 +47,6 @@ from ..classes import (
     Timetable,
     build_timetable,
 )
-from ..timefmt import UTC
 from . import Emission, Scheduler
 from ._desk import kept
 

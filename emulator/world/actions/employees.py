@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .. import Center, World
 from ..staff import JOBS, StaffMember, hire, make_profile
-from ..timefmt import UTC
 from . import Emission, Scheduler
 from .bookings import ROSTER
 

@@ -7,7 +7,7 @@ import random
 from datetime import datetime
 
 from .. import Center, Guest, World
-from ..build import build_guest, pick_gender
+from ..build import build_guest, pick_gender, set_random
 from ..entities import Phone
 from . import Emission
 
@@ -44,7 +44,7 @@ def update_guest(world: World, guest_id: str, moment: datetime, rng: random.Rand
         country = world.center_by_id[old.center_id].country
         new = dataclasses.replace(old, mobile=Phone(country.phone_code, country.mobile_number(rng), country.zenoti_id))
     elif what == "last_name":
-        world.fake["en_US"].random = rng
+        set_random(world.fake["en_US"], rng)
         new = dataclasses.replace(old, last_name=world.fake["en_US"].last_name())
     elif what == "marketing":
         on = not old.preferences.receive_marketing_email

@@ -165,7 +165,8 @@ def sale_closed(world: World, center: Center, guest_id: str, sale: Any, moment: 
 def fee_flagged(group: AppointmentGroup, emitted: list[Emission]) -> bool:
     """Whether the status event just emitted flagged a fee for this move ("Yes")."""
     status = emitted[-1].context["status"]
-    return (status.noshow_fee if group.status == habits.STATUS_NO_SHOW else status.cancellation_fee) == "Yes"
+    fee: str = status.noshow_fee if group.status == habits.STATUS_NO_SHOW else status.cancellation_fee
+    return fee == "Yes"
 
 
 def charge_fee(world: World, group: AppointmentGroup, moment: datetime) -> list[Emission]:

@@ -15,7 +15,7 @@ who and when, and what follows) and by a scenario's steps (which are told).
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from .. import AppointmentGroup, Center, World, pick
 from ..memberships import (
@@ -43,7 +43,7 @@ from ..memberships import (
     next_collection_after,
 )
 from ..randomness import new_uuid
-from ..timefmt import UTC, local_text
+from ..timefmt import local_text
 from . import Emission, Scheduler, invoices
 from ._desk import arrivals, kept, sale_invoice, staff_name
 
@@ -279,6 +279,7 @@ def _freeze(moment: datetime, sim: Scheduler, center: Center, name: str) -> list
         return []
     rng, membership = picked
     emitted = freeze_membership(sim.world, membership, moment, rng, name=name)
+    assert membership.freeze is not None  # freeze_membership just set it
     ends = membership.freeze.ends
     lifted = datetime(ends.year, ends.month, ends.day, tzinfo=center.zone).astimezone(UTC) + timedelta(minutes=rng.uniform(1, 240))
     if rng.random() < EARLY_UNFREEZE_SHARE:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from .. import Center, Guest, World
-from ..timefmt import UTC
 from . import Emission, Scheduler
 
 EMITS = ("Guest.OptedIn", "Guest.OptedOut")
