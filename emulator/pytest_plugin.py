@@ -395,7 +395,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     suite = ZenotiCheckSuite.from_parent(session, name=SUITE_NAME, nodeid=SUITE_NAME)
     collected = suite.collect()
     # Reported like any collected node, so "collected N items" counts the checks.
-    session.ihook.pytest_collectreport(report=pytest.CollectReport(suite.nodeid, "passed", None, collected))
+    nodes: list[pytest.Item | pytest.Collector] = [*collected]
+    session.ihook.pytest_collectreport(report=pytest.CollectReport(suite.nodeid, "passed", None, nodes))
     items.extend(collected)
 
 
@@ -531,7 +532,8 @@ class ZenotiCheckItem(pytest.Function):
             from .check.report import evidence_text
 
             return evidence_text(excinfo.value.result)
-        return super().repr_failure(excinfo, style)
+        # pytest.Function's takes no style (a Node's does): passing it on made any other error a TypeError
+        return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"{SUITE_NAME}::{self.name}"

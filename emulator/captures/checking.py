@@ -129,7 +129,10 @@ def _types_text(types: Any) -> str:
 def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str, str]:
     """``(path parts, expected, found)`` for one jsonschema error."""
     parts = list(error.absolute_path)
-    keyword, expected_value, instance = error.validator, error.validator_value, error.instance
+    keyword = error.validator
+    # what the schema asked for and what was there: any JSON value
+    expected_value: Any = error.validator_value
+    instance: Any = error.instance
     if keyword == "required":
         missing = _missing_property(error)
         return [*parts, missing], "present (required)", "nothing"
@@ -155,14 +158,15 @@ def _describe(error: jsonschema.ValidationError) -> tuple[list[Any], str, str]:
 def _missing_property(error: jsonschema.ValidationError) -> str:
     # jsonschema says "'email' is a required property"; take the name back out of it.
     message = error.message
+    required: Any = error.validator_value  # the "required" list
     suffix = " is a required property"
     if message.endswith(suffix):
         quoted = message[: -len(suffix)]
-        for name in error.validator_value:
+        for name in required:
             if repr(name) == quoted:
                 return str(name)
     present = error.instance if isinstance(error.instance, dict) else {}
-    missing = [n for n in error.validator_value if n not in present]
+    missing = [n for n in required if n not in present]
     return str(missing[0]) if missing else "?"
 
 
@@ -394,7 +398,7 @@ class CaptureValidator:
         return EventResult(capture, INVALID, event_type.name, event_id, envelope, reason="schema", message=(note + "; " if note else "") + message, errors=errors)
 
     def drift_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "event_types": {name: collector.to_dict() for name, collector in sorted(self.drift.items())},
             "unknown_event_types": [
                 {"event_type": name, "count": count} for name, count in sorted(self.unknown_types.items())

@@ -82,10 +82,11 @@ class _Shape:
 _COMPOSITION = ("allOf", "anyOf", "oneOf")
 
 
-def _resolve(schema: Any, root: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+def _resolve(node: Any, root: dict[str, Any], depth: int = 0) -> dict[str, Any]:
     """Follow local ``$ref``s and fold ``allOf``/``anyOf``/``oneOf`` branches' properties."""
-    if not isinstance(schema, dict):
+    if not isinstance(node, dict):
         return {}
+    schema: dict[str, Any] = node
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/") and depth < 20:
         target: Any = root
@@ -194,7 +195,8 @@ def drift_clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
     constraints, so an event that passes is valid too: the compiled validator can answer
     "valid and nothing to report" in one call, and only the other events are walked.
     """
-    return _narrow(copy.deepcopy(schema), branch=False)
+    narrowed: dict[str, Any] = _narrow(copy.deepcopy(schema), branch=False)
+    return narrowed
 
 
 def _narrow(schema: Any, *, branch: bool) -> Any:
@@ -476,17 +478,17 @@ class DriftCollector:
                         "example": {"source": where, "path": concrete},
                     }
                 )
-        varying = []
-        for path, counter in sorted(self._types.items()):
+        varying: list[dict[str, Any]] = []
+        for path, kinds in sorted(self._types.items()):
             f = self._known_fields.get(path)
             if f is None:
                 # Outside the schema: any mix of types is worth knowing.
-                seen = {k: v for k, v in sorted(counter.items()) if v}
+                seen = {k: v for k, v in sorted(kinds.items()) if v}
                 if len(seen) > 1:
                     varying.append({"path": path, "types": seen, "schema": None})
             elif f.types is not None:
                 # Inside it: the types it does not allow, each counted exactly.
-                outside = {k: v for k, v in sorted(counter.items()) if v and not _allows(f.types, k)}
+                outside = {k: v for k, v in sorted(kinds.items()) if v and not _allows(f.types, k)}
                 if outside:
                     varying.append({"path": path, "types": outside, "schema": sorted(f.types)})
         return {

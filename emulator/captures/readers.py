@@ -175,7 +175,8 @@ def _har_entry(entry: Any, index: int, file: str) -> Capture:
     detail = f"{method} {request.get('url', '')}".strip()
     listed = request.get("headers")
     headers = {str(h.get("name", "")).lower() for h in listed if isinstance(h, dict)} if isinstance(listed, list) else set()
-    post = request.get("postData") if isinstance(request.get("postData"), dict) else {}
+    post_data = request.get("postData")
+    post = post_data if isinstance(post_data, dict) else {}
     text = post.get("text")
     body: bytes | str = text if isinstance(text, str) else ""
     if post.get("encoding") == "base64" and isinstance(text, str):
@@ -197,7 +198,8 @@ def _har_entry(entry: Any, index: int, file: str) -> Capture:
     stripped = body.strip() if body else body
     if not stripped:
         return Capture(file, None, index, detail, body=body)
-    if not signed and (b"event_type" if isinstance(body, bytes) else "event_type") not in body:
+    names_type = b"event_type" in body if isinstance(body, bytes) else "event_type" in body
+    if not signed and not names_type:
         return Capture(file, None, index, detail, problem="not_webhook:body has no event_type and no Zenoti signature")
     return Capture(file, None, index, detail, body=body)
 

@@ -76,12 +76,15 @@ class Report:
 
         :param out: where to write; when None, the rendering is returned as a string.
         """
-        buffer = out or io.StringIO()
-        renderer = make_renderer(fmt, buffer)
+        if out is None:
+            buffer = io.StringIO()
+            self.render(fmt, buffer)
+            return buffer.getvalue()
+        renderer = make_renderer(fmt, out)
         for result in self.results or ():
             renderer.event(result)
         renderer.finish(self)
-        return buffer.getvalue() if out is None else ""  # type: ignore[union-attr]
+        return ""
 
 
 def run(

@@ -189,7 +189,7 @@ def classify(*, status: int | None, outcome: str, method: str = "POST", body_byt
     :param outcome: how the request ended, as :class:`~emulator.delivery.deliverer.SendResult` says
         (``success``, ``http_status``, ``redirect``, ``timeout``, ``connection``, ``tls``, ``error``).
     """
-    base = {"status": status, "method": method, "body_bytes": body_bytes, "timeout": timeout, "signed": signed,
+    base: dict[str, Any] = {"status": status, "method": method, "body_bytes": body_bytes, "timeout": timeout, "signed": signed,
             "error": error}
     if status is None:
         return Cause(TIMEOUT if outcome == "timeout" else CONNECTION, **base)

@@ -77,7 +77,7 @@ def api_command(seed: int, now: datetime, days: float, profile: str, host: str, 
     except OSError as exc:
         raise UsageError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}. Choose another --port (0 picks a free one).") from exc
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
-    url = f"http://{shown}:{server.effective_port}"  # type: ignore[union-attr]
+    url = f"http://{shown}:{server.effective_port}"
     click.echo(f"Zenoti API on {url}/v1 (key {api_key!r}; world of seed {seed} after {days:g} day(s): "
                f"{ledger.events} events, {len(ledger.world.guests)} guests, {len(ledger.groups)} groups, "
                f"{len(ledger.invoices)} invoices)", err=True)
@@ -93,5 +93,5 @@ def api_command(seed: int, now: datetime, days: float, profile: str, host: str, 
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        server.close()  # type: ignore[union-attr]
+        server.close()
     click.echo("Stopped.", err=True)

@@ -24,7 +24,7 @@ from ..events import overrides
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class CoreParam(click.ParamType):
+class CoreParam(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click; we support 8.1
     """A value parsed by core code: its :class:`EmulatorError` becomes click's usage error.
 
     Subclasses name the parser; the message is the core's, prefixed by click with the

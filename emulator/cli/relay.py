@@ -31,7 +31,10 @@ def relay_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[.
 
     ``serve`` names them with a ``relay-`` prefix, so both commands read the same.
     """
-    name = (lambda o: f"--{prefix}{o}") if prefix else (lambda o: f"--{o}")
+
+    def name(option: str) -> str:
+        return f"--{prefix}{option}"
+
     forward = "--relay-to" if prefix else "--forward-to"
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:

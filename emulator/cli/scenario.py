@@ -43,7 +43,7 @@ def list_command(as_json: bool) -> None:
     from ..scenario import builtin_names, load
 
     scenarios = [load(name) for name in builtin_names()]
-    rows = [{"name": s.name, "description": s.description, "steps": len(s.steps)} for s in scenarios]
+    rows: list[dict[str, Any]] = [{"name": s.name, "description": s.description, "steps": len(s.steps)} for s in scenarios]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -100,7 +100,7 @@ def show_command(name: str, seed: int | None, now: Any, profile: str, assignment
       zenoti-emulator scenario show my-story.toml --json
     """
     run = _stage(name, seed, now, profile, assignments, no_validate, variants, fresh)
-    rows = [{"step": p.step.number, "do": p.step.do, "time": p.moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    rows: list[dict[str, Any]] = [{"step": p.step.number, "do": p.step.do, "time": p.moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
              "event_type": p.event_type, "id": p.event.get("id"), **p.links} for p in run.played]
     if as_json:
         click.echo(json.dumps({"scenario": run.scenario.name, "seed": run.seed, "description": run.scenario.description,
@@ -142,7 +142,7 @@ def _other(row: dict[str, Any]) -> str:
 @db_option
 @json_option
 @click.pass_context
-def run_command(ctx: click.Context, name: str, seed: int | None, now: Any, profile: str, assignments: tuple[Any, ...],
+def run_command(ctx: click.Context, /, name: str, seed: int | None, now: Any, profile: str, assignments: tuple[Any, ...],
                 no_validate: bool, variants: tuple[tuple[str, str], ...], fresh: bool, fmt: str | None, output: str | None, pace: float | None, disorder: str | None,
                 disorder_seed: int | None, db: str | None, as_json: bool, **delivery: Any) -> None:
     """Play NAME (a built-in scenario or your .toml file) on the world of --seed and print

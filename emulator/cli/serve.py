@@ -98,7 +98,7 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
     except UsageError:
         svc.close()
         raise
-    public_url = f"http://{_url_host(host)}:{server.effective_port}"  # type: ignore[union-attr]
+    public_url = f"http://{_url_host(host)}:{server.effective_port}"
     svc.start(public_url)
     relay_srv = None
     if forward_to:
@@ -108,9 +108,9 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
                                 mirror_status=mirror_status, time_scale=svc.options.time_scale,
                                 max_attempts=svc.options.policy.max_attempts, timeout=svc.options.timeout)
             # Its own port, on the same loop: a tunnel to it reaches the relay endpoint only.
-            relay_srv = relay_server(relay, host=host, port=relay_port, max_body=max_body, map=server._map)  # type: ignore[union-attr]
+            relay_srv = relay_server(relay, host=host, port=relay_port, max_body=max_body, map=server._map)
         except BaseException:
-            wasyncore.close_all(server._map)  # type: ignore[union-attr]
+            wasyncore.close_all(server._map)
             svc.close()
             raise
 
@@ -132,6 +132,7 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
     click.echo(f"Zenoti webhook emulator on {public_url}/  (API {public_url}/api, log {svc.store.path}{resumed})", err=True)
     click.echo(f"Zenoti read API on {public_url}/v1  (Authorization: apikey {api_key})", err=True)
     if relay_srv is not None:
+        assert forward_to is not None  # the relay runs only with --relay-to
         click.echo(f"Relay endpoint on http://{_url_host(host)}:{relay_srv.effective_port}/ -> {redact_url(forward_to)}"
                    " (point a tunnel at this port only)", err=True)
     click.echo("Press Ctrl-C to stop.", err=True)
@@ -140,7 +141,7 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        wasyncore.close_all(server._map)  # type: ignore[union-attr]  # the listening sockets and any idle channel
+        wasyncore.close_all(server._map)  # the listening sockets and any idle channel
         if relay_srv is not None:
             relay_srv.task_dispatcher.shutdown()
         svc.close()

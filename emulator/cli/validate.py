@@ -6,7 +6,7 @@ import contextlib
 import io
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, cast
 
 import click
 
@@ -68,7 +68,8 @@ def _progress(paths: tuple[str, ...], enabled: bool, share_terminal: bool) -> It
     with Progress(*columns, console=Console(stderr=True), transient=True,
                   redirect_stdout=False, redirect_stderr=False) as bar:
         task = bar.add_task("validate", total=total or None)
-        above = _AboveBar(bar.console) if share_terminal else None
+        # a text stream to the renderers: io.TextIOBase writes text, though typing calls only TextIO so
+        above = cast(TextIO, _AboveBar(bar.console)) if share_terminal else None
         try:
             yield (lambda n: bar.advance(task, n)), above
         finally:

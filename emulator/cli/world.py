@@ -69,7 +69,7 @@ class PaceParam(CoreParam):
                    "at the event being sent (the simulated clock, when paced). 0 picks a free port.")
 @api_options
 @click.pass_context
-def simulate_command(ctx: click.Context, seed: int | None, now: Any, days: float, event_types: tuple[str, ...], profile: str,
+def simulate_command(ctx: click.Context, /, seed: int | None, now: Any, days: float, event_types: tuple[str, ...], profile: str,
                      assignments: tuple[Any, ...], no_validate: bool, variants: tuple[tuple[str, str], ...], fresh: bool,
                      fmt: str | None, output: str | None, pace: float | None, disorder: str | None,
                      disorder_seed: int | None, db: str | None, as_json: bool, api_port: int | None, api_key: str,

@@ -11,9 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import UsageError
+
+T = TypeVar("T")
 
 #: The fastest named pace: one simulated week per real second.
 MAX_SPEED = 7 * 86_400.0
@@ -48,9 +50,9 @@ def event_moment(event: dict[str, Any]) -> datetime:
         return datetime.min
 
 
-def paced(events: Iterable[dict[str, Any]], speed: float | None, *, clock: Callable[[], float] = time.monotonic,
+def paced(events: Iterable[T], speed: float | None, *, clock: Callable[[], float] = time.monotonic,
           sleep: Callable[[float], None] = time.sleep,
-          when: Callable[[Any], datetime] = _moment) -> Iterator[Any]:
+          when: Callable[[Any], datetime] = _moment) -> Iterator[T]:
     """``events`` as they fall due: each waits until ``(its time - the first's) / speed``
     real seconds have passed since the first was handed out. ``when`` reads an item's
     time (its ``event_timestamp`` unless told: a disordered delivery has its own)."""

@@ -12,6 +12,7 @@ threads, and a connection per call is both thread-safe and cheap with SQLite in 
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import re
 import sqlite3
@@ -305,7 +306,7 @@ class SinkStore:
             )
         return CapturedRequest(int(cursor.lastrowid or 0), name, received, method, path, list(headers), body, signature, status)
 
-    def requests(self, name: str, *, limit: int = 50, after: int | None = None) -> list[CapturedRequest]:
+    def requests(self, name: str, *, limit: int = 50, after: int | None = None) -> builtins.list[CapturedRequest]:  # not self.list
         """A sink's requests, newest first; with ``after``, only those newer than that id.
 
         :raise NotFound: no sink has that name.

@@ -16,7 +16,7 @@ the step.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -163,21 +163,26 @@ class Player:
     # -- the actions -------------------------------------------------------------------------
 
     def do(self, step: Step) -> list[Emission]:
-        return getattr(self, f"_{step.do}")(step)
+        act: Callable[[Step], list[Emission]] = getattr(self, f"_{step.do}")
+        return act(step)
 
     def _center(self, step: Step, default: Center) -> Center:
         number = step.params.get("center")
         if number is None:
             return default
         if isinstance(number, str):
-            has = {"late-cancel-fee": lambda c: c.late_cancel_hours is not None, "no-show-fee": lambda c: c.charges_no_show}[number]
+            has: Callable[[Center], bool] = {
+                "late-cancel-fee": lambda c: c.late_cancel_hours is not None,
+                "no-show-fee": lambda c: c.charges_no_show,
+            }[number]
             found = next((c for c in self.world.centers if has(c)), None)
             if found is None:
                 raise self.fail(step, "center", f"no center of this world has a {number} (try another seed)")
             return found
         if number > len(self.world.centers):
             raise self.fail(step, "center", f"this world has {len(self.world.centers)} centers; number them from 1")
-        return self.world.centers[number - 1]
+        chosen: Center = self.world.centers[number - 1]
+        return chosen
 
     def _guest(self, step: Step, center: Center | None = None) -> str:
         """The step's guest; the first time the default one is named without being created,
@@ -218,6 +223,7 @@ class Player:
         center = self._center(step, home)
         moment = self.moment(step, center=center)
         rng = self.rng(step)
+        wanted: list[bookings.Wish] | None
         if package is not None:
             wanted = self._package_wishes(step, package, guest_id, center)
         else:

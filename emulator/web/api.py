@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
+from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
 from .. import bounds
@@ -43,8 +44,12 @@ class IdConverter(BaseConverter):
         return str(int(value))
 
 
+def _add_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("id", IdConverter)
+
+
 # Before any route of the blueprint is added to the app: they use the converter.
-bp.record_once(lambda state: state.app.url_map.converters.setdefault("id", IdConverter))
+bp.record_once(_add_converter)
 
 #: The most rows one page of a list returns.
 MAX_PAGE = 500
@@ -296,7 +301,7 @@ def list_deliveries() -> Any:
             raise UsageError(f"Query parameter 'cursor' {cursor_text[:40]!r} is not one this API gave out.", details={"parameter": "cursor"})
         # "older than this id": past the largest id, that is every row
         cursor = min(int(cursor_text), MAX_ID)
-    filters = {
+    filters: dict[str, Any] = {
         "status": status,
         "webhook_id": query_int("webhook", low=0, high=MAX_ID),
         "event_type": query_text("event_type"),

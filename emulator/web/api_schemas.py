@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 from .. import bounds
 from ..delivery.sinks import MAX_DELAY_MS
@@ -440,7 +440,7 @@ def validate_body(name: str, body: Any) -> dict[str, Any]:
     raise UsageError(f"Invalid request: {where}: {first['message']}", details=found)
 
 
-def _plain(error: Any) -> str:
+def _plain(error: ValidationError) -> str:
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown field(s)")
     if error.validator == "not" and error.schema_path and list(error.schema_path)[-1] == "not":

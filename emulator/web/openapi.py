@@ -261,7 +261,7 @@ def document(version: str = "0", blueprints: Iterable[Any] = ()) -> dict[str, An
 
     :param blueprints: the app's blueprints (``app.blueprints.values()``).
     """
-    doc = copy.deepcopy(
+    doc: dict[str, Any] = copy.deepcopy(
         {
             "openapi": "3.1.0",
             "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",

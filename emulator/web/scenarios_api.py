@@ -146,7 +146,7 @@ _ROW = {"type": "object", "required": ["step", "do", "time", "event_type", "id"]
                        "booking": {"type": "string", "description": "A class booking's registration_id"},
                        "membership": {"type": "string", "description": "user_membership_id"},
                        "package": {"type": "string", "description": "user_package_id"}}}
-_SUMMARY = {"type": "object", "required": ["name", "description", "steps"],
+_SUMMARY: dict[str, Any] = {"type": "object", "required": ["name", "description", "steps"],
             "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "steps": {"type": "integer"}}}
 _RUN = {"type": "object", "required": ["id", "scenario", "seed", "created_at", "delivery_ids", "disorder", "deliveries"],
         "properties": {"id": {"type": "integer"}, "scenario": {"type": "string"}, "seed": {"type": "integer"},

@@ -85,7 +85,7 @@ def allowed_hosts(app: Flask) -> frozenset[str]:
 
 def check_host() -> None:
     name = host_name(request.host or "")
-    if is_loopback(name) or name in allowed_hosts(current_app):  # type: ignore[arg-type]
+    if is_loopback(name) or name in allowed_hosts(current_app):
         return
     raise HostNotAllowed(
         f"Host {request.host!r} is not allowed: this server answers only to its own address."

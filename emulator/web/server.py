@@ -44,7 +44,7 @@ _TOO_MANY = (b"HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Ty
              b"Content-Length: 39\r\n\r\nToo many connections from this address.")
 
 
-class _Channel(HTTPChannel):
+class _Channel(HTTPChannel):  # type: ignore[misc]  # waitress ships no types
     """waitress's connection, which knows when its current request began to arrive."""
 
     #: ``time.monotonic()`` of the first byte of the request being read; ``None`` between requests
@@ -62,7 +62,7 @@ class _Channel(HTTPChannel):
     def received(self, data: bytes) -> bool:
         if self.request is None and data:
             self.read_started = time.monotonic()
-        result = super().received(data)
+        result: bool = super().received(data)
         if self.request is None:
             self.read_started = None
         return result

@@ -494,7 +494,7 @@ def services_of(app: Flask) -> Services:
 
 def services() -> Services:
     """The current app's :class:`Services`."""
-    return services_of(current_app)  # type: ignore[arg-type]
+    return services_of(current_app)
 
 
 def init_app(app: Flask) -> None:

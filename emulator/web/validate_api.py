@@ -82,7 +82,7 @@ _PROBLEM = {
         "message": {"type": "string"},
     },
 }
-_COUNTS = {
+_COUNTS: dict[str, Any] = {
     "type": "object",
     "required": ["total", "valid", "invalid", "skipped"],
     "properties": {k: {"type": "integer", "minimum": 0} for k in ("total", "valid", "invalid", "skipped")},
