@@ -111,6 +111,27 @@ def test_each_answer_class_writes_its_own_message_and_fix(status: int, says: str
     assert result["cause"]["status"] == status
 
 
+@pytest.mark.parametrize(("action", "says", "fix", "kind"), [
+    (403, "answered 403: the receiver refused the signature", "Check that --secret is this webhook's secret", "auth"),
+    (405, "answered 405: nothing handles POST at this URL", "route POST, PUT and PATCH", "not_found"),
+    # another 4xx to a body without Content-Type: the fix names the check's own cause
+    (409, "answered 409 (conflict): the receiver refused it as already seen", "whatever the Content-Type", "client"),
+    (418, "answered 418: the receiver refused the request", "whatever the Content-Type", "client"),
+    (("redirect", "/elsewhere"), "answered 302: a redirect, which Zenoti does not follow",
+     "Give Zenoti the final URL", "redirect"),
+    ("reset", "no answer (", "dropped mid-run", "connection"),
+])
+def test_the_other_answer_classes_and_a_connection_dropped_mid_run(action: Any, says: str, fix: str, kind: str) -> None:
+    # The probe is answered 200 (the receiver is up); then no-content-type's event meets the answer under test.
+    with Receiver([200, action], default=200) as rx:
+        doc = report(run(rx.url, "--secret", SECRET, "--only", "no-content-type", "--event-type",
+                         "AppointmentGroup.Created", "--format", "json", "--seed", "1", "--now", NOW))
+    [result] = doc["results"]
+    assert result["outcome"] == "fail" and doc["exit_code"] == 1, result
+    assert says in result["message"] and fix in result["fix"], result
+    assert result["cause"]["class"] == kind
+
+
 def test_a_429_is_waited_out_and_the_check_says_it_paced() -> None:
     with Receiver([200, 429], default=200) as rx:  # no Retry-After: a wait of 1 s, then again
         doc = report(run(rx.url, "--only", "no-content-type", "--event-type", "AppointmentGroup.Created",
