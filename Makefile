@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test docs bench clean
 
 # `make run` needs the runtime only; `make test` adds the test extras (pytest, Playwright,
 # schemathesis...: three times the size) on top of the same venv.
@@ -39,6 +39,17 @@ run: $(RUNTIME_STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The manual (README.md and docs/) as a site on http://127.0.0.1:8000/, rebuilt as you edit
+# (DOCS_ARGS="--dev-addr 127.0.0.1:9001" to change). It needs MkDocs only, not the test tools.
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): $(RUNTIME_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 $(DOCS_ARGS)
+
 # Timing targets live here, not in the tests: each script prints ours beside a baseline
 # (bench_feel: the speeds a user waits on, issue 22; bench_check: the whole check suite
 # against a correct receiver, target < 30 s).
@@ -58,4 +69,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_hostile.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist site *.egg-info

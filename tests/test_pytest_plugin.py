@@ -139,8 +139,8 @@ def test_the_plugin_is_inactive_until_used() -> None:
 
 
 def test_the_readme_example_runs_as_written(pytester: pytest.Pytester) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    [example] = re.findall(r"```python\n(# test_receiver\.py\n.*?)```", readme, re.S)
+    page = (ROOT / "docs" / "pytest.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"```python\n(# test_receiver\.py\n.*?)```", page, re.S)
     pytester.makepyfile(test_receiver=example)
     result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error")
     result.assert_outcomes(passed=1)
@@ -183,9 +183,9 @@ def test_zenoti_emulator_sends_the_verb_and_no_content_type(zenoti_emulator: Zen
 
 def test_the_readmes_receiver_passes_every_check(zenoti_emulator: ZenotiEmulator, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    # The README teaches a receiver; check must find nothing wrong with it.
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    [code] = re.findall(r"### A receiver you would ship\n.*?```python\n(.*?)```", readme, re.S)
+    # The manual teaches a receiver; check must find nothing wrong with it.
+    page = (ROOT / "docs" / "receiver.md").read_text(encoding="utf-8")
+    [code] = re.findall(r"^# A receiver you would ship\n.*?```python\n(.*?)```", page, re.S)
     (tmp_path / "readme_receiver.py").write_text(code, encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     try:

@@ -1,6 +1,7 @@
-"""The README runs: every fenced block in it is executed here, or says why it is not.
+"""The README and the manual run: every fenced block of README.md and docs/*.md is executed
+here, or says why it is not.
 
-The convention (for anyone adding to the README)
+The convention (for anyone adding to the README or docs/)
 ------------------------------------------------
 The line right above each fenced block is a marker saying how the block is tested::
 
@@ -18,9 +19,12 @@ The line right above each fenced block is a marker saying how the block is teste
     <!-- readme-test: illustrative: REASON --> not run; the reason is required
 
 A block without a marker fails :func:`test_every_block_says_how_it_is_tested`, so no one
-can add an untested example by accident. Runnable blocks run in README order, sharing one
-state (what an earlier block fired, a later one lists), as a reader following the README
-top to bottom would; ``file`` and ``server`` blocks are set up first, whatever their place.
+can add an untested example by accident. Runnable blocks run in reading order, the README
+first, then the pages in the order of the site's nav (mkdocs.yml), sharing one state (what
+an earlier block fired, a later one lists), as a reader following the manual from start to
+end would; ``file`` and ``server`` blocks of every page are set up first, whatever their
+place, so a page may use the receiver another page shows. A test's id names its page, the
+heading it is under and its line: ``docs/delivery.md:the-delivery-log-and-losing-nothing:L118-run-sh``.
 
 What is substituted, so that the text stays what a person types: port ``9000`` (your
 receiver) becomes the port of the ``server`` block, and ``8025`` (``make run``) the port
@@ -46,9 +50,11 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
+from .test_readme_links import slug
 from .test_web_serve import serve
 
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 MARKER = re.compile(r"^<!--\s*readme-test:\s*(?P<spec>.*?)\s*-->$")
 MODES = ("run", "output-of", "transcript", "file", "server", "illustrative")
 VENV_BIN = Path(sys.executable).parent
@@ -57,12 +63,14 @@ BLOCK_TIMEOUT_S = 180
 
 @dataclass
 class Block:
-    """One fenced block of the README and the marker above it."""
+    """One fenced block of a page and the marker above it."""
 
     line: int  # 1-based line of the opening fence
     lang: str
     text: str
     spec: str | None
+    page: str = "README.md"  # the page's path from the repository's root
+    heading: str = ""  # the anchor of the heading the block is under ("" above the first)
     mode: str = ""
     arg: str = ""
     options: dict[str, str] = field(default_factory=dict)
@@ -78,33 +86,61 @@ class Block:
 
     @property
     def where(self) -> str:
-        return f"README.md:{self.line}"
+        return f"{self.page}:{self.line}"
+
+    @property
+    def test_id(self) -> str:
+        return f"{self.page}:{self.heading or 'top'}:L{self.line}-{self.mode}-{self.lang or 'text'}"
 
     @property
     def exit_code(self) -> int:
         return int(self.options.get("exit", "0"))
 
 
+def pages() -> list[Path]:
+    """README.md, then every page of docs/ in the order of the site's nav (mkdocs.yml), then any
+    page the nav leaves out (which `mkdocs build --strict` refuses: tests/test_docs_site.py)."""
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8").partition("\nnav:")[2]
+    listed = [DOCS / name for name in re.findall(r"([\w-]+\.md)\s*$", nav, re.M) if name != "index.md"]
+    return [README, *dict.fromkeys(p for p in listed if p.exists()), *sorted(set(DOCS.glob("*.md")) - set(listed))]
+
+
 def parse_readme(path: Path = README) -> list[Block]:
+    """The fenced blocks of one page (the README by default)."""
+    page = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
     lines = path.read_text(encoding="utf-8").splitlines()
     blocks: list[Block] = []
+    heading = ""
     i = 0
     while i < len(lines):
         fence = lines[i]
         if not fence.startswith("```"):
+            if fence.startswith("#") and (title := re.match(r"^#{1,6}\s+(.+?)\s*#*\s*$", fence)):
+                heading = slug(title.group(1))
             i += 1
             continue
         end = next((j for j in range(i + 1, len(lines)) if lines[j].rstrip() == "```"), None)
-        assert end is not None, f"README.md:{i + 1}: a fenced block that never closes"
+        assert end is not None, f"{page}:{i + 1}: a fenced block that never closes"
         above = next((lines[j].strip() for j in range(i - 1, -1, -1) if lines[j].strip()), "")
         marker = MARKER.match(above)
         blocks.append(Block(i + 1, fence[3:].strip(), "\n".join(lines[i + 1:end]) + "\n",
-                            marker.group("spec") if marker else None))
+                            marker.group("spec") if marker else None, page, heading))
         i = end + 1
     return blocks
 
 
-BLOCKS = parse_readme()
+def parse_pages() -> list[Block]:
+    """Every fenced block of the README and of docs/, in reading order."""
+    return [block for path in pages() for block in parse_readme(path)]
+
+
+def page_file(name: str) -> str:
+    """The text of the ``<!-- readme-test: file NAME -->`` block, on whichever page it is."""
+    [block] = [b for b in parse_pages() if b.mode == "file" and b.arg == name]
+    return block.text
+
+
+BLOCKS = parse_pages()
 RUNNABLE = [b for b in BLOCKS if b.mode in ("run", "output-of", "transcript")]
 
 
@@ -123,8 +159,13 @@ def test_every_block_says_how_it_is_tested() -> None:
             problems.append(f"{b.where}: {b.mode} needs an argument")
         elif b.mode == "server" and "port" not in b.options:
             problems.append(f"{b.where}: a server block names the port it listens on (| port=N)")
+    files = [b.arg for b in BLOCKS if b.mode == "file"]
+    problems += [f"two file blocks write {name}" for name in sorted({f for f in files if files.count(f) > 1})]
+    ports = [b.options.get("port") for b in BLOCKS if b.mode == "server"]
+    problems += [f"two server blocks listen on {port}" for port in sorted({p for p in ports if ports.count(p) > 1})]
     assert problems == [], "\n".join(problems)
     assert RUNNABLE, "the README has no runnable block: the parser is broken"
+    assert {b.page for b in RUNNABLE} > {"README.md"}, "no page of docs/ has a runnable block: pages() is broken"
 
 
 # -- the scratch world the blocks run in ---------------------------------------------------------
@@ -200,7 +241,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         app.stop()
 
 
-# -- one test per runnable block, in README order -------------------------------------------------
+# -- one test per runnable block, in reading order ------------------------------------------------
 
 
 def _explain(block: Block, done: subprocess.CompletedProcess[str]) -> str:
@@ -208,7 +249,7 @@ def _explain(block: Block, done: subprocess.CompletedProcess[str]) -> str:
             f"--- stdout ---\n{done.stdout[-3000:]}\n--- stderr ---\n{done.stderr[-3000:]}")
 
 
-@pytest.mark.parametrize("block", RUNNABLE, ids=[f"line{b.line}-{b.mode}-{b.lang or 'text'}" for b in RUNNABLE])
+@pytest.mark.parametrize("block", RUNNABLE, ids=[b.test_id for b in RUNNABLE])
 def test_readme_block(block: Block, world: World) -> None:
     if block.mode == "run" and block.lang == "python":
         done = world.run([sys.executable, "-c", world.substitute(block.text)])
@@ -220,7 +261,7 @@ def test_readme_block(block: Block, world: World) -> None:
         done = world.bash(block.arg)
         assert done.returncode == block.exit_code, _explain(block, done)
         printed = done.stderr if block.options.get("stream") == "stderr" else done.stdout
-        assert printed == block.text, f"{block.where}: the README shows other output than `{block.arg}` prints"
+        assert printed == block.text, f"{block.where}: the page shows other output than `{block.arg}` prints"
     else:  # transcript
         command, output = _split_transcript(block)
         done = world.bash(command)
@@ -228,7 +269,7 @@ def test_readme_block(block: Block, world: World) -> None:
         printed = done.stdout
         if block.options.get("timings") == "vary":  # a run's durations differ every time
             output, printed = _timeless(world.substitute(output)), _timeless(printed)
-        assert printed == output, f"{block.where}: the README shows other output than `{command}` prints"
+        assert printed == output, f"{block.where}: the page shows other output than `{command}` prints"
 
 
 def _timeless(text: str) -> str:

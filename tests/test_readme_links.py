@@ -1,5 +1,9 @@
 """Every link of the README and docs/ resolves: the file exists, the anchor is a heading there.
 
+The pages link to each other as files (``[Speed](speed.md#load)``, ``docs/check.md`` from the
+README), so the links work in a checkout; the site re-points them (docs/hooks.py), and
+``mkdocs build --strict`` checks them there too (tests/test_docs_site.py).
+
 A broken ``#memberships-and-packages`` link sent a newcomer nowhere (issue 26). Anchors
 are GitHub's: the heading in lower case, punctuation dropped, spaces as ``-``, a repeated
 heading suffixed ``-1``, ``-2``. Links inside fenced blocks and code spans are examples,
@@ -50,7 +54,13 @@ def anchors(path: Path) -> set[str]:
 def test_the_slug_is_githubs() -> None:
     assert slug("Classes: `Class.Schedule.*` and `Class.Booking.*`") == "classes-classschedule-and-classbooking"
     assert slug("Scenarios: a guest's day, in order") == "scenarios-a-guests-day-in-order"
-    assert anchors(ROOT / "README.md") >= {"speed", "speed-1"}  # the README has two "### Speed"
+    assert anchors(ROOT / "docs" / "world.md") >= {"classes", "countries-guests-and-invoices"}
+
+
+def test_a_repeated_heading_gets_githubs_suffix(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("# Speed\n\n## Speed\n\n```sh\n# Speed\n```\n", encoding="utf-8")
+    assert anchors(page) == {"speed", "speed-1"}  # a comment in a fenced block is no heading
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=[str(d.relative_to(ROOT)) for d in DOCUMENTS])

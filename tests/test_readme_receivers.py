@@ -1,7 +1,7 @@
-"""The README's receivers, as a reader copies them, pass `check` (issue 26, point 6).
+"""The manual's receivers, as a reader copies them, pass `check` (issue 26, point 6).
 
 `receiver.py` (Flask and the standard library's hmac) and `receiver.js` (Express, the
-body read with express.raw) are taken from the README's ``file`` blocks, started on a
+body read with express.raw) are taken from the ``file`` blocks of docs/receiver.md, started on a
 loopback port, and checked with the installed `zenoti-emulator check --secret s3cret`.
 Neither may lean on the emulator: nobody ships `emulator.delivery.signing` to production.
 
@@ -23,17 +23,11 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
-from .test_readme import parse_readme, wait_for_port, free_port
+from .test_readme import page_file, wait_for_port, free_port
 
 NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
 #: a burst of 100 instead of 500 keeps each run near 20 s; every other check runs as is
 CHECK_ARGS = ("--secret", "s3cret", "--burst", "100")
-
-
-def readme_file(name: str) -> str:
-    """The text of the README's ``<!-- readme-test: file NAME -->`` block."""
-    [block] = [b for b in parse_readme() if b.mode == "file" and b.arg == name]
-    return block.text
 
 
 @contextmanager
@@ -58,15 +52,15 @@ def assert_passes(done: subprocess.CompletedProcess[str]) -> None:
 
 
 def test_the_readme_receivers_verify_with_their_own_code_not_the_emulators() -> None:
-    python, node = readme_file("receiver.py"), readme_file("receiver.js")
+    python, node = page_file("receiver.py"), page_file("receiver.js")
     assert "emulator" not in python and "import hmac" in python and "compare_digest" in python
     assert "express.raw" in node and "timingSafeEqual" in node
     # nor does the receiver of the pytest example: only the test itself uses the emulator
-    assert "emulator.delivery.signing" not in (ROOT / "README.md").read_text(encoding="utf-8").split("### In pytest")[1].split("```sh")[0]
+    assert "emulator.delivery.signing" not in (ROOT / "docs" / "pytest.md").read_text(encoding="utf-8").split("```sh")[0]
 
 
 def test_the_hmac_receiver_passes_check(command: str, tmp_path: Path) -> None:
-    (tmp_path / "receiver.py").write_text(readme_file("receiver.py"), encoding="utf-8")
+    (tmp_path / "receiver.py").write_text(page_file("receiver.py"), encoding="utf-8")
     port = free_port()
     flask = str(Path(sys.executable).parent / "flask")
     with started([flask, "--app", "receiver", "run", "--port", str(port)], tmp_path, port, {}) as url:
@@ -81,7 +75,7 @@ def test_the_express_receiver_passes_check(command: str, tmp_path: Path) -> None
             pytest.fail(message)
         pytest.skip(message)
     assert (NODE_MODULES / "express").is_dir(), "express is not installed: run `make test` (npm ci --prefix tests/node)"
-    (tmp_path / "receiver.js").write_text(readme_file("receiver.js"), encoding="utf-8")
+    (tmp_path / "receiver.js").write_text(page_file("receiver.js"), encoding="utf-8")
     port = free_port()
     with started([node, "receiver.js"], tmp_path, port, {"PORT": str(port), "NODE_PATH": str(NODE_MODULES)}) as url:
         assert_passes(check(command, url))
