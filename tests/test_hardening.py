@@ -266,8 +266,16 @@ def test_serve_takes_over_the_retries_of_a_fire_that_is_gone(tmp_path: Path, how
             proc.wait(10)
         first, retry = rx.wait_for(2, timeout=90)  # made by serve, once fire is gone (a loaded CI machine: generous)
         assert retry.body == first.body
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT status, attempts FROM deliveries").fetchall() == [("delivered", 2)]
+
+        def outcome() -> list[tuple[str, int]]:
+            with sqlite3.connect(db) as conn:
+                rows = conn.execute("SELECT status, attempts FROM deliveries").fetchall()
+            conn.close()
+            return rows
+
+        # serve records the answer just after the receiver has it: wait for the row to settle
+        wait_for(lambda: all(status != "pending" for status, _ in outcome()), 30, message="serve to record the retry's answer")
+        assert outcome() == [("delivered", 2)]
 
 
 # -- 2. slowloris: half requests hold no one else up -----------------------------------------

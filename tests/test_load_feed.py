@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from emulator.errors import UsageError
+from emulator.load.batches import GeneratorProcess, feed_options
 from emulator.load.feed import MAX_SHARD_INDEX, Feed, shard_machine, shard_seed
 from emulator.load.tally import Tally, status_class
 from emulator.delivery.signing import SIGNATURE_HEADER, verify
@@ -86,3 +87,42 @@ def test_a_2xx_slower_than_zenotis_timeout_is_not_a_success() -> None:
     tally = Tally()
     tally.add("Guest.Created", "2xx", 10_500, 1000.0)
     assert tally.ok == 0 and not tally.summary(1.0)["all_ok"]
+
+
+def test_a_generator_process_sends_each_shards_own_events_in_batches() -> None:
+    """The batches a sender gets from its generator child are its shard's: the ids carry
+    the shard's machine bytes, never repeat across users, workers or batches, and every
+    body is signed."""
+    child = GeneratorProcess(feed_options(5, secret="s3cret"))
+    try:
+        child.wait_ready()
+        got: dict[tuple[int, int], list] = {}
+        for _ in range(3):  # three batches a shard, the shards' requests interleaved
+            for worker in range(2):
+                for user in range(3):
+                    child.ask(worker, user, 40)
+            for _ in range(6):
+                user, worker, shots = child.read()
+                assert len(shots) == 40
+                got.setdefault((worker, user), []).extend(shots)
+    finally:
+        child.close()
+    ids = [event_id for shots in got.values() for _, event_id, _, _ in shots]
+    assert len(ids) == 6 * 120 == len(set(ids))
+    for (worker, user), shots in got.items():
+        for event_type, event_id, body, signature in shots:
+            event = json.loads(body)
+            assert (event["event_type"], event["id"]) == (event_type, event_id)
+            assert int(event_id[8:18], 16) == shard_machine(5, worker, user)
+            assert verify(body, signature, "s3cret")
+
+
+def test_a_generator_process_refuses_what_a_feed_refuses() -> None:
+    child = GeneratorProcess(feed_options(1, types=["No.Such.Event"]))
+    try:
+        child.wait_ready()
+        child.ask(0, 0, 1)
+        with pytest.raises(UsageError):
+            child.read()
+    finally:
+        child.close()

@@ -7,8 +7,9 @@ reproducible for a seed. Ids cannot collide across users: the five "machine" byt
 every ObjectId carry the worker and user index (:func:`shard_machine`), and within one
 shard an id already sent in the same second is never sent again.
 
-This module is pure: no Locust, no gevent, no I/O. :mod:`emulator.load.user` calls
-:meth:`Feed.next` from a background greenlet that generates ahead of the sends.
+This module is pure: no Locust, no gevent, no I/O. A generator process of its own
+(:mod:`emulator.load.batches`) calls :meth:`Feed.next` and hands the sending process
+batches of signed bodies.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class Shot:
     body: bytes
     #: the Content-Type, User-Agent and signature headers (Locust copies them per request)
     headers: dict[str, str]
+    #: the signature header's value (``None`` unsigned): what a batch carries to the sender
+    signature: str | None = None
 
 
 @dataclass
@@ -85,6 +88,11 @@ class Feed:
         self._second = ""
         self._seen: set[str] = set()
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Every header but the signature: the same for every event of the run."""
+        return dict(self._headers)
+
     def next(self) -> Shot:
         """The shard's next event, serialised once and signed as Zenoti signs it."""
         while True:
@@ -101,4 +109,4 @@ class Feed:
         headers = dict(prepared.headers)
         if signature is not None:
             headers[SIGNATURE_HEADER] = signature
-        return Shot(str(event.get("event_type")), event_id, prepared.body, headers)
+        return Shot(str(event.get("event_type")), event_id, prepared.body, headers, signature)

@@ -27,7 +27,7 @@ from ..defaults import DEFAULT_TIMEOUT
 from ..errors import UsageError
 from .feed import Feed
 from .tally import CLASSES, Tally
-from .user import STATE, STOP_MESSAGE, TALLY_MESSAGE, ZenotiWebhookUser, feed_for
+from .user import _shards, STATE, STOP_MESSAGE, TALLY_MESSAGE, ZenotiWebhookUser, shards
 
 #: Each step of --find-limit asks this much more than the one before.
 STEP_FACTOR = 1.2
@@ -119,11 +119,18 @@ def run(plan: LoadPlan, say: IO[str]) -> tuple[dict[str, Any], int]:
     options = _options(plan)
     env = Environment(user_classes=[ZenotiWebhookUser], events=events, host=plan.url, parsed_options=options,
                       stop_timeout=DEFAULT_TIMEOUT + 1)
+    if plan.role != "master":
+        shards()  # the generator child, schemas and Faker loaded; a worker's options come later
     if plan.role == "local":
-        # every user's world, built before the run's clock starts rather than inside it
-        STATE.prebuilt = {index: feed_for(options, 0, index) for index in range(plan.users)}
+        # every user's world and first batch, made (in the generator child) before the
+        # run's clock starts rather than inside it
+        shards().configure(options)
+        prefetch(shards(), plan.users)
     if plan.role == "worker":
-        return _work(env, plan, say)
+        try:
+            return _work(env, plan, say)
+        finally:
+            _close_shards()
     if plan.role == "master":
         runner: Any = env.create_master_runner(master_bind_host=plan.master_bind_host, master_bind_port=plan.master_bind_port)
     else:
@@ -150,6 +157,7 @@ def run(plan: LoadPlan, say: IO[str]) -> tuple[dict[str, Any], int]:
         elapsed = time.time() - started
     finally:
         runner.quit()
+        _close_shards()
         history.kill(block=False)
         if writer is not None and writing is not None:
             writing.kill(block=True)
@@ -168,6 +176,19 @@ def run(plan: LoadPlan, say: IO[str]) -> tuple[dict[str, Any], int]:
         report["find_limit"] = limit
         return report, 0
     return report, 0 if report["all_ok"] else 1
+
+
+def prefetch(batches: Any, users: int) -> None:
+    """Ask for the first batch of users 0..``users``-1 on this machine and wait for them."""
+    for index in range(users):
+        batches.ask(0, index)
+    while any(not batches.queue(0, i) and (0, i) not in batches.exhausted for i in range(users)):
+        batches.arrived.wait()
+
+
+def _close_shards() -> None:
+    while _shards:
+        _shards.pop().close()
 
 
 def _final_csv(env: Environment, prefix: str) -> None:

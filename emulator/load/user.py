@@ -12,8 +12,9 @@ runs it, on one machine or as ``--master`` and ``--worker``s (the ``--zenoti-*``
 travel from the master to its workers). The host is the receiver's whole URL.
 
 Each user sends from its own shard of the world (:class:`~emulator.load.feed.Feed`, by
-worker and user index); a background greenlet generates ahead of the sends, so the
-request loop only pops a signed body and sends it. Answers are tallied per process
+worker and user index), generated ahead in a child process (:mod:`~emulator.load.batches`)
+that hands over batches of signed bodies, so the request loop only pops a body and sends
+it. Answers are tallied per process
 (:class:`~emulator.load.tally.Tally`) and, on a worker, sent to the master with Locust's
 own worker reports.
 """
@@ -28,16 +29,17 @@ from typing import Any
 
 import gevent
 from gevent.event import Event
-from gevent.threadpool import ThreadPool
 from locust import FastHttpUser, events, task
 from locust.exception import StopUser
 
 from ..defaults import DEFAULT_TIMEOUT, PROFILES, VERBS
-from ..delivery.signing import SIGNATURE_FORMATS
-from .feed import Feed, Shot
+from ..delivery.deliverer import JSON_CONTENT_TYPE, user_agent
+from ..delivery.signing import SIGNATURE_FORMATS, SIGNATURE_HEADER
+from ..errors import UsageError
+from .batches import GeneratorProcess, WireShot, feed_options
 from .tally import Tally, status_class
 
-#: Events each user keeps generated ahead of its sends.
+#: Events a user asks its generator for at a time; it asks again when fewer are left.
 AHEAD = 64
 #: The custom messages of a run's end: the master asks each worker to stop its users (each
 #: finishing the request it has in flight), and each answers with the rest of its tally.
@@ -58,8 +60,6 @@ class ProcessState:
         self._next_slot = 0.0
         #: events this process may still send (``--drain``); None: no limit
         self.tickets: int | None = None
-        #: feeds built before the run started, by user index (one machine: see run.run)
-        self.prebuilt: dict[int, Feed] = {}
         #: users whose shard is built and whose first events are generated
         self.ready = 0
         #: the schemas and Faker are loaded (a first event was made in this process)
@@ -105,17 +105,67 @@ STATE = ProcessState()
 #: The run's seed under plain ``locust`` without --zenoti-seed: random, so a second run does
 #: not send the first run's ids again (workers differ by their index in every id anyway).
 _RANDOM_SEED = secrets.randbits(63)
-#: Builds users' worlds off the event loop: a world takes ~0.1 s of CPU, and a worker whose
-#: loop is blocked for seconds by a burst of new users misses its master's heartbeats and
-#: starves the users already sending. One thread: the builds queue, the sends go on.
-_builder: list[ThreadPool] = []
 
 
-def build_feed(options: Any, worker: int, user: int) -> Feed:
-    """:func:`feed_for` in the builder thread, the calling greenlet waiting for it."""
-    if not _builder:
-        _builder.append(ThreadPool(1))
-    return _builder[0].apply(feed_for, (options, worker, user))
+class Shards:
+    """This process's generator child (:mod:`.batches`) and the batches it has sent, by shard.
+
+    One reader greenlet files each batch under its (worker, user) and wakes whoever waits
+    for it; a user asks for its next batch when fewer than :data:`AHEAD` events are left,
+    so the child generates while the user sends.
+    """
+
+    def __init__(self) -> None:
+        self.child = GeneratorProcess()
+        self.child.wait_ready()
+        self.queues: dict[tuple[int, int], deque[WireShot]] = {}
+        self.asked: set[tuple[int, int]] = set()
+        self.exhausted: set[tuple[int, int]] = set()
+        self.arrived = Event()
+        self.reader = gevent.spawn(self._read)
+
+    def configure(self, options: Any) -> None:
+        """The run's ``--zenoti-*`` options, once: a worker has them from its master only
+        when its users start, long after its child has loaded schemas and Faker."""
+        if not self.child.configured:
+            self.child.configure(generator_options(options))
+
+    def ask(self, worker: int, user: int, count: int = AHEAD) -> None:
+        shard = (worker, user)
+        if shard not in self.asked and shard not in self.exhausted:
+            self.asked.add(shard)
+            self.child.ask(worker, user, count)
+
+    def queue(self, worker: int, user: int) -> deque[WireShot]:
+        return self.queues.setdefault((worker, user), deque())
+
+    def _read(self) -> None:
+        while True:
+            try:
+                user, worker, shots = self.child.read()
+            except (EOFError, OSError, ValueError, UsageError):
+                return
+            shard = (worker, user)
+            self.asked.discard(shard)
+            if len(shots) < AHEAD:
+                self.exhausted.add(shard)
+            self.queue(worker, user).extend(shots)
+            self.arrived.set()
+            self.arrived = Event()
+
+    def close(self) -> None:
+        self.reader.kill(block=False)
+        self.child.close()
+
+
+_shards: list[Shards] = []
+
+
+def shards() -> Shards:
+    """This process's :class:`Shards`, its generator child started on first use."""
+    if not _shards:
+        _shards.append(Shards())
+    return _shards[0]
 
 
 def _is_worker(options: Any) -> bool:
@@ -158,9 +208,9 @@ def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None
 def _on_init(environment: Any, **_: Any) -> None:
     runner = environment.runner
     if runner is not None and type(runner).__name__ != "MasterRunner" and not STATE.warm:
-        # Loading the schemas and Faker takes a second or two: under plain `locust` it would
-        # fall inside the first user, while the run's clock runs.
-        feed_for(environment.parsed_options, 0, 0).next()
+        # The generator child loads the schemas and Faker (a second or two): under plain
+        # `locust` that would fall inside the first user, while the run's clock runs.
+        shards()
         STATE.warm = True
         gevent.get_hub().loop.update_now()  # the loop's clock stood still meanwhile: timers start from now
     if runner is None or type(runner).__name__ != "WorkerRunner":
@@ -174,16 +224,16 @@ def _on_init(environment: Any, **_: Any) -> None:
     runner.register_message(STOP_MESSAGE, stop_and_report, concurrent=True)
 
 
-def feed_for(options: Any, worker: int, user: int) -> Feed:
-    """The feed of user ``user`` on worker ``worker``, as the ``--zenoti-*`` options ask."""
+def generator_options(options: Any) -> dict[str, Any]:
+    """What every shard's feed is built with, as the ``--zenoti-*`` options ask."""
     seed = getattr(options, "zenoti_seed", None)
-    return Feed(int(seed) if seed is not None else _RANDOM_SEED, worker, user,
-                secret=getattr(options, "zenoti_secret", None),
-                signature_format=getattr(options, "zenoti_signature_format", "dashed") or "dashed",
-                verb=str(getattr(options, "zenoti_verb", "POST") or "POST").upper(),
-                types=getattr(options, "zenoti_event_type", None) or None,
-                profile=getattr(options, "zenoti_profile", "realistic") or "realistic",
-                variants=variants_from(options))
+    return feed_options(int(seed) if seed is not None else _RANDOM_SEED,
+                        secret=getattr(options, "zenoti_secret", None),
+                        signature_format=getattr(options, "zenoti_signature_format", "dashed") or "dashed",
+                        verb=str(getattr(options, "zenoti_verb", "POST") or "POST").upper(),
+                        types=getattr(options, "zenoti_event_type", None) or None,
+                        profile=getattr(options, "zenoti_profile", "realistic") or "realistic",
+                        variants=variants_from(options))
 
 
 def variants_from(options: Any) -> dict[str, str]:
@@ -212,59 +262,47 @@ class ZenotiWebhookUser(FastHttpUser):
 
     def on_start(self) -> None:
         options = self.environment.parsed_options
-        worker = getattr(self.environment.runner, "worker_index", 0) or 0
+        self.worker = getattr(self.environment.runner, "worker_index", 0) or 0
         self.index = next(STATE.user_index)
         self.verb = str(getattr(options, "zenoti_verb", "POST") or "POST").upper()
-        # a world takes ~0.1 s of CPU to build: one machine builds them before the clock starts
-        prebuilt = STATE.prebuilt.pop(self.index, None) if worker == 0 else None
-        self.feed = prebuilt or build_feed(options, worker, self.index)
-        self.ahead: deque[Shot] = deque()
-        self.hungry = Event()
-        self.exhausted = False
-        self._fill(AHEAD // 4)
-        self.filler = gevent.spawn(self._generate_ahead)
+        self.shards = shards()
+        self.shards.configure(options)
+        self.ahead = self.shards.queue(self.worker, self.index)
+        self.base_headers = {"Content-Type": JSON_CONTENT_TYPE, "User-Agent": user_agent()}
+        # the first batch (the shard's world is built for it: ~0.1 s in the child)
+        self.shards.ask(self.worker, self.index)
+        while not self.ahead and (self.worker, self.index) not in self.shards.exhausted:
+            self.shards.arrived.wait()
         STATE.ready += 1
 
-    def on_stop(self) -> None:
-        filler = getattr(self, "filler", None)
-        if filler is not None:
-            filler.kill(block=False)
-
-    def _fill(self, count: int) -> None:
-        try:
-            for _ in range(count):
-                self.ahead.append(self.feed.next())
-        except StopIteration:  # the world ran out of time (2106): nothing more to send
-            self.exhausted = True
-
-    def _generate_ahead(self) -> None:
-        """Keeps :data:`AHEAD` events ready, a few at a time, in the gaps the sends leave."""
-        while not self.exhausted:
-            while len(self.ahead) < AHEAD and not self.exhausted:
-                self._fill(4)
-                gevent.sleep(0)
-            self.hungry.clear()
-            self.hungry.wait()
+    def _next(self) -> WireShot | None:
+        """The next event of this user's shard, asking for more while some are left."""
+        ahead, shards, shard = self.ahead, self.shards, (self.worker, self.index)
+        if len(ahead) < AHEAD:
+            shards.ask(*shard)
+        while not ahead:
+            if shard in shards.exhausted and shard not in shards.asked:
+                return None
+            shards.arrived.wait()
+        return ahead.popleft()
 
     @task
     def send_event(self) -> None:
         if not STATE.take_ticket():
             raise StopUser()
-        if not self.ahead:
-            self._fill(1)
-            if not self.ahead:
-                raise StopUser()
-        shot = self.ahead.popleft()
-        if len(self.ahead) < AHEAD // 2:
-            self.hungry.set()
+        shot = self._next()
+        if shot is None:  # the world ran out of time (2106): nothing more to send
+            raise StopUser()
+        event_type, _, body, signature = shot
+        headers = self.base_headers if signature is None else {**self.base_headers, SIGNATURE_HEADER: signature}
         started = time.time()
-        with self.client.request(self.verb, "", name=shot.event_type, data=shot.body, headers=shot.headers,
+        with self.client.request(self.verb, "", name=event_type, data=body, headers=headers,
                                  catch_response=True, allow_redirects=False) as response:
             status = response.status_code or None
             error = repr(response.error) if getattr(response, "error", None) is not None else None
             klass = status_class(status, error)
             latency_ms = (time.time() - started) * 1000
-            STATE.record(shot.event_type, klass, latency_ms, time.time())
+            STATE.record(event_type, klass, latency_ms, time.time())
             if klass == "2xx":
                 response.success()
             else:
