@@ -142,7 +142,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from emulator.delivery.deliverer import serialize
+    from emulator.delivery.sender import serialize
     from emulator.events.generate import generate_events
 
     body = serialize(next(generate_events(seed=1))).decode()

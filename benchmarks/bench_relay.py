@@ -35,7 +35,7 @@ import requests  # noqa: E402
 from bench_delivery import ReceiverProcess  # noqa: E402
 
 from emulator.delivery import signing  # noqa: E402
-from emulator.delivery.deliverer import serialize  # noqa: E402
+from emulator.delivery.sender import serialize  # noqa: E402
 from emulator.events.generate import generate_events  # noqa: E402
 from emulator.delivery.store import Store  # noqa: E402
 

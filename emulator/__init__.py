@@ -48,7 +48,7 @@ _EXPORTS = {
     "sign": "emulator.delivery.signing",
     "verify": "emulator.delivery.signing",
     "Deliverer": "emulator.delivery.deliverer",
-    "RetryPolicy": "emulator.delivery.deliverer",
+    "RetryPolicy": "emulator.delivery.retry",
     "create_app": "emulator.web",
 }
 

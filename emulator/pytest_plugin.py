@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 
     from .check.results import CheckResult
     from .check.run import CheckRun
-    from .delivery.deliverer import Deliverer, SendResult
-    from .delivery.store import Delivery, Store
+    from .delivery.deliverer import Deliverer
+    from .delivery.rows import Delivery
+    from .delivery.sender import SendResult
+    from .delivery.store import Store
     from .events.generate import EventStream
     from .events.registry import EventType
 
@@ -200,7 +202,7 @@ class ZenotiEmulator:
         :param generate: more arguments of :meth:`generate` (``seed``, ``set``...).
         :return: the deliveries, read back from the log, with every attempt so far.
         """
-        from .delivery.deliverer import DeliveryOptions, RetryPolicy
+        from .delivery.retry import DeliveryOptions, RetryPolicy
 
         if events is None:
             events = self.generate(event_type, count, **generate)

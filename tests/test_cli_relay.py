@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from emulator.delivery import signing
 from emulator.cli import cli
-from emulator.delivery.deliverer import serialize
+from emulator.delivery.sender import serialize
 from emulator.delivery.store import Store
 from emulator.web.services import services_of
 

@@ -19,15 +19,9 @@ from typing import Any
 
 import pytest
 
-from emulator.delivery.deliverer import (
-    JSON_CONTENT_TYPE,
-    Deliverer,
-    DeliveryOptions,
-    PreparedDelivery,
-    RetryPolicy,
-    serialize,
-    user_agent,
-)
+from emulator.delivery.sender import JSON_CONTENT_TYPE, PreparedDelivery, serialize, user_agent
+from emulator.delivery.deliverer import Deliverer
+from emulator.delivery.retry import DeliveryOptions, RetryPolicy
 from emulator.errors import NotFound, UsageError, WebhookInactive
 from emulator.delivery.store import Store
 
@@ -137,7 +131,7 @@ def test_ping_is_an_empty_post_without_signature_or_content_type(store: Store, r
 
 
 def test_prepared_delivery_serialises_once_and_hides_the_secret() -> None:
-    from emulator.delivery.store import Webhook
+    from emulator.delivery.rows import Webhook
 
     hook = Webhook(1, "n", "http://127.0.0.1:1/h", "PUT", SECRET, (), True, 0, 0.0, 0.0, None)
     prepared = PreparedDelivery.for_event(SAMPLE, hook)

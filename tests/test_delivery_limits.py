@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from emulator.delivery.deliverer import RESPONSE_LOG_LIMIT, Deliverer, DeliveryOptions, PreparedDelivery, RetryPolicy
+from emulator.delivery.sender import RESPONSE_LOG_LIMIT, PreparedDelivery
+from emulator.delivery.deliverer import Deliverer
+from emulator.delivery.retry import DeliveryOptions, RetryPolicy
 from emulator.errors import UsageError
-from emulator.delivery.store import NewDelivery, Store
+from emulator.delivery.rows import NewDelivery
+from emulator.delivery.store import Store
 
 from .receivers import Receiver
 

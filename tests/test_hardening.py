@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from emulator import bounds
 from emulator.cli import cli
-from emulator.delivery.deliverer import serialize
+from emulator.delivery.sender import serialize
 from emulator.scenario import story
 
 from .receivers import Receiver, closed_port_url

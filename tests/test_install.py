@@ -52,7 +52,7 @@ def test_wheel_carries_the_schemas_and_its_command_runs_anywhere(tmp_path):
 
 def test_the_version_comes_from_the_installed_metadata_everywhere(command):
     import emulator
-    from emulator.delivery.deliverer import user_agent
+    from emulator.delivery.sender import user_agent
 
     installed = metadata.version("zenoti-webhook-emulator")
     assert emulator.__version__ == installed

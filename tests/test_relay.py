@@ -16,7 +16,9 @@ import requests
 from waitress import create_server, wasyncore
 
 from emulator.delivery import signing
-from emulator.delivery.deliverer import Deliverer, DeliveryOptions, serialize
+from emulator.delivery.deliverer import Deliverer
+from emulator.delivery.retry import DeliveryOptions
+from emulator.delivery.sender import serialize
 from emulator.errors import UsageError
 from emulator.events.generate import generate_events
 from emulator.captures.relay import Relay, RelayLine, RelaySettings

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from emulator.errors import NotFound, StoreError, UsageError, WebhookInactive
-from emulator.delivery.store import AttemptRecord, NewDelivery, Store, mask_secret
+from emulator.delivery.rows import AttemptRecord, NewDelivery, mask_secret
+from emulator.delivery.store import Store
 
 SECRET = "whsec_supersecret_f3a9"
 

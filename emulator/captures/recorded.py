@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .. import bounds
-from ..delivery.store import StoredCapture
+from ..delivery.rows import StoredCapture
 from ..errors import CaptureUnreadable, UsageError
 
 #: ``--format``: one JSON Lines file, or a folder of one file per event.

@@ -36,25 +36,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import bounds
+from ..defaults import DEFAULT_TIMEOUT
 from ..delivery import signing
-from ..delivery.deliverer import (
-    DEFAULT_TIMEOUT,
-    Deliverer,
-    DeliveryOptions,
-    RetryPolicy,
-    check_url,
-)
-from ..delivery.store import (
-    AttemptRecord,
-    NewCapture,
-    RecordResult,
-    Store,
-    StoredCapture,
-    Webhook,
-)
+from ..delivery.deliverer import Deliverer
+from ..delivery.retry import DeliveryOptions, RetryPolicy
+from ..delivery.rows import AttemptRecord, NewCapture, RecordResult, StoredCapture, Webhook
+from ..delivery.store import Store
 from ..errors import UsageError
 from ..events.registry import Registry, default_registry
 from ..shown import printable
+from ..urls import check_url
 
 log = logging.getLogger(__name__)
 

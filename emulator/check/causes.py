@@ -186,7 +186,7 @@ def classify(*, status: int | None, outcome: str, method: str = "POST", body_byt
              signed: bool = True, retry_after: str | None = None, error: str | None = None) -> Cause:
     """The :class:`Cause` of one answer (see the module docstring for the classes).
 
-    :param outcome: how the request ended, as :class:`~emulator.delivery.deliverer.SendResult` says
+    :param outcome: how the request ended, as :class:`~emulator.delivery.sender.SendResult` says
         (``success``, ``http_status``, ``redirect``, ``timeout``, ``connection``, ``tls``, ``error``).
     """
     base: dict[str, Any] = {"status": status, "method": method, "body_bytes": body_bytes, "timeout": timeout, "signed": signed,

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..delivery.deliverer import serialize
+from ..delivery.sender import serialize
 from ..events.registry import EventType
 from ..world.habits import GROUP_SIZES
 from .causes import (

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..delivery.deliverer import DEFAULT_TIMEOUT, PreparedDelivery, SendResult
+from ..defaults import DEFAULT_TIMEOUT
+from ..delivery.sender import PreparedDelivery, SendResult
 from ..delivery.signing import SIGNATURE_HEADER
 from ..shown import printable as _printable
 from ..urls import redact_url

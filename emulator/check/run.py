@@ -1,7 +1,7 @@
 """Contract tests for a receiver: the run that sends the checks' requests, and its settings.
 
 ``zenoti-emulator check URL`` and the pytest plugin both run this suite. Each
-:class:`Check` sends real requests through :class:`~emulator.delivery.deliverer.Sender` (the
+:class:`Check` sends real requests through :class:`~emulator.delivery.sender.Sender` (the
 emulator's one HTTP client: the same bytes, signature and headers as a delivery) and
 judges the answers: ``pass``, ``fail``, ``warn`` or ``skip``, with the exchanges that
 prove it as evidence. Nothing is logged to the delivery log: a check is a probe, not a
@@ -34,17 +34,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..delivery.deliverer import (
-    DEFAULT_TIMEOUT,
-    JSON_CONTENT_TYPE,
-    PreparedDelivery,
-    Sender,
-    check_url,
-    serialize,
-)
+from ..defaults import DEFAULT_TIMEOUT
+from ..delivery.sender import JSON_CONTENT_TYPE, PreparedDelivery, Sender, serialize
 from ..errors import UsageError
 from ..events.registry import EventType, Registry, default_registry
-from ..urls import redact_url
+from ..urls import check_url, redact_url
 from .causes import AUTH, parse_retry_after
 from .observe import HTTPObserver, Observer
 from .results import FAIL, SKIP, WARN, Check, CheckResult, Exchange, _suite

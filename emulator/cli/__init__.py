@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
 from . import (  # noqa: E402
     api as _api,  # noqa: F401
     check as _check,  # noqa: F401
+    deliveries as _deliveries,  # noqa: F401
     delivery as _delivery,  # noqa: F401
     generate as _generate,  # noqa: F401
     load as _load,  # noqa: F401

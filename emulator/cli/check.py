@@ -17,7 +17,7 @@ import click
 from ..errors import ExitCode
 from ..urls import redact_url
 from . import cli
-from .delivery import URLParam
+from .delivery_options import URLParam
 from .output import open_output
 from .params import EventTypeParam, TimestampParam, variant_option, variants_from
 

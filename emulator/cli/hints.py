@@ -1,7 +1,7 @@
 """What `fire` says about each event and about a failing receiver (issue 26).
 
 Pure text: each function takes what an attempt recorded (and the run's settings) and
-returns the lines to print; :class:`~emulator.cli.delivery.Reporter` decides when and
+returns the lines to print; :class:`~emulator.cli.reporting.Reporter` decides when and
 where. Kept apart so the wording is written (and tested) once, whatever prints it.
 
 - :func:`event_line`: one line per attempt, the way Stripe's ``listen`` shows one per
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from ..delivery.signing import SIGNATURE_HEADER
 
 if TYPE_CHECKING:
-    from ..delivery.deliverer import DeliveryOptions
-    from ..delivery.store import AttemptRecord, RecordResult
+    from ..delivery.retry import DeliveryOptions
+    from ..delivery.rows import AttemptRecord, RecordResult
 
 #: Runs of at most this many events print a line per event instead of the summary table.
 PER_EVENT_MAX = 20

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import click
 
 from .. import bounds
 from ..defaults import PROFILES, VERBS
-from ..errors import UsageError
 from ..delivery.signing import SIGNATURE_FORMATS
+from ..errors import UsageError
 from . import cli
-from .delivery import RateParam, URLParam
+from .delivery_options import RateParam, URLParam
 from .params import CoreParam, EventTypeParam, IntParam, variant_option
 
 

@@ -15,7 +15,7 @@ import click
 
 from ..urls import redact_url
 from . import cli
-from .delivery import URLParam, db_option
+from .delivery_options import URLParam, db_option
 from .params import TimeScaleParam
 
 #: Where the relay listens by default (``serve`` has 8025).
@@ -67,7 +67,7 @@ def build_relay(store: Any, deliverer: Any, *, forward_to: str, relay_secret: st
                 refuse_bad_signature: bool, mirror_status: bool, time_scale: float, max_attempts: int, timeout: float) -> Any:
     """The :class:`~emulator.captures.relay.Relay` the options describe, printing a line per request."""
     from ..captures.relay import Relay, RelaySettings
-    from ..delivery.deliverer import DeliveryOptions, RetryPolicy
+    from ..delivery.retry import DeliveryOptions, RetryPolicy
 
     options = DeliveryOptions(timeout=timeout, time_scale=time_scale, policy=RetryPolicy(max_attempts=max_attempts),
                               deactivate_after=0)

@@ -12,7 +12,8 @@ from click.core import ParameterSource
 
 from ..defaults import PROFILES
 from . import cli
-from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
+from .delivery import Delivery, fire_events
+from .delivery_options import db_option, delivery_options, json_option
 from .params import (
     AssignmentParam,
     TimestampParam,

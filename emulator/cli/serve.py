@@ -22,7 +22,7 @@ from ..errors import UsageError
 from ..urls import redact_url
 from . import cli
 from .api import api_options
-from .delivery import db_option
+from .delivery_options import db_option
 from .params import TimeScaleParam, TimestampParam
 from .relay import build_relay, relay_options, relay_server
 

@@ -14,7 +14,8 @@ from click.core import ParameterSource
 from ..errors import UsageError
 from . import cli
 from .api import api_options
-from .delivery import Delivery, db_option, delivery_options, fire_events, json_option
+from .delivery import Delivery, fire_events
+from .delivery_options import db_option, delivery_options, json_option
 from .params import (
     AssignmentParam,
     CoreParam,

@@ -1,9 +1,13 @@
 """Delivery: sending events the way Zenoti does, and the log that remembers every attempt.
 
-- :mod:`.deliverer`: the worker pool, the retry policy and the sending of one attempt;
+- :mod:`.deliverer`: the worker pool that delivers, retries on schedule and deactivates;
+- :mod:`.retry`: the retry policy and a run's delivery options;
+- :mod:`.sender`: one attempt: the event's bytes signed, sent, and what came back;
 - :mod:`.transport`: the connection layer, so that every attempt ends by its deadline;
 - :mod:`.signing`: Zenoti's signature, made and verified;
-- :mod:`.store`: the delivery log (SQLite): webhooks, deliveries, attempts, captures;
+- the delivery log (SQLite): :mod:`.store` (deliveries, attempts, the schedule, captures),
+  :mod:`.webhooks` (the webhooks table), :mod:`.rows` (what the log holds, as values),
+  :mod:`.database` (the file, its connections, transactions and the process lease);
 - :mod:`.sinks`: built-in receivers and the requests they captured;
 - :mod:`.pacing` and :mod:`.disorder`: a stream sent at its clock's speed, and with
   at-least-once delivery's duplicates, reorders and delays;

@@ -25,7 +25,7 @@ from typing import Any
 
 from .. import bounds
 from ..errors import EmulatorError, NotFound, UsageError
-from .store import mask_secret
+from .rows import mask_secret
 
 #: A sink name is one URL path segment: ``/sink/<name>``.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -28,6 +28,7 @@ under Locust it is gevent's cooperative ``Popen``, and reading a frame yields to
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import struct
@@ -93,10 +94,8 @@ class GeneratorProcess:
 
     def close(self) -> None:
         for pipe in (self._in, self._out):
-            try:
+            with contextlib.suppress(OSError):
                 pipe.close()
-            except OSError:
-                pass
         if self.proc.poll() is None:
             self.proc.terminate()
         self.proc.wait()
@@ -154,10 +153,8 @@ def serve(lines: IO[bytes], out: IO[bytes]) -> None:
 
 
 def main() -> None:
-    try:
+    with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):  # the sender has gone: so do we
         serve(sys.stdin.buffer, sys.stdout.buffer)
-    except (BrokenPipeError, KeyboardInterrupt):  # the sender has gone: so do we
-        pass
 
 
 if __name__ == "__main__":

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..delivery.deliverer import JSON_CONTENT_TYPE, PreparedDelivery, serialize, user_agent
+from ..delivery.sender import JSON_CONTENT_TYPE, PreparedDelivery, serialize, user_agent
+from ..delivery.signing import SIGNATURE_HEADER
 from ..errors import UsageError
 from ..events.generate import EventStream, ObjectIds
-from ..delivery.signing import SIGNATURE_HEADER
 
 #: Worker and user indexes each take 16 of the ObjectId's 40 machine bits.
 MAX_SHARD_INDEX = 0xFFFF

@@ -43,7 +43,8 @@ def render(steps: Sequence[Mapping[str, Any]], *, bound_ms: float, held: float |
     for key, colour in (("p50_ms", "#36c"), ("p95_ms", "#f80")):
         points = [(px(float(s["achieved_per_s"])), py(float(s.get(key) or 0.0))) for s in steps]
         if points:
-            parts.append('<polyline fill="none" stroke="%s" points="%s"/>' % (colour, " ".join(f"{x:.1f},{y:.1f}" for x, y in points)))
+            coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+            parts.append(f'<polyline fill="none" stroke="{colour}" points="{coords}"/>')
             parts.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in points)
     parts.append(f'<text x="{MARGIN + 8}" y="{MARGIN + 28}" fill="#36c">p50</text><text x="{MARGIN + 40}" y="{MARGIN + 28}" fill="#f80">p95</text>')
     parts.append("</svg>")

@@ -24,10 +24,9 @@ from locust.env import Environment
 from locust.html import get_html_report
 
 from ..defaults import DEFAULT_TIMEOUT
-from ..errors import UsageError
 from .feed import Feed
 from .tally import CLASSES, Tally
-from .user import _shards, STATE, STOP_MESSAGE, TALLY_MESSAGE, ZenotiWebhookUser, shards
+from .user import STATE, STOP_MESSAGE, TALLY_MESSAGE, ZenotiWebhookUser, _shards, shards
 
 #: Each step of --find-limit asks this much more than the one before.
 STEP_FACTOR = 1.2

@@ -29,7 +29,7 @@ SUCCESS_WITHIN_MS = DEFAULT_TIMEOUT * 1000
 def status_class(status: int | None, error: str | None = None) -> str:
     """``2xx``, ``3xx``, ``4xx``, ``429``, ``5xx``; ``timeout`` or ``connection`` with no answer."""
     if not status:
-        return "timeout" if error and "timeout" in error.lower() or error and "timed out" in error.lower() else "connection"
+        return "timeout" if (error and "timeout" in error.lower()) or (error and "timed out" in error.lower()) else "connection"
     if status == 429:
         return "429"
     if 200 <= status < 300:
@@ -43,11 +43,11 @@ def status_class(status: int | None, error: str | None = None) -> str:
 
 def rounded_ms(ms: float) -> int:
     """Latency bucket: exact below 100 ms, two significant digits above (as Locust does)."""
-    value = int(round(ms))
+    value = round(ms)
     if value < 100:
         return value
-    digits = 10 ** (len(str(value)) - 2)
-    return int(round(value / digits)) * digits
+    digits: int = 10 ** (len(str(value)) - 2)
+    return round(value / digits) * digits
 
 
 @dataclass

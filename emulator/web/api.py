@@ -16,8 +16,7 @@ from flask import Blueprint, Response, request, url_for
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
-from .. import bounds
-from ..delivery import deliverer as delivery
+from .. import bounds, urls
 from ..errors import NotFound, UsageError
 from ..events.overrides import parse_assignment, parse_path
 from ..events.registry import EventType
@@ -130,7 +129,7 @@ def check_url(url: str, pointer: str = "/url") -> str:
     :raise UsageError: (400) naming the field at ``pointer``.
     """
     try:
-        return delivery.check_url(url)
+        return urls.check_url(url)
     except UsageError as exc:
         raise UsageError(exc.message, details={"pointer": pointer}) from None
 

@@ -14,8 +14,8 @@ from typing import Any
 from flask import Blueprint, request
 
 from ..captures.recorded import parse_since
+from ..delivery.rows import StoredCapture, iso
 from ..delivery.signing import SIGNATURE_HEADER
-from ..delivery.store import StoredCapture, iso
 from .api import MAX_ID, MAX_PAGE, query_int
 from .services import services
 

@@ -23,10 +23,12 @@ from flask import Flask, current_app, request
 
 from .. import __version__
 from ..delivery.curl import as_curl
-from ..delivery.deliverer import Deliverer, DeliveryOptions
+from ..delivery.deliverer import Deliverer
+from ..delivery.retry import DeliveryOptions
+from ..delivery.rows import Delivery, Webhook, iso
 from ..delivery.signing import SIGNATURE_HEADER, verify
 from ..delivery.sinks import Sink, SinkStore
-from ..delivery.store import Delivery, Store, Webhook, iso
+from ..delivery.store import Store
 from ..errors import Conflict, EmulatorError, NotFound, PayloadInvalid, UnknownEventType, Unprocessable
 from ..events.generate import DEFAULT_EVENT_TYPE, generate_events
 from ..events.registry import EventType, Registry, default_registry
