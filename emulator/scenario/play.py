@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..delivery.disorder import Delivery, Disorder, Report, disorder as shuffle
 from ..events.generate import EventStream
 from ..world import Appointment, AppointmentGroup, Center, World, habits
 from ..world.actions import Emission, bookings, classes, closing, feedback, guests, invoices, memberships, packages
 from ..world.classes import WAITLIST_CLOSES, WAITLIST_SIZE, ClassBooking, ClassKind, Session
 from ..world.memberships import Membership, Named
 from ..world.packages import STATE_CLOSED, GuestPackage, Redemption
+from .links import Played, links
 from .story import Scenario, ScenarioError, Step
 
 _STATUS = {"confirm": habits.STATUS_CONFIRMED, "check_in": habits.STATUS_CHECKED_IN,
@@ -36,64 +35,6 @@ _STATUS = {"confirm": habits.STATUS_CONFIRMED, "check_in": habits.STATUS_CHECKED
 #: (the moves of :data:`emulator.world.memberships.LEGAL_MOVES`, each by its own name).
 _MEMBERSHIP_MOVES = {"freeze_membership": ("active", "frozen"), "unfreeze_membership": ("frozen", "unfrozen"),
                      "cancel_membership": ("active", "cancelled"), "reinstate_membership": ("cancelled", "reinstated")}
-
-
-@dataclass(frozen=True, slots=True)
-class Played:
-    """One event of a played scenario, with the step that made it and the ids that link it."""
-
-    step: Step
-    event_type: str
-    moment: datetime
-    event: dict[str, Any]
-    links: dict[str, str]
-
-
-def _links(emission: Emission) -> dict[str, str]:
-    """The ids a reader follows from one event to the next: guest, group and invoice; the
-    class session and booking; the membership or package (and, for a package's redemption
-    or its reversal, the visit's invoice)."""
-    context = emission.context
-    out: dict[str, str] = {}
-    guest = context.get("guest")
-    group = context.get("group")
-    if guest is not None:
-        out["guest"] = guest.id
-    elif group is not None:
-        out["guest"] = group.guest_id
-    if group is not None:
-        out["group"] = group.id
-        if group.rebooked_source_group_id:
-            out["rebooked_from"] = group.rebooked_source_group_id
-    invoice = context.get("invoice")
-    if invoice is not None:
-        out["invoice"] = invoice.id
-        if invoice.group_id and "group" not in out:
-            out["group"] = invoice.group_id
-    elif group is not None:
-        out["invoice"] = group.invoice.id
-    out.update(_more_links(emission))
-    return out
-
-
-def _more_links(emission: Emission) -> dict[str, str]:
-    """Links of the events that show no group: feedback (its ids are upper case in the
-    payload; the links keep the case the other rows have), classes, memberships, packages."""
-    context = emission.context
-    if (opinion := context.get("feedback")) is not None:
-        return {"guest": opinion.user_id.lower(), "group": opinion.appointment_group_id.lower()}
-    out: dict[str, str] = {}
-    if (session := context.get("session")) is not None:
-        out["session"] = str(session.number)
-    if (booking := context.get("booking")) is not None:
-        out.update(guest=booking.guest_id, booking=str(booking.registration_id))
-    if (membership := context.get("membership")) is not None:
-        out.update(guest=membership.guest_id, membership=membership.id, invoice=membership.invoice.id)
-    if (package := context.get("package")) is not None:
-        out.update(guest=package.guest_id, package=package.id, invoice=package.invoice.id)
-        if emission.event_type in ("Guest.Package.Redemption", "Guest.Package.RedemptionReversal"):
-            out["invoice"] = package.redemptions[0].invoice_id
-    return out
 
 
 class Player:
@@ -135,7 +76,7 @@ class Player:
                 if kind is None or not emission.sent:
                     continue
                 event = self.stream.make(kind, emission, step.overrides)
-                yield Played(step, emission.event_type, emission.moment, event, _links(emission))
+                yield Played(step, emission.event_type, emission.moment, event, links(emission))
 
     # -- time ------------------------------------------------------------------------------
 
@@ -574,30 +515,3 @@ def play(scenario: Scenario, *, seed: int | None = None, now: datetime | None = 
     """
     stream = EventStream(seed=seed, now=now, profile=profile, overrides=overrides, validate=validate, variants=variants, fresh=fresh)
     return Player(scenario, stream)
-
-
-@dataclass(slots=True)
-class Run:
-    """A played scenario ready to deliver: its events in story order, the deliveries in the
-    order they go out (disordered when asked), and what disorder did."""
-
-    scenario: Scenario
-    seed: int
-    played: list[Played]
-    deliveries: list[Delivery]
-    report: Report | None
-
-
-def stage(scenario: Scenario, *, seed: int | None = None, now: datetime | None = None, profile: str = "realistic",
-          overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True, disorder: Disorder | None = None,
-          variants: Any = None, fresh: bool = False) -> Run:
-    """Play ``scenario`` to its end and order its deliveries. A scenario is a short story
-    (at most :data:`~.story.MAX_STEPS` steps), so its events are kept in memory: disorder
-    moves an event after later ones, which needs them at hand."""
-    player = play(scenario, seed=seed, now=now, profile=profile, overrides=overrides, validate=validate, variants=variants, fresh=fresh)
-    played = list(player)
-    pairs = [(p.moment, p.event) for p in played]
-    if disorder is None or not disorder.active:
-        return Run(scenario, player.seed, played, [Delivery(i, 0, m, e) for i, (m, e) in enumerate(pairs)], None)
-    deliveries, report = shuffle(pairs, disorder)
-    return Run(scenario, player.seed, played, deliveries, report)
