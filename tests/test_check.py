@@ -18,8 +18,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from emulator.check import checks as core
+from emulator.check import payloads
 from emulator.check import results as check_results
 from emulator.check import run as runner
+from emulator.check import speed
 from emulator.cli import check as cli_check
 from emulator.cli import cli
 from emulator.events.registry import EventType, Registry, default_registry
@@ -30,7 +32,7 @@ from .receivers import LoopbackServer, QuietHandler, Receiver, closed_port_url
 SECRET = "whsec_contract_0042"
 #: results of a default run: two checks per event type, large-payload for the types whose
 #: size can grow, ten checks run once
-RESULTS = 2 * len(default_registry()) + len(core.GROWABLE) + 10
+RESULTS = 2 * len(default_registry()) + len(payloads.GROWABLE) + 10
 
 
 def run(*args: str) -> Result:
@@ -61,7 +63,7 @@ def test_a_correct_receiver_passes_every_check_with_the_defaults(correct: Contra
     assert [name for _, name in verdicts] == [
         *(f"accepts-events[{t}]" for t in types), "verb", "signature-format", "rejects-bad-signature",
         "rejects-missing-signature", "ping", "no-content-type", "duplicates", "out-of-order",
-        *(f"unknown-fields[{t}]" for t in types), *(f"large-payload[{t}]" for t in types if t in core.GROWABLE),
+        *(f"unknown-fields[{t}]" for t in types), *(f"large-payload[{t}]" for t in types if t in payloads.GROWABLE),
         "latency", "burst",
     ]
     assert {v for v, _ in verdicts} == {"PASS"}
@@ -229,7 +231,7 @@ def test_a_burst_stops_after_twenty_failures_as_zenoti_deactivates() -> None:
         doc = report(run(rx.url, "--secret", SECRET, "--only", "burst", "--format", "json"))
     [burst] = doc["results"]
     assert burst["outcome"] == "fail" and "stopped after" in burst["message"] and "429" in burst["message"]
-    assert burst["stats"]["answers"]["429"] >= core.BURST_STOP_AFTER
+    assert burst["stats"]["answers"]["429"] >= speed.BURST_STOP_AFTER
     assert burst["stats"]["events"] < runner.DEFAULT_BURST and rx.requests < runner.DEFAULT_BURST
     assert len(burst["evidence"]) == check_results.MAX_EVIDENCE
 

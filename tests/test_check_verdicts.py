@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from emulator.check import checks as core
+from emulator.check import payloads
 from emulator.events.registry import default_registry
 
 from .conftest import COMMAND
@@ -35,7 +35,7 @@ NOW = "2026-03-02T09:00:00Z"
 TYPES = len(default_registry())
 #: results of a default run: accepts-events and unknown-fields per type, large-payload for
 #: the two types whose size grows, and ten checks run once
-RESULTS = 2 * TYPES + len(core.GROWABLE) + 10
+RESULTS = 2 * TYPES + len(payloads.GROWABLE) + 10
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.check.checks import GROWABLE
+from emulator.check.payloads import GROWABLE
 from emulator.check.run import CheckConfig, CheckRun
 from emulator.pytest_plugin import ZenotiEmulator
 from emulator.events.registry import default_registry

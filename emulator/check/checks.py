@@ -1,9 +1,10 @@
 """The checks: each one sends what Zenoti will send, and judges what the receiver did.
 
-One function per check (``accepts-events``, ``verb``, the signature checks, ``ping``,
-``duplicates``, ``out-of-order``, ``unknown-fields``, the payload sizes, ``latency``,
-``burst``), each given the :class:`~emulator.check.run.CheckRun` that sends its requests,
-and :data:`CHECKS`, the suite in the order it runs with why each matters and its fix.
+One function per check, each given the :class:`~emulator.check.run.CheckRun` that sends
+its requests: here those of the protocol (``accepts-events``, ``verb``, the signature
+checks, ``ping``, ``no-content-type``, ``duplicates``, ``out-of-order``); the payload
+checks are in :mod:`.payloads` and the speed checks in :mod:`.speed`. :data:`CHECKS` is
+the suite in the order it runs, with why each matters and its fix.
 
 The checks run over whatever event types the registry lists, so a new type joins the
 suite with no edit here.
@@ -12,19 +13,11 @@ suite with no edit here.
 from __future__ import annotations
 
 import copy
-import itertools
-import math
 import secrets
-import threading
-import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from typing import Any
 
-from ..delivery.sender import serialize
-from ..events.registry import EventType
-from ..world.habits import GROUP_SIZES
 from .causes import (
     ACCEPTED,
     AUTH,
@@ -36,105 +29,16 @@ from .causes import (
     TIMEOUT,
     TOO_LARGE,
     UNPROCESSABLE,
-    Cause,
 )
 from .observe import ObserveError, not_observed, observe_until
-from .results import FAIL, MAX_EVIDENCE, PASS, SKIP, WARN, Check, CheckResult, Exchange
+from .payloads import GROWABLE, _large_payload, _stress_payload, _unknown_fields
+from .results import FAIL, PASS, SKIP, WARN, Check, CheckResult
 from .run import GROUP_CREATED, STATUS_EVENT, CheckRun
+from .speed import _burst, _latency
+from .verdicts import _accepted, _all_accepted, _answers, _main_cause, _refused, _result
 
-#: Most add-ons a service of the world offers (``emulator/world/build.py`` draws 0 to 3).
-MAX_ADD_ONS = 3
-#: The largest group the world books: the edge profile's largest group of services, each
-#: with every add-on it may offer (40 x 4 = 160 appointments).
-MAX_GROUP_APPOINTMENTS = max(GROUP_SIZES["edge"]) * (1 + MAX_ADD_ONS)
-#: The types whose size can grow, the lists that grow, how many items the world puts in
-#: them at most, and why that is realistic. ``large-payload`` runs for these types only
-#: (an event of a fixed shape is as small at its largest as anywhere else), and sends
-#: exactly that many items: never more than the world can produce.
-GROWABLE: dict[str, tuple[tuple[tuple[str, ...], ...], int, str]] = {
-    "AppointmentGroup.Created": (
-        (("data", "appointments"),), MAX_GROUP_APPOINTMENTS,
-        f"the largest group the world books: {max(GROUP_SIZES['edge'])} services, each with {MAX_ADD_ONS} add-ons"),
-    "Invoice.Closed": (
-        (("data", "invoice", "invoice_items"), ("data", "invoice", "appointments")), MAX_GROUP_APPOINTMENTS,
-        "the invoice of the largest group: a line and an appointment for each of its appointments"),
-}
-#: How many further events a large payload takes items from (real items, their own ids)
-#: before it repeats the items it has.
-LARGE_PAYLOAD_FRESH_EVENTS = 40
-#: The ``stress-payload`` check (a warning at most): a body this large, beyond anything the
-#: world produces, for a receiver that wants to know its headroom.
-STRESS_PAYLOAD_BYTES = 512 * 1024
 #: Events of each type (realistic and edge) that ``accepts-events`` sends.
 ACCEPT_SAMPLES = 3
-#: The burst stops once this many of its requests failed: Zenoti's deactivation threshold.
-BURST_STOP_AFTER = 20
-#: An unknown field added to events by ``unknown-fields``; the name says who sent it.
-UNKNOWN_FIELD = "x_emulator_added_field"
-
-
-def _result(check: str, event_type: str | None, outcome: str, message: str, evidence: Sequence[Exchange] = (),
-            cause: Cause | None = None, **stats: Any) -> CheckResult:
-    return CheckResult(check, event_type, outcome, message, list(evidence)[:MAX_EVIDENCE], stats=stats, cause=cause)
-
-
-def _main_cause(exchanges: Sequence[Exchange]) -> Cause:
-    """The cause of most of ``exchanges`` (the first of them on a tie)."""
-    causes = [e.cause for e in exchanges]
-    keys = [c.key() for c in causes]
-    return max(causes, key=lambda c: keys.count(c.key()))
-
-
-def _refused(name: str, what: str, cause: Cause, consequence: str) -> str:
-    """The message of a refusal: what was sent, what came back and what it means; the
-    check's consequence only when what came back is what the check tests."""
-    message = f"{what}: {cause.says()}"
-    if consequence and cause.kind in CHECKS[name].own:
-        message += f"; {consequence}"
-    return message
-
-
-def _all_accepted(name: str, event_type: str | None, exchanges: Sequence[Exchange], what: str,
-                  consequence: str = "") -> CheckResult:
-    """Pass when every exchange got a 2xx; else fail with the ones that did not."""
-    bad = [e for e in exchanges if not e.ok]
-    if not bad:
-        return _result(name, event_type, PASS, f"{what}: {_answers(exchanges)}", exchanges[:1])
-    cause = _main_cause(bad)
-    counts = f" ({_answers(exchanges)})" if len(exchanges) > 1 else ""
-    return _result(name, event_type, FAIL, _refused(name, what, cause, consequence) + counts, bad, cause)
-
-
-def _answers(exchanges: Sequence[Exchange]) -> str:
-    """``3 answered 200, 1 answered 409``."""
-    return ", ".join(f"{n} answered {answer}" if answer[0].isdigit() else f"{n} with {answer}"
-                     for answer, n in _counts(exchanges).items())
-
-
-def _counts(exchanges: Sequence[Exchange]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for e in exchanges:
-        counts[e.answer()] = counts.get(e.answer(), 0) + 1
-    return counts
-
-
-def _accepted(name: str, event_type: str | None, e: Exchange, what: str, consequence: str,
-              **stats: Any) -> CheckResult:
-    """Pass when ``e`` got a 2xx; else fail, saying what came back and what it costs."""
-    if e.ok:
-        return _result(name, event_type, PASS, f"{what} was answered {e.answer()}", [e], **stats)
-    return _result(name, event_type, FAIL, _refused(name, what, e.cause, consequence), [e], e.cause, **stats)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The nearest-rank ``q`` quantile (0..1) of non-empty ``values``."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-def _latency_of(e: Exchange, timeout: float) -> float:
-    # A timeout took at least the timeout: count it so, not as the moment it gave up.
-    return max(e.latency_ms, timeout * 1000) if e.outcome == "timeout" else e.latency_ms
 
 
 def _accepts_events(run: CheckRun, event_type: str | None) -> CheckResult:
@@ -296,233 +200,6 @@ def _out_of_order(run: CheckRun, event_type: str | None) -> CheckResult:
     return _result("out-of-order", None, FAIL, f"{what}: {_answers(exchanges)}, but the group holds status "
                    f"{'none' if held is None else held}, not {code}, the status sent (observed through {observer.how}): "
                    "the status change that came first was dropped", exchanges, status=held)
-
-
-def _known_codes(event_type: EventType) -> Iterator[tuple[str, list[int]]]:
-    """``($.data.appointments[*].appointment_type, [0, 1, 2])`` for each integer code field."""
-    for path, sub in event_type.iter_fields():
-        known = sub.get("x-known-values") or sub.get("enum")
-        if known and all(isinstance(v, int) and not isinstance(v, bool) for v in known):
-            yield path, list(known)
-
-
-def _set_everywhere(node: Any, parts: Sequence[str], value: Any) -> int:
-    """Set ``value`` at every place ``parts`` (``data``, ``appointments[*]``, ...) reaches."""
-    head, rest = parts[0], parts[1:]
-    key = head.removesuffix("[*]")
-    if not isinstance(node, dict) or key not in node:
-        return 0
-    child = node[key]
-    if head.endswith("[*]"):
-        if not rest or not isinstance(child, list):
-            return 0
-        return sum(_set_everywhere(item, rest, value) for item in child)
-    if not rest:
-        node[key] = value
-        return 1
-    return _set_everywhere(child, rest, value)
-
-
-def forward_compatible(event: dict[str, Any], event_type: EventType) -> tuple[dict[str, Any], list[str]]:
-    """A copy of ``event`` as a newer Zenoti might send it: new fields, new code values.
-
-    :return: the event and what was changed, for the evidence.
-    """
-    event = copy.deepcopy(event)
-    changes = [f"$.{UNKNOWN_FIELD}", f"$.data.{UNKNOWN_FIELD}"]
-    event[UNKNOWN_FIELD] = {"added_by": "zenoti-emulator check", "version": 2}
-    if isinstance(event.get("data"), dict):
-        event["data"][UNKNOWN_FIELD] = ["a list", 1, None]
-    for path, known in _known_codes(event_type):
-        if '["' in path:
-            continue
-        value = max(known) + 1
-        if _set_everywhere(event, path.removeprefix("$.").split("."), value):
-            changes.append(f"{path} = {value}")
-    return event, changes
-
-
-def _unknown_fields(run: CheckRun, event_type: str | None) -> CheckResult:
-    assert event_type is not None
-    kind = run.registry.get_type(event_type)
-    event, changes = forward_compatible(run.events(kind)[0], kind)
-    e = run.send_event(f"{event_type} with " + ", ".join(changes), event)
-    return _accepted("unknown-fields", event_type, e, "an event with new fields and code values",
-                     "the next change Zenoti makes would stop every delivery", changes=changes)
-
-
-def _largest_list(node: Any, path: tuple[Any, ...] = ()) -> tuple[int, tuple[Any, ...]]:
-    """``(size, path)`` of the list of objects with the most items in ``node``."""
-    best: tuple[int, tuple[Any, ...]] = (0, ())
-    if isinstance(node, dict):
-        for key, value in node.items():
-            best = max(best, _largest_list(value, (*path, key)), key=lambda b: b[0])
-    elif isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
-        best = (len(node), path)
-    return best
-
-
-def _at(node: Any, path: Sequence[Any]) -> Any:
-    for key in path:
-        node = node[key] if isinstance(node, dict) and key in node else None
-    return node
-
-
-def _grow(run: CheckRun, kind: EventType, event: dict[str, Any], path: Sequence[str], *, items: int | None = None,
-          size: int | None = None) -> int:
-    """Grow the list at ``path`` of ``event`` to ``items`` items (or until the body has
-    ``size`` bytes) with the items of further events of the world (real items, their own
-    ids); after :data:`LARGE_PAYLOAD_FRESH_EVENTS` of them, with copies of its own.
-
-    :return: the items in the list now.
-    """
-    target = _at(event, path)
-    if not isinstance(target, list) or not target:
-        return 0
-    fresh = 0
-    while (items is not None and len(target) < items) or (size is not None and len(serialize(event)) < size):
-        more: Any = None
-        if fresh < LARGE_PAYLOAD_FRESH_EVENTS:
-            more = _at(run.events(kind, 1, profile="edge")[0], path)
-            fresh += 1
-        if not isinstance(more, list) or not more:
-            more = copy.deepcopy(target) if fresh >= LARGE_PAYLOAD_FRESH_EVENTS else []
-        target.extend(more)
-    if items is not None:
-        del target[items:]
-    return len(target)
-
-
-def large_payload(run: CheckRun, kind: EventType) -> tuple[dict[str, Any], str]:
-    """The largest event of ``kind`` the world can produce: the largest of a few
-    edge-profile events (long names, many items), its growing lists filled to the most
-    items the world puts in them (:data:`GROWABLE`).
-
-    :return: the event, and what it holds and why that size is realistic.
-    """
-    paths, most, why = GROWABLE[kind.name]
-    event = max(run.events(kind, 10, profile="edge"), key=lambda e: len(serialize(e)))
-    held = [f"{_grow(run, kind, event, path, items=most)} items in {'.'.join(path)}" for path in paths]
-    return event, f"{', '.join(held)}: {why}"
-
-
-def _large_payload(run: CheckRun, event_type: str | None) -> CheckResult:
-    assert event_type is not None
-    kind = run.registry.get_type(event_type)
-    event, why = large_payload(run, kind)
-    prepared = run.request(event)
-    what = f"a {len(prepared.body) / 1024:.0f} KiB {event_type} ({why})"
-    return _accepted("large-payload", event_type, run.send_event(what, event), what,
-                     "Zenoti can send this event, and a refused one is retried until the webhook is deactivated",
-                     body_bytes=len(prepared.body))
-
-
-def _stress_payload(run: CheckRun, event_type: str | None) -> CheckResult:
-    growable = [kind for kind in run.event_types if kind.name in GROWABLE]
-    if not growable:
-        return _result("stress-payload", None, SKIP, "the webhook subscribes to no event type whose size can grow")
-    kind = growable[0]
-    event = max(run.events(kind, 10, profile="edge"), key=lambda e: len(serialize(e)))
-    path = GROWABLE[kind.name][0][0]
-    items = _grow(run, kind, event, path, size=STRESS_PAYLOAD_BYTES)
-    prepared = run.request(event)
-    what = (f"a {len(prepared.body) / 1024:.0f} KiB {kind.name} ({items} items in {'.'.join(path)}; beyond anything "
-            "the world produces, a stress test of headroom)")
-    e = run.send_event(what, event)
-    if e.ok:
-        return _result("stress-payload", None, PASS, f"{what} was answered {e.answer()}", [e],
-                       body_bytes=len(prepared.body))
-    return _result("stress-payload", None, WARN, f"{what}: {e.cause.says()} (a warning only: no real event is this "
-                   "large)", [e], e.cause, body_bytes=len(prepared.body))
-
-
-def _latency(run: CheckRun, event_type: str | None) -> CheckResult:
-    n = run.config.latency_events
-    timeout = run.config.timeout
-    kinds = itertools.cycle(run.event_types)
-    # More timeouts than 5 % of n put the p95 at the timeout whatever comes next: stop
-    # there rather than wait out the whole run on a receiver that hangs (at the first,
-    # when the run has already seen one).
-    allowed = 0 if run.hanging else int(n * 0.05)
-    exchanges: list[Exchange] = []
-    for i in range(n):
-        exchanges.append(run.send_event(f"event {i + 1} of {n}", run.events(next(kinds))[0]))
-        if sum(e.outcome == "timeout" for e in exchanges) > allowed:
-            break
-    values = [_latency_of(e, timeout) for e in exchanges]
-    p95, p50 = percentile(values, 0.95), percentile(values, 0.50)
-    slowest = sorted(exchanges, key=lambda e: -_latency_of(e, timeout))
-    sent = len(exchanges)
-    stats: dict[str, Any] = {"events": sent, "p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "max_ms": round(max(values), 1)}
-    timeouts = sum(e.outcome == "timeout" for e in exchanges)
-    figures = f"p95 {p95:.0f} ms over {sent} events (p50 {p50:.0f} ms, max {max(values):.0f} ms)"
-    if sent < n:
-        figures += f", stopped after {timeouts} timeouts"
-    if timeouts:
-        cause = next(e for e in slowest if e.outcome == "timeout").cause
-        return _result("latency", None, FAIL, f"{figures}: {cause.says()}, so those events are retried and arrive twice",
-                       slowest, cause, **stats)
-    if p95 >= timeout * 1000:
-        return _result("latency", None, FAIL, f"{figures}: at the {timeout:g} s timeout (Zenoti's: 10 s), so "
-                       "those events are retried and arrive twice", slowest, **stats)
-    slow = run.config.slow
-    assert slow is not None  # CheckConfig sets it when it is made
-    if p95 > slow * 1000:
-        return _result("latency", None, WARN, f"{figures}: above {run.config.slow:g} s; answer first, work later",
-                       slowest, **stats)
-    bad = [e for e in exchanges if not e.ok]
-    if bad:  # fast, but not accepted: what came back is the finding, not the speed
-        cause = _main_cause(bad)
-        return _result("latency", None, FAIL, f"{figures}: {len(bad)} {cause.says()}", bad, cause, **stats)
-    return _result("latency", None, PASS, figures, [], **stats)
-
-
-def _burst(run: CheckRun, event_type: str | None) -> CheckResult:
-    n, c = run.config.burst, run.config.burst_concurrency
-    kinds = itertools.cycle(run.event_types)
-    events = [run.events(next(kinds))[0] for _ in range(n)]
-    # The bookings the burst's other events build on go first, one by one, not in the
-    # burst; a booking of the burst that went first is replaced by a fresh one.
-    sent_first: list[dict[str, Any]] = []
-    for event in events:
-        if event["event_type"] != GROUP_CREATED:
-            for earlier in run.prerequisites(event):
-                run.prelude.append(run.send("first, a booking the burst builds on", run.request(earlier)))
-                sent_first.append(earlier)
-    events = [run.events(GROUP_CREATED)[0] if any(e is s for s in sent_first) else e for e in events]
-    for event in events:
-        run.prerequisites(event)  # the burst's own bookings count as sent
-    prepared = [run.request(event) for event in events]
-    stop = threading.Event()
-    failures = itertools.count(1)  # next() is atomic: the workers share it
-
-    def send(index: int) -> Exchange | None:
-        if stop.is_set():
-            return None
-        # not paced: a rate limit is what the burst is here to find
-        e = run.send(f"burst event {index + 1} of {n}", prepared[index], pace=False)
-        if not e.ok and next(failures) >= BURST_STOP_AFTER:
-            stop.set()
-        return e
-
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=c) as pool:
-        exchanges = [e for e in pool.map(send, range(n)) if e is not None]
-    elapsed = time.perf_counter() - t0
-    bad = [e for e in exchanges if not e.ok]
-    stats: dict[str, Any] = {"events": len(exchanges), "concurrency": c, "elapsed_s": round(elapsed, 3),
-             "per_s": round(len(exchanges) / elapsed, 1) if elapsed > 0 else None, "answers": _counts(exchanges)}
-    figures = f"{len(exchanges)} events at {c} in flight in {elapsed:.1f} s"
-    if not bad:
-        return _result("burst", None, PASS, f"{figures}: all answered 2xx", [], **stats)
-    stopped = (f"; stopped after {len(bad)} failures (Zenoti deactivates a webhook after {BURST_STOP_AFTER} in a row)"
-               if len(exchanges) < n else "")
-    cause = _main_cause(bad)
-    accepted = len(exchanges) - len(bad)
-    detail = f"{len(bad)} not accepted ({_answers(bad)}), {accepted} accepted"
-    if cause.kind == RATE_LIMITED:
-        detail = f"{len(bad)} {cause.says()} ({accepted} accepted)"
-    return _result("burst", None, FAIL, f"{figures}: {detail}{stopped}", bad, cause, **stats)
 
 
 _REFUSED_CONTENT = frozenset({CLIENT, UNPROCESSABLE, MEDIA})
