@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from emulator.delivery.deliverer import Deliverer
+from emulator.delivery.deliverer import Deliverer  # noqa: E402
 from emulator.delivery.retry import DeliveryOptions  # noqa: E402
 from emulator.events.generate import generate_events  # noqa: E402
 from emulator.delivery.store import Store  # noqa: E402
