@@ -99,8 +99,9 @@ class Answers:
         code = status_code(self.world, group.status)
         status = SimpleNamespace(code=group.status if code is None else code, noshow_fee=None, cancellation_fee=None,
                                  guest=None)
-        return self._fill(part("AppointmentGroup.Status", "data", "appointment_group_status"), group.id, group=group,  # type: ignore[no-any-return]
-                          status=status)
+        shown: int = self._fill(part("AppointmentGroup.Status", "data", "appointment_group_status"), group.id, group=group,
+                                status=status)
+        return shown
 
     def _progress(self, group: AppointmentGroup) -> dict[str, dict[str, Any]]:
         """Each appointment as Appointment.Completed shows it (progress, times), by id."""
@@ -110,8 +111,9 @@ class Answers:
 
     def _booked(self, group: AppointmentGroup) -> dict[str, Any]:
         guest = self.ledger.last_seen_guest(group.guest_id)
-        return self._fill(part("AppointmentGroup.Created", "data"), group.id, group=group, center=group.center,  # type: ignore[no-any-return]
-                          organization=self.world.organization, guest=guest, appointments=group.appointments)
+        shown: dict[str, Any] = self._fill(part("AppointmentGroup.Created", "data"), group.id, group=group, center=group.center,
+                                           organization=self.world.organization, guest=guest, appointments=group.appointments)
+        return shown
 
     def _service(self, service: Service, center: Center) -> dict[str, Any]:
         return {"id": service.id, "name": service.name, "display_name": None, "price": _price(service.price, center),
@@ -207,18 +209,21 @@ class Answers:
         group = self.ledger.groups.get(invoice.group_id or "")
         billed = [a for a in group.appointments if a.progress == 2] if group else []
         guest = self.ledger.last_seen_guest(invoice.guest_id)
-        return self._fill(part("Invoice.Closed", "data", "invoice"), invoice.id, invoice=invoice,  # type: ignore[no-any-return]
-                          center=invoice.center, guest=guest, appointments=billed)
+        shown: dict[str, Any] = self._fill(part("Invoice.Closed", "data", "invoice"), invoice.id, invoice=invoice,
+                                           center=invoice.center, guest=guest, appointments=billed)
+        return shown
 
     # -- memberships and packages -----------------------------------------------------
 
     def membership(self, membership: Any) -> dict[str, Any]:
-        return self._fill(part("Guest.Membership.Created", "data"), membership.id, membership=membership,  # type: ignore[no-any-return]
-                          center=membership.center, event_resource=None)
+        shown: dict[str, Any] = self._fill(part("Guest.Membership.Created", "data"), membership.id, membership=membership,
+                                           center=membership.center, event_resource=None)
+        return shown
 
     def package(self, package: Any) -> dict[str, Any]:
-        return self._fill(part("Guest.Package.Created", "data"), package.id, package=package,  # type: ignore[no-any-return]
-                          center=package.center, event_resource=None)
+        shown: dict[str, Any] = self._fill(part("Guest.Package.Created", "data"), package.id, package=package,
+                                           center=package.center, event_resource=None)
+        return shown
 
     # -- the business -----------------------------------------------------------------
 
