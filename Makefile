@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test test-quick bench clean
 
 # `make run` needs the runtime only; `make test` adds the test extras (pytest, Playwright,
 # schemathesis...: three times the size) on top of the same venv.
@@ -36,8 +36,20 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 run: $(RUNTIME_STAMP)
 	$(BIN)/zenoti-emulator serve $(SERVE_ARGS)
 
+# The suite on XDIST_WORKERS workers (pytest-xdist): most tests wait on subprocesses, loopback
+# HTTP, browsers and Node, so four workers on two cores beat two. loadgroup keeps a module
+# that builds worlds in a module fixture on one worker (tests/conftest.py) and spreads the
+# rest test by test. XDIST_WORKERS=0 runs it in one process; PYTEST_ARGS adds to either.
+XDIST_WORKERS ?= 4
+XDIST := $(if $(filter 0,$(XDIST_WORKERS)),-p no:xdist,-n $(XDIST_WORKERS) --dist loadgroup)
+
 test: $(STAMP) $(NODE_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+
+# What a change is checked against first: everything not marked slow (browsers, the check
+# suite against receivers, servers started and stopped, wheels, load runs); CI runs `make test`.
+test-quick: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 # Timing targets live here, not in the tests: each script prints ours beside a baseline
 # (bench_feel: the speeds a user waits on, issue 22; bench_check: the whole check suite
