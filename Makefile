@@ -37,11 +37,11 @@ run: $(RUNTIME_STAMP)
 	$(BIN)/zenoti-emulator serve $(SERVE_ARGS)
 
 # The suite on XDIST_WORKERS workers (pytest-xdist): most tests wait on subprocesses, loopback
-# HTTP, browsers and Node, so four workers on two cores beat two. loadgroup keeps a module
-# that builds worlds in a module fixture on one worker (tests/conftest.py) and spreads the
-# rest test by test. XDIST_WORKERS=0 runs it in one process; PYTEST_ARGS adds to either.
+# HTTP, browsers and Node, so four workers on two cores beat two. loadscope, refined in
+# tests/conftest.py, keeps a module marked xdist_group (module fixtures: built worlds, the
+# README's world) on one worker and spreads every other test on its own. XDIST_WORKERS=0 runs it in one process; PYTEST_ARGS adds to either.
 XDIST_WORKERS ?= 4
-XDIST := $(if $(filter 0,$(XDIST_WORKERS)),-p no:xdist,-n $(XDIST_WORKERS) --dist loadgroup)
+XDIST := $(if $(filter 0,$(XDIST_WORKERS)),-p no:xdist,-n $(XDIST_WORKERS) --dist loadscope)
 
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,18 +29,34 @@ def command() -> str:
     return COMMAND
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep each module whose tests share a module-scoped fixture on one xdist worker.
 
-    Those fixtures build worlds (seconds of CPU each, for several seeds and profiles):
-    spread over four workers, a module would build each of them up to four times.
-    ``--dist loadgroup`` (``make test``) sends a group to one worker and spreads the rest
-    test by test; without xdist the mark does nothing.
+# -- parallel runs (pytest-xdist) ----------------------------------------------------------
+
+
+@functools.cache
+def _keeps_together(module: str) -> bool:
+    """Whether a test module asks for one worker (``pytestmark = pytest.mark.xdist_group(...)``)."""
+    path = ROOT / module
+    return path.is_file() and "pytest.mark.xdist_group(" in path.read_text(encoding="utf-8")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` (``make test``): a module that shares module fixtures (built
+    worlds, the README's world, a browser) on one worker, every other test on its own.
+
+    xdist's ``loadgroup`` would do this from the marks, but with pytest 9.2 its renaming of
+    node ids has no effect (ids are derived, no longer stored), so it spreads those modules
+    over every worker: each worker built each world again, and the README's blocks, which
+    run in order in one world, ran part here and part there. Scheduling by scope does not
+    depend on renaming.
     """
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        scopes = {d.scope for defs in info.name2fixturedefs.values() for d in defs}
-        if scopes & {"module", "class", "package"}:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleWhenAsked(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if _keeps_together(module) else nodeid
+
+    return ModuleWhenAsked(config, log)

@@ -48,6 +48,10 @@ import pytest
 from .conftest import ROOT
 from .test_web_serve import serve
 
+# Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
+# one xdist worker (tests/conftest.py), which builds each once and runs them in order.
+pytestmark = pytest.mark.xdist_group("test_readme")
+
 README = ROOT / "README.md"
 MARKER = re.compile(r"^<!--\s*readme-test:\s*(?P<spec>.*?)\s*-->$")
 MODES = ("run", "output-of", "transcript", "file", "server", "illustrative")
@@ -208,6 +212,7 @@ def _explain(block: Block, done: subprocess.CompletedProcess[str]) -> str:
             f"--- stdout ---\n{done.stdout[-3000:]}\n--- stderr ---\n{done.stderr[-3000:]}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", RUNNABLE, ids=[f"line{b.line}-{b.mode}-{b.lang or 'text'}" for b in RUNNABLE])
 def test_readme_block(block: Block, world: World) -> None:
     if block.mode == "run" and block.lang == "python":
