@@ -85,6 +85,7 @@ def run_schemathesis(url: str, report: Path, *, examples: int, seconds: int) -> 
     )
 
 
+@pytest.mark.slow
 def test_every_operation_keeps_the_documented_contract(offline_live: LiveServer, tmp_path: Path) -> None:
     examples = int(os.environ.get("ZENOTI_SCHEMATHESIS_EXAMPLES", CI_EXAMPLES))
     seconds = int(os.environ.get("ZENOTI_SCHEMATHESIS_SECONDS", CI_SECONDS))

@@ -34,6 +34,7 @@ if not os.path.exists(CHROMIUM) and os.environ.get("ZENOTI_REQUIRE_BROWSER") != 
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
+@pytest.mark.slow
 def test_fire_from_the_dashboard_and_watch_it_delivered(tmp_path: Path) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     with serve(tmp_path / "log.sqlite3", "--time-scale", "600") as app, sync_api.sync_playwright() as pw:

@@ -24,6 +24,10 @@ from .test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, sync_api
 from .test_web_serve import Served, serve
 from .web_support import wait_for
 
+# Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
+# one xdist worker (tests/conftest.py), which builds each once and runs them in order.
+pytestmark = pytest.mark.xdist_group("test_browser_dashboard")
+
 expect = sync_api.expect
 
 
@@ -77,6 +81,7 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
+@pytest.mark.slow
 def test_delivery_detail_shows_both_ways_signature_verdict_and_a_curl_that_sends_the_same_bytes(browser: Any, app: Served) -> None:
     fire(app)
     page, errors = open_page(browser, app)
@@ -115,6 +120,7 @@ def test_delivery_detail_shows_both_ways_signature_verdict_and_a_curl_that_sends
     assert errors == []
 
 
+@pytest.mark.slow
 def test_live_refresh_keeps_an_open_sink_request_and_a_scrolled_body(browser: Any, app: Served) -> None:
     fire(app)
     page, errors = open_page(browser, app, height=900)
@@ -142,6 +148,7 @@ def test_live_refresh_keeps_an_open_sink_request_and_a_scrolled_body(browser: An
     assert errors == []
 
 
+@pytest.mark.slow
 def test_filters_and_paging(browser: Any, app: Served) -> None:
     app.request("PUT", "/api/sinks/down", json={"status": 500})
     down = app.request("POST", "/api/webhooks", json={"name": "down", "url": app.url + "/sink/down", "event_types": ["AppointmentGroup.Created"]}).json()
@@ -183,6 +190,7 @@ def test_filters_and_paging(browser: Any, app: Served) -> None:
     assert errors == []
 
 
+@pytest.mark.slow
 def test_validate_page_checks_a_pasted_capture_and_an_uploaded_har(browser: Any, app: Served) -> None:
     page, errors = open_page(browser, app)
     page.get_by_test_id("validate-input").fill((ROOT / "fixtures/captures/corrupted.jsonl").read_text())
@@ -203,6 +211,7 @@ def test_validate_page_checks_a_pasted_capture_and_an_uploaded_har(browser: Any,
     assert errors == []
 
 
+@pytest.mark.slow
 def test_the_sink_secret_can_be_revealed_and_signs_a_fire_from_the_cli(browser: Any, app: Served, tmp_path: Path) -> None:
     page, errors = open_page(browser, app)
     code = page.get_by_test_id("sink-secret")
@@ -224,6 +233,7 @@ def test_the_sink_secret_can_be_revealed_and_signs_a_fire_from_the_cli(browser: 
     assert errors == []
 
 
+@pytest.mark.slow
 def test_overrides_errors_speak_of_overrides(browser: Any, app: Served) -> None:
     page, errors = open_page(browser, app)
     status = page.get_by_test_id("fire-status")
@@ -239,6 +249,7 @@ def test_overrides_errors_speak_of_overrides(browser: Any, app: Served) -> None:
     assert errors == []
 
 
+@pytest.mark.slow
 def test_a_390px_phone_has_no_sideways_overflow(browser: Any, app: Served) -> None:
     fire(app)
     page, errors = open_page(browser, app, width=390, height=844)
@@ -259,6 +270,7 @@ def test_a_390px_phone_has_no_sideways_overflow(browser: Any, app: Served) -> No
     assert errors == []
 
 
+@pytest.mark.slow
 def test_type_pickers_and_the_schema_view_group_types_by_resource(browser: Any, app: Served) -> None:
     listed = app.request("GET", "/api/event-types").json()
     listed = listed.get("event_types", listed) if isinstance(listed, dict) else listed

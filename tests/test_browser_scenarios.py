@@ -25,6 +25,7 @@ def app(tmp_path: Path) -> Iterator[Served]:
         assert served.stop() == 0
 
 
+@pytest.mark.slow
 def test_pick_a_scenario_see_its_steps_run_it_and_watch_its_deliveries(app: Served) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as pw:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from .test_browser_dashboard import app, browser, fire, open_page, shot  # noqa: F401  # the fixtures, shared
 from .test_browser_dashboard import expect
 from .test_web_serve import Served
 
 
+@pytest.mark.slow
 def test_a_deliverys_guest_group_and_invoice_open_what_the_api_answers(browser: Any, app: Served) -> None:  # noqa: F811
     [delivery] = fire(app, event_type="AppointmentGroup.Created", seed=5)
     sent = json.loads(app.request("GET", f"/api/deliveries/{delivery['id']}").json()["body"])["data"]

@@ -53,6 +53,7 @@ def correct() -> Iterator[ContractReceiver]:
         yield rx
 
 
+@pytest.mark.slow
 def test_a_correct_receiver_passes_every_check_with_the_defaults(correct: ContractReceiver) -> None:
     result = run(correct.url, "--secret", SECRET, "-v")
     assert result.exit_code == 0, result.output
@@ -75,6 +76,7 @@ def test_a_correct_receiver_passes_every_check_with_the_defaults(correct: Contra
     assert max(len(json.dumps(e)) for e in correct.stored) >= 100 * 1024  # the world's largest group
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("broken", sorted(BREAKAGES))
 def test_each_breakage_fails_its_own_check_and_no_other(broken: str) -> None:
     verb = ["--verb", "PUT"] if broken == "post-only" else []
@@ -100,6 +102,7 @@ def test_each_breakage_fails_its_own_check_and_no_other(broken: str) -> None:
     assert doc["exit_code"] == 1 and doc["ok"] is False and SECRET not in result.stdout
 
 
+@pytest.mark.slow
 def test_the_text_report_shows_the_evidence_of_a_failure_then_the_summary() -> None:
     with ContractReceiver(secret=SECRET, broken="accepts-wrong-signature") as rx:
         result = run(rx.url, "--secret", SECRET, "--skip", "burst,latency")
@@ -115,6 +118,7 @@ def test_the_text_report_shows_the_evidence_of_a_failure_then_the_summary() -> N
     assert out.splitlines()[-1].startswith(f"{n} checks: {n - 1} passed, 1 failed, 0 warned, 0 skipped in ")
 
 
+@pytest.mark.slow
 def test_a_receiver_that_takes_post_only_is_a_warning_without_verb() -> None:
     with ContractReceiver(secret=SECRET, broken="post-only") as rx:
         result = run(rx.url, "--secret", SECRET, "--format", "json", "--burst", "20")
@@ -124,6 +128,7 @@ def test_a_receiver_that_takes_post_only_is_a_warning_without_verb() -> None:
     assert [e["request"]["method"] for e in verb["evidence"]] == ["PUT", "PATCH"]
 
 
+@pytest.mark.slow
 def test_with_a_verb_every_event_is_sent_with_it() -> None:
     with Receiver() as rx:
         result = run(rx.url, "--verb", "patch", "--only", "accepts-events,duplicates")
@@ -132,6 +137,7 @@ def test_with_a_verb_every_event_is_sent_with_it() -> None:
     assert methods == {"PATCH"}
 
 
+@pytest.mark.slow
 def test_without_a_secret_the_signature_checks_are_skipped_and_nothing_is_signed() -> None:
     with ContractReceiver() as rx, Receiver() as plain:
         result = run(rx.url, "--format", "json", "--burst", "20")
@@ -143,6 +149,7 @@ def test_without_a_secret_the_signature_checks_are_skipped_and_nothing_is_signed
     assert all("zenoti-webhook-signature" not in r.headers for r in plain.requests)
 
 
+@pytest.mark.slow
 def test_a_slow_receiver_warns_and_one_past_the_timeout_fails() -> None:
     with ContractReceiver(secret=SECRET, delay=0.05) as rx:
         slow = run(rx.url, "--secret", SECRET, "--slow", "0.03", "--burst", "20", "--format", "json")
@@ -160,6 +167,7 @@ def test_a_slow_receiver_warns_and_one_past_the_timeout_fails() -> None:
     assert "< no answer after " in late.stdout
 
 
+@pytest.mark.slow
 def test_junit_report_is_valid_and_written_to_a_file(tmp_path: Path) -> None:
     out = tmp_path / "check.xml"
     with ContractReceiver(secret=SECRET, broken="rejects-ping") as rx:
@@ -193,6 +201,7 @@ def test_junit_report_is_valid_and_written_to_a_file(tmp_path: Path) -> None:
     assert verdicts["burst"] == [] and verdicts["accepts-events[AppointmentGroup.Created]"] == []
 
 
+@pytest.mark.slow
 def test_only_and_skip_choose_checks(correct: ContractReceiver) -> None:
     only = report(run(correct.url, "--only", "ping", "--only", "duplicates,verb", "--format", "json"))
     assert list(outcomes(only)) == ["verb", "ping", "duplicates"]
@@ -226,6 +235,7 @@ def test_a_url_that_is_not_http_is_exit_2() -> None:
     assert result.exit_code == 2 and "must start with http:// or https://" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_burst_stops_after_twenty_failures_as_zenoti_deactivates() -> None:
     with ContractReceiver(secret=SECRET, broken="rate-limited", rate_limit=100) as rx:
         doc = report(run(rx.url, "--secret", SECRET, "--only", "burst", "--format", "json"))
@@ -286,6 +296,7 @@ def test_the_installed_command_runs_check(command: str, correct: ContractReceive
 # -- out-of-order ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_check_passes_on_a_correct_receiver_and_events_follow_their_bookings(registry: Registry,
                                                                                   correct: ContractReceiver) -> None:
     config = runner.CheckConfig(correct.url, secret=SECRET, burst=50)

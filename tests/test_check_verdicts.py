@@ -75,6 +75,7 @@ def correct() -> Iterator[ContractReceiver]:
 # -- the default report ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_correct_receiver_gets_a_compact_report_and_every_line_with_v(correct: ContractReceiver) -> None:
     compact = run(correct.url, "--secret", SECRET, "--burst", "100")
     assert compact.exit_code == 0, compact.output
@@ -175,6 +176,7 @@ def test_a_300_a_minute_rate_limiter_fails_only_burst_naming_429_and_retry_after
     assert "fix: Do not rate-limit Zenoti's addresses" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_checks_before_burst_pace_themselves_under_a_limit_they_meet() -> None:
     # The same limiter on a fast clock (30 a second, Retry-After 1, low enough that a busy
     # machine still trips it): the suite's own ~400 requests before the burst go past it,
@@ -195,6 +197,7 @@ def test_the_checks_before_burst_pace_themselves_under_a_limit_they_meet() -> No
 # -- a body limit fails the realistic sizes above it, as one cause ----------------------------
 
 
+@pytest.mark.slow
 def test_a_100_kib_body_limit_fails_the_realistic_sizes_above_it_under_one_cause() -> None:
     with ContractReceiver(secret=SECRET, broken="body-limit-100kb") as rx:
         text = run(rx.url, "--secret", SECRET, "--skip", "burst,latency", "--seed", "2")
@@ -214,6 +217,7 @@ def test_a_100_kib_body_limit_fails_the_realistic_sizes_above_it_under_one_cause
     assert block.count("  fix: ") == 1 and "  - large-payload[Invoice.Closed]: a " in block
 
 
+@pytest.mark.slow
 def test_large_payload_runs_only_for_types_that_can_grow_and_stress_is_opt_in(correct: ContractReceiver) -> None:
     doc = report(run(correct.url, "--secret", SECRET, "--only", "large-payload,stress-payload", "--format", "json"))
     assert [r["name"] for r in doc["results"]] == [
@@ -230,6 +234,7 @@ def test_large_payload_runs_only_for_types_that_can_grow_and_stress_is_opt_in(co
 # -- slow and hanging receivers: a full report, exit 1 -------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_receiver_answering_after_zenotis_10_s_gets_a_full_report_and_exit_1(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     with Receiver(delay=11) as rx:  # Zenoti's real timeout, not a shortened one
@@ -247,6 +252,7 @@ def test_a_receiver_answering_after_zenotis_10_s_gets_a_full_report_and_exit_1(t
     assert "Cannot reach" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_route_that_answers_one_type_and_hangs_on_the_rest_fails_each_other_type() -> None:
     with OneTypeReceiver("AppointmentGroup.Created") as rx:
         result = run(rx.url, "--timeout", "0.5", "--format", "json", "--burst", "40")
@@ -264,6 +270,7 @@ def test_a_route_that_answers_one_type_and_hangs_on_the_rest_fails_each_other_ty
 # -- signatures ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_receiver_that_verifies_no_signature_fails_the_two_forgery_checks_only() -> None:
     with ContractReceiver() as rx:  # takes anything
         doc = report(run(rx.url, "--secret", SECRET, "--format", "json", "--skip", "burst"))
@@ -309,6 +316,7 @@ def test_the_set_up_bookings_are_reported_even_when_refused() -> None:
 # -- fresh ids ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 3, 5])
 def test_every_event_of_a_run_is_new_except_the_duplicate(seed: int) -> None:
     with Receiver() as rx:

@@ -49,6 +49,7 @@ def lines_of(done: subprocess.CompletedProcess[bytes]) -> list[bytes]:
     return done.stdout.splitlines()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", ["realistic", "edge"])
 @pytest.mark.parametrize("seed", [1, 8])
 def test_simulate_disorder_duplicates_bytes_reorders_and_loses_nothing(seed: int, profile: str) -> None:

@@ -19,6 +19,10 @@ from emulator.world.build import build_organization
 from emulator.world.randomness import Streams
 from emulator.world.timefmt import next_dst_change
 
+# Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
+# one xdist worker (tests/conftest.py), which builds each once and runs them in order.
+pytestmark = pytest.mark.xdist_group("test_generate")
+
 UTC = timezone.utc
 NOW = datetime(2024, 7, 25, 14, 52, 6, 769417, tzinfo=UTC)
 SEEDS = range(8)
@@ -52,6 +56,7 @@ def events(request, registry):
     return list(generated(registry, request.param))
 
 
+@pytest.mark.slow
 def test_ids_are_object_ids_of_the_event_second_event_id_just_before_id(events):
     seen = set()
     for event, _ in events:
@@ -70,6 +75,7 @@ def test_event_timestamp_has_six_or_seven_fraction_digits_and_z(events):
     assert all(e["event_timestamp"].endswith("Z") for e, _ in events)
 
 
+@pytest.mark.slow
 def test_end_minus_start_is_the_service_duration(events):
     for event, _ in events:
         for a in event["data"]["appointments"]:
@@ -85,6 +91,7 @@ def test_in_center_times_are_the_same_instant_on_the_centers_clock(events):
                 assert a[f"{key}_in_center"] == wall.isoformat()
 
 
+@pytest.mark.slow
 def test_appointments_follow_each_other_or_run_in_parallel_and_add_ons_follow_their_parent(events):
     for event, _ in events:
         appointments = event["data"]["appointments"]
@@ -114,6 +121,7 @@ def test_created_equals_last_updated_within_a_second_of_the_event_and_before_the
         assert parse(event["data"]["appointments"][0]["creation_date"]) < first
 
 
+@pytest.mark.slow
 def test_a_group_spanning_a_dst_change_starts_after_the_event_even_when_the_change_is_minutes_away(registry):
     kind = registry["AppointmentGroup.Created"]
     checked = 0
@@ -129,6 +137,7 @@ def test_a_group_spanning_a_dst_change_starts_after_the_event_even_when_the_chan
     assert checked > 300
 
 
+@pytest.mark.slow
 def test_center_fields_come_from_the_center(events):
     for event, center in events:
         data = event["data"]
@@ -141,6 +150,7 @@ def test_center_fields_come_from_the_center(events):
         assert all(a["therapist_id"] in STAFF[center.id] for a in data["appointments"])
 
 
+@pytest.mark.slow
 def test_utm_fields_are_sometimes_null(registry):
     data = [e["data"] for e, _ in generated(registry)]
     assert {d["utm_source"] is None for d in data} == {True, False}
@@ -179,6 +189,7 @@ def test_without_a_seed_every_run_differs():
     assert len(runs) == 5
 
 
+@pytest.mark.slow
 def test_edge_profile_has_the_values_receivers_break_on(registry):
     names, nulls, sizes, midnight, dst, offsets = [], Counter(), Counter(), 0, 0, set()
     for event, center in generated(registry, "edge"):

@@ -198,6 +198,7 @@ def fire_beside(db: Path, *args: str) -> tuple[int, dict[str, Any]]:
     return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_fire_beside_serve_and_relay_keeps_its_rate_and_makes_every_attempt(tmp_path: Path) -> None:
     import threading
 
@@ -227,6 +228,7 @@ def test_fire_beside_serve_and_relay_keeps_its_rate_and_makes_every_attempt(tmp_
         assert len(rx.requests) == 20 and len(local.requests) == 10
 
 
+@pytest.mark.slow
 def test_fire_beside_serve_reports_and_exits_for_the_retries_it_started(tmp_path: Path) -> None:
     from .test_web_serve import serve
 
@@ -239,6 +241,7 @@ def test_fire_beside_serve_reports_and_exits_for_the_retries_it_started(tmp_path
         assert len(rx.requests) == 6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["exits", "killed"])
 def test_serve_takes_over_the_retries_of_a_fire_that_is_gone(tmp_path: Path, how: str) -> None:
     import signal
@@ -548,6 +551,7 @@ def test_a_receiver_s_escapes_are_shown_escaped(env: Path) -> None:
     assert bytes(body) == f"{EVIL}oops".encode()
 
 
+@pytest.mark.slow
 def test_simulate_in_order_beside_serve_arrives_in_order(tmp_path: Path) -> None:
     from .test_web_serve import COMMAND, serve
 

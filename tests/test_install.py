@@ -12,9 +12,12 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
+import pytest
+
 from .conftest import ROOT
 
 
+@pytest.mark.slow
 def test_wheel_carries_the_schemas_and_its_command_runs_anywhere(tmp_path):
     # Build the wheel offline with the hatchling of the test venv (no download).
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",

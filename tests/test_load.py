@@ -60,6 +60,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_headless_load_reports_what_the_receiver_counted(receiver: CountingReceiver, tmp_path: Path) -> None:
     done = load(receiver.url, "-u", "3", "-r", "50", "-t", "2s", "--secret", SECRET, "--verb", "PUT", "--seed", "11",
                 "--csv", str(tmp_path / "run"), "--html", str(tmp_path / "run.html"), "--json")
@@ -103,6 +104,7 @@ def test_a_refusing_receiver_exits_1() -> None:
     assert report["events_sent"] > 0 and set(report["by_status_class"]) == {"connection"}
 
 
+@pytest.mark.slow
 def test_drain_sends_exactly_n_and_reports_the_time_taken(receiver: CountingReceiver) -> None:
     done = load(receiver.url, "-u", "4", "-r", "100", "--drain", "300", "--secret", SECRET, "--json")
     assert done.returncode == 0, done.stderr
@@ -113,6 +115,7 @@ def test_drain_sends_exactly_n_and_reports_the_time_taken(receiver: CountingRece
     assert report["drain"]["refused"] == {} and report["drain"]["duration_s"] > 0
 
 
+@pytest.mark.slow
 def test_a_master_and_two_workers_share_the_load_without_sharing_ids(receiver: CountingReceiver) -> None:
     port = str(free_port())
     master = subprocess.Popen([COMMAND, "load", receiver.url, "--master", "--expect-workers", "2", "--master-bind-port", port,
@@ -133,6 +136,7 @@ def test_a_master_and_two_workers_share_the_load_without_sharing_ids(receiver: C
     assert got["workers"] == [0, 1]  # both workers sent, each from its own shards
 
 
+@pytest.mark.slow
 def test_find_limit_finds_the_rate_a_receiver_holds(tmp_path: Path) -> None:
     limit = 60.0
     rx = CountingReceiver("--slow-past", str(limit), "--slow-delay", "0.4")

@@ -37,6 +37,7 @@ def correct() -> Iterator[ContractReceiver]:
         yield rx
 
 
+@pytest.mark.slow
 def test_the_check_suite_runs_as_one_test_per_check(pytester: pytest.Pytester, correct: ContractReceiver) -> None:
     pytester.makepyfile(test_own="def test_mine():\n    assert True\n")
     result = pytester.runpytest("--zenoti-receiver", correct.url, "--zenoti-secret", SECRET, "-v", "-p", "no:cacheprovider")
@@ -51,6 +52,7 @@ def test_the_check_suite_runs_as_one_test_per_check(pytester: pytest.Pytester, c
     assert SECRET not in result.stdout.str()
 
 
+@pytest.mark.slow
 def test_k_selects_checks_and_keeps_the_projects_tests_out(pytester: pytest.Pytester, correct: ContractReceiver) -> None:
     pytester.makepyfile(test_own="def test_mine():\n    assert True\n")
     everything = pytester.runpytest("--zenoti-receiver", correct.url, "--zenoti-secret", SECRET, "-k", "zenoti-check",
@@ -61,6 +63,7 @@ def test_k_selects_checks_and_keeps_the_projects_tests_out(pytester: pytest.Pyte
     some.assert_outcomes(passed=2, deselected=ITEMS - 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("broken", sorted(BREAKAGES))
 def test_each_breakage_fails_one_item_with_its_evidence(pytester: pytest.Pytester, broken: str) -> None:
     verb = ["--zenoti-verb", "PUT"] if broken == "post-only" else []
@@ -80,6 +83,7 @@ def test_each_breakage_fails_one_item_with_its_evidence(pytester: pytest.Pyteste
     assert "  why: " in out and "  fix: " in out and "    > " in out and "    < " in out
 
 
+@pytest.mark.slow
 def test_x_stops_at_the_first_failing_check_and_junitxml_has_every_case(pytester: pytest.Pytester) -> None:
     xml = pytester.path / "check.xml"
     with ContractReceiver(secret=SECRET, broken="rejects-ping") as rx:
@@ -181,6 +185,7 @@ def test_zenoti_emulator_sends_the_verb_and_no_content_type(zenoti_emulator: Zen
     assert ping.status_code == 200 and rx.requests[1].body == b""
 
 
+@pytest.mark.slow
 def test_the_readmes_receiver_passes_every_check(zenoti_emulator: ZenotiEmulator, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     # The manual teaches a receiver; check must find nothing wrong with it.
@@ -251,6 +256,7 @@ def test_the_receivers_fixtures_let_the_checks_see_what_it_did(pytester: pytest.
     assert words in seen.stdout.str()
 
 
+@pytest.mark.slow
 def test_a_hanging_receiver_gets_every_item_with_its_timeout(pytester: pytest.Pytester) -> None:
     with OneTypeReceiver("AppointmentGroup.Created") as rx:
         result = pytester.runpytest("--zenoti-receiver", rx.url.removeprefix("http://"), "--zenoti-timeout", "0.5",

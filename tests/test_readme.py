@@ -53,6 +53,10 @@ from .conftest import ROOT
 from .test_readme_links import slug
 from .test_web_serve import serve
 
+# Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
+# one xdist worker (tests/conftest.py), which builds each once and runs them in order.
+pytestmark = pytest.mark.xdist_group("test_readme")
+
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 MARKER = re.compile(r"^<!--\s*readme-test:\s*(?P<spec>.*?)\s*-->$")
@@ -249,6 +253,7 @@ def _explain(block: Block, done: subprocess.CompletedProcess[str]) -> str:
             f"--- stdout ---\n{done.stdout[-3000:]}\n--- stderr ---\n{done.stderr[-3000:]}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", RUNNABLE, ids=[b.test_id for b in RUNNABLE])
 def test_readme_block(block: Block, world: World) -> None:
     if block.mode == "run" and block.lang == "python":

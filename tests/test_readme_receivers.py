@@ -59,6 +59,7 @@ def test_the_readme_receivers_verify_with_their_own_code_not_the_emulators() -> 
     assert "emulator.delivery.signing" not in (ROOT / "docs" / "pytest.md").read_text(encoding="utf-8").split("```sh")[0]
 
 
+@pytest.mark.slow
 def test_the_hmac_receiver_passes_check(command: str, tmp_path: Path) -> None:
     (tmp_path / "receiver.py").write_text(page_file("receiver.py"), encoding="utf-8")
     port = free_port()
@@ -67,6 +68,7 @@ def test_the_hmac_receiver_passes_check(command: str, tmp_path: Path) -> None:
         assert_passes(check(command, url))
 
 
+@pytest.mark.slow
 def test_the_express_receiver_passes_check(command: str, tmp_path: Path) -> None:
     node = shutil.which("node")
     if node is None:

@@ -128,6 +128,7 @@ def test_published_sample_is_accepted(registry, name):
     assert kind.is_valid(sample)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 @pytest.mark.parametrize("profile", ["realistic", "edge"])
 def test_every_type_the_world_emits_validates_with_both_validators(registry, seed, profile):

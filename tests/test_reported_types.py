@@ -54,6 +54,7 @@ def guest_ids(node: Any) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", ["realistic", "edge"])
 @pytest.mark.parametrize("seed", [2, 6, 10])
 def test_a_merged_guest_is_never_named_again_and_the_survivor_exists(seed: int, profile: str) -> None:
@@ -71,6 +72,7 @@ def test_a_merged_guest_is_never_named_again_and_the_survivor_exists(seed: int, 
         assert data["guest"]["id"] not in earlier, "a survivor is a guest that still exists"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", ["realistic", "edge"])
 @pytest.mark.parametrize("seed", [2, 6, 10])
 def test_updated_groups_were_booked_before_and_later_events_show_the_edit(seed: int, profile: str) -> None:
@@ -95,6 +97,7 @@ def test_updated_groups_were_booked_before_and_later_events_show_the_edit(seed: 
     assert moved, "most edits move a service to another therapist"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", ["realistic", "edge"])
 @pytest.mark.parametrize("seed", [2, 6, 10])
 def test_status_0_comes_only_after_an_edit_of_a_confirmed_group(seed: int, profile: str) -> None:
@@ -143,6 +146,7 @@ def test_reported_events_off_is_the_same_stream_without_those_types(seed: int, p
     assert off == [e for e in on if e["event_type"] not in REPORTED]
 
 
+@pytest.mark.slow
 def test_every_reported_event_validates_and_is_marked_reported() -> None:
     registry = default_registry()
     seen = Counter()

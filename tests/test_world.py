@@ -18,6 +18,10 @@ from emulator.events.generate import simulate_events
 from emulator.events.registry import load_registry, schema_dir
 from emulator.world import habits
 
+# Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
+# one xdist worker (tests/conftest.py), which builds each once and runs them in order.
+pytestmark = pytest.mark.xdist_group("test_world")
+
 UTC = timezone.utc
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 SEEDS = range(5)
@@ -55,6 +59,7 @@ def by_type(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
     return [e for e in events if e["event_type"] == name]
 
 
+@pytest.mark.slow
 def test_every_type_happens_and_time_never_goes_back(events):
     assert {e["event_type"] for e in events} >= {
         "Guest.Created", "Guest.Updated", "AppointmentGroup.Created", "AppointmentGroup.Status",
@@ -103,6 +108,7 @@ def _final_status(events: list[dict[str, Any]]) -> dict[str, int]:
     return final
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("resource", ["therapist_id", "room_id"])
 def test_no_therapist_or_room_is_booked_twice_at_once(events, resource):
     gone = {g for g, s in _final_status(events).items() if s in (habits.STATUS_CANCELLED, habits.STATUS_NO_SHOW)}
@@ -126,6 +132,7 @@ def test_no_therapist_or_room_is_booked_twice_at_once(events, resource):
     assert checked > 50
 
 
+@pytest.mark.slow
 def test_statuses_move_only_in_legal_ways_and_nothing_starts_after_a_cancellation(events):
     status: dict[str, int] = {}
     progress: dict[str, int] = {}
@@ -190,6 +197,7 @@ def test_a_guest_looks_the_same_in_every_event_and_follows_updates(events):
     assert len(known) > 50
 
 
+@pytest.mark.slow
 def test_a_new_guest_is_created_before_they_book(events):
     created = {e["data"]["id"]: fired(e) for e in by_type(events, "Guest.Created")}
     booked = [e for e in by_type(events, "AppointmentGroup.Created") if e["data"]["guest"]["id"] in created]

@@ -17,6 +17,10 @@ from emulator.events.registry import slug_for
 
 from .conftest import ROOT
 
+# Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
+# one xdist worker (tests/conftest.py), which builds each once and runs them in order.
+pytestmark = pytest.mark.xdist_group("test_world_aftercare")
+
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
 MINE = ("Appointment.Feedback.V1", "Appointment.Feedback.V2", "Guestpass.redeemed", "Invoice.Payments.Added",
         "Invoice.Payments.Deleted", "Guest.OptedIn", "Guest.OptedOut")

@@ -18,6 +18,10 @@ from emulator.events.generate import simulate_events
 
 from .conftest import ROOT
 
+# Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
+# one xdist worker (tests/conftest.py), which builds each once and runs them in order.
+pytestmark = pytest.mark.xdist_group("test_world_classes")
+
 UTC = timezone.utc
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 DAYS = 14
@@ -50,6 +54,7 @@ def sample(name: str) -> dict[str, Any]:
     return json.loads((ROOT / "fixtures" / "docs" / f"class-{part}-{slug}.json").read_text())
 
 
+@pytest.mark.slow
 def test_bookings_are_for_open_sessions_within_capacity_by_guests_who_exist(run):
     _, events = run
     sessions: dict[int, dict[str, Any]] = {}
@@ -122,6 +127,7 @@ def test_bookings_are_for_open_sessions_within_capacity_by_guests_who_exist(run)
     assert len(set(ids)) == len(ids)  # each event's key is its own, edits and all
 
 
+@pytest.mark.slow
 def test_classes_happen_mornings_and_evenings_on_the_centers_clock(run):
     stream, events = run
     hours = set()

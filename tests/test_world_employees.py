@@ -19,6 +19,10 @@ from emulator.world.staff import NO_DATE
 
 from .conftest import ROOT
 
+# Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
+# one xdist worker (tests/conftest.py), which builds each once and runs them in order.
+pytestmark = pytest.mark.xdist_group("test_world_employees")
+
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
 DAYS = 24
 
@@ -38,6 +42,7 @@ def _therapists(event: dict[str, Any]) -> set[str]:
     return set()
 
 
+@pytest.mark.slow
 def test_a_leaver_is_booked_no_more_and_deleted_only_after_their_last_appointment(events):
     left: set[str] = set()
     deleted: set[str] = set()
@@ -60,6 +65,7 @@ def test_a_leaver_is_booked_no_more_and_deleted_only_after_their_last_appointmen
     assert therapist_leavers and deleted
 
 
+@pytest.mark.slow
 def test_a_hired_therapist_is_booked_after_they_are_created(events):
     hired = {e["data"]["id"]: e["event_timestamp"] for e in events if e["event_type"] == "Employee.Created"}
     booked_hires = set()
@@ -71,6 +77,7 @@ def test_a_hired_therapist_is_booked_after_they_are_created(events):
     assert booked_hires, "no hire was ever booked: the roster does not take hires"
 
 
+@pytest.mark.slow
 def test_an_employee_looks_the_same_in_every_event(events):
     seen: dict[str, dict[str, Any]] = {}
     for event in events:
@@ -123,6 +130,7 @@ def _keys(value: Any, path: str = "") -> set[str]:
     return set()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["Employee.Created", "Employee.Updated", "Employee.Deleted"])
 def test_keys_misspellings_and_codes_match_the_sample(events, kind):
     slug = kind.lower().replace(".", "-")

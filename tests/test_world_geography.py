@@ -18,6 +18,10 @@ from phonenumbers import PhoneNumberType
 from emulator.events.generate import simulate_events
 from emulator.world.geography import COUNTRIES, STATE_COUNTRY
 
+# Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
+# one xdist worker (tests/conftest.py), which builds each once and runs them in order.
+pytestmark = pytest.mark.xdist_group("test_world_geography")
+
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
 DAYS = 4
 RUNS = [("realistic", 0), ("realistic", 1), ("realistic", 2), ("realistic", 3), ("edge", 0), ("edge", 1)]

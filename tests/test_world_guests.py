@@ -20,6 +20,10 @@ from emulator.events.generate import simulate_events
 
 from .web_support import app, client  # noqa: F401  (fixtures)
 
+# Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
+# one xdist worker (tests/conftest.py), which builds each once and runs them in order.
+pytestmark = pytest.mark.xdist_group("test_world_guests")
+
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
 FRESH_RUNS = [("realistic", 0), ("realistic", 2), ("realistic", 3), ("edge", 0), ("edge", 1)]
 
@@ -84,6 +88,7 @@ def orphans(events: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, int
     return missing, total
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile,seed", FRESH_RUNS, ids=lambda p: str(p))
 def test_a_fresh_account_has_no_orphans(profile, seed):
     events = list(simulate_events(seed=seed, now=NOW, days=10, profile=profile, fresh=True))
@@ -116,6 +121,7 @@ def month(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
     return list(simulate_events(seed=seed, now=NOW, days=30, profile=profile))
 
 
+@pytest.mark.slow
 def test_most_guests_book_once_or_twice_a_month(month):
     per_guest = bookings(month)
     counts = [len(times) for times in per_guest.values()]
@@ -126,12 +132,14 @@ def test_most_guests_book_once_or_twice_a_month(month):
     assert max(counts) <= 8
 
 
+@pytest.mark.slow
 def test_regulars_come_back_after_weeks(month):
     gaps = [(b - a).total_seconds() / 86400 for times in bookings(month).values() for a, b in zip(times, times[1:])]
     assert len(gaps) > 30
     assert median(gaps) >= 7, f"median gap between a guest's bookings: {median(gaps):.1f} days"
 
 
+@pytest.mark.slow
 def test_new_guests_are_a_steady_share(month):
     """Guest.Created each week is a steady share of the week's bookings (about 12 %)."""
     start = datetime.fromisoformat(month[0]["event_timestamp"][:19])

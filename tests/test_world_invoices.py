@@ -16,6 +16,10 @@ import pytest
 from emulator.world.actions import invoices
 from emulator.events.generate import simulate_events
 
+# Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
+# one xdist worker (tests/conftest.py), which builds each once and runs them in order.
+pytestmark = pytest.mark.xdist_group("test_world_invoices")
+
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
 DAYS = 14
 RUNS = [("realistic", 0), ("realistic", 1), ("realistic", 2), ("edge", 0), ("edge", 1)]
@@ -54,6 +58,7 @@ def paid(invoice: dict[str, Any]) -> float:
     return round(sum(t["amount_paid"] for t in invoice["transactions"]), 2)
 
 
+@pytest.mark.slow
 def test_some_checkouts_leave_the_invoice_open_and_a_second_event_closes_it(events):
     found = checkouts(events)
     left_open = [h for h in found.values() if not h[0][1]["is_closed"]]
@@ -69,6 +74,7 @@ def test_some_checkouts_leave_the_invoice_open_and_a_second_event_closes_it(even
     assert any(paid(h[0][1]) == h[0][1]["total_price"]["sum_total"] for h in left_open)
 
 
+@pytest.mark.slow
 def test_some_closed_invoices_are_edited_and_closed_again(events):
     found = checkouts(events)
     edited = [h for h in found.values() if h[0][1]["is_closed"] and len(h) >= 2]
@@ -81,6 +87,7 @@ def test_some_closed_invoices_are_edited_and_closed_again(events):
         assert paid(after) == after["total_price"]["sum_total"]
 
 
+@pytest.mark.slow
 def test_split_tenders_and_tips(events):
     closed = [inv for h in checkouts(events).values() for _, inv in h[:1] if inv["is_closed"]]
     split = sum(1 for inv in closed if len(inv["transactions"]) > 1) / len(closed)
@@ -93,6 +100,7 @@ def test_split_tenders_and_tips(events):
         assert all(t["tip"] > 0 for t in inv["transactions"] if "tip" in t)
 
 
+@pytest.mark.slow
 def test_flagged_fees_are_charged_on_the_groups_invoice(events):
     flagged: dict[str, str] = {}
     unflagged: set[str] = set()
@@ -118,6 +126,7 @@ def test_flagged_fees_are_charged_on_the_groups_invoice(events):
             assert inv["is_closed"] and paid(inv) == inv["total_price"]["sum_total"] > 0
 
 
+@pytest.mark.slow
 def test_memberships_and_packages_are_sold_on_invoices(events):
     """Each sale's Invoice.Closed: the sale invoice's id, one line of type 3 (membership)
     or 4 (package), no appointment group; a closed one is paid in full."""

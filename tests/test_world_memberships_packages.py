@@ -24,6 +24,10 @@ from emulator.world.memberships import Membership, move
 
 from .conftest import ROOT
 
+# Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
+# one xdist worker (tests/conftest.py), which builds each once and runs them in order.
+pytestmark = pytest.mark.xdist_group("test_world_memberships_packages")
+
 UTC = timezone.utc
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 DAYS = 30
@@ -48,6 +52,7 @@ def events(run: tuple[Any, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return run[1]
 
 
+@pytest.mark.slow
 def test_every_type_appears_within_a_week(events):
     # Ten days: since the guest base is sized for realistic visits (issue 19), holders come
     # back every few weeks, not every few days, and a reversal needs a redemption first.
@@ -67,6 +72,7 @@ MEMBERSHIP_MOVES = {
 }
 
 
+@pytest.mark.slow
 def test_frozen_before_unfrozen_and_only_reinstatement_after_a_cancellation(events):
     last: dict[str, str | None] = defaultdict(lambda: None)
     center: dict[str, str] = {}
@@ -94,6 +100,7 @@ def test_frozen_before_unfrozen_and_only_reinstatement_after_a_cancellation(even
     assert moves[("Guest.Membership.Cancelled", "Guest.Membership.Reinstate")] > 0
 
 
+@pytest.mark.slow
 def test_a_new_membership_belongs_to_the_invoice_it_was_sold_on_and_its_guest(events):
     deleted: set[str] = set()
     for event in events:
@@ -111,6 +118,7 @@ def test_a_new_membership_belongs_to_the_invoice_it_was_sold_on_and_its_guest(ev
             assert balance["balance"] == balance["total"] - balance["used"] >= 0
 
 
+@pytest.mark.slow
 def test_packages_are_redeemed_only_while_sessions_are_left_and_reversals_follow_redemptions(events):
     sessions: dict[str, Counter[str]] = {}  # sessions left by service, for packages sold in the run
     redeemed: dict[str, set[tuple[str, ...]]] = defaultdict(set)
@@ -156,6 +164,7 @@ def test_packages_are_redeemed_only_while_sessions_are_left_and_reversals_follow
     assert counts["Guest.Package.Redemption"] > 20 and counts["Guest.Package.RedemptionReversal"] > 3
 
 
+@pytest.mark.slow
 def test_a_redemption_is_a_session_of_a_visit_just_paid_for(events):
     """Redeemed at check-out: the visit's invoice, its appointment's line, therapist and center."""
     invoices: dict[str, dict[str, Any]] = {}

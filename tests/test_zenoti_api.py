@@ -20,6 +20,10 @@ from emulator.zenoti_api import ApiState, Ledger, advanced_world, create_api_app
 
 from .zenoti_receiver import EnrichingReceiver
 
+# Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
+# one xdist worker (tests/conftest.py), which builds each once and runs them in order.
+pytestmark = pytest.mark.xdist_group("test_zenoti_api")
+
 #: The events that show a guest's whole profile.
 PROFILE_EVENTS = ("Guest.Created", "Guest.Updated", "Guest.OptedIn", "Guest.OptedOut")
 NOW = datetime(2024, 7, 25, 8, 0, tzinfo=timezone.utc)
@@ -134,6 +138,7 @@ def _named(events: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]
     return last
 
 
+@pytest.mark.slow
 def test_every_entity_a_week_of_events_named_answers_and_agrees_with_the_last_event(zenoti_emulator: ZenotiEmulator) -> None:
     events = zenoti_emulator.simulate(seed=11, now=NOW, days=7)
     base, session = zenoti_emulator.api_url, requests.Session()
