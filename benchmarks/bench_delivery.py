@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,8 @@ import requests  # noqa: E402
 
 from emulator.delivery.deliverer import Deliverer  # noqa: E402
 from emulator.delivery.retry import DeliveryOptions  # noqa: E402
-from emulator.events.generate import generate_events  # noqa: E402
 from emulator.delivery.store import Store  # noqa: E402
+from emulator.events.generate import generate_events  # noqa: E402
 
 RECEIVER = r"""
 import socket, sys, time
@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="also profile ours against the instant receiver")
     args = parser.parse_args()
 
-    now = datetime(2024, 7, 25, tzinfo=timezone.utc)
+    now = datetime(2024, 7, 25, tzinfo=UTC)
     events = list(generate_events(count=max(args.count, args.plain_count), seed=1, now=now))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import statistics
 import subprocess
@@ -155,7 +154,7 @@ def fixture(tests: int, tmp: Path) -> None:
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)], cwd=folder,
                    env={**ENV, "FEEL_DURATIONS": str(out)}, stdout=subprocess.DEVNULL, check=True)
     durations = json.loads(out.read_text())
-    first_wall, first_cpu = durations[0][1]
+    _first_wall, first_cpu = durations[0][1]
     for label, prefix in (("its own world (baseline)", "test_own_world"), ("one event", "test_one_event"),
                           ("a scenario", "test_a_scenario")):
         walls = [d[0] for node, d in durations[1:] if prefix in node]

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +36,8 @@ from bench_delivery import ReceiverProcess  # noqa: E402
 
 from emulator.delivery import signing  # noqa: E402
 from emulator.delivery.sender import serialize  # noqa: E402
-from emulator.events.generate import generate_events  # noqa: E402
 from emulator.delivery.store import Store  # noqa: E402
+from emulator.events.generate import generate_events  # noqa: E402
 
 SECRET = "zenoti-benchmark-secret"
 COMMAND = str(Path(sys.executable).with_name("zenoti-emulator"))
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--slow", type=float, default=0.5, help="seconds the slow receiver takes to answer")
     args = parser.parse_args()
 
-    now = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
+    now = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
     bodies = [serialize(e) for e in generate_events("AppointmentGroup.Created", count=args.count, seed=1, now=now)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from emulator.events.generate import simulate_events  # noqa: E402
 
-NOW = datetime(2024, 7, 25, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 8, 0, tzinfo=UTC)
 RSS_SNIPPET = """
 import resource, sys
 from emulator.cli.generate import write_events

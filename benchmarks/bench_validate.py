@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
@@ -45,13 +45,17 @@ sys.path.insert(0, str(ROOT))
 
 from jsonschema import Draft202012Validator  # noqa: E402
 
-from emulator.captures import checking, readers, renderers  # noqa: E402
-from emulator.captures import validate as core  # noqa: E402
+from emulator.captures import (  # noqa: E402
+    checking,
+    readers,
+    renderers,
+    validate as core,
+)
 from emulator.events.generate import simulate_events  # noqa: E402
 from emulator.events.registry import default_registry, make_format_checker  # noqa: E402
 
 TYPE = "AppointmentGroup.Created"
-NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 
 
 def _wrong_type(e: dict[str, Any]) -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from emulator.zenoti_api import ApiState, advanced_world, create_api_app
 
-NOW = datetime(2024, 7, 25, 8, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 8, tzinfo=UTC)
 AUTH = {"Authorization": "apikey zenoti-emulator-key"}
 
 

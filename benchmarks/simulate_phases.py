@@ -18,17 +18,17 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emulator.events.generate import simulate_events  # noqa: E402
-from emulator.world.simulation import Simulation  # noqa: E402
+from emulator.events.generate import simulate_events
+from emulator.world.simulation import Simulation
 
 CLOCK = time.thread_time
-NOW = datetime(2026, 3, 2, 8, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 8, tzinfo=UTC)
 
 
 def time_booking(spent: list[float]) -> None:

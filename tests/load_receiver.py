@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emulator.delivery.signing import SIGNATURE_HEADER, verify  # noqa: E402
+from emulator.delivery.signing import SIGNATURE_HEADER, verify
 
 
 class State:

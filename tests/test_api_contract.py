@@ -26,7 +26,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -49,7 +49,7 @@ def offline_live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Li
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     # A small world behind Zenoti's read API (/v1), so its lists have something in them.
-    world = {"seed": 1, "now": datetime(2024, 7, 25, 8, tzinfo=timezone.utc), "days": 0.2}
+    world = {"seed": 1, "now": datetime(2024, 7, 25, 8, tzinfo=UTC), "days": 0.2}
     app = make_app(tmp_path, TIME_SCALE=10_000.0, DELIVERY_TIMEOUT=2.0, API_WORLD=world)
     with LiveServer(app) as server:
         yield server

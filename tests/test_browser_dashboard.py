@@ -62,7 +62,7 @@ def open_page(browser: Any, app: Served, width: int = 1440, height: int = 1000) 
 def fire(app: Served, count: int = 1, **body: Any) -> list[dict[str, Any]]:
     deliveries = app.request("POST", "/api/events", json={"count": count, **body}).json()["deliveries"]
     for d in deliveries:
-        wait_for(lambda: app.request("GET", f"/api/deliveries/{d['id']}").json()["status"] != "pending", timeout=20)
+        wait_for(lambda d=d: app.request("GET", f"/api/deliveries/{d['id']}").json()["status"] != "pending", timeout=20)
     return deliveries
 
 

@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 
-from .test_browser_dashboard import app, browser, fire, open_page, shot  # noqa: F401  # the fixtures, shared
-from .test_browser_dashboard import expect
+from .test_browser_dashboard import app, browser, expect, fire, open_page, shot  # noqa: F401  # the fixtures, shared
 from .test_web_serve import Served
 
 
 @pytest.mark.slow
-def test_a_deliverys_guest_group_and_invoice_open_what_the_api_answers(browser: Any, app: Served) -> None:  # noqa: F811
+def test_a_deliverys_guest_group_and_invoice_open_what_the_api_answers(browser: Any, app: Served) -> None:
     [delivery] = fire(app, event_type="AppointmentGroup.Created", seed=5)
     sent = json.loads(app.request("GET", f"/api/deliveries/{delivery['id']}").json()["body"])["data"]
     page, errors = open_page(browser, app)

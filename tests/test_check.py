@@ -5,7 +5,6 @@ Each breakage of :mod:`tests.contract_receiver` must fail its own check and no o
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import subprocess
@@ -17,14 +16,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from emulator.check import checks as core
-from emulator.check import payloads
-from emulator.check import results as check_results
-from emulator.check import run as runner
-from emulator.check import speed
-from emulator.cli import check as cli_check
-from emulator.cli import cli
-from emulator.events.registry import EventType, Registry, default_registry
+from emulator.check import checks as core, payloads, results as check_results, run as runner, speed
+from emulator.cli import check as cli_check, cli
+from emulator.events.registry import Registry, default_registry
 
 from .contract_receiver import BREAKAGES, ContractReceiver
 from .receivers import LoopbackServer, QuietHandler, Receiver, closed_port_url

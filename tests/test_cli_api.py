@@ -31,7 +31,7 @@ class Running:
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        line = wait_for(lambda: next((l for l in self.lines if " on http://" in l), None), 60, message="api to start")
+        line = wait_for(lambda: next((ln for ln in self.lines if " on http://" in ln), None), 60, message="api to start")
         self.url = re.search(r"http://[^/\s]+", line).group(0)  # type: ignore[union-attr]
         self.session = requests.Session()
 

@@ -19,8 +19,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from emulator.delivery import signing
 from emulator.cli import cli
+from emulator.delivery import signing
 from emulator.delivery.sender import serialize
 from emulator.delivery.store import Store
 from emulator.web.services import services_of
@@ -49,7 +49,7 @@ class Process:
             self.lines.append(line.rstrip("\n"))
 
     def url_after(self, marker: str) -> str:
-        line = wait_for(lambda: next((l for l in self.lines if marker in l), None), 20,
+        line = wait_for(lambda: next((ln for ln in self.lines if marker in ln), None), 20,
                         message=f"{marker!r} in {self.lines}")
         return re.search(r"http://[^/\s]+", line.split(marker, 1)[1]).group(0)  # type: ignore[union-attr]
 
@@ -96,7 +96,7 @@ def test_relay_command_keeps_forwards_prints_a_line_and_stops_cleanly(tmp_path: 
         assert answer.status_code == 202
         assert rx.wait_for(1)[0].body == body
         ev_id = json.loads(body)["id"]
-        line = wait_for(lambda: next((l for l in relay.lines if f"id={ev_id}" in l), None), message="the event's line")
+        line = wait_for(lambda: next((ln for ln in relay.lines if f"id={ev_id}" in ln), None), message="the event's line")
         assert re.search(rf"\d\d:\d\d:\d\d  AppointmentGroup.Created  id={ev_id}  sig=valid  schema=valid  -> 200  \d+ ms", line)
         assert relay.stop() == 0
     listed = run("deliveries", "--json", "--db", str(db))

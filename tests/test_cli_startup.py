@@ -119,12 +119,12 @@ def test_a_running_load_loads_locust() -> None:
 
 
 def test_the_light_defaults_agree_with_the_modules_that_use_them() -> None:
-    from emulator.events import generate
     from emulator.captures import renderers
+    from emulator.events import generate
 
     assert defaults.PROFILES == generate.PROFILES
     assert defaults.DEFAULT_EVENT_TYPE == generate.DEFAULT_EVENT_TYPE
-    assert defaults.REPORT_FORMATS == tuple(renderers.RENDERERS)
+    assert tuple(renderers.RENDERERS) == defaults.REPORT_FORMATS
 
 
 def test_version_is_the_installed_one() -> None:

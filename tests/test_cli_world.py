@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
 from emulator.cli import cli
-from emulator.errors import UsageError
 from emulator.delivery.pacing import paced, parse_pace
+from emulator.errors import UsageError
 from emulator.events.registry import default_registry
 
 from .conftest import ROOT
@@ -123,7 +123,7 @@ class FakeClock:
 
 
 def _event(second: int) -> dict[str, str]:
-    moment = datetime(2024, 7, 25, 8, 0, second, tzinfo=timezone.utc)
+    moment = datetime(2024, 7, 25, 8, 0, second, tzinfo=UTC)
     return {"event_timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.000000Z")}
 
 

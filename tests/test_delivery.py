@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import itertools
 import json
 import random
 import time
@@ -19,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from emulator.delivery.sender import JSON_CONTENT_TYPE, PreparedDelivery, serialize, user_agent
 from emulator.delivery.deliverer import Deliverer
 from emulator.delivery.retry import DeliveryOptions, RetryPolicy
-from emulator.errors import NotFound, UsageError, WebhookInactive
+from emulator.delivery.sender import JSON_CONTENT_TYPE, PreparedDelivery, serialize, user_agent
 from emulator.delivery.store import Store
+from emulator.errors import NotFound, UsageError, WebhookInactive
 
 from .receivers import Receiver, TLSGarbageServer, closed_port_url
 
@@ -235,7 +236,7 @@ def test_nominal_schedule_grows_from_30_seconds_to_10_minutes() -> None:
     assert len(delays) == 5
     assert delays[0] == pytest.approx(30)
     assert delays[-1] == pytest.approx(600)
-    assert all(b > a * 1.9 for a, b in zip(delays, delays[1:]))
+    assert all(b > a * 1.9 for a, b in itertools.pairwise(delays))
 
 
 def test_jitter_stays_within_its_bounds_and_30s_to_10min() -> None:
@@ -274,8 +275,8 @@ def test_scaled_schedule_is_logged_unscaled_and_respected(store: Store) -> None:
         assert lo <= s.delay_s <= hi  # the real Zenoti schedule, unscaled
         assert s.time_scale == scale
         assert s.due_at - s.scheduled_at == pytest.approx(s.delay_s / scale, abs=1e-6)
-    gaps = [b.at - a.at for a, b in zip(reqs, reqs[1:])]
-    for gap, s in zip(gaps, retries):
+    gaps = [b.at - a.at for a, b in itertools.pairwise(reqs)]
+    for gap, s in zip(gaps, retries, strict=False):  # each retry with the gap before it
         assert gap >= s.delay_s / scale - 0.002
 
 
@@ -381,9 +382,8 @@ def test_replay_is_a_new_attempt_of_the_same_event(store: Store) -> None:
 
 
 def test_replay_refuses_unknown_and_pending_deliveries(store: Store) -> None:
-    with Deliverer(store) as d:
-        with pytest.raises(NotFound):
-            d.replay(999)
+    with Deliverer(store) as d, pytest.raises(NotFound):
+        d.replay(999)
 
 
 def test_pending_retries_survive_close_and_resume(tmp_path: Path) -> None:
@@ -425,7 +425,7 @@ def test_concurrent_deliveries_lose_and_double_no_row(store: Store) -> None:
     assert len({(a.delivery_id, a.number) for a in attempts}) == len(attempts)
     assert Counter(a.delivery_id for a in attempts if a.ok) == Counter(ids)
     assert Counter(json.loads(r.body)["id"] for r in received) == Counter(
-        {e["id"]: store.get_delivery(i).attempts for e, i in zip(make_events(n), ids)}
+        {e["id"]: store.get_delivery(i).attempts for e, i in zip(make_events(n), ids, strict=True)}
     )
 
 
@@ -483,5 +483,5 @@ def test_cookies_a_receiver_sets_are_not_sent_back(store: Store) -> None:
             for url in (rx.url, rx.url + "/other"):  # same host, a fresh request each
                 d.submit(make_events(1)[0], store.upsert_webhook(url))
                 assert d.wait(10)
-        first, second = rx.wait_for(2)
+        _first, second = rx.wait_for(2)
     assert "cookie" not in second.headers

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from emulator.delivery.sender import RESPONSE_LOG_LIMIT, PreparedDelivery
 from emulator.delivery.deliverer import Deliverer
 from emulator.delivery.retry import DeliveryOptions, RetryPolicy
-from emulator.errors import UsageError
 from emulator.delivery.rows import NewDelivery
+from emulator.delivery.sender import RESPONSE_LOG_LIMIT, PreparedDelivery
 from emulator.delivery.store import Store
+from emulator.errors import UsageError
 
 from .receivers import Receiver
 

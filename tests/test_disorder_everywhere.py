@@ -13,18 +13,18 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from emulator.delivery.disorder import Disorder, Report, disorder, disorder_stream
-from emulator.events.generate import simulate_events
 from emulator.delivery.pacing import event_moment
+from emulator.events.generate import simulate_events
 
 from .receivers import Receiver
 
-NOW = datetime(2024, 7, 25, 8, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 8, tzinfo=UTC)
 CLI = str(Path(sys.executable).with_name("zenoti-emulator"))
 SPECS = [Disorder(0.2, 0.1, 0.05, seed=3), Disorder(0.5, 0.5, 0.5, seed=9), Disorder(0, 0.9, 0, seed=1), Disorder(1, 1, 1, seed=2)]
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from emulator.errors import GeneratorBug, PayloadInvalid, SchemaBroken, UsageError
-from emulator.world.actions.bookings import ROSTER
 from emulator.events.generate import Generator, generate_events, parse_now
 from emulator.events.registry import load_registry, schema_dir
+from emulator.world.actions.bookings import ROSTER
 from emulator.world.build import build_organization
 from emulator.world.randomness import Streams
 from emulator.world.timefmt import next_dst_change
@@ -23,7 +24,6 @@ from emulator.world.timefmt import next_dst_change
 # one xdist worker (tests/conftest.py), which builds each once and runs them in order.
 pytestmark = pytest.mark.xdist_group("test_generate")
 
-UTC = timezone.utc
 NOW = datetime(2024, 7, 25, 14, 52, 6, 769417, tzinfo=UTC)
 SEEDS = range(8)
 PER_SEED = 400  # 3,200 events per profile
@@ -96,7 +96,7 @@ def test_appointments_follow_each_other_or_run_in_parallel_and_add_ons_follow_th
     for event, _ in events:
         appointments = event["data"]["appointments"]
         assert not appointments[0]["is_add_on"]
-        for before, a in zip(appointments, appointments[1:]):
+        for before, a in itertools.pairwise(appointments):
             assert before["has_add_ons"] == (a["is_add_on"] and not before["is_add_on"]) or before["is_add_on"]
             if a["is_add_on"]:
                 assert a["start_time"] == before["end_time"]

@@ -55,7 +55,7 @@ DEEP_1000 = b"[" * 1000 + b"]" * 1000
 
 
 @pytest.mark.parametrize("body", [DEEP_1000, b"[" * 900 + b"]" * 900, b'{"a":' * 1000 + b"1" + b"}" * 1000])
-def test_the_relay_keeps_a_deeply_nested_body_byte_for_byte_and_flags_it(make_relay: Any, body: bytes) -> None:  # noqa: F811
+def test_the_relay_keeps_a_deeply_nested_body_byte_for_byte_and_flags_it(make_relay: Any, body: bytes) -> None:
     with Receiver() as rx:
         relay = make_relay(rx.url)
         answer = relay.send(body, secret=None)
@@ -68,7 +68,7 @@ def test_the_relay_keeps_a_deeply_nested_body_byte_for_byte_and_flags_it(make_re
         assert rx.wait_for(1)[0].body == body
 
 
-def test_the_relay_answers_405_to_options(make_relay: Any) -> None:  # noqa: F811
+def test_the_relay_answers_405_to_options(make_relay: Any) -> None:
     relay = make_relay(closed_port_url())
     answer = requests.options(relay.url, timeout=ZENOTI_TIMEOUT)
     assert answer.status_code == 405 and answer.json()["error"]["code"] == "method_not_allowed"
@@ -354,7 +354,7 @@ class _relay_process:
                 self.lines.append(line)
 
         threading.Thread(target=read, daemon=True).start()
-        line = wait_for(lambda: next((l for l in self.lines if l.startswith("Relaying ")), None), 20, message="relay to start")
+        line = wait_for(lambda: next((ln for ln in self.lines if ln.startswith("Relaying ")), None), 20, message="relay to start")
         self.url = re.search(r"http://[^/\s]+", line).group(0)  # type: ignore[union-attr]
         return self
 
@@ -370,7 +370,6 @@ class _relay_process:
 
 
 def test_a_request_that_does_not_arrive_in_time_is_cut_off(tmp_path: Path) -> None:
-    import socket
     import threading
 
     from flask import Flask

@@ -11,11 +11,11 @@ import sys
 
 import pytest
 
+from emulator.delivery.signing import SIGNATURE_HEADER, verify
 from emulator.errors import UsageError
 from emulator.load.batches import GeneratorProcess, feed_options
 from emulator.load.feed import MAX_SHARD_INDEX, Feed, shard_machine, shard_seed
 from emulator.load.tally import Tally, status_class
-from emulator.delivery.signing import SIGNATURE_HEADER, verify
 
 
 def test_the_pure_pieces_load_no_locust() -> None:
@@ -72,7 +72,7 @@ def test_tallies_merge_as_workers_report_them() -> None:
     a, b = Tally(), Tally()
     for i in range(90):
         a.add("Guest.Created", "2xx", 5, 1000.0 + i / 100)
-    for i in range(10):
+    for _ in range(10):
         b.add("Invoice.Closed", "5xx", 2000, 1001.5)
     merged = Tally.merged([a.to_dict(), b.to_dict()])
     assert merged.sent == 100 and merged.ok == 90

@@ -15,8 +15,8 @@ import pytest
 
 from emulator.check.payloads import GROWABLE
 from emulator.check.run import CheckConfig, CheckRun
-from emulator.pytest_plugin import ZenotiEmulator
 from emulator.events.registry import default_registry
+from emulator.pytest_plugin import ZenotiEmulator
 
 from .conftest import ROOT
 from .contract_receiver import BREAKAGES, ContractReceiver

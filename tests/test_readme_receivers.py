@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
-from .test_readme import page_file, wait_for_port, free_port
+from .test_readme import free_port, page_file, wait_for_port
 
 NODE_MODULES = ROOT / "tests" / "node" / "node_modules"
 #: a burst of 100 instead of 500 keeps each run near 20 s; every other check runs as is

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +15,14 @@ import pytest
 import requests
 from waitress import create_server, wasyncore
 
+from emulator.captures.relay import Relay, RelayLine, RelaySettings
 from emulator.delivery import signing
 from emulator.delivery.deliverer import Deliverer
 from emulator.delivery.retry import DeliveryOptions
 from emulator.delivery.sender import serialize
+from emulator.delivery.store import Store
 from emulator.errors import UsageError
 from emulator.events.generate import generate_events
-from emulator.captures.relay import Relay, RelayLine, RelaySettings
-from emulator.delivery.store import Store
 from emulator.web.relay import create_relay_app
 
 from .receivers import Receiver, closed_port_url
@@ -35,7 +35,7 @@ ZENOTI_TIMEOUT = 10
 
 
 #: A fixed clock: the same seed gives the same bytes.
-NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 
 
 def event(seed: int = 1, **data: Any) -> dict[str, Any]:
@@ -285,7 +285,7 @@ def test_a_receiver_that_is_down_gets_the_event_when_it_comes_back(make_relay: A
         assert done.status == "delivered"
         relay.deliverer.wait()
         assert [r.body for r in rx.requests] == [body]  # once, now that it is back
-        assert "/hook" == rx.requests[0].path
+        assert rx.requests[0].path == "/hook"
 
 
 def test_a_request_stored_while_shutting_down_is_forwarded_at_the_next_start(tmp_path: Path) -> None:

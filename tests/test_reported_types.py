@@ -15,7 +15,7 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from emulator.errors import UsageError
 from emulator.events.generate import generate_events, simulate_events
 from emulator.events.registry import default_registry
 
-NOW = datetime(2024, 7, 25, 8, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 8, tzinfo=UTC)
 REPORTED = {"Guest.Merged", "AppointmentGroup.Updated", "AppointmentGroup.Delete"}
 CLI = str(Path(sys.executable).with_name("zenoti-emulator"))
 _CACHE: dict[tuple[Any, ...], list[dict[str, Any]]] = {}

@@ -9,7 +9,7 @@ not the world's objects.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,16 @@ from click.testing import CliRunner
 
 from emulator.cli import cli
 from emulator.delivery.disorder import Disorder, disorder, parse_disorder
-from emulator.errors import UsageError
 from emulator.delivery.pacing import paced
+from emulator.errors import UsageError
 from emulator.events.registry import default_registry
 from emulator.scenario import builtin_names, load, parse, stage
 from emulator.world import habits
+
 from .receivers import Receiver
 from .test_delivery import FakeClock
 
-NOW = datetime(2024, 7, 25, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 8, 0, tzinfo=UTC)
 REGISTRY = default_registry()
 BUILTINS = ("guest-day", "no-show", "late-cancel", "reschedule", "refund", "walk-in", "class-day", "membership-lifecycle",
             "package-redemption")
@@ -159,7 +160,7 @@ def check_class_day(events: list[dict[str, Any]]) -> None:
     assert cancelled["registration_id"] == ann["registration_id"]
     assert approved["registration_id"] == ben["registration_id"] and approved["guest_id"] == ben["guest_id"]
     assert no_show["registration_id"] == regular["registration_id"]
-    start = datetime.fromisoformat(schedule["start_time"]).replace(tzinfo=timezone.utc)
+    start = datetime.fromisoformat(schedule["start_time"]).replace(tzinfo=UTC)
     assert fired(events[7]) < start - timedelta(minutes=30) < start < fired(events[8])  # approved while the waitlist is open
 
 
@@ -204,7 +205,7 @@ def check_package_redemption(events: list[dict[str, Any]], statuses: dict[str, l
 
 
 def fired(event: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(event["event_timestamp"][:26]).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(event["event_timestamp"][:26]).replace(tzinfo=UTC)
 
 
 @pytest.mark.parametrize("profile", ["realistic", "edge"])

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from emulator.errors import NotFound, StoreError, UsageError, WebhookInactive
 from emulator.delivery.rows import AttemptRecord, NewDelivery, mask_secret
 from emulator.delivery.store import Store
+from emulator.errors import NotFound, StoreError, UsageError, WebhookInactive
 
 SECRET = "whsec_supersecret_f3a9"
 
@@ -53,7 +53,7 @@ def test_log_is_a_wal_database_readable_by_its_owner_only(store: Store, path: Pa
 def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.sqlite3"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="bad.sqlite3"):
+    with pytest.raises(StoreError, match=r"bad\.sqlite3"):
         Store(bad)
 
 
@@ -217,7 +217,7 @@ def test_threads_get_their_own_connections_and_all_are_closed(path: Path) -> Non
 def test_a_live_process_owns_its_attempts_until_it_is_gone(path: Path) -> None:
     with Store(path) as b:
         a = Store(path)
-        [delivery_id] = new(a)
+        [_delivery_id] = new(a)
         # a lives (its lease runs): its attempt is its own, whoever reads the log
         assert b.pending_schedule() == []
         [sched] = a.pending_schedule()
@@ -249,7 +249,7 @@ def test_an_attempt_claimed_by_a_dead_process_is_pending_again(path: Path) -> No
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     with Store(path) as store:
-        [delivery_id] = new(store)
+        [_delivery_id] = new(store)
         [sched] = store.pending_schedule()
         with sqlite3.connect(path) as conn:
             conn.execute(

@@ -11,9 +11,7 @@ from typing import Any
 
 import pytest
 
-from emulator.captures import checking, readers, renderers
-from emulator.captures import validate as core
-from emulator.captures import drift as drift_module
+from emulator.captures import checking, drift as drift_module, readers, renderers, validate as core
 from emulator.captures.drift import DriftCollector
 from emulator.errors import CaptureUnreadable, ExitCode, UnknownEventType
 from emulator.events.registry import Registry
@@ -231,7 +229,7 @@ def test_payload_bytes_are_sniffed_like_stdin(registry: Registry, event: dict[st
 
 
 def test_a_missing_input_is_refused_before_anything_is_read(tmp_path: Path) -> None:
-    with pytest.raises(CaptureUnreadable, match="no-such.jsonl") as caught:
+    with pytest.raises(CaptureUnreadable, match=r"no-such\.jsonl") as caught:
         readers.check_inputs([CAPTURES / "valid.jsonl", tmp_path / "no-such.jsonl"])
     assert caught.value.exit_code == ExitCode.USAGE
 
@@ -332,7 +330,7 @@ def test_event_type_skips_events_of_other_types(registry: Registry, event: dict[
 
 
 def test_an_unknown_event_type_option_is_refused(registry: Registry) -> None:
-    with pytest.raises(UnknownEventType, match="Did you mean 'AppointmentGroup.Created'"):
+    with pytest.raises(UnknownEventType, match=r"Did you mean 'AppointmentGroup\.Created'"):
         checking.CaptureValidator(registry, event_type="AppointmentGroup.Create")
 
 

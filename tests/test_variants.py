@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from emulator.variants import DEFAULT, VARIANTS, Variants
 from .receivers import Receiver
 from .web_support import LiveServer, app, client, live  # noqa: F401  (fixtures)
 
-NOW = datetime(2024, 7, 25, 8, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 8, tzinfo=UTC)
 CLI = str(Path(sys.executable).with_name("zenoti-emulator"))
 
 
@@ -113,7 +113,7 @@ def test_invoice_guest_email_renames_that_key_and_changes_nothing_else(seed: int
 # -- the API and the fixture -----------------------------------------------------------
 
 
-def test_api_generate_and_list_take_variants(client: FlaskClient) -> None:  # noqa: F811
+def test_api_generate_and_list_take_variants(client: FlaskClient) -> None:
     listed = client.get("/api/variants").get_json()["variants"]
     assert [v["name"] for v in listed] == list(VARIANTS)
     body = {"event_type": "Invoice.Closed", "seed": 5, "now": "2024-07-25T08:00:00Z",
@@ -125,7 +125,7 @@ def test_api_generate_and_list_take_variants(client: FlaskClient) -> None:  # no
     assert "variants" in json.dumps(wrong.get_json())
 
 
-def test_api_scenario_run_plays_the_story_under_the_variants(live: LiveServer) -> None:  # noqa: F811
+def test_api_scenario_run_plays_the_story_under_the_variants(live: LiveServer) -> None:
     with Receiver() as rx:
         response = live.post("/api/scenarios/late-cancel/run", json={"seed": 3, "now": "2024-07-25T08:00:00Z", "target": {"url": rx.url},
                                                                       "variants": {"status-1": "cancelled"}})

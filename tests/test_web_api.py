@@ -13,6 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from emulator.events.registry import default_registry
+
 from .web_support import app, client  # noqa: F401  (fixtures)
 
 TYPE = "AppointmentGroup.Created"

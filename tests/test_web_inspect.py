@@ -13,7 +13,7 @@ import pytest
 from .web_support import LiveServer, live  # noqa: F401  (fixture)
 
 
-def test_detail_has_headers_both_ways_the_signature_its_verdict_and_a_working_curl(live: LiveServer) -> None:  # noqa: F811
+def test_detail_has_headers_both_ways_the_signature_its_verdict_and_a_working_curl(live: LiveServer) -> None:
     [d] = live.post("/api/events", json={}).json()["deliveries"]
     detail = live.settled(d["id"])
     [attempt] = detail["attempt_log"]
@@ -34,7 +34,7 @@ def test_detail_has_headers_both_ways_the_signature_its_verdict_and_a_working_cu
     assert live.delivery(d["id"])["signature_check"] == "unknown"
 
 
-def test_deliveries_filter_by_type_webhook_status_code_event_id_and_time_with_a_total(live: LiveServer) -> None:  # noqa: F811
+def test_deliveries_filter_by_type_webhook_status_code_event_id_and_time_with_a_total(live: LiveServer) -> None:
     live.put("/api/sinks/down", json={"status": 500})
     down = live.post("/api/webhooks", json={"name": "down", "url": live.url + "/sink/down"}).json()
     failing = live.post("/api/events", json={"count": 2, "webhooks": [down["id"]]}).json()["deliveries"]
@@ -62,13 +62,13 @@ def test_deliveries_filter_by_type_webhook_status_code_event_id_and_time_with_a_
     [("since=yesterday", "since"), ("until=2024-13-01", "until"), ("status_code=99", "status_code"),
      ("status_code=abc", "status_code"), ("event_id=" + "x" * 201, "event_id")],
 )
-def test_bad_filters_are_a_400_naming_the_parameter(live: LiveServer, query: str, parameter: str) -> None:  # noqa: F811
+def test_bad_filters_are_a_400_naming_the_parameter(live: LiveServer, query: str, parameter: str) -> None:
     response = live.get(f"/api/deliveries?{query}")
     assert response.status_code == 400
     assert response.json()["error"]["details"]["parameter"] == parameter
 
 
-def test_the_sink_secret_is_readable_in_full_by_the_page_only(live: LiveServer) -> None:  # noqa: F811
+def test_the_sink_secret_is_readable_in_full_by_the_page_only(live: LiveServer) -> None:
     secret = live.get("/api/sinks/default/secret").json()["secret"]
     assert len(secret) >= 24 and live.get("/api/sinks/default").json()["secret"] == "****" + secret[-4:]
     live.put("/api/sinks/open", json={})

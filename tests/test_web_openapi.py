@@ -56,7 +56,7 @@ def test_path_parameters_are_declared_for_every_templated_path(app: Flask) -> No
 def test_the_document_is_openapi_3_1_with_valid_schemas() -> None:
     doc = document("1.2.3")
     assert doc["openapi"] == "3.1.0" and doc["info"]["version"] == "1.2.3"
-    for name, schema in SCHEMAS.items():
+    for _name, schema in SCHEMAS.items():
         Draft202012Validator.check_schema(schema)
     ids = [op["operationId"] for item in doc["paths"].values() for m, op in item.items() if m != "parameters"]
     assert len(ids) == len(set(ids)), "operationIds must be unique"
@@ -65,7 +65,7 @@ def test_the_document_is_openapi_3_1_with_valid_schemas() -> None:
             if method == "parameters":
                 continue
             assert op["responses"], f"{method} has no responses"
-            for status, response in op["responses"].items():
+            for _status, response in op["responses"].items():
                 for media in response.get("content", {}).values():
                     Draft202012Validator.check_schema(media["schema"])
 

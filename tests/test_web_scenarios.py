@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 
-from emulator.scenario import load, stage
 from emulator.events.generate import parse_now
+from emulator.scenario import load, stage
 
 from .receivers import Receiver
 from .web_support import LiveServer, live, wait_for  # noqa: F401  (fixtures)

@@ -27,7 +27,7 @@ class Served:
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        line = wait_for(lambda: next((l for l in self.lines if " on http://" in l), None), 20, message="serve to start")
+        line = wait_for(lambda: next((ln for ln in self.lines if " on http://" in ln), None), 20, message="serve to start")
         self.url = re.search(r"http://[^/\s]+", line).group(0)  # type: ignore[union-attr]
         self.session = requests.Session()
 
@@ -78,7 +78,7 @@ def test_serve_starts_ready_to_fire_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
 
         fired = app.request("POST", "/api/events", json={"count": 3}).json()
         for d in fired["deliveries"]:
-            got = wait_for(lambda: (x := app.request("GET", f"/api/deliveries/{d['id']}").json())["status"] == "delivered" and x)
+            got = wait_for(lambda d=d: (x := app.request("GET", f"/api/deliveries/{d['id']}").json())["status"] == "delivered" and x)
             assert got["last_status_code"] == 200
         rows = app.request("GET", "/api/sinks/default/requests").json()["requests"]
         assert {r["signature"] for r in rows} == {"valid"} and len(rows) == 3

@@ -3,7 +3,7 @@ response is checked against the OpenAPI document by the test client)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ def test_older_worlds_still_answer_until_eight_newer_ones_replace_them(client: F
 
 
 def test_the_apps_settings_and_a_world_given_at_start(tmp_path: Path) -> None:
-    world = {"seed": 4, "now": datetime(2024, 7, 25, 8, tzinfo=timezone.utc), "days": 0.3}
+    world = {"seed": 4, "now": datetime(2024, 7, 25, 8, tzinfo=UTC), "days": 0.3}
     app = make_app(tmp_path, API_KEY="k", API_RATE_LIMIT=2, API_WORLD=world)
     try:
         client = app.test_client()

@@ -6,10 +6,11 @@ state machine over this stream, and these are the promises it may rely on.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +23,6 @@ from emulator.world import habits
 # one xdist worker (tests/conftest.py), which builds each once and runs them in order.
 pytestmark = pytest.mark.xdist_group("test_world")
 
-UTC = timezone.utc
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 SEEDS = range(5)
 DAYS = 8
@@ -126,7 +126,7 @@ def test_no_therapist_or_room_is_booked_twice_at_once(events, resource):
     checked = 0
     for spans in held.values():
         spans.sort()
-        for (_, end), (start, _) in zip(spans, spans[1:]):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert end <= start
             checked += 1
     assert checked > 50
@@ -212,19 +212,19 @@ def test_invoices_add_up_and_refunds_are_negative(events):
         assert round(total["net_price"] + total["tax"] + total["rounding_adjustment"], 2) == total["sum_total"]
         paid = round(sum(t["amount_paid"] for t in invoice["transactions"]), 2)
         # an invoice left open at check-out may be unpaid yet; a closed one is paid in full
-        assert paid == total["sum_total"] or not invoice["is_closed"] and paid == 0
+        assert paid == total["sum_total"] or (not invoice["is_closed"] and paid == 0)
         assert round(sum(i["price"]["sales"] for i in invoice["invoice_items"]), 2) == total["net_price"]
         assert (total["sum_total"] <= 0) == invoice["is_refund"] or total["sum_total"] == 0
         assert {i["type"] for i in invoice["invoice_items"]} <= {0, 2, 3, 4}
 
 
 def test_groups_are_coherent_inside(run):
-    stream, events = run
+    _stream, events = run
     for e in by_type(events, "AppointmentGroup.Created"):
         data = e["data"]
         appointments = data["appointments"]
         assert len({a["is_recurring"] for a in appointments}) == 1
-        for before, a in zip(appointments, appointments[1:]):
+        for before, a in itertools.pairwise(appointments):
             if a["is_add_on"]:
                 assert a["appointment_type"] == before["appointment_type"]
                 assert a["therapist_id"] == before["therapist_id"] and a["start_time"] == before["end_time"]
@@ -291,7 +291,7 @@ def test_a_field_added_to_one_type_leaves_every_other_types_bytes_unchanged(tmp_
     after = list(simulate_events(seed=8, now=NOW, days=3, registry=changed))
     assert len(before) == len(after)
     updated = 0
-    for old, new in zip(before, after):
+    for old, new in zip(before, after, strict=True):
         if old["event_type"] == "Guest.Updated":
             assert new["data"].pop("loyalty_tier") in ("gold", "silver")
             updated += 1
@@ -309,9 +309,9 @@ def test_asking_for_one_type_gives_that_types_events_of_the_same_world():
 def test_the_days_free_starts_agree_with_the_calendars(seed: int) -> None:
     """Booking skips the starts :func:`fitting_starts` rules out; it must rule out exactly
     those where the calendars have no therapist on duty (and room) free for the time."""
+    from emulator.world import World
     from emulator.world.actions.bookings import _on_duty_on, fitting_starts
     from emulator.world.simulation import Simulation
-    from emulator.world import World
 
     world = World(seed, NOW, "realistic")
     for _ in Simulation(world).run(until=NOW + timedelta(days=3)):

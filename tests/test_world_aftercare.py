@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from .conftest import ROOT
 # one xdist worker (tests/conftest.py), which builds each once and runs them in order.
 pytestmark = pytest.mark.xdist_group("test_world_aftercare")
 
-NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 MINE = ("Appointment.Feedback.V1", "Appointment.Feedback.V2", "Guestpass.redeemed", "Invoice.Payments.Added",
         "Invoice.Payments.Deleted", "Guest.OptedIn", "Guest.OptedOut")
 

@@ -7,7 +7,7 @@ A receiver that keeps a class roster is a state machine over ``Class.Schedule.*`
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +22,6 @@ from .conftest import ROOT
 # one xdist worker (tests/conftest.py), which builds each once and runs them in order.
 pytestmark = pytest.mark.xdist_group("test_world_classes")
 
-UTC = timezone.utc
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 DAYS = 14
 CLASS_TYPES = [

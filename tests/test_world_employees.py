@@ -7,14 +7,14 @@ roster hook that takes a leaver out of booking, on the world directly.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from emulator.world.actions import bookings, employees
 from emulator.events.generate import simulate_events
 from emulator.world import World
+from emulator.world.actions import bookings, employees
 from emulator.world.staff import NO_DATE
 
 from .conftest import ROOT
@@ -23,7 +23,7 @@ from .conftest import ROOT
 # one xdist worker (tests/conftest.py), which builds each once and runs them in order.
 pytestmark = pytest.mark.xdist_group("test_world_employees")
 
-NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 DAYS = 24
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import phonenumbers
@@ -22,7 +22,7 @@ from emulator.world.geography import COUNTRIES, STATE_COUNTRY
 # one xdist worker (tests/conftest.py), which builds each once and runs them in order.
 pytestmark = pytest.mark.xdist_group("test_world_geography")
 
-NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 DAYS = 4
 RUNS = [("realistic", 0), ("realistic", 1), ("realistic", 2), ("realistic", 3), ("edge", 0), ("edge", 1)]
 #: What a receiver might hold: Zenoti country id -> ISO code. Only the id comes in events.
@@ -156,7 +156,7 @@ def test_the_phone_variant_changes_guest_country_codes_and_nothing_else():
     variant = list(simulate_events(seed=5, now=NOW, days=1, variants={"guest-phone-country-code": "phone-code"}))
     assert len(default) == len(variant)
     changed = 0
-    for before, after in zip(default, variant):
+    for before, after in zip(default, variant, strict=True):
         # a profile is the event's data, or its data.guest (Guest.Merged's survivor)
         profile_before, profile_after = (before["data"].get("guest", before["data"]), after["data"].get("guest", after["data"])) \
             if before["event_type"] == "Guest.Merged" else (before["data"], after["data"])

@@ -9,8 +9,9 @@ makes never miss); the default keeps the mid-life start, where most of them pre-
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from statistics import median
 from typing import Any
 
@@ -24,7 +25,7 @@ from .web_support import app, client  # noqa: F401  (fixtures)
 # one xdist worker (tests/conftest.py), which builds each once and runs them in order.
 pytestmark = pytest.mark.xdist_group("test_world_guests")
 
-NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 FRESH_RUNS = [("realistic", 0), ("realistic", 2), ("realistic", 3), ("edge", 0), ("edge", 1)]
 
 
@@ -134,7 +135,7 @@ def test_most_guests_book_once_or_twice_a_month(month):
 
 @pytest.mark.slow
 def test_regulars_come_back_after_weeks(month):
-    gaps = [(b - a).total_seconds() / 86400 for times in bookings(month).values() for a, b in zip(times, times[1:])]
+    gaps = [(b - a).total_seconds() / 86400 for times in bookings(month).values() for a, b in itertools.pairwise(times)]
     assert len(gaps) > 30
     assert median(gaps) >= 7, f"median gap between a guest's bookings: {median(gaps):.1f} days"
 
@@ -179,7 +180,7 @@ def test_the_cli_takes_fresh():
     assert _opening([json.loads(fresh)]) and not _opening([json.loads(plain)])
 
 
-def test_the_api_and_the_fixture_take_fresh(client, zenoti_emulator):  # noqa: F811
+def test_the_api_and_the_fixture_take_fresh(client, zenoti_emulator):
     body = {"event_type": "Employee.Created", "seed": 4, "now": FRESH_NOW}
     assert _opening(client.post("/api/events/generate", json={**body, "fresh": True}).get_json()["events"])
     assert not _opening(client.post("/api/events/generate", json=body).get_json()["events"])

@@ -8,19 +8,19 @@ outside them is a change of habit, not noise.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from emulator.world.actions import invoices
 from emulator.events.generate import simulate_events
+from emulator.world.actions import invoices
 
 # Its tests share module fixtures (built worlds, a server, a browser): `make test` keeps them on
 # one xdist worker (tests/conftest.py), which builds each once and runs them in order.
 pytestmark = pytest.mark.xdist_group("test_world_invoices")
 
-NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 DAYS = 14
 RUNS = [("realistic", 0), ("realistic", 1), ("realistic", 2), ("edge", 0), ("edge", 1)]
 FEES = ("NSFEE", "LCFEE")
@@ -33,7 +33,7 @@ def events(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
 
 
 def when(event: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(event["event_timestamp"][:19]).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(event["event_timestamp"][:19]).replace(tzinfo=UTC)
 
 
 def histories(events: list[dict[str, Any]]) -> dict[str, list[tuple[datetime, dict[str, Any]]]]:
@@ -109,7 +109,7 @@ def test_flagged_fees_are_charged_on_the_groups_invoice(events):
         data = event["data"]
         if event["event_type"] == "AppointmentGroup.Status" and when(event) < end:
             status = data["appointment_group_status"]
-            if status == -2 or data["is_cancellationfeerequired"] == "Yes" and status not in (2, 4, 0, 1):
+            if status == -2 or (data["is_cancellationfeerequired"] == "Yes" and status not in (2, 4, 0, 1)):
                 fee = data["is_noshowfeerequired"] if status == -2 else data["is_cancellationfeerequired"]
                 (flagged.__setitem__(data["invoice_id"], "NSFEE" if status == -2 else "LCFEE") if fee == "Yes"
                  else unflagged.add(data["invoice_id"]))

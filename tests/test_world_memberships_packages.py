@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from emulator.events.generate import generate_events, simulate_events
-from emulator.events.registry import default_registry
 from emulator.captures.drift import drift_clean_schema
 from emulator.captures.validate import validate_payloads
+from emulator.events.generate import generate_events, simulate_events
+from emulator.events.registry import default_registry
 from emulator.world.memberships import Membership, move
 
 from .conftest import ROOT
@@ -28,7 +28,6 @@ from .conftest import ROOT
 # one xdist worker (tests/conftest.py), which builds each once and runs them in order.
 pytestmark = pytest.mark.xdist_group("test_world_memberships_packages")
 
-UTC = timezone.utc
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 DAYS = 30
 MEMBERSHIP = ("Guest.Membership.Created", "Guest.Membership.Freeze", "Guest.Membership.Unfreeze",

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from emulator.events.generate import Projector
 from emulator.events.registry import default_registry
-from emulator.world.simulation import Simulation
 from emulator.world import World
+from emulator.world.simulation import Simulation
 from emulator.world.snapshot import Snapshot, built_world
 
-NOW = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 MUTABLE = (list, dict, set, bytearray)
 
 

@@ -9,7 +9,7 @@ compares the answers with the last event that showed each one.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.xdist_group("test_zenoti_api")
 
 #: The events that show a guest's whole profile.
 PROFILE_EVENTS = ("Guest.Created", "Guest.Updated", "Guest.OptedIn", "Guest.OptedOut")
-NOW = datetime(2024, 7, 25, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 8, 0, tzinfo=UTC)
 KEY = "zenoti-emulator-key"
 AUTH = {"Authorization": f"apikey {KEY}"}
 #: What the API adds to the profile Guest.Updated shows (Zenoti's GET /v1/guests/{id} keys).

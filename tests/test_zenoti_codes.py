@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from emulator.events.generate import simulate_events
 from emulator.events.registry import default_registry
 from emulator.world import habits
 
-NOW = datetime(2024, 7, 25, 8, tzinfo=timezone.utc)
+NOW = datetime(2024, 7, 25, 8, tzinfo=UTC)
 SEEDS = (1, 5, 9)
 PROFILES = ("realistic", "edge")
 _CACHE: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
