@@ -43,8 +43,12 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'receiver':28} {'best s':>8} {'worst s':>8} {'CPU s':>7}  slowest checks (last run)")
     for delay in args.delay:
-        rx = subprocess.Popen([sys.executable, "-c", RECEIVER, str(ROOT), SECRET, str(delay)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        rx = subprocess.Popen(
+            [sys.executable, "-c", RECEIVER, str(ROOT), SECRET, str(delay)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert rx.stdout is not None
             url = rx.stdout.readline().strip()
@@ -52,8 +56,12 @@ def main() -> None:
             for _ in range(args.repeat):
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t0 = time.perf_counter()
-                done = subprocess.run([COMMAND, "check", url, "--secret", SECRET, "--format", "json"],
-                                      capture_output=True, text=True, check=False)
+                done = subprocess.run(
+                    [COMMAND, "check", url, "--secret", SECRET, "--format", "json"],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
                 times.append(time.perf_counter() - t0)
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)

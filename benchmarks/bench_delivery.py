@@ -107,8 +107,11 @@ def ours(url: str, events: list[dict[str, Any]], concurrency: int, db: Path) -> 
 #: (label, file suffix, function names) of the parts "where the time goes" adds up
 PARTS = [
     ("HTTP (requests, sockets, the receiver)", "emulator/delivery/deliverer.py", {"send"}),
-    ("delivery log (SQLite)", "emulator/delivery/store.py",
-     {"claim", "record_attempt", "get_webhook", "create_deliveries", "require_active", "delivery_payload"}),
+    (
+        "delivery log (SQLite)",
+        "emulator/delivery/store.py",
+        {"claim", "record_attempt", "get_webhook", "create_deliveries", "require_active", "delivery_payload"},
+    ),
     ("signature (HMAC-SHA256)", "emulator/delivery/signing.py", {"sign"}),
     ("serialising events to bytes", "emulator/delivery/deliverer.py", {"serialize"}),
 ]
@@ -143,13 +146,17 @@ def profile_ours(url: str, events: list[dict[str, Any]], concurrency: int, db: P
     for p in profiles:
         stats.add(p)
     raw = stats.stats  # type: ignore[attr-defined]
+
     # the work: every attempt (_run, in the workers) and every submission (turning
     # events into rows, in the caller); waits for work or for room are left out
     def cum(name: str, suffix: str) -> float:
         return sum(v[3] for (f, _, n), v in raw.items() if n == name and f.endswith(suffix))
 
-    total = cum("_run", "emulator/delivery/deliverer.py") + cum("_new_delivery", "emulator/delivery/deliverer.py") \
+    total = (
+        cum("_run", "emulator/delivery/deliverer.py")
+        + cum("_new_delivery", "emulator/delivery/deliverer.py")
         + cum("create_deliveries", "emulator/delivery/store.py")
+    )
     workers = pstats.Stats(*profiles) if profiles else None
     out.write(f"{rate:.0f} deliveries/s under the profiler; {total * 1000 / len(events):.2f} ms of work per delivery\n")
     accounted = 0.0
@@ -188,12 +195,16 @@ def main() -> None:
                 p = o = 0.0
                 for i in range(args.repeat):
                     p = max(p, plain(rx.url, events[: args.plain_count]))
-                    o = max(o, ours(rx.url, events[: args.count], args.concurrency, Path(tmp) / f"ours-{delay}-{i}.sqlite3"))
+                    o = max(
+                        o, ours(rx.url, events[: args.count], args.concurrency, Path(tmp) / f"ours-{delay}-{i}.sqlite3")
+                    )
             finally:
                 rx.close()
             rows.append((delay, p, o))
-        print(f"deliveries/s (best of {args.repeat}), receiver in its own process; "
-              f"ours at concurrency {args.concurrency}, signed and logged")
+        print(
+            f"deliveries/s (best of {args.repeat}), receiver in its own process; "
+            f"ours at concurrency {args.concurrency}, signed and logged"
+        )
         print(f"{'receiver':>18} {'plain loop':>12} {'ours':>10} {'ratio':>7}")
         for delay, p, o in rows:
             label = f"{delay * 1000:.0f} ms to answer" if delay else "answers at once"

@@ -120,20 +120,33 @@ def start_up(runs: int, db: Path) -> None:
     print(f"   {baseline:38} {base_cpu * 1000:6.0f} ms {base_wall * 1000:6.0f} ms")
     rx = ReceiverProcess(0.0)
     try:
-        for name, argv in (("generate --count 1", [COMMAND, "generate", "--count", "1", "--format", "jsonl"]),
-                           ("fire --count 1 (local receiver)", [COMMAND, "fire", "-t", rx.url, "--count", "1", "--db", str(db), "--json"])):
+        for name, argv in (
+            ("generate --count 1", [COMMAND, "generate", "--count", "1", "--format", "jsonl"]),
+            (
+                "fire --count 1 (local receiver)",
+                [COMMAND, "fire", "-t", rx.url, "--count", "1", "--db", str(db), "--json"],
+            ),
+        ):
             cpu, wall = median_run(argv, runs)
-            print(f"   {name:38} {cpu * 1000:6.0f} ms {wall * 1000:6.0f} ms  {cpu / base_cpu:4.1f}x CPU  {wall / base_wall:4.1f}x wall")
+            print(
+                f"   {name:38} {cpu * 1000:6.0f} ms {wall * 1000:6.0f} ms  {cpu / base_cpu:4.1f}x CPU  {wall / base_wall:4.1f}x wall"
+            )
     finally:
         rx.close()
 
 
 def fire_many(count: int, db: Path, tmp: Path) -> None:
-    print(f"2. fire {count} events, receiver answering in 10 ms, -c 8 (wall, start-up included)  target: at least 6x the naive loop")
+    print(
+        f"2. fire {count} events, receiver answering in 10 ms, -c 8 (wall, start-up included)  target: at least 6x the naive loop"
+    )
     events = tmp / "events.jsonl"
     with events.open("w") as out:
-        subprocess.run([COMMAND, "generate", "--count", str(count), "--seed", "1", "--now", NOW, "--format", "jsonl"],
-                       env=ENV, stdout=out, check=True)
+        subprocess.run(
+            [COMMAND, "generate", "--count", str(count), "--seed", "1", "--now", NOW, "--format", "jsonl"],
+            env=ENV,
+            stdout=out,
+            check=True,
+        )
     rx = ReceiverProcess(0.010)
     try:
         _, naive = run([sys.executable, "-c", NAIVE, str(events), rx.url])
@@ -141,7 +154,9 @@ def fire_many(count: int, db: Path, tmp: Path) -> None:
     finally:
         rx.close()
     print(f"   naive requests loop (baseline)         {naive:6.2f} s  {count / naive:6.0f} events/s")
-    print(f"   zenoti-emulator fire -c 8              {ours:6.2f} s  {count / ours:6.0f} events/s  {naive / ours:4.1f}x")
+    print(
+        f"   zenoti-emulator fire -c 8              {ours:6.2f} s  {count / ours:6.0f} events/s  {naive / ours:4.1f}x"
+    )
 
 
 def fixture(tests: int, tmp: Path) -> None:
@@ -151,16 +166,26 @@ def fixture(tests: int, tmp: Path) -> None:
     (folder / "test_feel.py").write_text(FIXTURE_TESTS.replace("{tests}", str(tests)))
     (folder / "conftest.py").write_text(FIXTURE_CONFTEST)
     out = folder / "durations.json"
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)], cwd=folder,
-                   env={**ENV, "FEEL_DURATIONS": str(out)}, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
+        cwd=folder,
+        env={**ENV, "FEEL_DURATIONS": str(out)},
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
     durations = json.loads(out.read_text())
     _first_wall, first_cpu = durations[0][1]
-    for label, prefix in (("its own world (baseline)", "test_own_world"), ("one event", "test_one_event"),
-                          ("a scenario", "test_a_scenario")):
+    for label, prefix in (
+        ("its own world (baseline)", "test_own_world"),
+        ("one event", "test_one_event"),
+        ("a scenario", "test_a_scenario"),
+    ):
         walls = [d[0] for node, d in durations[1:] if prefix in node]
         cpus = [d[1] for node, d in durations[1:] if prefix in node]
-        print(f"   a test making {label:24} median {statistics.median(cpus) * 1000:5.1f} ms CPU, "
-              f"{statistics.median(walls) * 1000:5.1f} ms wall  (the session's first test: {first_cpu * 1000:.0f} ms CPU)")
+        print(
+            f"   a test making {label:24} median {statistics.median(cpus) * 1000:5.1f} ms CPU, "
+            f"{statistics.median(walls) * 1000:5.1f} ms wall  (the session's first test: {first_cpu * 1000:.0f} ms CPU)"
+        )
 
 
 SIMULATE = """
@@ -176,15 +201,21 @@ print(n, time.perf_counter() - start, time.process_time() - cpu, resource.getrus
 
 
 def simulate(days: float) -> None:
-    print(f"4. simulate, every type, realistic (wall; {days:g} days against 1)  target: at least 25,000 events/s, RSS flat")
+    print(
+        f"4. simulate, every type, realistic (wall; {days:g} days against 1)  target: at least 25,000 events/s, RSS flat"
+    )
     rows = []
     for span in (1.0, days):
-        done = subprocess.run([sys.executable, "-c", SIMULATE, str(span)], env=ENV, capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", SIMULATE, str(span)], env=ENV, capture_output=True, text=True, check=True
+        )
         n, wall, cpu, rss = done.stdout.split()
         rows.append((int(n), float(wall), float(cpu), int(rss) / 1024))
     (n1, w1, c1, r1), (n2, w2, c2, r2) = rows
-    print(f"   {(n2 - n1) / (w2 - w1):10,.0f} events/s wall, {(n2 - n1) / (c2 - c1):,.0f} of CPU  "
-          f"({n2:,} events in {w2:.2f} s; 1 day: {n1:,} in {w1:.2f} s)")
+    print(
+        f"   {(n2 - n1) / (w2 - w1):10,.0f} events/s wall, {(n2 - n1) / (c2 - c1):,.0f} of CPU  "
+        f"({n2:,} events in {w2:.2f} s; 1 day: {n1:,} in {w1:.2f} s)"
+    )
     print(f"   peak RSS: 1 day {r1:.1f} MiB, {days:g} days {r2:.1f} MiB, ratio {r2 / r1:.2f}")
 
 

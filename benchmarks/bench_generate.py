@@ -92,12 +92,19 @@ def split(count: int) -> dict[str, float]:
         json.dumps(event, ensure_ascii=False, separators=(",", ":"))
     serialise = time.process_time() - start
     per = 1e6 / count
-    return {"world": world * per, "project": project * per, "validate": validate * per, "json": serialise * per,
-            "emissions": emitted / count}
+    return {
+        "world": world * per,
+        "project": project * per,
+        "validate": validate * per,
+        "json": serialise * per,
+        "emissions": emitted / count,
+    }
 
 
 def peak_rss_mib(count: int) -> float:
-    out = subprocess.run([sys.executable, "-c", RSS_SNIPPET, str(count)], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", RSS_SNIPPET, str(count)], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     return int(out.stdout.strip()) / 1024
 
 
@@ -114,9 +121,11 @@ def main() -> None:
     print(f"ratio: {rate / theirs:.1f}x  (target: at least 10x)")
     parts = split(min(args.count, 10_000))
     budget = 1e6 / (10 * theirs)
-    print(f"where the time goes, CPU us per event: world {parts['world']:.0f} (it emits {parts['emissions']:.2f} "
-          f"events per booking, all run), projection {parts['project']:.0f}, validation {parts['validate']:.0f}, "
-          f"JSON {parts['json']:.0f}; the 10x target leaves {budget:.0f} in all")
+    print(
+        f"where the time goes, CPU us per event: world {parts['world']:.0f} (it emits {parts['emissions']:.2f} "
+        f"events per booking, all run), projection {parts['project']:.0f}, validation {parts['validate']:.0f}, "
+        f"JSON {parts['json']:.0f}; the 10x target leaves {budget:.0f} in all"
+    )
     small, large = peak_rss_mib(1_000), peak_rss_mib(100_000)
     print(f"peak RSS streaming 1,000 events: {small:.1f} MiB; 100,000 events: {large:.1f} MiB")
 

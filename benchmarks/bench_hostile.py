@@ -47,9 +47,24 @@ def run_case(action: object, timeout: float, db: Path) -> dict[str, object]:
     with Receiver([action]) as rx:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [COMMAND, "fire", "-t", rx.url, "-n", "1", "--seed", "1", "--no-retry", "--timeout", str(timeout),
-             "--json", "--db", str(db)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            [
+                COMMAND,
+                "fire",
+                "-t",
+                rx.url,
+                "-n",
+                "1",
+                "--seed",
+                "1",
+                "--no-retry",
+                "--timeout",
+                str(timeout),
+                "--json",
+                "--db",
+                str(db),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         assert proc.stdout is not None
         out = proc.stdout.read()

@@ -32,8 +32,9 @@ COMMAND = str(Path(sys.executable).with_name("zenoti-emulator"))
 
 
 def _start(args: list[str], ready: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     assert proc.stderr is not None
     for line in proc.stderr:
         if ready in line:
@@ -49,7 +50,9 @@ def slowloris(which: str, n: int, db: Path) -> list[float]:
         proc, url = _start([COMMAND, "serve", "--port", "0", "--db", str(db)], " on http://")
         method, path = "GET", "/api/health"
     else:
-        proc, url = _start([COMMAND, "relay", "--port", "0", "--db", str(db), "--forward-to", "http://127.0.0.1:9/"], "Relaying ")
+        proc, url = _start(
+            [COMMAND, "relay", "--port", "0", "--db", str(db), "--forward-to", "http://127.0.0.1:9/"], "Relaying "
+        )
         method, path = "POST", "/zenoti"
     host, port = url.removeprefix("http://").split(":")
     held = []
@@ -106,7 +109,9 @@ def main() -> None:
         print(f"Slowloris: {ns.slow} half requests from 127.0.0.2 held open; a normal request from 127.0.0.1")
         for which in ("serve", "relay"):
             times = slowloris(which, ns.slow, tmpdir / f"{which}.sqlite3")
-            print(f"  {which:6} answered in {', '.join(f'{t * 1000:.0f} ms' for t in times)}  (max {max(times):.3f} s; target < 1 s)")
+            print(
+                f"  {which:6} answered in {', '.join(f'{t * 1000:.0f} ms' for t in times)}  (max {max(times):.3f} s; target < 1 s)"
+            )
         if ns.skip_inputs:
             return
         line100 = _one_line(tmpdir / "line100.json", b'{"event_type":"AppointmentGroup.Created","data":"', 100)
@@ -114,8 +119,14 @@ def main() -> None:
         db = str(tmpdir / "inputs.sqlite3")
         print("Huge inputs: peak RSS (target < 150 MB)")
         for label, args in (
-            ("fire --from-file /dev/zero", [COMMAND, "fire", "--db", db, "-t", "http://127.0.0.1:9/", "--from-file", "/dev/zero"]),
-            ("fire --from-file 100 MB line", [COMMAND, "fire", "--db", db, "-t", "http://127.0.0.1:9/", "--from-file", str(line100)]),
+            (
+                "fire --from-file /dev/zero",
+                [COMMAND, "fire", "--db", db, "-t", "http://127.0.0.1:9/", "--from-file", "/dev/zero"],
+            ),
+            (
+                "fire --from-file 100 MB line",
+                [COMMAND, "fire", "--db", db, "-t", "http://127.0.0.1:9/", "--from-file", str(line100)],
+            ),
             ("validate 300 MB line", [COMMAND, "validate", str(line300)]),
         ):
             code, mb, cpu, last = peak(args)

@@ -37,7 +37,7 @@ BIN = Path(sys.executable).parent
 COMMAND = str(BIN / "zenoti-emulator")
 LOCUST = str(BIN / "locust")
 
-PLAIN = '''
+PLAIN = """
 from locust import FastHttpUser, task
 
 BODY = {body!r}
@@ -48,12 +48,14 @@ class Plain(FastHttpUser):
     @task
     def post(self):
         self.client.post("", data=BODY, headers=HEADERS)
-'''
+"""
 
 
 class Receiver:
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "load_receiver.py")], stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "load_receiver.py")], stdout=subprocess.PIPE, text=True
+        )
         assert self.proc.stdout is not None
         self.port = int(self.proc.stdout.readline())
         self.url = f"http://127.0.0.1:{self.port}/hook"
@@ -154,29 +156,91 @@ def main() -> None:
             plain_file = Path(tmp) / "plain.py"
             plain_file.write_text(PLAIN.format(body=body))
             for _ in range(args.repeat):
-                rows["plain"].append(measure(rx, [[LOCUST, "-f", str(plain_file), "--headless", "-u", str(args.users), "-r", "100",
-                                                   "-t", seconds, "-H", rx.url, "--only-summary"]], args.seconds))
-                rows["ours"].append(measure(rx, [[COMMAND, "load", rx.url, "-u", str(args.users), "-r", "100", "-t", seconds,
-                                                  "--secret", "s3cret"]], args.seconds))
+                rows["plain"].append(
+                    measure(
+                        rx,
+                        [
+                            [
+                                LOCUST,
+                                "-f",
+                                str(plain_file),
+                                "--headless",
+                                "-u",
+                                str(args.users),
+                                "-r",
+                                "100",
+                                "-t",
+                                seconds,
+                                "-H",
+                                rx.url,
+                                "--only-summary",
+                            ]
+                        ],
+                        args.seconds,
+                    )
+                )
+                rows["ours"].append(
+                    measure(
+                        rx,
+                        [
+                            [
+                                COMMAND,
+                                "load",
+                                rx.url,
+                                "-u",
+                                str(args.users),
+                                "-r",
+                                "100",
+                                "-t",
+                                seconds,
+                                "--secret",
+                                "s3cret",
+                            ]
+                        ],
+                        args.seconds,
+                    )
+                )
                 port = str(free_port())
-                master = [COMMAND, "load", rx.url, "--master", "--expect-workers", "2", "--master-bind-port", port,
-                          "-u", str(args.users), "-r", "100", "-t", seconds, "--secret", "s3cret"]
+                master = [
+                    COMMAND,
+                    "load",
+                    rx.url,
+                    "--master",
+                    "--expect-workers",
+                    "2",
+                    "--master-bind-port",
+                    port,
+                    "-u",
+                    str(args.users),
+                    "-r",
+                    "100",
+                    "-t",
+                    seconds,
+                    "--secret",
+                    "s3cret",
+                ]
                 worker = [COMMAND, "load", "--worker", "--master-port", port]
                 rows["master+2"].append(measure(rx, [master, worker, worker], args.seconds))
     finally:
         rx.close()
 
-    print(f"{args.users} users, {args.seconds:g} s a run, best of {args.repeat}; events counted by the receiver, "
-          "from a second after the first one to the run's end")
+    print(
+        f"{args.users} users, {args.seconds:g} s a run, best of {args.repeat}; events counted by the receiver, "
+        "from a second after the first one to the run's end"
+    )
     print(f"{'':<10} {'events/s':>10} {'events per CPU s':>18}")
     best = {}
     for name, runs in rows.items():
         best[name] = (max(r for r, _ in runs), max(c for _, c in runs))
         print(f"{name:<10} {best[name][0]:>10.0f} {best[name][1]:>18.0f}")
     ours, plain = best["ours"], best["plain"]
-    print(f"ours / plain: {ours[0] / plain[0]:.2f} of its events/s, {ours[1] / plain[1]:.2f} of its events per CPU s (target >= 0.8)")
-    print("(CPU s: of the load's processes only, master, workers and their event generators together; "
-          "the receiver's is not counted)")
+    print(
+        f"ours / plain: {ours[0] / plain[0]:.2f} of its events/s, {ours[1] / plain[1]:.2f} of its events per CPU s (target >= 0.8)"
+    )
+    print(
+        "(CPU s: of the load's processes only, master, workers and their event generators together; "
+        "the receiver's is not counted)"
+    )
 
 
 if __name__ == "__main__":

@@ -50,7 +50,10 @@ class RelayProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "ZENOTI_EMULATOR_RELAY_SECRET": SECRET}
         self.proc = subprocess.Popen(
             [COMMAND, "relay", "--port", "0", "--forward-to", forward_to, "--db", str(db), "--time-scale", "600"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         assert self.proc.stderr is not None
         first = self.proc.stderr.readline()
@@ -117,8 +120,11 @@ def main() -> None:
         try:
             times, elapsed = play_zenoti(instant.url, bodies, args.senders)
             rows.append(("direct to receiver (no relay)", times, elapsed, None))
-            for label, delay in (("relay, receiver instant", 0.0), (f"relay, receiver {args.slow:g} s to answer", args.slow),
-                                 ("relay, receiver down", None)):
+            for label, delay in (
+                ("relay, receiver instant", 0.0),
+                (f"relay, receiver {args.slow:g} s to answer", args.slow),
+                ("relay, receiver down", None),
+            ):
                 db = Path(tmp, f"{len(rows)}.sqlite3")
                 receiver = ReceiverProcess(delay) if delay is not None else None
                 target = receiver.url if receiver else "http://127.0.0.1:9/hook"
@@ -139,8 +145,10 @@ def main() -> None:
     print(f"{'case':38s} {'answer p50':>11s} {'p95':>8s} {'max':>8s} {'answered/s':>11s} {'all forwarded':>14s}")
     for label, times, elapsed, done in rows:
         forwarded = "-" if done is None else f"{done:.1f} s"
-        print(f"{label:38s} {pct(times, 0.5):8.1f} ms {pct(times, 0.95):5.1f} ms {max(times):5.1f} ms"
-              f" {len(times) / elapsed:11.0f} {forwarded:>14s}")
+        print(
+            f"{label:38s} {pct(times, 0.5):8.1f} ms {pct(times, 0.95):5.1f} ms {max(times):5.1f} ms"
+            f" {len(times) / elapsed:11.0f} {forwarded:>14s}"
+        )
 
 
 if __name__ == "__main__":

@@ -52,7 +52,9 @@ def rate(days: float, seed: int) -> tuple[float, int, Counter[str]]:
 
 
 def peak_rss(days: float) -> tuple[float, int]:
-    out = subprocess.run([sys.executable, "-c", RSS_SNIPPET, str(days)], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", RSS_SNIPPET, str(days)], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     rss, count = out.stdout.split()
     return int(rss) / 1024, int(count)
 
@@ -63,12 +65,16 @@ def main() -> None:
     args = parser.parse_args()
     best = max((rate(args.days, seed) for seed in (1, 2, 3)), key=lambda r: r[0])
     events_per_s, total, kinds = best
-    print(f"simulate (project + validate + serialise): {events_per_s:10,.0f} events/s  ({total:,} events over {args.days:g} days, best of 3 seeds)")
+    print(
+        f"simulate (project + validate + serialise): {events_per_s:10,.0f} events/s  ({total:,} events over {args.days:g} days, best of 3 seeds)"
+    )
     print("  mix: " + ", ".join(f"{name} {count}" for name, count in kinds.most_common()))
     print("  target: at least 8,000 events/s")
     one, n1 = peak_rss(1)
     thirty, n30 = peak_rss(30)
-    print(f"peak RSS: 1 day ({n1:,} events) {one:.1f} MiB; 30 days ({n30:,} events) {thirty:.1f} MiB; ratio {thirty / one:.2f} (target: at most 1.5)")
+    print(
+        f"peak RSS: 1 day ({n1:,} events) {one:.1f} MiB; 30 days ({n30:,} events) {thirty:.1f} MiB; ratio {thirty / one:.2f} (target: at most 1.5)"
+    )
 
 
 if __name__ == "__main__":

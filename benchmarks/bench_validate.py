@@ -121,8 +121,10 @@ def ours(path: Path) -> tuple[float, core.Report, int]:
 
 
 def plain_loop(path: Path) -> tuple[float, int, int, int]:
-    validators = {name: Draft202012Validator(kind.schema, format_checker=make_format_checker())
-                  for name, kind in default_registry().items()}
+    validators = {
+        name: Draft202012Validator(kind.schema, format_checker=make_format_checker())
+        for name, kind in default_registry().items()
+    }
     count = invalid = total_errors = 0
     start = time.perf_counter()
     with path.open("rb") as lines:
@@ -175,7 +177,9 @@ print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, elapsed)
 def peak_rss(path: Path) -> tuple[float, float]:
     """Peak RSS (MiB) and wall time of the real command on ``path``."""
     command = [sys.executable, "-m", "emulator", "validate", str(path), "--format", "json", "-o", os.devnull]
-    out = subprocess.run([sys.executable, "-c", LAUNCHER, *command], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *command], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     code, rss_kib, elapsed = out.stdout.split()
     if int(code) not in (0, 1):
         raise SystemExit(f"validate failed on {path} with exit code {code}")
@@ -205,20 +209,29 @@ def main() -> None:
         path = workdir / f"events-{args.lines}.jsonl"
         t = time.perf_counter()
         write_input(path, args.lines, args.invalid_every)
-        print(f"input: {args.lines:,} lines, {path.stat().st_size / 2**20:.0f} MiB, one in {args.invalid_every} corrupted "
-              f"(generated in {time.perf_counter() - t:.1f}s)")
+        print(
+            f"input: {args.lines:,} lines, {path.stat().st_size / 2**20:.0f} MiB, one in {args.invalid_every} corrupted "
+            f"(generated in {time.perf_counter() - t:.1f}s)"
+        )
 
         ours(path)  # warm caches and compiled validators, as the plain loop's validator is built once
         ours_time, report, ours_errors = ours(path)
         summary = report.summary.to_dict()
         kinds = report.drift["event_types"]
-        drift = {key: sum(len(d[key]) for d in kinds.values()) for key in ("unknown_fields", "undocumented_values", "varying_types")}
-        print(f"{len(kinds)} event types; drift: {drift['unknown_fields']} unknown fields, {drift['undocumented_values']} undocumented "
-              f"values, {drift['varying_types']} varying types; {summary['valid']:,} valid, {summary['invalid']:,} invalid")
+        drift = {
+            key: sum(len(d[key]) for d in kinds.values())
+            for key in ("unknown_fields", "undocumented_values", "varying_types")
+        }
+        print(
+            f"{len(kinds)} event types; drift: {drift['unknown_fields']} unknown fields, {drift['undocumented_values']} undocumented "
+            f"values, {drift['varying_types']} varying types; {summary['valid']:,} valid, {summary['invalid']:,} invalid"
+        )
         plain_time, plain_count, plain_invalid, plain_errors = plain_loop(path)
         same = (plain_invalid, plain_errors) == (summary["invalid"], ours_errors)
-        print(f"same detail: {'yes' if same else 'NO'} (invalid events {summary['invalid']:,} vs {plain_invalid:,}, "
-              f"errors {ours_errors:,} vs {plain_errors:,})")
+        print(
+            f"same detail: {'yes' if same else 'NO'} (invalid events {summary['invalid']:,} vs {plain_invalid:,}, "
+            f"errors {ours_errors:,} vs {plain_errors:,})"
+        )
         cj = check_jsonschema(path, args.cj_files, workdir)
 
         rate = args.lines / ours_time
@@ -231,7 +244,9 @@ def main() -> None:
             print(f"{'check-jsonschema':28}{'not installed (pip install -e .[bench])':>33}")
         else:
             cj_rate = cj[1] / cj[0]
-            print(f"{'check-jsonschema (' + format(cj[1], ',') + ' files)':28}{cj_rate:12,.0f}{1e6 / cj_rate:11.1f}{cj_rate / plain_rate:9.1f}x")
+            print(
+                f"{'check-jsonschema (' + format(cj[1], ',') + ' files)':28}{cj_rate:12,.0f}{1e6 / cj_rate:11.1f}{cj_rate / plain_rate:9.1f}x"
+            )
 
         sizes = [int(n) for n in args.memory.split(",") if n.strip()]
         if sizes:

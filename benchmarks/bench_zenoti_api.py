@@ -30,15 +30,21 @@ def main() -> None:
     for days in args.days:
         started = time.process_time()
         ledger = advanced_world(seed=7, now=NOW, days=days)
-        print(f"advance {days:g} day(s): {time.process_time() - started:.2f} s CPU, {ledger.events} events, "
-              f"{len(ledger.groups)} groups")
+        print(
+            f"advance {days:g} day(s): {time.process_time() - started:.2f} s CPU, {ledger.events} events, "
+            f"{len(ledger.groups)} groups"
+        )
     assert ledger is not None
     client = create_api_app(ApiState(lambda: ledger)).test_client()
     group = next(iter(ledger.groups.values()))
     guest = ledger.guest(group.guest_id)
     phone = guest.mobile.number if guest and guest.mobile else "1"
-    for name, path in (("guest", f"/v1/guests/{group.guest_id}"), ("appointments", f"/v1/guests/{group.guest_id}/appointments"),
-                       ("invoice", f"/v1/invoices/{group.invoice.id}"), ("search by phone", f"/v1/guests/search?phone={phone}")):
+    for name, path in (
+        ("guest", f"/v1/guests/{group.guest_id}"),
+        ("appointments", f"/v1/guests/{group.guest_id}/appointments"),
+        ("invoice", f"/v1/invoices/{group.invoice.id}"),
+        ("search by phone", f"/v1/guests/search?phone={phone}"),
+    ):
         client.get(path, headers=AUTH)  # warm: the first call compiles the schema's projection
         started = time.process_time()
         for _ in range(args.calls):

@@ -13,6 +13,7 @@ C code (json, the Rust validator), so its shares mislead; this times each phase 
 - finish: overrides and the schema check (compiled validator);
 - json.dumps: the bytes ``simulate`` writes.
 """
+
 from __future__ import annotations
 
 import json

@@ -173,13 +173,17 @@ def parse_rate(text: str) -> float:
     """
     raw = str(text).strip().lower().removesuffix("/s")
     if not raw.isascii():  # float() reads Arabic-Indic and other digits: "٣" is 3
-        raise UsageError(f"{_show(str(text))} is not a rate; write requests per second in ASCII digits, e.g. 50 or 50/s.")
+        raise UsageError(
+            f"{_show(str(text))} is not a rate; write requests per second in ASCII digits, e.g. 50 or 50/s."
+        )
     try:
         rate = float(raw)
     except ValueError:
         raise UsageError(f"{_show(str(text))} is not a rate; write requests per second, e.g. 50 or 50/s.") from None
     if not (math.isfinite(rate) and rate >= MIN_RATE):
-        raise UsageError(f"A rate must be at least {MIN_RATE:.6f} requests per second (one an hour) and finite, not {_show(str(text))}.")
+        raise UsageError(
+            f"A rate must be at least {MIN_RATE:.6f} requests per second (one an hour) and finite, not {_show(str(text))}."
+        )
     return rate
 
 
@@ -401,5 +405,7 @@ def parse_duration(text: str, *, what: str = "A duration") -> float:
     hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
     total = hours * 3600 + minutes * 60 + seconds
     if not 0 < total <= MAX_RUN_TIME:
-        raise UsageError(f"{what} must be more than 0 and at most {MAX_RUN_TIME / 86_400:g} days, not {_show(str(text))}.")
+        raise UsageError(
+            f"{what} must be more than 0 and at most {MAX_RUN_TIME / 86_400:g} days, not {_show(str(text))}."
+        )
     return total

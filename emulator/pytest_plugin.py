@@ -82,8 +82,18 @@ class EmulatorSession:
             self._taken[key] = first + count
             return first
 
-    def events(self, event_type: str, seed: int, now: datetime, profile: str, first: int, count: int, *,
-               variants: Any = None, fresh: bool = False) -> tuple[EventStream, EventType, list[dict[str, Any]]]:
+    def events(
+        self,
+        event_type: str,
+        seed: int,
+        now: datetime,
+        profile: str,
+        first: int,
+        count: int,
+        *,
+        variants: Any = None,
+        fresh: bool = False,
+    ) -> tuple[EventStream, EventType, list[dict[str, Any]]]:
         """Copies of events ``first`` .. ``first + count`` of ``event_type`` in that world
         (projected, neither overridden nor checked), with the stream and type to finish them."""
         from .events.generate import EventStream
@@ -94,8 +104,15 @@ class EmulatorSession:
         with self._lock:
             found = self._streams.get(key)
             if found is None:
-                stream = EventStream(seed=seed, now=now, profile=profile, types=[kind.name], validate=False,
-                                     variants=variants, fresh=fresh)
+                stream = EventStream(
+                    seed=seed,
+                    now=now,
+                    profile=profile,
+                    types=[kind.name],
+                    validate=False,
+                    variants=variants,
+                    fresh=fresh,
+                )
                 found = self._streams[key] = (stream, iter(stream), [])
             stream, made, events = found
             while len(events) < first + count:
@@ -103,8 +120,7 @@ class EmulatorSession:
                 if event is None:
                     break
                 events.append(event)
-            return stream, kind, copy.deepcopy(events[first:first + count])
-
+            return stream, kind, copy.deepcopy(events[first : first + count])
 
 
 class ZenotiEmulator:
@@ -158,10 +174,19 @@ class ZenotiEmulator:
             self._deliverer = Deliverer(self.store)
         return self._deliverer
 
-    def generate(self, event_type: str = "AppointmentGroup.Created", count: int = 1, *, seed: int | None = None,
-                 now: Any = None, set: Mapping[str, Any] | None = None, profile: str = "realistic",
-                 validate: bool = True, variants: Mapping[str, str] | None = None,
-                 fresh: bool = False) -> list[dict[str, Any]]:
+    def generate(
+        self,
+        event_type: str = "AppointmentGroup.Created",
+        count: int = 1,
+        *,
+        seed: int | None = None,
+        now: Any = None,
+        set: Mapping[str, Any] | None = None,
+        profile: str = "realistic",
+        validate: bool = True,
+        variants: Mapping[str, str] | None = None,
+        fresh: bool = False,
+    ) -> list[dict[str, Any]]:
         """``count`` events, as ``zenoti-emulator generate`` makes them.
 
         :param set: ``{"data.guest.email": None}``: fields to override in every event.
@@ -185,14 +210,27 @@ class ZenotiEmulator:
         first = 0
         if seed is None:
             first = self.session.claim((event_type, moment, profile, chosen, fresh), count)
-        stream, kind, events = self.session.events(event_type, self.seed if seed is None else seed, moment, profile,
-                                                   first, count, variants=chosen, fresh=fresh)
+        stream, kind, events = self.session.events(
+            event_type, self.seed if seed is None else seed, moment, profile, first, count, variants=chosen, fresh=fresh
+        )
         return [stream.finish(kind, event, overrides, validate) for event in events]
 
-    def fire(self, url: str, events: Sequence[Mapping[str, Any] | bytes] | None = None, *,
-             event_type: str = "AppointmentGroup.Created", count: int = 1, secret: str | None = None,
-             verb: str = "POST", content_type: bool = True, signature_format: str = "dashed",
-             max_attempts: int = 6, timeout: float = 10.0, wait: bool = True, **generate: Any) -> list[Delivery]:
+    def fire(
+        self,
+        url: str,
+        events: Sequence[Mapping[str, Any] | bytes] | None = None,
+        *,
+        event_type: str = "AppointmentGroup.Created",
+        count: int = 1,
+        secret: str | None = None,
+        verb: str = "POST",
+        content_type: bool = True,
+        signature_format: str = "dashed",
+        max_attempts: int = 6,
+        timeout: float = 10.0,
+        wait: bool = True,
+        **generate: Any,
+    ) -> list[Delivery]:
         """Deliver ``events`` (or ``count`` new ones of ``event_type``) to ``url`` as Zenoti does.
 
         :param max_attempts: the first attempt and its retries (Zenoti: 6; 1 for none).
@@ -206,17 +244,31 @@ class ZenotiEmulator:
 
         if events is None:
             events = self.generate(event_type, count, **generate)
-        options = DeliveryOptions(timeout=timeout, time_scale=self.time_scale, content_type=content_type,
-                                  policy=RetryPolicy(max_attempts=max_attempts), signature_format=signature_format)
+        options = DeliveryOptions(
+            timeout=timeout,
+            time_scale=self.time_scale,
+            content_type=content_type,
+            policy=RetryPolicy(max_attempts=max_attempts),
+            signature_format=signature_format,
+        )
         webhook = self.store.upsert_webhook(url, verb=verb, secret=secret)
         ids = self.deliverer.submit_many(events, webhook, options=options)
         self._ids += ids
         self.deliverer.wait(settle=wait)
         return [self.store.get_delivery(i) for i in ids]
 
-    def scenario(self, name: str, url: str | None = None, *, seed: int | None = None, now: Any = None,
-                 profile: str = "realistic", variants: Mapping[str, str] | None = None, fresh: bool = False,
-                 **fire: Any) -> list[Any]:
+    def scenario(
+        self,
+        name: str,
+        url: str | None = None,
+        *,
+        seed: int | None = None,
+        now: Any = None,
+        profile: str = "realistic",
+        variants: Mapping[str, str] | None = None,
+        fresh: bool = False,
+        **fire: Any,
+    ) -> list[Any]:
         """Play scenario ``name`` (a built-in, or a path to a scenario file) on the world of
         ``seed``: its events in story order, or, with ``url``, their deliveries there, sent
         one at a time in that order (``fire``: more arguments of :meth:`fire`; ``variants``
@@ -227,15 +279,28 @@ class ZenotiEmulator:
         from .scenario.story import load
 
         moment = parse_now(now) if isinstance(now, str) else now or self.session.start
-        played = play(load(name), seed=self.seed if seed is None else seed, now=moment, profile=profile,
-                      variants=variants, fresh=fresh)
+        played = play(
+            load(name),
+            seed=self.seed if seed is None else seed,
+            now=moment,
+            profile=profile,
+            variants=variants,
+            fresh=fresh,
+        )
         events = [step.event for step in played]
         if url is None:
             return events
         return [delivery for event in events for delivery in self.fire(url, [event], **fire)]
 
-    def simulate(self, *, seed: int | None = None, now: Any = None, days: float = 1.0,
-                 types: Sequence[str] | None = None, profile: str = "realistic") -> list[dict[str, Any]]:
+    def simulate(
+        self,
+        *,
+        seed: int | None = None,
+        now: Any = None,
+        days: float = 1.0,
+        types: Sequence[str] | None = None,
+        profile: str = "realistic",
+    ) -> list[dict[str, Any]]:
         """Every event the world of ``seed`` emits over ``days`` (as ``zenoti-emulator
         simulate`` prints them), and that world behind :attr:`api_url` from now on.
 
@@ -247,7 +312,9 @@ class ZenotiEmulator:
         from .zenoti_api import tap
 
         if days > defaults.MAX_API_DAYS:
-            raise ValueError(f"simulate(days={days}): the API behind it keeps every entity; at most {defaults.MAX_API_DAYS} days.")
+            raise ValueError(
+                f"simulate(days={days}): the API behind it keeps every entity; at most {defaults.MAX_API_DAYS} days."
+            )
         moment = parse_now(now) if isinstance(now, str) else now
         stream = simulate_events(seed=seed, now=moment, days=days, types=types, profile=profile)
         ledger = tap(stream)
@@ -349,18 +416,40 @@ def zenoti_emulator(tmp_path: Path, zenoti_emulator_session: EmulatorSession) ->
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("zenoti", "Zenoti webhook receiver conformance (zenoti-emulator check)")
-    group.addoption("--zenoti-receiver", metavar="URL", default=None,
-                    help="Run the zenoti-emulator check suite against the receiver at URL, one test per check.")
-    group.addoption("--zenoti-secret", metavar="SECRET", default=None,
-                    help="The webhook's secret (also $ZENOTI_EMULATOR_SECRET); signature checks are skipped without it.")
+    group.addoption(
+        "--zenoti-receiver",
+        metavar="URL",
+        default=None,
+        help="Run the zenoti-emulator check suite against the receiver at URL, one test per check.",
+    )
+    group.addoption(
+        "--zenoti-secret",
+        metavar="SECRET",
+        default=None,
+        help="The webhook's secret (also $ZENOTI_EMULATOR_SECRET); signature checks are skipped without it.",
+    )
     group.addoption("--zenoti-verb", metavar="VERB", default=None, help="The verb set in Zenoti: POST, PUT or PATCH.")
-    group.addoption("--zenoti-event-type", metavar="TYPE", action="append", default=[],
-                    help="An event type the webhook subscribes to (repeatable; default: all).")
-    group.addoption("--zenoti-timeout", metavar="SECONDS", type=float, default=None,
-                    help="Seconds a request may take (Zenoti: 10, the default).")
-    group.addoption("--zenoti-observe", metavar="URL", default=None,
-                    help="Where the receiver says what it did (as check --observe); the fixtures "
-                         "zenoti_applied and zenoti_group_status do the same from inside the suite.")
+    group.addoption(
+        "--zenoti-event-type",
+        metavar="TYPE",
+        action="append",
+        default=[],
+        help="An event type the webhook subscribes to (repeatable; default: all).",
+    )
+    group.addoption(
+        "--zenoti-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="Seconds a request may take (Zenoti: 10, the default).",
+    )
+    group.addoption(
+        "--zenoti-observe",
+        metavar="URL",
+        default=None,
+        help="Where the receiver says what it did (as check --observe); the fixtures "
+        "zenoti_applied and zenoti_group_status do the same from inside the suite.",
+    )
 
 
 def _config_of(config: pytest.Config) -> Any:
@@ -371,10 +460,14 @@ def _config_of(config: pytest.Config) -> Any:
     secret = config.getoption("zenoti_secret") or os.environ.get("ZENOTI_EMULATOR_SECRET")
     observe = config.getoption("zenoti_observe")
     try:
-        return CheckConfig(url, secret=secret, verb=config.getoption("zenoti_verb"),
-                           event_types=tuple(config.getoption("zenoti_event_type")),
-                           observe=with_scheme(observe) if observe else None,
-                           **({"timeout": config.getoption("zenoti_timeout")} if config.getoption("zenoti_timeout") else {}))
+        return CheckConfig(
+            url,
+            secret=secret,
+            verb=config.getoption("zenoti_verb"),
+            event_types=tuple(config.getoption("zenoti_event_type")),
+            observe=with_scheme(observe) if observe else None,
+            **({"timeout": config.getoption("zenoti_timeout")} if config.getoption("zenoti_timeout") else {}),
+        )
     except EmulatorError as exc:
         raise pytest.UsageError(f"--zenoti-receiver: {exc.message}") from None
 
@@ -419,9 +512,12 @@ class ZenotiCheckSuite(pytest.Collector):
         except EmulatorError as exc:
             raise pytest.UsageError(f"--zenoti-event-type: {exc.message}") from None
         try:
-            return [ZenotiCheckItem.from_parent(self, name=_item_name(check.name, event_type),
-                                                check=check.name, event_type=event_type)
-                    for check, event_type in plan.items()]
+            return [
+                ZenotiCheckItem.from_parent(
+                    self, name=_item_name(check.name, event_type), check=check.name, event_type=event_type
+                )
+                for check, event_type in plan.items()
+            ]
         finally:
             plan.close()
 
@@ -446,9 +542,14 @@ class ZenotiCheckSuite(pytest.Collector):
             return self.ahead.pop(item.name)
         if not self.run.hanging:
             return self.run.run_check(CHECKS[item.check], item.event_type)
-        todo = [i for i in item.session.items[item.session.items.index(item):]
-                if isinstance(i, ZenotiCheckItem) and i.parent is self]
-        for other, result in zip(todo, self.run.run_many([(CHECKS[i.check], i.event_type) for i in todo]), strict=False):
+        todo = [
+            i
+            for i in item.session.items[item.session.items.index(item) :]
+            if isinstance(i, ZenotiCheckItem) and i.parent is self
+        ]
+        for other, result in zip(
+            todo, self.run.run_many([(CHECKS[i.check], i.event_type) for i in todo]), strict=False
+        ):
             self.ahead[other.name] = result
         return self.ahead.pop(item.name)
 

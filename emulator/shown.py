@@ -21,8 +21,9 @@ def printable(text: str) -> str:
     """``text`` with control characters escaped (``\\x1b``, ``\\x07``, ``\\u2028``); spaces kept."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
-                   for c in text)
+    return "".join(
+        c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" for c in text
+    )
 
 
 def safe(text: str) -> str:

@@ -51,7 +51,9 @@ def check_url(url: str) -> str:
     try:
         parts.hostname.encode("idna")
     except UnicodeError:
-        raise UsageError(f"Target URL {shown!r} has a host name that is not valid (empty or over-long labels?).") from None
+        raise UsageError(
+            f"Target URL {shown!r} has a host name that is not valid (empty or over-long labels?)."
+        ) from None
     return url
 
 

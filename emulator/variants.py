@@ -41,33 +41,49 @@ class Variant:
     changes: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "default": self.default, "choices": list(self.choices),
-                "evidence": self.evidence, "changes": self.changes}
+        return {
+            "name": self.name,
+            "default": self.default,
+            "choices": list(self.choices),
+            "evidence": self.evidence,
+            "changes": self.changes,
+        }
 
 
 #: Every variant, by name. The first choice of each is its default.
-VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    Variant(
-        "status-1", "closed", ("closed", "cancelled"),
-        "Zenoti's API definitions: 1 = closed (completed and paid); one receiver (zenoti-ghl) reads 1 as cancelled.",
-        "cancelled: a cancellation sends 1 instead of -1, and check-out sends no status 1 (closed has no code then).",
-    ),
-    Variant(
-        "invoice-guest-email", "email", ("email", "guest_email"),
-        "Three receivers read invoice.guest.email (one renamed its field as a fix of live data); the docs sample has guest_email.",
-        "guest_email: Invoice.Closed's data.invoice.guest carries the address as guest_email instead of email.",
-    ),
-    Variant(
-        "guest-phone-country-code", "country-id", ("country-id", "phone-code"),
-        "Live guests (zennara, checked live; WinkBrowBar, on webhooks) carry Zenoti's country id in country_code next to phone_code; the docs' Employee samples put the dialling code there.",
-        "phone-code: guests' mobile_phone.country_code holds the dialling code (1, 91), the same as phone_code.",
-    ),
-    Variant(
-        "reported-events", "on", ("on", "off"),
-        "Guest.Merged, AppointmentGroup.Updated and AppointmentGroup.Delete are handled by open-source receivers, absent from Zenoti's docs.",
-        "off: those three types are not sent; the world still merges guests, edits and deletes groups (a receiver that did not subscribe).",
-    ),
-)}
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant(
+            "status-1",
+            "closed",
+            ("closed", "cancelled"),
+            "Zenoti's API definitions: 1 = closed (completed and paid); one receiver (zenoti-ghl) reads 1 as cancelled.",
+            "cancelled: a cancellation sends 1 instead of -1, and check-out sends no status 1 (closed has no code then).",
+        ),
+        Variant(
+            "invoice-guest-email",
+            "email",
+            ("email", "guest_email"),
+            "Three receivers read invoice.guest.email (one renamed its field as a fix of live data); the docs sample has guest_email.",
+            "guest_email: Invoice.Closed's data.invoice.guest carries the address as guest_email instead of email.",
+        ),
+        Variant(
+            "guest-phone-country-code",
+            "country-id",
+            ("country-id", "phone-code"),
+            "Live guests (zennara, checked live; WinkBrowBar, on webhooks) carry Zenoti's country id in country_code next to phone_code; the docs' Employee samples put the dialling code there.",
+            "phone-code: guests' mobile_phone.country_code holds the dialling code (1, 91), the same as phone_code.",
+        ),
+        Variant(
+            "reported-events",
+            "on",
+            ("on", "off"),
+            "Guest.Merged, AppointmentGroup.Updated and AppointmentGroup.Delete are handled by open-source receivers, absent from Zenoti's docs.",
+            "off: those three types are not sent; the world still merges guests, edits and deletes groups (a receiver that did not subscribe).",
+        ),
+    )
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +123,13 @@ class Variants:
         for name, value in (mapping or {}).items():
             variant = VARIANTS.get(str(name))
             if variant is None:
-                raise UsageError(f"Unknown variant {name!r}: use one of {', '.join(VARIANTS)} (`zenoti-emulator variants` lists them).")
+                raise UsageError(
+                    f"Unknown variant {name!r}: use one of {', '.join(VARIANTS)} (`zenoti-emulator variants` lists them)."
+                )
             if not isinstance(value, str) or value not in variant.choices:
-                raise UsageError(f"Variant {variant.name} cannot be {value!r}: use one of {', '.join(variant.choices)}.")
+                raise UsageError(
+                    f"Variant {variant.name} cannot be {value!r}: use one of {', '.join(variant.choices)}."
+                )
             if value != variant.default:
                 chosen[variant.name] = value
             else:
@@ -168,8 +188,11 @@ def select(schema: Any, variants: Variants) -> Any:
     out = {}
     for key, sub in schema.items():
         if key == "properties" and isinstance(sub, dict):
-            out[key] = {name: select(prop, variants) for name, prop in sub.items()
-                        if not (isinstance(prop, dict) and "x-variant" in prop and not variants.matches(prop["x-variant"]))}
+            out[key] = {
+                name: select(prop, variants)
+                for name, prop in sub.items()
+                if not (isinstance(prop, dict) and "x-variant" in prop and not variants.matches(prop["x-variant"]))
+            }
         else:
             out[key] = select(sub, variants)
     for name, paths in schema.get("x-variant-source", {}).items():

@@ -29,7 +29,6 @@ def command() -> str:
     return COMMAND
 
 
-
 # -- parallel runs (pytest-xdist) ----------------------------------------------------------
 
 

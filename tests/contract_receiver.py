@@ -72,8 +72,16 @@ class ContractReceiver(LoopbackServer):
         """Where ``check --observe`` asks what this receiver did."""
         return self.url.removesuffix(self.path) + OBSERVE_PATH
 
-    def __init__(self, *, secret: str | None = None, broken: str | None = None, delay: float = 0.0,
-                 fast_first: int = 0, rate_limit: int = 300, rate_window: float = 60.0) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        broken: str | None = None,
+        delay: float = 0.0,
+        fast_first: int = 0,
+        rate_limit: int = 300,
+        rate_window: float = 60.0,
+    ) -> None:
         if broken is not None and broken not in BREAKAGES and broken not in HIDDEN_BREAKAGES:
             raise ValueError(f"unknown breakage {broken!r}")
         self.secret = secret
@@ -188,8 +196,11 @@ class ContractReceiver(LoopbackServer):
                 if broken == "applies-duplicates-twice":
                     self.applied[str(event.get("id"))] += 1
                 return 200, {"ok": True, "duplicate": True}
-            if (broken == "status-before-group" and event.get("event_type") == "AppointmentGroup.Status"
-                    and group not in self.groups):
+            if (
+                broken == "status-before-group"
+                and event.get("event_type") == "AppointmentGroup.Status"
+                and group not in self.groups
+            ):
                 return 422, {"error": f"unknown appointment group {group}"}
             self.seen.add(str(event.get("id")))
             self.applied[str(event.get("id"))] = 1
@@ -202,7 +213,6 @@ class ContractReceiver(LoopbackServer):
                 self.groups.add(group)
             self.stored.append(event)
         return 200, {"ok": True}
-
 
 
 def _hex_only_verify(body: bytes, header: str, secret: str) -> bool:

@@ -57,13 +57,24 @@ class Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _answer(self, status: int, body: bytes) -> None:
-        self.wfile.write(b"HTTP/1.1 %d OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (status, len(body), body))
+        self.wfile.write(
+            b"HTTP/1.1 %d OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+            % (status, len(body), body)
+        )
 
     def do_GET(self) -> None:
         s = self.state
         with s.lock:
-            stats = {"count": s.count, "distinct_ids": len(s.ids), "duplicates": s.duplicates, "invalid_signatures": s.invalid,
-                     "verbs": dict(s.verbs), "types": dict(s.types), "slowed": s.slowed, "workers": sorted(s.workers)}
+            stats = {
+                "count": s.count,
+                "distinct_ids": len(s.ids),
+                "duplicates": s.duplicates,
+                "invalid_signatures": s.invalid,
+                "verbs": dict(s.verbs),
+                "types": dict(s.types),
+                "slowed": s.slowed,
+                "workers": sorted(s.workers),
+            }
         self._answer(200, json.dumps(stats).encode())
 
     def _hook(self) -> None:

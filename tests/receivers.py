@@ -122,7 +122,9 @@ class Receiver(LoopbackServer):
                 body = self.rfile.read(length) if length else b""
                 with receiver._cond:
                     receiver.requests.append(
-                        Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
+                        Received(
+                            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time()
+                        )
                     )
                     action = receiver.script.popleft() if receiver.script else receiver.default
                     receiver._cond.notify_all()

@@ -45,7 +45,9 @@ def test_invalid_events_are_listed_with_their_errors(client: FlaskClient, event:
     assert (report["ok"], report["exit_code"]) == (False, 1)
     [invalid] = report["events"]
     assert invalid["source"]["label"] == "<body>[1]"
-    assert [(e["path"], e["expected"], e["found"]) for e in invalid["errors"]] == [("$.data.invoice_number", "string", "integer 8086")]
+    assert [(e["path"], e["expected"], e["found"]) for e in invalid["errors"]] == [
+        ("$.data.invoice_number", "string", "integer 8086")
+    ]
 
 
 def test_a_har_body_is_checked_entry_by_entry(client: FlaskClient) -> None:

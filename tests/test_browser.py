@@ -44,7 +44,10 @@ def test_fire_from_the_dashboard_and_watch_it_delivered(tmp_path: Path) -> None:
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             # The browser logs every 4xx as a console error; the 422 below is asked for.
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and "422" not in msg.text else None)
+            page.on(
+                "console",
+                lambda msg: errors.append(msg.text) if msg.type == "error" and "422" not in msg.text else None,
+            )
             page.goto(app.url + "/")
 
             expect = sync_api.expect

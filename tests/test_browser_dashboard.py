@@ -72,8 +72,9 @@ def wait_refreshes(page: Any, counter: str, more: int = 2) -> None:
     attribute = "data-" + re.sub(r"[A-Z]", lambda m: "-" + m.group(0).lower(), counter)
     target = int(page.evaluate(f"Number(document.body.dataset.{counter} || 0)")) + more
     at_least = "|".join(str(n) for n in range(target, target + 100))
-    expect(page.locator("body")).to_have_attribute(attribute, re.compile(rf"^({at_least}|\d{{{len(str(target + 100))},}})$"),
-                                                   timeout=15_000)
+    expect(page.locator("body")).to_have_attribute(
+        attribute, re.compile(rf"^({at_least}|\d{{{len(str(target + 100))},}})$"), timeout=15_000
+    )
 
 
 def shot(page: Any, name: str) -> None:
@@ -82,7 +83,9 @@ def shot(page: Any, name: str) -> None:
 
 
 @pytest.mark.slow
-def test_delivery_detail_shows_both_ways_signature_verdict_and_a_curl_that_sends_the_same_bytes(browser: Any, app: Served) -> None:
+def test_delivery_detail_shows_both_ways_signature_verdict_and_a_curl_that_sends_the_same_bytes(
+    browser: Any, app: Served
+) -> None:
     fire(app)
     page, errors = open_page(browser, app)
     row = page.locator("#deliveries-table tbody tr[data-status=delivered]")
@@ -151,7 +154,11 @@ def test_live_refresh_keeps_an_open_sink_request_and_a_scrolled_body(browser: An
 @pytest.mark.slow
 def test_filters_and_paging(browser: Any, app: Served) -> None:
     app.request("PUT", "/api/sinks/down", json={"status": 500})
-    down = app.request("POST", "/api/webhooks", json={"name": "down", "url": app.url + "/sink/down", "event_types": ["AppointmentGroup.Created"]}).json()
+    down = app.request(
+        "POST",
+        "/api/webhooks",
+        json={"name": "down", "url": app.url + "/sink/down", "event_types": ["AppointmentGroup.Created"]},
+    ).json()
     app.request("PATCH", f"/api/webhooks/{down['id']}", json={"event_types": ["AppointmentGroup.Created"]})
     failing = fire(app, 3, webhooks=[down["id"]])  # retried 5 times at 600x, then failed
     fire(app, 52, webhooks=[1])
@@ -212,7 +219,9 @@ def test_validate_page_checks_a_pasted_capture_and_an_uploaded_har(browser: Any,
 
 
 @pytest.mark.slow
-def test_the_sink_secret_can_be_revealed_and_signs_a_fire_from_the_cli(browser: Any, app: Served, tmp_path: Path) -> None:
+def test_the_sink_secret_can_be_revealed_and_signs_a_fire_from_the_cli(
+    browser: Any, app: Served, tmp_path: Path
+) -> None:
     page, errors = open_page(browser, app)
     code = page.get_by_test_id("sink-secret")
     expect(code).to_have_text("****" + app.request("GET", "/api/sinks/default/secret").json()["secret"][-4:])
@@ -223,8 +232,12 @@ def test_the_sink_secret_can_be_revealed_and_signs_a_fire_from_the_cli(browser: 
     expect(hint).to_contain_text(f"zenoti-emulator fire -t {app.url}/sink/default --secret")
     argv = shlex.split(hint.text_content() or "")
     assert argv[0] == "zenoti-emulator"
-    done = subprocess.run([COMMAND, *argv[1:], "--db", str(tmp_path / "cli.sqlite3"), "--json"],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [COMMAND, *argv[1:], "--db", str(tmp_path / "cli.sqlite3"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["delivered"] == 1
     expect(page.locator("#sink-requests li[data-signature=valid]")).to_have_count(1, timeout=10_000)
@@ -239,7 +252,9 @@ def test_overrides_errors_speak_of_overrides(browser: Any, app: Served) -> None:
     status = page.get_by_test_id("fire-status")
     page.get_by_test_id("overrides").fill("data.guest.email=null\ndata.guest.first_name")
     page.click("#preview-button")
-    expect(status).to_have_text('Overrides, line 2: "data.guest.first_name" is not PATH=VALUE; write e.g. data.guest.email=null')
+    expect(status).to_have_text(
+        'Overrides, line 2: "data.guest.first_name" is not PATH=VALUE; write e.g. data.guest.email=null'
+    )
     page.get_by_test_id("overrides").fill("data.guest.emial=1")
     page.click("#preview-button")
     expect(status).to_contain_text("Did you mean data.guest.email?")
@@ -281,9 +296,14 @@ def test_type_pickers_and_the_schema_view_group_types_by_resource(browser: Any, 
     assert {"Employee", "Guest", "Invoice", "Appointment"} <= set(by_resource)
     page, errors = open_page(browser, app)
     for picker in ("#event-type", "#schema-pick", "[data-testid=filter-event-type]"):
-        groups = page.evaluate("""(sel) => [...document.querySelector(sel).querySelectorAll('optgroup')]
-            .map((g) => [g.label, [...g.querySelectorAll('option')].map((o) => o.value)])""", picker)
-        assert {label: sorted(names) for label, names in groups} == {r: sorted(n) for r, n in by_resource.items()}, picker
+        groups = page.evaluate(
+            """(sel) => [...document.querySelector(sel).querySelectorAll('optgroup')]
+            .map((g) => [g.label, [...g.querySelectorAll('option')].map((o) => o.value)])""",
+            picker,
+        )
+        assert {label: sorted(names) for label, names in groups} == {r: sorted(n) for r, n in by_resource.items()}, (
+            picker
+        )
     page.get_by_test_id("schema-pick").select_option("Employee.Deleted")
     expect(page.locator("#schema-type")).to_have_text("Employee.Deleted")
     expect(page.locator("#schema-table")).to_contain_text("data.job_info.is_elgible_for_additional_commision_bonus")

@@ -56,10 +56,19 @@ def test_a_correct_receiver_passes_every_check_with_the_defaults(correct: Contra
     verdicts = [line.split()[:2] for line in lines if line[:4] in ("PASS", "FAIL", "WARN", "SKIP")]
     types = sorted(default_registry(), key=lambda name: name != "AppointmentGroup.Created")
     assert [name for _, name in verdicts] == [
-        *(f"accepts-events[{t}]" for t in types), "verb", "signature-format", "rejects-bad-signature",
-        "rejects-missing-signature", "ping", "no-content-type", "duplicates", "out-of-order",
-        *(f"unknown-fields[{t}]" for t in types), *(f"large-payload[{t}]" for t in types if t in payloads.GROWABLE),
-        "latency", "burst",
+        *(f"accepts-events[{t}]" for t in types),
+        "verb",
+        "signature-format",
+        "rejects-bad-signature",
+        "rejects-missing-signature",
+        "ping",
+        "no-content-type",
+        "duplicates",
+        "out-of-order",
+        *(f"unknown-fields[{t}]" for t in types),
+        *(f"large-payload[{t}]" for t in types if t in payloads.GROWABLE),
+        "latency",
+        "burst",
     ]
     assert {v for v, _ in verdicts} == {"PASS"}
     n = RESULTS
@@ -103,11 +112,11 @@ def test_the_text_report_shows_the_evidence_of_a_failure_then_the_summary() -> N
     assert result.exit_code == 1
     out = result.stdout
     assert "FAIL  rejects-bad-signature  an event signed with the wrong secret was answered 200" in out
-    block = out[out.index("\nFAIL rejects-bad-signature:"):]
+    block = out[out.index("\nFAIL rejects-bad-signature:") :]
     assert "  why: " in block and "  fix: " in block
     assert f"    > an event signed with the wrong secret: POST {rx.url}" in block
     assert "zenoti-webhook-signature: sha256 =" in block
-    assert '    < 200 in ' in block and '{"ok": true}' in block
+    assert "    < 200 in " in block and '{"ok": true}' in block
     n = RESULTS - 2  # without burst and latency
     assert out.splitlines()[-1].startswith(f"{n} checks: {n - 1} passed, 1 failed, 0 warned, 0 skipped in ")
 
@@ -156,8 +165,9 @@ def test_a_slow_receiver_warns_and_one_past_the_timeout_fails() -> None:
     with ContractReceiver(delay=0.4, fast_first=1) as rx:
         late = run(rx.url, "--only", "latency", "--timeout", "0.2", "--slow", "0.1")
     assert late.exit_code == 1
-    assert re.search(r"FAIL  latency  p95 2\d\d ms over 2 events .*, stopped after 2 timeouts: no answer within 0.2 s",
-                     late.stdout)
+    assert re.search(
+        r"FAIL  latency  p95 2\d\d ms over 2 events .*, stopped after 2 timeouts: no answer within 0.2 s", late.stdout
+    )
     assert "< no answer after " in late.stdout
 
 
@@ -273,16 +283,29 @@ def test_list_names_every_check() -> None:
 
 def test_the_cli_defaults_are_the_core_defaults() -> None:
     # cli/check.py mirrors them so that --help imports nothing heavy.
-    assert (cli_check.DEFAULT_TIMEOUT, cli_check.DEFAULT_SLOW, cli_check.DEFAULT_LATENCY_EVENTS,
-            cli_check.DEFAULT_BURST, cli_check.DEFAULT_BURST_CONCURRENCY) == (
-        runner.DEFAULT_TIMEOUT, runner.DEFAULT_SLOW, runner.DEFAULT_LATENCY_EVENTS, runner.DEFAULT_BURST,
-        runner.DEFAULT_BURST_CONCURRENCY)
+    assert (
+        cli_check.DEFAULT_TIMEOUT,
+        cli_check.DEFAULT_SLOW,
+        cli_check.DEFAULT_LATENCY_EVENTS,
+        cli_check.DEFAULT_BURST,
+        cli_check.DEFAULT_BURST_CONCURRENCY,
+    ) == (
+        runner.DEFAULT_TIMEOUT,
+        runner.DEFAULT_SLOW,
+        runner.DEFAULT_LATENCY_EVENTS,
+        runner.DEFAULT_BURST,
+        runner.DEFAULT_BURST_CONCURRENCY,
+    )
 
 
 def test_the_installed_command_runs_check(command: str, correct: ContractReceiver) -> None:
-    done = subprocess.run([command, "check", correct.url, "--only", "ping,verb", "--format", "json"],
-                          capture_output=True, text=True, timeout=60,
-                          env={"ZENOTI_EMULATOR_SECRET": SECRET, "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [command, "check", correct.url, "--only", "ping,verb", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"ZENOTI_EMULATOR_SECRET": SECRET, "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["signed"] is True
 
@@ -291,8 +314,9 @@ def test_the_installed_command_runs_check(command: str, correct: ContractReceive
 
 
 @pytest.mark.slow
-def test_every_check_passes_on_a_correct_receiver_and_events_follow_their_bookings(registry: Registry,
-                                                                                  correct: ContractReceiver) -> None:
+def test_every_check_passes_on_a_correct_receiver_and_events_follow_their_bookings(
+    registry: Registry, correct: ContractReceiver
+) -> None:
     config = runner.CheckConfig(correct.url, secret=SECRET, burst=50)
     with runner.CheckRun(config, registry=registry) as check_run:
         results = check_run.run_all()
@@ -361,8 +385,9 @@ def test_a_hostile_answer_cannot_drive_the_terminal() -> None:
     assert r"< 500 in " in result.stdout and r"\x1b[2J\x1b]0;owned\x07 gone\x0d\x0anext line" in result.stdout
 
 
-def test_a_text_report_to_a_file_is_whole_and_the_terminal_sees_progress(correct: ContractReceiver,
-                                                                        tmp_path: Path) -> None:
+def test_a_text_report_to_a_file_is_whole_and_the_terminal_sees_progress(
+    correct: ContractReceiver, tmp_path: Path
+) -> None:
     out = tmp_path / "check.txt"
     result = run(correct.url, "--secret", SECRET, "--only", "ping,verb", "-o", str(out))
     assert result.exit_code == 0 and result.stdout == ""

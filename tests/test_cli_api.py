@@ -31,7 +31,9 @@ class Running:
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        line = wait_for(lambda: next((ln for ln in self.lines if " on http://" in ln), None), 60, message="api to start")
+        line = wait_for(
+            lambda: next((ln for ln in self.lines if " on http://" in ln), None), 60, message="api to start"
+        )
         self.url = re.search(r"http://[^/\s]+", line).group(0)  # type: ignore[union-attr]
         self.session = requests.Session()
 
@@ -53,8 +55,13 @@ class Running:
 
 @contextmanager
 def api(*args: str) -> Iterator[Running]:
-    proc = subprocess.Popen([COMMAND, "api", "--port", "0", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [COMMAND, "api", "--port", "0", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         yield Running(proc)
     finally:
@@ -66,7 +73,9 @@ def api(*args: str) -> Iterator[Running]:
 
 
 def test_api_answers_for_everything_the_same_simulate_printed_and_stops_cleanly() -> None:
-    printed = subprocess.run([COMMAND, "simulate", *WORLD, "--format", "jsonl"], capture_output=True, text=True, check=True).stdout
+    printed = subprocess.run(
+        [COMMAND, "simulate", *WORLD, "--format", "jsonl"], capture_output=True, text=True, check=True
+    ).stdout
     events = [json.loads(line) for line in printed.splitlines()]
     created = [e["data"] for e in events if e["event_type"] == "AppointmentGroup.Created"]
     closed = [e["data"]["invoice"] for e in events if e["event_type"] == "Invoice.Closed"]
@@ -78,7 +87,10 @@ def test_api_answers_for_everything_the_same_simulate_printed_and_stops_cleanly(
             assert group["invoice_id"] == data["invoice_id"]
         for invoice in closed:
             answered = running.get(f"/v1/invoices/{invoice['id']}").json()["invoice"]
-            assert (answered["total_price"], answered["invoice_items"]) == (invoice["total_price"], invoice["invoice_items"])
+            assert (answered["total_price"], answered["invoice_items"]) == (
+                invoice["total_price"],
+                invoice["invoice_items"],
+            )
         assert running.get("/v1/centers", key="wrong").status_code == 401
         assert running.stop() == 0
     assert any("seed 5" in line for line in running.lines) and running.lines[-1] == "Stopped."
@@ -91,16 +103,19 @@ def test_api_takes_its_own_key_rate_limit_and_latency() -> None:
         assert running.stop() == 0
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--seed", "5"], "Missing option '--now'"),
-    ([*WORLD, "--api-latency", "nan"], "--api-latency"),
-    ([*WORLD, "--api-latency", "61"], "--api-latency"),
-    ([*WORLD, "--rate-limit", "0"], "--rate-limit"),
-    (["--seed", "5", "--now", "yesterday"], "--now"),
-    (["--seed", "5", "--now", NOW, "--days", "0"], "days"),
-    ([*WORLD, "--api-key", " "], "--api-key"),
-    (["--seed", "5", "--now", NOW, "--days", "400"], "at most 366 days"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--seed", "5"], "Missing option '--now'"),
+        ([*WORLD, "--api-latency", "nan"], "--api-latency"),
+        ([*WORLD, "--api-latency", "61"], "--api-latency"),
+        ([*WORLD, "--rate-limit", "0"], "--rate-limit"),
+        (["--seed", "5", "--now", "yesterday"], "--now"),
+        (["--seed", "5", "--now", NOW, "--days", "0"], "days"),
+        ([*WORLD, "--api-key", " "], "--api-key"),
+        (["--seed", "5", "--now", NOW, "--days", "400"], "at most 366 days"),
+    ],
+)
 def test_bad_options_say_what_to_fix_in_one_line_and_exit_2(args: list[str], says: str) -> None:
     done = subprocess.run([COMMAND, "api", *args], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
@@ -135,8 +150,11 @@ def test_a_paced_simulate_answers_at_the_simulated_clock_not_at_the_end(tmp_path
         event = request.get_json(force=True)
         if event["event_type"] == "AppointmentGroup.Created":
             group_id = event["data"]["appointment_group_id"]
-            answer = requests.get(f"http://127.0.0.1:{port}/v1/appointment_groups/{group_id}", timeout=10,
-                                  headers={"Authorization": "apikey zenoti-emulator-key"})
+            answer = requests.get(
+                f"http://127.0.0.1:{port}/v1/appointment_groups/{group_id}",
+                timeout=10,
+                headers={"Authorization": "apikey zenoti-emulator-key"},
+            )
             seen.append((group_id, answer.json()["appointment_group"]["status"] if answer.ok else answer.status_code))
         return "", 200
 
@@ -145,15 +163,34 @@ def test_a_paced_simulate_answers_at_the_simulated_clock_not_at_the_end(tmp_path
     thread.start()
     world = ["--seed", "2", "--now", NOW, "--days", "0.25"]
     try:
-        done = subprocess.run([COMMAND, "simulate", *world, "-t", f"http://127.0.0.1:{server.server_port}/hook",
-                               "--pace", "7200", "--api-port", str(port), "--db", str(tmp_path / "log.sqlite3")],
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [
+                COMMAND,
+                "simulate",
+                *world,
+                "-t",
+                f"http://127.0.0.1:{server.server_port}/hook",
+                "--pace",
+                "7200",
+                "--api-port",
+                str(port),
+                "--db",
+                str(tmp_path / "log.sqlite3"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         server.shutdown()
         thread.join()
     assert done.returncode == 0, done.stderr
-    printed = [json.loads(line) for line in subprocess.run([COMMAND, "simulate", *world, "--format", "jsonl"], capture_output=True,
-                                                           text=True, check=True).stdout.splitlines()]
+    printed = [
+        json.loads(line)
+        for line in subprocess.run(
+            [COMMAND, "simulate", *world, "--format", "jsonl"], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+    ]
     booked = [e["data"]["appointment_group_id"] for e in printed if e["event_type"] == "AppointmentGroup.Created"]
     assert [g for g, _ in seen] == booked and booked
     # Asked as each booking was delivered, every group was just booked (status 0); at the
@@ -161,4 +198,3 @@ def test_a_paced_simulate_answers_at_the_simulated_clock_not_at_the_end(tmp_path
     assert {status for _, status in seen} == {0}
     moved = {e["data"]["appointment_group_id"] for e in printed if e["event_type"] == "AppointmentGroup.Status"}
     assert moved & set(booked)
-

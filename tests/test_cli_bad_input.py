@@ -111,16 +111,26 @@ def test_deeply_nested_json_to_validate_is_reported_not_a_crash(env: Path, where
 def test_an_address_that_cannot_be_bound_is_one_line(command: str, env: Path) -> None:
     # The installed command, in its own process: waitress leaves the failed socket to
     # the garbage collector, which must not warn inside this test process.
-    done = subprocess.run([command, "serve", "--host", "192.0.2.1", "--port", "0"], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "ZENOTI_EMULATOR_DB": str(env / "log.sqlite3")})
+    done = subprocess.run(
+        [command, "serve", "--host", "192.0.2.1", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "ZENOTI_EMULATOR_DB": str(env / "log.sqlite3")},
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("Error: Cannot listen on 192.0.2.1:0") and done.stderr.count("\n") == 1, done.stderr
 
 
 @pytest.mark.parametrize("host", ["999.1.1.1", "no.such.host.invalid"])
 def test_a_host_that_is_no_address_is_one_line(command: str, env: Path, host: str) -> None:
-    done = subprocess.run([command, "serve", "--host", host, "--port", "0"], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "ZENOTI_EMULATOR_DB": str(env / "log.sqlite3")})
+    done = subprocess.run(
+        [command, "serve", "--host", host, "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "ZENOTI_EMULATOR_DB": str(env / "log.sqlite3")},
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(f"Error: Cannot listen on {host}:0") and done.stderr.count("\n") == 1, done.stderr
 
@@ -129,9 +139,17 @@ def test_credentials_in_a_target_url_are_never_printed(env: Path) -> None:
     url = closed_port_url().replace("http://", "http://alice:PW-s3cret@")
     fired = CliRunner().invoke(cli, ["fire", "-t", url, "--no-retry", "--json"], catch_exceptions=False)
     assert fired.exit_code == 1
-    listed = [CliRunner().invoke(cli, args, catch_exceptions=False)
-              for args in (["webhooks"], ["webhooks", "--json"], ["deliveries"], ["deliveries", "--json"],
-                           ["deliveries", "show", "1"], ["deliveries", "show", "1", "--json"])]
+    listed = [
+        CliRunner().invoke(cli, args, catch_exceptions=False)
+        for args in (
+            ["webhooks"],
+            ["webhooks", "--json"],
+            ["deliveries"],
+            ["deliveries", "--json"],
+            ["deliveries", "show", "1"],
+            ["deliveries", "show", "1", "--json"],
+        )
+    ]
     for result in [fired, *listed]:
         assert result.exit_code in (0, 1), result.output
         assert "PW-s3cret" not in result.output

@@ -129,9 +129,25 @@ def test_a_set_that_fits_the_first_event_only_sends_those_before_the_misfit_then
     override = f"data.appointments.{sizes[0] - 1}.room_name=Suite 4"
     with Receiver([503], default=200) as rx:
         result = subprocess.run(
-            [command, "fire", "--target", rx.url, "--db", db, "-n", "6", *when, "--set", override,
-             "--time-scale", "20", wait],
-            capture_output=True, text=True, timeout=60,
+            [
+                command,
+                "fire",
+                "--target",
+                rx.url,
+                "--db",
+                db,
+                "-n",
+                "6",
+                *when,
+                "--set",
+                override,
+                "--time-scale",
+                "20",
+                wait,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()
@@ -260,7 +276,9 @@ def _pending_retries(db: str) -> int:
         return 0
     try:
         with sqlite3.connect(db, timeout=5) as conn:
-            row = conn.execute("SELECT COUNT(*) FROM scheduled_attempts WHERE kind = 'retry' AND state = 'pending'").fetchone()
+            row = conn.execute(
+                "SELECT COUNT(*) FROM scheduled_attempts WHERE kind = 'retry' AND state = 'pending'"
+            ).fetchone()
         conn.close()
         return int(row[0])
     except sqlite3.OperationalError:  # the table is not created yet
@@ -272,7 +290,8 @@ def test_kill_9_with_pending_retries_then_resume_delivers_exactly_once_more(db: 
         # time scale 20: the first retry is due 1.2..1.8 s after the first attempt
         proc = subprocess.Popen(
             [command, "fire", "--target", rx.url, "--db", db, "--secret", SECRET, "--time-scale", "20", "--seed", "3"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             deadline = time.monotonic() + 30
@@ -302,7 +321,9 @@ def test_kill_9_with_pending_retries_then_resume_delivers_exactly_once_more(db: 
 
 
 def test_secret_can_come_from_the_environment(db: str, receiver: Receiver) -> None:
-    result = CliRunner().invoke(cli, ["fire", "--url", receiver.url, "--db", db], env={"ZENOTI_EMULATOR_SECRET": SECRET})
+    result = CliRunner().invoke(
+        cli, ["fire", "--url", receiver.url, "--db", db], env={"ZENOTI_EMULATOR_SECRET": SECRET}
+    )
     assert result.exit_code == 0, result.stderr
     [req] = receiver.requests
     from emulator.delivery.signing import verify

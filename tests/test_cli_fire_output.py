@@ -24,7 +24,10 @@ from .receivers import Receiver, closed_port_url
 from .test_cli_validate import read_terminal
 
 SECRET = "whsec_fire_output_0026"
-EVENT_LINE = re.compile(r"^→ (?P<type>[A-Za-z.]+) (?P<id>\S+)(?: \(attempt (?P<n>\d+)\))? ← (?P<status>\d{3})(?: [A-Za-z ]+)? (?P<ms>\d+) ms(?P<rest>.*)$", re.M)
+EVENT_LINE = re.compile(
+    r"^→ (?P<type>[A-Za-z.]+) (?P<id>\S+)(?: \(attempt (?P<n>\d+)\))? ← (?P<status>\d{3})(?: [A-Za-z ]+)? (?P<ms>\d+) ms(?P<rest>.*)$",
+    re.M,
+)
 
 
 @pytest.fixture
@@ -34,8 +37,13 @@ def db(tmp_path: Path) -> str:
 
 def fire(command: str, db: str, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """`fire` on plain pipes, as a script runs it."""
-    return subprocess.run([command, "fire", "-t", url, "--db", db, "--seed", "26", *args],
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [command, "fire", "-t", url, "--db", db, "--seed", "26", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_a_small_run_prints_a_line_per_event_with_type_id_status_and_latency(command: str, db: str) -> None:
@@ -45,8 +53,9 @@ def test_a_small_run_prints_a_line_per_event_with_type_id_status_and_latency(com
     assert done.stdout == ""  # stdout stays for --json
     lines = [m.groupdict() for m in EVENT_LINE.finditer(done.stderr)]
     sent = [json.loads(r.body) for r in rx.requests]
-    assert [(line["type"], line["id"], line["status"], line["rest"]) for line in lines] == \
-        [(e["event_type"], e["id"], "200", "") for e in sent]
+    assert [(line["type"], line["id"], line["status"], line["rest"]) for line in lines] == [
+        (e["event_type"], e["id"], "200", "") for e in sent
+    ]
     assert done.stderr.endswith("fire: 3/3 done, delivered 3  failed 0  retried 0\n"), done.stderr
     assert "latency p50" not in done.stderr  # the lines said it all: no summary table
 
@@ -74,7 +83,9 @@ def test_a_retried_event_shows_each_attempt_and_when_the_next_is(command: str, d
 def test_on_a_pipe_the_failure_lines_stay_stable_with_no_terminal_hint(command: str, db: str) -> None:
     done = fire(command, db, closed_port_url(), "--no-retry")
     assert done.returncode == 1
-    assert re.search(r"^→ AppointmentGroup\.Created \S+ ← .*[Rr]efused.*, no retry left$", done.stderr, re.M), done.stderr
+    assert re.search(r"^→ AppointmentGroup\.Created \S+ ← .*[Rr]efused.*, no retry left$", done.stderr, re.M), (
+        done.stderr
+    )
     assert "For a quick loop" not in done.stderr and "Ctrl-C" not in done.stderr
 
 
@@ -127,8 +138,13 @@ def on_terminal(command: str, db: str, url: str, *args: str, until: bytes) -> tu
     (what the terminal showed by then, the exit code, what it showed after)."""
     primary, secondary = pty.openpty()
     try:
-        proc = subprocess.Popen([command, "fire", "-t", url, "--db", db, *args], stdout=subprocess.DEVNULL,
-                                stderr=secondary, stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "120", "TERM": "xterm"})
+        proc = subprocess.Popen(
+            [command, "fire", "-t", url, "--db", db, *args],
+            stdout=subprocess.DEVNULL,
+            stderr=secondary,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+        )
         os.close(secondary)
         try:
             seen = read_until(primary, until)
@@ -168,8 +184,10 @@ def test_at_the_first_failure_a_terminal_learns_the_schedule_and_the_quick_loop(
 def test_the_hint_gives_this_runs_own_schedule(command: str, db: str) -> None:
     url = closed_port_url()
     seen, _, _ = on_terminal(command, db, url, "--time-scale", "2", "--max-attempts", "3", until=b"Why it fails")
-    assert "retries each failed event 2 times, after 30 s, 10 min: this run may take up to about 5 min at --time-scale 2" \
-        in seen, seen
+    assert (
+        "retries each failed event 2 times, after 30 s, 10 min: this run may take up to about 5 min at --time-scale 2"
+        in seen
+    ), seen
 
 
 def test_deliveries_at_100_columns_shows_every_event_type_whole(command: str, db: str) -> None:
@@ -179,8 +197,14 @@ def test_deliveries_at_100_columns_shows_every_event_type_whole(command: str, db
         assert fire(command, db, url, event_type, "--no-retry").returncode == 1
     primary, secondary = pty.openpty()
     try:
-        done = subprocess.run([command, "deliveries", "--db", db], stdout=subprocess.DEVNULL, stderr=secondary,
-                              stdin=subprocess.DEVNULL, timeout=30, env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"})
+        done = subprocess.run(
+            [command, "deliveries", "--db", db],
+            stdout=subprocess.DEVNULL,
+            stderr=secondary,
+            stdin=subprocess.DEVNULL,
+            timeout=30,
+            env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"},
+        )
         os.close(secondary)
         seen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", read_terminal(primary).decode("utf-8", "replace"))
     finally:
@@ -197,14 +221,21 @@ def test_with_no_wait_the_hint_says_the_retries_wait_in_the_log(command: str, db
     primary, secondary = pty.openpty()
     try:
         with Receiver(default=503) as rx:
-            done = subprocess.run([command, "fire", "-t", rx.url, "--db", db, "--no-wait"], stdout=subprocess.DEVNULL,
-                                  stderr=secondary, stdin=subprocess.DEVNULL, timeout=30,
-                                  env={**os.environ, "COLUMNS": "200", "TERM": "xterm"})
+            done = subprocess.run(
+                [command, "fire", "-t", rx.url, "--db", db, "--no-wait"],
+                stdout=subprocess.DEVNULL,
+                stderr=secondary,
+                stdin=subprocess.DEVNULL,
+                timeout=30,
+                env={**os.environ, "COLUMNS": "200", "TERM": "xterm"},
+            )
         os.close(secondary)
         seen = read_terminal(primary).decode("utf-8", "replace")
     finally:
         os.close(primary)
     assert done.returncode == 0  # nothing failed for good: the retry is pending
-    assert "retries each failed event 5 times, after 30 s, 63 s, 2 min, 5 min, 10 min: about 19 min, " \
-           "left in the log for `zenoti-emulator resume`." in seen, seen
+    assert (
+        "retries each failed event 5 times, after 30 s, 63 s, 2 min, 5 min, 10 min: about 19 min, "
+        "left in the log for `zenoti-emulator resume`." in seen
+    ), seen
     assert "this run may take" not in seen and f"Why it fails: zenoti-emulator check {rx.url}" in seen

@@ -68,8 +68,11 @@ def test_fire_says_why_a_receiver_fails_and_when_the_retry_is(db: str) -> None:
     with Receiver([401], default=200) as rx:
         result = run("fire", "-t", rx.url, "--db", db, "--secret", "wrong", "--time-scale", "60000")
     assert result.exit_code == 0, result.stderr
-    assert re.search(r"^→ AppointmentGroup\.Created \w+ ← 401 Unauthorized \d+ ms, retry 2 at [0-9:]{8} \(in \d+ s\)$",
-                     result.stderr, re.M), result.stderr
+    assert re.search(
+        r"^→ AppointmentGroup\.Created \w+ ← 401 Unauthorized \d+ ms, retry 2 at [0-9:]{8} \(in \d+ s\)$",
+        result.stderr,
+        re.M,
+    ), result.stderr
 
 
 def test_a_large_run_says_the_last_failure_instead_of_a_line_per_event(db: str) -> None:
@@ -85,7 +88,9 @@ def test_fire_stops_waiting_once_the_webhook_is_deactivated(db: str, command: st
     with Receiver(default=401) as rx:
         done = subprocess.run(
             [command, "fire", "-t", rx.url, "--db", db, "-n", "3", "--deactivate-after", "3", "--json"],
-            capture_output=True, text=True, timeout=25,
+            capture_output=True,
+            text=True,
+            timeout=25,
         )
     assert done.returncode == 1
     assert "webhook deactivated after this failure" in done.stderr
@@ -112,8 +117,9 @@ def test_resume_time_scale_runs_waiting_retries_sooner(db: str, command: str) ->
     with Receiver([503], default=200) as rx:
         fired = run("fire", "-t", rx.url, "--db", db, "--no-wait", "--json")  # retry due in 24..36 s
         assert json.loads(fired.stdout)["pending"] == 1
-        done = subprocess.run([command, "resume", "--db", db, "--time-scale", "600", "--json"],
-                              capture_output=True, text=True, timeout=20)
+        done = subprocess.run(
+            [command, "resume", "--db", db, "--time-scale", "600", "--json"], capture_output=True, text=True, timeout=20
+        )
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["delivered"] == 1
         assert len(rx.requests) == 2
@@ -132,8 +138,12 @@ def test_resume_without_time_scale_says_when_the_first_retry_is_due(db: str, com
 
 def test_ctrl_c_says_what_is_left_once_and_exits_130(db: str, command: str) -> None:
     with Receiver(default=200, delay=2) as rx:  # in flight when Ctrl-C comes; logged before exit
-        proc = subprocess.Popen([command, "fire", "-t", rx.url, "--db", db, "-n", "5", "-c", "1"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [command, "fire", "-t", rx.url, "--db", db, "-n", "5", "-c", "1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             rx.wait_for(1)
             proc.send_signal(signal.SIGINT)
@@ -164,9 +174,13 @@ def test_on_a_terminal_the_failure_is_printed_above_the_bar_whole(db: str, comma
     primary, secondary = pty.openpty()
     try:
         with Receiver(default=401) as rx:
-            proc = subprocess.run([command, "fire", "-t", rx.url, "--db", db, "-n", "2", "--deactivate-after", "2"],
-                                  stdout=subprocess.PIPE, stderr=secondary, timeout=30,
-                                  env={**os.environ, "COLUMNS": "60", "TERM": "xterm"})
+            proc = subprocess.run(
+                [command, "fire", "-t", rx.url, "--db", db, "-n", "2", "--deactivate-after", "2"],
+                stdout=subprocess.PIPE,
+                stderr=secondary,
+                timeout=30,
+                env={**os.environ, "COLUMNS": "60", "TERM": "xterm"},
+            )
         os.close(secondary)
         seen = read_terminal(primary).decode("utf-8", "replace")
     finally:
@@ -174,6 +188,8 @@ def test_on_a_terminal_the_failure_is_printed_above_the_bar_whole(db: str, comma
     assert proc.returncode == 1
     assert "━" in seen  # the bar was drawn
     # whole: one line, not cut by the bar's columns (both deliveries fail at once: either is first)
-    assert re.search(r"→ AppointmentGroup\.Created \w+ ← 401 Unauthorized \d+ ms, retry 2 at [0-9:]{8} \(in \d+ s\)\r?\n", seen), seen
+    assert re.search(
+        r"→ AppointmentGroup\.Created \w+ ← 401 Unauthorized \d+ ms, retry 2 at [0-9:]{8} \(in \d+ s\)\r?\n", seen
+    ), seen
     assert "its waiting retries end now, unsent" in seen
     assert "Aborted!" not in seen and "Traceback" not in seen

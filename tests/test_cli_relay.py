@@ -38,7 +38,9 @@ class Process:
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         env.pop("ZENOTI_EMULATOR_DB", None)
-        self.proc = subprocess.Popen([COMMAND, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        self.proc = subprocess.Popen(
+            [COMMAND, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+        )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -49,8 +51,9 @@ class Process:
             self.lines.append(line.rstrip("\n"))
 
     def url_after(self, marker: str) -> str:
-        line = wait_for(lambda: next((ln for ln in self.lines if marker in ln), None), 20,
-                        message=f"{marker!r} in {self.lines}")
+        line = wait_for(
+            lambda: next((ln for ln in self.lines if marker in ln), None), 20, message=f"{marker!r} in {self.lines}"
+        )
         return re.search(r"http://[^/\s]+", line.split(marker, 1)[1]).group(0)  # type: ignore[union-attr]
 
     def stop(self) -> int:
@@ -88,16 +91,31 @@ def run(*args: str) -> object:
 def test_relay_command_keeps_forwards_prints_a_line_and_stops_cleanly(tmp_path: Path) -> None:
     db = tmp_path / "log.sqlite3"
     # the secret from the environment, out of the process list
-    with Receiver() as rx, running("relay", "--port", "0", "--forward-to", rx.url, "--db", str(db),
-                                   env={"ZENOTI_EMULATOR_RELAY_SECRET": ZENOTI_SECRET}) as relay:
+    with (
+        Receiver() as rx,
+        running(
+            "relay",
+            "--port",
+            "0",
+            "--forward-to",
+            rx.url,
+            "--db",
+            str(db),
+            env={"ZENOTI_EMULATOR_RELAY_SECRET": ZENOTI_SECRET},
+        ) as relay,
+    ):
         url = relay.url_after("Relaying ")
         body = serialize(event())
         answer = signed_post(url + "/zenoti", body)
         assert answer.status_code == 202
         assert rx.wait_for(1)[0].body == body
         ev_id = json.loads(body)["id"]
-        line = wait_for(lambda: next((ln for ln in relay.lines if f"id={ev_id}" in ln), None), message="the event's line")
-        assert re.search(rf"\d\d:\d\d:\d\d  AppointmentGroup.Created  id={ev_id}  sig=valid  schema=valid  -> 200  \d+ ms", line)
+        line = wait_for(
+            lambda: next((ln for ln in relay.lines if f"id={ev_id}" in ln), None), message="the event's line"
+        )
+        assert re.search(
+            rf"\d\d:\d\d:\d\d  AppointmentGroup.Created  id={ev_id}  sig=valid  schema=valid  -> 200  \d+ ms", line
+        )
         assert relay.stop() == 0
     listed = run("deliveries", "--json", "--db", str(db))
     (delivery,) = json.loads(listed.output)  # type: ignore[attr-defined]
@@ -107,22 +125,44 @@ def test_relay_command_keeps_forwards_prints_a_line_and_stops_cleanly(tmp_path: 
 def test_relay_refuses_a_port_in_use_in_one_line(tmp_path: Path) -> None:
     with Receiver() as rx:
         port = rx.url.rsplit(":", 1)[1].split("/")[0]
-        result = CliRunner().invoke(cli, ["relay", "--port", port, "--forward-to", rx.url, "--db", str(tmp_path / "x.db")])
+        result = CliRunner().invoke(
+            cli, ["relay", "--port", port, "--forward-to", rx.url, "--db", str(tmp_path / "x.db")]
+        )
     assert result.exit_code == 2
-    assert result.output.strip().startswith("Error: Cannot listen on 127.0.0.1:") and len(result.output.strip().splitlines()) == 1
+    assert (
+        result.output.strip().startswith("Error: Cannot listen on 127.0.0.1:")
+        and len(result.output.strip().splitlines()) == 1
+    )
 
 
 def test_relay_needs_a_forward_url_that_is_http(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["relay", "--forward-to", "ftp://x/y", "--db", str(tmp_path / "x.db")])
     assert result.exit_code == 2 and "http:// or https://" in result.output
-    result = CliRunner().invoke(cli, ["relay", "--forward-to", "http://127.0.0.1:9/h", "--refuse-bad-signature",
-                                      "--db", str(tmp_path / "x.db")])
+    result = CliRunner().invoke(
+        cli, ["relay", "--forward-to", "http://127.0.0.1:9/h", "--refuse-bad-signature", "--db", str(tmp_path / "x.db")]
+    )
     assert result.exit_code == 2 and "--secret" in result.output
 
 
 def test_serve_relay_to_runs_the_relay_on_its_own_port_beside_the_dashboard(tmp_path: Path) -> None:
-    with Receiver() as rx, running("serve", "--port", "0", "--db", str(tmp_path / "log.sqlite3"), "--time-scale", "600",
-                                   "--relay-to", rx.url, "--relay-port", "0", "--relay-secret", ZENOTI_SECRET) as served:
+    with (
+        Receiver() as rx,
+        running(
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "log.sqlite3"),
+            "--time-scale",
+            "600",
+            "--relay-to",
+            rx.url,
+            "--relay-port",
+            "0",
+            "--relay-secret",
+            ZENOTI_SECRET,
+        ) as served,
+    ):
         relay_url = served.url_after("Relay endpoint on ")
         app_url = served.url_after("Zenoti webhook emulator on ")
         assert relay_url != app_url
@@ -133,9 +173,18 @@ def test_serve_relay_to_runs_the_relay_on_its_own_port_beside_the_dashboard(tmp_
         # the relay's port reaches nothing else; the dashboard's port keeps its Host check
         assert requests.get(relay_url + "/api/health", timeout=5).status_code == 405
         assert requests.get(app_url + "/api/health", timeout=5).status_code == 200
-        assert requests.get(app_url + "/api/health", headers={"Host": "abc.trycloudflare.com"}, timeout=5).status_code == 403
+        assert (
+            requests.get(app_url + "/api/health", headers={"Host": "abc.trycloudflare.com"}, timeout=5).status_code
+            == 403
+        )
         delivery_id = answer.json()["delivery_id"]
-        shown = wait_for(lambda: (d := requests.get(f"{app_url}/api/deliveries/{delivery_id}", timeout=5).json())["status"] == "delivered" and d)
+        shown = wait_for(
+            lambda: (
+                (d := requests.get(f"{app_url}/api/deliveries/{delivery_id}", timeout=5).json())["status"]
+                == "delivered"
+                and d
+            )
+        )
         assert shown["body"] == body.decode()  # on the dashboard's API like any delivery
         assert served.stop() == 0
 
@@ -160,7 +209,9 @@ def relayed(tmp_path: Path) -> tuple[Path, list[bytes]]:
     return db, bodies
 
 
-def test_export_to_a_folder_then_validate_and_fire_from_file_round_trip_the_same_bytes(tmp_path: Path, relayed: tuple[Path, list[bytes]]) -> None:
+def test_export_to_a_folder_then_validate_and_fire_from_file_round_trip_the_same_bytes(
+    tmp_path: Path, relayed: tuple[Path, list[bytes]]
+) -> None:
     db, bodies = relayed
     out = tmp_path / "fixtures"
     result = run("captures", "export", "-o", str(out), "--db", str(db))
@@ -178,7 +229,9 @@ def test_export_to_a_folder_then_validate_and_fire_from_file_round_trip_the_same
     assert [u["path"] for u in unknown] == ["$.data.loyalty_points"]
 
     with Receiver() as rx:
-        fired = run("fire", "--from-file", str(out), "-t", rx.url, "--secret", "local-secret", "--db", str(tmp_path / "fire.db"))
+        fired = run(
+            "fire", "--from-file", str(out), "-t", rx.url, "--secret", "local-secret", "--db", str(tmp_path / "fire.db")
+        )
         assert fired.exit_code == 0, fired.output  # type: ignore[attr-defined]
         got = rx.wait_for(3)
     assert sorted(r.body for r in got) == sorted(bodies)  # same bytes, invalid one included
@@ -188,10 +241,23 @@ def test_export_to_a_folder_then_validate_and_fire_from_file_round_trip_the_same
 def test_export_as_json_lines_filters_and_round_trips(tmp_path: Path, relayed: tuple[Path, list[bytes]]) -> None:
     db, bodies = relayed
     out = tmp_path / "relayed.jsonl"
-    result = run("captures", "export", "-o", str(out), "--event-type", "AppointmentGroup.Created", "--since", "1h", "--db", str(db))
+    result = run(
+        "captures",
+        "export",
+        "-o",
+        str(out),
+        "--event-type",
+        "AppointmentGroup.Created",
+        "--since",
+        "1h",
+        "--db",
+        str(db),
+    )
     assert "Exported 3 events as JSON Lines to" in result.output  # type: ignore[attr-defined]
     assert out.read_bytes() == b"".join(b + b"\n" for b in bodies)
-    none = run("captures", "export", "-o", str(tmp_path / "none.jsonl"), "--since", "2999-01-01T00:00:00Z", "--db", str(db))
+    none = run(
+        "captures", "export", "-o", str(tmp_path / "none.jsonl"), "--since", "2999-01-01T00:00:00Z", "--db", str(db)
+    )
     assert "Exported 0 events" in none.output and (tmp_path / "none.jsonl").read_bytes() == b""  # type: ignore[attr-defined]
     other = run("captures", "export", "-o", str(tmp_path / "other"), "--event-type", "Guest.Created", "--db", str(db))
     assert "Exported 0 events" in other.output  # type: ignore[attr-defined]
@@ -220,7 +286,9 @@ def test_a_body_spanning_lines_is_written_compact_in_json_lines_and_exact_in_a_f
     assert [f.read_bytes() for f in sorted((tmp_path / "dir").iterdir())] == [pretty, broken]
 
 
-def test_replay_sends_a_relayed_event_again_with_the_same_bytes(tmp_path: Path, relayed: tuple[Path, list[bytes]]) -> None:
+def test_replay_sends_a_relayed_event_again_with_the_same_bytes(
+    tmp_path: Path, relayed: tuple[Path, list[bytes]]
+) -> None:
     db, bodies = relayed
     listed = json.loads(run("deliveries", "--json", "--db", str(db)).output)  # type: ignore[attr-defined]
     first = min(d["id"] for d in listed)
@@ -239,7 +307,10 @@ def test_replay_sends_a_relayed_event_again_with_the_same_bytes(tmp_path: Path, 
     [
         (["captures", "export", "-o", "x", "--since", "yesterday"], "'since' must be an ISO 8601 time"),
         (["fire", "-t", "http://127.0.0.1:9/h", "--from-file", "no/such/file.jsonl"], "Cannot read no/such/file.jsonl"),
-        (["fire", "-t", "http://127.0.0.1:9/h", "--from-file", "x.jsonl", "--set", "data.x=1"], "--from-file sends recorded bytes"),
+        (
+            ["fire", "-t", "http://127.0.0.1:9/h", "--from-file", "x.jsonl", "--set", "data.x=1"],
+            "--from-file sends recorded bytes",
+        ),
     ],
 )
 def test_mistakes_are_one_line_and_exit_2(tmp_path: Path, args: list[str], expected: str) -> None:

@@ -40,14 +40,28 @@ print("HEAVY=" + json.dumps(heavy), file=sys.stderr)
 
 
 def loaded_by(args: list[str], env: dict[str, str] | None = None) -> list[str]:
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], input=json.dumps(HEAVY + LOAD_ONLY) + "\n", capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        input=json.dumps(HEAVY + LOAD_ONLY) + "\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
     [line] = [line for line in done.stderr.splitlines() if line.startswith("HEAVY=")]
     return json.loads(line.removeprefix("HEAVY="))
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["fire", "--help"], ["validate", "--help"], ["deliveries", "--help"], ["--version"], ["load", "--help"]]
+    "args",
+    [
+        ["--help"],
+        ["fire", "--help"],
+        ["validate", "--help"],
+        ["deliveries", "--help"],
+        ["--version"],
+        ["load", "--help"],
+    ],
 )
 def test_help_loads_no_heavy_library(args: list[str]) -> None:
     assert loaded_by(args) == []
@@ -55,7 +69,11 @@ def test_help_loads_no_heavy_library(args: list[str]) -> None:
 
 @pytest.mark.parametrize("words", ["zenoti-emulator ", "zenoti-emulator fire --", "zenoti-emulator fire --verb "])
 def test_shell_completion_loads_no_heavy_library(words: str) -> None:
-    env = {"_ZENOTI_EMULATOR_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)}
+    env = {
+        "_ZENOTI_EMULATOR_COMPLETE": "bash_complete",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
+    }
     assert loaded_by([], env) == []
 
 
@@ -92,22 +110,32 @@ print("CALLS=" + json.dumps(calls), file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize(("args", "types"), [
-    (["generate", "--seed", "1"], 1),
-    (["scenario", "run", "no-show", "--seed", "1"], 2),  # AppointmentGroup.Created and .Status
-])
+@pytest.mark.parametrize(
+    ("args", "types"),
+    [
+        (["generate", "--seed", "1"], 1),
+        (["scenario", "run", "no-show", "--seed", "1"], 2),  # AppointmentGroup.Created and .Status
+    ],
+)
 def test_a_start_checks_no_schema_and_bundles_only_the_types_it_uses(args: list[str], types: int) -> None:
     """Our schemas are checked by the test suite (tests/test_registry.py), not at every
     start, where it cost most of a second; a type is bundled when it is first used."""
-    done = subprocess.run([sys.executable, "-c", COUNTING, *args, "--format", "jsonl"], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", COUNTING, *args, "--format", "jsonl"], capture_output=True, text=True, timeout=120
+    )
     [line] = [line for line in done.stderr.splitlines() if line.startswith("CALLS=")]
     calls = json.loads(line.removeprefix("CALLS="))
     assert done.stdout.strip() and calls == {"check_schema": 0, "bundle": types}
 
 
-@pytest.mark.parametrize("args", [["generate", "--seed", "1", "--format", "jsonl"], ["schema", "Guest.Created"],
-                                  ["load", "--worker", "http://127.0.0.1:9/hook"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["generate", "--seed", "1", "--format", "jsonl"],
+        ["schema", "Guest.Created"],
+        ["load", "--worker", "http://127.0.0.1:9/hook"],
+    ],
+)
 def test_commands_other_than_a_running_load_never_load_locust_or_gevent(args: list[str]) -> None:
     # (the last one is a load refused for bad usage: refused before Locust is imported)
     assert not set(loaded_by(args)) & {*LOAD_ONLY, "monkey-patched"}
@@ -115,7 +143,9 @@ def test_commands_other_than_a_running_load_never_load_locust_or_gevent(args: li
 
 def test_a_running_load_loads_locust() -> None:
     # The probe can see them: a load (of a port nobody listens on, for a second) imports Locust.
-    assert {"locust", "gevent", "monkey-patched"} <= set(loaded_by(["load", "http://127.0.0.1:9/hook", "-t", "1s", "-u", "1"]))
+    assert {"locust", "gevent", "monkey-patched"} <= set(
+        loaded_by(["load", "http://127.0.0.1:9/hook", "-t", "1s", "-u", "1"])
+    )
 
 
 def test_the_light_defaults_agree_with_the_modules_that_use_them() -> None:

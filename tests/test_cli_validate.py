@@ -92,7 +92,9 @@ def test_a_non_json_file_among_others_is_reported_and_the_run_goes_on(command: s
     result = run(command, str(CAPTURES / "not-json.json"), str(CAPTURES / "valid.jsonl"))
     assert result.returncode == 1
     assert f"INVALID {CAPTURES / 'not-json.json'}: not JSON" in result.stdout
-    assert result.stdout.endswith(f"5 events: 4 valid, 1 invalid, 0 skipped; (unrecognized): 1 (1 invalid); {TYPE}: 4 (4 valid)\nnot valid events, by reason: not_json 1\n")
+    assert result.stdout.endswith(
+        f"5 events: 4 valid, 1 invalid, 0 skipped; (unrecognized): 1 (1 invalid); {TYPE}: 4 (4 valid)\nnot valid events, by reason: not_json 1\n"
+    )
 
 
 def test_stdin_reads_json_lines(command: str, event: dict[str, Any]) -> None:
@@ -137,8 +139,13 @@ def test_strict_makes_unknown_fields_fail(command: str, event: dict[str, Any], t
 def test_a_progress_bar_shows_on_a_terminal_only(command: str) -> None:
     primary, secondary = pty.openpty()
     try:
-        proc = subprocess.run([command, "validate", str(CAPTURES)], stdout=subprocess.PIPE, stderr=secondary, timeout=60,
-                              env={**os.environ, "COLUMNS": "100", "TERM": "xterm"})
+        proc = subprocess.run(
+            [command, "validate", str(CAPTURES)],
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "100", "TERM": "xterm"},
+        )
         os.close(secondary)
         seen = read_terminal(primary)
     finally:
@@ -156,8 +163,12 @@ def test_on_a_terminal_the_report_prints_above_the_bar_verbatim(command: str, tm
     (folder / "[bold]a.jsonl").write_bytes((CAPTURES / "corrupted.jsonl").read_bytes())
     primary, secondary = pty.openpty()
     try:
-        proc = subprocess.Popen([command, "validate", str(folder)], stdout=secondary, stderr=secondary,
-                                env={**os.environ, "COLUMNS": "60", "TERM": "xterm"})
+        proc = subprocess.Popen(
+            [command, "validate", str(folder)],
+            stdout=secondary,
+            stderr=secondary,
+            env={**os.environ, "COLUMNS": "60", "TERM": "xterm"},
+        )
         os.close(secondary)
         seen = read_terminal(primary)
         returncode = proc.wait(timeout=60)
@@ -196,10 +207,15 @@ def test_text_lists_every_error_with_path_expected_and_found(runner: CliRunner) 
     result = runner.invoke(cli, ["validate", str(CAPTURES / "corrupted.jsonl")])
     assert result.exit_code == 1
     label = CAPTURES / "corrupted.jsonl"
-    assert f"INVALID {label}:1  {TYPE}  id=66a266e9f3245482081a3991\n" \
-           "  $.data.appointments[0].service_duration_in_minutes: expected integer, found string \"60\"\n" \
-           "  $.data.invoice_number: expected string, found integer 15544\n" in result.stdout
-    assert f"SKIPPED {label}:6  Invoice.Voided  id=66a2670cf3245482081a39a0: unknown event type 'Invoice.Voided'; did you mean 'Invoice.Closed'?\n" in result.stdout
+    assert (
+        f"INVALID {label}:1  {TYPE}  id=66a266e9f3245482081a3991\n"
+        '  $.data.appointments[0].service_duration_in_minutes: expected integer, found string "60"\n'
+        "  $.data.invoice_number: expected string, found integer 15544\n" in result.stdout
+    )
+    assert (
+        f"SKIPPED {label}:6  Invoice.Voided  id=66a2670cf3245482081a39a0: unknown event type 'Invoice.Voided'; did you mean 'Invoice.Closed'?\n"
+        in result.stdout
+    )
     assert "    unknown field $.data.loyalty_points (integer): 1x, e.g. $.data.loyalty_points in " in result.stdout
     assert result.stderr == ""
 

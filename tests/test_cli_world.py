@@ -32,15 +32,23 @@ def test_simulate_prints_every_type_in_time_order_and_the_same_bytes_across_proc
     assert one == two
     events = [json.loads(line) for line in one.splitlines()]
     assert len(events) > 300
-    assert {e["event_type"] for e in events} >= {"Guest.Created", "AppointmentGroup.Created", "AppointmentGroup.Status",
-                                                  "Appointment.Started", "Appointment.Completed", "Invoice.Closed"}
+    assert {e["event_type"] for e in events} >= {
+        "Guest.Created",
+        "AppointmentGroup.Created",
+        "AppointmentGroup.Status",
+        "Appointment.Started",
+        "Appointment.Completed",
+        "Invoice.Closed",
+    }
     stamps = [e["event_timestamp"] for e in events]
     assert stamps == sorted(stamps) and stamps[-1] < "2024-07-27T08:00:00"
 
 
 def test_simulate_event_type_keeps_only_those_of_the_same_world():
     everything = run("simulate", "--seed", "3", "--now", NOW, "--days", "1").stdout.splitlines()
-    statuses = run("simulate", "--seed", "3", "--now", NOW, "--days", "1", "-e", "AppointmentGroup.Status").stdout.splitlines()
+    statuses = run(
+        "simulate", "--seed", "3", "--now", NOW, "--days", "1", "-e", "AppointmentGroup.Status"
+    ).stdout.splitlines()
     assert statuses and statuses == [line for line in everything if '"AppointmentGroup.Status"' in line]
 
 
@@ -53,8 +61,25 @@ def test_simulate_writes_a_file_and_says_so(tmp_path):
 
 def test_simulate_delivers_to_a_target_in_order_with_the_delivery_options(tmp_path):
     with Receiver() as rx:
-        result = CliRunner().invoke(cli, ["simulate", "--seed", "2", "--now", NOW, "--days", "0.25", "-t", rx.url,
-                                          "--secret", "s3cret", "--db", str(tmp_path / "log.sqlite3"), "--json"])
+        result = CliRunner().invoke(
+            cli,
+            [
+                "simulate",
+                "--seed",
+                "2",
+                "--now",
+                NOW,
+                "--days",
+                "0.25",
+                "-t",
+                rx.url,
+                "--secret",
+                "s3cret",
+                "--db",
+                str(tmp_path / "log.sqlite3"),
+                "--json",
+            ],
+        )
         assert result.exit_code == 0, result.output
         summary = json.loads(result.stdout)
         bodies = [json.loads(r.body) for r in rx.requests]
@@ -64,15 +89,18 @@ def test_simulate_delivers_to_a_target_in_order_with_the_delivery_options(tmp_pa
     assert all("zenoti-webhook-signature" in r.headers for r in rx.requests)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--days", "0"], "--days must be more than 0"),
-    (["--days", "99999"], "at most 3660"),
-    (["--now", "1969-12-31T23:00:00Z"], "outside what a Zenoti id can carry"),
-    (["--now", "9999-12-31"], "outside what a Zenoti id can carry"),
-    (["--now", "2106-02-01", "--days", "30"], "past 2106-02-07"),
-    (["-e", "Guest.Creatd"], "Did you mean 'Guest.Created'?"),
-    (["--pace", "slow", "-t", "http://127.0.0.1:9/x"], "not fast, real or a number"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--days", "0"], "--days must be more than 0"),
+        (["--days", "99999"], "at most 3660"),
+        (["--now", "1969-12-31T23:00:00Z"], "outside what a Zenoti id can carry"),
+        (["--now", "9999-12-31"], "outside what a Zenoti id can carry"),
+        (["--now", "2106-02-01", "--days", "30"], "past 2106-02-07"),
+        (["-e", "Guest.Creatd"], "Did you mean 'Guest.Created'?"),
+        (["--pace", "slow", "-t", "http://127.0.0.1:9/x"], "not fast, real or a number"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(args, message):
     result = run("simulate", *args)
     assert result.exit_code == 2

@@ -40,7 +40,7 @@ def make_events(n: int) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         e = copy.deepcopy(SAMPLE)
-        e["id"] = f"{0x66a26696c7314f7815db0000 + i:024x}"
+        e["id"] = f"{0x66A26696C7314F7815DB0000 + i:024x}"
         e["data"]["guest"]["first_name"] = f"Guest \u00e9{i}"
         out.append(e)
     return out
@@ -69,8 +69,16 @@ def fast(**kw: Any) -> DeliveryOptions:
     return DeliveryOptions(**kw)
 
 
-def deliver(store: Store, url: str, events: list[dict[str, Any]], *, secret: str | None = SECRET, verb: str = "POST",
-            concurrency: int = 4, **opts: Any) -> list[int]:
+def deliver(
+    store: Store,
+    url: str,
+    events: list[dict[str, Any]],
+    *,
+    secret: str | None = SECRET,
+    verb: str = "POST",
+    concurrency: int = 4,
+    **opts: Any,
+) -> list[int]:
     hook = store.upsert_webhook(url, verb=verb, secret=secret)
     with Deliverer(store, options=fast(**opts), concurrency=concurrency, rng=random.Random(0)) as d:
         ids = d.submit_many(events, hook)
@@ -117,7 +125,10 @@ def test_content_type_can_be_left_out(store: Store, receiver: Receiver) -> None:
 def test_plain_hex_signature_format_is_available(store: Store, receiver: Receiver) -> None:
     deliver(store, receiver.url, make_events(1), signature_format="hex")
     req = receiver.wait_for(1)[0]
-    assert req.headers["zenoti-webhook-signature"] == "sha256=" + hmac.new(SECRET.encode(), req.body, hashlib.sha256).hexdigest()
+    assert (
+        req.headers["zenoti-webhook-signature"]
+        == "sha256=" + hmac.new(SECRET.encode(), req.body, hashlib.sha256).hexdigest()
+    )
 
 
 def test_ping_is_an_empty_post_without_signature_or_content_type(store: Store, receiver: Receiver) -> None:
@@ -299,8 +310,14 @@ def test_unscaled_schedule_runs_on_an_injected_clock(tmp_path: Path) -> None:
     clock = FakeClock()
     with Receiver(default=503) as rx, Store(tmp_path / "log.sqlite3", clock=clock.time) as store:
         hook = store.upsert_webhook(rx.url, secret=SECRET)
-        with Deliverer(store, concurrency=1, clock=clock.time, sleep=clock.sleep, rng=random.Random(1),
-                       options=DeliveryOptions(timeout=2)) as d:
+        with Deliverer(
+            store,
+            concurrency=1,
+            clock=clock.time,
+            sleep=clock.sleep,
+            rng=random.Random(1),
+            options=DeliveryOptions(timeout=2),
+        ) as d:
             [delivery_id] = d.submit_many(make_events(1), hook)
             assert d.wait(30)
         assert len(rx.requests) == 6
@@ -399,8 +416,10 @@ def test_pending_retries_survive_close_and_resume(tmp_path: Path) -> None:
             [sched] = store.pending_schedule()
             assert 24 <= sched.delay_s <= 36
         # pretend the retry is due now (the test does not wait 30 s)
-        with Store(path, clock=lambda: sched.due_at + 1) as store, \
-                Deliverer(store, clock=lambda: sched.due_at + 1) as d:
+        with (
+            Store(path, clock=lambda: sched.due_at + 1) as store,
+            Deliverer(store, clock=lambda: sched.due_at + 1) as d,
+        ):
             assert d.resume_pending() == [delivery_id]
             assert d.wait(10)
             d2 = store.get_delivery(delivery_id)

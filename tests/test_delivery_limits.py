@@ -66,7 +66,9 @@ def test_a_dripping_receiver_is_cut_off_at_the_timeout(deliverer: Deliverer, act
     assert TIMEOUT - 0.1 <= elapsed < TIMEOUT + MARGIN
 
 
-def test_a_dripped_delivery_is_logged_as_a_timeout_and_the_next_one_goes_through(store: Store, deliverer: Deliverer) -> None:
+def test_a_dripped_delivery_is_logged_as_a_timeout_and_the_next_one_goes_through(
+    store: Store, deliverer: Deliverer
+) -> None:
     with Receiver([("drip", 0.2)]) as rx:
         hook = store.upsert_webhook(rx.url)
         first = deliverer.submit(b'{"id": "a"}', hook)

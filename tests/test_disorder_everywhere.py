@@ -26,7 +26,12 @@ from .receivers import Receiver
 
 NOW = datetime(2024, 7, 25, 8, tzinfo=UTC)
 CLI = str(Path(sys.executable).with_name("zenoti-emulator"))
-SPECS = [Disorder(0.2, 0.1, 0.05, seed=3), Disorder(0.5, 0.5, 0.5, seed=9), Disorder(0, 0.9, 0, seed=1), Disorder(1, 1, 1, seed=2)]
+SPECS = [
+    Disorder(0.2, 0.1, 0.05, seed=3),
+    Disorder(0.5, 0.5, 0.5, seed=9),
+    Disorder(0, 0.9, 0, seed=1),
+    Disorder(1, 1, 1, seed=2),
+]
 
 
 def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
@@ -41,7 +46,11 @@ def test_the_streaming_form_delivers_exactly_what_the_list_form_does(spec: Disor
     report = Report(spec)
     streamed = list(disorder_stream(iter(events), spec, event_moment, report))
     assert [(d.index, d.copy, d.due) for d in streamed] == [(d.index, d.copy, d.due) for d in expected]
-    assert (report.duplicated, report.reordered, report.delayed) == (listed.duplicated, listed.reordered, listed.delayed)
+    assert (report.duplicated, report.reordered, report.delayed) == (
+        listed.duplicated,
+        listed.reordered,
+        listed.delayed,
+    )
 
 
 def lines_of(done: subprocess.CompletedProcess[bytes]) -> list[bytes]:
@@ -74,8 +83,17 @@ def test_simulate_disorder_to_a_receiver_every_id_arrives_and_copies_are_identic
     base = ["simulate", "--seed", "3", "--now", "2024-07-25T08:00:00Z", "--days", "0.25"]
     plain = lines_of(run(*base))
     with Receiver() as rx:
-        done = run(*base, "-t", rx.url, "--disorder", "duplicates=0.3,reorder=0.2", "--db", str(tmp_path / "log.sqlite3"),
-                   "--secret", "s3cret-value")
+        done = run(
+            *base,
+            "-t",
+            rx.url,
+            "--disorder",
+            "duplicates=0.3,reorder=0.2",
+            "--db",
+            str(tmp_path / "log.sqlite3"),
+            "--secret",
+            "s3cret-value",
+        )
         assert done.returncode == 0, done.stderr.decode()
         bodies = [json.loads(r.body) for r in rx.requests]
         raw = [r.body for r in rx.requests]
@@ -84,13 +102,28 @@ def test_simulate_disorder_to_a_receiver_every_id_arrives_and_copies_are_identic
     repeated = [i for i, n in ids.items() if n > 1]
     assert repeated
     for event_id in repeated:
-        assert len({raw[k] for k, body in enumerate(bodies) if body["id"] == event_id}) == 1, "a duplicate is the same bytes"
+        assert len({raw[k] for k, body in enumerate(bodies) if body["id"] == event_id}) == 1, (
+            "a duplicate is the same bytes"
+        )
 
 
 def test_fire_disorder_sends_every_event_at_least_once_with_identical_copies(tmp_path: Path) -> None:
     with Receiver() as rx:
-        done = run("fire", "-t", rx.url, "-n", "40", "--seed", "5", "--now", "2024-07-25T08:00:00Z",
-                   "--disorder", "duplicates=0.4,reorder=0.3", "--db", str(tmp_path / "log.sqlite3"))
+        done = run(
+            "fire",
+            "-t",
+            rx.url,
+            "-n",
+            "40",
+            "--seed",
+            "5",
+            "--now",
+            "2024-07-25T08:00:00Z",
+            "--disorder",
+            "duplicates=0.4,reorder=0.3",
+            "--db",
+            str(tmp_path / "log.sqlite3"),
+        )
         assert done.returncode == 0, done.stderr.decode()
         raw = [r.body for r in rx.requests]
     plain = lines_of(run("generate", "-n", "40", "--seed", "5", "--now", "2024-07-25T08:00:00Z", "--format", "jsonl"))
@@ -103,9 +136,14 @@ def test_fire_disorder_sends_every_event_at_least_once_with_identical_copies(tmp
 
 
 @pytest.mark.parametrize("command", [["simulate", "--days", "0.01"], ["fire", "-t", "http://127.0.0.1:9/hook"]])
-@pytest.mark.parametrize("args, says", [(["--disorder", "shuffle=0.2"], b"is not one of duplicates, reorder, delay"),
-                                        (["--disorder", "duplicates=2"], b"from 0 to 1"),
-                                        (["--disorder-seed", "3"], b"give --disorder too")])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--disorder", "shuffle=0.2"], b"is not one of duplicates, reorder, delay"),
+        (["--disorder", "duplicates=2"], b"from 0 to 1"),
+        (["--disorder-seed", "3"], b"give --disorder too"),
+    ],
+)
 def test_a_wrong_disorder_is_one_line_and_exit_2(command: list[str], args: list[str], says: bytes) -> None:
     done = run(*command, *args)
     assert done.returncode == 2 and b"Traceback" not in done.stderr

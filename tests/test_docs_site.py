@@ -23,17 +23,31 @@ from .conftest import ROOT
 from .test_readme_links import ALLOWED_OUTSIDE
 
 #: a closed loopback port as every proxy: a build that tried to download would fail
-OFFLINE = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-           "HTTPS_PROXY": "http://127.0.0.1:9", "NO_MKDOCS_2_WARNING": "1"}
+OFFLINE = {
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "NO_MKDOCS_2_WARNING": "1",
+}
 #: an attribute or a CSS url() pointing at another host
-REFERENCE = re.compile(r"""(?:\b(?:src|href|srcset|action|poster|data)\s*=\s*["']?|url\(\s*["']?|@import\s+["'])(https?:)?//(?P<host>[^/"'\s)>]+)(?P<rest>[^"'\s)>]*)""", re.I)
+REFERENCE = re.compile(
+    r"""(?:\b(?:src|href|srcset|action|poster|data)\s*=\s*["']?|url\(\s*["']?|@import\s+["'])(https?:)?//(?P<host>[^/"'\s)>]+)(?P<rest>[^"'\s)>]*)""",
+    re.I,
+)
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 
 def build(project: Path, site: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-                          cwd=project, env={**os.environ, **OFFLINE}, capture_output=True, text=True,
-                          timeout=300, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=project,
+        env={**os.environ, **OFFLINE},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +68,9 @@ def test_the_site_builds_strict_with_a_page_for_every_doc_and_the_readme_as_home
 
 def test_no_page_is_empty() -> None:
     for page in (ROOT / "docs").glob("*.md"):
-        prose = [line for line in page.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")]
+        prose = [
+            line for line in page.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")
+        ]
         assert len(prose) >= 5, f"{page.name} has a title and next to nothing else"
 
 
@@ -78,8 +94,10 @@ def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
     shutil.copy(ROOT / "README.md", project)
     shutil.copytree(ROOT / "docs", project / "docs", ignore=shutil.ignore_patterns("__pycache__"))
     page = project / "docs" / "variants.md"
-    page.write_text(page.read_text(encoding="utf-8") + "\nSee [the limits](speed.md#no-such-heading) and [more](gone.md).\n",
-                    encoding="utf-8")
+    page.write_text(
+        page.read_text(encoding="utf-8") + "\nSee [the limits](speed.md#no-such-heading) and [more](gone.md).\n",
+        encoding="utf-8",
+    )
     done = build(project, tmp_path / "site")
     assert done.returncode != 0
     assert "no-such-heading" in done.stderr and "gone.md" in done.stderr, done.stderr[-3000:]

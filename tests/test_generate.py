@@ -143,7 +143,9 @@ def test_center_fields_come_from_the_center(events):
         data = event["data"]
         assert data["center_Name"] == center.name
         assert data["invoice_number_prefix"] == center.invoice_prefix
-        assert data["invoice_number_prefix"] in ("", None) or re.fullmatch(r"[A-Z]{3}\d+", data["invoice_number_prefix"])
+        assert data["invoice_number_prefix"] in ("", None) or re.fullmatch(
+            r"[A-Z]{3}\d+", data["invoice_number_prefix"]
+        )
         assert re.fullmatch(r"\d+", data["invoice_number"])
         ids = {s.id for s in center.services} | {a.id for s in center.services for a in s.add_ons}
         assert all(a["service_id"] in ids for a in data["appointments"])
@@ -213,8 +215,14 @@ def test_edge_profile_has_the_values_receivers_break_on(registry):
 
 
 def test_overrides_set_fields_of_every_event():
-    events = list(generate_events(count=20, seed=1, now=NOW, overrides=[
-        ("data.guest.email", None), ("data.appointments.0.room_name", "Suite 4"), ("+data.x_new", 1)]))
+    events = list(
+        generate_events(
+            count=20,
+            seed=1,
+            now=NOW,
+            overrides=[("data.guest.email", None), ("data.appointments.0.room_name", "Suite 4"), ("+data.x_new", 1)],
+        )
+    )
     assert all(e["data"]["guest"]["email"] is None for e in events)
     assert all(e["data"]["appointments"][0]["room_name"] == "Suite 4" for e in events)
     assert all(e["data"]["x_new"] == 1 for e in events)
@@ -260,9 +268,17 @@ def _catalog_copy(tmp_path, edit):
 def test_a_field_added_to_the_schema_appears_with_no_python_edit(tmp_path):
     def edit(schema):
         data = schema["properties"]["data"]
-        data["properties"]["loyalty_tier"] = {"type": "string", "description": "new", "x-faker": "random_element:[\"gold\",\"silver\"]"}
+        data["properties"]["loyalty_tier"] = {
+            "type": "string",
+            "description": "new",
+            "x-faker": 'random_element:["gold","silver"]',
+        }
         data["properties"]["points"] = {"type": "integer", "description": "new", "x-choices": [[5, 1], [9, 1]]}
-        data["properties"]["guest_phone"] = {"type": ["string", "null"], "description": "new", "x-source": "guest.mobile_text"}
+        data["properties"]["guest_phone"] = {
+            "type": ["string", "null"],
+            "description": "new",
+            "x-source": "guest.mobile_text",
+        }
 
     kind = _catalog_copy(tmp_path, edit)
     for event in Generator(kind, seed=3, now=NOW).events(50):

@@ -83,6 +83,7 @@ def test_fire_from_a_deeply_nested_file_is_one_line(env: Path) -> None:
 
 # -- 8. bounded memory on one huge input ----------------------------------------------------
 
+
 def test_fire_refuses_an_endless_file_after_reading_one_event_s_worth(env: Path) -> None:
     if not os.path.exists("/dev/zero"):
         pytest.skip("needs /dev/zero")
@@ -131,6 +132,7 @@ def test_fire_from_an_empty_folder_is_an_error_not_a_success(env: Path) -> None:
 
 # -- 4. tiny and huge time scales; old rows that hold them ----------------------------------
 
+
 def test_a_log_row_with_an_infinite_due_time_is_shown_and_resumed(env: Path, command: str) -> None:
     db = env / "log.sqlite3"
     target = closed_port_url()
@@ -164,10 +166,14 @@ def test_the_log_refuses_a_non_finite_due_time(tmp_path: Path) -> None:
 
 # -- 5. scenario files that once crashed -----------------------------------------------------
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ('[[step]]\ndo = "create_guest"\nafter = "99999999999999999999d"\n', "longer than 60 days"),
-    ("x = " + "[" * 100_000 + "]" * 100_000 + "\n", "TOML nested more than"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('[[step]]\ndo = "create_guest"\nafter = "99999999999999999999d"\n', "longer than 60 days"),
+        ("x = " + "[" * 100_000 + "]" * 100_000 + "\n", "TOML nested more than"),
+    ],
+)
 def test_a_scenario_file_that_once_crashed_is_one_line(env: Path, text: str, needle: str) -> None:
     path = env / "bad.toml"
     path.write_text(text, encoding="utf-8")
@@ -189,11 +195,14 @@ def test_a_copy_of_a_built_in_scenario_draws_what_the_built_in_draws(env: Path) 
 
 # -- 1. processes sharing one log: each owns what it scheduled while it lives -----------------
 
+
 def fire_beside(db: Path, *args: str) -> tuple[int, dict[str, Any]]:
     """``fire ... --json`` as its own process on ``db``: its exit code and summary."""
     from .test_web_serve import COMMAND
 
-    done = subprocess.run([COMMAND, "fire", "--db", str(db), "--json", *args], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [COMMAND, "fire", "--db", str(db), "--json", *args], capture_output=True, text=True, timeout=120
+    )
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -205,8 +214,12 @@ def test_fire_beside_serve_and_relay_keeps_its_rate_and_makes_every_attempt(tmp_
     from .test_web_serve import COMMAND, serve
 
     db = tmp_path / "log.sqlite3"
-    with serve(db, "--time-scale", "600"), Receiver() as rx, Receiver() as local, \
-            _relay_process(COMMAND, db, forward_to=local.url) as relay:
+    with (
+        serve(db, "--time-scale", "600"),
+        Receiver() as rx,
+        Receiver() as local,
+        _relay_process(COMMAND, db, forward_to=local.url) as relay,
+    ):
         bodies = [serialize(event(seed=n)) for n in range(10)]
         answers: list[int] = []
 
@@ -277,11 +290,16 @@ def test_serve_takes_over_the_retries_of_a_fire_that_is_gone(tmp_path: Path, how
             return rows
 
         # serve records the answer just after the receiver has it: wait for the row to settle
-        wait_for(lambda: all(status != "pending" for status, _ in outcome()), 30, message="serve to record the retry's answer")
+        wait_for(
+            lambda: all(status != "pending" for status, _ in outcome()),
+            30,
+            message="serve to record the retry's answer",
+        )
         assert outcome() == [("delivered", 2)]
 
 
 # -- 2. slowloris: half requests hold no one else up -----------------------------------------
+
 
 def slow_connections(url: str, n: int, source: str = "127.0.0.2") -> list[Any]:
     """``n`` connections from ``source`` (another loopback address: another client), each
@@ -354,7 +372,9 @@ class _relay_process:
                 self.lines.append(line)
 
         threading.Thread(target=read, daemon=True).start()
-        line = wait_for(lambda: next((ln for ln in self.lines if ln.startswith("Relaying ")), None), 20, message="relay to start")
+        line = wait_for(
+            lambda: next((ln for ln in self.lines if ln.startswith("Relaying ")), None), 20, message="relay to start"
+        )
         self.url = re.search(r"http://[^/\s]+", line).group(0)  # type: ignore[union-attr]
         return self
 
@@ -407,6 +427,7 @@ def test_a_request_that_does_not_arrive_in_time_is_cut_off(tmp_path: Path) -> No
 
 
 # -- 9. a dripped head is not a body --------------------------------------------------------
+
 
 def test_a_dripped_status_line_and_headers_are_reported_as_such(env: Path) -> None:
     # 38 bytes of head, one each 50 ms: the status line is in after 0.85 s, the headers
@@ -506,8 +527,9 @@ class EvilReceiver:
 
     def _serve(self) -> None:
         body = f"{EVIL}oops".encode()
-        answer = (f"HTTP/1.1 500 {EVIL}Broken\r\nX-Evil: {EVIL}\r\nContent-Length: {len(body)}\r\n"
-                  "Connection: close\r\n\r\n").encode() + body
+        answer = (
+            f"HTTP/1.1 500 {EVIL}Broken\r\nX-Evil: {EVIL}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode() + body
         while True:
             try:
                 conn, _ = self.sock.accept()
@@ -520,8 +542,14 @@ class EvilReceiver:
                     while b"\r\n\r\n" not in data:
                         data += conn.recv(65536)
                     head, _, rest = data.partition(b"\r\n\r\n")
-                    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                                   if line.lower().startswith(b"content-length")), 0)
+                    length = next(
+                        (
+                            int(line.split(b":")[1])
+                            for line in head.split(b"\r\n")
+                            if line.lower().startswith(b"content-length")
+                        ),
+                        0,
+                    )
                     while len(rest) < length:
                         rest += conn.recv(65536)
                     conn.sendall(answer)
@@ -539,7 +567,13 @@ def test_a_receiver_s_escapes_are_shown_escaped(env: Path) -> None:
     with EvilReceiver() as rx:
         fired = run("fire", "-t", rx.url, "--no-retry")
         fired_json = run("fire", "-t", rx.url, "--no-retry", "--json")
-    shown = [fired, fired_json, run("deliveries"), run("deliveries", "show", "1"), run("deliveries", "show", "1", "--json")]
+    shown = [
+        fired,
+        fired_json,
+        run("deliveries"),
+        run("deliveries", "show", "1"),
+        run("deliveries", "show", "1", "--json"),
+    ]
     for result in shown:
         assert "Traceback" not in result.output
         assert "\x1b" not in result.output and "\x07" not in result.output, repr(result.output[:3000])
@@ -556,12 +590,36 @@ def test_simulate_in_order_beside_serve_arrives_in_order(tmp_path: Path) -> None
 
     db = tmp_path / "log.sqlite3"
     with serve(db, "--time-scale", "600"), Receiver() as rx:
-        done = subprocess.run([COMMAND, "simulate", "--db", str(db), "-t", rx.url, "-c", "1", "--rate", "20/s",
-                               "--seed", "3", "--days", "0.5", "--json"], capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [
+                COMMAND,
+                "simulate",
+                "--db",
+                str(db),
+                "-t",
+                rx.url,
+                "-c",
+                "1",
+                "--rate",
+                "20/s",
+                "--seed",
+                "3",
+                "--days",
+                "0.5",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         with sqlite3.connect(db) as conn:
-            sent = [bytes(b) for (b,) in conn.execute("SELECT e.body FROM deliveries d JOIN events e ON e.id = d.event_row"
-                                                      " ORDER BY d.id")]
+            sent = [
+                bytes(b)
+                for (b,) in conn.execute(
+                    "SELECT e.body FROM deliveries d JOIN events e ON e.id = d.event_row ORDER BY d.id"
+                )
+            ]
         conn.close()
         assert len(sent) > 40  # long enough to span serve's 2 s follow ticks
         assert [r.body for r in rx.wait_for(len(sent))] == sent

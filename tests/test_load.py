@@ -62,8 +62,26 @@ def free_port() -> int:
 
 @pytest.mark.slow
 def test_headless_load_reports_what_the_receiver_counted(receiver: CountingReceiver, tmp_path: Path) -> None:
-    done = load(receiver.url, "-u", "3", "-r", "50", "-t", "2s", "--secret", SECRET, "--verb", "PUT", "--seed", "11",
-                "--csv", str(tmp_path / "run"), "--html", str(tmp_path / "run.html"), "--json")
+    done = load(
+        receiver.url,
+        "-u",
+        "3",
+        "-r",
+        "50",
+        "-t",
+        "2s",
+        "--secret",
+        SECRET,
+        "--verb",
+        "PUT",
+        "--seed",
+        "11",
+        "--csv",
+        str(tmp_path / "run"),
+        "--html",
+        str(tmp_path / "run.html"),
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     got = receiver.stats()
@@ -83,8 +101,21 @@ def test_headless_load_reports_what_the_receiver_counted(receiver: CountingRecei
 
 
 def test_the_text_summary_names_classes_latency_and_the_result(receiver: CountingReceiver) -> None:
-    done = load(receiver.url, "-u", "2", "-r", "50", "-t", "1s", "--secret", SECRET, "--event-type", "Guest.Created",
-                "--event-type", "AppointmentGroup.Created")
+    done = load(
+        receiver.url,
+        "-u",
+        "2",
+        "-r",
+        "50",
+        "-t",
+        "1s",
+        "--secret",
+        SECRET,
+        "--event-type",
+        "Guest.Created",
+        "--event-type",
+        "AppointmentGroup.Created",
+    )
     assert done.returncode == 0, done.stderr
     got = receiver.stats()
     assert set(got["types"]) <= {"Guest.Created", "AppointmentGroup.Created"}
@@ -118,11 +149,39 @@ def test_drain_sends_exactly_n_and_reports_the_time_taken(receiver: CountingRece
 @pytest.mark.slow
 def test_a_master_and_two_workers_share_the_load_without_sharing_ids(receiver: CountingReceiver) -> None:
     port = str(free_port())
-    master = subprocess.Popen([COMMAND, "load", receiver.url, "--master", "--expect-workers", "2", "--master-bind-port", port,
-                               "-u", "4", "-r", "50", "--drain", "200", "--secret", SECRET, "--json"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    workers = [subprocess.Popen([COMMAND, "load", "--worker", "--master-port", port],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    master = subprocess.Popen(
+        [
+            COMMAND,
+            "load",
+            receiver.url,
+            "--master",
+            "--expect-workers",
+            "2",
+            "--master-bind-port",
+            port,
+            "-u",
+            "4",
+            "-r",
+            "50",
+            "--drain",
+            "200",
+            "--secret",
+            SECRET,
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    workers = [
+        subprocess.Popen(
+            [COMMAND, "load", "--worker", "--master-port", port],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     out, err = master.communicate(timeout=120)
     assert master.returncode == 0, err
     for worker in workers:
@@ -142,8 +201,23 @@ def test_find_limit_finds_the_rate_a_receiver_holds(tmp_path: Path) -> None:
     rx = CountingReceiver("--slow-past", str(limit), "--slow-delay", "0.4")
     try:
         plot = tmp_path / "limit.html"
-        done = load(rx.url, "--find-limit", "--rate", "30", "--step-time", "1", "--latency-bound", "0.2", "-u", "8",
-                    "-r", "100", "--plot", str(plot), "--json")
+        done = load(
+            rx.url,
+            "--find-limit",
+            "--rate",
+            "30",
+            "--step-time",
+            "1",
+            "--latency-bound",
+            "0.2",
+            "-u",
+            "8",
+            "-r",
+            "100",
+            "--plot",
+            str(plot),
+            "--json",
+        )
     finally:
         rx.close()
     assert done.returncode == 0, done.stderr
@@ -154,18 +228,21 @@ def test_find_limit_finds_the_rate_a_receiver_holds(tmp_path: Path) -> None:
     assert "<svg" in plot.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("args, says", [
-    ([], "Missing the receiver's URL"),
-    (["http://127.0.0.1:9/hook", "--worker"], "A --worker takes no URL"),
-    (["http://127.0.0.1:9/hook", "--master", "--worker"], "not both"),
-    (["http://127.0.0.1:9/hook", "--find-limit", "--master"], "--find-limit runs on one machine"),
-    (["http://127.0.0.1:9/hook", "--run-time", "soon"], "30s, 2m or 1h30m"),
-    (["http://127.0.0.1:9/hook", "--plot", "x.html"], "add --find-limit"),
-    (["http://127.0.0.1:9/hook", "--event-type", "Guest.Nope"], "Guest.Nope"),
-    (["http://127.0.0.1:9/hook", "--users", "0"], "--users"),
-    (["http://127.0.0.1:9/hook", "--html", "/no/such/folder/r.html"], "no folder"),
-    (["not a url"], "URL"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        ([], "Missing the receiver's URL"),
+        (["http://127.0.0.1:9/hook", "--worker"], "A --worker takes no URL"),
+        (["http://127.0.0.1:9/hook", "--master", "--worker"], "not both"),
+        (["http://127.0.0.1:9/hook", "--find-limit", "--master"], "--find-limit runs on one machine"),
+        (["http://127.0.0.1:9/hook", "--run-time", "soon"], "30s, 2m or 1h30m"),
+        (["http://127.0.0.1:9/hook", "--plot", "x.html"], "add --find-limit"),
+        (["http://127.0.0.1:9/hook", "--event-type", "Guest.Nope"], "Guest.Nope"),
+        (["http://127.0.0.1:9/hook", "--users", "0"], "--users"),
+        (["http://127.0.0.1:9/hook", "--html", "/no/such/folder/r.html"], "no folder"),
+        (["not a url"], "URL"),
+    ],
+)
 def test_bad_usage_is_one_error_line_and_exit_2(args: list[str], says: str) -> None:
     # click's own usage errors come with its "Usage:" reminder, as for every command
     done = load(*args, timeout=60)

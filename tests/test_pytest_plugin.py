@@ -40,26 +40,41 @@ def correct() -> Iterator[ContractReceiver]:
 @pytest.mark.slow
 def test_the_check_suite_runs_as_one_test_per_check(pytester: pytest.Pytester, correct: ContractReceiver) -> None:
     pytester.makepyfile(test_own="def test_mine():\n    assert True\n")
-    result = pytester.runpytest("--zenoti-receiver", correct.url, "--zenoti-secret", SECRET, "-v", "-p", "no:cacheprovider")
+    result = pytester.runpytest(
+        "--zenoti-receiver", correct.url, "--zenoti-secret", SECRET, "-v", "-p", "no:cacheprovider"
+    )
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=ITEMS + 1)  # the checks, then the project's own test
-    result.stdout.fnmatch_lines([
-        f"*collected {ITEMS + 1} items",
-        "zenoti-check::accepts-events[[]AppointmentGroup.Created[]] PASSED*",
-        "zenoti-check::out-of-order PASSED*",
-        "zenoti-check::burst PASSED*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            f"*collected {ITEMS + 1} items",
+            "zenoti-check::accepts-events[[]AppointmentGroup.Created[]] PASSED*",
+            "zenoti-check::out-of-order PASSED*",
+            "zenoti-check::burst PASSED*",
+        ]
+    )
     assert SECRET not in result.stdout.str()
 
 
 @pytest.mark.slow
-def test_k_selects_checks_and_keeps_the_projects_tests_out(pytester: pytest.Pytester, correct: ContractReceiver) -> None:
+def test_k_selects_checks_and_keeps_the_projects_tests_out(
+    pytester: pytest.Pytester, correct: ContractReceiver
+) -> None:
     pytester.makepyfile(test_own="def test_mine():\n    assert True\n")
-    everything = pytester.runpytest("--zenoti-receiver", correct.url, "--zenoti-secret", SECRET, "-k", "zenoti-check",
-                                    "-p", "no:cacheprovider")
+    everything = pytester.runpytest(
+        "--zenoti-receiver", correct.url, "--zenoti-secret", SECRET, "-k", "zenoti-check", "-p", "no:cacheprovider"
+    )
     everything.assert_outcomes(passed=ITEMS, deselected=1)
-    some = pytester.runpytest("--zenoti-receiver", correct.url, "--zenoti-secret", SECRET, "-k", "ping or duplicates",
-                              "-p", "no:cacheprovider")
+    some = pytester.runpytest(
+        "--zenoti-receiver",
+        correct.url,
+        "--zenoti-secret",
+        SECRET,
+        "-k",
+        "ping or duplicates",
+        "-p",
+        "no:cacheprovider",
+    )
     some.assert_outcomes(passed=2, deselected=ITEMS - 1)
 
 
@@ -72,7 +87,9 @@ def test_each_breakage_fails_one_item_with_its_evidence(pytester: pytest.Pyteste
         verb += ["--zenoti-event-type", "AppointmentGroup.Created"]
         items, skipped = 3 + 10, 1  # out-of-order needs AppointmentGroup.Status too
     with ContractReceiver(secret=SECRET, broken=broken) as rx:
-        result = pytester.runpytest("--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, *verb, "-p", "no:cacheprovider")
+        result = pytester.runpytest(
+            "--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, *verb, "-p", "no:cacheprovider"
+        )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     check = BREAKAGES[broken]
     failed = [line for line in result.stdout.lines if line.startswith("FAILED ")]
@@ -87,9 +104,12 @@ def test_each_breakage_fails_one_item_with_its_evidence(pytester: pytest.Pyteste
 def test_x_stops_at_the_first_failing_check_and_junitxml_has_every_case(pytester: pytest.Pytester) -> None:
     xml = pytester.path / "check.xml"
     with ContractReceiver(secret=SECRET, broken="rejects-ping") as rx:
-        stopped = pytester.runpytest("--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, "-x", "-p", "no:cacheprovider")
-        full = pytester.runpytest("--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, f"--junitxml={xml}",
-                                  "-p", "no:cacheprovider")
+        stopped = pytester.runpytest(
+            "--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, "-x", "-p", "no:cacheprovider"
+        )
+        full = pytester.runpytest(
+            "--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, f"--junitxml={xml}", "-p", "no:cacheprovider"
+        )
     stopped.assert_outcomes(passed=TYPES + 4, failed=1)  # ping comes after accepts-events and four checks
     full.assert_outcomes(passed=ITEMS - 1, failed=1)
     suite = ET.parse(xml).getroot().find("testsuite")
@@ -108,8 +128,9 @@ def test_a_warning_passes_and_is_listed_at_the_end_even_with_w_error(pytester: p
         result = pytester.runpytest("--zenoti-receiver", rx.url, "-k", "verb", "-W", "error", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=1, deselected=ITEMS - 1)
-    result.stdout.fnmatch_lines(["*zenoti-emulator check: passed with a warning*", "WARN verb: PUT and PATCH refused*",
-                                 "*< 404 in *"])
+    result.stdout.fnmatch_lines(
+        ["*zenoti-emulator check: passed with a warning*", "WARN verb: PUT and PATCH refused*", "*< 404 in *"]
+    )
 
 
 def test_bad_usage_and_an_unreachable_receiver_are_usage_errors(pytester: pytest.Pytester) -> None:
@@ -136,8 +157,10 @@ def test_collect_only_sends_nothing(pytester: pytest.Pytester, correct: Contract
 
 
 def test_the_plugin_is_inactive_until_used() -> None:
-    code = ("import sys, emulator.pytest_plugin; "
-            "print(sorted(m for m in sys.modules if m.startswith(('emulator.', 'faker', 'requests', 'flask'))))")
+    code = (
+        "import sys, emulator.pytest_plugin; "
+        "print(sorted(m for m in sys.modules if m.startswith(('emulator.', 'faker', 'requests', 'flask'))))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert json.loads(loaded.stdout.replace("'", '"')) == ["emulator.pytest_plugin"]
 
@@ -186,8 +209,9 @@ def test_zenoti_emulator_sends_the_verb_and_no_content_type(zenoti_emulator: Zen
 
 
 @pytest.mark.slow
-def test_the_readmes_receiver_passes_every_check(zenoti_emulator: ZenotiEmulator, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_readmes_receiver_passes_every_check(
+    zenoti_emulator: ZenotiEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The manual teaches a receiver; check must find nothing wrong with it.
     page = (ROOT / "docs" / "receiver.md").read_text(encoding="utf-8")
     [code] = re.findall(r"^# A receiver you would ship\n.*?```python\n(.*?)```", page, re.S)
@@ -239,18 +263,24 @@ def zenoti_group_status():
 """
 
 
-@pytest.mark.parametrize(("broken", "item", "words"), [
-    ("applies-duplicates-twice", "duplicates", "but applied 2 times (observed through the fixture zenoti_applied"),
-    ("drops-early-status", "out-of-order", "but the group holds status 0, not "),
-])
-def test_the_receivers_fixtures_let_the_checks_see_what_it_did(pytester: pytest.Pytester, broken: str, item: str,
-                                                                words: str) -> None:
+@pytest.mark.parametrize(
+    ("broken", "item", "words"),
+    [
+        ("applies-duplicates-twice", "duplicates", "but applied 2 times (observed through the fixture zenoti_applied"),
+        ("drops-early-status", "out-of-order", "but the group holds status 0, not "),
+    ],
+)
+def test_the_receivers_fixtures_let_the_checks_see_what_it_did(
+    pytester: pytest.Pytester, broken: str, item: str, words: str
+) -> None:
     with ContractReceiver(secret=SECRET, broken=broken) as rx:
-        blind = pytester.runpytest("--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, "-k", item,
-                                   "-p", "no:cacheprovider")
+        blind = pytester.runpytest(
+            "--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, "-k", item, "-p", "no:cacheprovider"
+        )
         pytester.makeconftest(OBSERVING_CONFTEST.format(url=rx.observe_url))
-        seen = pytester.runpytest("--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, "-k", item,
-                                  "-p", "no:cacheprovider")
+        seen = pytester.runpytest(
+            "--zenoti-receiver", rx.url, "--zenoti-secret", SECRET, "-k", item, "-p", "no:cacheprovider"
+        )
     blind.assert_outcomes(passed=1, deselected=ITEMS - 1)
     seen.assert_outcomes(failed=1, deselected=ITEMS - 1)
     assert words in seen.stdout.str()
@@ -259,8 +289,17 @@ def test_the_receivers_fixtures_let_the_checks_see_what_it_did(pytester: pytest.
 @pytest.mark.slow
 def test_a_hanging_receiver_gets_every_item_with_its_timeout(pytester: pytest.Pytester) -> None:
     with OneTypeReceiver("AppointmentGroup.Created") as rx:
-        result = pytester.runpytest("--zenoti-receiver", rx.url.removeprefix("http://"), "--zenoti-timeout", "0.5",
-                                    "-k", "accepts-events or ping", "-p", "no:cacheprovider", "-rf")
+        result = pytester.runpytest(
+            "--zenoti-receiver",
+            rx.url.removeprefix("http://"),
+            "--zenoti-timeout",
+            "0.5",
+            "-k",
+            "accepts-events or ping",
+            "-p",
+            "no:cacheprovider",
+            "-rf",
+        )
     result.assert_outcomes(passed=1, failed=TYPES, deselected=ITEMS - TYPES - 1)
     failed = [line for line in result.stdout.lines if line.startswith("FAILED ")]
     assert len(failed) == TYPES and "FAILED zenoti-check::accepts-events[AppointmentGroup.Created]" not in failed
@@ -271,7 +310,7 @@ def test_a_hanging_receiver_gets_every_item_with_its_timeout(pytester: pytest.Py
 
 # -- the session's shared world (issue 22) -------------------------------------------------
 
-SHARED = '''
+SHARED = """
 import pytest
 from emulator.events.generate import generate_events
 from emulator.scenario.play import play
@@ -324,7 +363,7 @@ def test_no_two_tests_got_the_same_event():
 def test_the_world_was_built_once_per_key():
     keys = [args for args in BUILT]
     assert len(keys) == len(set(keys)) + 1  # the session's world: built, then built once more to be kept
-'''
+"""
 
 
 def test_the_sessions_world_is_shared_and_no_test_sees_what_another_did(pytester: pytest.Pytester) -> None:
@@ -335,7 +374,13 @@ def test_the_sessions_world_is_shared_and_no_test_sees_what_another_did(pytester
     first = pytester.runpytest("-p", "no:cacheprovider", "-q", "test_shared.py")
     first.assert_outcomes(passed=5)
     # the other order: fresh, spoiled, fresh again
-    again = pytester.runpytest("-p", "no:cacheprovider", "-q", "test_shared.py::test_sees_a_fresh_world",
-                               "test_shared.py::test_spoils_what_it_got", "test_shared.py::test_sees_a_fresh_world",
-                               "test_shared.py::test_no_two_tests_got_the_same_event")
+    again = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "test_shared.py::test_sees_a_fresh_world",
+        "test_shared.py::test_spoils_what_it_got",
+        "test_shared.py::test_sees_a_fresh_world",
+        "test_shared.py::test_no_two_tests_got_the_same_event",
+    )
     again.assert_outcomes(passed=4)

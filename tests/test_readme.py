@@ -127,8 +127,16 @@ def parse_readme(path: Path = README) -> list[Block]:
         assert end is not None, f"{page}:{i + 1}: a fenced block that never closes"
         above = next((lines[j].strip() for j in range(i - 1, -1, -1) if lines[j].strip()), "")
         marker = MARKER.match(above)
-        blocks.append(Block(i + 1, fence[3:].strip(), "\n".join(lines[i + 1:end]) + "\n",
-                            marker.group("spec") if marker else None, page, heading))
+        blocks.append(
+            Block(
+                i + 1,
+                fence[3:].strip(),
+                "\n".join(lines[i + 1 : end]) + "\n",
+                marker.group("spec") if marker else None,
+                page,
+                heading,
+            )
+        )
         i = end + 1
     return blocks
 
@@ -152,7 +160,9 @@ def test_every_block_says_how_it_is_tested() -> None:
     problems = []
     for b in BLOCKS:
         if b.spec is None:
-            problems.append(f"{b.where}: no <!-- readme-test: ... --> marker on the line above (see tests/test_readme.py)")
+            problems.append(
+                f"{b.where}: no <!-- readme-test: ... --> marker on the line above (see tests/test_readme.py)"
+            )
         elif b.mode not in MODES:
             problems.append(f"{b.where}: unknown mode {b.mode!r}; one of {', '.join(MODES)}")
         elif b.mode == "illustrative" and len(b.arg) < 10:
@@ -205,8 +215,15 @@ class World:
         return text
 
     def run(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(argv, cwd=self.workdir, env=self.env, capture_output=True, text=True,
-                              timeout=BLOCK_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            argv,
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=BLOCK_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
 
     def bash(self, script: str) -> subprocess.CompletedProcess[str]:
         return self.run(["bash", "-euo", "pipefail", "-c", self.substitute(script)])
@@ -218,8 +235,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     (workdir / "fixtures").symlink_to(ROOT / "fixtures")
     (workdir / ".venv").symlink_to(VENV_BIN.parent)
     db = workdir / "deliveries.sqlite3"
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "ZENOTI_EMULATOR_DB": str(db), "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ZENOTI_EMULATOR_DB": str(db),
+        "PYTHONUNBUFFERED": "1",
+        "NO_COLOR": "1",
+    }
     env.pop("ZENOTI_EMULATOR_SECRET", None)
     ports = {b.options["port"]: free_port() for b in BLOCKS if b.mode == "server"}
     servers: list[subprocess.Popen[bytes]] = []
@@ -232,8 +254,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                     (workdir / b.arg).write_text(b.text, encoding="utf-8")
             for b in BLOCKS:
                 if b.mode == "server":
-                    proc = subprocess.Popen(["bash", "-c", "exec " + w.substitute(b.text).strip()], cwd=workdir, env=env,
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                    proc = subprocess.Popen(
+                        ["bash", "-c", "exec " + w.substitute(b.text).strip()],
+                        cwd=workdir,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
                     servers.append(proc)
                     wait_for_port(ports[b.options["port"]], proc)
             yield w
@@ -249,8 +277,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def _explain(block: Block, done: subprocess.CompletedProcess[str]) -> str:
-    return (f"{block.where} ({block.mode}) exited {done.returncode}, expected {block.exit_code}\n"
-            f"--- stdout ---\n{done.stdout[-3000:]}\n--- stderr ---\n{done.stderr[-3000:]}")
+    return (
+        f"{block.where} ({block.mode}) exited {done.returncode}, expected {block.exit_code}\n"
+        f"--- stdout ---\n{done.stdout[-3000:]}\n--- stderr ---\n{done.stderr[-3000:]}"
+    )
 
 
 @pytest.mark.slow
@@ -288,7 +318,7 @@ def _split_transcript(block: Block) -> tuple[str, str]:
     command = [lines[0][2:]]
     while command[-1].rstrip("\n").endswith("\\"):
         command.append(lines[len(command)])
-    return "".join(command), "".join(lines[len(command):])
+    return "".join(command), "".join(lines[len(command) :])
 
 
 def test_the_marker_parser_reads_modes_arguments_and_options(tmp_path: Path) -> None:
@@ -300,10 +330,16 @@ def test_the_marker_parser_reads_modes_arguments_and_options(tmp_path: Path) -> 
         encoding="utf-8",
     )
     first, unmarked, server = parse_readme(readme)
-    assert (first.mode, first.arg, first.options, first.exit_code) == ("output-of", "zenoti-emulator generate",
-                                                                       {"stream": "stderr", "exit": "2"}, 2)
+    assert (first.mode, first.arg, first.options, first.exit_code) == (
+        "output-of",
+        "zenoti-emulator generate",
+        {"stream": "stderr", "exit": "2"},
+        2,
+    )
     assert unmarked.spec is None and unmarked.text == "echo unmarked\n"
     assert (server.mode, server.options) == ("server", {"port": "9000"})
     w = World(tmp_path, {}, {"9000": 1234, "8025": 4321})
-    assert w.substitute("curl localhost:8025/x; flask run --port 9000; http://127.0.0.1:9000/h; -n 9000") == \
-        "curl localhost:4321/x; flask run --port 1234; http://127.0.0.1:1234/h; -n 9000"
+    assert (
+        w.substitute("curl localhost:8025/x; flask run --port 9000; http://127.0.0.1:9000/h; -n 9000")
+        == "curl localhost:4321/x; flask run --port 1234; http://127.0.0.1:1234/h; -n 9000"
+    )

@@ -86,7 +86,13 @@ def test_every_link_and_anchor_resolves(document: Path) -> None:
 def test_one_example_path_everywhere() -> None:
     """The README's receiver answers on /hook: every example URL uses that path, so what a
     reader copies from one section works with the receiver of another."""
-    places = [*DOCUMENTS, ROOT / "emulator" / "web" / "templates" / "index.html", *sorted((ROOT / "emulator" / "cli").glob("*.py"))]
+    places = [
+        *DOCUMENTS,
+        ROOT / "emulator" / "web" / "templates" / "index.html",
+        *sorted((ROOT / "emulator" / "cli").glob("*.py")),
+    ]
     other = re.compile(r"https?://[\w.:\[\]*@-]+(/(?:hooks?/zenoti|webhooks?/zenoti|zenoti|webhooks?))\b(?![/.-])")
-    found = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in places for m in other.finditer(p.read_text(encoding="utf-8"))]
+    found = [
+        f"{p.relative_to(ROOT)}: {m.group(0)}" for p in places for m in other.finditer(p.read_text(encoding="utf-8"))
+    ]
     assert found == [], "example URLs use another path than /hook:\n" + "\n".join(found)

@@ -32,8 +32,15 @@ CHECK_ARGS = ("--secret", "s3cret", "--burst", "100")
 
 @contextmanager
 def started(argv: list[str], cwd: Path, port: int, env: dict[str, str]) -> Iterator[str]:
-    proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}/hook"
@@ -43,8 +50,13 @@ def started(argv: list[str], cwd: Path, port: int, env: dict[str, str]) -> Itera
 
 
 def check(command: str, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([command, "check", url, *CHECK_ARGS, "--format", "json"], capture_output=True, text=True,
-                          timeout=300, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [command, "check", url, *CHECK_ARGS, "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def assert_passes(done: subprocess.CompletedProcess[str]) -> None:
@@ -56,7 +68,9 @@ def test_the_readme_receivers_verify_with_their_own_code_not_the_emulators() -> 
     assert "emulator" not in python and "import hmac" in python and "compare_digest" in python
     assert "express.raw" in node and "timingSafeEqual" in node
     # nor does the receiver of the pytest example: only the test itself uses the emulator
-    assert "emulator.delivery.signing" not in (ROOT / "docs" / "pytest.md").read_text(encoding="utf-8").split("```sh")[0]
+    assert (
+        "emulator.delivery.signing" not in (ROOT / "docs" / "pytest.md").read_text(encoding="utf-8").split("```sh")[0]
+    )
 
 
 @pytest.mark.slow

@@ -116,7 +116,10 @@ def test_unknown_fields_are_allowed_for_the_validator_to_report(registry, name):
 
 def test_only_reported_types_lack_a_published_sample(registry):
     assert {name for name in EVENT_TYPES if name not in DOCUMENTED_TYPES} == {
-        "Guest.Merged", "AppointmentGroup.Updated", "AppointmentGroup.Delete"}
+        "Guest.Merged",
+        "AppointmentGroup.Updated",
+        "AppointmentGroup.Delete",
+    }
     assert all(registry[name].schema.get("x-doc-sample") for name in DOCUMENTED_TYPES)
 
 
@@ -150,7 +153,13 @@ def test_fast_and_full_validators_agree_on_broken_events(registry):
         {**event, "id": "66A26696C7314F7815DB6A1F"},
         {**event, "event_timestamp": "2024-07-25T14:52:06Z"},
         {**event, "data": {**event["data"], "invoice_number": 8086}},
-        {**event, "data": {**event["data"], "guest": {"id": "not-a-guid", "first_name": "A", "last_name": "B", "email": None}}},
+        {
+            **event,
+            "data": {
+                **event["data"],
+                "guest": {"id": "not-a-guid", "first_name": "A", "last_name": "B", "email": None},
+            },
+        },
         {k: v for k, v in event.items() if k != "data"},
     ]
     for instance in broken:
@@ -176,18 +185,32 @@ def test_unknown_event_type_suggests_the_closest_name(registry):
 
 def test_a_schema_that_no_action_emits_is_refused(tmp_path):
     (tmp_path / "events").mkdir()
-    (tmp_path / "events" / "guest-renamed.v1.json").write_text(json.dumps(
-        {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://x.local/events/guest-renamed.v1.json",
-         "title": "Guest.Renamed", "type": "object"}))
+    (tmp_path / "events" / "guest-renamed.v1.json").write_text(
+        json.dumps(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$id": "https://x.local/events/guest-renamed.v1.json",
+                "title": "Guest.Renamed",
+                "type": "object",
+            }
+        )
+    )
     with pytest.raises(SchemaBroken, match=r"Guest\.Renamed"):
         load_registry(tmp_path)
 
 
 def test_a_reference_to_nothing_is_found_when_the_catalog_loads(tmp_path):
     (tmp_path / "events").mkdir()
-    (tmp_path / "events" / "guest-created.v1.json").write_text(json.dumps(
-        {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://x.local/events/guest-created.v1.json",
-         "title": "Guest.Created", "properties": {"data": {"$ref": "../shapes/nowhere.v1.json"}}}))
+    (tmp_path / "events" / "guest-created.v1.json").write_text(
+        json.dumps(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$id": "https://x.local/events/guest-created.v1.json",
+                "title": "Guest.Created",
+                "properties": {"data": {"$ref": "../shapes/nowhere.v1.json"}},
+            }
+        )
+    )
     with pytest.raises(SchemaBroken, match="nowhere"):
         load_registry(tmp_path)
 

@@ -53,7 +53,9 @@ class RelayServer:
         self.deliverer = Deliverer(self.store, concurrency=4)
         self.lines: list[RelayLine] = []
         self.relay = Relay(self.store, self.deliverer, RelaySettings(forward_to, **settings), on_line=self.lines.append)
-        self.server = create_server(create_relay_app(self.relay, max_content_length=max_body), host="127.0.0.1", port=0, threads=8)
+        self.server = create_server(
+            create_relay_app(self.relay, max_content_length=max_body), host="127.0.0.1", port=0, threads=8
+        )
         self.url = f"http://127.0.0.1:{self.server.effective_port}/zenoti"  # type: ignore[union-attr]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -73,8 +75,15 @@ class RelayServer:
         self.deliverer.close()
         self.store.close()
 
-    def send(self, body: bytes, *, secret: str | None = ZENOTI_SECRET, method: str = "POST",
-             content_type: str | None = "application/json", **kwargs: Any) -> requests.Response:
+    def send(
+        self,
+        body: bytes,
+        *,
+        secret: str | None = ZENOTI_SECRET,
+        method: str = "POST",
+        content_type: str | None = "application/json",
+        **kwargs: Any,
+    ) -> requests.Response:
         """What Zenoti does: the raw bytes, signed, with its 10 s timeout."""
         headers = dict(kwargs.pop("headers", {}))
         if content_type is not None:
@@ -125,7 +134,14 @@ def test_a_signed_event_is_kept_byte_for_byte_checked_and_forwarded_once(make_re
         assert delivery.call_id == json.loads(body)["id"] and delivery.event_id == json.loads(body)["event_id"]
         (line,) = relay.lines
         text = str(line)
-        for part in ("AppointmentGroup.Created", f"id={json.loads(body)['id']}", "sig=valid", "schema=valid", "-> 200", " ms"):
+        for part in (
+            "AppointmentGroup.Created",
+            f"id={json.loads(body)['id']}",
+            "sig=valid",
+            "schema=valid",
+            "-> 200",
+            " ms",
+        ):
             assert part in text
 
 
@@ -211,7 +227,12 @@ def test_invalid_bodies_and_drift_are_logged_without_blocking(make_relay: Any) -
         bad["data"]["invoice_number"] = 8086  # a string in the schema
         drifted = event(seed=2, loyalty_points=12)
         drifted["data"]["appointments"][0]["appointment_type"] = 7
-        bodies = [serialize(bad), serialize(drifted), b'{"event_type": "AppointmentGroup.Created", "id": "cut', b"\xff\xfe not json"]
+        bodies = [
+            serialize(bad),
+            serialize(drifted),
+            b'{"event_type": "AppointmentGroup.Created", "id": "cut',
+            b"\xff\xfe not json",
+        ]
         answers = [relay.send(b, secret=None) for b in bodies]
         assert [a.status_code for a in answers] == [202] * 4
         assert [a.json()["schema"] for a in answers] == ["invalid+drift", "valid+drift", "not-json", "not-json"]
@@ -236,7 +257,9 @@ def test_an_unknown_event_type_is_kept_forwarded_and_reported_as_drift(make_rela
         relay.deliverer.wait()
         assert rx.wait_for(1)[0].body == body
         (capture,) = relay.captures()
-        assert capture.event_type == "Invoice.Voided" and capture.report["drift"] == ["unknown event type 'Invoice.Voided'"]
+        assert capture.event_type == "Invoice.Voided" and capture.report["drift"] == [
+            "unknown event type 'Invoice.Voided'"
+        ]
 
 
 def test_a_burst_is_kept_and_forwarded_exactly_once_each(make_relay: Any) -> None:
@@ -280,8 +303,11 @@ def test_a_receiver_that_is_down_gets_the_event_when_it_comes_back(make_relay: A
     assert first.status == "pending" and first.attempt_log[0].outcome == "connection"
     assert any(line.local == "connection" and "retry in" in line.note for line in relay.lines)
     with Receiver(port=port) as rx:
-        done = wait_for(lambda: relay.delivery(delivery_id).status != "pending" and relay.delivery(delivery_id), 30,
-                        message="the forward to be retried")
+        done = wait_for(
+            lambda: relay.delivery(delivery_id).status != "pending" and relay.delivery(delivery_id),
+            30,
+            message="the forward to be retried",
+        )
         assert done.status == "delivered"
         relay.deliverer.wait()
         assert [r.body for r in rx.requests] == [body]  # once, now that it is back
@@ -308,7 +334,12 @@ def test_a_request_stored_while_shutting_down_is_forwarded_at_the_next_start(tmp
         assert [r.body for r in rx.requests] == [body]
         # its line, from what the first run kept
         (line,) = second.lines
-        assert (line.event_type, line.signature, line.schema, line.local) == ("AppointmentGroup.Created", "not_checked", "valid", "200")
+        assert (line.event_type, line.signature, line.schema, line.local) == (
+            "AppointmentGroup.Created",
+            "not_checked",
+            "valid",
+            "200",
+        )
 
 
 class TestMirrorStatus:
@@ -370,7 +401,9 @@ def test_headers_are_bounded_in_number_and_length(make_relay: Any) -> None:
         assert got.headers["x-long"] == "a" * 8192
 
 
-def test_a_request_that_cannot_be_kept_is_answered_503_so_zenoti_sends_it_again(make_relay: Any, tmp_path: Path) -> None:
+def test_a_request_that_cannot_be_kept_is_answered_503_so_zenoti_sends_it_again(
+    make_relay: Any, tmp_path: Path
+) -> None:
     import sqlite3
 
     with Receiver() as rx:

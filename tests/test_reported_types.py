@@ -64,8 +64,12 @@ def test_a_merged_guest_is_never_named_again_and_the_survivor_exists(seed: int, 
     for index, data in merges:
         gone = data["merged_guest_id"].lower()
         assert data["guest"]["id"].lower() != gone
-        for later in events[index + 1:]:
-            named = guest_ids(later["data"]) | ({later["data"]["id"].lower()} if later["event_type"].startswith("Guest.") and isinstance(later["data"].get("id"), str) else set())
+        for later in events[index + 1 :]:
+            named = guest_ids(later["data"]) | (
+                {later["data"]["id"].lower()}
+                if later["event_type"].startswith("Guest.") and isinstance(later["data"].get("id"), str)
+                else set()
+            )
             assert gone not in named, f"{later['event_type']} names merged guest {gone}"
     for number, (_, data) in enumerate(merges):
         earlier = {d["merged_guest_id"] for _, d in merges[:number]}
@@ -77,7 +81,9 @@ def test_a_merged_guest_is_never_named_again_and_the_survivor_exists(seed: int, 
 @pytest.mark.parametrize("seed", [2, 6, 10])
 def test_updated_groups_were_booked_before_and_later_events_show_the_edit(seed: int, profile: str) -> None:
     events = stream(seed, profile)
-    created = {e["data"]["appointment_group_id"]: e["data"] for e in events if e["event_type"] == "AppointmentGroup.Created"}
+    created = {
+        e["data"]["appointment_group_id"]: e["data"] for e in events if e["event_type"] == "AppointmentGroup.Created"
+    }
     updates = [e["data"] for e in events if e["event_type"] == "AppointmentGroup.Updated"]
     assert updates
     moved = 0
@@ -112,8 +118,12 @@ def test_status_0_comes_only_after_an_edit_of_a_confirmed_group(seed: int, profi
 
 
 def test_status_0_is_sent_over_several_seeds() -> None:
-    zeros = sum(1 for seed in (2, 6, 10) for e in stream(seed, "realistic")
-                if e["event_type"] == "AppointmentGroup.Status" and e["data"]["appointment_group_status"] == 0)
+    zeros = sum(
+        1
+        for seed in (2, 6, 10)
+        for e in stream(seed, "realistic")
+        if e["event_type"] == "AppointmentGroup.Status" and e["data"]["appointment_group_status"] == 0
+    )
     assert zeros > 0
 
 
@@ -121,7 +131,9 @@ def test_status_0_is_sent_over_several_seeds() -> None:
 @pytest.mark.parametrize("seed", [2, 6, 10])
 def test_a_deleted_group_is_one_event_per_booked_appointment_and_then_silence(seed: int, profile: str) -> None:
     events = stream(seed, profile)
-    created = {e["data"]["appointment_group_id"]: e["data"] for e in events if e["event_type"] == "AppointmentGroup.Created"}
+    created = {
+        e["data"]["appointment_group_id"]: e["data"] for e in events if e["event_type"] == "AppointmentGroup.Created"
+    }
     deletes = [(i, e["data"]) for i, e in enumerate(events) if e["event_type"] == "AppointmentGroup.Delete"]
     by_group: dict[str, list[str]] = {}
     for _, data in deletes:
@@ -131,7 +143,7 @@ def test_a_deleted_group_is_one_event_per_booked_appointment_and_then_silence(se
             assert appointments == [a["id"] for a in created[group]["appointments"]]
     last = {group: max(i for i, d in deletes if d["appointment_group_id"] == group) for group in by_group}
     for group, index in last.items():
-        after = [e for e in events[index + 1:] if e["data"].get("appointment_group_id") == group]
+        after = [e for e in events[index + 1 :] if e["data"].get("appointment_group_id") == group]
         assert after == [], f"{after[0]['event_type']} after group {group} was deleted"
     if profile == "realistic":
         assert deletes
@@ -167,10 +179,14 @@ def test_asking_only_for_a_type_the_variant_turns_off_is_a_usage_error() -> None
 
 
 def test_event_types_marks_the_reported_ones() -> None:
-    listed = json.loads(subprocess.run([CLI, "event-types", "--json"], capture_output=True, text=True, check=True).stdout)
+    listed = json.loads(
+        subprocess.run([CLI, "event-types", "--json"], capture_output=True, text=True, check=True).stdout
+    )
     assert {row["name"] for row in listed if row["reported"]} == REPORTED
     assert all(row["sample"] for row in listed if not row["reported"])
     text = subprocess.run([CLI, "event-types"], capture_output=True, text=True, check=True).stdout
     assert all("reported" in line for line in text.splitlines() if line.split()[0] in REPORTED)
-    done = subprocess.run([CLI, "generate", "Guest.Merged", "--variant", "reported-events=off"], capture_output=True, text=True)
+    done = subprocess.run(
+        [CLI, "generate", "Guest.Merged", "--variant", "reported-events=off"], capture_output=True, text=True
+    )
     assert done.returncode == 2 and done.stderr.count("Error:") == 1 and "reported-events=off" in done.stderr

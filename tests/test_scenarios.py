@@ -29,8 +29,17 @@ from .test_delivery import FakeClock
 
 NOW = datetime(2024, 7, 25, 8, 0, tzinfo=UTC)
 REGISTRY = default_registry()
-BUILTINS = ("guest-day", "no-show", "late-cancel", "reschedule", "refund", "walk-in", "class-day", "membership-lifecycle",
-            "package-redemption")
+BUILTINS = (
+    "guest-day",
+    "no-show",
+    "late-cancel",
+    "reschedule",
+    "refund",
+    "walk-in",
+    "class-day",
+    "membership-lifecycle",
+    "package-redemption",
+)
 
 
 def events_of(name: str, seed: int, profile: str = "realistic", now: datetime = NOW) -> list[dict[str, Any]]:
@@ -125,7 +134,9 @@ def check_desk(events: list[dict[str, Any]]) -> None:
         elif kind.startswith("Guest.Membership."):
             membership = data["user_membership_id"]
             if kind != "Guest.Membership.Created":
-                assert kind in MEMBERSHIP_MOVES[membership_last[membership]], f"{membership_last[membership]} then {kind}"
+                assert kind in MEMBERSHIP_MOVES[membership_last[membership]], (
+                    f"{membership_last[membership]} then {kind}"
+                )
             membership_last[membership] = kind
         elif kind == "Invoice.Closed":
             invoices[data["invoice"]["id"]] = data["invoice"]
@@ -148,9 +159,17 @@ def check_class_day(events: list[dict[str, Any]]) -> None:
     """Two seats: the regular and ann book them, ben is waitlisted, ann cancels and ben is
     approved into her seat (his own registration), the regular is the no-show."""
     kinds = [e["event_type"] for e in events]
-    assert kinds == ["Class.Schedule.Created", "Class.Booking.Created", "Guest.Created", "Class.Booking.Created",
-                     "Guest.Created", "Class.Booking.Created", "Class.Booking.Cancelled", "Class.Booking.Approved",
-                     "Class.Booking.NoShow"]
+    assert kinds == [
+        "Class.Schedule.Created",
+        "Class.Booking.Created",
+        "Guest.Created",
+        "Class.Booking.Created",
+        "Guest.Created",
+        "Class.Booking.Created",
+        "Class.Booking.Cancelled",
+        "Class.Booking.Approved",
+        "Class.Booking.NoShow",
+    ]
     schedule, regular, ann_created, ann, ben_created, ben, cancelled, approved, no_show = (e["data"] for e in events)
     assert schedule["capacity"] == 2
     assert {d["session_id"] for d in (regular, ann, ben, cancelled, approved, no_show)} == {schedule["sesion_id"]}
@@ -161,16 +180,22 @@ def check_class_day(events: list[dict[str, Any]]) -> None:
     assert approved["registration_id"] == ben["registration_id"] and approved["guest_id"] == ben["guest_id"]
     assert no_show["registration_id"] == regular["registration_id"]
     start = datetime.fromisoformat(schedule["start_time"]).replace(tzinfo=UTC)
-    assert fired(events[7]) < start - timedelta(minutes=30) < start < fired(events[8])  # approved while the waitlist is open
+    assert (
+        fired(events[7]) < start - timedelta(minutes=30) < start < fired(events[8])
+    )  # approved while the waitlist is open
 
 
 def check_membership_lifecycle(events: list[dict[str, Any]]) -> None:
     """Exactly the five moves, in order, of one recurring membership of one guest; the
     freeze is for the 14 days asked and lifted before they end; a cancelled membership has a
     reason and a grace period, a reinstated one neither, and is collected again."""
-    assert [e["event_type"] for e in events] == ["Guest.Membership.Created", "Guest.Membership.Freeze",
-                                                 "Guest.Membership.Unfreeze", "Guest.Membership.Cancelled",
-                                                 "Guest.Membership.Reinstate"]
+    assert [e["event_type"] for e in events] == [
+        "Guest.Membership.Created",
+        "Guest.Membership.Freeze",
+        "Guest.Membership.Unfreeze",
+        "Guest.Membership.Cancelled",
+        "Guest.Membership.Reinstate",
+    ]
     created, frozen, unfrozen, cancelled, reinstated = (e["data"] for e in events)
     assert len({d["user_membership_id"] for d in (created, frozen, unfrozen, cancelled, reinstated)}) == 1
     assert created["recurrence_status"] == 3 and created["sold_by"]["id"] is not None
@@ -186,9 +211,18 @@ def check_package_redemption(events: list[dict[str, Any]], statuses: dict[str, l
     (naming the visit's invoice line), the reversal gives the same session back, and the
     extension moves the end 30 days."""
     kinds = [e["event_type"] for e in events]
-    assert kinds == ["Guest.Package.Created", "AppointmentGroup.Created", "AppointmentGroup.Status", "Appointment.Started",
-                     "Appointment.Completed", "Invoice.Closed", "AppointmentGroup.Status", "Guest.Package.Redemption",
-                     "Guest.Package.RedemptionReversal", "Guest.Package.ValidityUpdate"]
+    assert kinds == [
+        "Guest.Package.Created",
+        "AppointmentGroup.Created",
+        "AppointmentGroup.Status",
+        "Appointment.Started",
+        "Appointment.Completed",
+        "Invoice.Closed",
+        "AppointmentGroup.Status",
+        "Guest.Package.Redemption",
+        "Guest.Package.RedemptionReversal",
+        "Guest.Package.ValidityUpdate",
+    ]
     sold, booked, invoice = events[0]["data"], events[1]["data"], events[5]["data"]["invoice"]
     redemption, reversal, extended = (e["data"] for e in events[7:])
     assert {d["user_package_id"] for d in (sold, redemption, reversal, extended)} == {sold["user_package_id"]}
@@ -217,18 +251,30 @@ def test_every_builtin_scenario_chains(name: str, seed: int, profile: str) -> No
     kinds = [e["event_type"] for e in events]
     if name == "guest-day":
         guest = events[0]["data"]["id"]
-        assert kinds[:4] == ["Guest.Created", "AppointmentGroup.Created", "AppointmentGroup.Status", "AppointmentGroup.Status"]
+        assert kinds[:4] == [
+            "Guest.Created",
+            "AppointmentGroup.Created",
+            "AppointmentGroup.Status",
+            "AppointmentGroup.Status",
+        ]
         assert events[1]["data"]["guest"]["id"] == guest
         appointments = events[1]["data"]["appointments"]
         assert len(appointments) == 3 and sum(a["is_add_on"] for a in appointments) == 1
         assert kinds[4:10] == ["Appointment.Started", "Appointment.Completed"] * 3
         started = [e["data"]["appointments"][0]["id"] for e in events[4:10:2]]
         assert started == [a["id"] for a in appointments]  # each appointment, in the order they run
-        assert kinds[10:] == ["Invoice.Closed", "AppointmentGroup.Status", "Appointment.Feedback.V1"]  # paid: closed (1); the world's first center asks V1
+        assert kinds[10:] == [
+            "Invoice.Closed",
+            "AppointmentGroup.Status",
+            "Appointment.Feedback.V1",
+        ]  # paid: closed (1); the world's first center asks V1
         assert events[11]["data"]["appointment_group_status"] == 1
         assert events[10]["data"]["invoice"]["id"] == events[1]["data"]["invoice_id"]
         rated = events[12]["data"]
-        assert (rated["appointment_group_id"], rated["user_id"]) == (events[1]["data"]["appointment_group_id"].upper(), guest.upper())
+        assert (rated["appointment_group_id"], rated["user_id"]) == (
+            events[1]["data"]["appointment_group_id"].upper(),
+            guest.upper(),
+        )
         assert list(statuses.values()) == [[0, 4, 2, 1]]
     elif name == "no-show":
         assert list(statuses.values()) == [[0, 4, -2]]
@@ -250,7 +296,9 @@ def test_every_builtin_scenario_chains(name: str, seed: int, profile: str) -> No
         assert refund["total_price"]["sum_total"] == -paid["total_price"]["sum_total"]
     elif name == "walk-in":
         first_start = next(e for e in events if e["event_type"] == "Appointment.Started")
-        gap = datetime.fromisoformat(first_start["event_timestamp"][:19]) - datetime.fromisoformat(events[1]["event_timestamp"][:19])
+        gap = datetime.fromisoformat(first_start["event_timestamp"][:19]) - datetime.fromisoformat(
+            events[1]["event_timestamp"][:19]
+        )
         assert timedelta(0) < gap < timedelta(hours=1), f"walk-in started {gap} after booking"
         assert list(statuses.values()) == [[0, 2, 1]]
     elif name == "class-day":
@@ -303,12 +351,30 @@ at = "start-30h"
 def test_a_user_written_scenario_file_runs(tmp_path: Path) -> None:
     path = tmp_path / "friends.toml"
     path.write_text(USER_FILE)
-    result = CliRunner().invoke(cli, ["scenario", "run", str(path), "--seed", "4", "--now", "2024-07-25T08:00:00Z",
-                                      "--format", "jsonl", "--set", "+x_rehearsal=friends"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "scenario",
+            "run",
+            str(path),
+            "--seed",
+            "4",
+            "--now",
+            "2024-07-25T08:00:00Z",
+            "--format",
+            "jsonl",
+            "--set",
+            "+x_rehearsal=friends",
+        ],
+    )
     assert result.exit_code == 0, result.output
     events = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [e["event_type"] for e in events] == ["Guest.Created", "AppointmentGroup.Created", "Guest.Updated",
-                                                 "AppointmentGroup.Status"]
+    assert [e["event_type"] for e in events] == [
+        "Guest.Created",
+        "AppointmentGroup.Created",
+        "Guest.Updated",
+        "AppointmentGroup.Status",
+    ]
     check_chain(events)
     booked = events[1]["data"]
     assert booked["utm_source"] == "friends"  # the step's own set
@@ -423,24 +489,60 @@ def test_every_other_desk_action_plays_as_the_world_says(tmp_path: Path) -> None
     cancels its bookings first; a term membership; a package closed; the score given."""
     path = tmp_path / "desk.toml"
     path.write_text(DESK_FILE)
-    result = CliRunner().invoke(cli, ["scenario", "run", str(path), "--seed", "4", "--now", "2024-07-25T08:00:00Z", "--format", "jsonl"])
+    result = CliRunner().invoke(
+        cli, ["scenario", "run", str(path), "--seed", "4", "--now", "2024-07-25T08:00:00Z", "--format", "jsonl"]
+    )
     assert result.exit_code == 0, result.output
     events = [json.loads(line) for line in result.stdout.splitlines()]
     check_chain(events)
     kinds = [e["event_type"] for e in events]
-    assert kinds == ["Class.Schedule.Created", "Guest.Created", "Guest.Created", "Guest.Created", "Class.Booking.Created",
-                     "Class.Booking.Created", "Class.Schedule.Updated", "Class.Booking.Approved", "Class.Booking.Created",
-                     "Class.Booking.Created", "Class.Booking.Deleted", "Class.Booking.Rejected", "Class.Booking.Cancelled",
-                     "Class.Booking.Cancelled", "Class.Schedule.Cancelled", "Class.Schedule.Deleted",
-                     "Guest.Membership.Created", "Guest.Package.Created", "Guest.Package.StatusUpdate",
-                     "AppointmentGroup.Created", "AppointmentGroup.Status", "Appointment.Started", "Appointment.Completed",
-                     "Invoice.Closed", "AppointmentGroup.Status", "Appointment.Feedback.V1"]
+    assert kinds == [
+        "Class.Schedule.Created",
+        "Guest.Created",
+        "Guest.Created",
+        "Guest.Created",
+        "Class.Booking.Created",
+        "Class.Booking.Created",
+        "Class.Schedule.Updated",
+        "Class.Booking.Approved",
+        "Class.Booking.Created",
+        "Class.Booking.Created",
+        "Class.Booking.Deleted",
+        "Class.Booking.Rejected",
+        "Class.Booking.Cancelled",
+        "Class.Booking.Cancelled",
+        "Class.Schedule.Cancelled",
+        "Class.Schedule.Deleted",
+        "Guest.Membership.Created",
+        "Guest.Package.Created",
+        "Guest.Package.StatusUpdate",
+        "AppointmentGroup.Created",
+        "AppointmentGroup.Status",
+        "Appointment.Started",
+        "Appointment.Completed",
+        "Invoice.Closed",
+        "AppointmentGroup.Status",
+        "Appointment.Feedback.V1",
+    ]
     data = [e["data"] for e in events]
     ann, ben, cat = (d["id"] for d in data[1:4])
-    assert data[6]["capacity"] == 2 and (data[7]["guest_id"], data[7]["registration_id"]) == (ann, data[5]["registration_id"])
-    assert [data[i]["guest_id"] for i in (8, 9, 10, 11)] == [ben, cat, cat, ben]  # ben and cat wait; cat deleted, ben rejected
-    assert {data[12]["guest_id"], data[13]["guest_id"]} == {data[4]["guest_id"], ann}  # the seated ones, cancelled with the class
-    assert data[16]["guest_id"] == ann and data[16]["recurrence_status"] == -1 and data[16]["next_collection_date"] is None
+    assert data[6]["capacity"] == 2 and (data[7]["guest_id"], data[7]["registration_id"]) == (
+        ann,
+        data[5]["registration_id"],
+    )
+    assert [data[i]["guest_id"] for i in (8, 9, 10, 11)] == [
+        ben,
+        cat,
+        cat,
+        ben,
+    ]  # ben and cat wait; cat deleted, ben rejected
+    assert {data[12]["guest_id"], data[13]["guest_id"]} == {
+        data[4]["guest_id"],
+        ann,
+    }  # the seated ones, cancelled with the class
+    assert (
+        data[16]["guest_id"] == ann and data[16]["recurrence_status"] == -1 and data[16]["next_collection_date"] is None
+    )
     assert data[18]["user_package_id"] == data[17]["user_package_id"] and data[18]["user_package_state"] == 0
     assert data[24]["appointment_group_status"] == 1  # paid at check-out: closed
     assert data[25]["rating_value"] == {"service": 1, "therapist": 1, "ambience": 1, "cleanliness": 1}
@@ -452,12 +554,21 @@ MISTAKES = [
     ('[[step]]\ndo = "create_guest"\ncolour = "red"\n', "step 1 (create_guest): colour: unknown parameter"),
     ('[[step]]\ndo = "book"\nservices = 0\n', "step 1 (book): services: 0 must be a whole number from 1 to 8"),
     ('[[step]]\ndo = "book"\nservices = "two"\n', "step 1 (book): services: 'two' must be a whole number"),
-    ('[[step]]\ndo = "book"\n[[step]]\ndo = "check_in"\nafter = "soon"\n', "step 2 (check_in): after: 'soon' is not a duration"),
-    ('[[step]]\ndo = "book"\n[[step]]\ndo = "check_in"\nat = "lunch+5m"\n', "step 2 (check_in): at: 'lunch+5m' is not ANCHOR"),
+    (
+        '[[step]]\ndo = "book"\n[[step]]\ndo = "check_in"\nafter = "soon"\n',
+        "step 2 (check_in): after: 'soon' is not a duration",
+    ),
+    (
+        '[[step]]\ndo = "book"\n[[step]]\ndo = "check_in"\nat = "lunch+5m"\n',
+        "step 2 (check_in): at: 'lunch+5m' is not ANCHOR",
+    ),
     ('[[step]]\ndo = "create_guest"\nat = "start"\n', "step 1 (create_guest): at: start is no anchor of this action"),
     ('[[step]]\ndo = "confirm"\n', "step 1 (confirm): group: no group 'group' is booked above"),
     ('[[step]]\ndo = "book"\nguest = "zoe"\n', "step 1 (book): guest: no guest 'zoe' is created above"),
-    ('[[step]]\ndo = "book"\n[[step]]\ndo = "start"\nappointment = 3\n', "step 2 (start): appointment: group 'group' has 1"),
+    (
+        '[[step]]\ndo = "book"\n[[step]]\ndo = "start"\nappointment = 3\n',
+        "step 2 (start): appointment: group 'group' has 1",
+    ),
     ('[[step]]\ndo = "book"\nset = "x"\n', "step 1 (book): set: must be a table"),
     ('[[step]]\ndo = "book"\nset = { "data..x" = 1 }\n', "step 1 (book): set: Malformed override path"),
     ('[[step]]\ndo = "book"\nafter = "400d"\n', "step 1 (book): after: '400d' is longer than 60 days"),
@@ -465,69 +576,142 @@ MISTAKES = [
     ('description = "nothing"\n', "top level: step: a scenario needs at least one [[step]]"),
     ('[[step]\ndo = "book"\n', "not valid TOML"),
     # mistakes only the world finds: the step still names itself
-    ('[[step]]\ndo = "book"\n[[step]]\ndo = "cancel"\n[[step]]\ndo = "check_in"\n',
-     "step 3 (check_in): do: group 'group' is cancelled; Zenoti does not move it to checked in"),
-    ('[[step]]\ndo = "book"\n[[step]]\ndo = "start"\n', "step 2 (start): do: an appointment starts once, after its group is checked in"),
+    (
+        '[[step]]\ndo = "book"\n[[step]]\ndo = "cancel"\n[[step]]\ndo = "check_in"\n',
+        "step 3 (check_in): do: group 'group' is cancelled; Zenoti does not move it to checked in",
+    ),
+    (
+        '[[step]]\ndo = "book"\n[[step]]\ndo = "start"\n',
+        "step 2 (start): do: an appointment starts once, after its group is checked in",
+    ),
     ('[[step]]\ndo = "book"\n[[step]]\ndo = "refund"\n', "step 2 (refund): do: only a closed invoice is refunded"),
     ('[[step]]\ndo = "book"\ncenter = 40\n', "step 1 (book): center: this world has 6 centers"),
-    ('[[step]]\ndo = "book"\n[[step]]\ndo = "check_in"\n[[step]]\ndo = "serve"\n[[step]]\ndo = "set_status"\n',
-     "step 4: do: 'set_status' is not an action"),
+    (
+        '[[step]]\ndo = "book"\n[[step]]\ndo = "check_in"\n[[step]]\ndo = "serve"\n[[step]]\ndo = "set_status"\n',
+        "step 4: do: 'set_status' is not an action",
+    ),
     # feedback, classes, memberships, packages: the file's mistakes...
-    ('[[step]]\ndo = "book"\n[[step]]\ndo = "feedback"\nscore = 6\n', "step 2 (feedback): score: 6 must be a whole number from 1 to 5"),
-    ('[[step]]\ndo = "schedule_class"\ncapacity = 0\n', "step 1 (schedule_class): capacity: 0 must be a whole number from 1 to 200"),
-    ('[[step]]\ndo = "book_class"\nclass = "yoga"\n',
-     "step 1 (book_class): class: no class 'yoga' is scheduled above (a schedule_class step names it with as)"),
-    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "cancel_class_booking"\n',
-     "step 2 (cancel_class_booking): booking: no booking 'booking' is made above (a book_class step names it with as)"),
-    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "update_class"\nadd_seats = 0\n',
-     "step 2 (update_class): add_seats: 0 must be a whole number from 1 to 50"),
-    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "take_attendance"\nno_shows = "booking"\n',
-     "step 3 (take_attendance): no_shows: must be a list of booking names"),
-    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "take_attendance"\nno_shows = ["zed"]\n',
-     "step 2 (take_attendance): no_shows: 'zed' is no booking of class 'class' made above"),
-    ('[[step]]\ndo = "freeze_membership"\n',
-     "step 1 (freeze_membership): membership: no membership 'membership' is created above (a create_membership step names it with as)"),
-    ('[[step]]\ndo = "create_membership"\nrecurring = "yes"\n', "step 1 (create_membership): recurring: must be true or false"),
-    ('[[step]]\ndo = "create_membership"\n[[step]]\ndo = "freeze_membership"\ndays = 0\n',
-     "step 2 (freeze_membership): days: 0 must be a whole number from 1 to 365"),
-    ('[[step]]\ndo = "create_membership"\n[[step]]\ndo = "freeze_membership"\nat = "start"\n',
-     "step 2 (freeze_membership): at: start is no anchor of this action; it has none (use after)"),
-    ('[[step]]\ndo = "book"\npackage = "p"\n', "step 1 (book): package: no package 'p' is sold above (a create_package step names it with as)"),
-    ('[[step]]\ndo = "create_package"\n[[step]]\ndo = "book"\npackage = "package"\nadd_ons = 1\n',
-     "step 2 (book): add_ons: a package's visit books the services it covers, without add-ons"),
-    ('[[step]]\ndo = "create_package"\n[[step]]\ndo = "extend_package"\ndays = 400\n',
-     "step 2 (extend_package): days: 400 must be a whole number from 1 to 365"),
+    (
+        '[[step]]\ndo = "book"\n[[step]]\ndo = "feedback"\nscore = 6\n',
+        "step 2 (feedback): score: 6 must be a whole number from 1 to 5",
+    ),
+    (
+        '[[step]]\ndo = "schedule_class"\ncapacity = 0\n',
+        "step 1 (schedule_class): capacity: 0 must be a whole number from 1 to 200",
+    ),
+    (
+        '[[step]]\ndo = "book_class"\nclass = "yoga"\n',
+        "step 1 (book_class): class: no class 'yoga' is scheduled above (a schedule_class step names it with as)",
+    ),
+    (
+        '[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "cancel_class_booking"\n',
+        "step 2 (cancel_class_booking): booking: no booking 'booking' is made above (a book_class step names it with as)",
+    ),
+    (
+        '[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "update_class"\nadd_seats = 0\n',
+        "step 2 (update_class): add_seats: 0 must be a whole number from 1 to 50",
+    ),
+    (
+        '[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "take_attendance"\nno_shows = "booking"\n',
+        "step 3 (take_attendance): no_shows: must be a list of booking names",
+    ),
+    (
+        '[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "take_attendance"\nno_shows = ["zed"]\n',
+        "step 2 (take_attendance): no_shows: 'zed' is no booking of class 'class' made above",
+    ),
+    (
+        '[[step]]\ndo = "freeze_membership"\n',
+        "step 1 (freeze_membership): membership: no membership 'membership' is created above (a create_membership step names it with as)",
+    ),
+    (
+        '[[step]]\ndo = "create_membership"\nrecurring = "yes"\n',
+        "step 1 (create_membership): recurring: must be true or false",
+    ),
+    (
+        '[[step]]\ndo = "create_membership"\n[[step]]\ndo = "freeze_membership"\ndays = 0\n',
+        "step 2 (freeze_membership): days: 0 must be a whole number from 1 to 365",
+    ),
+    (
+        '[[step]]\ndo = "create_membership"\n[[step]]\ndo = "freeze_membership"\nat = "start"\n',
+        "step 2 (freeze_membership): at: start is no anchor of this action; it has none (use after)",
+    ),
+    (
+        '[[step]]\ndo = "book"\npackage = "p"\n',
+        "step 1 (book): package: no package 'p' is sold above (a create_package step names it with as)",
+    ),
+    (
+        '[[step]]\ndo = "create_package"\n[[step]]\ndo = "book"\npackage = "package"\nadd_ons = 1\n',
+        "step 2 (book): add_ons: a package's visit books the services it covers, without add-ons",
+    ),
+    (
+        '[[step]]\ndo = "create_package"\n[[step]]\ndo = "extend_package"\ndays = 400\n',
+        "step 2 (extend_package): days: 400 must be a whole number from 1 to 365",
+    ),
     # ...and what the world refuses
-    ('[[step]]\ndo = "book"\n[[step]]\ndo = "feedback"\n', "step 2 (feedback): do: feedback follows a visit whose every appointment is completed"),
-    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "take_attendance"\n',
-     "step 3 (take_attendance): at: attendance is taken once the class has started"),
-    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "book_class"\nas = "again"\n',
-     "step 3 (book_class): guest: guest 'guest' already has a booking of this class"),
-    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\nat = "start-10m"\n',
-     "step 2 (book_class): class: class 'class' takes bookings until 30 minutes before it starts"),
-    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "cancel_class"\n[[step]]\ndo = "book_class"\n',
-     "step 3 (book_class): class: class 'class' is cancelled"),
-    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "close_waitlist"\n', "step 2 (close_waitlist): do: nobody waits for a seat of class 'class'"),
-    ('[[step]]\ndo = "schedule_class"\ncapacity = 1\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "create_guest"\nas = "ann"\n'
-     '[[step]]\ndo = "book_class"\nguest = "ann"\nas = "ann"\n[[step]]\ndo = "take_attendance"\nat = "start+5m"\n',
-     "step 5 (take_attendance): do: guests still wait for a seat: close the waitlist first (close_waitlist)"),
-    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "cancel_class_booking"\n'
-     '[[step]]\ndo = "cancel_class_booking"\n', "step 4 (cancel_class_booking): booking: booking 'booking' is cancelled; only a seated"),
-    ('[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "cancel_class_booking"\n'
-     '[[step]]\ndo = "take_attendance"\nat = "start+5m"\nno_shows = ["booking"]\n',
-     "step 4 (take_attendance): no_shows: booking 'booking' holds no seat of this class (it is cancelled)"),
-    ('[[step]]\ndo = "create_membership"\n[[step]]\ndo = "unfreeze_membership"\n',
-     "step 2 (unfreeze_membership): do: membership 'membership' is active; only a frozen membership is unfrozen"),
-    ('[[step]]\ndo = "create_membership"\n[[step]]\ndo = "cancel_membership"\n[[step]]\ndo = "freeze_membership"\n',
-     "step 3 (freeze_membership): do: membership 'membership' is cancelled; only an active membership is frozen"),
-    ('[[step]]\ndo = "create_package"\n[[step]]\ndo = "book"\npackage = "package"\n[[step]]\ndo = "redeem_package"\n',
-     "step 3 (redeem_package): do: a package is redeemed at check-out: close the group's invoice first"),
-    ('[[step]]\ndo = "create_package"\n[[step]]\ndo = "book"\npackage = "package"\n[[step]]\ndo = "reverse_redemption"\n',
-     "step 3 (reverse_redemption): group: no redemption of group 'group' from package 'package' is left to reverse"),
-    ('[[step]]\ndo = "create_guest"\nas = "ann"\n[[step]]\ndo = "create_package"\n[[step]]\ndo = "book"\nguest = "ann"\n'
-     'package = "package"\n', "step 3 (book): guest: package 'package' was sold to another guest"),
-    ('[[step]]\ndo = "create_package"\n[[step]]\ndo = "close_package"\n[[step]]\ndo = "close_package"\n',
-     "step 3 (close_package): package: package 'package' is closed"),
+    (
+        '[[step]]\ndo = "book"\n[[step]]\ndo = "feedback"\n',
+        "step 2 (feedback): do: feedback follows a visit whose every appointment is completed",
+    ),
+    (
+        '[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "take_attendance"\n',
+        "step 3 (take_attendance): at: attendance is taken once the class has started",
+    ),
+    (
+        '[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "book_class"\nas = "again"\n',
+        "step 3 (book_class): guest: guest 'guest' already has a booking of this class",
+    ),
+    (
+        '[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\nat = "start-10m"\n',
+        "step 2 (book_class): class: class 'class' takes bookings until 30 minutes before it starts",
+    ),
+    (
+        '[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "cancel_class"\n[[step]]\ndo = "book_class"\n',
+        "step 3 (book_class): class: class 'class' is cancelled",
+    ),
+    (
+        '[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "close_waitlist"\n',
+        "step 2 (close_waitlist): do: nobody waits for a seat of class 'class'",
+    ),
+    (
+        '[[step]]\ndo = "schedule_class"\ncapacity = 1\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "create_guest"\nas = "ann"\n'
+        '[[step]]\ndo = "book_class"\nguest = "ann"\nas = "ann"\n[[step]]\ndo = "take_attendance"\nat = "start+5m"\n',
+        "step 5 (take_attendance): do: guests still wait for a seat: close the waitlist first (close_waitlist)",
+    ),
+    (
+        '[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "cancel_class_booking"\n'
+        '[[step]]\ndo = "cancel_class_booking"\n',
+        "step 4 (cancel_class_booking): booking: booking 'booking' is cancelled; only a seated",
+    ),
+    (
+        '[[step]]\ndo = "schedule_class"\n[[step]]\ndo = "book_class"\n[[step]]\ndo = "cancel_class_booking"\n'
+        '[[step]]\ndo = "take_attendance"\nat = "start+5m"\nno_shows = ["booking"]\n',
+        "step 4 (take_attendance): no_shows: booking 'booking' holds no seat of this class (it is cancelled)",
+    ),
+    (
+        '[[step]]\ndo = "create_membership"\n[[step]]\ndo = "unfreeze_membership"\n',
+        "step 2 (unfreeze_membership): do: membership 'membership' is active; only a frozen membership is unfrozen",
+    ),
+    (
+        '[[step]]\ndo = "create_membership"\n[[step]]\ndo = "cancel_membership"\n[[step]]\ndo = "freeze_membership"\n',
+        "step 3 (freeze_membership): do: membership 'membership' is cancelled; only an active membership is frozen",
+    ),
+    (
+        '[[step]]\ndo = "create_package"\n[[step]]\ndo = "book"\npackage = "package"\n[[step]]\ndo = "redeem_package"\n',
+        "step 3 (redeem_package): do: a package is redeemed at check-out: close the group's invoice first",
+    ),
+    (
+        '[[step]]\ndo = "create_package"\n[[step]]\ndo = "book"\npackage = "package"\n[[step]]\ndo = "reverse_redemption"\n',
+        "step 3 (reverse_redemption): group: no redemption of group 'group' from package 'package' is left to reverse",
+    ),
+    (
+        '[[step]]\ndo = "create_guest"\nas = "ann"\n[[step]]\ndo = "create_package"\n[[step]]\ndo = "book"\nguest = "ann"\n'
+        'package = "package"\n',
+        "step 3 (book): guest: package 'package' was sold to another guest",
+    ),
+    (
+        '[[step]]\ndo = "create_package"\n[[step]]\ndo = "close_package"\n[[step]]\ndo = "close_package"\n',
+        "step 3 (close_package): package: package 'package' is closed",
+    ),
 ]
 
 
@@ -562,7 +746,9 @@ def test_list_and_show_tell_the_steps_their_times_types_and_links() -> None:
     runner = CliRunner()
     listed = json.loads(runner.invoke(cli, ["scenario", "list", "--json"]).stdout)
     assert [row["name"] for row in listed] == sorted(BUILTINS)
-    shown = runner.invoke(cli, ["scenario", "show", "reschedule", "--seed", "2", "--now", "2024-07-25T08:00:00Z", "--json"])
+    shown = runner.invoke(
+        cli, ["scenario", "show", "reschedule", "--seed", "2", "--now", "2024-07-25T08:00:00Z", "--json"]
+    )
     assert shown.exit_code == 0, shown.output
     rows = json.loads(shown.stdout)["events"]
     assert [r["do"] for r in rows][:3] == ["book", "book", "cancel"]
@@ -570,7 +756,9 @@ def test_list_and_show_tell_the_steps_their_times_types_and_links() -> None:
     assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)
     table = runner.invoke(cli, ["scenario", "show", "guest-day", "--seed", "2", "--now", "2024-07-25T08:00:00Z"])
     assert "Guest.Created" in table.stdout and "close_invoice" in table.stdout
-    shown = runner.invoke(cli, ["scenario", "show", "class-day", "--seed", "2", "--now", "2024-07-25T08:00:00Z", "--json"])
+    shown = runner.invoke(
+        cli, ["scenario", "show", "class-day", "--seed", "2", "--now", "2024-07-25T08:00:00Z", "--json"]
+    )
     rows = json.loads(shown.stdout)["events"]
     session = rows[0]["session"]
     assert [r["booking"] for r in rows if r["event_type"] == "Class.Booking.Approved"] == [rows[5]["booking"]]
@@ -623,12 +811,15 @@ def test_disorder_seeds_differ_and_rates_bound_it() -> None:
     assert len(everything) == 2 * len(story)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("shuffle=0.1", "is not one of duplicates, reorder, delay"),
-    ("duplicates=2", "from 0 to 1"),
-    ("reorder=lots", "is not a number"),
-    ("", "needs a kind"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("shuffle=0.1", "is not one of duplicates, reorder, delay"),
+        ("duplicates=2", "from 0 to 1"),
+        ("reorder=lots", "is not a number"),
+        ("", "needs a kind"),
+    ],
+)
 def test_bad_disorder_is_refused(text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         parse_disorder(text, 1)
@@ -644,9 +835,25 @@ def test_a_disorder_seed_without_disorder_is_refused() -> None:
 def test_disorder_delivers_to_a_receiver_as_reported(tmp_path: Path) -> None:
     db = tmp_path / "log.sqlite3"
     with Receiver() as rx:
-        result = CliRunner().invoke(cli, [
-            "scenario", "run", "guest-day", "--seed", "9", "--now", "2024-07-25T08:00:00Z", "-t", rx.url,
-            "--disorder", "duplicates=0.4,reorder=0.3", "--db", str(db), "--json"])
+        result = CliRunner().invoke(
+            cli,
+            [
+                "scenario",
+                "run",
+                "guest-day",
+                "--seed",
+                "9",
+                "--now",
+                "2024-07-25T08:00:00Z",
+                "-t",
+                rx.url,
+                "--disorder",
+                "duplicates=0.4,reorder=0.3",
+                "--db",
+                str(db),
+                "--json",
+            ],
+        )
         assert result.exit_code == 0, result.output
         summary, disordered = (json.loads(line) for line in result.stdout.splitlines())
         report = disordered["disorder"]
@@ -663,9 +870,23 @@ def test_disorder_delivers_to_a_receiver_as_reported(tmp_path: Path) -> None:
 
 
 def test_the_same_disorder_seed_replays_the_same_deliveries() -> None:
-    args = ["scenario", "run", "refund", "--seed", "2", "--now", "2024-07-25T08:00:00Z", "--format", "jsonl",
-            "--disorder", "duplicates=0.3,reorder=0.3,delay=0.3"]
-    one, two = CliRunner().invoke(cli, [*args, "--disorder-seed", "11"]), CliRunner().invoke(cli, [*args, "--disorder-seed", "11"])
+    args = [
+        "scenario",
+        "run",
+        "refund",
+        "--seed",
+        "2",
+        "--now",
+        "2024-07-25T08:00:00Z",
+        "--format",
+        "jsonl",
+        "--disorder",
+        "duplicates=0.3,reorder=0.3,delay=0.3",
+    ]
+    one, two = (
+        CliRunner().invoke(cli, [*args, "--disorder-seed", "11"]),
+        CliRunner().invoke(cli, [*args, "--disorder-seed", "11"]),
+    )
     other = CliRunner().invoke(cli, [*args, "--disorder-seed", "12"])
     assert one.exit_code == 0, one.output
     assert one.stdout == two.stdout and one.stderr == two.stderr
@@ -678,7 +899,9 @@ def test_the_same_disorder_seed_replays_the_same_deliveries() -> None:
 def test_a_scenario_is_paced_on_its_own_clock() -> None:
     run = stage(load("walk-in"), seed=1, now=NOW)
     clock = FakeClock()
-    sent = [(clock.now, d) for d in paced(run.deliveries, 60.0, clock=clock.time, sleep=clock.sleep, when=lambda d: d.due)]
+    sent = [
+        (clock.now, d) for d in paced(run.deliveries, 60.0, clock=clock.time, sleep=clock.sleep, when=lambda d: d.due)
+    ]
     first = run.deliveries[0].due
     for at, delivery in sent:
         assert at - sent[0][0] == pytest.approx((delivery.due - first).total_seconds() / 60.0)
@@ -698,8 +921,24 @@ def test_a_delivered_run_is_logged_with_its_deliveries_and_disorder(tmp_path: Pa
     db = str(tmp_path / "log.sqlite3")
     runner = CliRunner()
     with Receiver() as rx:
-        result = runner.invoke(cli, ["scenario", "run", "no-show", "--seed", "2", "--now", "2024-07-25T08:00:00Z",
-                                     "-t", rx.url, "--db", db, "--disorder", "duplicates=1"])
+        result = runner.invoke(
+            cli,
+            [
+                "scenario",
+                "run",
+                "no-show",
+                "--seed",
+                "2",
+                "--now",
+                "2024-07-25T08:00:00Z",
+                "-t",
+                rx.url,
+                "--db",
+                db,
+                "--disorder",
+                "duplicates=1",
+            ],
+        )
         assert result.exit_code == 0, result.output
         assert "logged as run 1" in result.stderr
     runs = json.loads(runner.invoke(cli, ["scenario", "runs", "--db", db, "--json"]).stdout)
@@ -711,7 +950,11 @@ def test_a_delivered_run_is_logged_with_its_deliveries_and_disorder(tmp_path: Pa
 
 def test_run_writes_a_file_and_says_what_it_holds(tmp_path: Path) -> None:
     out = tmp_path / "walk-in.jsonl"
-    result = CliRunner().invoke(cli, ["scenario", "run", "walk-in", "--seed", "1", "--now", "2024-07-25T08:00:00Z", "-o", str(out)])
+    result = CliRunner().invoke(
+        cli, ["scenario", "run", "walk-in", "--seed", "1", "--now", "2024-07-25T08:00:00Z", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert f"Wrote 7 event(s) of scenario walk-in (seed 1) to {out}." in result.stderr
-    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [e["id"] for e in events_of("walk-in", 1)]
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [
+        e["id"] for e in events_of("walk-in", 1)
+    ]

@@ -38,8 +38,19 @@ def new(store: Store, n: int = 1, secret: str | None = SECRET) -> list[int]:
 def record(delivery_id: int, number: int, scheduled_id: int | None, *, status: int | None = 503) -> AttemptRecord:
     ok = status is not None and 200 <= status < 300
     return AttemptRecord(
-        delivery_id, scheduled_id, number, 1.0, "POST", "http://127.0.0.1:9/hook",
-        {"zenoti-webhook-signature": "sha256 =AB"}, status, "success" if ok else "http_status", 3.0, {}, b"x", None,
+        delivery_id,
+        scheduled_id,
+        number,
+        1.0,
+        "POST",
+        "http://127.0.0.1:9/hook",
+        {"zenoti-webhook-signature": "sha256 =AB"},
+        status,
+        "success" if ok else "http_status",
+        3.0,
+        {},
+        b"x",
+        None,
     )
 
 
@@ -65,12 +76,22 @@ def test_an_uncreatable_path_is_a_store_error(tmp_path: Path) -> None:
 
 
 def test_webhooks_are_created_listed_updated_and_deleted(store: Store) -> None:
-    hook = store.create_webhook("http://127.0.0.1:9/a", verb="put", secret=SECRET, name="Bookings",
-                                event_types=["AppointmentGroup.Created"])
-    assert (hook.verb, hook.name, hook.event_types, hook.active) == ("PUT", "Bookings", ("AppointmentGroup.Created",), True)
+    hook = store.create_webhook(
+        "http://127.0.0.1:9/a", verb="put", secret=SECRET, name="Bookings", event_types=["AppointmentGroup.Created"]
+    )
+    assert (hook.verb, hook.name, hook.event_types, hook.active) == (
+        "PUT",
+        "Bookings",
+        ("AppointmentGroup.Created",),
+        True,
+    )
     assert hook.subscribes_to("AppointmentGroup.Created") and not hook.subscribes_to("Invoice.Closed")
     changed = store.update_webhook(hook.id, url="http://127.0.0.1:9/b", event_types=[], clear_secret=True)
-    assert (changed.url, changed.secret, changed.subscribes_to("Invoice.Closed")) == ("http://127.0.0.1:9/b", None, True)
+    assert (changed.url, changed.secret, changed.subscribes_to("Invoice.Closed")) == (
+        "http://127.0.0.1:9/b",
+        None,
+        True,
+    )
     assert [h.id for h in store.list_webhooks()] == [hook.id]
     store.delete_webhook(hook.id)
     with pytest.raises(NotFound):
@@ -144,8 +165,10 @@ def test_the_same_attempt_cannot_be_logged_twice(store: Store) -> None:
 def test_deactivation_at_the_threshold_and_require_active(store: Store) -> None:
     ids = new(store, 3)
     hook = store.list_webhooks()[0]
-    results = [store.record_attempt(record(i, 1, None), retry_delay_s=None, webhook_id=hook.id, deactivate_after=3)
-                for i in ids]
+    results = [
+        store.record_attempt(record(i, 1, None), retry_delay_s=None, webhook_id=hook.id, deactivate_after=3)
+        for i in ids
+    ]
     assert [r.deactivated for r in results] == [False, False, True]
     with pytest.raises(WebhookInactive, match=f"reactivate {hook.id}"):
         store.require_active(hook)

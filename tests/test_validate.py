@@ -40,7 +40,9 @@ def by_label(report: core.Report) -> dict[str, checking.EventResult]:
 # --------------------------------------------------------------------------- readers
 
 
-def test_jsonl_records_carry_their_line_numbers_and_blank_lines_are_not_records(tmp_path: Path, event: dict[str, Any]) -> None:
+def test_jsonl_records_carry_their_line_numbers_and_blank_lines_are_not_records(
+    tmp_path: Path, event: dict[str, Any]
+) -> None:
     path = tmp_path / "hooks.jsonl"
     path.write_text(json.dumps(event) + "\n\n   \n" + json.dumps(event) + "\n", encoding="utf-8")
     records = list(readers.iter_captures([path]))
@@ -57,7 +59,9 @@ def test_a_json_file_is_one_event_or_an_array_of_them(tmp_path: Path, event: dic
     assert [r.label for r in readers.iter_captures([many])] == [f"{many}[0]", f"{many}[1]", f"{many}[2]"]
 
 
-def test_a_json_array_is_streamed_in_chunks_element_by_element(tmp_path: Path, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_json_array_is_streamed_in_chunks_element_by_element(
+    tmp_path: Path, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(readers, "_CHUNK", 7)  # every value straddles a chunk boundary
     path = tmp_path / "many.json"
     values: list[Any] = [event, 12345, "abc", [1, 2], event, 1.5e10]
@@ -65,7 +69,9 @@ def test_a_json_array_is_streamed_in_chunks_element_by_element(tmp_path: Path, e
     assert [r.value for r in readers.iter_captures([path])] == values
 
 
-def test_a_broken_array_keeps_the_elements_before_the_break(registry: Registry, tmp_path: Path, event: dict[str, Any]) -> None:
+def test_a_broken_array_keeps_the_elements_before_the_break(
+    registry: Registry, tmp_path: Path, event: dict[str, Any]
+) -> None:
     path = tmp_path / "cut.json"
     path.write_text("[" + json.dumps(event) + ",\n" + json.dumps(event)[:200], encoding="utf-8")
     report = run_paths(registry, path)
@@ -111,20 +117,35 @@ def test_a_base64_har_body_is_decoded(tmp_path: Path, event: dict[str, Any]) -> 
     import base64
 
     body = base64.b64encode(json.dumps(event).encode()).decode()
-    har = {"log": {"entries": [{"request": {"method": "PUT", "url": "http://r/h", "headers": [{"name": "Zenoti-Webhook-Signature", "value": "x"}],
-                                            "postData": {"mimeType": "application/json", "text": body, "encoding": "base64"}}}]}}
+    har = {
+        "log": {
+            "entries": [
+                {
+                    "request": {
+                        "method": "PUT",
+                        "url": "http://r/h",
+                        "headers": [{"name": "Zenoti-Webhook-Signature", "value": "x"}],
+                        "postData": {"mimeType": "application/json", "text": body, "encoding": "base64"},
+                    }
+                }
+            ]
+        }
+    }
     path = tmp_path / "b64.har"
     path.write_text(json.dumps(har), encoding="utf-8")
     report = core.validate_payloads(path.read_bytes())
     assert report.summary.totals() == (1, 0, 0)
 
 
-@pytest.mark.parametrize(("document", "why"), [
-    ({"log": 5}, "log is a number, not an object"),
-    ({"log": {"entries": {"0": {}}}}, "log.entries is an object, not an array"),
-    ({"log": {}}, "no log.entries"),
-    ([{"log": {"entries": []}}], "expected a JSON object, found an array"),
-])
+@pytest.mark.parametrize(
+    ("document", "why"),
+    [
+        ({"log": 5}, "log is a number, not an object"),
+        ({"log": {"entries": {"0": {}}}}, "log.entries is an object, not an array"),
+        ({"log": {}}, "no log.entries"),
+        ([{"log": {"entries": []}}], "expected a JSON object, found an array"),
+    ],
+)
 def test_a_har_file_that_is_not_a_har_is_unreadable_and_the_run_goes_on(
     registry: Registry, tmp_path: Path, event: dict[str, Any], document: Any, why: str
 ) -> None:
@@ -138,9 +159,13 @@ def test_a_har_file_that_is_not_a_har_is_unreadable_and_the_run_goes_on(
     assert report.exit_code == ExitCode.USAGE
 
 
-def test_har_entries_of_the_wrong_shape_are_skipped_one_by_one(registry: Registry, tmp_path: Path, event: dict[str, Any]) -> None:
+def test_har_entries_of_the_wrong_shape_are_skipped_one_by_one(
+    registry: Registry, tmp_path: Path, event: dict[str, Any]
+) -> None:
     good = {"request": {"method": "POST", "url": "http://r/h", "postData": {"text": json.dumps(event)}}}
-    bad_headers = {"request": {"method": "POST", "url": "http://r/h", "headers": 5, "postData": {"text": json.dumps(event)}}}
+    bad_headers = {
+        "request": {"method": "POST", "url": "http://r/h", "headers": 5, "postData": {"text": json.dumps(event)}}
+    }
     har = {"log": {"entries": [5, None, "x", {"request": 3}, bad_headers, good]}}
     path = tmp_path / "odd.har"
     path.write_text(json.dumps(har), encoding="utf-8")
@@ -156,10 +181,17 @@ def test_har_entries_of_the_wrong_shape_are_skipped_one_by_one(registry: Registr
     assert core.validate_payloads(path.read_bytes(), registry=registry).summary.totals() == (2, 0, 4)
 
 
-def test_a_har_file_is_streamed_entry_by_entry(tmp_path: Path, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_har_file_is_streamed_entry_by_entry(
+    tmp_path: Path, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(readers, "_CHUNK", 7)  # every value straddles a chunk boundary
     har = json.loads((CAPTURES / "proxy.har").read_text(encoding="utf-8"))
-    har["log"] = {"creator": {"name": 'a "quoted" {brace} [bracket]'}, "pages": [{"id": "p\u00e9"}], **har["log"], "comment": "after"}
+    har["log"] = {
+        "creator": {"name": 'a "quoted" {brace} [bracket]'},
+        "pages": [{"id": "p\u00e9"}],
+        **har["log"],
+        "comment": "after",
+    }
     har = {"before": [1, {"log": 2}], **har, "after": None}
     path = tmp_path / "odd-order.har"
     path.write_text(json.dumps(har, indent=1), encoding="utf-8")
@@ -169,11 +201,15 @@ def test_a_har_file_is_streamed_entry_by_entry(tmp_path: Path, event: dict[str, 
     assert sum(read) < path.stat().st_size  # the first entry came before the whole file was read
     expected = list(readers.iter_captures([CAPTURES / "proxy.har"]))
     got = [first, *records]
-    assert [(r.index, r.detail, r.body, r.problem) for r in got] == [(r.index, r.detail, r.body, r.problem) for r in expected]
+    assert [(r.index, r.detail, r.body, r.problem) for r in got] == [
+        (r.index, r.detail, r.body, r.problem) for r in expected
+    ]
     assert sum(read) == path.stat().st_size
 
 
-def test_a_har_cut_off_keeps_the_entries_before_the_cut(registry: Registry, tmp_path: Path, event: dict[str, Any]) -> None:
+def test_a_har_cut_off_keeps_the_entries_before_the_cut(
+    registry: Registry, tmp_path: Path, event: dict[str, Any]
+) -> None:
     entry = {"request": {"method": "POST", "url": "http://r/h", "postData": {"text": json.dumps(event)}}}
     text = json.dumps({"log": {"entries": [entry, entry, entry]}})
     path = tmp_path / "cut.har"
@@ -197,8 +233,14 @@ def test_an_empty_har_is_unreadable_and_trailing_junk_is_not_json(registry: Regi
 
 
 def test_a_signed_har_request_without_post_data_is_invalid_not_skipped(registry: Registry, tmp_path: Path) -> None:
-    entry = {"request": {"method": "POST", "url": "https://h/hook", "bodySize": 1432,
-                         "headers": [{"name": "zenoti-webhook-signature", "value": "sha256 =AB"}]}}
+    entry = {
+        "request": {
+            "method": "POST",
+            "url": "https://h/hook",
+            "bodySize": 1432,
+            "headers": [{"name": "zenoti-webhook-signature", "value": "sha256 =AB"}],
+        }
+    }
     ping = {"request": {"method": "POST", "url": "https://h/hook", "bodySize": 0, "headers": []}}
     (tmp_path / "bodiless.har").write_text(json.dumps({"log": {"entries": [entry, ping]}}), encoding="utf-8")
     report = run_paths(registry, tmp_path)
@@ -209,7 +251,9 @@ def test_a_signed_har_request_without_post_data_is_invalid_not_skipped(registry:
     assert report.exit_code == 1
 
 
-@pytest.mark.parametrize("shape", ["[" * 100_000 + "]" * 100_000, "[" + "[" * 500 + "]" * 500 + "]", '{"a": 1}\n' + "[" * 5000 + "]" * 5000])
+@pytest.mark.parametrize(
+    "shape", ["[" * 100_000 + "]" * 100_000, "[" + "[" * 500 + "]" * 500 + "]", '{"a": 1}\n' + "[" * 5000 + "]" * 5000]
+)
 def test_deeply_nested_json_is_one_invalid_record_not_a_crash(registry: Registry, tmp_path: Path, shape: str) -> None:
     path = tmp_path / "deep.json"
     path.write_text(shape, encoding="utf-8")
@@ -225,7 +269,11 @@ def test_payload_bytes_are_sniffed_like_stdin(registry: Registry, event: dict[st
     assert core.validate_payloads(lines, registry=registry).summary.totals() == (2, 0, 0)
     assert core.validate_payloads(array, registry=registry).summary.totals() == (3, 0, 0)
     assert core.validate_payloads(pretty, registry=registry).summary.totals() == (1, 0, 0)
-    assert core.validate_payloads((CAPTURES / "proxy.har").read_bytes(), registry=registry).summary.totals() == (1, 2, 4)
+    assert core.validate_payloads((CAPTURES / "proxy.har").read_bytes(), registry=registry).summary.totals() == (
+        1,
+        2,
+        4,
+    )
 
 
 def test_a_missing_input_is_refused_before_anything_is_read(tmp_path: Path) -> None:
@@ -297,7 +345,9 @@ def test_an_unknown_event_type_is_skipped_with_a_close_match(registry: Registry,
     assert result.message == "unknown event type 'AppointmentGroup.Create'; did you mean 'AppointmentGroup.Created'?"
 
 
-def test_a_data_only_body_needs_event_type_and_is_then_reported_without_envelope(registry: Registry, event: dict[str, Any]) -> None:
+def test_a_data_only_body_needs_event_type_and_is_then_reported_without_envelope(
+    registry: Registry, event: dict[str, Any]
+) -> None:
     data = event["data"]
     [without] = core.validate_payloads([data], registry=registry).results or ()
     assert (without.status, without.reason) == ("invalid", "no_event_type")
@@ -346,7 +396,7 @@ def test_wrong_types_say_what_was_expected_and_found(registry: Registry, event: 
     event["data"]["invoice_number"] = 8086
     event["data"]["appointments"][0]["has_add_ons"] = "false"
     assert errors_of(registry, event) == [
-        "$.data.appointments[0].has_add_ons: expected boolean, found string \"false\"",
+        '$.data.appointments[0].has_add_ons: expected boolean, found string "false"',
         "$.data.invoice_number: expected string, found integer 8086",
     ]
 
@@ -363,7 +413,7 @@ def test_a_missing_field_is_located_at_the_field_itself(registry: Registry, even
 def test_a_bad_timestamp_names_the_pattern_and_the_format(registry: Registry, event: dict[str, Any]) -> None:
     event["event_timestamp"] = "2024-07-25T14:52:06Z"
     assert errors_of(registry, event) == [
-        "$.event_timestamp: expected string matching ^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6,7}Z$, found string \"2024-07-25T14:52:06Z\"",
+        '$.event_timestamp: expected string matching ^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6,7}Z$, found string "2024-07-25T14:52:06Z"',
         "$.event_timestamp: expected format 'zenoti-timestamp', found string \"2024-07-25T14:52:06Z\"",
     ]
 
@@ -380,14 +430,16 @@ def test_errors_come_in_the_registry_order_most_relevant_first(registry: Registr
 def test_a_long_found_value_is_cut_to_one_line(registry: Registry, event: dict[str, Any]) -> None:
     event["data"]["guest"] = ["x" * 500]
     [line] = errors_of(registry, event)
-    assert line.startswith("$.data.guest: expected object, found array [\"xxx")
+    assert line.startswith('$.data.guest: expected object, found array ["xxx')
     assert len(line) < 160 and "\n" not in line
 
 
 def test_strict_turns_unknown_fields_into_errors(registry: Registry, event: dict[str, Any]) -> None:
     event["data"]["appointments"][0]["is_virtual"] = False
     assert errors_of(registry, event) == []
-    assert errors_of(registry, event, strict=True) == ["$.data.appointments[0].is_virtual: expected no such field (--strict), found boolean false"]
+    assert errors_of(registry, event, strict=True) == [
+        "$.data.appointments[0].is_virtual: expected no such field (--strict), found boolean false"
+    ]
 
 
 # --------------------------------------------------------------------------- drift
@@ -422,10 +474,18 @@ def test_unknown_fields_are_counted_with_an_example(registry: Registry, event: d
     event["data"]["loyalty"] = {"points": 5}
     drift = drift_of(core.validate_payloads([event, second], registry=registry))
     assert drift["unknown_fields"] == [
-        {"path": "$.data.appointments[*].is_virtual", "count": 2, "types": {"boolean": 1, "null": 1},
-         "example": {"source": "<payload>[0]", "path": "$.data.appointments[0].is_virtual"}},
-        {"path": "$.data.loyalty", "count": 1, "types": {"object": 1},
-         "example": {"source": "<payload>[0]", "path": "$.data.loyalty"}},
+        {
+            "path": "$.data.appointments[*].is_virtual",
+            "count": 2,
+            "types": {"boolean": 1, "null": 1},
+            "example": {"source": "<payload>[0]", "path": "$.data.appointments[0].is_virtual"},
+        },
+        {
+            "path": "$.data.loyalty",
+            "count": 1,
+            "types": {"object": 1},
+            "example": {"source": "<payload>[0]", "path": "$.data.loyalty"},
+        },
     ]
     # An unknown field whose type varies is a varying type too; one inside an unknown
     # object is not listed on its own.
@@ -444,7 +504,10 @@ def test_undocumented_code_values_are_counted_against_x_known_values(registry: R
         ("$.data.appointments[*].appointment_type", 7, 2, [0, 1, 2]),
         ("$.data.appointments[*].appointment_type", -1, 1, [0, 1, 2]),
     ]
-    assert drift["undocumented_values"][0]["example"] == {"source": "<payload>[0]", "path": "$.data.appointments[0].appointment_type"}
+    assert drift["undocumented_values"][0]["example"] == {
+        "source": "<payload>[0]",
+        "path": "$.data.appointments[0].appointment_type",
+    }
 
 
 def test_a_boolean_is_not_taken_for_a_documented_integer_code(registry: Registry, event: dict[str, Any]) -> None:
@@ -472,7 +535,9 @@ def test_types_that_vary_across_captures_are_counted(registry: Registry, event: 
     assert drift["varying_types"] == [{"path": "$.data.invoice_number", "types": {"integer": 1}, "schema": ["string"]}]
 
 
-def test_schema_fields_never_seen_are_listed_only_under_objects_that_were(registry: Registry, event: dict[str, Any]) -> None:
+def test_schema_fields_never_seen_are_listed_only_under_objects_that_were(
+    registry: Registry, event: dict[str, Any]
+) -> None:
     del event["data"]["center_id"]
     del event["data"]["guest"]
     drift = drift_of(core.validate_payloads([event], registry=registry))
@@ -481,7 +546,9 @@ def test_schema_fields_never_seen_are_listed_only_under_objects_that_were(regist
     assert "$.id" not in data_only["never_seen"]  # no envelope was seen: nothing to say about it
 
 
-def test_drift_is_counted_the_same_when_shapes_are_folded_early(registry: Registry, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_drift_is_counted_the_same_when_shapes_are_folded_early(
+    registry: Registry, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     events = []
     for i in range(30):
         e = copy.deepcopy(event)
@@ -494,7 +561,9 @@ def test_drift_is_counted_the_same_when_shapes_are_folded_early(registry: Regist
     assert {u["path"]: u["count"] for u in expected["unknown_fields"]}["$.data.extra_0"] == 5
 
 
-def test_distinct_unknown_fields_are_bounded(registry: Registry, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_distinct_unknown_fields_are_bounded(
+    registry: Registry, event: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(drift_module, "_MAX_UNKNOWN_PATHS", 3)
     monkeypatch.setattr(drift_module, "_MAX_SHAPES", 1)
     events = []
@@ -616,7 +685,9 @@ def test_text_caps_the_skipped_records_it_lists(registry: Registry) -> None:
     assert "... 5 more skipped records not shown" in text
 
 
-def test_large_inputs_keep_only_counts_when_not_collecting(registry: Registry, tmp_path: Path, event: dict[str, Any]) -> None:
+def test_large_inputs_keep_only_counts_when_not_collecting(
+    registry: Registry, tmp_path: Path, event: dict[str, Any]
+) -> None:
     path = tmp_path / "big.jsonl"
     line = json.dumps(event)
     path.write_text((line + "\n") * 2000, encoding="utf-8")
@@ -652,7 +723,9 @@ def mutations(event: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def test_the_drift_clean_schema_passes_exactly_the_events_the_walk_finds_nothing_in(registry: Registry, event: dict[str, Any]) -> None:
+def test_the_drift_clean_schema_passes_exactly_the_events_the_walk_finds_nothing_in(
+    registry: Registry, event: dict[str, Any]
+) -> None:
     kind = registry[TYPE]
     clean = checking._envelope_checker(kind).is_clean
     verdicts = []
@@ -663,7 +736,20 @@ def test_the_drift_clean_schema_passes_exactly_the_events_the_walk_finds_nothing
         walk_clean = kind.is_valid(e) and not (unknown or drift["undocumented_values"] or drift["varying_types"])
         verdicts.append((clean(e), walk_clean))
     assert [c for c, _ in verdicts] == [w for _, w in verdicts]
-    assert [c for c, _ in verdicts] == [True, False, False, False, False, False, True, False, False, False, False, False]
+    assert [c for c, _ in verdicts] == [
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
 
 
 OPTIONAL_SCHEMA: dict[str, Any] = {
@@ -679,12 +765,26 @@ OPTIONAL_SCHEMA: dict[str, Any] = {
             "properties": {
                 "guest": {"$ref": "#/$defs/guest"},
                 "note": {"type": "string"},
-                "items": {"type": "array", "items": {"type": "object", "properties": {"code": {"type": "integer", "x-known-values": [1, 2]}}}},
-                "extra": {"allOf": [{"type": "object", "properties": {"a": {"type": "string"}}}, {"properties": {"b": {"type": "string"}}}]},
+                "items": {
+                    "type": "array",
+                    "items": {"type": "object", "properties": {"code": {"type": "integer", "x-known-values": [1, 2]}}},
+                },
+                "extra": {
+                    "allOf": [
+                        {"type": "object", "properties": {"a": {"type": "string"}}},
+                        {"properties": {"b": {"type": "string"}}},
+                    ]
+                },
             },
         },
     },
-    "$defs": {"guest": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}, "phone": {"type": ["string", "null"]}}}},
+    "$defs": {
+        "guest": {
+            "type": "object",
+            "required": ["id"],
+            "properties": {"id": {"type": "string"}, "phone": {"type": ["string", "null"]}},
+        }
+    },
 }
 
 
@@ -712,7 +812,10 @@ def test_clean_events_still_count_optional_fields_as_seen(optional_type: Any) ->
 def test_composed_schemas_keep_their_branches_properties_known(optional_type: Any) -> None:
     registry = Registry({"Test.Optional": optional_type})
     composed = {"event_type": "Test.Optional", "data": {"guest": {"id": "g"}, "extra": {"a": "x", "b": "y"}}}
-    drifted = {"event_type": "Test.Optional", "data": {"guest": {"id": "g", "vip": True}, "extra": {"c": 1}, "items": [{"code": 3}]}}
+    drifted = {
+        "event_type": "Test.Optional",
+        "data": {"guest": {"id": "g", "vip": True}, "extra": {"c": 1}, "items": [{"code": 3}]},
+    }
     assert checking._envelope_checker(optional_type).is_clean(composed)
     report = core.validate_payloads([composed, drifted], registry=registry)
     drift = report.drift["event_types"]["Test.Optional"]

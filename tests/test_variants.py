@@ -60,14 +60,27 @@ def test_variants_json_lists_name_default_choices_and_evidence() -> None:
     assert all(f"{name}=" in text for name in VARIANTS)
 
 
-@pytest.mark.parametrize("command", [
-    ["generate"], ["fire", "-t", "http://127.0.0.1:9/hook"], ["simulate", "--days", "0.01"],
-    ["scenario", "run", "guest-day"], ["check", "http://127.0.0.1:9/hook"],
-])
-@pytest.mark.parametrize("variant, says", [("nosuch=1", "Unknown variant 'nosuch'"),
-                                           ("status-1=maybe", "cannot be 'maybe': use one of closed, cancelled"),
-                                           ("status-1", "takes NAME=VALUE")])
-def test_a_wrong_variant_is_one_error_line_and_exit_2_on_every_command(command: list[str], variant: str, says: str) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["generate"],
+        ["fire", "-t", "http://127.0.0.1:9/hook"],
+        ["simulate", "--days", "0.01"],
+        ["scenario", "run", "guest-day"],
+        ["check", "http://127.0.0.1:9/hook"],
+    ],
+)
+@pytest.mark.parametrize(
+    "variant, says",
+    [
+        ("nosuch=1", "Unknown variant 'nosuch'"),
+        ("status-1=maybe", "cannot be 'maybe': use one of closed, cancelled"),
+        ("status-1", "takes NAME=VALUE"),
+    ],
+)
+def test_a_wrong_variant_is_one_error_line_and_exit_2_on_every_command(
+    command: list[str], variant: str, says: str
+) -> None:
     done = run(*command, "--variant", variant)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
@@ -103,7 +116,10 @@ def test_invoice_guest_email_renames_that_key_and_changes_nothing_else(seed: int
     renamed = stream(seed, profile, **{"invoice-guest-email": "guest_email"})
     invoices = [e for e in renamed if e["event_type"] == "Invoice.Closed"]
     assert invoices, "a day has paid invoices"
-    assert all("guest_email" in e["data"]["invoice"]["guest"] and "email" not in e["data"]["invoice"]["guest"] for e in invoices)
+    assert all(
+        "guest_email" in e["data"]["invoice"]["guest"] and "email" not in e["data"]["invoice"]["guest"]
+        for e in invoices
+    )
     assert all("email" in e["data"]["invoice"]["guest"] for e in plain if e["event_type"] == "Invoice.Closed")
     assert [_without_guest_email_key(e) for e in renamed] == plain
     registry = default_registry()
@@ -116,8 +132,12 @@ def test_invoice_guest_email_renames_that_key_and_changes_nothing_else(seed: int
 def test_api_generate_and_list_take_variants(client: FlaskClient) -> None:
     listed = client.get("/api/variants").get_json()["variants"]
     assert [v["name"] for v in listed] == list(VARIANTS)
-    body = {"event_type": "Invoice.Closed", "seed": 5, "now": "2024-07-25T08:00:00Z",
-            "variants": {"invoice-guest-email": "guest_email"}}
+    body = {
+        "event_type": "Invoice.Closed",
+        "seed": 5,
+        "now": "2024-07-25T08:00:00Z",
+        "variants": {"invoice-guest-email": "guest_email"},
+    }
     event = client.post("/api/events/generate", json=body).get_json()["events"][0]
     assert "guest_email" in event["data"]["invoice"]["guest"]
     wrong = client.post("/api/events/generate", json={**body, "variants": {"status-1": "maybe"}})
@@ -127,23 +147,35 @@ def test_api_generate_and_list_take_variants(client: FlaskClient) -> None:
 
 def test_api_scenario_run_plays_the_story_under_the_variants(live: LiveServer) -> None:
     with Receiver() as rx:
-        response = live.post("/api/scenarios/late-cancel/run", json={"seed": 3, "now": "2024-07-25T08:00:00Z", "target": {"url": rx.url},
-                                                                      "variants": {"status-1": "cancelled"}})
+        response = live.post(
+            "/api/scenarios/late-cancel/run",
+            json={
+                "seed": 3,
+                "now": "2024-07-25T08:00:00Z",
+                "target": {"url": rx.url},
+                "variants": {"status-1": "cancelled"},
+            },
+        )
         assert response.status_code == 202, response.json()
         count = len(response.json()["events"])
         rx.wait_for(count)
-        codes = [json.loads(r.body)["data"]["appointment_group_status"] for r in rx.requests
-                 if json.loads(r.body)["event_type"] == "AppointmentGroup.Status"]
+        codes = [
+            json.loads(r.body)["data"]["appointment_group_status"]
+            for r in rx.requests
+            if json.loads(r.body)["event_type"] == "AppointmentGroup.Status"
+        ]
     assert codes[-1] == 1, "the cancellation reads 1 under status-1=cancelled"
     wrong = live.post("/api/scenarios/late-cancel/run", json={"variants": {"nosuch": "x"}})
     assert wrong.status_code == 400
 
 
 def test_the_pytest_fixture_takes_variants(zenoti_emulator: Any) -> None:
-    plain, = zenoti_emulator.generate("Invoice.Closed", seed=5, now="2024-07-25T08:00:00Z")
-    other, = zenoti_emulator.generate("Invoice.Closed", seed=5, now="2024-07-25T08:00:00Z",
-                                      variants={"invoice-guest-email": "guest_email"})
+    (plain,) = zenoti_emulator.generate("Invoice.Closed", seed=5, now="2024-07-25T08:00:00Z")
+    (other,) = zenoti_emulator.generate(
+        "Invoice.Closed", seed=5, now="2024-07-25T08:00:00Z", variants={"invoice-guest-email": "guest_email"}
+    )
     assert other["data"]["invoice"]["guest"]["guest_email"] == plain["data"]["invoice"]["guest"]["email"]
-    played = zenoti_emulator.scenario("guest-day", seed=5, now="2024-07-25T08:00:00Z",
-                                      variants={"invoice-guest-email": "guest_email"})
+    played = zenoti_emulator.scenario(
+        "guest-day", seed=5, now="2024-07-25T08:00:00Z", variants={"invoice-guest-email": "guest_email"}
+    )
     assert any("guest_email" in e["data"]["invoice"]["guest"] for e in played if e["event_type"] == "Invoice.Closed")

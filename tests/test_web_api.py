@@ -98,7 +98,11 @@ def test_generate_is_deterministic_for_a_seed_and_a_clock(client: FlaskClient) -
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"data.appointments.0.room_name": "Suite 4"}, ['data.appointments.0.room_name="Suite 4"'], ["$.data.appointments[0].room_name=Suite 4"]],
+    [
+        {"data.appointments.0.room_name": "Suite 4"},
+        ['data.appointments.0.room_name="Suite 4"'],
+        ["$.data.appointments[0].room_name=Suite 4"],
+    ],
 )
 def test_generate_applies_overrides_as_object_or_assignments(client: FlaskClient, overrides: Any) -> None:
     events = client.post("/api/events/generate", json={"seed": 1, "set": overrides}).get_json()["events"]
@@ -184,7 +188,9 @@ def test_fire_to_an_inactive_webhook_is_409(client: FlaskClient) -> None:
     assert error_of(response)["code"] == "webhook_inactive"
     # The dashboard shows this message: it points at the webhook's own button, not at a command.
     message = error_of(response)["message"]
-    assert "press Reactivate next to it under Webhooks" in message and f"/api/webhooks/{hook['id']}/reactivate" in message
+    assert (
+        "press Reactivate next to it under Webhooks" in message and f"/api/webhooks/{hook['id']}/reactivate" in message
+    )
     assert "zenoti-emulator reactivate" not in message
     assert client.get("/api/deliveries").get_json()["deliveries"] == []
 
@@ -329,7 +335,8 @@ def test_unknown_ids_are_404_json(client: FlaskClient, method: str, path: str, b
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"url": "ftp://x.test/"}, {"url": "http://[::1/"}, {"verb": "GET"}, {"id": 3}, {"event_types": ["*", "*"]}]
+    "body",
+    [{}, {"url": "ftp://x.test/"}, {"url": "http://[::1/"}, {"verb": "GET"}, {"id": 3}, {"event_types": ["*", "*"]}],
 )
 def test_patch_webhook_rejects_bad_fields_with_400(client: FlaskClient, body: dict[str, Any]) -> None:
     hook = new_webhook(client)
@@ -376,9 +383,7 @@ def test_delivery_detail_has_the_exact_body(client: FlaskClient) -> None:
     assert isinstance(detail["attempt_log"], list)
 
 
-@pytest.mark.parametrize(
-    "query", ["status=lost", "limit=0", "limit=501", "limit=ten", "webhook=x", "cursor=abc"]
-)
+@pytest.mark.parametrize("query", ["status=lost", "limit=0", "limit=501", "limit=ten", "webhook=x", "cursor=abc"])
 def test_deliveries_rejects_bad_query_parameters_with_400(client: FlaskClient, query: str) -> None:
     response = client.get(f"/api/deliveries?{query}")
     assert response.status_code == 400
@@ -444,7 +449,13 @@ def test_sink_requests_rejects_bad_query_parameters(client: FlaskClient, query: 
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("DELETE", "/api/webhooks"), ("GET", "/api/events"), ("PUT", "/api/health"), ("GET", "/api/webhooks/1/reactivate"), ("GET", "/sink/default")],
+    [
+        ("DELETE", "/api/webhooks"),
+        ("GET", "/api/events"),
+        ("PUT", "/api/health"),
+        ("GET", "/api/webhooks/1/reactivate"),
+        ("GET", "/sink/default"),
+    ],
 )
 def test_wrong_method_is_a_json_405_with_allow(client: FlaskClient, method: str, path: str) -> None:
     response = client.open(path, method=method)
@@ -475,17 +486,38 @@ def test_dashboard_renders_the_page(client: FlaskClient) -> None:
 
 HUGE = 2**70
 NASTY: list[Any] = [
-    None, 0, -1, HUGE, 1e308, "", "\u0000", "☃" * 1000, [], {}, [None], {"": None}, True,
+    None,
+    0,
+    -1,
+    HUGE,
+    1e308,
+    "",
+    "\u0000",
+    "☃" * 1000,
+    [],
+    {},
+    [None],
+    {"": None},
+    True,
 ]
 
 
 @pytest.mark.parametrize(
     ("path", "field"),
     [
-        ("/api/events/generate", "event_type"), ("/api/events/generate", "seed"), ("/api/events/generate", "count"),
-        ("/api/events/generate", "set"), ("/api/events/generate", "now"), ("/api/events/generate", "profile"),
-        ("/api/events", "webhooks"), ("/api/events", "target"), ("/api/events", "seed"),
-        ("/api/webhooks", "url"), ("/api/webhooks", "event_types"), ("/api/webhooks", "secret"), ("/api/webhooks", "name"),
+        ("/api/events/generate", "event_type"),
+        ("/api/events/generate", "seed"),
+        ("/api/events/generate", "count"),
+        ("/api/events/generate", "set"),
+        ("/api/events/generate", "now"),
+        ("/api/events/generate", "profile"),
+        ("/api/events", "webhooks"),
+        ("/api/events", "target"),
+        ("/api/events", "seed"),
+        ("/api/webhooks", "url"),
+        ("/api/webhooks", "event_types"),
+        ("/api/webhooks", "secret"),
+        ("/api/webhooks", "name"),
     ],
 )
 def test_no_value_of_any_field_is_a_server_error(client: FlaskClient, path: str, field: str) -> None:
@@ -497,9 +529,17 @@ def test_no_value_of_any_field_is_a_server_error(client: FlaskClient, path: str,
 
 @pytest.mark.parametrize(
     "path",
-    [f"/api/webhooks/{HUGE}", f"/api/deliveries/{HUGE}", "/api/webhooks/-1", f"/api/deliveries?webhook={HUGE}",
-     f"/api/deliveries?cursor={HUGE}", f"/api/sinks/default/requests?after={HUGE}", "/api/sinks/%00/requests",
-     "/api/event-types/%2e%2e/schema", "/api/event-types/" + "A" * 5000 + "/schema"],
+    [
+        f"/api/webhooks/{HUGE}",
+        f"/api/deliveries/{HUGE}",
+        "/api/webhooks/-1",
+        f"/api/deliveries?webhook={HUGE}",
+        f"/api/deliveries?cursor={HUGE}",
+        f"/api/sinks/default/requests?after={HUGE}",
+        "/api/sinks/%00/requests",
+        "/api/event-types/%2e%2e/schema",
+        "/api/event-types/" + "A" * 5000 + "/schema",
+    ],
 )
 def test_no_path_or_query_is_a_server_error(client: FlaskClient, path: str) -> None:
     assert client.get(path).status_code in (400, 404)

@@ -84,7 +84,9 @@ def test_a_non_ascii_digit_in_a_set_path_is_a_key_not_an_index(client: FlaskClie
 
 @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
 def test_an_id_too_large_for_any_row_is_404_whatever_the_method(client: FlaskClient, method: str) -> None:
-    response = client.open(f"/api/webhooks/{TWENTY_DIGITS}", method=method, json={"name": "x"} if method == "PATCH" else None)
+    response = client.open(
+        f"/api/webhooks/{TWENTY_DIGITS}", method=method, json={"name": "x"} if method == "PATCH" else None
+    )
     assert response.status_code == 404
     assert client.get(f"/api/deliveries/{TWENTY_DIGITS}").status_code == 404
     assert client.post(f"/api/deliveries/{TWENTY_DIGITS}/replay").status_code == 404
@@ -99,7 +101,9 @@ def test_actions_with_an_optional_body_take_a_post_with_none(client: FlaskClient
     assert client.post(f"/api/webhooks/{hook['id']}/ping", data="x", content_type="text/plain").status_code == 415
 
 
-@pytest.mark.parametrize("url", ["https://\ud9c3\udd2c/hook", "http://bücher.example/", "http://a..b/hook", "http://a b/", "http://x/\x00"])
+@pytest.mark.parametrize(
+    "url", ["https://\ud9c3\udd2c/hook", "http://bücher.example/", "http://a..b/hook", "http://a b/", "http://x/\x00"]
+)
 def test_a_target_url_that_cannot_be_sent_to_is_a_400(client: FlaskClient, url: str) -> None:
     response = client.post("/api/webhooks", json={"url": url})
     assert response.status_code == 400, response.get_json()

@@ -59,8 +59,13 @@ def test_deliveries_filter_by_type_webhook_status_code_event_id_and_time_with_a_
 
 @pytest.mark.parametrize(
     ("query", "parameter"),
-    [("since=yesterday", "since"), ("until=2024-13-01", "until"), ("status_code=99", "status_code"),
-     ("status_code=abc", "status_code"), ("event_id=" + "x" * 201, "event_id")],
+    [
+        ("since=yesterday", "since"),
+        ("until=2024-13-01", "until"),
+        ("status_code=99", "status_code"),
+        ("status_code=abc", "status_code"),
+        ("event_id=" + "x" * 201, "event_id"),
+    ],
 )
 def test_bad_filters_are_a_400_naming_the_parameter(live: LiveServer, query: str, parameter: str) -> None:
     response = live.get(f"/api/deliveries?{query}")

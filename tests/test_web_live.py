@@ -35,7 +35,9 @@ def captured(live: LiveServer, sink: str, n: int) -> list[dict[str, Any]]:
 
 def new_sink_webhook(live: LiveServer, name: str, *, secret: str | None = None, **sink: Any) -> dict[str, Any]:
     live.put(f"/api/sinks/{name}", json={"secret": secret, **sink})
-    response = live.post("/api/webhooks", json={"name": name, "url": f"{live.url}/sink/{name}", "secret": secret, "event_types": [TYPE]})
+    response = live.post(
+        "/api/webhooks", json={"name": name, "url": f"{live.url}/sink/{name}", "secret": secret, "event_types": [TYPE]}
+    )
     assert response.status_code == 201
     return response.json()  # type: ignore[no-any-return]
 
@@ -69,15 +71,22 @@ def test_the_sink_checks_signatures_and_answers_401_to_bad_ones(live: LiveServer
     body = b'{"id": "x"}'
     url = f"{live.url}/sink/checked"
     with requests.Session() as s:
-        good = s.post(url, data=body, headers={"zenoti-webhook-signature": independent_signature(body, secret)}, timeout=5)
-        bad = s.put(url, data=body, headers={"zenoti-webhook-signature": independent_signature(body, "wrong")}, timeout=5)
+        good = s.post(
+            url, data=body, headers={"zenoti-webhook-signature": independent_signature(body, secret)}, timeout=5
+        )
+        bad = s.put(
+            url, data=body, headers={"zenoti-webhook-signature": independent_signature(body, "wrong")}, timeout=5
+        )
         missing = s.patch(url, data=body, timeout=5)
         ping = s.post(url, timeout=5)  # Zenoti's "Testing your trigger": empty, unsigned
     assert [r.status_code for r in (good, bad, missing, ping)] == [200, 401, 401, 200]
     assert [r.json()["signature"] for r in (good, bad, missing, ping)] == ["valid", "invalid", "missing", "ping"]
     rows = live.get("/api/sinks/checked/requests").json()["requests"]
     assert [(r["method"], r["signature"], r["status"]) for r in rows] == [
-        ("POST", "ping", 200), ("PATCH", "missing", 401), ("PUT", "invalid", 401), ("POST", "valid", 200)
+        ("POST", "ping", 200),
+        ("PATCH", "missing", 401),
+        ("PUT", "invalid", 401),
+        ("POST", "valid", 200),
     ]
     assert live.get("/api/sinks/checked/requests?after=" + str(rows[1]["id"])).json()["requests"] == rows[:1]
 
@@ -121,7 +130,10 @@ def test_a_slow_sink_shows_its_delay_in_the_latency(live: LiveServer) -> None:
 def test_an_event_goes_to_every_active_subscribed_webhook_and_no_other(live: LiveServer) -> None:
     secret = "independent-receiver-secret"
     with Receiver() as rx:
-        outside = live.post("/api/webhooks", json={"name": "outside", "url": rx.url, "secret": secret, "verb": "PUT", "event_types": [TYPE]}).json()
+        outside = live.post(
+            "/api/webhooks",
+            json={"name": "outside", "url": rx.url, "secret": secret, "verb": "PUT", "event_types": [TYPE]},
+        ).json()
         sinked = new_sink_webhook(live, "second", secret="s2-secret")
         off = new_sink_webhook(live, "off")
         live.patch(f"/api/webhooks/{off['id']}", json={"active": False})

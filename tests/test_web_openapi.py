@@ -85,7 +85,11 @@ def test_the_served_document_is_the_built_one(app: Flask) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path", "template"),
-    [("GET", "/api/sinks/default/requests", "/api/sinks/{name}/requests"), ("POST", "/api/webhooks/3/ping", "/api/webhooks/{id}/ping"), ("PATCH", "/sink/x", "/sink/{name}")],
+    [
+        ("GET", "/api/sinks/default/requests", "/api/sinks/{name}/requests"),
+        ("POST", "/api/webhooks/3/ping", "/api/webhooks/{id}/ping"),
+        ("PATCH", "/sink/x", "/sink/{name}"),
+    ],
 )
 def test_paths_resolve_to_their_operation(method: str, path: str, template: str) -> None:
     found = operation_for(method, path)
@@ -99,9 +103,19 @@ def test_the_response_checker_rejects_what_the_document_does_not_promise() -> No
         check_response("GET", "/api/webhooks", 200, "application/json", lambda: {"webhooks": [{"id": "one"}]})
     with pytest.raises(AssertionError, match="not JSON"):
         check_response("GET", "/api/health", 200, "text/html", lambda: None)
-    check_response("GET", "/api/health", 200, "application/json", lambda: {
-        "status": "ok", "version": "1", "database": "x", "deliveries": {}, "event_types": 1,
-    })
+    check_response(
+        "GET",
+        "/api/health",
+        200,
+        "application/json",
+        lambda: {
+            "status": "ok",
+            "version": "1",
+            "database": "x",
+            "deliveries": {},
+            "event_types": 1,
+        },
+    )
 
 
 def test_a_blueprint_from_another_module_documents_its_own_routes(tmp_path) -> None:
@@ -114,7 +128,17 @@ def test_a_blueprint_from_another_module_documents_its_own_routes(tmp_path) -> N
     extra = Blueprint("extra", __name__, url_prefix="/api")
     extra.add_url_rule("/echo", "echo", lambda: {"ok": True}, methods=["POST"])
     extra.openapi_paths = {  # type: ignore[attr-defined]
-        "/api/echo": {"post": {"operationId": "echo", "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Echo"}}}}}}}
+        "/api/echo": {
+            "post": {
+                "operationId": "echo",
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Echo"}}},
+                    }
+                },
+            }
+        }
     }
     extra.openapi_schemas = {"Echo": {"type": "object"}}  # type: ignore[attr-defined]
     app = make_app(tmp_path, PUBLIC_URL="http://127.0.0.1:9")

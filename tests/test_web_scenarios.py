@@ -28,7 +28,9 @@ def test_lists_and_shows_the_built_in_scenarios(live: LiveServer) -> None:
 
 def test_shows_what_links_a_class_a_membership_and_a_package(live: LiveServer) -> None:
     rows = live.get("/api/scenarios/class-day?seed=2").json()["events"]
-    assert len({r["session"] for r in rows if "session" in r}) == 1 and all("session" in r for r in rows if r["do"] != "create_guest")
+    assert len({r["session"] for r in rows if "session" in r}) == 1 and all(
+        "session" in r for r in rows if r["do"] != "create_guest"
+    )
     waitlisted, approved = rows[5], next(r for r in rows if r["event_type"] == "Class.Booking.Approved")
     assert approved["booking"] == waitlisted["booking"] and approved["guest"] == waitlisted["guest"] == rows[4]["guest"]
     rows = live.get("/api/scenarios/membership-lifecycle?seed=2").json()["events"]
@@ -50,17 +52,24 @@ def test_a_run_reaches_the_receiver_in_story_order_and_is_logged(live: LiveServe
         assert [json.loads(r.body)["id"] for r in rx.requests] == expected
     run = body["run"]
     assert run["scenario"] == "guest-day" and run["seed"] == 3 and run["disorder"] is None
-    runs = wait_for(lambda: (rows := live.get("/api/scenarios/runs").json()["runs"])
-                    and all(d["status"] == "delivered" for d in rows[0]["deliveries"]) and rows,
-                    message="the run's deliveries to be delivered")
+    runs = wait_for(
+        lambda: (
+            (rows := live.get("/api/scenarios/runs").json()["runs"])
+            and all(d["status"] == "delivered" for d in rows[0]["deliveries"])
+            and rows
+        ),
+        message="the run's deliveries to be delivered",
+    )
     assert [d["id"] for d in runs[0]["deliveries"]] == run["delivery_ids"]
     assert [d["call_id"] for d in runs[0]["deliveries"]] == expected
 
 
 def test_a_disordered_run_delivers_what_its_report_says(live: LiveServer) -> None:
     with Receiver() as rx:
-        body = live.post("/api/scenarios/refund/run", json={
-            "seed": 5, "now": NOW, "target": {"url": rx.url}, "disorder": "duplicates=0.5,reorder=0.4"}).json()
+        body = live.post(
+            "/api/scenarios/refund/run",
+            json={"seed": 5, "now": NOW, "target": {"url": rx.url}, "disorder": "duplicates=0.5,reorder=0.4"},
+        ).json()
         report = body["run"]["disorder"]
         rx.wait_for(report["deliveries"])
     played = [row["id"] for row in body["events"]]

@@ -15,7 +15,12 @@ from .web_support import app, client, make_app  # noqa: F401  (fixtures)
 
 @pytest.mark.parametrize(
     ("header", "name"),
-    [("127.0.0.1:8025", "127.0.0.1"), ("[::1]:8025", "::1"), ("LocalHost.", "localhost"), ("evil.example:80", "evil.example")],
+    [
+        ("127.0.0.1:8025", "127.0.0.1"),
+        ("[::1]:8025", "::1"),
+        ("LocalHost.", "localhost"),
+        ("evil.example:80", "evil.example"),
+    ],
 )
 def test_host_name_parsing(header: str, name: str) -> None:
     assert host_name(header) == name
@@ -52,7 +57,12 @@ def test_loopback_hosts_are_answered(client: FlaskClient, host: str) -> None:
 
 
 def test_allowed_hosts_and_the_bound_address_extend_the_list(tmp_path: Path) -> None:
-    app = make_app(tmp_path, BIND_HOST="192.168.1.20", ALLOWED_HOSTS="tunnel.example, other.example", PUBLIC_URL="http://127.0.0.1:9")
+    app = make_app(
+        tmp_path,
+        BIND_HOST="192.168.1.20",
+        ALLOWED_HOSTS="tunnel.example, other.example",
+        PUBLIC_URL="http://127.0.0.1:9",
+    )
     try:
         client = app.test_client()
         for host in ("192.168.1.20:8025", "tunnel.example", "other.example:443"):
@@ -64,8 +74,12 @@ def test_allowed_hosts_and_the_bound_address_extend_the_list(tmp_path: Path) -> 
 
 @pytest.mark.parametrize(
     ("content_type", "data"),
-    [(None, '{"url": "http://127.0.0.1:9/"}'), ("text/plain", '{"url": "http://127.0.0.1:9/"}'),
-     ("application/x-www-form-urlencoded", "url=http://127.0.0.1:9/"), ("multipart/form-data; boundary=x", "--x--")],
+    [
+        (None, '{"url": "http://127.0.0.1:9/"}'),
+        ("text/plain", '{"url": "http://127.0.0.1:9/"}'),
+        ("application/x-www-form-urlencoded", "url=http://127.0.0.1:9/"),
+        ("multipart/form-data; boundary=x", "--x--"),
+    ],
 )
 def test_api_writes_must_be_json(client: FlaskClient, content_type: str | None, data: str) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
@@ -76,13 +90,21 @@ def test_api_writes_must_be_json(client: FlaskClient, content_type: str | None, 
 
 
 def test_json_with_a_charset_is_json(client: FlaskClient) -> None:
-    response = client.post("/api/events/generate", data="{}", headers={"Content-Type": "application/json; charset=utf-8"})
+    response = client.post(
+        "/api/events/generate", data="{}", headers={"Content-Type": "application/json; charset=utf-8"}
+    )
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize(
     "headers",
-    [{"Origin": "http://evil.example"}, {"Origin": "null"}, {"Origin": "http://localhost:9999"}, {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}],
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://localhost:9999"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
 )
 def test_cross_origin_writes_are_refused(client: FlaskClient, headers: dict[str, str]) -> None:
     response = client.post("/api/events", json={}, headers=headers)
@@ -99,7 +121,11 @@ def test_same_origin_writes_are_accepted(client: FlaskClient) -> None:
 @pytest.mark.parametrize("method", ["GET", "POST", "OPTIONS"])
 @pytest.mark.parametrize("path", ["/api/health", "/api/events", "/sink/default", "/"])
 def test_no_cors_headers_ever(client: FlaskClient, method: str, path: str) -> None:
-    headers = {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    headers = {
+        "Origin": "http://evil.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
     response = client.open(path, method=method, headers=headers, json={} if method == "POST" else None)
     assert not [h for h in response.headers if h.lower().startswith("access-control-")]
 

@@ -27,7 +27,9 @@ class Served:
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        line = wait_for(lambda: next((ln for ln in self.lines if " on http://" in ln), None), 20, message="serve to start")
+        line = wait_for(
+            lambda: next((ln for ln in self.lines if " on http://" in ln), None), 20, message="serve to start"
+        )
         self.url = re.search(r"http://[^/\s]+", line).group(0)  # type: ignore[union-attr]
         self.session = requests.Session()
 
@@ -55,7 +57,10 @@ def serve(db: Path, *args: str) -> Iterator[Served]:
     env.pop("ZENOTI_EMULATOR_DB", None)
     proc = subprocess.Popen(
         [COMMAND, "serve", "--port", "0", "--db", str(db), *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         served = Served(proc)
@@ -78,7 +83,11 @@ def test_serve_starts_ready_to_fire_and_stops_cleanly_on_ctrl_c(tmp_path: Path) 
 
         fired = app.request("POST", "/api/events", json={"count": 3}).json()
         for d in fired["deliveries"]:
-            got = wait_for(lambda d=d: (x := app.request("GET", f"/api/deliveries/{d['id']}").json())["status"] == "delivered" and x)
+            got = wait_for(
+                lambda d=d: (
+                    (x := app.request("GET", f"/api/deliveries/{d['id']}").json())["status"] == "delivered" and x
+                )
+            )
             assert got["last_status_code"] == 200
         rows = app.request("GET", "/api/sinks/default/requests").json()["requests"]
         assert {r["signature"] for r in rows} == {"valid"} and len(rows) == 3
@@ -102,7 +111,9 @@ def test_pending_retries_survive_a_stop_and_resume_at_the_next_start(tmp_path: P
     with serve(db, "--time-scale", "10") as second:
         assert any("resumed 1 pending" in line for line in second.lines), second.lines
         done = wait_for(
-            lambda: (d := second.request("GET", f"/api/deliveries/{delivery['id']}").json())["status"] == "delivered" and d,
+            lambda: (
+                (d := second.request("GET", f"/api/deliveries/{delivery['id']}").json())["status"] == "delivered" and d
+            ),
             timeout=20,
         )
         assert [a["status_code"] for a in done["attempt_log"]] == [503, 200]
@@ -116,7 +127,9 @@ def test_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
         port = first.url.rsplit(":", 1)[1]
         result = subprocess.run(
             [COMMAND, "serve", "--port", port, "--db", str(tmp_path / "b.sqlite3")],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert result.returncode == 2
         assert result.stderr.startswith(f"Error: Cannot listen on 127.0.0.1:{port}: Address already in use.")

@@ -16,7 +16,9 @@ from .web_support import app, client, make_app  # noqa: F401  (fixtures)
 AUTH = {"Authorization": "apikey zenoti-emulator-key"}
 
 
-def generate(client: FlaskClient, count: int = 2, seed: int = 7, event_type: str = "AppointmentGroup.Created") -> list[dict[str, Any]]:
+def generate(
+    client: FlaskClient, count: int = 2, seed: int = 7, event_type: str = "AppointmentGroup.Created"
+) -> list[dict[str, Any]]:
     answer = client.post("/api/events/generate", json={"event_type": event_type, "count": count, "seed": seed})
     assert answer.status_code == 200
     return [e["data"] for e in answer.get_json()["events"]]
@@ -27,7 +29,9 @@ def test_what_the_app_generated_is_answered_for(client: FlaskClient) -> None:
     for data in generate(client):
         guest = client.get(f"/v1/guests/{data['guest']['id']}", headers=AUTH).get_json()
         assert guest["personal_info"]["email"] == data["guest"]["email"]
-        group = client.get(f"/v1/appointment_groups/{data['appointment_group_id']}", headers=AUTH).get_json()["appointment_group"]
+        group = client.get(f"/v1/appointment_groups/{data['appointment_group_id']}", headers=AUTH).get_json()[
+            "appointment_group"
+        ]
         assert [s["appointment_id"] for s in group["appointment_services"]] == [a["id"] for a in data["appointments"]]
         invoice = client.get(f"/v1/invoices/{data['invoice_id']}", headers=AUTH).get_json()["invoice"]
         assert invoice["invoice_number"] == data["invoice_number"]

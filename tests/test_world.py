@@ -36,8 +36,11 @@ def fired(event: dict[str, Any]) -> datetime:
     return parse(event["event_timestamp"][:26])
 
 
-@pytest.fixture(scope="module", params=[("realistic", s) for s in SEEDS] + [("edge", 0), ("edge", 1)],
-                ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(
+    scope="module",
+    params=[("realistic", s) for s in SEEDS] + [("edge", 0), ("edge", 1)],
+    ids=lambda p: f"{p[0]}-{p[1]}",
+)
 def run(request: pytest.FixtureRequest) -> tuple[Any, list[dict[str, Any]]]:
     profile, seed = request.param
     stream = simulate_events(seed=seed, now=NOW, days=DAYS, profile=profile)
@@ -62,8 +65,14 @@ def by_type(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
 @pytest.mark.slow
 def test_every_type_happens_and_time_never_goes_back(events):
     assert {e["event_type"] for e in events} >= {
-        "Guest.Created", "Guest.Updated", "AppointmentGroup.Created", "AppointmentGroup.Status",
-        "Appointment.Started", "Appointment.Completed", "Invoice.Closed"}
+        "Guest.Created",
+        "Guest.Updated",
+        "AppointmentGroup.Created",
+        "AppointmentGroup.Status",
+        "Appointment.Started",
+        "Appointment.Completed",
+        "Invoice.Closed",
+    }
     times = [e["event_timestamp"] for e in events]
     assert times == sorted(times)
     assert all(NOW <= fired(e) < NOW + timedelta(days=DAYS) for e in events)
@@ -114,8 +123,11 @@ def test_no_therapist_or_room_is_booked_twice_at_once(events, resource):
     gone = {g for g, s in _final_status(events).items() if s in (habits.STATUS_CANCELLED, habits.STATUS_NO_SHOW)}
     gone |= {e["data"]["appointment_group_id"] for e in by_type(events, "AppointmentGroup.Delete")}
     # a group as last booked: AppointmentGroup.Updated (an edit) replaces what Created showed
-    latest = {e["data"]["appointment_group_id"]: e["data"] for e in events
-              if e["event_type"] in ("AppointmentGroup.Created", "AppointmentGroup.Updated")}
+    latest = {
+        e["data"]["appointment_group_id"]: e["data"]
+        for e in events
+        if e["event_type"] in ("AppointmentGroup.Created", "AppointmentGroup.Updated")
+    }
     held: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for group_id, data in latest.items():
         if group_id in gone:
@@ -177,9 +189,14 @@ def test_a_guest_looks_the_same_in_every_event_and_follows_updates(events):
         if kind in ("Guest.Created", "Guest.Updated", "Guest.Deleted"):
             info = data["personal_info"]
             phone = info["mobile_phone"]
-            seen = {"first_name": info["first_name"], "last_name": info["last_name"], "email": info["email"],
-                    "code": data["code"], "gender": info["gender"],
-                    "mobile": f"+{phone['phone_code']} {phone['number']}" if phone else ""}
+            seen = {
+                "first_name": info["first_name"],
+                "last_name": info["last_name"],
+                "email": info["email"],
+                "code": data["code"],
+                "gender": info["gender"],
+                "mobile": f"+{phone['phone_code']} {phone['number']}" if phone else "",
+            }
             if kind == "Guest.Created":
                 assert data["id"] not in known
             if kind == "Guest.Updated":
@@ -192,8 +209,16 @@ def test_a_guest_looks_the_same_in_every_event_and_follows_updates(events):
             agree(g["id"], {"first_name": g["first_name"], "last_name": g["last_name"], "email": g["email"]})
         elif kind == "Invoice.Closed":
             g = data["invoice"]["guest"]
-            agree(g["id"], {"first_name": g["first_name"], "last_name": g["last_name"], "code": g["code"],
-                            "gender": g["gender"], "mobile": g["mobile_phone"]})
+            agree(
+                g["id"],
+                {
+                    "first_name": g["first_name"],
+                    "last_name": g["last_name"],
+                    "code": g["code"],
+                    "gender": g["gender"],
+                    "mobile": g["mobile_phone"],
+                },
+            )
     assert len(known) > 50
 
 
@@ -244,7 +269,11 @@ def test_realistic_business_hours_home_centers_and_lead_times(realistic_run):
         center = centers[data["center_id"]]
         for a in data["appointments"]:
             start, end = parse(a["start_time"]).astimezone(center.zone), parse(a["end_time"]).astimezone(center.zone)
-            assert center.hours[0] <= start.hour and (end.hour, end.minute) <= (center.hours[1], 0) and start.date() == end.date()
+            assert (
+                center.hours[0] <= start.hour
+                and (end.hour, end.minute) <= (center.hours[1], 0)
+                and start.date() == end.date()
+            )
         guest = world.guests.get(data["guest"]["id"])
         if guest is not None:
             home += 1
@@ -258,7 +287,10 @@ def test_the_past_is_let_go(run):
     """What is left in memory is only what a later event can still mention."""
     stream, _ = run
     world = stream.world
-    due = {step.__name__: set() for step in (stream.simulation._refund, stream.simulation._amend, stream.simulation._charge_fee)}
+    due = {
+        step.__name__: set()
+        for step in (stream.simulation._refund, stream.simulation._amend, stream.simulation._charge_fee)
+    }
     for _, _, step, args in stream.simulation._queue:
         if step.__name__ in due:
             due[step.__name__].add(args[0].id)
@@ -267,7 +299,9 @@ def test_the_past_is_let_go(run):
             assert group.id in due["_charge_fee"]
         elif group.invoice.is_closed:  # a closed group is kept only while its refund or an edit is due
             assert group.id in due["_refund"] | due["_amend"]
-    assert world.calendar and all(end > world.now - timedelta(days=2) for ends in world.calendar._ends.values() for end in ends)
+    assert world.calendar and all(
+        end > world.now - timedelta(days=2) for ends in world.calendar._ends.values() for end in ends
+    )
 
 
 def test_same_seed_and_now_give_the_same_bytes():
@@ -284,7 +318,8 @@ def test_a_field_added_to_one_type_leaves_every_other_types_bytes_unchanged(tmp_
     path = root / "events" / "guest-updated.v1.json"
     schema = json.loads(path.read_text())
     schema["properties"]["data"]["properties"] = {
-        "loyalty_tier": {"type": "string", "description": "new", "x-faker": "random_element:[\"gold\",\"silver\"]"}}
+        "loyalty_tier": {"type": "string", "description": "new", "x-faker": 'random_element:["gold","silver"]'}
+    }
     path.write_text(json.dumps(schema))
     changed = load_registry(root)
     before = list(simulate_events(seed=8, now=NOW, days=3))
@@ -325,10 +360,14 @@ def test_the_days_free_starts_agree_with_the_calendars(seed: int) -> None:
             for minutes, needs_room in ((30, False), (60, True), (95, True), (150, False)):
                 fits = fitting_starts(world, center, day, minutes, needs_room)
                 for first in range(opens * 60, closes * 60, 5):
-                    start = datetime(day.year, day.month, day.day, first // 60, first % 60, tzinfo=center.zone).astimezone(UTC)
+                    start = datetime(
+                        day.year, day.month, day.day, first // 60, first % 60, tzinfo=center.zone
+                    ).astimezone(UTC)
                     end = start + timedelta(minutes=minutes)
-                    free = any(lo <= first and first + minutes <= hi and world.calendar.is_free(t.id, start, end)
-                               for t, lo, hi in duty)
+                    free = any(
+                        lo <= first and first + minutes <= hi and world.calendar.is_free(t.id, start, end)
+                        for t, lo, hi in duty
+                    )
                     if needs_room:
                         free = free and any(world.calendar.is_free(r.id, start, end) for r in center.rooms)
                     assert bool(fits >> first & 1) == free, (center.name, day, first, minutes, needs_room)

@@ -22,12 +22,20 @@ from .conftest import ROOT
 pytestmark = pytest.mark.xdist_group("test_world_aftercare")
 
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
-MINE = ("Appointment.Feedback.V1", "Appointment.Feedback.V2", "Guestpass.redeemed", "Invoice.Payments.Added",
-        "Invoice.Payments.Deleted", "Guest.OptedIn", "Guest.OptedOut")
+MINE = (
+    "Appointment.Feedback.V1",
+    "Appointment.Feedback.V2",
+    "Guestpass.redeemed",
+    "Invoice.Payments.Added",
+    "Invoice.Payments.Deleted",
+    "Guest.OptedIn",
+    "Guest.OptedOut",
+)
 
 
-@pytest.fixture(scope="module", params=[("realistic", 0, 10), ("realistic", 1, 10), ("edge", 3, 5)],
-                ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(
+    scope="module", params=[("realistic", 0, 10), ("realistic", 1, 10), ("edge", 3, 5)], ids=lambda p: f"{p[0]}-{p[1]}"
+)
 def events(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
     profile, seed, days = request.param
     return list(simulate_events(seed=seed, now=NOW, days=days, profile=profile))
@@ -50,7 +58,9 @@ def test_feedback_follows_a_visit_whose_every_appointment_was_completed(events):
             assert completed[group_id] == {a["id"] for a in group["appointments"]}
             assert data["user_id"] == group["guest"]["id"].upper() and data["center_id"] == group["center_id"].upper()
             assert data["version"] == int(kind[-1])
-            assert versions.setdefault(data["center_id"], data["version"]) == data["version"], "a center changed version"
+            assert versions.setdefault(data["center_id"], data["version"]) == data["version"], (
+                "a center changed version"
+            )
             count += 1
     assert count > 10 and set(versions.values()) == {1, 2}
 
@@ -85,7 +95,9 @@ def test_payments_belong_to_a_closed_invoice_and_carry_its_whole_list(events):
             invoice = data["invoice"]
             closed[invoice["id"]] = invoice["total_price"]["sum_total"]
             (still_open.discard if invoice["is_closed"] else still_open.add)(invoice["id"])
-            lists[invoice["id"]] = [{k: t[k] for k in ("transaction_id", "amount_paid")} for t in invoice["transactions"]]
+            lists[invoice["id"]] = [
+                {k: t[k] for k in ("transaction_id", "amount_paid")} for t in invoice["transactions"]
+            ]
         elif kind.startswith("Invoice.Payments."):
             invoice_id = data["invoice_id"]
             assert invoice_id in closed, "a payment on an invoice that does not exist (or is not closed)"
@@ -118,8 +130,10 @@ def test_opt_changes_show_the_new_preferences_of_a_guest_who_exists(events):
             assert data["id"] not in deleted
             prefs = data["preferences"]
             on = kind == "Guest.OptedIn"
-            channels = [(prefs["receive_marketing_email"], prefs["marketing_email_optin"]),
-                        (prefs["receive_marketing_sms"], prefs["marketing_sms_optin"])]
+            channels = [
+                (prefs["receive_marketing_email"], prefs["marketing_email_optin"]),
+                (prefs["receive_marketing_sms"], prefs["marketing_sms_optin"]),
+            ]
             assert (on, 1 if on else 2) in channels
             seen += 1
     assert seen

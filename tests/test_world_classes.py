@@ -25,9 +25,16 @@ pytestmark = pytest.mark.xdist_group("test_world_classes")
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 DAYS = 14
 CLASS_TYPES = [
-    "Class.Schedule.Created", "Class.Schedule.Updated", "Class.Schedule.Cancelled", "Class.Schedule.Deleted",
-    "Class.Booking.Created", "Class.Booking.Cancelled", "Class.Booking.Deleted", "Class.Booking.NoShow",
-    "Class.Booking.Approved", "Class.Booking.Rejected",
+    "Class.Schedule.Created",
+    "Class.Schedule.Updated",
+    "Class.Schedule.Cancelled",
+    "Class.Schedule.Deleted",
+    "Class.Booking.Created",
+    "Class.Booking.Cancelled",
+    "Class.Booking.Deleted",
+    "Class.Booking.NoShow",
+    "Class.Booking.Approved",
+    "Class.Booking.Rejected",
 ]
 
 
@@ -39,8 +46,11 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-@pytest.fixture(scope="module", params=[("realistic", s) for s in range(4)] + [("edge", 0), ("edge", 1)],
-                ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(
+    scope="module",
+    params=[("realistic", s) for s in range(4)] + [("edge", 0), ("edge", 1)],
+    ids=lambda p: f"{p[0]}-{p[1]}",
+)
 def run(request: pytest.FixtureRequest) -> tuple[Any, list[dict[str, Any]]]:
     profile, seed = request.param
     stream = simulate_events(seed=seed, now=NOW, days=DAYS, profile=profile)
@@ -69,8 +79,10 @@ def test_bookings_are_for_open_sessions_within_capacity_by_guests_who_exist(run)
         if kind == "Guest.Deleted":
             deleted_guests.add(data["id"])
             # Nobody with a class ahead is deleted (a session's roster is settled by its no-shows).
-            assert not any(b["guest"] == data["id"] and b["state"] in ("seated", "waiting")
-                           and sessions[b["sid"]]["start"] > when for b in bookings.values())
+            assert not any(
+                b["guest"] == data["id"] and b["state"] in ("seated", "waiting") and sessions[b["sid"]]["start"] > when
+                for b in bookings.values()
+            )
         if not kind.startswith("Class."):
             continue
         seen[kind] += 1
@@ -80,8 +92,12 @@ def test_bookings_are_for_open_sessions_within_capacity_by_guests_who_exist(run)
             assert 0 <= data["web_capacity"] <= data["capacity"]
             if kind == "Class.Schedule.Created":
                 assert sid not in sessions and at(data["start_time"]) > when
-                sessions[sid] = {"state": "scheduled", "capacity": data["capacity"], "center": data["center_id"],
-                                 "start": at(data["start_time"])}
+                sessions[sid] = {
+                    "state": "scheduled",
+                    "capacity": data["capacity"],
+                    "center": data["center_id"],
+                    "start": at(data["start_time"]),
+                }
                 continue
             session = sessions[sid]
             if kind == "Class.Schedule.Updated":
@@ -104,7 +120,11 @@ def test_bookings_are_for_open_sessions_within_capacity_by_guests_who_exist(run)
             assert reg not in bookings and when < session["start"]
             assert data["guest_id"] not in {b["guest"] for b in live(sid)}
             assert data["waitlist"] is (seated >= session["capacity"])  # the waitlist is for full sessions
-            bookings[reg] = {"sid": sid, "guest": data["guest_id"], "state": "waiting" if data["waitlist"] else "seated"}
+            bookings[reg] = {
+                "sid": sid,
+                "guest": data["guest_id"],
+                "state": "waiting" if data["waitlist"] else "seated",
+            }
         else:
             booking = bookings[reg]
             assert booking["sid"] == sid and booking["guest"] == data["guest_id"]
@@ -162,7 +182,10 @@ def test_each_type_keeps_its_samples_keys_misspellings_and_codes(registry, name)
                 assert data["waitlist"] is True and data["group_invoice_id"] == data["group_invoice_id"].upper()
             assert data["track_id"] == -1 and data["class_id"] == data["workshop_id"]
     if name == "Class.Schedule.Updated":  # an edited session: "" and -1 where a new one has null
-        assert {(e["data"]["event_id"], e["data"]["description"] is not None, e["data"]["student_virtual_link"]) for e in events} == {(-1, True, "")}
+        assert {
+            (e["data"]["event_id"], e["data"]["description"] is not None, e["data"]["student_virtual_link"])
+            for e in events
+        } == {(-1, True, "")}
     elif name.startswith("Class.Schedule."):
         assert all(e["data"]["event_id"] is None or e["data"]["event_id"] == -1 for e in events)
     if name == "Class.Booking.Created":
@@ -198,13 +221,17 @@ def test_a_published_data_only_page_validates_with_its_event_type(tmp_path):
     broken = dict(data, center_id=data["center_id"].replace("65f3", "65t3"))
     assert broken["center_id"] in (ROOT / "docs" / "assumptions.md").read_text()  # the repair is listed, quoted
     (tmp_path / "published.json").write_text(json.dumps(broken))
-    result = runner.invoke(cli, ["validate", "--event-type", "Class.Booking.Approved", str(tmp_path / "published.json")])
+    result = runner.invoke(
+        cli, ["validate", "--event-type", "Class.Booking.Approved", str(tmp_path / "published.json")]
+    )
     assert result.exit_code == 1 and "$.center_id" in result.output
 
 
 @pytest.mark.parametrize("name", ["Class.Booking.NoShow", "Class.Schedule.Deleted"])
 def test_generate_prints_a_class_type(name):
-    result = CliRunner().invoke(cli, ["generate", name, "-n", "3", "--seed", "2", "--now", "2024-07-25T14:52:06Z", "--format", "jsonl"])
+    result = CliRunner().invoke(
+        cli, ["generate", name, "-n", "3", "--seed", "2", "--now", "2024-07-25T14:52:06Z", "--format", "jsonl"]
+    )
     assert result.exit_code == 0, result.output
     events = [json.loads(line) for line in result.output.splitlines()]
     assert [e["event_type"] for e in events] == [name] * 3

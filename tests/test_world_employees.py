@@ -28,8 +28,11 @@ DAYS = 24
 
 
 # Edge groups are large: a shorter run keeps the edge case affordable.
-@pytest.fixture(scope="module", params=[("realistic", 0, DAYS), ("realistic", 1, DAYS), ("edge", 2, 10)],
-                ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(
+    scope="module",
+    params=[("realistic", 0, DAYS), ("realistic", 1, DAYS), ("edge", 2, 10)],
+    ids=lambda p: f"{p[0]}-{p[1]}",
+)
 def events(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
     profile, seed, days = request.param
     return list(simulate_events(seed=seed, now=NOW, days=days, profile=profile))
@@ -37,7 +40,10 @@ def events(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
 
 def _therapists(event: dict[str, Any]) -> set[str]:
     data = event["data"]
-    if event["event_type"] == "AppointmentGroup.Created" or event["event_type"] in ("Appointment.Started", "Appointment.Completed"):
+    if event["event_type"] == "AppointmentGroup.Created" or event["event_type"] in (
+        "Appointment.Started",
+        "Appointment.Completed",
+    ):
         return {a.get("therapist_id") or a["TherapistId"] for a in data["appointments"]}
     return set()
 
@@ -83,8 +89,14 @@ def test_an_employee_looks_the_same_in_every_event(events):
     for event in events:
         if event["event_type"].startswith("Employee."):
             data = event["data"]
-            fixed = (data["code"], data["center_id"], data["personal_info"]["first_name"], data["personal_info"]["last_name"],
-                     data["job_info"]["start_date"], data["job_info"]["job_id"])
+            fixed = (
+                data["code"],
+                data["center_id"],
+                data["personal_info"]["first_name"],
+                data["personal_info"]["last_name"],
+                data["job_info"]["start_date"],
+                data["job_info"]["job_id"],
+            )
             assert seen.setdefault(data["id"], {"fixed": fixed})["fixed"] == fixed
             assert data["login_info"]["username"] == data["personal_info"]["email"].lower()
 

@@ -29,8 +29,14 @@ RUNS = [("realistic", 0), ("realistic", 1), ("realistic", 2), ("realistic", 3), 
 BY_ID = {c.zenoti_id: c.iso for c in COUNTRIES.values()}
 #: Postcode shapes by country (the UAE has none).
 POSTCODES = {
-    "US": r"\d{5}", "IN": r"\d{6}", "AU": r"\d{4}", "NZ": r"\d{4}", "CA": r"[A-Z]\d[A-Z] ?\d[A-Z]\d",
-    "GB": r"[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}", "NP": r"\d{5}", "IR": r"\d{5}-?\d{5}|\d{3,10}",
+    "US": r"\d{5}",
+    "IN": r"\d{6}",
+    "AU": r"\d{4}",
+    "NZ": r"\d{4}",
+    "CA": r"[A-Z]\d[A-Z] ?\d[A-Z]\d",
+    "GB": r"[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}",
+    "NP": r"\d{5}",
+    "IR": r"\d{5}-?\d{5}|\d{3,10}",
 }
 GUEST_TYPES = ("Guest.Created", "Guest.Updated", "Guest.Deleted")
 
@@ -77,7 +83,9 @@ def test_employee_phones_keep_the_docs_shape_and_are_valid(events):
             assert STATE_COUNTRY[address["state_id"]] == BY_ID[address["country_id"]]
         if not phone or not phone.get("number"):
             continue
-        parsed = phonenumbers.parse(f"+{phone['country_code']} {phone['number']}")  # the dialling code, as the docs show
+        parsed = phonenumbers.parse(
+            f"+{phone['country_code']} {phone['number']}"
+        )  # the dialling code, as the docs show
         assert phonenumbers.is_valid_number(parsed), phone
         assert phonenumbers.region_code_for_number(parsed) == BY_ID[address["country_id"]]
         checked += 1
@@ -97,8 +105,12 @@ def test_addresses_name_a_state_of_their_country_and_a_postcode_of_its_shape(eve
 
 
 def invoice_lines(events: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    return [(e["data"]["invoice"]["center_id"], item) for e in events if e["event_type"] == "Invoice.Closed"
-            for item in e["data"]["invoice"]["invoice_items"]]
+    return [
+        (e["data"]["invoice"]["center_id"], item)
+        for e in events
+        if e["event_type"] == "Invoice.Closed"
+        for item in e["data"]["invoice"]["invoice_items"]
+    ]
 
 
 def test_one_currency_per_country_and_tax_its_rate(events):
@@ -126,8 +138,15 @@ def test_prices_differ_by_country():
         evs = list(simulate_events(seed=seed, now=NOW, days=2))
         countries = center_countries(evs)
         for center, item in invoice_lines(evs):
-            if item["type"] == 0 and center in countries and item["price"]["sales"] > 0 and item["code"] not in ("NSFEE", "LCFEE"):
-                prices[(item["name"], countries[center])].add(round(item["price"]["sales"] + item["price"]["discount"], 2))
+            if (
+                item["type"] == 0
+                and center in countries
+                and item["price"]["sales"] > 0
+                and item["code"] not in ("NSFEE", "LCFEE")
+            ):
+                prices[(item["name"], countries[center])].add(
+                    round(item["price"]["sales"] + item["price"]["discount"], 2)
+                )
     assert all(len(p) == 1 for p in prices.values()), {k: v for k, v in prices.items() if len(v) > 1}
     by_service: dict[str, dict[int, float]] = defaultdict(dict)
     for (name, country), p in prices.items():
@@ -158,10 +177,16 @@ def test_the_phone_variant_changes_guest_country_codes_and_nothing_else():
     changed = 0
     for before, after in zip(default, variant, strict=True):
         # a profile is the event's data, or its data.guest (Guest.Merged's survivor)
-        profile_before, profile_after = (before["data"].get("guest", before["data"]), after["data"].get("guest", after["data"])) \
-            if before["event_type"] == "Guest.Merged" else (before["data"], after["data"])
+        profile_before, profile_after = (
+            (before["data"].get("guest", before["data"]), after["data"].get("guest", after["data"]))
+            if before["event_type"] == "Guest.Merged"
+            else (before["data"], after["data"])
+        )
         if before["event_resource"] == "Guest" and (profile_before.get("personal_info") or {}).get("mobile_phone"):
-            phone, moved = profile_before["personal_info"]["mobile_phone"], profile_after["personal_info"]["mobile_phone"]
+            phone, moved = (
+                profile_before["personal_info"]["mobile_phone"],
+                profile_after["personal_info"]["mobile_phone"],
+            )
             assert moved["country_code"] == phone["phone_code"] == moved["phone_code"]
             assert BY_ID[phone["country_code"]]  # the default: the country id
             changed += phone["country_code"] != moved["country_code"]

@@ -67,9 +67,12 @@ def named(event: dict[str, Any]) -> list[tuple[str, str]]:
 
 def created(event: dict[str, Any]) -> tuple[str, str] | None:
     kind, data = event["event_type"], event["data"]
-    found = {"Guest.Created": ("guest", "id"), "Employee.Created": ("employee", "id"),
-             "Guest.Membership.Created": ("membership", "user_membership_id"),
-             "Guest.Package.Created": ("package", "user_package_id")}.get(kind)
+    found = {
+        "Guest.Created": ("guest", "id"),
+        "Employee.Created": ("employee", "id"),
+        "Guest.Membership.Created": ("membership", "user_membership_id"),
+        "Guest.Package.Created": ("package", "user_package_id"),
+    }.get(kind)
     return (found[0], _low(data[found[1]])) if found else None
 
 
@@ -116,7 +119,9 @@ def bookings(events: list[dict[str, Any]]) -> dict[str, list[datetime]]:
     return out
 
 
-@pytest.fixture(scope="module", params=[("realistic", 0), ("realistic", 1), ("edge", 0)], ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(
+    scope="module", params=[("realistic", 0), ("realistic", 1), ("edge", 0)], ids=lambda p: f"{p[0]}-{p[1]}"
+)
 def month(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
     profile, seed = request.param
     return list(simulate_events(seed=seed, now=NOW, days=30, profile=profile))

@@ -49,9 +49,14 @@ def checkouts(events: list[dict[str, Any]]) -> dict[str, list[tuple[datetime, di
     """Histories of invoices billed at a check-out (not refunds, fees or sales of memberships and packages),
     whose first event is early enough that what follows it fits in the run."""
     end = NOW + timedelta(days=DAYS - 3)
-    return {i: h for i, h in histories(events).items()
-            if h[0][0] < end and not h[0][1]["is_refund"] and h[0][1]["appointment_group_id"] is not None
-            and not any(it["code"] in FEES for it in h[0][1]["invoice_items"])}
+    return {
+        i: h
+        for i, h in histories(events).items()
+        if h[0][0] < end
+        and not h[0][1]["is_refund"]
+        and h[0][1]["appointment_group_id"] is not None
+        and not any(it["code"] in FEES for it in h[0][1]["invoice_items"])
+    }
 
 
 def paid(invoice: dict[str, Any]) -> float:
@@ -111,10 +116,17 @@ def test_flagged_fees_are_charged_on_the_groups_invoice(events):
             status = data["appointment_group_status"]
             if status == -2 or (data["is_cancellationfeerequired"] == "Yes" and status not in (2, 4, 0, 1)):
                 fee = data["is_noshowfeerequired"] if status == -2 else data["is_cancellationfeerequired"]
-                (flagged.__setitem__(data["invoice_id"], "NSFEE" if status == -2 else "LCFEE") if fee == "Yes"
-                 else unflagged.add(data["invoice_id"]))
-    charged = {i: inv for i, h in histories(events).items() for _, inv in h
-               if any(it["code"] in FEES for it in inv["invoice_items"])}
+                (
+                    flagged.__setitem__(data["invoice_id"], "NSFEE" if status == -2 else "LCFEE")
+                    if fee == "Yes"
+                    else unflagged.add(data["invoice_id"])
+                )
+    charged = {
+        i: inv
+        for i, h in histories(events).items()
+        for _, inv in h
+        if any(it["code"] in FEES for it in inv["invoice_items"])
+    }
     assert flagged
     assert not set(charged) & unflagged, "a fee charged that the status event did not flag"
     share = sum(1 for i in flagged if i in charged) / len(flagged)

@@ -30,19 +30,34 @@ pytestmark = pytest.mark.xdist_group("test_world_memberships_packages")
 
 NOW = datetime(2024, 7, 25, 14, 52, 6, tzinfo=UTC)
 DAYS = 30
-MEMBERSHIP = ("Guest.Membership.Created", "Guest.Membership.Freeze", "Guest.Membership.Unfreeze",
-              "Guest.Membership.Cancelled", "Guest.Membership.Reinstate")
-PACKAGE = ("Guest.Package.Created", "Guest.Package.Redemption", "Guest.Package.RedemptionReversal",
-           "Guest.Package.StatusUpdate", "Guest.Package.ValidityUpdate")
+MEMBERSHIP = (
+    "Guest.Membership.Created",
+    "Guest.Membership.Freeze",
+    "Guest.Membership.Unfreeze",
+    "Guest.Membership.Cancelled",
+    "Guest.Membership.Reinstate",
+)
+PACKAGE = (
+    "Guest.Package.Created",
+    "Guest.Package.Redemption",
+    "Guest.Package.RedemptionReversal",
+    "Guest.Package.StatusUpdate",
+    "Guest.Package.ValidityUpdate",
+)
 MINE = MEMBERSHIP + PACKAGE
 
 
-@pytest.fixture(scope="module", params=[("realistic", 0), ("realistic", 1), ("realistic", 2), ("edge", 0), ("edge", 3)],
-                ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(
+    scope="module",
+    params=[("realistic", 0), ("realistic", 1), ("realistic", 2), ("edge", 0), ("edge", 3)],
+    ids=lambda p: f"{p[0]}-{p[1]}",
+)
 def run(request: pytest.FixtureRequest) -> tuple[Any, list[dict[str, Any]]]:
     """A month of one world, with the events a receiver of these types (and invoices) gets."""
     profile, seed = request.param
-    stream = simulate_events(seed=seed, now=NOW, days=DAYS, profile=profile, types=[*MINE, "Invoice.Closed", "Guest.Deleted"])
+    stream = simulate_events(
+        seed=seed, now=NOW, days=DAYS, profile=profile, types=[*MINE, "Invoice.Closed", "Guest.Deleted"]
+    )
     return stream, list(stream)
 
 
@@ -190,7 +205,8 @@ def test_what_the_world_keeps_is_what_a_later_event_can_mention(run):
     for held in world.extra["memberships"].held.values():
         for membership in held.values():
             assert membership.state != "cancelled" or any(
-                step.__name__ == "_reinstate" and args[1] is membership for _, _, step, args in stream.simulation._queue)
+                step.__name__ == "_reinstate" and args[1] is membership for _, _, step, args in stream.simulation._queue
+            )
     for held in world.extra["packages"].held.values():
         for package in held.values():
             assert package.state == 2

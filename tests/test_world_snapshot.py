@@ -68,7 +68,11 @@ def test_frozen_entities_hold_nothing_mutable_so_sharing_them_is_safe(profile: s
     """A copy shares every frozen dataclass instance: one holding a list or a dict would
     carry one test's changes into the next."""
     world = World(3, NOW, profile)
-    frozen = [obj for obj in _reachable(vars(world)) if dataclasses.is_dataclass(obj) and type(obj).__dataclass_params__.frozen]
+    frozen = [
+        obj
+        for obj in _reachable(vars(world))
+        if dataclasses.is_dataclass(obj) and type(obj).__dataclass_params__.frozen
+    ]
     assert len(frozen) > 600
     for obj in frozen:
         for f in dataclasses.fields(obj):

@@ -61,7 +61,9 @@ def api(zenoti_emulator: ZenotiEmulator, day_world: Ledger) -> Iterator[Api]:
 # -- a receiver that calls back ---------------------------------------------------------
 
 
-def test_a_receiver_enriches_every_booking_of_a_simulated_day_with_the_guests_phone(zenoti_emulator: ZenotiEmulator) -> None:
+def test_a_receiver_enriches_every_booking_of_a_simulated_day_with_the_guests_phone(
+    zenoti_emulator: ZenotiEmulator,
+) -> None:
     events = zenoti_emulator.simulate(seed=3, now=NOW, days=1)
     receiver = EnrichingReceiver(zenoti_emulator.api_url, zenoti_emulator.api_key)
     hook = zenoti_emulator.serve(receiver.app) + "/hook"
@@ -82,7 +84,10 @@ def test_a_receiver_enriches_every_booking_of_a_simulated_day_with_the_guests_ph
         guest_id = event["data"]["guest"]["id"]
         assert got[event["data"]["appointment_group_id"]]["guest_id"] == guest_id
         if guest_id in last_profile:
-            assert got[event["data"]["appointment_group_id"]]["phone"] == last_profile[guest_id]["personal_info"]["mobile_phone"]
+            assert (
+                got[event["data"]["appointment_group_id"]]["phone"]
+                == last_profile[guest_id]["personal_info"]["mobile_phone"]
+            )
             checked += 1
     assert checked > 0
     assert any(b["phone"] for b in receiver.bookings)
@@ -106,8 +111,22 @@ def test_a_slow_api_makes_the_receiver_time_out_and_zenoti_retry(zenoti_emulator
 
 def _named(events: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
     """The last event data that showed each entity, by kind and id."""
-    last: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in
-                                                  ("guest", "gone", "merged", "deleted", "group", "status", "invoice", "paid", "appointment", "membership", "package")}
+    last: dict[str, dict[str, dict[str, Any]]] = {
+        k: {}
+        for k in (
+            "guest",
+            "gone",
+            "merged",
+            "deleted",
+            "group",
+            "status",
+            "invoice",
+            "paid",
+            "appointment",
+            "membership",
+            "package",
+        )
+    }
     for event in events:
         kind, data = event["event_type"], event["data"]
         if kind in PROFILE_EVENTS:
@@ -122,7 +141,10 @@ def _named(events: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]
         elif kind in ("AppointmentGroup.Created", "AppointmentGroup.Updated"):
             last["group"][data["appointment_group_id"]] = data
             for appointment in data["appointments"]:
-                last["appointment"][appointment["id"]] = {**appointment, "appointment_group_id": data["appointment_group_id"]}
+                last["appointment"][appointment["id"]] = {
+                    **appointment,
+                    "appointment_group_id": data["appointment_group_id"],
+                }
             last["guest"].setdefault(data["guest"]["id"], {"id": data["guest"]["id"], "brief": data["guest"]})
         elif kind == "AppointmentGroup.Status":
             last["status"][data["appointment_group_id"]] = data
@@ -139,7 +161,9 @@ def _named(events: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]
 
 
 @pytest.mark.slow
-def test_every_entity_a_week_of_events_named_answers_and_agrees_with_the_last_event(zenoti_emulator: ZenotiEmulator) -> None:
+def test_every_entity_a_week_of_events_named_answers_and_agrees_with_the_last_event(
+    zenoti_emulator: ZenotiEmulator,
+) -> None:
     events = zenoti_emulator.simulate(seed=11, now=NOW, days=7)
     base, session = zenoti_emulator.api_url, requests.Session()
     session.headers["Authorization"] = f"apikey {zenoti_emulator.api_key}"
@@ -148,8 +172,10 @@ def test_every_entity_a_week_of_events_named_answers_and_agrees_with_the_last_ev
         return session.get(base + path, timeout=15)
 
     named = _named(events)
-    assert all(named[k] for k in ("guest", "merged", "deleted", "group", "status", "invoice", "appointment", "membership", "package")), \
-        {k: len(v) for k, v in named.items()}
+    assert all(
+        named[k]
+        for k in ("guest", "merged", "deleted", "group", "status", "invoice", "appointment", "membership", "package")
+    ), {k: len(v) for k, v in named.items()}
 
     for guest_id, shown in named["guest"].items():
         answer = get(f"/v1/guests/{guest_id}")
@@ -167,7 +193,11 @@ def test_every_entity_a_week_of_events_named_answers_and_agrees_with_the_last_ev
         if "brief" in shown:  # named only by a booking: its name and email agree
             brief = shown["brief"]
             info = profile["personal_info"]
-            assert (info["first_name"], info["last_name"], info["email"]) == (brief["first_name"], brief["last_name"], brief["email"])
+            assert (info["first_name"], info["last_name"], info["email"]) == (
+                brief["first_name"],
+                brief["last_name"],
+                brief["email"],
+            )
         else:  # the whole profile is the last Guest event's
             assert {k: v for k, v in profile.items() if k not in API_ONLY_GUEST_KEYS} == shown
 
@@ -194,26 +224,32 @@ def test_every_entity_a_week_of_events_named_answers_and_agrees_with_the_last_ev
             assert get(f"/v1/appointment_groups/{group_id}").json()["appointment_group"] == group
         assert group["invoice_id"] == shown["invoice_id"]
         assert group["status"] == named["status"].get(group_id, {}).get("appointment_group_status", 0)
-        assert [(s["appointment_id"], s["start_time_utc"], s["service"]["id"]) for s in group["appointment_services"]] == \
-            [(a["id"], a["start_time"], a["service_id"]) for a in shown["appointments"]]
+        assert [
+            (s["appointment_id"], s["start_time_utc"], s["service"]["id"]) for s in group["appointment_services"]
+        ] == [(a["id"], a["start_time"], a["service_id"]) for a in shown["appointments"]]
     for n, (appointment_id, shown) in enumerate(named["appointment"].items()):
         if shown["appointment_group_id"] in named["deleted"]:
             continue
         if n % 5 == 0:
             answer = get(f"/v1/appointments/{appointment_id}").json()
-            assert (answer["appointment_group_id"], answer["start_time_utc"], answer["service"]["id"]) == \
-                (shown["appointment_group_id"], shown["start_time"], shown["service_id"])
+            assert (answer["appointment_group_id"], answer["start_time_utc"], answer["service"]["id"]) == (
+                shown["appointment_group_id"],
+                shown["start_time"],
+                shown["service_id"],
+            )
 
     for invoice_id, shown in named["invoice"].items():
         invoice = get(f"/v1/invoices/{invoice_id}").json()["invoice"]
         # Items and totals as Invoice.Closed showed them, payments as the last event about
         # them listed them; the guest as they are now (a profile updated since shows its new
         # name on the old invoice).
-        assert {k: v for k, v in invoice.items() if k not in ("guest", "transactions")} == \
-            {k: v for k, v in shown.items() if k not in ("guest", "transactions")}
+        assert {k: v for k, v in invoice.items() if k not in ("guest", "transactions")} == {
+            k: v for k, v in shown.items() if k not in ("guest", "transactions")
+        }
         assert invoice["guest"]["id"] == shown["guest"]["id"]
-        assert [(t["transaction_id"], t["payment_date"], t["amount_paid"]) for t in invoice["transactions"]] == \
-            [(t["transaction_id"], t["payment_date"], t["amount_paid"]) for t in named["paid"][invoice_id]]
+        assert [(t["transaction_id"], t["payment_date"], t["amount_paid"]) for t in invoice["transactions"]] == [
+            (t["transaction_id"], t["payment_date"], t["amount_paid"]) for t in named["paid"][invoice_id]
+        ]
 
     owned: dict[str, dict[str, Any]] = {}
     for membership_id, shown in named["membership"].items():
@@ -221,8 +257,14 @@ def test_every_entity_a_week_of_events_named_answers_and_agrees_with_the_last_ev
         if owner in named["gone"]:
             continue
         if owner not in owned:
-            owned[owner] = {m["user_membership_id"]: m for m in get(f"/v1/guests/{owner}/memberships?size=100").json()["memberships"]}
-        assert (owned[owner][membership_id]["status"], owned[owner][membership_id]["expiry_date"]) == (shown["status"], shown["expiry_date"])
+            owned[owner] = {
+                m["user_membership_id"]: m
+                for m in get(f"/v1/guests/{owner}/memberships?size=100").json()["memberships"]
+            }
+        assert (owned[owner][membership_id]["status"], owned[owner][membership_id]["expiry_date"]) == (
+            shown["status"],
+            shown["expiry_date"],
+        )
 
     packages_checked = 0
     for package_id, shown in named["package"].items():
@@ -231,7 +273,10 @@ def test_every_entity_a_week_of_events_named_answers_and_agrees_with_the_last_ev
         if owner in named["gone"]:
             continue
         found = {p["user_package_id"]: p for p in get(f"/v1/guests/{owner}/packages?size=100").json()["packages"]}
-        assert (found[package_id]["status"], found[package_id]["user_package_state"]) == (shown["status"], shown["user_package_state"])
+        assert (found[package_id]["status"], found[package_id]["user_package_state"]) == (
+            shown["status"],
+            shown["user_package_state"],
+        )
         packages_checked += 1
     assert packages_checked > 0
 
@@ -242,23 +287,44 @@ def test_every_entity_a_week_of_events_named_answers_and_agrees_with_the_last_ev
 def test_without_a_valid_key_or_token_every_path_is_401(api: Api, day_world: Ledger) -> None:
     guest_id = next(iter(day_world.world.guests))
     for path in ("/v1/centers", f"/v1/guests/{guest_id}", "/v1/guests/search?phone=1", f"/v1/invoices/{guest_id}"):
-        for headers in ({}, {"Authorization": "apikey wrong"}, {"Authorization": KEY}, {"Authorization": "bearer nope"},
-                        {"Authorization": "apikey"}, {"Authorization": "Basic " + KEY}):
+        for headers in (
+            {},
+            {"Authorization": "apikey wrong"},
+            {"Authorization": KEY},
+            {"Authorization": "bearer nope"},
+            {"Authorization": "apikey"},
+            {"Authorization": "Basic " + KEY},
+        ):
             answer = api.get(path, auth=False, headers=headers)
             assert answer.status_code == 401, (path, headers)
             assert answer.json()["error"]["code"] == 401
 
 
 def test_the_token_flow_gives_a_bearer_token_that_the_api_takes(api: Api) -> None:
-    body = {"account_name": "spa", "user_name": "frontdesk", "password": "pw", "grant_type": "password",
-            "app_id": "DB6D3C87-7913-43E3-81B6-08B0F1708D09", "app_secret": KEY, "device_id": "x"}
+    body = {
+        "account_name": "spa",
+        "user_name": "frontdesk",
+        "password": "pw",
+        "grant_type": "password",
+        "app_id": "DB6D3C87-7913-43E3-81B6-08B0F1708D09",
+        "app_secret": KEY,
+        "device_id": "x",
+    }
     issued = api.session.post(api.url + "/v1/tokens", json=body, timeout=15)
     assert issued.status_code == 200
     credentials = issued.json()["credentials"]
     assert credentials["token_type"] == "bearer" and credentials["app_id"] == body["app_id"]
-    assert api.get("/v1/centers", auth=False, headers={"Authorization": f"bearer {credentials['access_token']}"}).status_code == 200
-    refreshed = api.session.post(api.url + "/v1/tokens", json={"grant_type": "refresh_token",
-                                                                "refresh_token": credentials["refresh_token"]}, timeout=15)
+    assert (
+        api.get(
+            "/v1/centers", auth=False, headers={"Authorization": f"bearer {credentials['access_token']}"}
+        ).status_code
+        == 200
+    )
+    refreshed = api.session.post(
+        api.url + "/v1/tokens",
+        json={"grant_type": "refresh_token", "refresh_token": credentials["refresh_token"]},
+        timeout=15,
+    )
     assert refreshed.status_code == 200
     assert api.session.post(api.url + "/v1/tokens", json={**body, "app_secret": "wrong"}, timeout=15).status_code == 401
     assert api.session.post(api.url + "/v1/tokens", data="not json", timeout=15).status_code == 400
@@ -285,10 +351,19 @@ def test_lists_page_as_zenoti_pages(api: Api, day_world: Ledger) -> None:
 
 def test_an_unknown_id_is_404_with_zenotis_error_body(api: Api) -> None:
     unknown = "00000000-0000-0000-0000-000000000001"
-    for path in (f"/v1/guests/{unknown}", f"/v1/guests/{unknown}/appointments", f"/v1/guests/{unknown}/memberships",
-                 f"/v1/guests/{unknown}/packages", f"/v1/appointments/{unknown}", f"/v1/appointment_groups/{unknown}",
-                 f"/v1/invoices/{unknown}", f"/v1/centers/{unknown}", f"/v1/centers/{unknown}/employees",
-                 f"/v1/centers/{unknown}/services", "/v1/no-such-path"):
+    for path in (
+        f"/v1/guests/{unknown}",
+        f"/v1/guests/{unknown}/appointments",
+        f"/v1/guests/{unknown}/memberships",
+        f"/v1/guests/{unknown}/packages",
+        f"/v1/appointments/{unknown}",
+        f"/v1/appointment_groups/{unknown}",
+        f"/v1/invoices/{unknown}",
+        f"/v1/centers/{unknown}",
+        f"/v1/centers/{unknown}/employees",
+        f"/v1/centers/{unknown}/services",
+        "/v1/no-such-path",
+    ):
         answer = api.get(path)
         assert answer.status_code == 404, path
         assert set(answer.json()["error"]) == {"code", "message"} and answer.json()["error"]["code"] == 404
@@ -299,9 +374,13 @@ def test_guests_are_found_by_phone_email_name_and_code(api: Api, day_world: Ledg
     profile = api.get(f"/v1/guests/{guest.id}").json()
     info = profile["personal_info"]
     phone = info["mobile_phone"]
-    for query in ({"phone": phone["number"]}, {"phone": f"+{phone['country_code']} {phone['number']}"},
-                  {"email": info["email"].upper()}, {"user_code": profile["code"]},
-                  {"first_name": info["first_name"], "last_name": info["last_name"]}):
+    for query in (
+        {"phone": phone["number"]},
+        {"phone": f"+{phone['country_code']} {phone['number']}"},
+        {"email": info["email"].upper()},
+        {"user_code": profile["code"]},
+        {"first_name": info["first_name"], "last_name": info["last_name"]},
+    ):
         found = api.get("/v1/guests/search", params={**query, "size": 100}).json()
         assert guest.id in {g["id"] for g in found["guests"]}, query
         assert all(g == api.get(f"/v1/guests/{g['id']}").json() for g in found["guests"][:3])
@@ -309,7 +388,9 @@ def test_guests_are_found_by_phone_email_name_and_code(api: Api, day_world: Ledg
     assert api.get("/v1/guests/search").status_code == 400
 
 
-def test_the_rate_limit_answers_429_per_key_until_the_bucket_refills(zenoti_emulator: ZenotiEmulator, day_world: Ledger) -> None:
+def test_the_rate_limit_answers_429_per_key_until_the_bucket_refills(
+    zenoti_emulator: ZenotiEmulator, day_world: Ledger
+) -> None:
     clock = [100.0]
     served = Api(zenoti_emulator, ApiState(lambda: day_world, rate_limit=3, clock=lambda: clock[0]))
     answers = [served.get("/v1/centers") for _ in range(4)]
@@ -325,15 +406,27 @@ def test_the_rate_limit_answers_429_per_key_until_the_bucket_refills(zenoti_emul
     assert "Organization-RateLimit-Limit" not in off.get("/v1/centers").headers
 
 
-@pytest.mark.parametrize("path", [
-    "/v1/centers?page=0", "/v1/centers?size=0", "/v1/centers?page=abc", "/v1/centers?size=1e3", "/v1/centers?page=-1",
-    "/v1/centers?page=99999999999999999999", "/v1/guests/search?phone=%00", "/v1/guests/search?center_id=nope&phone=1",
-    "/v1/guests/" + "a" * 5000, "/v1/guests/%C3%A9%E2%82%AC", "/v1/guests/..%2F..%2Fetc", "/v1/appointments",
-    "/v1/appointments?center_id=x&start_date=2024-07-25&end_date=2024-07-26",
-    "/v1/guests/x/appointments?start_date=yesterday",
-    "/v1/appointments?center_id={center}&start_date=2024-07-26&end_date=2024-07-25",
-    "/v1/appointments?center_id={center}&start_date=2024-13-01&end_date=2024-07-25",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/centers?page=0",
+        "/v1/centers?size=0",
+        "/v1/centers?page=abc",
+        "/v1/centers?size=1e3",
+        "/v1/centers?page=-1",
+        "/v1/centers?page=99999999999999999999",
+        "/v1/guests/search?phone=%00",
+        "/v1/guests/search?center_id=nope&phone=1",
+        "/v1/guests/" + "a" * 5000,
+        "/v1/guests/%C3%A9%E2%82%AC",
+        "/v1/guests/..%2F..%2Fetc",
+        "/v1/appointments",
+        "/v1/appointments?center_id=x&start_date=2024-07-25&end_date=2024-07-26",
+        "/v1/guests/x/appointments?start_date=yesterday",
+        "/v1/appointments?center_id={center}&start_date=2024-07-26&end_date=2024-07-25",
+        "/v1/appointments?center_id={center}&start_date=2024-13-01&end_date=2024-07-25",
+    ],
+)
 def test_bad_input_gets_a_4xx_never_a_5xx(api: Api, day_world: Ledger, path: str) -> None:
     answer = api.get(path.format(center=day_world.world.centers[0].id))
     assert 400 <= answer.status_code < 500, (path, answer.status_code, answer.text[:200])
@@ -343,8 +436,13 @@ def test_bad_input_gets_a_4xx_never_a_5xx(api: Api, day_world: Ledger, path: str
 def test_a_centers_appointments_by_day(api: Api, day_world: Ledger) -> None:
     center = day_world.world.centers[0]
     day = NOW.astimezone(center.zone).date().isoformat()
-    listed = api.get("/v1/appointments", params={"center_id": center.id, "start_date": day, "end_date": day, "size": 100}).json()
-    ours = {a.id for a, g in day_world.appointments.values()
-            if g.center.id == center.id and a.start.astimezone(center.zone).date().isoformat() == day}
+    listed = api.get(
+        "/v1/appointments", params={"center_id": center.id, "start_date": day, "end_date": day, "size": 100}
+    ).json()
+    ours = {
+        a.id
+        for a, g in day_world.appointments.values()
+        if g.center.id == center.id and a.start.astimezone(center.zone).date().isoformat() == day
+    }
     assert {a["appointment_id"] for a in listed["appointments"]} == ours
     assert listed["page_info"]["total"] == len(ours)

@@ -57,7 +57,9 @@ def test_gender_is_zenotis_person_code_never_2(seed: int, profile: str) -> None:
     genders = Counter(person["gender"] for event in stream(seed, profile) for person in people(event))
     assert set(genders) <= {-1, 0, 1}, genders
     assert genders[0] and genders[1] and genders[-1], genders
-    guests = Counter(e["data"]["personal_info"]["gender"] for e in stream(seed, profile) if e["event_type"] == "Guest.Created")
+    guests = Counter(
+        e["data"]["personal_info"]["gender"] for e in stream(seed, profile) if e["event_type"] == "Guest.Created"
+    )
     assert set(guests) <= {-1, 0, 1}
 
 
@@ -73,16 +75,26 @@ def test_status_1_follows_each_paid_check_out_and_codes_are_zenotis(seed: int, p
     assert set(codes) <= {-2, -1, 0, 1, 2, 4}, codes
     # a visit's invoice once closed (one left open at check-out is closed later, by a second
     # Invoice.Closed); a no-show or late-cancellation fee closes no visit
-    paid = [e["data"]["invoice"]["appointment_group_id"] for e in events
-            if e["event_type"] == "Invoice.Closed" and not e["data"]["invoice"]["is_refund"]
-            and e["data"]["invoice"]["appointment_group_id"] and e["data"]["invoice"]["is_closed"]
-            and not {i["code"] for i in e["data"]["invoice"]["invoice_items"]} & {"NSFEE", "LCFEE"}]
+    paid = [
+        e["data"]["invoice"]["appointment_group_id"]
+        for e in events
+        if e["event_type"] == "Invoice.Closed"
+        and not e["data"]["invoice"]["is_refund"]
+        and e["data"]["invoice"]["appointment_group_id"]
+        and e["data"]["invoice"]["is_closed"]
+        and not {i["code"] for i in e["data"]["invoice"]["invoice_items"]} & {"NSFEE", "LCFEE"}
+    ]
     closed = [s["appointment_group_id"] for s in statuses(events) if s["appointment_group_status"] == 1]
     assert paid and sorted(closed) == sorted(set(paid)), "one status 1 per group paid, none other"
     for index, event in enumerate(events):  # status 1 comes right after its Invoice.Closed
         if event["event_type"] == "AppointmentGroup.Status" and event["data"]["appointment_group_status"] == 1:
-            before = [e for e in events[:index] if e["event_type"] == "Invoice.Closed" and e["data"]["invoice"]["is_closed"]
-                      and e["data"]["invoice"]["appointment_group_id"] == event["data"]["appointment_group_id"]]
+            before = [
+                e
+                for e in events[:index]
+                if e["event_type"] == "Invoice.Closed"
+                and e["data"]["invoice"]["is_closed"]
+                and e["data"]["invoice"]["appointment_group_id"] == event["data"]["appointment_group_id"]
+            ]
             assert before, "closed before its invoice was paid"
     checked_in = codes[2]
     assert 0.6 <= codes[1] / checked_in <= 1.0, codes  # most visits checked in are paid within the stream
@@ -92,7 +104,11 @@ def test_status_1_follows_each_paid_check_out_and_codes_are_zenotis(seed: int, p
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_optional_guest_rides_on_some_status_events_and_names_the_groups_guest(seed: int, profile: str) -> None:
     events = stream(seed, profile)
-    booked = {e["data"]["appointment_group_id"]: e["data"]["guest"]["id"] for e in events if e["event_type"] == "AppointmentGroup.Created"}
+    booked = {
+        e["data"]["appointment_group_id"]: e["data"]["guest"]["id"]
+        for e in events
+        if e["event_type"] == "AppointmentGroup.Created"
+    }
     found = statuses(events)
     with_guest = [s for s in found if "guest" in s]
     share = len(with_guest) / len(found)
@@ -106,7 +122,9 @@ def test_the_optional_guest_rides_on_some_status_events_and_names_the_groups_gue
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_some_invoices_carry_additional_fields_as_key_value_pairs(profile: str) -> None:
-    invoices = [e["data"]["invoice"] for seed in SEEDS for e in stream(seed, profile) if e["event_type"] == "Invoice.Closed"]
+    invoices = [
+        e["data"]["invoice"] for seed in SEEDS for e in stream(seed, profile) if e["event_type"] == "Invoice.Closed"
+    ]
     carrying = [i["additional_fields"] for i in invoices if "additional_fields" in i]
     assert 0.05 <= len(carrying) / len(invoices) <= 0.4, (len(carrying), len(invoices))
     for fields in carrying:
@@ -129,8 +147,14 @@ def test_status_1_cancelled_moves_those_codes_and_nothing_else(seed: int, profil
     other = stream(seed, profile, **{"status-1": "cancelled"})
     assert not [s for s in statuses(other) if s["appointment_group_status"] == -1], "no -1 under this reading"
     assert [s for s in statuses(other) if s["appointment_group_status"] == 1], "cancellations send 1"
-    without_closing = [e for e in default if not (e["event_type"] == "AppointmentGroup.Status"
-                                                  and e["data"]["appointment_group_status"] == habits.STATUS_CLOSED)]
+    without_closing = [
+        e
+        for e in default
+        if not (
+            e["event_type"] == "AppointmentGroup.Status"
+            and e["data"]["appointment_group_status"] == habits.STATUS_CLOSED
+        )
+    ]
     assert [_as_default(e) for e in other] == without_closing
     registry = default_registry()
     assert all(registry[e["event_type"]].is_valid(e) for e in other)

@@ -83,11 +83,15 @@ def check_response(method: str, path: str, status: int, content_type: str | None
     template, op = found
     responses = op["responses"]
     spec = responses.get(str(status)) or responses.get("default")
-    assert spec is not None, f"{method} {template} answered {status}, which the document does not list ({sorted(responses)})"
+    assert spec is not None, (
+        f"{method} {template} answered {status}, which the document does not list ({sorted(responses)})"
+    )
     content = spec.get("content")
     if not content:
         return
-    assert content_type and content_type.startswith("application/json"), f"{method} {path} -> {status} is {content_type}, not JSON"
+    assert content_type and content_type.startswith("application/json"), (
+        f"{method} {path} -> {status} is {content_type}, not JSON"
+    )
     schema = content["application/json"]["schema"]
     errors = sorted(_schema_validator(schema).iter_errors(body()), key=lambda e: list(e.absolute_path))
     assert not errors, f"{method} {template} -> {status} breaks its documented schema: " + "; ".join(

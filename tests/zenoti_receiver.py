@@ -29,8 +29,11 @@ class EnrichingReceiver:
         self.app.add_url_rule("/hook", "hook", self.hook, methods=["POST"])
 
     def phone_of(self, guest_id: str) -> dict[str, Any] | None:
-        response = self.session.get(f"{self.base}/v1/guests/{guest_id}", timeout=self.timeout,
-                                    headers={"Authorization": f"apikey {self.api_key}", "Accept": "application/json"})
+        response = self.session.get(
+            f"{self.base}/v1/guests/{guest_id}",
+            timeout=self.timeout,
+            headers={"Authorization": f"apikey {self.api_key}", "Accept": "application/json"},
+        )
         response.raise_for_status()
         return response.json()["personal_info"]["mobile_phone"]  # type: ignore[no-any-return]
 
@@ -46,5 +49,7 @@ class EnrichingReceiver:
                 self.failures.append(f"{data['appointment_group_id']}: {exc}")
             return "Zenoti did not answer", 503  # Zenoti retries: the receiver asks again then
         with self.lock:
-            self.bookings.append({"group_id": data["appointment_group_id"], "guest_id": data["guest"]["id"], "phone": phone})
+            self.bookings.append(
+                {"group_id": data["appointment_group_id"], "guest_id": data["guest"]["id"], "phone": phone}
+            )
         return "", 200

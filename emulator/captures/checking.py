@@ -219,7 +219,9 @@ def _data_checker(event_type: EventType) -> _Checker | None:
     if defs:
         schema["$defs"] = defs
     clean = _compiled(drift_clean_schema(schema))
-    return _Checker(clean.is_valid, _compiled(schema).is_valid, Draft202012Validator(schema, format_checker=make_format_checker()))
+    return _Checker(
+        clean.is_valid, _compiled(schema).is_valid, Draft202012Validator(schema, format_checker=make_format_checker())
+    )
 
 
 class Summary:
@@ -332,7 +334,9 @@ class CaptureValidator:
         else:
             body = capture.body
             if not body or body.isspace():
-                return EventResult(capture, SKIPPED, reason="empty", message="empty body (what Zenoti's 'Test your trigger' sends)")
+                return EventResult(
+                    capture, SKIPPED, reason="empty", message="empty body (what Zenoti's 'Test your trigger' sends)"
+                )
             try:
                 value = bounds.loads_json(body)
             except bounds.TooDeep as exc:
@@ -341,7 +345,9 @@ class CaptureValidator:
                 return EventResult(capture, INVALID, reason="not_json", message=_not_json(body))
         if type(value) is not dict:
             kind = JSON_TYPE.get(type(value), type(value).__name__)
-            return EventResult(capture, INVALID, reason="not_object", message=f"not an event: expected a JSON object, found {kind}")
+            return EventResult(
+                capture, INVALID, reason="not_object", message=f"not an event: expected a JSON object, found {kind}"
+            )
         event_id = value.get("id")
         event_id = event_id if isinstance(event_id, str) else None
         name = value.get("event_type")
@@ -350,7 +356,11 @@ class CaptureValidator:
             event_type = self.forced
             if isinstance(name, str) and name != event_type.name:
                 return EventResult(
-                    capture, SKIPPED, str(name), event_id, reason="other_event_type",
+                    capture,
+                    SKIPPED,
+                    str(name),
+                    event_id,
+                    reason="other_event_type",
                     message=f"event type {name!r}, not {event_type.name!r} (--event-type)",
                 )
             if name is None and not _looks_like_envelope(value):
@@ -361,20 +371,38 @@ class CaptureValidator:
                 self.unknown_types[name] += 1
                 close = difflib.get_close_matches(name, list(self.registry), n=1, cutoff=0.6)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                return EventResult(capture, SKIPPED, name, event_id, reason="unknown_event_type", message=f"unknown event type {name!r}{hint}")
+                return EventResult(
+                    capture,
+                    SKIPPED,
+                    name,
+                    event_id,
+                    reason="unknown_event_type",
+                    message=f"unknown event type {name!r}{hint}",
+                )
         else:
             found = "missing" if name is None else f"{JSON_TYPE.get(type(name), 'object')} {quote(name)}"
             return EventResult(
-                capture, INVALID, None, event_id, reason="no_event_type",
+                capture,
+                INVALID,
+                None,
+                event_id,
+                reason="no_event_type",
                 message=f"no event_type ({found}): not a webhook envelope; a body of only `data` needs --event-type",
             )
         return self._validate(capture, value, event_type, envelope, event_id)
 
-    def _validate(self, capture: Capture, value: dict[str, Any], event_type: EventType, envelope: bool, event_id: str | None) -> EventResult:
+    def _validate(
+        self, capture: Capture, value: dict[str, Any], event_type: EventType, envelope: bool, event_id: str | None
+    ) -> EventResult:
         checker = self._checker(event_type, envelope)
         if checker is None:
             return EventResult(
-                capture, INVALID, event_type.name, event_id, envelope=False, reason="no_envelope",
+                capture,
+                INVALID,
+                event_type.name,
+                event_id,
+                envelope=False,
+                reason="no_envelope",
                 message=f"no envelope, and the {event_type.name} schema has no `data` to check it against",
             )
         note = "" if envelope else "no envelope (a body of only `data`)"
@@ -385,7 +413,9 @@ class CaptureValidator:
         try:  # only here: a value the compiled check passed is as shallow as its schema
             bounds.check_depth(value)
         except bounds.TooDeep as exc:
-            return EventResult(capture, INVALID, event_type.name, event_id, envelope, reason="too_deep", message=exc.message)
+            return EventResult(
+                capture, INVALID, event_type.name, event_id, envelope, reason="too_deep", message=exc.message
+            )
         unknown = collector.observe(value, envelope=envelope, label=lambda: capture.label)
         errors: list[Problem] = []
         if not checker.is_valid(value):
@@ -395,7 +425,16 @@ class CaptureValidator:
         if not errors:
             return EventResult(capture, VALID, event_type.name, event_id, envelope, reason="", message=note)
         message = str(errors[0]) + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-        return EventResult(capture, INVALID, event_type.name, event_id, envelope, reason="schema", message=(note + "; " if note else "") + message, errors=errors)
+        return EventResult(
+            capture,
+            INVALID,
+            event_type.name,
+            event_id,
+            envelope,
+            reason="schema",
+            message=(note + "; " if note else "") + message,
+            errors=errors,
+        )
 
     def drift_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -433,7 +472,14 @@ def _unknown_problem(parts: tuple[Any, ...], value: dict[str, Any]) -> Problem:
     found: Any = value
     for part in parts:
         found = found[part]
-    return Problem(json_path(parts), json_pointer(parts), "unknown_field", "no such field (--strict)", _found(found), f"{parts[-1]!r} is not in the schema")
+    return Problem(
+        json_path(parts),
+        json_pointer(parts),
+        "unknown_field",
+        "no such field (--strict)",
+        _found(found),
+        f"{parts[-1]!r} is not in the schema",
+    )
 
 
 def _skip_message(reason: str, detail: str) -> str:

@@ -329,7 +329,9 @@ class DriftCollector:
                 for mode in (True, False):
                     self._optional[mode] = [f for f in self._optional[mode] if f.path not in self._seen_fields]
 
-    def observe(self, event: dict[str, Any], *, envelope: bool = True, label: Callable[[], str] = str) -> list[tuple[Any, ...]]:
+    def observe(
+        self, event: dict[str, Any], *, envelope: bool = True, label: Callable[[], str] = str
+    ) -> list[tuple[Any, ...]]:
         """Record one event; return the concrete paths of fields the schema does not know.
 
         :param envelope: False for a body that is only ``data``.
@@ -345,7 +347,14 @@ class DriftCollector:
             self._fold()
         return unknown
 
-    def _walk(self, obj: dict[str, Any], node: _Node, parts: tuple[Any, ...], label: Callable[[], str], unknown: list[tuple[Any, ...]]) -> None:
+    def _walk(
+        self,
+        obj: dict[str, Any],
+        node: _Node,
+        parts: tuple[Any, ...],
+        label: Callable[[], str],
+        unknown: list[tuple[Any, ...]],
+    ) -> None:
         watched = node.watched
         try:
             if watched:
@@ -370,7 +379,14 @@ class DriftCollector:
             else:
                 self._walk(value, f.obj, (*parts, name), label, unknown)  # type: ignore[arg-type]
 
-    def _walk_list(self, values: list[Any], items: _Field, parts: tuple[Any, ...], label: Callable[[], str], unknown: list[tuple[Any, ...]]) -> None:
+    def _walk_list(
+        self,
+        values: list[Any],
+        items: _Field,
+        parts: tuple[Any, ...],
+        label: Callable[[], str],
+        unknown: list[tuple[Any, ...]],
+    ) -> None:
         for index, value in enumerate(values):
             kind = type(value)
             if kind is dict and items.obj is not None:
@@ -461,7 +477,12 @@ class DriftCollector:
         for path, count in sorted(self._unknown.items()):
             where, concrete = self._examples.get(("unknown", path), ("", path))
             unknown_fields.append(
-                {"path": path, "count": count, "types": dict(sorted(self._types.get(path, Counter()).items())), "example": {"source": where, "path": concrete}}
+                {
+                    "path": path,
+                    "count": count,
+                    "types": dict(sorted(self._types.get(path, Counter()).items())),
+                    "example": {"source": where, "path": concrete},
+                }
             )
         values = []
         for path, counter in sorted(self._values.items()):
@@ -534,6 +555,11 @@ def drift_has_findings(drift: dict[str, Any]) -> bool:
     if drift.get("unknown_event_types"):
         return True
     for entry in drift.get("event_types", {}).values():
-        if entry["unknown_fields"] or entry["undocumented_values"] or entry["varying_types"] or entry["unknown_fields_not_listed"]:
+        if (
+            entry["unknown_fields"]
+            or entry["undocumented_values"]
+            or entry["varying_types"]
+            or entry["unknown_fields_not_listed"]
+        ):
             return True
     return False

@@ -106,10 +106,18 @@ class Capture:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "index": self.index, "detail": self.detail or None, "label": self.label}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "index": self.index,
+            "detail": self.detail or None,
+            "label": self.label,
+        }
 
 
-def _lines(stream: BinaryIO, file: str, progress: Callable[[int], None] | None, first_line: int = 1) -> Iterator[Capture]:
+def _lines(
+    stream: BinaryIO, file: str, progress: Callable[[int], None] | None, first_line: int = 1
+) -> Iterator[Capture]:
     # The hot loop of a large JSON Lines input: no parsing here, one object per line.
     # Each line is read bounded (bounds.read_record): one longer than any event ends the
     # input with a "too large" record instead of taking its size in memory.
@@ -174,7 +182,9 @@ def _har_entry(entry: Any, index: int, file: str) -> Capture:
     method = str(request.get("method", "")).upper()
     detail = f"{method} {request.get('url', '')}".strip()
     listed = request.get("headers")
-    headers = {str(h.get("name", "")).lower() for h in listed if isinstance(h, dict)} if isinstance(listed, list) else set()
+    headers = (
+        {str(h.get("name", "")).lower() for h in listed if isinstance(h, dict)} if isinstance(listed, list) else set()
+    )
     post_data = request.get("postData")
     post = post_data if isinstance(post_data, dict) else {}
     text = post.get("text")
@@ -191,7 +201,10 @@ def _har_entry(entry: Any, index: int, file: str) -> Capture:
     if not isinstance(request.get("postData"), dict) and (signed or (isinstance(size, int) and size > 0)):
         # A signed request has a body (the signature is of it): the HAR lost it.
         return Capture(
-            file, None, index, detail,
+            file,
+            None,
+            index,
+            detail,
             problem=f"no_body:the HAR has no postData for this {'signed ' if signed else ''}request"
             f"{f' of {size} bytes' if isinstance(size, int) and size > 0 else ''}; export it with request bodies",
         )
@@ -247,7 +260,9 @@ def _sniff(stream: BinaryIO, file: str, progress: Callable[[int], None] | None) 
     try:  # one document (a pretty-printed event, a HAR not named .har): bounded too
         rest = bounds.read_record(stream, limit=_MAX_DOCUMENT)
     except bounds.TooLarge:
-        yield Capture(file, problem=f"too_large:{bounds.too_large(_MAX_DOCUMENT).message} (a HAR file streams when named .har)")
+        yield Capture(
+            file, problem=f"too_large:{bounds.too_large(_MAX_DOCUMENT).message} (a HAR file streams when named .har)"
+        )
         return
     if progress is not None:
         progress(len(first) - 1 + len(rest))
@@ -267,7 +282,9 @@ def _sniff(stream: BinaryIO, file: str, progress: Callable[[int], None] | None) 
 class _Cursor:
     """Text decoded from a byte stream a chunk at a time, for a streaming JSON reader."""
 
-    def __init__(self, stream: BinaryIO, prefix: bytes, progress: Callable[[int], None] | None, limit: int = _MAX_VALUE) -> None:
+    def __init__(
+        self, stream: BinaryIO, prefix: bytes, progress: Callable[[int], None] | None, limit: int = _MAX_VALUE
+    ) -> None:
         self.stream = stream
         #: the longest value read before it is refused as too large
         self.limit = limit
@@ -305,7 +322,9 @@ class _Cursor:
 _decode_value = json.JSONDecoder().raw_decode
 
 
-def _stream_values(stream: BinaryIO, file: str, progress: Callable[[int], None] | None, prefix: bytes) -> Iterator[Capture]:
+def _stream_values(
+    stream: BinaryIO, file: str, progress: Callable[[int], None] | None, prefix: bytes
+) -> Iterator[Capture]:
     """Top-level JSON values one after another; the elements of an array one at a time.
 
     Broken JSON cannot be resynchronized: it becomes one "not JSON" record, and the rest
@@ -394,7 +413,9 @@ def _stream_har(stream: BinaryIO, file: str, progress: Callable[[int], None] | N
                 continue
             seen_log = True
             if start != "{":
-                yield Capture(file, problem=f"unreadable:not a HAR file: log is {_kind(_next_value(cursor))}, not an object")
+                yield Capture(
+                    file, problem=f"unreadable:not a HAR file: log is {_kind(_next_value(cursor))}, not an object"
+                )
                 return
             seen_entries = False
             for name, first in _members(cursor):

@@ -69,7 +69,9 @@ def parse_since(text: str, *, now: datetime | None = None) -> float:
     try:
         return bounds.parse_instant(text).timestamp()
     except UsageError:
-        raise UsageError(f"'since' must be an ISO 8601 time (2026-12-01T09:00:00Z) or an age (30m, 2h, 7d), not {text[:60]!r}.") from None
+        raise UsageError(
+            f"'since' must be an ISO 8601 time (2026-12-01T09:00:00Z) or an age (30m, 2h, 7d), not {text[:60]!r}."
+        ) from None
 
 
 def export_format(output: str | os.PathLike[str], fmt: str | None) -> str:
@@ -81,7 +83,9 @@ def export_format(output: str | os.PathLike[str], fmt: str | None) -> str:
     return "jsonl" if str(output).lower().endswith(LINE_SUFFIXES) else "files"
 
 
-def export(captures: Iterable[StoredCapture], output: str | os.PathLike[str], *, fmt: str | None = None) -> ExportResult:
+def export(
+    captures: Iterable[StoredCapture], output: str | os.PathLike[str], *, fmt: str | None = None
+) -> ExportResult:
     """Write the bodies of ``captures`` to ``output``, streaming (one body in memory at a time).
 
     :param output: a JSON Lines file, or a folder (created if needed) for one file per
@@ -168,8 +172,10 @@ def _bodies(paths: list[str | os.PathLike[str]]) -> Iterator[tuple[str, bytes]]:
         found += 1
         yield where, body
     if not found:  # an empty folder, a file of blank lines: sending nothing is not a success
-        raise UsageError(f"No events in {', '.join(str(p) for p in paths)}: nothing to send. "
-                         "Give files of events (.json, .jsonl, .har) or a folder of them.")
+        raise UsageError(
+            f"No events in {', '.join(str(p) for p in paths)}: nothing to send. "
+            "Give files of events (.json, .jsonl, .har) or a folder of them."
+        )
 
 
 def _bodies_of(paths: list[str | os.PathLike[str]], capture_files: Any, read_file: Any) -> Iterator[tuple[str, bytes]]:

@@ -109,7 +109,9 @@ class RelaySettings:
         if self.refuse_bad_signature and not self.secret:
             raise UsageError("Refusing bad signatures needs the secret Zenoti signs with: pass --secret too.")
         if not 0 < self.mirror_deadline < DEFAULT_TIMEOUT:
-            raise UsageError(f"The mirror deadline must be between 0 and {DEFAULT_TIMEOUT:g} s, not {self.mirror_deadline}.")
+            raise UsageError(
+                f"The mirror deadline must be between 0 and {DEFAULT_TIMEOUT:g} s, not {self.mirror_deadline}."
+            )
 
     def forward_options(self, headers: Mapping[str, str]) -> DeliveryOptions:
         """The options of one forward: the received headers, and one attempt when mirroring."""
@@ -138,7 +140,9 @@ class SchemaVerdict:
     def word(self) -> str:
         """``valid``, ``valid+drift``, ``invalid``, ``ping``, ``unknown-type``, ``not-json``..."""
         if self.status == "skipped":
-            return {"empty": "ping", "unknown_event_type": "unknown-type"}.get(self.reason, self.reason.replace("_", "-"))
+            return {"empty": "ping", "unknown_event_type": "unknown-type"}.get(
+                self.reason, self.reason.replace("_", "-")
+            )
         if self.status == "invalid" and self.reason != "schema":
             return self.reason.replace("_", "-")
         return self.status + ("+drift" if self.drift else "")
@@ -310,7 +314,9 @@ class Relay:
         with self._lock:
             hook = self._webhooks.get(verb)
             if hook is None:
-                hook = self.store.upsert_webhook(self.settings.forward_to, verb=verb, secret=self.settings.forward_secret)
+                hook = self.store.upsert_webhook(
+                    self.settings.forward_to, verb=verb, secret=self.settings.forward_secret
+                )
                 if not hook.active:
                     log.warning("Reactivating webhook %s (%s) to relay to it", hook.id, hook.url)
                     hook = self.store.update_webhook(hook.id, active=True)
@@ -350,12 +356,20 @@ class Relay:
         capture_id, scheduled = self.store.record_capture(
             capture, forward=forward, options=options.to_dict(), time_scale=options.time_scale
         )
-        line = RelayLine(self._clock(), capture_id, None, verdict.event_type, verdict.call_id, sig, verdict.word, "refused")
+        line = RelayLine(
+            self._clock(), capture_id, None, verdict.event_type, verdict.call_id, sig, verdict.word, "refused"
+        )
         if scheduled is None:
             self._emit(replace(line, note="not forwarded: bad signature"))
             return RelayAnswer(
                 BAD_SIGNATURE_STATUS,
-                {"error": {"code": "bad_signature", "message": f"Signature {sig}; the request was kept, not forwarded.", "details": None}},
+                {
+                    "error": {
+                        "code": "bad_signature",
+                        "message": f"Signature {sig}; the request was kept, not forwarded.",
+                        "details": None,
+                    }
+                },
             )
         stored = {"relayed": capture_id, "delivery_id": scheduled.delivery_id, "signature": sig, "schema": verdict.word}
         pending = _Pending(replace(line, delivery_id=scheduled.delivery_id, local="?"))
@@ -406,7 +420,16 @@ class Relay:
         elif not record.ok:
             note = f"gave up; send it again with: zenoti-emulator replay {record.delivery_id}"
         local = str(record.status_code) if record.status_code is not None else record.outcome
-        self._emit(replace(pending.line, at=self._clock(), local=local, latency_ms=record.latency_ms, attempt=record.number, note=note))
+        self._emit(
+            replace(
+                pending.line,
+                at=self._clock(),
+                local=local,
+                latency_ms=record.latency_ms,
+                attempt=record.number,
+                note=note,
+            )
+        )
         if pending.done is not None and pending.record is None:
             pending.record = record
             pending.done.set()
@@ -417,8 +440,16 @@ class Relay:
         if capture is None:
             return None
         verdict = SchemaVerdict.from_capture(capture)
-        line = RelayLine(capture.received_at, capture.id, delivery_id, capture.event_type, capture.call_id,
-                         capture.signature, verdict.word, "?")
+        line = RelayLine(
+            capture.received_at,
+            capture.id,
+            delivery_id,
+            capture.event_type,
+            capture.call_id,
+            capture.signature,
+            verdict.word,
+            "?",
+        )
         pending = _Pending(line)
         with self._lock:
             self._pending[delivery_id] = pending

@@ -51,7 +51,9 @@ class TextRenderer(Renderer):
             if not result.envelope:
                 self._notes_shown += 1
                 if self._notes_shown <= self.max_skipped_shown:
-                    self.out.write(f"NOTE    {result.capture.label}  {result.event_type}: valid, no envelope (a body of only `data`)\n")
+                    self.out.write(
+                        f"NOTE    {result.capture.label}  {result.event_type}: valid, no envelope (a body of only `data`)\n"
+                    )
                     self._wrote = True
             return
         self._wrote = True
@@ -76,7 +78,9 @@ class TextRenderer(Renderer):
     def finish(self, report: Report) -> None:
         write = self.out.write
         if self._skipped_shown > self.max_skipped_shown:
-            write(f"... {self._skipped_shown - self.max_skipped_shown} more skipped records not shown (see reasons below)\n")
+            write(
+                f"... {self._skipped_shown - self.max_skipped_shown} more skipped records not shown (see reasons below)\n"
+            )
         if self._notes_shown > self.max_skipped_shown:
             write(f"... {self._notes_shown - self.max_skipped_shown} more bodies with no envelope not shown\n")
         drift = report.drift
@@ -90,7 +94,9 @@ class TextRenderer(Renderer):
                     for line in lines:
                         write(f"    {line}\n")
             for unknown in drift["unknown_event_types"]:
-                write(f"  unknown event type {unknown['event_type']!r}: {unknown['count']} event{'' if unknown['count'] == 1 else 's'} (no schema)\n")
+                write(
+                    f"  unknown event type {unknown['event_type']!r}: {unknown['count']} event{'' if unknown['count'] == 1 else 's'} (no schema)\n"
+                )
             self._wrote = True
         reasons = {k: v for k, v in report.summary.reasons.items() if k != "schema"}
         write(("\n" if self._wrote else "") + report.summary.line() + "\n")
@@ -164,7 +170,11 @@ class JunitRenderer(Renderer):
         write = self._suite.write
         write(f"    <testcase classname={_attr(classname)} name={_attr(name)}")
         if result.status == VALID:
-            write("/>\n" if result.envelope else ">\n      <system-out>no envelope (a body of only `data`)</system-out>\n    </testcase>\n")
+            write(
+                "/>\n"
+                if result.envelope
+                else ">\n      <system-out>no envelope (a body of only `data`)</system-out>\n    </testcase>\n"
+            )
             return
         write(">\n")
         if result.status == SKIPPED:
@@ -173,7 +183,9 @@ class JunitRenderer(Renderer):
         else:
             self._counts[1] += 1
             body = "\n".join(str(p) for p in result.errors) or result.message
-            write(f"      <failure type={_attr(result.reason)} message={_attr(result.message)}>{_text(body)}</failure>\n")
+            write(
+                f"      <failure type={_attr(result.reason)} message={_attr(result.message)}>{_text(body)}</failure>\n"
+            )
         write("    </testcase>\n")
 
     def _close_suite(self) -> None:
@@ -199,7 +211,9 @@ class JunitRenderer(Renderer):
         tests, failures, skipped = self._totals
         out = self.out
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-        out.write(f'<testsuites name="zenoti-emulator validate" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}">\n')
+        out.write(
+            f'<testsuites name="zenoti-emulator validate" tests="{tests}" failures="{failures}" errors="0" skipped="{skipped}">\n'
+        )
         self._body.seek(0)
         for chunk in iter(lambda: self._body.read(1 << 16), ""):
             out.write(chunk)
@@ -216,7 +230,9 @@ class JunitRenderer(Renderer):
             findings = bool(entry["unknown_fields"] or entry["undocumented_values"] or entry["varying_types"])
             cases.append((name, lines, findings))
         if drift["unknown_event_types"]:
-            lines = [f"unknown event type {u['event_type']!r}: {u['count']} events" for u in drift["unknown_event_types"]]
+            lines = [
+                f"unknown event type {u['event_type']!r}: {u['count']} events" for u in drift["unknown_event_types"]
+            ]
             cases.append((UNRECOGNIZED, lines, True))
         if not cases:
             return
@@ -225,10 +241,10 @@ class JunitRenderer(Renderer):
         for name, lines, findings in cases:
             self._counts[0] += 1
             text = _text("\n".join(lines))
-            self._suite.write(f"    <testcase classname=\"drift\" name={_attr(name)}>\n")
+            self._suite.write(f'    <testcase classname="drift" name={_attr(name)}>\n')
             if findings and report.fail_on_drift:
                 self._counts[1] += 1
-                self._suite.write(f"      <failure type=\"drift\" message={_attr(lines[0])}>{text}</failure>\n")
+                self._suite.write(f'      <failure type="drift" message={_attr(lines[0])}>{text}</failure>\n')
             if lines:
                 self._suite.write(f"      <system-out>{text}</system-out>\n")
             self._suite.write("    </testcase>\n")

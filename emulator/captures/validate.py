@@ -39,7 +39,9 @@ class Report:
     ``POST /api/validate``.
     """
 
-    def __init__(self, validator: CaptureValidator, *, fail_on_drift: bool = False, results: list[EventResult] | None = None) -> None:
+    def __init__(
+        self, validator: CaptureValidator, *, fail_on_drift: bool = False, results: list[EventResult] | None = None
+    ) -> None:
         self.summary = validator.summary
         self.drift = validator.drift_dict()
         self.event_type = validator.forced.name if validator.forced else None

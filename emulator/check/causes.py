@@ -34,8 +34,20 @@ CLIENT = "client"  # any other 4xx (400, 409...)
 SERVER = "server"  # 5xx
 REDIRECT = "redirect"  # 3xx: Zenoti does not follow redirects
 CONNECTION = "connection"  # refused, reset, TLS, anything without an HTTP answer
-KINDS = (ACCEPTED, AUTH, NOT_FOUND, TIMEOUT, TOO_LARGE, MEDIA, UNPROCESSABLE, RATE_LIMITED, CLIENT, SERVER, REDIRECT,
-         CONNECTION)
+KINDS = (
+    ACCEPTED,
+    AUTH,
+    NOT_FOUND,
+    TIMEOUT,
+    TOO_LARGE,
+    MEDIA,
+    UNPROCESSABLE,
+    RATE_LIMITED,
+    CLIENT,
+    SERVER,
+    REDIRECT,
+    CONNECTION,
+)
 
 #: Longest wait a ``Retry-After`` may ask of a check (seconds); a longer one is capped.
 MAX_RETRY_AFTER = 60.0
@@ -130,36 +142,54 @@ class Cause:
         """What to change in the receiver (or the command) for this class of answer."""
         if self.kind == AUTH:
             if not self.signed:
-                return ("Pass the webhook's secret with --secret (or $ZENOTI_EMULATOR_SECRET): the receiver verifies "
-                        "signatures, so unsigned events say nothing about the rest.")
-            return ("Check that --secret is this webhook's secret, and that the receiver verifies the HMAC-SHA256 of "
-                    "the raw body in Zenoti's 'sha256 =AB-12-…' format (see the signature-format check).")
+                return (
+                    "Pass the webhook's secret with --secret (or $ZENOTI_EMULATOR_SECRET): the receiver verifies "
+                    "signatures, so unsigned events say nothing about the rest."
+                )
+            return (
+                "Check that --secret is this webhook's secret, and that the receiver verifies the HMAC-SHA256 of "
+                "the raw body in Zenoti's 'sha256 =AB-12-…' format (see the signature-format check)."
+            )
         if self.kind == NOT_FOUND:
             return f"Check the URL's path, and route POST, PUT and PATCH to the webhook handler ({self.method} was refused)."
         if self.kind == TIMEOUT:
-            return (f"Answer 2xx as soon as the event is stored and do the work afterwards (a queue): Zenoti waits "
-                    f"{self.timeout:g} s, then counts a failed attempt and sends the event again.")
+            return (
+                f"Answer 2xx as soon as the event is stored and do the work afterwards (a queue): Zenoti waits "
+                f"{self.timeout:g} s, then counts a failed attempt and sends the event again."
+            )
         if self.kind == TOO_LARGE:
-            return (f"Raise the body size limit above the largest event Zenoti can send ({_kib(self.body_bytes)} was "
-                    "refused; 1 MB is safe. Express: express.json({limit: '1mb'}); Flask: MAX_CONTENT_LENGTH).")
+            return (
+                f"Raise the body size limit above the largest event Zenoti can send ({_kib(self.body_bytes)} was "
+                "refused; 1 MB is safe. Express: express.json({limit: '1mb'}); Flask: MAX_CONTENT_LENGTH)."
+            )
         if self.kind == MEDIA:
-            return ("Parse the raw body as JSON whatever the Content-Type (Flask: get_json(force=True); Express: "
-                    "express.json({type: '*/*'})).")
+            return (
+                "Parse the raw body as JSON whatever the Content-Type (Flask: get_json(force=True); Express: "
+                "express.json({type: '*/*'}))."
+            )
         if self.kind in (UNPROCESSABLE, CLIENT):
-            return ("Answer 2xx to every well-signed event Zenoti can send: ignore fields and codes you do not know, "
-                    "accept duplicates and any order, and log what you could not use instead of refusing it "
-                    "(the evidence shows the body and the receiver's answer).")
+            return (
+                "Answer 2xx to every well-signed event Zenoti can send: ignore fields and codes you do not know, "
+                "accept duplicates and any order, and log what you could not use instead of refusing it "
+                "(the evidence shows the body and the receiver's answer)."
+            )
         if self.kind == RATE_LIMITED:
-            return ("Exempt the webhook route from the rate limiter (or allow Zenoti's addresses a burst of hundreds a "
-                    "minute): a refused event is retried, and 20 failures in a row deactivate the webhook.")
+            return (
+                "Exempt the webhook route from the rate limiter (or allow Zenoti's addresses a burst of hundreds a "
+                "minute): a refused event is retried, and 20 failures in a row deactivate the webhook."
+            )
         if self.kind == SERVER:
-            return ("Read the receiver's log for this request (the evidence shows the body): a 5xx is a crash or an "
-                    "outage to Zenoti, which retries it until the webhook is deactivated.")
+            return (
+                "Read the receiver's log for this request (the evidence shows the body): a 5xx is a crash or an "
+                "outage to Zenoti, which retries it until the webhook is deactivated."
+            )
         if self.kind == REDIRECT:
             return "Give Zenoti the final URL (the redirect's Location): a redirect is a failed attempt to it."
         if self.kind == CONNECTION:
-            return ("The connection was refused or dropped mid-run: did the receiver crash or restart? Read its log "
-                    "for the request in the evidence.")
+            return (
+                "The connection was refused or dropped mid-run: did the receiver crash or restart? Read its log "
+                "for the request in the evidence."
+            )
         return ""
 
     def key(self) -> tuple[Any, ...]:
@@ -169,7 +199,9 @@ class Cause:
     def group_title(self, n: int) -> str:
         """``11 checks: answered 413, a body over the receiver's body size limit``."""
         if self.kind == TOO_LARGE:
-            return f"{n} checks: bodies of {_kib(self.body_bytes)} and more answered 413 (the receiver's body size limit)"
+            return (
+                f"{n} checks: bodies of {_kib(self.body_bytes)} and more answered 413 (the receiver's body size limit)"
+            )
         if self.kind == TIMEOUT and self.status is None:
             return f"{n} checks: no answer within {self.timeout:g} s"
         return f"{n} checks: {self.says()}"
@@ -182,15 +214,30 @@ def _kib(size: int) -> str:
     return f"{size / 1024:.0f} KiB" if size >= 1024 else f"{size} bytes"
 
 
-def classify(*, status: int | None, outcome: str, method: str = "POST", body_bytes: int = 0, timeout: float = 10.0,
-             signed: bool = True, retry_after: str | None = None, error: str | None = None) -> Cause:
+def classify(
+    *,
+    status: int | None,
+    outcome: str,
+    method: str = "POST",
+    body_bytes: int = 0,
+    timeout: float = 10.0,
+    signed: bool = True,
+    retry_after: str | None = None,
+    error: str | None = None,
+) -> Cause:
     """The :class:`Cause` of one answer (see the module docstring for the classes).
 
     :param outcome: how the request ended, as :class:`~emulator.delivery.sender.SendResult` says
         (``success``, ``http_status``, ``redirect``, ``timeout``, ``connection``, ``tls``, ``error``).
     """
-    base: dict[str, Any] = {"status": status, "method": method, "body_bytes": body_bytes, "timeout": timeout, "signed": signed,
-            "error": error}
+    base: dict[str, Any] = {
+        "status": status,
+        "method": method,
+        "body_bytes": body_bytes,
+        "timeout": timeout,
+        "signed": signed,
+        "error": error,
+    }
     if status is None:
         return Cause(TIMEOUT if outcome == "timeout" else CONNECTION, **base)
     if 200 <= status < 300:

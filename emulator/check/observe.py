@@ -33,8 +33,9 @@ class Observer:
     :param how: how it was given (``--observe URL``, the fixture's name), for the evidence.
     """
 
-    def __init__(self, applied: Callable[[str], Any] | None, group_status: Callable[[str], Any] | None,
-                 how: str) -> None:
+    def __init__(
+        self, applied: Callable[[str], Any] | None, group_status: Callable[[str], Any] | None, how: str
+    ) -> None:
         self.applied = applied
         self.group_status = group_status
         self.how = how
@@ -50,8 +51,11 @@ class HTTPObserver(Observer):
         self.url = url
         self.timeout = timeout
         self._session = requests.Session()
-        super().__init__(lambda event_id: self._get("id", event_id, "applied"),
-                         lambda group: self._get("group", group, "status"), f"--observe {url}")
+        super().__init__(
+            lambda event_id: self._get("id", event_id, "applied"),
+            lambda group: self._get("group", group, "status"),
+            f"--observe {url}",
+        )
 
     def _get(self, param: str, value: str, key: str) -> Any:
         import requests
@@ -65,8 +69,10 @@ class HTTPObserver(Observer):
         except ValueError:
             doc = None
         if not isinstance(doc, dict) or key not in doc:
-            raise ObserveError(f"GET {self.url}?{param}=… answered {response.status_code} "
-                               f"{excerpt(response.content)!r}, not {{'{key}': …}}")
+            raise ObserveError(
+                f"GET {self.url}?{param}=… answered {response.status_code} "
+                f"{excerpt(response.content)!r}, not {{'{key}': …}}"
+            )
         return doc[key]
 
     def close(self) -> None:

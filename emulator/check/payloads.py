@@ -30,11 +30,15 @@ MAX_GROUP_APPOINTMENTS = max(GROUP_SIZES["edge"]) * (1 + MAX_ADD_ONS)
 #: exactly that many items: never more than the world can produce.
 GROWABLE: dict[str, tuple[tuple[tuple[str, ...], ...], int, str]] = {
     "AppointmentGroup.Created": (
-        (("data", "appointments"),), MAX_GROUP_APPOINTMENTS,
-        f"the largest group the world books: {max(GROUP_SIZES['edge'])} services, each with {MAX_ADD_ONS} add-ons"),
+        (("data", "appointments"),),
+        MAX_GROUP_APPOINTMENTS,
+        f"the largest group the world books: {max(GROUP_SIZES['edge'])} services, each with {MAX_ADD_ONS} add-ons",
+    ),
     "Invoice.Closed": (
-        (("data", "invoice", "invoice_items"), ("data", "invoice", "appointments")), MAX_GROUP_APPOINTMENTS,
-        "the invoice of the largest group: a line and an appointment for each of its appointments"),
+        (("data", "invoice", "invoice_items"), ("data", "invoice", "appointments")),
+        MAX_GROUP_APPOINTMENTS,
+        "the invoice of the largest group: a line and an appointment for each of its appointments",
+    ),
 }
 #: How many further events a large payload takes items from (real items, their own ids)
 #: before it repeats the items it has.
@@ -95,8 +99,14 @@ def _unknown_fields(run: CheckRun, event_type: str | None) -> CheckResult:
     kind = run.registry.get_type(event_type)
     event, changes = forward_compatible(run.events(kind)[0], kind)
     e = run.send_event(f"{event_type} with " + ", ".join(changes), event)
-    return _accepted("unknown-fields", event_type, e, "an event with new fields and code values",
-                     "the next change Zenoti makes would stop every delivery", changes=changes)
+    return _accepted(
+        "unknown-fields",
+        event_type,
+        e,
+        "an event with new fields and code values",
+        "the next change Zenoti makes would stop every delivery",
+        changes=changes,
+    )
 
 
 def _largest_list(node: Any, path: tuple[Any, ...] = ()) -> tuple[int, tuple[Any, ...]]:
@@ -116,8 +126,15 @@ def _at(node: Any, path: Sequence[Any]) -> Any:
     return node
 
 
-def _grow(run: CheckRun, kind: EventType, event: dict[str, Any], path: Sequence[str], *, items: int | None = None,
-          size: int | None = None) -> int:
+def _grow(
+    run: CheckRun,
+    kind: EventType,
+    event: dict[str, Any],
+    path: Sequence[str],
+    *,
+    items: int | None = None,
+    size: int | None = None,
+) -> int:
     """Grow the list at ``path`` of ``event`` to ``items`` items (or until the body has
     ``size`` bytes) with the items of further events of the world (real items, their own
     ids); after :data:`LARGE_PAYLOAD_FRESH_EVENTS` of them, with copies of its own.
@@ -160,9 +177,14 @@ def _large_payload(run: CheckRun, event_type: str | None) -> CheckResult:
     event, why = large_payload(run, kind)
     prepared = run.request(event)
     what = f"a {len(prepared.body) / 1024:.0f} KiB {event_type} ({why})"
-    return _accepted("large-payload", event_type, run.send_event(what, event), what,
-                     "Zenoti can send this event, and a refused one is retried until the webhook is deactivated",
-                     body_bytes=len(prepared.body))
+    return _accepted(
+        "large-payload",
+        event_type,
+        run.send_event(what, event),
+        what,
+        "Zenoti can send this event, and a refused one is retried until the webhook is deactivated",
+        body_bytes=len(prepared.body),
+    )
 
 
 def _stress_payload(run: CheckRun, event_type: str | None) -> CheckResult:
@@ -174,11 +196,21 @@ def _stress_payload(run: CheckRun, event_type: str | None) -> CheckResult:
     path = GROWABLE[kind.name][0][0]
     items = _grow(run, kind, event, path, size=STRESS_PAYLOAD_BYTES)
     prepared = run.request(event)
-    what = (f"a {len(prepared.body) / 1024:.0f} KiB {kind.name} ({items} items in {'.'.join(path)}; beyond anything "
-            "the world produces, a stress test of headroom)")
+    what = (
+        f"a {len(prepared.body) / 1024:.0f} KiB {kind.name} ({items} items in {'.'.join(path)}; beyond anything "
+        "the world produces, a stress test of headroom)"
+    )
     e = run.send_event(what, event)
     if e.ok:
-        return _result("stress-payload", None, PASS, f"{what} was answered {e.answer()}", [e],
-                       body_bytes=len(prepared.body))
-    return _result("stress-payload", None, WARN, f"{what}: {e.cause.says()} (a warning only: no real event is this "
-                   "large)", [e], e.cause, body_bytes=len(prepared.body))
+        return _result(
+            "stress-payload", None, PASS, f"{what} was answered {e.answer()}", [e], body_bytes=len(prepared.body)
+        )
+    return _result(
+        "stress-payload",
+        None,
+        WARN,
+        f"{what}: {e.cause.says()} (a warning only: no real event is this large)",
+        [e],
+        e.cause,
+        body_bytes=len(prepared.body),
+    )

@@ -77,8 +77,15 @@ def folded_lines(results: Sequence[CheckResult]) -> list[str]:
         return [result_line(results[0])]
     full = [r for r in results if r.outcome in (FAIL, WARN)]
     skipped = [r for r in results if r.outcome == SKIP]
-    outcome = FAIL if any(r.outcome == FAIL for r in full) else WARN if full else SKIP if len(skipped) == len(
-        results) else PASS
+    outcome = (
+        FAIL
+        if any(r.outcome == FAIL for r in full)
+        else WARN
+        if full
+        else SKIP
+        if len(skipped) == len(results)
+        else PASS
+    )
     seconds = sum(r.duration_s for r in results)
     what = f"{len(results)} types"
     if full or skipped:
@@ -135,8 +142,9 @@ def group_text(cause: Cause | None, members: Sequence[CheckResult]) -> str:
     first = members[0]
     lines = [f"{first.outcome.upper()} {_group_title(cause, members)}"]
     # each member's own words without the cause they share (said once, above)
-    lines += [f"  - {r.name}: {r.message.replace(': ' + r.cause.says(), '') if r.cause else r.message}"
-              for r in members]
+    lines += [
+        f"  - {r.name}: {r.message.replace(': ' + r.cause.says(), '') if r.cause else r.message}" for r in members
+    ]
     if len({r.check for r in members}) == 1:
         lines += [f"  why: {first.why}", f"  fix: {first.fix}"]
     else:
@@ -153,19 +161,25 @@ def setup_text(setup: Sequence[Exchange]) -> str:
         return ""
     probes = sum(e.label.startswith("probe") for e in setup)
     bookings = len(setup) - probes
-    parts = [f"{probes} probe{'s' if probes != 1 else ''}"] + ([f"{bookings} bookings that later events name"]
-                                                               if bookings else [])
+    parts = [f"{probes} probe{'s' if probes != 1 else ''}"] + (
+        [f"{bookings} bookings that later events name"] if bookings else []
+    )
     answers: dict[str, int] = {}
     for e in setup:
         answers[e.answer()] = answers.get(e.answer(), 0) + 1
     said = ", ".join(f"{n} answered {a}" if a[0].isdigit() else f"{n} with {a}" for a, n in answers.items())
     lines = [f"set-up: {' and '.join(parts)}: {said}"]
     # (a 401 to an unsigned booking says only what the header's note says: pass --secret)
-    refused = [e for e in setup if not e.ok and not e.label.startswith("probe")
-               and not (e.cause.kind == AUTH and not e.cause.signed)]
+    refused = [
+        e
+        for e in setup
+        if not e.ok and not e.label.startswith("probe") and not (e.cause.kind == AUTH and not e.cause.signed)
+    ]
     if refused:
-        lines.append(f"  {len(refused)} set-up bookings were not accepted ({refused[0].cause.says()}): the checks "
-                     "that sent events about those groups judged a receiver that lacks them")
+        lines.append(
+            f"  {len(refused)} set-up bookings were not accepted ({refused[0].cause.says()}): the checks "
+            "that sent events about those groups judged a receiver that lacks them"
+        )
         for e in refused[:3]:
             lines += exchange_lines(e)
     return "\n".join(lines)
@@ -173,8 +187,10 @@ def setup_text(setup: Sequence[Exchange]) -> str:
 
 def summary_line(results: Sequence[CheckResult], elapsed_s: float) -> str:
     c = counts(results)
-    return (f"{len(results)} checks: {c[PASS]} passed, {c[FAIL]} failed, {c[WARN]} warned, "
-            f"{c[SKIP]} skipped in {elapsed_s:.2f} s")
+    return (
+        f"{len(results)} checks: {c[PASS]} passed, {c[FAIL]} failed, {c[WARN]} warned, "
+        f"{c[SKIP]} skipped in {elapsed_s:.2f} s"
+    )
 
 
 def exchange_lines(e: Exchange) -> list[str]:
@@ -182,7 +198,9 @@ def exchange_lines(e: Exchange) -> list[str]:
     headers = "".join(f"  {k}: {v}" for k, v in e.headers.items()) or "  (no Content-Type, no signature)"
     sent = f"    > {e.label}: {e.method} {e.url}  {e.body_bytes:,} bytes{headers}"
     if e.status is not None:
-        back = f"    < {e.status} in {e.latency_ms:.0f} ms" + (f": {_one_line(e.response_excerpt)}" if e.response_excerpt else "")
+        back = f"    < {e.status} in {e.latency_ms:.0f} ms" + (
+            f": {_one_line(e.response_excerpt)}" if e.response_excerpt else ""
+        )
         if e.retry_after is not None:
             back += f"  (Retry-After: {e.retry_after})"
         if e.paced_s:
@@ -239,14 +257,27 @@ def render_json(results: Sequence[CheckResult], info: RunInfo) -> str:
         "event_types": info.event_types,
         "notes": info.notes + info.late_notes,
         "results": [r.to_dict() for r in results],
-        "causes": [{"title": _group_title(cause, members) if cause else members[0].message,
-                    "outcome": members[0].outcome, "cause": cause.to_dict() if cause else None,
-                    "checks": [r.name for r in members], "fix": members[0].fix if len({r.check for r in members}) == 1
-                    else (cause.fix() if cause else members[0].fix)}
-                   for cause, members in causes(results)],
+        "causes": [
+            {
+                "title": _group_title(cause, members) if cause else members[0].message,
+                "outcome": members[0].outcome,
+                "cause": cause.to_dict() if cause else None,
+                "checks": [r.name for r in members],
+                "fix": members[0].fix
+                if len({r.check for r in members}) == 1
+                else (cause.fix() if cause else members[0].fix),
+            }
+            for cause, members in causes(results)
+        ],
         "setup": [e.to_dict() for e in info.setup],
-        "summary": {"checks": len(results), "passed": c[PASS], "failed": c[FAIL], "warned": c[WARN],
-                    "skipped": c[SKIP], "elapsed_s": round(info.elapsed_s, 3)},
+        "summary": {
+            "checks": len(results),
+            "passed": c[PASS],
+            "failed": c[FAIL],
+            "warned": c[WARN],
+            "skipped": c[SKIP],
+            "elapsed_s": round(info.elapsed_s, 3),
+        },
         "ok": exit_code(results) == 0,
         "exit_code": exit_code(results),
     }
@@ -256,19 +287,41 @@ def render_json(results: Sequence[CheckResult], info: RunInfo) -> str:
 def render_junit(results: Sequence[CheckResult], info: RunInfo) -> str:
     """JUnit XML: one test case per result; a warning passes with its evidence as output."""
     c = counts(results)
-    root = ET.Element("testsuites", name="zenoti-emulator check", tests=str(len(results)), failures=str(c[FAIL]),
-                      errors="0", skipped=str(c[SKIP]), time=f"{info.elapsed_s:.3f}")
-    suite = ET.SubElement(root, "testsuite", name=_clean(f"zenoti-emulator check {info.url}"), tests=str(len(results)),
-                          failures=str(c[FAIL]), errors="0", skipped=str(c[SKIP]), time=f"{info.elapsed_s:.3f}")
+    root = ET.Element(
+        "testsuites",
+        name="zenoti-emulator check",
+        tests=str(len(results)),
+        failures=str(c[FAIL]),
+        errors="0",
+        skipped=str(c[SKIP]),
+        time=f"{info.elapsed_s:.3f}",
+    )
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name=_clean(f"zenoti-emulator check {info.url}"),
+        tests=str(len(results)),
+        failures=str(c[FAIL]),
+        errors="0",
+        skipped=str(c[SKIP]),
+        time=f"{info.elapsed_s:.3f}",
+    )
     props = ET.SubElement(suite, "properties")
-    for name, value in (("url", info.url), ("verb", info.verb), ("signed", str(info.signed).lower()),
-                        ("event_types", ",".join(info.event_types))):
+    for name, value in (
+        ("url", info.url),
+        ("verb", info.verb),
+        ("signed", str(info.signed).lower()),
+        ("event_types", ",".join(info.event_types)),
+    ):
         ET.SubElement(props, "property", name=name, value=_clean(value))
     for r in results:
-        case = ET.SubElement(suite, "testcase", classname="zenoti.check", name=_clean(r.name), time=f"{r.duration_s:.3f}")
+        case = ET.SubElement(
+            suite, "testcase", classname="zenoti.check", name=_clean(r.name), time=f"{r.duration_s:.3f}"
+        )
         if r.outcome == FAIL:
-            failure = ET.SubElement(case, "failure", type=r.cause.kind if r.cause else "check",
-                                    message=_clean(r.message))
+            failure = ET.SubElement(
+                case, "failure", type=r.cause.kind if r.cause else "check", message=_clean(r.message)
+            )
             failure.text = _clean(evidence_text(r))
         elif r.outcome == SKIP:
             ET.SubElement(case, "skipped", message=_clean(r.message))

@@ -55,8 +55,15 @@ class Exchange:
     paced_s: float = 0.0
 
     @classmethod
-    def of(cls, label: str, prepared: PreparedDelivery, result: SendResult, *, timeout: float = DEFAULT_TIMEOUT,
-           paced_s: float = 0.0) -> Exchange:
+    def of(
+        cls,
+        label: str,
+        prepared: PreparedDelivery,
+        result: SendResult,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        paced_s: float = 0.0,
+    ) -> Exchange:
         wanted = {"content-type", SIGNATURE_HEADER}
         headers = {k: v for k, v in result.request_headers.items() if k.lower() in wanted}
         retry_after = next((v for k, v in result.response_headers.items() if k.lower() == "retry-after"), None)
@@ -88,9 +95,16 @@ class Exchange:
     @property
     def cause(self) -> Cause:
         """What this answer means (:func:`emulator.check.causes.classify`)."""
-        return classify(status=self.status, outcome=self.outcome, method=self.method, body_bytes=self.body_bytes,
-                        timeout=self.timeout_s, signed=self.signed or self.body_bytes == 0,
-                        retry_after=self.retry_after, error=self.error)
+        return classify(
+            status=self.status,
+            outcome=self.outcome,
+            method=self.method,
+            body_bytes=self.body_bytes,
+            timeout=self.timeout_s,
+            signed=self.signed or self.body_bytes == 0,
+            retry_after=self.retry_after,
+            error=self.error,
+        )
 
     def answer(self) -> str:
         """``401``, ``timeout``, ``connection refused``: how it ended, in a few words."""
@@ -103,10 +117,21 @@ class Exchange:
     def to_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,
-            "request": {"method": self.method, "url": self.url, "headers": dict(self.headers),
-                        "body_bytes": self.body_bytes, "body_excerpt": self.body_excerpt},
-            "response": {"status": self.status, "outcome": self.outcome, "latency_ms": self.latency_ms,
-                         "body_excerpt": self.response_excerpt, "error": self.error, "retry_after": self.retry_after},
+            "request": {
+                "method": self.method,
+                "url": self.url,
+                "headers": dict(self.headers),
+                "body_bytes": self.body_bytes,
+                "body_excerpt": self.body_excerpt,
+            },
+            "response": {
+                "status": self.status,
+                "outcome": self.outcome,
+                "latency_ms": self.latency_ms,
+                "body_excerpt": self.response_excerpt,
+                "error": self.error,
+                "retry_after": self.retry_after,
+            },
             "class": self.cause.kind,
             "paced_s": self.paced_s,
         }

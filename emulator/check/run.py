@@ -117,7 +117,9 @@ class CheckConfig:
             object.__setattr__(self, "slow", min(DEFAULT_SLOW, self.timeout))
         assert self.slow is not None
         if not (0 < self.slow <= self.timeout):
-            raise UsageError(f"The slow threshold must be positive and at most the timeout ({self.timeout:g} s), not {self.slow}.")
+            raise UsageError(
+                f"The slow threshold must be positive and at most the timeout ({self.timeout:g} s), not {self.slow}."
+            )
         if not 1 <= self.latency_events <= 10_000:
             raise UsageError(f"Latency events must be between 1 and 10000, not {self.latency_events}.")
         if not 1 <= self.burst <= 100_000:
@@ -134,8 +136,11 @@ class CheckConfig:
 
     def selected(self) -> list[Check]:
         """The checks this run makes, in suite order."""
-        return [c for name, c in _suite().items()
-                if (name in self.only if self.only else c.default) and name not in self.skip]
+        return [
+            c
+            for name, c in _suite().items()
+            if (name in self.only if self.only else c.default) and name not in self.skip
+        ]
 
 
 def with_scheme(url: str) -> str:
@@ -220,7 +225,9 @@ class CheckRun:
 
     # -- events and requests ------------------------------------------------------------
 
-    def events(self, event_type: str | EventType, count: int = 1, *, profile: str = "realistic") -> list[dict[str, Any]]:
+    def events(
+        self, event_type: str | EventType, count: int = 1, *, profile: str = "realistic"
+    ) -> list[dict[str, Any]]:
         """``count`` fresh events: each one new to the receiver."""
         kind = event_type if isinstance(event_type, EventType) else self.registry.get_type(event_type)
         with self._lock:
@@ -231,9 +238,16 @@ class CheckRun:
 
                 seed = None if self.seed is None else self.seed + len(self._streams)
                 types = {k.name for k in self.event_types} | {GROUP_CREATED}
-                stream = self._streams[profile] = iter(EventStream(seed=seed, now=self.config.now, profile=profile,
-                                                                   types=types, registry=self.registry,
-                                                                   variants=self.config.variants))
+                stream = self._streams[profile] = iter(
+                    EventStream(
+                        seed=seed,
+                        now=self.config.now,
+                        profile=profile,
+                        types=types,
+                        registry=self.registry,
+                        variants=self.config.variants,
+                    )
+                )
             while len(waiting) < count:
                 event = next(stream)
                 if event["event_type"] == GROUP_CREATED:
@@ -249,7 +263,9 @@ class CheckRun:
         if not isinstance(data, dict):
             return []
         invoice = data.get("invoice")
-        group = data.get("appointment_group_id") or (invoice.get("appointment_group_id") if isinstance(invoice, dict) else None)
+        group = data.get("appointment_group_id") or (
+            invoice.get("appointment_group_id") if isinstance(invoice, dict) else None
+        )
         if isinstance(group, str):
             group = group.lower()  # a GUID in any case: feedback writes the group's id upper case
         with self._lock:
@@ -268,8 +284,11 @@ class CheckRun:
     def send_event(self, label: str, event: dict[str, Any], **how: Any) -> Exchange:
         """Send ``event`` as :meth:`request` makes it, after what it builds on (not judged)."""
         for earlier in self.prerequisites(event):
-            self.prelude.append(self.send(f"first, the booking of group {earlier['data']['appointment_group_id']}",
-                                          self.request(earlier)))
+            self.prelude.append(
+                self.send(
+                    f"first, the booking of group {earlier['data']['appointment_group_id']}", self.request(earlier)
+                )
+            )
         return self.send(label, self.request(event, **how))
 
     def status_and_its_group(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -279,8 +298,13 @@ class CheckRun:
 
         booked: dict[str, dict[str, Any]] = {}
         seed = None if self.seed is None else self.seed + 997
-        for event in EventStream(seed=seed, now=self.config.now, types=[GROUP_CREATED, STATUS_EVENT],
-                                 registry=self.registry, variants=self.config.variants):
+        for event in EventStream(
+            seed=seed,
+            now=self.config.now,
+            types=[GROUP_CREATED, STATUS_EVENT],
+            registry=self.registry,
+            variants=self.config.variants,
+        ):
             group = event["data"]["appointment_group_id"]
             if event["event_type"] == GROUP_CREATED:
                 booked[group] = event
@@ -289,8 +313,15 @@ class CheckRun:
                 return event, booked[group]
         raise AssertionError("the world emitted no status change")  # it always does within hours
 
-    def request(self, event: Mapping[str, Any] | bytes, *, verb: str | None = None, secret: str | bool | None = True,
-                signature_format: str | None = None, content_type: bool = True) -> PreparedDelivery:
+    def request(
+        self,
+        event: Mapping[str, Any] | bytes,
+        *,
+        verb: str | None = None,
+        secret: str | bool | None = True,
+        signature_format: str | None = None,
+        content_type: bool = True,
+    ) -> PreparedDelivery:
         """The call that delivers ``event`` as this run does, with one thing changed.
 
         :param secret: ``True`` signs with the configured secret (if any), a string
@@ -299,8 +330,9 @@ class CheckRun:
         body = event if isinstance(event, bytes) else serialize(event)
         key = self.config.secret if secret is True else (secret or None)
         headers = {"Content-Type": JSON_CONTENT_TYPE} if content_type else {}
-        prepared = PreparedDelivery(verb or self.verb, self.config.url, body, headers, key,
-                                    signature_format or self.signature_format)
+        prepared = PreparedDelivery(
+            verb or self.verb, self.config.url, body, headers, key, signature_format or self.signature_format
+        )
         data = event.get("data") if isinstance(event, Mapping) else None
         if isinstance(event, Mapping) and event.get("event_type") == GROUP_CREATED and isinstance(data, dict):
             group = data.get("appointment_group_id")
@@ -372,15 +404,19 @@ class CheckRun:
                 f"Cannot reach {redact_url(self.config.url)}: {first.error}. Is the receiver running, and is the URL right?"
             )
         if first.outcome == "timeout":
-            self.probe_notes.append(f"the first event got no answer within {self.config.timeout:g} s: the receiver "
-                                    "accepts connections but answers too late; the checks run side by side")
+            self.probe_notes.append(
+                f"the first event got no answer within {self.config.timeout:g} s: the receiver "
+                "accepts connections but answers too late; the checks run side by side"
+            )
             return
         if first.ok:
             return
         if first.status in (401, 403) and not self.config.secret:
             self.wants_secret = True
-            self.probe_notes.append(f"the receiver wants signed events (an unsigned one was answered {first.status}): "
-                                    "pass --secret; the checks it refuses for that are skipped")
+            self.probe_notes.append(
+                f"the receiver wants signed events (an unsigned one was answered {first.status}): "
+                "pass --secret; the checks it refuses for that are skipped"
+            )
             return
         verbs = [self.verb] + (["POST"] if self.verb != "POST" else [])
         formats = ["dashed"] + (["hex"] if self.config.secret else [])
@@ -399,7 +435,9 @@ class CheckRun:
         hint = ""
         if first.outcome == "redirect":
             hint = " (a redirect: Zenoti does not follow them; check the URL it points to)"
-        self.probe_notes.append(f"a valid event was answered {first.answer()}{hint}: the checks that send events will fail")
+        self.probe_notes.append(
+            f"a valid event was answered {first.answer()}{hint}: the checks that send events will fail"
+        )
 
     def rate_limit_note(self) -> str | None:
         """What the run learnt of the receiver's rate limit, or ``None`` if it met none."""
@@ -407,8 +445,10 @@ class CheckRun:
             return None
         before, wait = self.rate_limit
         after = f", Retry-After {wait:g} s" if wait is not None else ""
-        return (f"the receiver rate-limits: 429 after {before} requests{after}; the checks before burst paced "
-                f"themselves ({self.paced_s:.1f} s of waiting in all)")
+        return (
+            f"the receiver rate-limits: 429 after {before} requests{after}; the checks before burst paced "
+            f"themselves ({self.paced_s:.1f} s of waiting in all)"
+        )
 
     def run_check(self, check: Check, event_type: str | None = None) -> CheckResult:
         """Run one check (for one event type) and time it; the probe runs first, once.
@@ -423,8 +463,14 @@ class CheckRun:
         result = check.run(self, event_type)
         result.duration_s = time.perf_counter() - t0
         cause = result.cause
-        if (result.outcome in (FAIL, WARN) and cause is not None and cause.kind == AUTH and not cause.signed
-                and not self.config.secret and check.name != "ping"):
+        if (
+            result.outcome in (FAIL, WARN)
+            and cause is not None
+            and cause.kind == AUTH
+            and not cause.signed
+            and not self.config.secret
+            and check.name != "ping"
+        ):
             result.outcome = SKIP
             result.message = f"{result.message}; nothing else can be judged without the secret"
         paced = self._local.paced

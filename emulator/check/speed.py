@@ -54,23 +54,42 @@ def _latency(run: CheckRun, event_type: str | None) -> CheckResult:
     p95, p50 = percentile(values, 0.95), percentile(values, 0.50)
     slowest = sorted(exchanges, key=lambda e: -_latency_of(e, timeout))
     sent = len(exchanges)
-    stats: dict[str, Any] = {"events": sent, "p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "max_ms": round(max(values), 1)}
+    stats: dict[str, Any] = {
+        "events": sent,
+        "p50_ms": round(p50, 1),
+        "p95_ms": round(p95, 1),
+        "max_ms": round(max(values), 1),
+    }
     timeouts = sum(e.outcome == "timeout" for e in exchanges)
     figures = f"p95 {p95:.0f} ms over {sent} events (p50 {p50:.0f} ms, max {max(values):.0f} ms)"
     if sent < n:
         figures += f", stopped after {timeouts} timeouts"
     if timeouts:
         cause = next(e for e in slowest if e.outcome == "timeout").cause
-        return _result("latency", None, FAIL, f"{figures}: {cause.says()}, so those events are retried and arrive twice",
-                       slowest, cause, **stats)
+        return _result(
+            "latency",
+            None,
+            FAIL,
+            f"{figures}: {cause.says()}, so those events are retried and arrive twice",
+            slowest,
+            cause,
+            **stats,
+        )
     if p95 >= timeout * 1000:
-        return _result("latency", None, FAIL, f"{figures}: at the {timeout:g} s timeout (Zenoti's: 10 s), so "
-                       "those events are retried and arrive twice", slowest, **stats)
+        return _result(
+            "latency",
+            None,
+            FAIL,
+            f"{figures}: at the {timeout:g} s timeout (Zenoti's: 10 s), so those events are retried and arrive twice",
+            slowest,
+            **stats,
+        )
     slow = run.config.slow
     assert slow is not None  # CheckConfig sets it when it is made
     if p95 > slow * 1000:
-        return _result("latency", None, WARN, f"{figures}: above {run.config.slow:g} s; answer first, work later",
-                       slowest, **stats)
+        return _result(
+            "latency", None, WARN, f"{figures}: above {run.config.slow:g} s; answer first, work later", slowest, **stats
+        )
     bad = [e for e in exchanges if not e.ok]
     if bad:  # fast, but not accepted: what came back is the finding, not the speed
         cause = _main_cause(bad)
@@ -111,13 +130,21 @@ def _burst(run: CheckRun, event_type: str | None) -> CheckResult:
         exchanges = [e for e in pool.map(send, range(n)) if e is not None]
     elapsed = time.perf_counter() - t0
     bad = [e for e in exchanges if not e.ok]
-    stats: dict[str, Any] = {"events": len(exchanges), "concurrency": c, "elapsed_s": round(elapsed, 3),
-             "per_s": round(len(exchanges) / elapsed, 1) if elapsed > 0 else None, "answers": _counts(exchanges)}
+    stats: dict[str, Any] = {
+        "events": len(exchanges),
+        "concurrency": c,
+        "elapsed_s": round(elapsed, 3),
+        "per_s": round(len(exchanges) / elapsed, 1) if elapsed > 0 else None,
+        "answers": _counts(exchanges),
+    }
     figures = f"{len(exchanges)} events at {c} in flight in {elapsed:.1f} s"
     if not bad:
         return _result("burst", None, PASS, f"{figures}: all answered 2xx", [], **stats)
-    stopped = (f"; stopped after {len(bad)} failures (Zenoti deactivates a webhook after {BURST_STOP_AFTER} in a row)"
-               if len(exchanges) < n else "")
+    stopped = (
+        f"; stopped after {len(bad)} failures (Zenoti deactivates a webhook after {BURST_STOP_AFTER} in a row)"
+        if len(exchanges) < n
+        else ""
+    )
     cause = _main_cause(bad)
     accepted = len(exchanges) - len(bad)
     detail = f"{len(bad)} not accepted ({_answers(bad)}), {accepted} accepted"

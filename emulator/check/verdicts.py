@@ -16,8 +16,15 @@ from .causes import (
 from .results import FAIL, MAX_EVIDENCE, PASS, CheckResult, Exchange, _suite
 
 
-def _result(check: str, event_type: str | None, outcome: str, message: str, evidence: Sequence[Exchange] = (),
-            cause: Cause | None = None, **stats: Any) -> CheckResult:
+def _result(
+    check: str,
+    event_type: str | None,
+    outcome: str,
+    message: str,
+    evidence: Sequence[Exchange] = (),
+    cause: Cause | None = None,
+    **stats: Any,
+) -> CheckResult:
     return CheckResult(check, event_type, outcome, message, list(evidence)[:MAX_EVIDENCE], stats=stats, cause=cause)
 
 
@@ -37,8 +44,9 @@ def _refused(name: str, what: str, cause: Cause, consequence: str) -> str:
     return message
 
 
-def _all_accepted(name: str, event_type: str | None, exchanges: Sequence[Exchange], what: str,
-                  consequence: str = "") -> CheckResult:
+def _all_accepted(
+    name: str, event_type: str | None, exchanges: Sequence[Exchange], what: str, consequence: str = ""
+) -> CheckResult:
     """Pass when every exchange got a 2xx; else fail with the ones that did not."""
     bad = [e for e in exchanges if not e.ok]
     if not bad:
@@ -50,8 +58,10 @@ def _all_accepted(name: str, event_type: str | None, exchanges: Sequence[Exchang
 
 def _answers(exchanges: Sequence[Exchange]) -> str:
     """``3 answered 200, 1 answered 409``."""
-    return ", ".join(f"{n} answered {answer}" if answer[0].isdigit() else f"{n} with {answer}"
-                     for answer, n in _counts(exchanges).items())
+    return ", ".join(
+        f"{n} answered {answer}" if answer[0].isdigit() else f"{n} with {answer}"
+        for answer, n in _counts(exchanges).items()
+    )
 
 
 def _counts(exchanges: Sequence[Exchange]) -> dict[str, int]:
@@ -61,8 +71,7 @@ def _counts(exchanges: Sequence[Exchange]) -> dict[str, int]:
     return counts
 
 
-def _accepted(name: str, event_type: str | None, e: Exchange, what: str, consequence: str,
-              **stats: Any) -> CheckResult:
+def _accepted(name: str, event_type: str | None, e: Exchange, what: str, consequence: str, **stats: Any) -> CheckResult:
     """Pass when ``e`` got a 2xx; else fail, saying what came back and what it costs."""
     if e.ok:
         return _result(name, event_type, PASS, f"{what} was answered {e.answer()}", [e], **stats)

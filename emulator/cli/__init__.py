@@ -55,8 +55,14 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
 
 
 @click.group(cls=EmulatorGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
-              help="Show the version and exit.")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 @click.option("--traceback", is_flag=True, help="Show the full traceback of an error instead of one line.")
 def cli(traceback: bool) -> None:
     """Zenoti's webhooks on your own machine: generate, deliver, log and validate events."""

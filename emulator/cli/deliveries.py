@@ -20,15 +20,20 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 
-@cli.group("deliveries", invoke_without_command=True, short_help="List logged deliveries; `deliveries show ID` for one.")
+@cli.group(
+    "deliveries", invoke_without_command=True, short_help="List logged deliveries; `deliveries show ID` for one."
+)
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="Only deliveries in this state.")
 @click.option("--webhook", "webhook_ref", default=None, metavar="URL_OR_ID", help="Only this webhook's deliveries.")
-@click.option("--limit", type=IntParam(1, MAX_ID), default=50, show_default=True, help="Newest first, at most this many.")
+@click.option(
+    "--limit", type=IntParam(1, MAX_ID), default=50, show_default=True, help="Newest first, at most this many."
+)
 @db_option
 @json_option
 @click.pass_context
-def deliveries_command(ctx: click.Context, status: str | None, webhook_ref: str | None, limit: int, db: str | None,
-                       as_json: bool) -> None:
+def deliveries_command(
+    ctx: click.Context, status: str | None, webhook_ref: str | None, limit: int, db: str | None, as_json: bool
+) -> None:
     """List deliveries, newest first: status, attempts, last answer."""
     ctx.ensure_object(dict)
     ctx.obj["db"] = db
@@ -77,8 +82,18 @@ def _deliveries_table(page: Sequence[Any], width: int) -> Table:
     for d in page:
         last = str(d.last_status) if d.last_status is not None else (d.last_error or "-")
         created = iso(d.created_at) or "-"  # 2024-07-25T14:52:06.123Z: the year and the fraction go
-        rows.append((str(d.id), d.event_type or "-", d.call_id or "-", f"{d.webhook_id or '-'} {d.verb} {d.shown_url}",
-                     d.status, str(d.attempts), safe(last)[:40], f"{created[5:10]} {created[11:19]}"))
+        rows.append(
+            (
+                str(d.id),
+                d.event_type or "-",
+                d.call_id or "-",
+                f"{d.webhook_id or '-'} {d.verb} {d.shown_url}",
+                d.status,
+                str(d.attempts),
+                safe(last)[:40],
+                f"{created[5:10]} {created[11:19]}",
+            )
+        )
     headers = ("id", "event", "call id", "webhook", "status", "tries", "last", "created (UTC)")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     # Rich squeezes every column alike when a table is too wide; we choose who gives way.
@@ -100,7 +115,9 @@ def _deliveries_table(page: Sequence[Any], width: int) -> Table:
 @db_option
 @json_option
 @click.pass_context
-def deliveries_show_command(ctx: click.Context, delivery_id: int, with_body: bool, db: str | None, as_json: bool) -> None:
+def deliveries_show_command(
+    ctx: click.Context, delivery_id: int, with_body: bool, db: str | None, as_json: bool
+) -> None:
     """Show delivery DELIVERY_ID: each attempt (time, verb, URL, request headers, status,
     latency, response, error) and each scheduled attempt (real due time and the unscaled
     Zenoti delay)."""
@@ -116,15 +133,24 @@ def deliveries_show_command(ctx: click.Context, delivery_id: int, with_body: boo
         click.echo(json.dumps(d.to_dict(with_body=with_body)))
         return
     console = _err_console()
-    console.print(f"[bold]Delivery {d.id}[/]  {escape(printable(str(d.event_type)))}  id={escape(printable(str(d.call_id)))}  {d.verb} "
-                  f"{escape(d.shown_url)}  status={d.status}  attempts={d.attempts}", markup=True)
+    console.print(
+        f"[bold]Delivery {d.id}[/]  {escape(printable(str(d.event_type)))}  id={escape(printable(str(d.call_id)))}  {d.verb} "
+        f"{escape(d.shown_url)}  status={d.status}  attempts={d.attempts}",
+        markup=True,
+    )
     table = Table(show_header=True, title="Attempts", title_justify="left")
     for column in ("#", "started", "status", "outcome", "ms", "error", "response"):
         table.add_column(column)
     for a in d.attempt_log:
-        table.add_row(str(a.number), iso(a.started_at), str(a.status_code or "-"), a.outcome,
-                      f"{a.latency_ms:.1f}" if a.latency_ms is not None else "-", escape(safe(a.error or "")),
-                      escape(printable(a.response_body[:60].decode("utf-8", "replace"))))
+        table.add_row(
+            str(a.number),
+            iso(a.started_at),
+            str(a.status_code or "-"),
+            a.outcome,
+            f"{a.latency_ms:.1f}" if a.latency_ms is not None else "-",
+            escape(safe(a.error or "")),
+            escape(printable(a.response_body[:60].decode("utf-8", "replace"))),
+        )
     console.print(table)
     sched = Table(show_header=True, title="Schedule", title_justify="left")
     for column in ("#", "kind", "delay (unscaled)", "time scale", "due", "state"):

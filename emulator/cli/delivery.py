@@ -32,10 +32,10 @@ from .params import (
 from .reporting import Explain, Reporter, RunStats, _err_console, print_summary, summarize
 
 if TYPE_CHECKING:
-
     from ..delivery.deliverer import Deliverer
     from ..delivery.retry import DeliveryOptions
     from ..delivery.store import Store
+
 
 def _run(
     store: Store,
@@ -66,7 +66,10 @@ def _run(
             concurrency=concurrency,
             rate=rate,
             **queue_bound,
-            hooks={"attempt": [stats.on_attempt, reporter.on_attempt], "complete": [stats.on_complete, reporter.on_complete]},
+            hooks={
+                "attempt": [stats.on_attempt, reporter.on_attempt],
+                "complete": [stats.on_complete, reporter.on_complete],
+            },
         )
         try:
             try:
@@ -98,10 +101,25 @@ class Delivery:
     verbose: bool = False
 
     @classmethod
-    def from_options(cls, *, target: str, secret: str | None, verb: str, concurrency: int, rate: float | None,
-                     time_scale: float, timeout: float, max_attempts: int, no_retry: bool, wait: bool,
-                     no_content_type: bool, signature_format: str, failure_unit: str, deactivate_after: int,
-                     verbose: bool = False) -> Delivery:
+    def from_options(
+        cls,
+        *,
+        target: str,
+        secret: str | None,
+        verb: str,
+        concurrency: int,
+        rate: float | None,
+        time_scale: float,
+        timeout: float,
+        max_attempts: int,
+        no_retry: bool,
+        wait: bool,
+        no_content_type: bool,
+        signature_format: str,
+        failure_unit: str,
+        deactivate_after: int,
+        verbose: bool = False,
+    ) -> Delivery:
         from ..delivery.retry import DeliveryOptions, RetryPolicy
 
         options = DeliveryOptions(
@@ -116,9 +134,19 @@ class Delivery:
         return cls(target, secret, verb, concurrency, rate, wait, options, verbose)
 
 
-def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery: Delivery, *,
-                label: str, as_json: bool, db: str | None, made: str = "generated", batch: int = 64,
-                on_sent: Callable[[list[int]], None] | None = None) -> None:
+def fire_events(
+    store: Store,
+    events: Iterable[Any],
+    total: int | None,
+    delivery: Delivery,
+    *,
+    label: str,
+    as_json: bool,
+    db: str | None,
+    made: str = "generated",
+    batch: int = 64,
+    on_sent: Callable[[list[int]], None] | None = None,
+) -> None:
     """Deliver ``events`` to the target, report, and exit 1 when some failed for good.
 
     ``batch``: events logged together before their workers start; 1 for a paced stream,
@@ -128,8 +156,15 @@ def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery
     webhook = store.upsert_webhook(delivery.target, verb=delivery.verb, secret=delivery.secret)
     store.require_active(webhook)
     small = total is not None and total <= PER_EVENT_MAX
-    explain = Explain(store, delivery.options, webhook.shown_url, signed=delivery.secret is not None,
-                      per_event=small or delivery.verbose, hints=True, wait=delivery.wait)
+    explain = Explain(
+        store,
+        delivery.options,
+        webhook.shown_url,
+        signed=delivery.secret is not None,
+        per_event=small or delivery.verbose,
+        hints=True,
+        wait=delivery.wait,
+    )
     # A later event can still fail to be made (a list index that fits the first event, not
     # this one): the stream ends there and what was made before it is sent and settles.
     broken: list[EmulatorError] = []
@@ -149,8 +184,13 @@ def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery
     summary = summarize(store, ids, stats, elapsed)
     summary["webhook_id"] = webhook.id
     # A small run's events each had their line: the 13-line table would only repeat them.
-    print_summary(summary, as_json=as_json, title=f"Fired at {redact_url(delivery.target)} (webhook {webhook.id})", db=db,
-                  table=not small)
+    print_summary(
+        summary,
+        as_json=as_json,
+        title=f"Fired at {redact_url(delivery.target)} (webhook {webhook.id})",
+        db=db,
+        table=not small,
+    )
     if not stopped and not store.get_webhook(webhook.id).active:
         stopped = f"Webhook {webhook.id} is now deactivated. Fix the receiver, then run: zenoti-emulator reactivate {webhook.id}"
     if stopped:
@@ -167,16 +207,41 @@ def fire_events(store: Store, events: Iterable[Any], total: int | None, delivery
 @cli.command("fire", short_help="Generate events and deliver them to a receiver, as Zenoti does.")
 @generation_options
 @delivery_options
-@click.option("--ping", is_flag=True, help="Only test the target: an empty POST with no body and no signature, like Zenoti's test button.")
-@click.option("--from-file", "from_files", multiple=True, type=click.Path(), metavar="PATH",
-              help="Send recorded events instead of generated ones, byte for byte (re-signed with --secret): "
-                   "a file of one event, JSON Lines, a HAR, or a folder such as `captures export` writes. Repeatable.")
+@click.option(
+    "--ping",
+    is_flag=True,
+    help="Only test the target: an empty POST with no body and no signature, like Zenoti's test button.",
+)
+@click.option(
+    "--from-file",
+    "from_files",
+    multiple=True,
+    type=click.Path(),
+    metavar="PATH",
+    help="Send recorded events instead of generated ones, byte for byte (re-signed with --secret): "
+    "a file of one event, JSON Lines, a HAR, or a folder such as `captures export` writes. Repeatable.",
+)
 @disorder_options
 @db_option
 @json_option
-def fire_command(event_type: str, count: int, seed: int | None, now: Any, assignments: tuple[Any, ...], profile: str,
-                 no_validate: bool, variants: tuple[tuple[str, str], ...], fresh: bool, ping: bool, from_files: tuple[str, ...],
-                 disorder: str | None, disorder_seed: int | None, db: str | None, as_json: bool, **delivery: Any) -> None:
+def fire_command(
+    event_type: str,
+    count: int,
+    seed: int | None,
+    now: Any,
+    assignments: tuple[Any, ...],
+    profile: str,
+    no_validate: bool,
+    variants: tuple[tuple[str, str], ...],
+    fresh: bool,
+    ping: bool,
+    from_files: tuple[str, ...],
+    disorder: str | None,
+    disorder_seed: int | None,
+    db: str | None,
+    as_json: bool,
+    **delivery: Any,
+) -> None:
     """Generate EVENT_TYPE events like `generate` and deliver them to --target.
 
     Each event is sent as its exact signed bytes, retried up to 5 times with backoff
@@ -198,7 +263,9 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
     spec = disorder_from(disorder, disorder_seed, seed)
     report = None
     if from_files and assignments:
-        raise UsageError("--set changes generated events; --from-file sends recorded bytes as they are. Use one or the other.")
+        raise UsageError(
+            "--set changes generated events; --from-file sends recorded bytes as they are. Use one or the other."
+        )
     settings = Delivery.from_options(**delivery)
     with Store(db) as store:
         if ping:
@@ -212,14 +279,24 @@ def fire_command(event_type: str, count: int, seed: int | None, now: Any, assign
             events = (body for _, body in read_bodies(from_files))  # a missing path fails here, before any send
         else:
             # The first event is made now: a --set that breaks the schema fails before any send.
-            events = events_from_options(event_type, count, seed, now, assignments, profile, no_validate, variants, fresh)
+            events = events_from_options(
+                event_type, count, seed, now, assignments, profile, no_validate, variants, fresh
+            )
         total = None if from_files else count
         if spec is not None:
             events, report = disordered(iter(events), spec)
             total = None  # duplicates add deliveries
         try:
-            fire_events(store, events, total, settings, label="fire", as_json=as_json, db=db,
-                        made="read" if from_files else "generated")
+            fire_events(
+                store,
+                events,
+                total,
+                settings,
+                label="fire",
+                as_json=as_json,
+                db=db,
+                made="read" if from_files else "generated",
+            )
         finally:
             if report is not None:
                 click.echo(report.tally(), err=True)
@@ -240,10 +317,23 @@ def _ping(store: Store, target: str, timeout: float, as_json: bool) -> None:
     with Deliverer(store, concurrency=1, options=DeliveryOptions(timeout=timeout)) as deliverer:
         result = deliverer.ping(target, timeout=timeout)
     if as_json:
-        click.echo(json.dumps({"url": redact_url(target), "ok": result.ok, "status": result.status_code, "outcome": result.outcome,
-                               "latency_ms": round(result.latency_ms, 1), "error": result.error}))
+        click.echo(
+            json.dumps(
+                {
+                    "url": redact_url(target),
+                    "ok": result.ok,
+                    "status": result.status_code,
+                    "outcome": result.outcome,
+                    "latency_ms": round(result.latency_ms, 1),
+                    "error": result.error,
+                }
+            )
+        )
     word = "answered" if result.status_code is not None else "failed:"
-    click.echo(f"Ping {redact_url(target)}: {word} {result.error or result.status_code} in {result.latency_ms:.0f} ms", err=True)
+    click.echo(
+        f"Ping {redact_url(target)}: {word} {result.error or result.status_code} in {result.latency_ms:.0f} ms",
+        err=True,
+    )
     if not result.ok:
         sys.exit(ExitCode.FAILED)
 
@@ -273,8 +363,17 @@ def webhooks_command(db: str | None, as_json: bool) -> None:
     for h in hooks:
         state = "active" if h.active else f"[red]deactivated {iso(h.deactivated_at)}[/red]"
         # Names, URLs and answers are the user's (or a receiver's) text, never rich markup.
-        table.add_row(str(h.id), escape(h.name), h.verb, escape(h.shown_url), h.masked_secret or "-",
-                      escape(",".join(h.event_types) or "(one-off target)"), state, str(h.consecutive_failures), iso(h.created_at))
+        table.add_row(
+            str(h.id),
+            escape(h.name),
+            h.verb,
+            escape(h.shown_url),
+            h.masked_secret or "-",
+            escape(",".join(h.event_types) or "(one-off target)"),
+            state,
+            str(h.consecutive_failures),
+            iso(h.created_at),
+        )
     _err_console().print(table)
 
 
@@ -297,9 +396,13 @@ def reactivate_command(url_or_id: str, db: str | None, as_json: bool) -> None:
 @cli.command("resume", short_help="Run every pending retry in the log to its end, then exit.")
 @db_option
 @concurrency_option
-@click.option("--time-scale", type=TimeScaleParam(), default=None,
-              help="Run the waiting retries F times faster than they were scheduled (600 turns 10 min into 1 s). "
-                   "Default: each at the time the log says.")
+@click.option(
+    "--time-scale",
+    type=TimeScaleParam(),
+    default=None,
+    help="Run the waiting retries F times faster than they were scheduled (600 turns 10 min into 1 s). "
+    "Default: each at the time the log says.",
+)
 @json_option
 def resume_command(db: str | None, concurrency: int, time_scale: float | None, as_json: bool) -> None:
     """Resume the deliveries a stopped (or killed) run left pending, each retry at its
@@ -313,15 +416,24 @@ def resume_command(db: str | None, concurrency: int, time_scale: float | None, a
             first = min((s.due_at for s in store.pending_schedule()), default=None)
             if first is not None and first > time.time() + 5 and time_scale is None:
                 due = time.strftime("%H:%M:%S", time.localtime(first))
-                click.echo(f"{pending} pending; the first retry is due at {due} "
-                           f"(in {first - time.time():.0f} s). --time-scale 600 runs them sooner.", err=True)
+                click.echo(
+                    f"{pending} pending; the first retry is due at {due} "
+                    f"(in {first - time.time():.0f} s). --time-scale 600 runs them sooner.",
+                    err=True,
+                )
         if not pending:
             click.echo("Nothing to resume: no delivery is pending.", err=True)
             if as_json:
                 print_summary(summarize(store, [], RunStats(), 0.0), as_json=True, title="")
             return
-        ids, stats, elapsed, _ = _run(store, label="resume", total=pending, settle=True, concurrency=concurrency,
-                                      start=lambda d: d.resume_pending(time_scale=time_scale))
+        ids, stats, elapsed, _ = _run(
+            store,
+            label="resume",
+            total=pending,
+            settle=True,
+            concurrency=concurrency,
+            start=lambda d: d.resume_pending(time_scale=time_scale),
+        )
         summary = summarize(store, sorted(set(ids)), stats, elapsed)
         print_summary(summary, as_json=as_json, title="Resumed deliveries")
     if summary["failed"]:
@@ -334,7 +446,9 @@ def resume_command(db: str | None, concurrency: int, time_scale: float | None, a
 @db_option
 @concurrency_option
 @json_option
-def replay_command(delivery_ids: tuple[int, ...], all_failed: bool, db: str | None, concurrency: int, as_json: bool) -> None:
+def replay_command(
+    delivery_ids: tuple[int, ...], all_failed: bool, db: str | None, concurrency: int, as_json: bool
+) -> None:
     """Send DELIVERY_IDS (or --all-failed) again: the same bytes, the same `id`, re-signed,
     as one new attempt each. Exits 1 unless every one is delivered."""
     if not delivery_ids and not all_failed:
@@ -356,14 +470,22 @@ def replay_command(delivery_ids: tuple[int, ...], all_failed: bool, db: str | No
 
         # Two replays a worker ahead at most: failures that deactivate the webhook stop the
         # run within a few requests, not after all of them were sent to a dead receiver.
-        ids, stats, elapsed, stopped = _run(store, label="replay", total=len(targets), settle=True,
-                                            start=lambda d: d.replay_many(targets), concurrency=concurrency,
-                                            max_queued=2 * concurrency)
+        ids, stats, elapsed, stopped = _run(
+            store,
+            label="replay",
+            total=len(targets),
+            settle=True,
+            start=lambda d: d.replay_many(targets),
+            concurrency=concurrency,
+            max_queued=2 * concurrency,
+        )
         summary = summarize(store, ids, stats, elapsed)
         summary["not_replayed"] = len(targets) - len(ids)
         print_summary(summary, as_json=as_json, title="Replayed deliveries")
     if stopped:
-        click.echo(f"Error: stopped after {len(ids)} of {len(targets)} replays, {summary['not_replayed']} not sent: "
-                   f"{stopped}", err=True)
+        click.echo(
+            f"Error: stopped after {len(ids)} of {len(targets)} replays, {summary['not_replayed']} not sent: {stopped}",
+            err=True,
+        )
     if stopped or summary["failed"] or summary["pending"]:
         sys.exit(ExitCode.FAILED)

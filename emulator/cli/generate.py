@@ -39,12 +39,33 @@ def write_events(events: Any, out: IO[str], fmt: str) -> int:
 
 @cli.command("generate", short_help="Print generated events (JSON Lines, a JSON array or pretty).")
 @generation_options
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
-              help="jsonl: one event per line; json: one array; pretty: indented. Default: pretty on a terminal, jsonl otherwise.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Write to FILE instead of stdout.")
-def generate_command(event_type: str, count: int, seed: int | None, now: Any, assignments: tuple[Any, ...],
-                     profile: str, no_validate: bool, variants: tuple[tuple[str, str], ...], fresh: bool, fmt: str | None,
-                     output: str | None) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="jsonl: one event per line; json: one array; pretty: indented. Default: pretty on a terminal, jsonl otherwise.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write to FILE instead of stdout.",
+)
+def generate_command(
+    event_type: str,
+    count: int,
+    seed: int | None,
+    now: Any,
+    assignments: tuple[Any, ...],
+    profile: str,
+    no_validate: bool,
+    variants: tuple[tuple[str, str], ...],
+    fresh: bool,
+    fmt: str | None,
+    output: str | None,
+) -> None:
     """Generate realistic, schema-valid EVENT_TYPE events (default AppointmentGroup.Created).
 
     Every event is checked against its schema before it is printed. The same --seed and
@@ -73,5 +94,7 @@ def print_events(events: Any, fmt: str | None, output: str | None, what: str) ->
         with out:  # a full disk fails at a write or at the final flush of close
             written = write_events(events, out, fmt)
     except OSError as exc:
-        raise UsageError(f"Cannot write {output}: {exc.strerror or exc}. Free some space or choose another --output.") from None
+        raise UsageError(
+            f"Cannot write {output}: {exc.strerror or exc}. Free some space or choose another --output."
+        ) from None
     click.echo(f"Wrote {written} {what} to {output}.", err=True)

@@ -73,8 +73,9 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def first_failure_hint(label: str, record: AttemptRecord, options: DeliveryOptions, check_command: str, *,
-                       wait: bool = True) -> list[str]:
+def first_failure_hint(
+    label: str, record: AttemptRecord, options: DeliveryOptions, check_command: str, *, wait: bool = True
+) -> list[str]:
     """At the first failure of a run, on a terminal: what will happen and how to go faster.
 
     The schedule comes from the run's own policy and time scale, so the figures are the
@@ -94,8 +95,10 @@ def first_failure_hint(label: str, record: AttemptRecord, options: DeliveryOptio
             lines.append(f"  Why it fails: {check_command}")
             return lines
         lines[0] += f": this run may take up to about {duration(total)}{scaled}."
-        lines.append("  For a quick loop: --no-retry (one attempt per event), or --time-scale 600 "
-                     "(Zenoti's schedule, 600 times sooner).")
+        lines.append(
+            "  For a quick loop: --no-retry (one attempt per event), or --time-scale 600 "
+            "(Zenoti's schedule, 600 times sooner)."
+        )
         lines.append("  Ctrl-C stops here; the retries stay in the log (zenoti-emulator resume sends them).")
     lines.append(f"  Why it fails: {check_command}")
     return lines
@@ -113,7 +116,7 @@ def signature_hint(label: str, record: AttemptRecord, check_command: str) -> lis
         f"{label}: the receiver refused a signed event ({answer(record)}). Zenoti signs the raw body "
         "(HMAC-SHA256 with the webhook's secret) in this header:",
         f"  {SIGNATURE_HEADER}: {shown}",
-        "  (\"sha256 =\" with a space, then upper-case hex pairs joined by \"-\"; a receiver expecting "
+        '  ("sha256 =" with a space, then upper-case hex pairs joined by "-"; a receiver expecting '
         "sha256=<lower hex> refuses it).",
         f"  Check it: {check_command} --only signature-format",
     ]
@@ -125,8 +128,10 @@ def unsigned_hint(label: str, record: AttemptRecord) -> list[str] | None:
         return None
     if any(k.lower() == SIGNATURE_HEADER for k in record.request_headers):
         return None
-    return [f"{label}: the receiver refused an unsigned event ({answer(record)}); if it verifies "
-            "Zenoti's signature, pass the webhook's secret: --secret YOUR_SECRET (or $ZENOTI_EMULATOR_SECRET)."]
+    return [
+        f"{label}: the receiver refused an unsigned event ({answer(record)}); if it verifies "
+        "Zenoti's signature, pass the webhook's secret: --secret YOUR_SECRET (or $ZENOTI_EMULATOR_SECRET)."
+    ]
 
 
 def check_command(shown_url: str, signed: bool) -> str:

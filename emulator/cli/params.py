@@ -141,8 +141,10 @@ class TimeScaleParam(CoreParam):
 
 
 #: ``--fresh`` on every command that builds a world.
-FRESH_HELP = ("Start from an empty account: every guest, employee, membership and package an event names "
-              "was created by an earlier event. Default: a business in mid-life, most of it already there.")
+FRESH_HELP = (
+    "Start from an empty account: every guest, employee, membership and package an event names "
+    "was created by an earlier event. Default: a business in mid-life, most of it already there."
+)
 fresh_option = click.option("--fresh", is_flag=True, help=FRESH_HELP)
 
 
@@ -163,9 +165,15 @@ class VariantParam(CoreParam):
 def variant_option(func: F) -> F:
     """``--variant NAME=VALUE`` (repeatable): passed to the command as ``variants``, a tuple
     of pairs that :func:`variants_from` turns into one :class:`~emulator.variants.Variants`."""
-    return click.option("--variant", "variants", type=VariantParam(), multiple=True, metavar="NAME=VALUE",
-                        help="Read a fact receivers disagree on another way, e.g. status-1=cancelled "
-                             "(`zenoti-emulator variants` lists them). Repeatable.")(func)
+    return click.option(
+        "--variant",
+        "variants",
+        type=VariantParam(),
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Read a fact receivers disagree on another way, e.g. status-1=cancelled "
+        "(`zenoti-emulator variants` lists them). Repeatable.",
+    )(func)
 
 
 def variants_from(pairs: tuple[tuple[str, str], ...]) -> Any:
@@ -179,10 +187,19 @@ def disorder_options(func: F) -> F:
     """``--disorder KIND=RATE,...`` and ``--disorder-seed``: at-least-once delivery on purpose
     (:mod:`emulator.delivery.disorder`), the same options on ``scenario run``, ``simulate`` and ``fire``."""
     decorators = [
-        click.option("--disorder", default=None, metavar="KIND=RATE,...",
-                     help="Deliver as at-least-once does: duplicates=R (some events twice, same bytes), reorder=R (overtaken "
-                          "by the next), delay=R (held back by a retry delay). Rates from 0 to 1. Off when omitted."),
-        click.option("--disorder-seed", type=int, default=None, help="Seed of the disorder (default: --seed): replays one order exactly."),
+        click.option(
+            "--disorder",
+            default=None,
+            metavar="KIND=RATE,...",
+            help="Deliver as at-least-once does: duplicates=R (some events twice, same bytes), reorder=R (overtaken "
+            "by the next), delay=R (held back by a retry delay). Rates from 0 to 1. Off when omitted.",
+        ),
+        click.option(
+            "--disorder-seed",
+            type=int,
+            default=None,
+            help="Seed of the disorder (default: --seed): replays one order exactly.",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -195,7 +212,9 @@ def disorder_from(disorder: str | None, disorder_seed: int | None, seed: int | N
 
     if disorder is None:
         if disorder_seed is not None:
-            raise UsageError("--disorder-seed chooses which events --disorder touches: give --disorder too, e.g. --disorder duplicates=0.2.")
+            raise UsageError(
+                "--disorder-seed chooses which events --disorder touches: give --disorder too, e.g. --disorder duplicates=0.2."
+            )
         return None
     import secrets
 
@@ -219,14 +238,39 @@ def generation_options(func: F) -> F:
     """EVENT_TYPE, --count, --seed, --now, --set, --profile, --no-validate, --variant and --fresh."""
     decorators = [
         click.argument("event_type", type=EventTypeParam(), default=DEFAULT_EVENT_TYPE, required=False),
-        click.option("-n", "--count", type=IntParam(1, bounds.MAX_ID), default=1, show_default=True, help="How many events."),
-        click.option("--seed", type=int, default=None, help="Seed of the simulated business and every value: same seed and --now, same bytes. Random when omitted."),
-        click.option("--now", type=TimestampParam(), default=None, help="Clock of the first event (ISO 8601, UTC when no zone). The real clock when omitted."),
-        click.option("--set", "assignments", type=AssignmentParam(), multiple=True, metavar="PATH=VALUE",
-                     help="Override a field of every event, e.g. data.guest.email=null or data.appointments.0.room_name=\"Suite 4\". Repeatable."),
-        click.option("--profile", type=click.Choice(PROFILES), default="realistic", show_default=True,
-                     help="realistic: what a busy spa sends; edge: the values receivers break on (still schema-valid)."),
-        click.option("--no-validate", is_flag=True, help="Let --set break the schema (for testing how a receiver copes)."),
+        click.option(
+            "-n", "--count", type=IntParam(1, bounds.MAX_ID), default=1, show_default=True, help="How many events."
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            default=None,
+            help="Seed of the simulated business and every value: same seed and --now, same bytes. Random when omitted.",
+        ),
+        click.option(
+            "--now",
+            type=TimestampParam(),
+            default=None,
+            help="Clock of the first event (ISO 8601, UTC when no zone). The real clock when omitted.",
+        ),
+        click.option(
+            "--set",
+            "assignments",
+            type=AssignmentParam(),
+            multiple=True,
+            metavar="PATH=VALUE",
+            help='Override a field of every event, e.g. data.guest.email=null or data.appointments.0.room_name="Suite 4". Repeatable.',
+        ),
+        click.option(
+            "--profile",
+            type=click.Choice(PROFILES),
+            default="realistic",
+            show_default=True,
+            help="realistic: what a busy spa sends; edge: the values receivers break on (still schema-valid).",
+        ),
+        click.option(
+            "--no-validate", is_flag=True, help="Let --set break the schema (for testing how a receiver copes)."
+        ),
         variant_option,
         fresh_option,
     ]
@@ -235,18 +279,32 @@ def generation_options(func: F) -> F:
     return func
 
 
-def events_from_options(event_type: str, count: int, seed: int | None, now: datetime | None,
-                        assignments: tuple[Any, ...], profile: str, no_validate: bool,
-                        variants: tuple[tuple[str, str], ...] = (),
-                        fresh: bool = False) -> Iterator[dict[str, Any]]:
+def events_from_options(
+    event_type: str,
+    count: int,
+    seed: int | None,
+    now: datetime | None,
+    assignments: tuple[Any, ...],
+    profile: str,
+    no_validate: bool,
+    variants: tuple[tuple[str, str], ...] = (),
+    fresh: bool = False,
+) -> Iterator[dict[str, Any]]:
     """The events the generation options ask for, lazily; the first one is made eagerly
     so that an override that breaks the schema fails before anything is printed or sent."""
     from ..events.generate import Generator
     from ..events.registry import default_registry
 
-    generator = Generator(default_registry().get_type(event_type), seed=seed, now=now, profile=profile,
-                          overrides=list(assignments), validate=not no_validate, variants=variants_from(variants),
-                          fresh=fresh)
+    generator = Generator(
+        default_registry().get_type(event_type),
+        seed=seed,
+        now=now,
+        profile=profile,
+        overrides=list(assignments),
+        validate=not no_validate,
+        variants=variants_from(variants),
+        fresh=fresh,
+    )
     first = generator.one()
 
     def stream() -> Iterator[dict[str, Any]]:

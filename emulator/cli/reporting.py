@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..delivery.rows import AttemptRecord, RecordResult
     from ..delivery.store import Store
 
+
 def _err_console() -> Console:
     from rich.console import Console
 
@@ -103,8 +104,9 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def print_summary(summary: dict[str, Any], *, as_json: bool, title: str, db: str | None = None,
-                  table: bool = True) -> None:
+def print_summary(
+    summary: dict[str, Any], *, as_json: bool, title: str, db: str | None = None, table: bool = True
+) -> None:
     if as_json:
         click.echo(json.dumps(summary))
     elif table:
@@ -239,8 +241,10 @@ class Reporter:
         failure = f"{where}; {then}"
         if result.deactivated:
             # Always said, and at once: it is why the run ends early.
-            self._say(f"{self.label}: webhook deactivated after this failure ({where}); "
-                      "its waiting retries end now, unsent", force=True)
+            self._say(
+                f"{self.label}: webhook deactivated after this failure ({where}); its waiting retries end now, unsent",
+                force=True,
+            )
         else:
             self._say(f"{self.label}: last failure: {failure}")
 
@@ -256,7 +260,7 @@ class Reporter:
             check = hints.check_command(ex.shown_url, ex.signed)
             with self._lock:
                 first = ex.hints and self.tty and ex.once("first-failure")
-                refused = (hints.signature_hint(self.label, record, check) or hints.unsigned_hint(self.label, record))
+                refused = hints.signature_hint(self.label, record, check) or hints.unsigned_hint(self.label, record)
                 refused = refused if refused and ex.once("refused") else None
             if first:
                 lines += hints.first_failure_hint(self.label, record, ex.options, check, wait=ex.wait)

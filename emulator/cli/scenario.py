@@ -44,7 +44,9 @@ def list_command(as_json: bool) -> None:
     from ..scenario import builtin_names, load
 
     scenarios = [load(name) for name in builtin_names()]
-    rows: list[dict[str, Any]] = [{"name": s.name, "description": s.description, "steps": len(s.steps)} for s in scenarios]
+    rows: list[dict[str, Any]] = [
+        {"name": s.name, "description": s.description, "steps": len(s.steps)} for s in scenarios
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -56,12 +58,33 @@ def list_command(as_json: bool) -> None:
 def _story_options(func: Any) -> Any:
     decorators = [
         click.argument("name"),
-        click.option("--seed", type=int, default=None, help="Seed of the world the story happens in: same seed and --now, same bytes. Random when omitted."),
-        click.option("--now", type=TimestampParam(), default=None, help="When the story begins (ISO 8601, UTC when no zone). The real clock when omitted."),
-        click.option("--profile", type=click.Choice(PROFILES), default="realistic", show_default=True,
-                     help="realistic or edge values (still schema-valid)."),
-        click.option("--set", "assignments", type=AssignmentParam(), multiple=True, metavar="PATH=VALUE",
-                     help="Override a field of every event (after each step's own set). Repeatable."),
+        click.option(
+            "--seed",
+            type=int,
+            default=None,
+            help="Seed of the world the story happens in: same seed and --now, same bytes. Random when omitted.",
+        ),
+        click.option(
+            "--now",
+            type=TimestampParam(),
+            default=None,
+            help="When the story begins (ISO 8601, UTC when no zone). The real clock when omitted.",
+        ),
+        click.option(
+            "--profile",
+            type=click.Choice(PROFILES),
+            default="realistic",
+            show_default=True,
+            help="realistic or edge values (still schema-valid).",
+        ),
+        click.option(
+            "--set",
+            "assignments",
+            type=AssignmentParam(),
+            multiple=True,
+            metavar="PATH=VALUE",
+            help="Override a field of every event (after each step's own set). Repeatable.",
+        ),
         click.option("--no-validate", is_flag=True, help="Let --set break the schema."),
         variant_option,
         fresh_option,
@@ -71,8 +94,18 @@ def _story_options(func: Any) -> Any:
     return func
 
 
-def _stage(name: str, seed: int | None, now: Any, profile: str, assignments: tuple[Any, ...], no_validate: bool,
-           variants: tuple[tuple[str, str], ...] = (), fresh: bool = False, disorder: str | None = None, disorder_seed: int | None = None) -> Run:
+def _stage(
+    name: str,
+    seed: int | None,
+    now: Any,
+    profile: str,
+    assignments: tuple[Any, ...],
+    no_validate: bool,
+    variants: tuple[tuple[str, str], ...] = (),
+    fresh: bool = False,
+    disorder: str | None = None,
+    disorder_seed: int | None = None,
+) -> Run:
     from ..scenario import load, stage
 
     if disorder is not None and seed is None:
@@ -81,15 +114,33 @@ def _stage(name: str, seed: int | None, now: Any, profile: str, assignments: tup
         seed = secrets.randbits(63)  # the story's seed is the disorder's unless told
     spec = disorder_from(disorder, disorder_seed, seed)
     scenario = load(name)
-    return stage(scenario, seed=seed, now=now, profile=profile, overrides=list(assignments), validate=not no_validate,
-                 disorder=spec, variants=variants_from(variants), fresh=fresh)
+    return stage(
+        scenario,
+        seed=seed,
+        now=now,
+        profile=profile,
+        overrides=list(assignments),
+        validate=not no_validate,
+        disorder=spec,
+        variants=variants_from(variants),
+        fresh=fresh,
+    )
 
 
 @scenario_group.command("show", short_help="A scenario's steps: simulated times, event types and linking ids.")
 @_story_options
 @json_option
-def show_command(name: str, seed: int | None, now: Any, profile: str, assignments: tuple[Any, ...], no_validate: bool,
-                 variants: tuple[tuple[str, str], ...], fresh: bool, as_json: bool) -> None:
+def show_command(
+    name: str,
+    seed: int | None,
+    now: Any,
+    profile: str,
+    assignments: tuple[Any, ...],
+    no_validate: bool,
+    variants: tuple[tuple[str, str], ...],
+    fresh: bool,
+    as_json: bool,
+) -> None:
     """Play NAME on the world of --seed without sending anything, and show each event it
     makes: the step, its simulated time, the event type, the event's id and the guest,
     group and invoice ids that link one event to the next (and the class session, booking,
@@ -101,11 +152,29 @@ def show_command(name: str, seed: int | None, now: Any, profile: str, assignment
       zenoti-emulator scenario show my-story.toml --json
     """
     run = _stage(name, seed, now, profile, assignments, no_validate, variants, fresh)
-    rows: list[dict[str, Any]] = [{"step": p.step.number, "do": p.step.do, "time": p.moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-             "event_type": p.event_type, "id": p.event.get("id"), **p.links} for p in run.played]
+    rows: list[dict[str, Any]] = [
+        {
+            "step": p.step.number,
+            "do": p.step.do,
+            "time": p.moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "event_type": p.event_type,
+            "id": p.event.get("id"),
+            **p.links,
+        }
+        for p in run.played
+    ]
     if as_json:
-        click.echo(json.dumps({"scenario": run.scenario.name, "seed": run.seed, "description": run.scenario.description,
-                               "events": rows}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "scenario": run.scenario.name,
+                    "seed": run.seed,
+                    "description": run.scenario.description,
+                    "events": rows,
+                },
+                indent=2,
+            )
+        )
         return
     from rich.console import Console
     from rich.markup import escape
@@ -115,8 +184,15 @@ def show_command(name: str, seed: int | None, now: Any, profile: str, assignment
     for column in ("#", "step", "time (UTC)", "event type", "id", "guest", "group", "invoice", "other"):
         table.add_column(column)
     for row in rows:
-        table.add_row(str(row["step"]), row["do"], row["time"][:19], row["event_type"], str(row["id"]),
-                      *(escape(row.get(k, "-")[:8]) for k in ("guest", "group", "invoice")), escape(_other(row)))
+        table.add_row(
+            str(row["step"]),
+            row["do"],
+            row["time"][:19],
+            row["event_type"],
+            str(row["id"]),
+            *(escape(row.get(k, "-")[:8]) for k in ("guest", "group", "invoice")),
+            escape(_other(row)),
+        )
     # Off a terminal nothing tells rich the width; a wide one keeps ids whole in files and pipes.
     Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
 
@@ -133,19 +209,52 @@ def _other(row: dict[str, Any]) -> str:
 
 @scenario_group.command("run", short_help="Play a scenario and print or deliver its events in order.")
 @_story_options
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
-              help="Without --target: jsonl, json or pretty (default: pretty on a terminal, jsonl otherwise).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Without --target: write to FILE.")
-@click.option("--pace", type=PaceParam(), default="fast", show_default=True,
-              help="With --target: fast, real (the story's own clock) or X simulated seconds per real second.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Without --target: jsonl, json or pretty (default: pretty on a terminal, jsonl otherwise).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Without --target: write to FILE.",
+)
+@click.option(
+    "--pace",
+    type=PaceParam(),
+    default="fast",
+    show_default=True,
+    help="With --target: fast, real (the story's own clock) or X simulated seconds per real second.",
+)
 @disorder_options
 @functools.partial(delivery_options, target_required=False)
 @db_option
 @json_option
 @click.pass_context
-def run_command(ctx: click.Context, /, name: str, seed: int | None, now: Any, profile: str, assignments: tuple[Any, ...],
-                no_validate: bool, variants: tuple[tuple[str, str], ...], fresh: bool, fmt: str | None, output: str | None, pace: float | None, disorder: str | None,
-                disorder_seed: int | None, db: str | None, as_json: bool, **delivery: Any) -> None:
+def run_command(
+    ctx: click.Context,
+    /,
+    name: str,
+    seed: int | None,
+    now: Any,
+    profile: str,
+    assignments: tuple[Any, ...],
+    no_validate: bool,
+    variants: tuple[tuple[str, str], ...],
+    fresh: bool,
+    fmt: str | None,
+    output: str | None,
+    pace: float | None,
+    disorder: str | None,
+    disorder_seed: int | None,
+    db: str | None,
+    as_json: bool,
+    **delivery: Any,
+) -> None:
     """Play NAME (a built-in scenario or your .toml file) on the world of --seed and print
     its events, or deliver them to --target one at a time, in order, with every delivery
     option of `fire`. With --disorder, what was duplicated, reordered and delayed is
@@ -169,12 +278,22 @@ def run_command(ctx: click.Context, /, name: str, seed: int | None, now: Any, pr
                 delivery["concurrency"] = 1
             due = (d.event for d in paced(run.deliveries, pace, when=lambda d: d.due))
             with Store(db) as store:
+
                 def log_run(ids: list[int]) -> None:
                     number = store.record_run(run.scenario.name, run.seed, ids, report.to_dict() if report else None)
                     click.echo(f"Scenario {run.scenario.name} (seed {run.seed}) logged as run {number}.", err=True)
 
-                fire_events(store, due, len(events), Delivery.from_options(**delivery), label=f"scenario {run.scenario.name}",
-                            as_json=as_json, db=db, batch=1 if pace else 64, on_sent=log_run)
+                fire_events(
+                    store,
+                    due,
+                    len(events),
+                    Delivery.from_options(**delivery),
+                    label=f"scenario {run.scenario.name}",
+                    as_json=as_json,
+                    db=db,
+                    batch=1 if pace else 64,
+                    on_sent=log_run,
+                )
             return
         from .generate import print_events
 
@@ -187,7 +306,9 @@ def run_command(ctx: click.Context, /, name: str, seed: int | None, now: Any, pr
 
 
 @scenario_group.command("runs", short_help="Scenario runs logged by `scenario run --target` and the API.")
-@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True, help="Newest first, at most this many.")
+@click.option(
+    "--limit", type=click.IntRange(1, 500), default=20, show_default=True, help="Newest first, at most this many."
+)
 @db_option
 @json_option
 def runs_command(limit: int, db: str | None, as_json: bool) -> None:
@@ -207,4 +328,6 @@ def runs_command(limit: int, db: str | None, as_json: bool) -> None:
         ids = run["delivery_ids"]
         span = f"deliveries {ids[0]}..{ids[-1]}" if ids else "no deliveries"
         disorder = run["disorder"]["disorder"] if run["disorder"] else "in story order"
-        click.echo(f"run {run['id']}  {run['created_at']}  {run['scenario']} (seed {run['seed']})  {len(ids)} {span}  {disorder}")
+        click.echo(
+            f"run {run['id']}  {run['created_at']}  {run['scenario']} (seed {run['seed']})  {len(ids)} {span}  {disorder}"
+        )

@@ -39,24 +39,73 @@ def _url_host(host: str) -> str:
 
 
 @cli.command("serve", short_help="Run the dashboard, the HTTP API and the built-in sinks.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on. Keep it on loopback unless you mean it.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8025, show_default=True, help="Port to listen on; 0 picks a free one.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Keep it on loopback unless you mean it.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8025,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one.",
+)
 @db_option
-@click.option("--time-scale", type=TimeScaleParam(), default=None,
-              help="Divide every retry wait by this (600 turns 10 min into 1 s). Default 1: Zenoti's real schedule.")
-@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
-              help="Also answer requests whose Host is NAME (e.g. a tunnel's). Loopback names are always allowed.")
-@click.option("--threads", type=click.IntRange(2, 256), default=DEFAULT_THREADS, show_default=True, help="Threads answering HTTP requests.")
+@click.option(
+    "--time-scale",
+    type=TimeScaleParam(),
+    default=None,
+    help="Divide every retry wait by this (600 turns 10 min into 1 s). Default 1: Zenoti's real schedule.",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests whose Host is NAME (e.g. a tunnel's). Loopback names are always allowed.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(2, 256),
+    default=DEFAULT_THREADS,
+    show_default=True,
+    help="Threads answering HTTP requests.",
+)
 @relay_options(prefix="relay-")
 @api_options
-@click.option("--api-seed", type=int, default=None,
-              help="Also answer /v1 for the world of this seed advanced --api-days from --api-now (as `api` does).")
+@click.option(
+    "--api-seed",
+    type=int,
+    default=None,
+    help="Also answer /v1 for the world of this seed advanced --api-days from --api-now (as `api` does).",
+)
 @click.option("--api-now", type=TimestampParam(), default=None, help="With --api-seed: when that world's clock starts.")
-@click.option("--api-days", type=float, default=1.0, show_default=True, help="With --api-seed: how many days it is advanced.")
-def serve_command(host: str, port: int, db: str | None, time_scale: float | None, allow_hosts: tuple[str, ...], threads: int,
-                  forward_to: str | None, relay_port: int, relay_secret: str | None, forward_secret: str | None,
-                  refuse_bad_signature: bool, mirror_status: bool, max_body: int, api_key: str, rate_limit: int | None,
-                  api_latency: float, api_seed: int | None, api_now: Any, api_days: float) -> None:
+@click.option(
+    "--api-days", type=float, default=1.0, show_default=True, help="With --api-seed: how many days it is advanced."
+)
+def serve_command(
+    host: str,
+    port: int,
+    db: str | None,
+    time_scale: float | None,
+    allow_hosts: tuple[str, ...],
+    threads: int,
+    forward_to: str | None,
+    relay_port: int,
+    relay_secret: str | None,
+    forward_secret: str | None,
+    refuse_bad_signature: bool,
+    mirror_status: bool,
+    max_body: int,
+    api_key: str,
+    rate_limit: int | None,
+    api_latency: float,
+    api_seed: int | None,
+    api_now: Any,
+    api_days: float,
+) -> None:
     """Serve the dashboard at /, the JSON API at /api (described at /openapi.json) and
     the built-in receivers at /sink/<name>, on a real WSGI server (waitress).
 
@@ -93,8 +142,15 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
     app = create_app(config)
     svc = services_of(app)
     try:
-        server = web_server.create(app, host=host, port=port, hint="Choose another --port (0 picks a free one).",
-                                   threads=threads, ident="zenoti-emulator", clear_untrusted_proxy_headers=True)
+        server = web_server.create(
+            app,
+            host=host,
+            port=port,
+            hint="Choose another --port (0 picks a free one).",
+            threads=threads,
+            ident="zenoti-emulator",
+            clear_untrusted_proxy_headers=True,
+        )
     except UsageError:
         svc.close()
         raise
@@ -103,10 +159,18 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
     relay_srv = None
     if forward_to:
         try:
-            relay = build_relay(svc.store, svc.deliverer, forward_to=forward_to, relay_secret=relay_secret,
-                                forward_secret=forward_secret, refuse_bad_signature=refuse_bad_signature,
-                                mirror_status=mirror_status, time_scale=svc.options.time_scale,
-                                max_attempts=svc.options.policy.max_attempts, timeout=svc.options.timeout)
+            relay = build_relay(
+                svc.store,
+                svc.deliverer,
+                forward_to=forward_to,
+                relay_secret=relay_secret,
+                forward_secret=forward_secret,
+                refuse_bad_signature=refuse_bad_signature,
+                mirror_status=mirror_status,
+                time_scale=svc.options.time_scale,
+                max_attempts=svc.options.policy.max_attempts,
+                timeout=svc.options.timeout,
+            )
             # Its own port, on the same loop: a tunnel to it reaches the relay endpoint only.
             relay_srv = relay_server(relay, host=host, port=relay_port, max_body=max_body, map=server._map)
         except BaseException:
@@ -129,12 +193,17 @@ def serve_command(host: str, port: int, db: str | None, time_scale: float | None
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     resumed = f", resumed {len(svc.resumed)} pending deliveries" if svc.resumed else ""
-    click.echo(f"Zenoti webhook emulator on {public_url}/  (API {public_url}/api, log {svc.store.path}{resumed})", err=True)
+    click.echo(
+        f"Zenoti webhook emulator on {public_url}/  (API {public_url}/api, log {svc.store.path}{resumed})", err=True
+    )
     click.echo(f"Zenoti read API on {public_url}/v1  (Authorization: apikey {api_key})", err=True)
     if relay_srv is not None:
         assert forward_to is not None  # the relay runs only with --relay-to
-        click.echo(f"Relay endpoint on http://{_url_host(host)}:{relay_srv.effective_port}/ -> {redact_url(forward_to)}"
-                   " (point a tunnel at this port only)", err=True)
+        click.echo(
+            f"Relay endpoint on http://{_url_host(host)}:{relay_srv.effective_port}/ -> {redact_url(forward_to)}"
+            " (point a tunnel at this port only)",
+            err=True,
+        )
     click.echo("Press Ctrl-C to stop.", err=True)
     try:
         server.run()  # returns once KeyboardInterrupt ends waitress's loop and its threads

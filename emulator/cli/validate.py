@@ -49,7 +49,9 @@ class _AboveBar(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def _progress(paths: tuple[str, ...], enabled: bool, share_terminal: bool) -> Iterator[tuple[Callable[[int], None] | None, TextIO | None]]:
+def _progress(
+    paths: tuple[str, ...], enabled: bool, share_terminal: bool
+) -> Iterator[tuple[Callable[[int], None] | None, TextIO | None]]:
     """A byte-counting progress bar on stderr, only when stderr is a terminal.
 
     Yields the bar's ``advance(n_bytes)`` and, when ``share_terminal`` (stdout is that
@@ -65,8 +67,9 @@ def _progress(paths: tuple[str, ...], enabled: bool, share_terminal: bool) -> It
 
     total = 0 if "-" in paths else sum(f.stat().st_size for f in readers.capture_files(paths) if f.is_file())
     columns = (TextColumn("validating"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True,
-                  redirect_stdout=False, redirect_stderr=False) as bar:
+    with Progress(
+        *columns, console=Console(stderr=True), transient=True, redirect_stdout=False, redirect_stderr=False
+    ) as bar:
         task = bar.add_task("validate", total=total or None)
         # a text stream to the renderers: io.TextIOBase writes text, though typing calls only TextIO so
         above = cast(TextIO, _AboveBar(bar.console)) if share_terminal else None
@@ -79,15 +82,37 @@ def _progress(paths: tuple[str, ...], enabled: bool, share_terminal: bool) -> It
 
 @cli.command("validate", short_help="Check captured webhooks against the schemas; report drift.")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--event-type", "event_type", type=EventTypeParam(), default=None,
-              help="Check every body as this type; recognizes bodies of only `data` (no envelope). Other types are skipped.")
-@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True,
-              help="text: for a person; json: stable, machine-readable; junit: JUnit XML for CI.")
+@click.option(
+    "--event-type",
+    "event_type",
+    type=EventTypeParam(),
+    default=None,
+    help="Check every body as this type; recognizes bodies of only `data` (no envelope). Other types are skipped.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(REPORT_FORMATS),
+    default="text",
+    show_default=True,
+    help="text: for a person; json: stable, machine-readable; junit: JUnit XML for CI.",
+)
 @click.option("--strict", is_flag=True, help="A field the schema does not know makes its event invalid.")
-@click.option("--fail-on-drift", is_flag=True, help="Exit 1 when captures drift from the schema (unknown fields, undocumented values, types).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Write the report to FILE instead of stdout.")
-def validate_command(paths: tuple[str, ...], event_type: str | None, fmt: str, strict: bool,
-                     fail_on_drift: bool, output: str | None) -> None:
+@click.option(
+    "--fail-on-drift",
+    is_flag=True,
+    help="Exit 1 when captures drift from the schema (unknown fields, undocumented values, types).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the report to FILE instead of stdout.",
+)
+def validate_command(
+    paths: tuple[str, ...], event_type: str | None, fmt: str, strict: bool, fail_on_drift: bool, output: str | None
+) -> None:
     """Validate captured Zenoti webhooks in PATH... (files, directories, `-` for stdin).
 
     Reads .json (one event or an array), .jsonl/.ndjson (line by line), .har (the

@@ -44,37 +44,104 @@ class PaceParam(CoreParam):
 
 
 @cli.command("simulate", short_help="The world's event stream over some days: every type, in time order.")
-@click.option("--seed", type=int, default=None, help="Seed of the world: same seed and --now, same bytes. Random when omitted.")
-@click.option("--now", type=TimestampParam(), default=None, help="When the world's clock starts (ISO 8601, UTC when no zone). The real clock when omitted.")
-@click.option("--days", type=float, default=1.0, show_default=True, help="How many simulated days (more than 0, at most 3660).")
-@click.option("-e", "--event-type", "event_types", type=EventTypeParam(), multiple=True,
-              help="Only these types (repeatable); the others still happen in the world, unprinted. All when omitted.")
-@click.option("--profile", type=click.Choice(("realistic", "edge")), default="realistic", show_default=True,
-              help="realistic: what a busy spa sends; edge: the values receivers break on (still schema-valid).")
-@click.option("--set", "assignments", type=AssignmentParam(), multiple=True, metavar="PATH=VALUE",
-              help="Override a field of every event printed or sent. Repeatable.")
+@click.option(
+    "--seed", type=int, default=None, help="Seed of the world: same seed and --now, same bytes. Random when omitted."
+)
+@click.option(
+    "--now",
+    type=TimestampParam(),
+    default=None,
+    help="When the world's clock starts (ISO 8601, UTC when no zone). The real clock when omitted.",
+)
+@click.option(
+    "--days", type=float, default=1.0, show_default=True, help="How many simulated days (more than 0, at most 3660)."
+)
+@click.option(
+    "-e",
+    "--event-type",
+    "event_types",
+    type=EventTypeParam(),
+    multiple=True,
+    help="Only these types (repeatable); the others still happen in the world, unprinted. All when omitted.",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(("realistic", "edge")),
+    default="realistic",
+    show_default=True,
+    help="realistic: what a busy spa sends; edge: the values receivers break on (still schema-valid).",
+)
+@click.option(
+    "--set",
+    "assignments",
+    type=AssignmentParam(),
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Override a field of every event printed or sent. Repeatable.",
+)
 @click.option("--no-validate", is_flag=True, help="Let --set break the schema.")
 @variant_option
 @fresh_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
-              help="Without --target: jsonl, json or pretty (default: pretty on a terminal, jsonl otherwise).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Without --target: write to FILE.")
-@click.option("--pace", type=PaceParam(), default="fast", show_default=True,
-              help="With --target: fast (as fast as the receiver takes them), real (the simulated clock's own speed) or X simulated seconds per real second.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Without --target: jsonl, json or pretty (default: pretty on a terminal, jsonl otherwise).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Without --target: write to FILE.",
+)
+@click.option(
+    "--pace",
+    type=PaceParam(),
+    default="fast",
+    show_default=True,
+    help="With --target: fast (as fast as the receiver takes them), real (the simulated clock's own speed) or X simulated seconds per real second.",
+)
 @disorder_options
 @functools.partial(delivery_options, target_required=False)
 @db_option
 @json_option
-@click.option("--api-port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
-              help="With --target: also answer Zenoti's read API (/v1) on this port for the world as it stands "
-                   "at the event being sent (the simulated clock, when paced). 0 picks a free port.")
+@click.option(
+    "--api-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    metavar="PORT",
+    help="With --target: also answer Zenoti's read API (/v1) on this port for the world as it stands "
+    "at the event being sent (the simulated clock, when paced). 0 picks a free port.",
+)
 @api_options
 @click.pass_context
-def simulate_command(ctx: click.Context, /, seed: int | None, now: Any, days: float, event_types: tuple[str, ...], profile: str,
-                     assignments: tuple[Any, ...], no_validate: bool, variants: tuple[tuple[str, str], ...], fresh: bool,
-                     fmt: str | None, output: str | None, pace: float | None, disorder: str | None,
-                     disorder_seed: int | None, db: str | None, as_json: bool, api_port: int | None, api_key: str,
-                     rate_limit: int | None, api_latency: float, **delivery: Any) -> None:
+def simulate_command(
+    ctx: click.Context,
+    /,
+    seed: int | None,
+    now: Any,
+    days: float,
+    event_types: tuple[str, ...],
+    profile: str,
+    assignments: tuple[Any, ...],
+    no_validate: bool,
+    variants: tuple[tuple[str, str], ...],
+    fresh: bool,
+    fmt: str | None,
+    output: str | None,
+    pace: float | None,
+    disorder: str | None,
+    disorder_seed: int | None,
+    db: str | None,
+    as_json: bool,
+    api_port: int | None,
+    api_key: str,
+    rate_limit: int | None,
+    api_latency: float,
+    **delivery: Any,
+) -> None:
     """Run one seeded Zenoti organization for --days from --now and print (or deliver
     with --target) every event it emits, in the order they happen: guests created and
     updated, groups booked, confirmed, checked in, appointments started and completed,
@@ -98,10 +165,21 @@ def simulate_command(ctx: click.Context, /, seed: int | None, now: Any, days: fl
     from ..events.generate import simulate_events
 
     spec = disorder_from(disorder, disorder_seed, seed)  # a bad --disorder fails before the world is built
-    stream = simulate_events(seed=seed, now=now, days=days, types=list(event_types) or None, profile=profile,
-                             overrides=list(assignments), validate=not no_validate, variants=variants_from(variants), fresh=fresh)
+    stream = simulate_events(
+        seed=seed,
+        now=now,
+        days=days,
+        types=list(event_types) or None,
+        profile=profile,
+        overrides=list(assignments),
+        validate=not no_validate,
+        variants=variants_from(variants),
+        fresh=fresh,
+    )
     if api_port is not None and delivery["target"] is None:
-        raise UsageError("--api-port goes with --target: the API answers while the stream is delivered (`api` serves a printed one).")
+        raise UsageError(
+            "--api-port goes with --target: the API answers while the stream is delivered (`api` serves a printed one)."
+        )
     server = _serve_api(stream, api_port, api_key, rate_limit, api_latency) if api_port is not None else None
     report = None
     items: Any = stream
@@ -125,8 +203,16 @@ def simulate_command(ctx: click.Context, /, seed: int | None, now: Any, days: fl
             due = paced(items, pace) if when is None else (d.event for d in paced(items, pace, when=when))
             with Store(db) as store:
                 # A paced stream goes out as it falls due, not 64 at a time.
-                fire_events(store, due, None, Delivery.from_options(**delivery), label="simulate",
-                            as_json=as_json, db=db, batch=64 if pace is None else 1)
+                fire_events(
+                    store,
+                    due,
+                    None,
+                    Delivery.from_options(**delivery),
+                    label="simulate",
+                    as_json=as_json,
+                    db=db,
+                    batch=64 if pace is None else 1,
+                )
             return
         from .generate import print_events
 
@@ -153,9 +239,14 @@ def _serve_api(stream: Any, port: int, api_key: str, rate_limit: int | None, lat
     try:
         server = create_server(app, host="127.0.0.1", port=port, threads=8, ident="zenoti-emulator-api")
     except OSError as exc:
-        raise UsageError(f"Cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. Choose another --api-port (0 picks a free one).") from exc
+        raise UsageError(
+            f"Cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}. Choose another --api-port (0 picks a free one)."
+        ) from exc
     threading.Thread(target=server.run, name="zenoti-api", daemon=True).start()
-    click.echo(f"Zenoti API on http://127.0.0.1:{server.effective_port}/v1 (key {api_key!r}), answering as the stream goes", err=True)
+    click.echo(
+        f"Zenoti API on http://127.0.0.1:{server.effective_port}/v1 (key {api_key!r}), answering as the stream goes",
+        err=True,
+    )
     return server
 
 
@@ -170,8 +261,14 @@ def event_types_command(as_json: bool) -> None:
 
     root = schema_dir()
     rows = [
-        {"name": kind.name, "resource": kind.resource, "schema": str(kind.schema_path.relative_to(root.parent)),
-         "sample": kind.schema.get("x-doc-sample"), "reported": kind.reported, "description": kind.schema.get("description", "")}
+        {
+            "name": kind.name,
+            "resource": kind.resource,
+            "schema": str(kind.schema_path.relative_to(root.parent)),
+            "sample": kind.schema.get("x-doc-sample"),
+            "reported": kind.reported,
+            "description": kind.schema.get("description", ""),
+        }
         for kind in sorted(default_registry().values(), key=lambda k: (k.resource, k.name))
     ]
     if as_json:
@@ -179,11 +276,15 @@ def event_types_command(as_json: bool) -> None:
         return
     width = max(len(r["name"]) for r in rows)
     for row in rows:
-        click.echo(f"{row['name']:<{width}}  {row['schema']}  {row['sample'] or ('reported (not in the docs)' if row['reported'] else '-')}")
+        click.echo(
+            f"{row['name']:<{width}}  {row['schema']}  {row['sample'] or ('reported (not in the docs)' if row['reported'] else '-')}"
+        )
 
 
 @cli.command("variants", short_help="Facts receivers disagree on, each with its default, choices and evidence.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of {name, default, choices, evidence, changes}.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON array of {name, default, choices, evidence, changes}."
+)
 def variants_command(as_json: bool) -> None:
     """List every variant: a fact about real Zenoti that receivers read differently or
     that the evidence leaves open. Each has a default (the better-sourced reading) and

@@ -217,7 +217,9 @@ class Database:
                 fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
                 os.close(fd)
         except OSError as exc:
-            raise StoreError(f"Cannot create the delivery log at {self.path}: {exc.strerror}. Choose another --db.") from exc
+            raise StoreError(
+                f"Cannot create the delivery log at {self.path}: {exc.strerror}. Choose another --db."
+            ) from exc
         with self._errors():
             conn = self._conn()
             conn.execute("PRAGMA journal_mode=WAL")
@@ -240,7 +242,9 @@ class Database:
                 raise StoreError(f"The delivery log {self.path} is closed.")
             # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes
             # the lock up front instead of failing to upgrade a read lock mid-transaction.
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             # WAL + NORMAL survives the process being killed; only an OS crash may lose
             # the last commits.

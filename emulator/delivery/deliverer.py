@@ -346,7 +346,11 @@ class Deliverer:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             while True:
-                done = (not self._heap and self._running == 0) if settle else (self._unattempted == 0 and self._running == 0)
+                done = (
+                    (not self._heap and self._running == 0)
+                    if settle
+                    else (self._unattempted == 0 and self._running == 0)
+                )
                 if done:
                     return True
                 if deadline is None:
@@ -424,7 +428,9 @@ class Deliverer:
             try:
                 self._run(job)
             except Exception:  # a bug or a broken log: keep the worker, keep the row pending
-                log.exception("Attempt %s of delivery %s could not be made", job.scheduled.number, job.scheduled.delivery_id)
+                log.exception(
+                    "Attempt %s of delivery %s could not be made", job.scheduled.number, job.scheduled.delivery_id
+                )
             finally:
                 with self._lock:
                     self._running -= 1
@@ -499,7 +505,10 @@ class Deliverer:
         )
         if outcome.deactivated:
             log.warning(
-                "Webhook %s (%s) deactivated after %s failures in a row", webhook.id, webhook.shown_url, opts.deactivate_after
+                "Webhook %s (%s) deactivated after %s failures in a row",
+                webhook.id,
+                webhook.shown_url,
+                opts.deactivate_after,
             )
         log.debug("Delivery %s attempt %s: %s", sched.delivery_id, sched.number, result.describe())
         if outcome.next is not None:
@@ -557,4 +566,3 @@ def _meta(body: bytes) -> Mapping[str, Any]:
     except ValueError:  # not JSON, or too deep to be an event (TooDeep): sent as it is
         return {}
     return parsed if isinstance(parsed, dict) else {}
-

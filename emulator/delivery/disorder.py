@@ -58,7 +58,9 @@ def parse_disorder(text: str, seed: int) -> Disorder:
         kind, sep, raw = part.partition("=")
         kind = kind.strip().lower()
         if kind not in KINDS:
-            raise UsageError(f"Disorder {kind!r} is not one of {', '.join(KINDS)}: write e.g. --disorder duplicates=0.2,reorder=0.1.")
+            raise UsageError(
+                f"Disorder {kind!r} is not one of {', '.join(KINDS)}: write e.g. --disorder duplicates=0.2,reorder=0.1."
+            )
         try:
             rate = float(raw) if sep else 0.1
         except ValueError:
@@ -67,7 +69,9 @@ def parse_disorder(text: str, seed: int) -> Disorder:
             raise UsageError(f"Disorder rate of {kind} must be from 0 to 1, not {raw}.")
         rates[kind] = rate
     if not rates:
-        raise UsageError("--disorder needs a kind: duplicates, reorder or delay, each with a rate, e.g. duplicates=0.2.")
+        raise UsageError(
+            "--disorder needs a kind: duplicates, reorder or delay, each with a rate, e.g. duplicates=0.2."
+        )
     return Disorder(seed=seed, **rates)
 
 
@@ -94,19 +98,29 @@ class Report:
     order: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"disorder": self.disorder.describe(), "seed": self.disorder.seed, "events": self.events,
-                "deliveries": len(self.order), "duplicated": self.duplicated, "reordered": self.reordered,
-                "delayed": self.delayed, "order": self.order}
+        return {
+            "disorder": self.disorder.describe(),
+            "seed": self.disorder.seed,
+            "events": self.events,
+            "deliveries": len(self.order),
+            "duplicated": self.duplicated,
+            "reordered": self.reordered,
+            "delayed": self.delayed,
+            "order": self.order,
+        }
 
     def summary(self) -> str:
-        return (f"Disorder {self.disorder.describe()}: {self.events} events, {len(self.order)} deliveries; "
-                f"duplicated {_places(self.duplicated)}, reordered {_places(self.reordered)}, delayed {_places(self.delayed)}.")
-
+        return (
+            f"Disorder {self.disorder.describe()}: {self.events} events, {len(self.order)} deliveries; "
+            f"duplicated {_places(self.duplicated)}, reordered {_places(self.reordered)}, delayed {_places(self.delayed)}."
+        )
 
     def tally(self) -> str:
         """:meth:`summary` in counts, for a stream whose positions are too many to list."""
-        return (f"Disorder {self.disorder.describe()}: {self.events} events, {self.events + len(self.duplicated)} deliveries; "
-                f"duplicated {len(self.duplicated)}, reordered {len(self.reordered)}, delayed {len(self.delayed)}.")
+        return (
+            f"Disorder {self.disorder.describe()}: {self.events} events, {self.events + len(self.duplicated)} deliveries; "
+            f"duplicated {len(self.duplicated)}, reordered {len(self.reordered)}, delayed {len(self.delayed)}."
+        )
 
 
 def _places(indexes: Sequence[int]) -> str:
@@ -136,15 +150,21 @@ def disorder(events: Sequence[tuple[datetime, dict[str, Any]]], spec: Disorder) 
     report.reordered = overtaken
     out = [Delivery(i, 0, due[i], event) for i, (_, event) in enumerate(events)]
     rng_copies = random.Random(f"disorder-copies:{spec.seed}")
-    out += [Delivery(i, 1, due[i] + timedelta(seconds=rng_copies.choice(RETRY_DELAYS)), events[i][1])
-            for i in report.duplicated]
+    out += [
+        Delivery(i, 1, due[i] + timedelta(seconds=rng_copies.choice(RETRY_DELAYS)), events[i][1])
+        for i in report.duplicated
+    ]
     out.sort(key=lambda d: (d.due, d.index, d.copy))
     report.order = [d.index for d in out]
     return out, report
 
 
-def disorder_stream(events: Iterable[dict[str, Any]], spec: Disorder, when: Callable[[dict[str, Any]], datetime],
-                    report: Report | None = None) -> Iterator[Delivery]:
+def disorder_stream(
+    events: Iterable[dict[str, Any]],
+    spec: Disorder,
+    when: Callable[[dict[str, Any]], datetime],
+    report: Report | None = None,
+) -> Iterator[Delivery]:
     """:func:`disorder` for a stream too long to hold (``simulate``, ``fire``): the same
     deliveries in the same order for the same events, made as the events come.
 

@@ -31,9 +31,13 @@ def parse_pace(text: str) -> float | None:
     try:
         speed = float(word)
     except ValueError:
-        raise UsageError(f"Pace {text!r} is not fast, real or a number of simulated seconds per second (e.g. 60).") from None
+        raise UsageError(
+            f"Pace {text!r} is not fast, real or a number of simulated seconds per second (e.g. 60)."
+        ) from None
     if not 0 < speed <= MAX_SPEED:
-        raise UsageError(f"Pace must be more than 0 and at most {MAX_SPEED:g} simulated seconds per second, not {text!r}.")
+        raise UsageError(
+            f"Pace must be more than 0 and at most {MAX_SPEED:g} simulated seconds per second, not {text!r}."
+        )
     return speed
 
 
@@ -50,9 +54,14 @@ def event_moment(event: dict[str, Any]) -> datetime:
         return datetime.min
 
 
-def paced(events: Iterable[T], speed: float | None, *, clock: Callable[[], float] = time.monotonic,
-          sleep: Callable[[float], None] = time.sleep,
-          when: Callable[[Any], datetime] = _moment) -> Iterator[T]:
+def paced(
+    events: Iterable[T],
+    speed: float | None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    when: Callable[[Any], datetime] = _moment,
+) -> Iterator[T]:
     """``events`` as they fall due: each waits until ``(its time - the first's) / speed``
     real seconds have passed since the first was handed out. ``when`` reads an item's
     time (its ``event_timestamp`` unless told: a disordered delivery has its own)."""

@@ -26,7 +26,9 @@ def iso(ts: float | None) -> str | None:
     """An epoch time as ISO 8601 UTC with milliseconds, for output."""
     if ts is None:
         return None
-    if not (bounds.MIN_TIME.timestamp() <= ts <= bounds.MAX_TIME.timestamp()):  # inf, NaN: a row from before due times were checked
+    if not (
+        bounds.MIN_TIME.timestamp() <= ts <= bounds.MAX_TIME.timestamp()
+    ):  # inf, NaN: a row from before due times were checked
         return None
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

@@ -210,7 +210,9 @@ class Sender:
         try:
             prep = self._prepare(prepared)
         except (requests.RequestException, ValueError) as exc:
-            return SendResult(started_at, prepared.method, _shown_url(prepared.url), {}, None, "error", 0.0, {}, b"", _error_text(exc))
+            return SendResult(
+                started_at, prepared.method, _shown_url(prepared.url), {}, None, "error", 0.0, {}, b"", _error_text(exc)
+            )
         headers = _shown_headers(prep.headers)
         url = _shown_url(prepared.url)
         with self._watchdog.deadline(timeout) as scope:
@@ -238,12 +240,16 @@ class Sender:
             response_headers = dict(resp.headers)
             if head_cut:
                 error = f"no response within {timeout:g} s (the status line and headers were still arriving)"
-                return SendResult(started_at, prepared.method, url, headers, None, "timeout", latency, response_headers, b"", error)
+                return SendResult(
+                    started_at, prepared.method, url, headers, None, "timeout", latency, response_headers, b"", error
+                )
             if scope.expired or broken:
                 how = f"did not finish within {timeout:g} s" if scope.expired else f"was cut off ({broken})"
                 error = f"HTTP {status} answered, but its body {how} after {len(body)} bytes"
                 outcome = "timeout" if scope.expired else "connection"
-                return SendResult(started_at, prepared.method, url, headers, None, outcome, latency, response_headers, body, error)
+                return SendResult(
+                    started_at, prepared.method, url, headers, None, outcome, latency, response_headers, body, error
+                )
         return SendResult(
             started_at,
             prepared.method,
@@ -267,7 +273,9 @@ class Sender:
         key = (prepared.method, prepared.url)
         template = self._templates.get(key)
         if template is None:
-            template = self._templates[key] = self.session.prepare_request(requests.Request(prepared.method, prepared.url))
+            template = self._templates[key] = self.session.prepare_request(
+                requests.Request(prepared.method, prepared.url)
+            )
         prep = template.copy()
         prep.prepare_body(prepared.body, None)
         prep.headers.update(prepared.headers)

@@ -202,9 +202,7 @@ class SinkStore:
         with self._connect() as db:
             row = db.execute("SELECT * FROM sink WHERE name = ?", (name,)).fetchone()
         if row is None:
-            raise NotFound(
-                f"No sink named {name!r}. Create it with PUT /api/sinks/{name}.", details={"sink": name}
-            )
+            raise NotFound(f"No sink named {name!r}. Create it with PUT /api/sinks/{name}.", details={"sink": name})
         return _sink(row)
 
     def count(self, name: str) -> int:
@@ -256,9 +254,7 @@ class SinkStore:
             db.execute("BEGIN IMMEDIATE")  # two requests at once must not both take the same step
             row = db.execute("SELECT * FROM sink WHERE name = ?", (name,)).fetchone()
             if row is None:
-                raise NotFound(
-                    f"No sink named {name!r}. Create it with PUT /api/sinks/{name}.", details={"sink": name}
-                )
+                raise NotFound(f"No sink named {name!r}. Create it with PUT /api/sinks/{name}.", details={"sink": name})
             sink = _sink(row)
             if not sink.script:
                 return sink, sink.status
@@ -304,9 +300,13 @@ class SinkStore:
                 "DELETE FROM sink_request WHERE sink = ? AND id <= ?",
                 (name, int(cursor.lastrowid or 0) - MAX_REQUESTS_PER_SINK),
             )
-        return CapturedRequest(int(cursor.lastrowid or 0), name, received, method, path, list(headers), body, signature, status)
+        return CapturedRequest(
+            int(cursor.lastrowid or 0), name, received, method, path, list(headers), body, signature, status
+        )
 
-    def requests(self, name: str, *, limit: int = 50, after: int | None = None) -> builtins.list[CapturedRequest]:  # not self.list
+    def requests(
+        self, name: str, *, limit: int = 50, after: int | None = None
+    ) -> builtins.list[CapturedRequest]:  # not self.list
         """A sink's requests, newest first; with ``after``, only those newer than that id.
 
         :raise NotFound: no sink has that name.
@@ -332,14 +332,25 @@ class SinkStore:
 
 def _sink(row: Mapping[str, Any]) -> Sink:
     return Sink(
-        row["name"], row["secret"], int(row["status"]), int(row["delay_ms"]),
-        tuple(json.loads(row["script"] or "[]")), row["created_at"],
+        row["name"],
+        row["secret"],
+        int(row["status"]),
+        int(row["delay_ms"]),
+        tuple(json.loads(row["script"] or "[]")),
+        row["created_at"],
     )
 
 
 def _captured(row: Mapping[str, Any]) -> CapturedRequest:
     headers = [(str(k), str(v)) for k, v in json.loads(row["headers"])]
     return CapturedRequest(
-        int(row["id"]), row["sink"], row["received_at"], row["method"], row["path"], headers,
-        bytes(row["body"]), row["signature"], int(row["status"]),
+        int(row["id"]),
+        row["sink"],
+        row["received_at"],
+        row["method"],
+        row["path"],
+        headers,
+        bytes(row["body"]),
+        row["signature"],
+        int(row["status"]),
     )

@@ -127,13 +127,28 @@ class Store(WebhookLog):
                 delivery_id = conn.execute(
                     "INSERT INTO deliveries (event_row, webhook_id, url, verb, status, options, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-                    (event_row, item.webhook.id, redact_url(item.webhook.url), item.webhook.verb, json.dumps(dict(item.options)), now, now),
+                    (
+                        event_row,
+                        item.webhook.id,
+                        redact_url(item.webhook.url),
+                        item.webhook.verb,
+                        json.dumps(dict(item.options)),
+                        now,
+                        now,
+                    ),
                 ).lastrowid
                 out.append(self._schedule(conn, delivery_id, 1, "first", now, 0.0, time_scale))  # type: ignore[arg-type]
         return out
 
     def _schedule(
-        self, conn: sqlite3.Connection, delivery_id: int, number: int, kind: str, now: float, delay_s: float, time_scale: float
+        self,
+        conn: sqlite3.Connection,
+        delivery_id: int,
+        number: int,
+        kind: str,
+        now: float,
+        delay_s: float,
+        time_scale: float,
     ) -> ScheduledAttempt:
         # the one place a due time is made: a non-finite one is a bug upstream, never a row
         due = bounds.check_finite(now + delay_s / time_scale, what="An attempt's due time")
@@ -197,20 +212,30 @@ class Store(WebhookLog):
                 # ended while the attempt was in flight (its webhook was deleted): keep
                 # the attempt, change nothing else
                 conn.execute(
-                    "UPDATE deliveries SET attempts = attempts + 1, updated_at = ? WHERE id = ?", (now, record.delivery_id)
+                    "UPDATE deliveries SET attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                    (now, record.delivery_id),
                 )
                 return RecordResult(status=current[0], next=None, deactivated=False)
             if record.ok:
                 status = "delivered"
             elif retry_delay_s is not None:
                 status = "pending"
-                nxt = self._schedule(conn, record.delivery_id, record.number + 1, "retry", now, retry_delay_s, time_scale)
+                nxt = self._schedule(
+                    conn, record.delivery_id, record.number + 1, "retry", now, retry_delay_s, time_scale
+                )
             else:
                 status = "failed"
             conn.execute(
                 "UPDATE deliveries SET status = ?, attempts = attempts + 1, last_status = ?, last_error = ?,"
                 " updated_at = ?, completed_at = ? WHERE id = ?",
-                (status, record.status_code, record.error, now, None if status == "pending" else now, record.delivery_id),
+                (
+                    status,
+                    record.status_code,
+                    record.error,
+                    now,
+                    None if status == "pending" else now,
+                    record.delivery_id,
+                ),
             )
             if webhook_id is not None:
                 if record.ok:
@@ -341,14 +366,21 @@ class Store(WebhookLog):
         """
         now = self._clock()
         with self._tx() as conn:
-            row = conn.execute("SELECT status, attempts FROM deliveries WHERE id = ?", (delivery_id,)).fetchone() if _fits(delivery_id) else None
+            row = (
+                conn.execute("SELECT status, attempts FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+                if _fits(delivery_id)
+                else None
+            )
             if row is None:
                 raise NotFound(f"No delivery with id {delivery_id}. List them with: zenoti-emulator deliveries")
             if row[0] == "pending":
                 raise UsageError(f"Delivery {delivery_id} is still pending; wait for it or run: zenoti-emulator resume")
-            last = conn.execute("SELECT COALESCE(MAX(number), 0) FROM attempts WHERE delivery_id = ?", (delivery_id,)).fetchone()
+            last = conn.execute(
+                "SELECT COALESCE(MAX(number), 0) FROM attempts WHERE delivery_id = ?", (delivery_id,)
+            ).fetchone()
             conn.execute(
-                "UPDATE deliveries SET status = 'pending', updated_at = ?, completed_at = NULL WHERE id = ?", (now, delivery_id)
+                "UPDATE deliveries SET status = 'pending', updated_at = ?, completed_at = NULL WHERE id = ?",
+                (now, delivery_id),
             )
             return self._schedule(conn, delivery_id, max(row[1], last[0]) + 1, "replay", now, 0.0, 1.0)
 
@@ -398,7 +430,8 @@ class Store(WebhookLog):
             now = self._clock()
             owners = conn.execute(
                 "SELECT DISTINCT owned_by FROM scheduled_attempts WHERE state IN ('pending', 'running')"
-                " AND (owned_by IS NULL OR owned_by != ?)", (self.owner,)
+                " AND (owned_by IS NULL OR owned_by != ?)",
+                (self.owner,),
             ).fetchall()
             gone = [o for (o,) in owners if self._owner_gone(conn, o, now)]
             for owner in gone:
@@ -406,8 +439,12 @@ class Store(WebhookLog):
                     "UPDATE scheduled_attempts SET owned_by = ? WHERE state IN ('pending', 'running') AND owned_by IS ?",
                     (self.owner, owner),
                 )
-            if gone or conn.execute("SELECT 1 FROM scheduled_attempts WHERE state = 'pending' AND owned_by = ? LIMIT 1",
-                                    (self.owner,)).fetchone():
+            if (
+                gone
+                or conn.execute(
+                    "SELECT 1 FROM scheduled_attempts WHERE state = 'pending' AND owned_by = ? LIMIT 1", (self.owner,)
+                ).fetchone()
+            ):
                 self._hold_lease(conn, now)
             for sid, owner, claimed_at in conn.execute(
                 "SELECT id, claimed_by, claimed_at FROM scheduled_attempts WHERE state = 'running'"
@@ -425,16 +462,21 @@ class Store(WebhookLog):
                 self._schedule(conn, delivery_id, attempts + 1, "retry" if attempts else "first", now, 0.0, 1.0)
             rows = conn.execute(
                 f"SELECT {_SCHEDULE_COLUMNS} FROM scheduled_attempts WHERE state = 'pending' AND owned_by = ?"
-                " ORDER BY due_at, id", (self.owner,)
+                " ORDER BY due_at, id",
+                (self.owner,),
             ).fetchall()
         return [_scheduled(r) for r in rows]
 
     def delivery_payload(self, delivery_id: int) -> tuple[bytes, int | None, Mapping[str, Any]]:
         """What an attempt needs: the body bytes, the webhook id and the delivery options."""
-        rows = self._read(
-            "SELECT e.body, d.webhook_id, d.options FROM deliveries d JOIN events e ON e.id = d.event_row WHERE d.id = ?",
-            (delivery_id,),
-        ) if _fits(delivery_id) else []
+        rows = (
+            self._read(
+                "SELECT e.body, d.webhook_id, d.options FROM deliveries d JOIN events e ON e.id = d.event_row WHERE d.id = ?",
+                (delivery_id,),
+            )
+            if _fits(delivery_id)
+            else []
+        )
         if not rows:
             raise NotFound(f"No delivery with id {delivery_id}. List them with: zenoti-emulator deliveries")
         return bytes(rows[0][0]), rows[0][1], json.loads(rows[0][2])
@@ -444,13 +486,19 @@ class Store(WebhookLog):
 
         :raise NotFound: when there is no such delivery.
         """
-        rows = self._read(
-            f"SELECT {_DELIVERY_COLUMNS}, e.body FROM deliveries d JOIN events e ON e.id = d.event_row WHERE d.id = ?",
-            (delivery_id,),
-        ) if _fits(delivery_id) else []
+        rows = (
+            self._read(
+                f"SELECT {_DELIVERY_COLUMNS}, e.body FROM deliveries d JOIN events e ON e.id = d.event_row WHERE d.id = ?",
+                (delivery_id,),
+            )
+            if _fits(delivery_id)
+            else []
+        )
         if not rows:
             raise NotFound(f"No delivery with id {delivery_id}. List them with: zenoti-emulator deliveries")
-        attempts = self._read(f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = ? ORDER BY number", (delivery_id,))
+        attempts = self._read(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = ? ORDER BY number", (delivery_id,)
+        )
         schedule = self._read(
             f"SELECT {_SCHEDULE_COLUMNS} FROM scheduled_attempts WHERE delivery_id = ? ORDER BY id", (delivery_id,)
         )
@@ -489,8 +537,16 @@ class Store(WebhookLog):
         :return: ``(page, next_cursor)``; ``next_cursor`` is ``None`` on the last page.
         :raise UsageError: for an unknown status.
         """
-        where, params = _delivery_filter(status=status, webhook_id=webhook_id, ids=ids, event_type=event_type,
-                                         status_code=status_code, event_id=event_id, since=since, until=until)
+        where, params = _delivery_filter(
+            status=status,
+            webhook_id=webhook_id,
+            ids=ids,
+            event_type=event_type,
+            status_code=status_code,
+            event_id=event_id,
+            since=since,
+            until=until,
+        )
         if cursor is not None:
             where.append("d.id < ?")
             params.append(cursor)
@@ -531,19 +587,37 @@ class Store(WebhookLog):
             return out
         return {**dict.fromkeys(STATUSES, 0), **dict(rows)}
 
-    def record_run(self, scenario: str, seed: int, delivery_ids: Sequence[int], disorder: Mapping[str, Any] | None) -> int:
+    def record_run(
+        self, scenario: str, seed: int, delivery_ids: Sequence[int], disorder: Mapping[str, Any] | None
+    ) -> int:
         """Log one scenario run: its deliveries, in the order sent, and its disorder report."""
         with self._tx() as conn:
             cur = conn.execute(
                 "INSERT INTO scenario_runs (scenario, seed, created_at, delivery_ids, disorder) VALUES (?, ?, ?, ?, ?)",
-                (scenario, str(seed), self._clock(), json.dumps(list(delivery_ids)),
-                 None if disorder is None else json.dumps(disorder)),
+                (
+                    scenario,
+                    str(seed),
+                    self._clock(),
+                    json.dumps(list(delivery_ids)),
+                    None if disorder is None else json.dumps(disorder),
+                ),
             )
             return int(cur.lastrowid or 0)
 
     def list_runs(self, *, limit: int = 20) -> list[dict[str, Any]]:
         """The newest scenario runs, each with its delivery ids and disorder report."""
-        rows = self._read("SELECT id, scenario, seed, created_at, delivery_ids, disorder FROM scenario_runs "
-                          "ORDER BY id DESC LIMIT ?", (limit,))
-        return [{"id": r[0], "scenario": r[1], "seed": int(r[2]), "created_at": iso(r[3]), "delivery_ids": json.loads(r[4]),
-                 "disorder": None if r[5] is None else json.loads(r[5])} for r in rows]
+        rows = self._read(
+            "SELECT id, scenario, seed, created_at, delivery_ids, disorder FROM scenario_runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            {
+                "id": r[0],
+                "scenario": r[1],
+                "seed": int(r[2]),
+                "created_at": iso(r[3]),
+                "delivery_ids": json.loads(r[4]),
+                "disorder": None if r[5] is None else json.loads(r[5]),
+            }
+            for r in rows
+        ]

@@ -54,7 +54,17 @@ class WebhookLog(Database):
             cur = conn.execute(
                 "INSERT INTO webhooks (name, url, verb, secret, secret_key, event_types, active, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (name or redact_url(url), url, verb, secret or None, secret_key(secret), json.dumps(list(event_types)), int(active), now, now),
+                (
+                    name or redact_url(url),
+                    url,
+                    verb,
+                    secret or None,
+                    secret_key(secret),
+                    json.dumps(list(event_types)),
+                    int(active),
+                    now,
+                    now,
+                ),
             )
             webhook_id = cur.lastrowid
         return self.get_webhook(webhook_id)  # type: ignore[arg-type]
@@ -76,7 +86,11 @@ class WebhookLog(Database):
 
     def get_webhook(self, webhook_id: int) -> Webhook:
         """:raise NotFound: when there is no such webhook."""
-        rows = self._read(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,)) if _fits(webhook_id) else []
+        rows = (
+            self._read(f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?", (webhook_id,))
+            if _fits(webhook_id)
+            else []
+        )
         if not rows:
             raise NotFound(f"No webhook with id {webhook_id}. List them with: zenoti-emulator webhooks")
         return _webhook(rows[0])
@@ -190,7 +204,9 @@ class WebhookLog(Database):
             raise WebhookInactive(current.id, current.shown_url, current.consecutive_failures)
         return current
 
-    def _cancel_pending(self, conn: sqlite3.Connection, where: str, params: Sequence[Any], reason: str, now: float) -> None:
+    def _cancel_pending(
+        self, conn: sqlite3.Connection, where: str, params: Sequence[Any], reason: str, now: float
+    ) -> None:
         ids = [r[0] for r in conn.execute(f"SELECT id FROM deliveries WHERE status = 'pending' AND {where}", params)]
         for delivery_id in ids:
             conn.execute(

@@ -60,7 +60,9 @@ class Catalog:
         from referencing import Registry, Resource
         from referencing.jsonschema import DRAFT202012
 
-        resources = [(uri, Resource.from_contents(doc, default_specification=DRAFT202012)) for uri, doc in self.documents.items()]
+        resources = [
+            (uri, Resource.from_contents(doc, default_specification=DRAFT202012)) for uri, doc in self.documents.items()
+        ]
         return Registry().with_resources(resources).crawl()
 
 

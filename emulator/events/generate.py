@@ -122,10 +122,20 @@ class EventStream:
         :class:`~emulator.variants.Variants`, ``{name: value}`` or ``NAME=VALUE`` texts.
     """
 
-    def __init__(self, *, seed: int | None = None, now: datetime | None = None, profile: str = "realistic",
-                 types: Collection[str] | None = None, until: datetime | None = None,
-                 overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True,
-                 registry: Registry | None = None, variants: Any = None, fresh: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        now: datetime | None = None,
+        profile: str = "realistic",
+        types: Collection[str] | None = None,
+        until: datetime | None = None,
+        overrides: Sequence[tuple[Any, Any]] = (),
+        validate: bool = True,
+        registry: Registry | None = None,
+        variants: Any = None,
+        fresh: bool = False,
+    ) -> None:
         if profile not in PROFILES:
             raise UsageError(f"Unknown profile {profile!r}: use one of {', '.join(PROFILES)}.")
         self.variants = coerce(variants)
@@ -133,15 +143,19 @@ class EventStream:
         self.kinds = {name: self.registry.get_type(name) for name in (types if types is not None else self.registry)}
         silenced = [name for name, kind in self.kinds.items() if not sends(kind, self.variants)]
         if silenced and types is not None and len(silenced) == len(self.kinds):
-            raise UsageError(f"{', '.join(silenced)} is a reported type, not sent under --variant reported-events=off: "
-                             "drop that variant or ask for another type.")
+            raise UsageError(
+                f"{', '.join(silenced)} is a reported type, not sent under --variant reported-events=off: "
+                "drop that variant or ask for another type."
+            )
         for name in silenced:
             del self.kinds[name]
         self.seed = secrets.randbits(63) if seed is None else seed
         start = check_moment(_as_utc(now) if now is not None else datetime.now(UTC))
         self.until = until
         if until is not None and until > LATEST:
-            raise UsageError(f"The simulation would run past {LATEST:%Y-%m-%d}, the last second an ObjectId can carry: start earlier or simulate fewer days.")
+            raise UsageError(
+                f"The simulation would run past {LATEST:%Y-%m-%d}, the last second an ObjectId can carry: start earlier or simulate fewer days."
+            )
         self.profile = profile
         self.validate = validate
         self.overrides = [(overrides_module.parse_path(p) if isinstance(p, str) else tuple(p), v) for p, v in overrides]
@@ -167,8 +181,13 @@ class EventStream:
         the stream's own), and checked against its schema. Scenarios make their steps' events here."""
         return self.finish(kind, self.project(kind, emission), overrides)
 
-    def finish(self, kind: EventType, event: dict[str, Any], overrides: Sequence[tuple[Any, Any]] = (),
-               validate: bool | None = None) -> dict[str, Any]:
+    def finish(
+        self,
+        kind: EventType,
+        event: dict[str, Any],
+        overrides: Sequence[tuple[Any, Any]] = (),
+        validate: bool | None = None,
+    ) -> dict[str, Any]:
         """A projected event, overridden (``overrides``, then the stream's own) and checked
         against its schema (``validate``: the stream's setting when None). The pytest
         fixture finishes copies of events it projected once."""
@@ -192,8 +211,13 @@ class EventStream:
     def _refuse(self, kind: EventType, event: dict[str, Any], overridden: bool = False) -> None:
         errors = [(e.path, e.pointer, e.message) for e in kind.errors(event)]
         if self.overrides or overridden:
-            raise PayloadInvalid(kind.name, errors, hint=". Fix the --set value, or pass --no-validate to send it anyway")
-        raise GeneratorBug(f"Generated {kind.name} event breaks its schema (seed {self.seed}): {errors[0][0]}: {errors[0][2]}", details=errors)
+            raise PayloadInvalid(
+                kind.name, errors, hint=". Fix the --set value, or pass --no-validate to send it anyway"
+            )
+        raise GeneratorBug(
+            f"Generated {kind.name} event breaks its schema (seed {self.seed}): {errors[0][0]}: {errors[0][2]}",
+            details=errors,
+        )
 
 
 class Generator:
@@ -206,13 +230,32 @@ class Generator:
             ...
     """
 
-    def __init__(self, event_type: EventType, *, seed: int | None = None, now: datetime | None = None,
-                 profile: str = "realistic", overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True,
-                 registry: Registry | None = None, variants: Any = None, fresh: bool = False) -> None:
+    def __init__(
+        self,
+        event_type: EventType,
+        *,
+        seed: int | None = None,
+        now: datetime | None = None,
+        profile: str = "realistic",
+        overrides: Sequence[tuple[Any, Any]] = (),
+        validate: bool = True,
+        registry: Registry | None = None,
+        variants: Any = None,
+        fresh: bool = False,
+    ) -> None:
         self.event_type = event_type
         registry = registry or _registry_with(event_type)
-        self.stream = EventStream(seed=seed, now=now, profile=profile, types=[event_type.name], overrides=overrides,
-                                  validate=validate, registry=registry, variants=variants, fresh=fresh)
+        self.stream = EventStream(
+            seed=seed,
+            now=now,
+            profile=profile,
+            types=[event_type.name],
+            overrides=overrides,
+            validate=validate,
+            registry=registry,
+            variants=variants,
+            fresh=fresh,
+        )
         self.seed = self.stream.seed
         self.world = self.stream.world
         self._events = iter(self.stream)
@@ -262,10 +305,19 @@ def parse_now(text: str) -> datetime:
 check_days = bounds.check_days
 
 
-def generate_events(event_type: str = DEFAULT_EVENT_TYPE, *, count: int = 1, seed: int | None = None,
-                    now: datetime | None = None, overrides: Sequence[tuple[Any, Any]] = (),
-                    profile: str = "realistic", validate: bool = True,
-                    registry: Registry | None = None, variants: Any = None, fresh: bool = False) -> Iterator[dict[str, Any]]:
+def generate_events(
+    event_type: str = DEFAULT_EVENT_TYPE,
+    *,
+    count: int = 1,
+    seed: int | None = None,
+    now: datetime | None = None,
+    overrides: Sequence[tuple[Any, Any]] = (),
+    profile: str = "realistic",
+    validate: bool = True,
+    registry: Registry | None = None,
+    variants: Any = None,
+    fresh: bool = False,
+) -> Iterator[dict[str, Any]]:
     """Generate ``count`` events of ``event_type`` (Zenoti's name), lazily.
 
     Arguments are checked at the call, before the first event is asked for.
@@ -276,20 +328,48 @@ def generate_events(event_type: str = DEFAULT_EVENT_TYPE, *, count: int = 1, see
     if count < 0:
         raise UsageError(f"count must be 0 or more, not {count}.")
     registry = registry or default_registry()
-    stream = EventStream(seed=seed, now=now, profile=profile, types=[registry.get_type(event_type).name],
-                         overrides=overrides, validate=validate, registry=registry, variants=variants, fresh=fresh)
+    stream = EventStream(
+        seed=seed,
+        now=now,
+        profile=profile,
+        types=[registry.get_type(event_type).name],
+        overrides=overrides,
+        validate=validate,
+        registry=registry,
+        variants=variants,
+        fresh=fresh,
+    )
     return stream.take(count)
 
 
-def simulate_events(*, seed: int | None = None, now: datetime | None = None, days: float = 1.0,
-                    types: Collection[str] | None = None, profile: str = "realistic",
-                    overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True,
-                    registry: Registry | None = None, variants: Any = None, fresh: bool = False) -> EventStream:
+def simulate_events(
+    *,
+    seed: int | None = None,
+    now: datetime | None = None,
+    days: float = 1.0,
+    types: Collection[str] | None = None,
+    profile: str = "realistic",
+    overrides: Sequence[tuple[Any, Any]] = (),
+    validate: bool = True,
+    registry: Registry | None = None,
+    variants: Any = None,
+    fresh: bool = False,
+) -> EventStream:
     """Every event the world of ``seed`` emits over ``days`` from ``now``, in time order.
 
     :raise UsageError: ``days`` out of range, or a span that leaves what an ObjectId carries.
     """
     span = check_days(days)
     start = check_moment(_as_utc(now) if now is not None else datetime.now(UTC))
-    return EventStream(seed=seed, now=start, profile=profile, types=types, until=start + span,
-                       overrides=overrides, validate=validate, registry=registry, variants=variants, fresh=fresh)
+    return EventStream(
+        seed=seed,
+        now=start,
+        profile=profile,
+        types=types,
+        until=start + span,
+        overrides=overrides,
+        validate=validate,
+        registry=registry,
+        variants=variants,
+        fresh=fresh,
+    )

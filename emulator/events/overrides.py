@@ -38,7 +38,9 @@ def parse_path(text: str) -> Path:
     text = re.sub(r"\.?\[([0-9]+)\]", r".\1", text).removeprefix(".")
     parts = text.split(".")
     if not text or any(part == "" for part in parts):
-        raise UsageError(f"Malformed override path {text!r}: use dotted keys like data.guest.email or data.appointments.0.room_name.")
+        raise UsageError(
+            f"Malformed override path {text!r}: use dotted keys like data.guest.email or data.appointments.0.room_name."
+        )
     # ASCII digits only: "²" is a key (str.isdigit() would call it a number int() refuses)
     path: Path = tuple(int(part) if bounds.is_index(part) else part for part in parts)
     if adding:
@@ -77,14 +79,18 @@ def apply(event: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any
         last = path[-1]
         if isinstance(target, list):
             if not isinstance(last, int) or last >= len(target):
-                raise Unprocessable(f"Override {_dotted(path)}: no item {last} in {_dotted(path[:-1])} (it has {len(target)}).")
+                raise Unprocessable(
+                    f"Override {_dotted(path)}: no item {last} in {_dotted(path[:-1])} (it has {len(target)})."
+                )
             target[last] = value
         elif isinstance(target, dict):
             if str(last) not in target and not isinstance(last, NewKey):
                 raise Unprocessable(_unknown_field(path, target))
             target[str(last)] = value
         else:
-            raise Unprocessable(f"Override {_dotted(path)}: {_dotted(path[:-1])} is a {type(target).__name__}, not an object or list.")
+            raise Unprocessable(
+                f"Override {_dotted(path)}: {_dotted(path[:-1])} is a {type(target).__name__}, not an object or list."
+            )
     return event
 
 
@@ -102,8 +108,10 @@ def _unknown_field(path: Path, parent: dict[str, Any]) -> str:
     where = _dotted(path[:-1])
     close = difflib.get_close_matches(str(path[-1]), [str(k) for k in parent], n=1, cutoff=0.6)
     hint = f" Did you mean {_dotted((*path[:-1], close[0]))}?" if close else ""
-    return (f"Override {_dotted(path)}: {where} has no field {str(path[-1])!r}.{hint} "
-            f"To add a new field, write +{_dotted(path)}=VALUE.")
+    return (
+        f"Override {_dotted(path)}: {where} has no field {str(path[-1])!r}.{hint} "
+        f"To add a new field, write +{_dotted(path)}=VALUE."
+    )
 
 
 def _dotted(path: Path) -> str:

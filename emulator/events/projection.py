@@ -167,8 +167,15 @@ def _source_filler(schema: dict[str, Any], types: tuple[str, ...], where: str) -
 
 
 def _object_fields(schema: dict[str, Any], where: str) -> list[tuple[str, Filler]]:
-    return [(key, _omitting(compile_schema(sub, f"{where}.{key}")) if sub.get("x-omit-if-null") else compile_schema(sub, f"{where}.{key}"))
-            for key, sub in schema.get("properties", {}).items()]
+    return [
+        (
+            key,
+            _omitting(compile_schema(sub, f"{where}.{key}"))
+            if sub.get("x-omit-if-null")
+            else compile_schema(sub, f"{where}.{key}"),
+        )
+        for key, sub in schema.get("properties", {}).items()
+    ]
 
 
 _OMIT = object()
@@ -223,7 +230,9 @@ def _faker_call(hint: Any, where: str) -> tuple[str, list[Any], dict[str, Any]]:
     if isinstance(hint, dict) and isinstance(hint.get("method"), str):
         return hint["method"], list(hint.get("args", [])), dict(hint.get("kwargs", {}))
     if not isinstance(hint, str) or not hint:
-        raise SchemaBroken(f"{where}: x-faker must be a method name, 'name:ARG' or {{method, args, kwargs}}, not {hint!r}.")
+        raise SchemaBroken(
+            f"{where}: x-faker must be a method name, 'name:ARG' or {{method, args, kwargs}}, not {hint!r}."
+        )
     name, sep, raw = hint.partition(":")
     if not sep:
         return name, [], {}

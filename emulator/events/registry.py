@@ -148,7 +148,9 @@ class EventType:
     def resolved(self) -> dict[str, Any]:
         """The schema with every ``$ref`` replaced by its target: for walking its fields."""
         if self._resolved is None:
-            self._resolved = self.source if self.catalog is None else resolve(self.catalog, self.source, self.source["$id"])
+            self._resolved = (
+                self.source if self.catalog is None else resolve(self.catalog, self.source, self.source["$id"])
+            )
         return self._resolved
 
     @property
@@ -170,7 +172,9 @@ class EventType:
             if self.catalog is None:
                 self._full = Draft202012Validator(self.schema, format_checker=make_format_checker())
             else:
-                self._full = Draft202012Validator(self.source, registry=self.catalog.registry, format_checker=make_format_checker())
+                self._full = Draft202012Validator(
+                    self.source, registry=self.catalog.registry, format_checker=make_format_checker()
+                )
         return self._full
 
     def is_valid(self, instance: Any) -> bool:
@@ -239,8 +243,13 @@ def load_registry(directory: Path | None = None, *, check: bool | None = None) -
     emitted = actions.emitters()
     registry = Registry()
     # In the order people look for them: by resource, then by name.
-    named = sorted(((document.get("x-event-type") or document.get("title"), path, document) for path, document in catalog.event_files),
-                   key=lambda entry: (str(entry[0]).split(".")[0], str(entry[0])))
+    named = sorted(
+        (
+            (document.get("x-event-type") or document.get("title"), path, document)
+            for path, document in catalog.event_files
+        ),
+        key=lambda entry: (str(entry[0]).split(".")[0], str(entry[0])),
+    )
     for name, path, document in named:
         if name not in emitted:
             raise SchemaBroken(f"Schema {path.name} names {name!r}, which no module of emulator.world.actions emits.")

@@ -47,20 +47,35 @@ _LENGTH = struct.Struct(">I")
 WireShot = tuple[str, str, bytes, "str | None"]
 
 
-def feed_options(seed: int, *, secret: str | None = None, signature_format: str = "dashed", verb: str = "POST",
-                 types: list[str] | None = None, profile: str = "realistic",
-                 variants: Mapping[str, str] | None = None) -> dict[str, Any]:
+def feed_options(
+    seed: int,
+    *,
+    secret: str | None = None,
+    signature_format: str = "dashed",
+    verb: str = "POST",
+    types: list[str] | None = None,
+    profile: str = "realistic",
+    variants: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The first line the child reads: what every shard's :class:`Feed` is built with."""
-    return {"seed": seed, "secret": secret, "signature_format": signature_format, "verb": verb, "types": types,
-            "profile": profile, "variants": dict(variants or {})}
+    return {
+        "seed": seed,
+        "secret": secret,
+        "signature_format": signature_format,
+        "verb": verb,
+        "types": types,
+        "profile": profile,
+        "variants": dict(variants or {}),
+    }
 
 
 class GeneratorProcess:
     """The sending side's handle on one generator child: ask for batches, read frames."""
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "emulator.load.batches"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, bufsize=0)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "emulator.load.batches"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
+        )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._in: IO[bytes] = self.proc.stdin
         self._out: IO[bytes] = self.proc.stdout

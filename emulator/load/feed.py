@@ -79,8 +79,13 @@ class Feed:
     now: datetime | None = None
 
     def __post_init__(self) -> None:
-        self.stream = EventStream(seed=shard_seed(self.seed, self.worker, self.user), now=self.now, profile=self.profile,
-                                  types=self.types, variants=dict(self.variants) or None)
+        self.stream = EventStream(
+            seed=shard_seed(self.seed, self.worker, self.user),
+            now=self.now,
+            profile=self.profile,
+            types=self.types,
+            variants=dict(self.variants) or None,
+        )
         self.stream.project.ids = ObjectIds(shard_machine(self.seed, self.worker, self.user))
         self._events = iter(self.stream)
         self._headers = {"Content-Type": JSON_CONTENT_TYPE, "User-Agent": user_agent()}

@@ -100,8 +100,17 @@ def _options(plan: LoadPlan) -> Any:
 def check(plan: LoadPlan) -> None:
     """Refuse, before anything starts, what would only fail inside every user: an unknown
     event type or variant, a profile... by making the first shard's first event."""
-    Feed(plan.seed or 0, 0, 0, secret=plan.secret, signature_format=plan.signature_format, verb=plan.verb,
-         types=list(plan.event_types) or None, profile=plan.profile, variants=plan.variants).next()
+    Feed(
+        plan.seed or 0,
+        0,
+        0,
+        secret=plan.secret,
+        signature_format=plan.signature_format,
+        verb=plan.verb,
+        types=list(plan.event_types) or None,
+        profile=plan.profile,
+        variants=plan.variants,
+    ).next()
     STATE.warm = True
 
 
@@ -116,8 +125,13 @@ def run(plan: LoadPlan, say: IO[str]) -> tuple[dict[str, Any], int]:
         logging.getLogger("locust").setLevel(logging.WARNING)
     check(plan)
     options = _options(plan)
-    env = Environment(user_classes=[ZenotiWebhookUser], events=events, host=plan.url, parsed_options=options,
-                      stop_timeout=DEFAULT_TIMEOUT + 1)
+    env = Environment(
+        user_classes=[ZenotiWebhookUser],
+        events=events,
+        host=plan.url,
+        parsed_options=options,
+        stop_timeout=DEFAULT_TIMEOUT + 1,
+    )
     if plan.role != "master":
         shards()  # the generator child, schemas and Faker loaded; a worker's options come later
     if plan.role == "local":
@@ -131,7 +145,9 @@ def run(plan: LoadPlan, say: IO[str]) -> tuple[dict[str, Any], int]:
         finally:
             _close_shards()
     if plan.role == "master":
-        runner: Any = env.create_master_runner(master_bind_host=plan.master_bind_host, master_bind_port=plan.master_bind_port)
+        runner: Any = env.create_master_runner(
+            master_bind_host=plan.master_bind_host, master_bind_port=plan.master_bind_port
+        )
     else:
         runner = env.create_local_runner()
     events.init.fire(environment=env, runner=runner, web_ui=None)
@@ -168,9 +184,12 @@ def run(plan: LoadPlan, say: IO[str]) -> tuple[dict[str, Any], int]:
     report = tally.summary(elapsed)
     report.update(url=plan.url, users=plan.users, workers=plan.expect_workers if plan.role == "master" else 0)
     if plan.drain is not None:
-        report["drain"] = {"asked": plan.drain, "sent": report["events_sent"],
-                           "duration_s": report["first_to_last_answer_s"],
-                           "refused": {k: v for k, v in report["by_status_class"].items() if k != "2xx"}}
+        report["drain"] = {
+            "asked": plan.drain,
+            "sent": report["events_sent"],
+            "duration_s": report["first_to_last_answer_s"],
+            "refused": {k: v for k, v in report["by_status_class"].items() if k != "2xx"},
+        }
     if limit is not None:
         report["find_limit"] = limit
         return report, 0
@@ -196,8 +215,11 @@ def _final_csv(env: Environment, prefix: str) -> None:
     import csv
 
     final = stats.StatsCSV(env, stats.PERCENTILES_TO_REPORT)
-    for suffix, write in (("_stats.csv", final.requests_csv), ("_failures.csv", final.failures_csv),
-                          ("_exceptions.csv", final.exceptions_csv)):
+    for suffix, write in (
+        ("_stats.csv", final.requests_csv),
+        ("_failures.csv", final.failures_csv),
+        ("_exceptions.csv", final.exceptions_csv),
+    ):
         with open(prefix + suffix, "w", newline="", encoding="utf-8") as out:
             write(csv.writer(out))
 
@@ -284,8 +306,10 @@ def _find_limit(runner: Any, plan: LoadPlan, say: IO[str]) -> dict[str, Any]:
         # a busy process wakes late: the rate is what came in the time that really passed
         step = _judge(window, rate, time.monotonic() - began, bound_ms, plan.error_share)
         steps.append(step)
-        say.write(f"  {rate:8.1f}/s asked, {step['achieved_per_s']:8.1f}/s answered, p95 {step['p95_ms']} ms, "
-                  f"non-2xx {step['non_2xx_share'] * 100:.2f} %{'  <- ' + step['broke'] if step['broke'] else ''}\n")
+        say.write(
+            f"  {rate:8.1f}/s asked, {step['achieved_per_s']:8.1f}/s answered, p95 {step['p95_ms']} ms, "
+            f"non-2xx {step['non_2xx_share'] * 100:.2f} %{'  <- ' + step['broke'] if step['broke'] else ''}\n"
+        )
         say.flush()
         if step["broke"]:
             broke = step["broke"]
@@ -300,10 +324,23 @@ def _find_limit(runner: Any, plan: LoadPlan, say: IO[str]) -> dict[str, Any]:
         from .plot import render
 
         with open(plan.plot_file, "w", encoding="utf-8") as out:
-            out.write(render(steps, bound_ms=bound_ms, held=held["achieved_per_s"] if held else None, broke=broke,
-                             url=plan.url or ""))
-    return {"held_per_s": held_rate, "held_achieved_per_s": held["achieved_per_s"] if held else None,
-            "broke_first": broke, "latency_bound_ms": bound_ms, "error_share": plan.error_share, "steps": steps}
+            out.write(
+                render(
+                    steps,
+                    bound_ms=bound_ms,
+                    held=held["achieved_per_s"] if held else None,
+                    broke=broke,
+                    url=plan.url or "",
+                )
+            )
+    return {
+        "held_per_s": held_rate,
+        "held_achieved_per_s": held["achieved_per_s"] if held else None,
+        "broke_first": broke,
+        "latency_bound_ms": bound_ms,
+        "error_share": plan.error_share,
+        "steps": steps,
+    }
 
 
 def _judge(window: Tally, rate: float, seconds: float, bound_ms: float, error_share: float) -> dict[str, Any]:
@@ -323,9 +360,16 @@ def _judge(window: Tally, rate: float, seconds: float, bound_ms: float, error_sh
         broke = "latency"
     elif sent / seconds < HELD_SHARE * rate:
         broke = "latency (answers too slow for the users to keep the rate)"
-    return {"target_per_s": round(rate, 1), "achieved_per_s": round(sent / seconds, 1), "events": sent,
-            "p50_ms": window.percentile(0.5), "p95_ms": p95, "non_2xx_share": round(share, 4), "by_status_class": classes,
-            "broke": broke}
+    return {
+        "target_per_s": round(rate, 1),
+        "achieved_per_s": round(sent / seconds, 1),
+        "events": sent,
+        "p50_ms": window.percentile(0.5),
+        "p95_ms": p95,
+        "non_2xx_share": round(share, 4),
+        "by_status_class": classes,
+        "broke": broke,
+    }
 
 
 def render_text(report: dict[str, Any]) -> str:
@@ -335,9 +379,12 @@ def render_text(report: dict[str, Any]) -> str:
         return "Worker done: its events are in the master's report.\n"
     sent = report["events_sent"]
     rate = report["events_per_s"]
-    lines.append(f"Load: {sent} event(s) sent to {report['url']} in {report['elapsed_s']:.1f} s "
-                 f"({rate if rate is not None else 0} events/s), {report['users']} user(s)"
-                 + (f" on {report['workers']} worker(s)" if report.get("workers") else "") + ".")
+    lines.append(
+        f"Load: {sent} event(s) sent to {report['url']} in {report['elapsed_s']:.1f} s "
+        f"({rate if rate is not None else 0} events/s), {report['users']} user(s)"
+        + (f" on {report['workers']} worker(s)" if report.get("workers") else "")
+        + "."
+    )
     lines.append("Answers: " + ("  ".join(f"{k} {v}" for k, v in report["by_status_class"].items()) or "none"))
     if report["by_event_type"]:
         lines.append("By event type:")
@@ -346,7 +393,9 @@ def render_text(report: dict[str, Any]) -> str:
             lines.append(f"  {event_type:<{width}}  " + "  ".join(f"{k} {v}" for k, v in counts.items()))
     lat = report["latency_ms"]
     if lat["p50"] is not None:
-        lines.append(f"Latency: p50 {lat['p50']:g} ms  p95 {lat['p95']:g} ms  p99 {lat['p99']:g} ms  max {lat['max']:g} ms")
+        lines.append(
+            f"Latency: p50 {lat['p50']:g} ms  p95 {lat['p95']:g} ms  p99 {lat['p99']:g} ms  max {lat['max']:g} ms"
+        )
     if report["throughput"]:
         lines.append("Throughput (events/s answered):")
         for row in report["throughput"]:
@@ -354,17 +403,23 @@ def render_text(report: dict[str, Any]) -> str:
     if "drain" in report:
         drain = report["drain"]
         refused = "  ".join(f"{k} {v}" for k, v in drain["refused"].items()) or "nothing"
-        lines.append(f"Drain: {drain['sent']} of {drain['asked']} event(s) taken in {drain['duration_s']} s; refused: {refused}.")
+        lines.append(
+            f"Drain: {drain['sent']} of {drain['asked']} event(s) taken in {drain['duration_s']} s; refused: {refused}."
+        )
     if "find_limit" in report:
         limit = report["find_limit"]
         if limit["held_per_s"] is None:
             lines.append(f"Limit: not even the first step held; what broke: {limit['broke_first']}.")
         else:
-            lines.append(f"Limit: held {limit['held_per_s']:g} events/s (answered {limit['held_achieved_per_s']:g}/s); "
-                         f"what broke first past it: {limit['broke_first']}.")
+            lines.append(
+                f"Limit: held {limit['held_per_s']:g} events/s (answered {limit['held_achieved_per_s']:g}/s); "
+                f"what broke first past it: {limit['broke_first']}."
+            )
     elif report["all_ok"]:
         lines.append("Result: every answer 2xx within 10 s.")
     else:
         bad = sent - report["answered_2xx_within_10s"]
-        lines.append(f"Result: {bad} of {sent} event(s) not answered 2xx within 10 s." if sent else "Result: no event was sent.")
+        lines.append(
+            f"Result: {bad} of {sent} event(s) not answered 2xx within 10 s." if sent else "Result: no event was sent."
+        )
     return "\n".join(lines) + "\n"

@@ -29,7 +29,11 @@ SUCCESS_WITHIN_MS = DEFAULT_TIMEOUT * 1000
 def status_class(status: int | None, error: str | None = None) -> str:
     """``2xx``, ``3xx``, ``4xx``, ``429``, ``5xx``; ``timeout`` or ``connection`` with no answer."""
     if not status:
-        return "timeout" if (error and "timeout" in error.lower()) or (error and "timed out" in error.lower()) else "connection"
+        return (
+            "timeout"
+            if (error and "timeout" in error.lower()) or (error and "timed out" in error.lower())
+            else "connection"
+        )
     if status == 429:
         return "429"
     if 200 <= status < 300:
@@ -95,7 +99,9 @@ class Tally:
         table: dict[str, Counter[str]] = {}
         for (event_type, klass), n in self.answers.items():
             table.setdefault(event_type, Counter())[klass] += n
-        return {t: {k: c[k] for k in CLASSES if c[k]} for t, c in sorted(table.items(), key=lambda kv: -sum(kv[1].values()))}
+        return {
+            t: {k: c[k] for k in CLASSES if c[k]} for t, c in sorted(table.items(), key=lambda kv: -sum(kv[1].values()))
+        }
 
     def percentile(self, q: float) -> float | None:
         """The latency (ms) under which a share ``q`` of answers came, or ``None`` with none."""
@@ -121,15 +127,21 @@ class Tally:
         for start in range(first, last + 1, width):
             count = sum(self.per_second.get(s, 0) for s in range(start, min(start + width, last + 1)))
             seconds = min(width, last + 1 - start)
-            rows.append({"from_s": start - first, "to_s": start - first + seconds, "events_per_s": round(count / seconds, 1)})
+            rows.append(
+                {"from_s": start - first, "to_s": start - first + seconds, "events_per_s": round(count / seconds, 1)}
+            )
         return rows
 
     def to_dict(self) -> dict[str, Any]:
         """A plain, msgpack-able form: what a worker sends its master."""
-        return {"answers": [[t, k, n] for (t, k), n in self.answers.items()],
-                "latencies": [[ms, n] for ms, n in self.latencies.items()],
-                "per_second": [[s, n] for s, n in self.per_second.items()], "slow": self.slow,
-                "first_at": self.first_at, "last_at": self.last_at}
+        return {
+            "answers": [[t, k, n] for (t, k), n in self.answers.items()],
+            "latencies": [[ms, n] for ms, n in self.latencies.items()],
+            "per_second": [[s, n] for s, n in self.per_second.items()],
+            "slow": self.slow,
+            "first_at": self.first_at,
+            "last_at": self.last_at,
+        }
 
     def merge(self, data: Mapping[str, Any]) -> None:
         for t, k, n in data.get("answers", ()):
@@ -167,8 +179,12 @@ class Tally:
             "all_ok": sent > 0 and self.ok == sent,
             "by_status_class": self.by_class(),
             "by_event_type": self.by_type(),
-            "latency_ms": {"p50": self.percentile(0.50), "p95": self.percentile(0.95), "p99": self.percentile(0.99),
-                           "max": float(max(self.latencies)) if self.latencies else None},
+            "latency_ms": {
+                "p50": self.percentile(0.50),
+                "p95": self.percentile(0.95),
+                "p99": self.percentile(0.99),
+                "max": float(max(self.latencies)) if self.latencies else None,
+            },
             "elapsed_s": round(elapsed, 3),
             "first_to_last_answer_s": round(self.last_at - self.first_at, 3) if sent else None,
             "events_per_s": round(sent / elapsed, 1) if elapsed > 0 else None,

@@ -176,16 +176,28 @@ def _is_worker(options: Any) -> bool:
 @events.init_command_line_parser.add_listener
 def _add_options(parser: Any, **_: Any) -> None:
     group = parser.add_argument_group("Zenoti webhooks (emulator.load)")
-    group.add_argument("--zenoti-secret", default=None, env_var="ZENOTI_EMULATOR_SECRET",
-                       help="Sign each body with this secret (zenoti-webhook-signature). Unsigned when omitted.")
+    group.add_argument(
+        "--zenoti-secret",
+        default=None,
+        env_var="ZENOTI_EMULATOR_SECRET",
+        help="Sign each body with this secret (zenoti-webhook-signature). Unsigned when omitted.",
+    )
     group.add_argument("--zenoti-signature-format", choices=SIGNATURE_FORMATS, default="dashed")
     group.add_argument("--zenoti-verb", choices=VERBS, default="POST", help="HTTP verb, as chosen in Zenoti's setup.")
-    group.add_argument("--zenoti-event-type", action="append", default=None,
-                       help="Only this event type (repeatable). The business's own mix when omitted.")
+    group.add_argument(
+        "--zenoti-event-type",
+        action="append",
+        default=None,
+        help="Only this event type (repeatable). The business's own mix when omitted.",
+    )
     group.add_argument("--zenoti-profile", choices=PROFILES, default="realistic")
     group.add_argument("--zenoti-seed", type=int, default=None, help="Seed of the run: the same seed, the same shards.")
-    group.add_argument("--zenoti-variant", action="append", default=None, help="NAME=VALUE, as generate takes it (repeatable).")
-    group.add_argument("--zenoti-rate", type=float, default=None, help="At most this many events per second, all users together.")
+    group.add_argument(
+        "--zenoti-variant", action="append", default=None, help="NAME=VALUE, as generate takes it (repeatable)."
+    )
+    group.add_argument(
+        "--zenoti-rate", type=float, default=None, help="At most this many events per second, all users together."
+    )
     group.add_argument("--zenoti-drain", type=int, default=None, help="Send this many events in all, then stop.")
 
 
@@ -227,13 +239,15 @@ def _on_init(environment: Any, **_: Any) -> None:
 def generator_options(options: Any) -> dict[str, Any]:
     """What every shard's feed is built with, as the ``--zenoti-*`` options ask."""
     seed = getattr(options, "zenoti_seed", None)
-    return feed_options(int(seed) if seed is not None else _RANDOM_SEED,
-                        secret=getattr(options, "zenoti_secret", None),
-                        signature_format=getattr(options, "zenoti_signature_format", "dashed") or "dashed",
-                        verb=str(getattr(options, "zenoti_verb", "POST") or "POST").upper(),
-                        types=getattr(options, "zenoti_event_type", None) or None,
-                        profile=getattr(options, "zenoti_profile", "realistic") or "realistic",
-                        variants=variants_from(options))
+    return feed_options(
+        int(seed) if seed is not None else _RANDOM_SEED,
+        secret=getattr(options, "zenoti_secret", None),
+        signature_format=getattr(options, "zenoti_signature_format", "dashed") or "dashed",
+        verb=str(getattr(options, "zenoti_verb", "POST") or "POST").upper(),
+        types=getattr(options, "zenoti_event_type", None) or None,
+        profile=getattr(options, "zenoti_profile", "realistic") or "realistic",
+        variants=variants_from(options),
+    )
 
 
 def variants_from(options: Any) -> dict[str, str]:
@@ -298,8 +312,9 @@ class ZenotiWebhookUser(FastHttpUser):
         started = time.time()
         # Locust types data as str or dict; it sends bytes as they are, which the signature needs
         data: Any = body
-        with self.client.request(self.verb, "", name=event_type, data=data, headers=headers,
-                                 catch_response=True, allow_redirects=False) as response:
+        with self.client.request(
+            self.verb, "", name=event_type, data=data, headers=headers, catch_response=True, allow_redirects=False
+        ) as response:
             status = response.status_code or None
             error = repr(response.error) if getattr(response, "error", None) is not None else None
             klass = status_class(status, error)

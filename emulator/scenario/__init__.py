@@ -13,4 +13,17 @@ from .play import Player, play
 from .stage import Run, stage
 from .story import ACTIONS, Scenario, ScenarioError, Step, builtin_names, load, parse
 
-__all__ = ["ACTIONS", "Played", "Player", "Run", "Scenario", "ScenarioError", "Step", "builtin_names", "load", "parse", "play", "stage"]
+__all__ = [
+    "ACTIONS",
+    "Played",
+    "Player",
+    "Run",
+    "Scenario",
+    "ScenarioError",
+    "Step",
+    "builtin_names",
+    "load",
+    "parse",
+    "play",
+    "stage",
+]

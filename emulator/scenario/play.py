@@ -29,12 +29,20 @@ from ..world.packages import STATE_CLOSED, GuestPackage, Redemption
 from .links import Played, links
 from .story import Scenario, ScenarioError, Step
 
-_STATUS = {"confirm": habits.STATUS_CONFIRMED, "check_in": habits.STATUS_CHECKED_IN,
-           "cancel": habits.STATUS_CANCELLED, "no_show": habits.STATUS_NO_SHOW}
+_STATUS = {
+    "confirm": habits.STATUS_CONFIRMED,
+    "check_in": habits.STATUS_CHECKED_IN,
+    "cancel": habits.STATUS_CANCELLED,
+    "no_show": habits.STATUS_NO_SHOW,
+}
 #: Each membership action: the state it needs the membership in, and what it does to it
 #: (the moves of :data:`emulator.world.memberships.LEGAL_MOVES`, each by its own name).
-_MEMBERSHIP_MOVES = {"freeze_membership": ("active", "frozen"), "unfreeze_membership": ("frozen", "unfrozen"),
-                     "cancel_membership": ("active", "cancelled"), "reinstate_membership": ("cancelled", "reinstated")}
+_MEMBERSHIP_MOVES = {
+    "freeze_membership": ("active", "frozen"),
+    "unfreeze_membership": ("frozen", "unfrozen"),
+    "cancel_membership": ("active", "cancelled"),
+    "reinstate_membership": ("cancelled", "reinstated"),
+}
 
 
 class Player:
@@ -80,8 +88,14 @@ class Player:
 
     # -- time ------------------------------------------------------------------------------
 
-    def moment(self, step: Step, group: AppointmentGroup | None = None, appointment: Appointment | None = None,
-               center: Center | None = None, session: Session | None = None) -> datetime:
+    def moment(
+        self,
+        step: Step,
+        group: AppointmentGroup | None = None,
+        appointment: Appointment | None = None,
+        center: Center | None = None,
+        session: Session | None = None,
+    ) -> datetime:
         """When ``step`` happens: its anchor plus offset, never before the step above."""
         when = step.when
         if when.anchor is None:
@@ -92,9 +106,11 @@ class Player:
             moment = {"start": session.start, "end": session.end}[when.anchor] + when.offset
         else:
             assert group is not None
-            base = {"start": appointment.start if appointment else group.first_start,
-                    "end": appointment.end if appointment else max(a.end for a in group.appointments),
-                    "booked": group.created}[when.anchor]
+            base = {
+                "start": appointment.start if appointment else group.first_start,
+                "end": appointment.end if appointment else max(a.end for a in group.appointments),
+                "booked": group.created,
+            }[when.anchor]
             moment = base + when.offset
         moment = max(moment, self.clock)
         self.clock = moment
@@ -135,8 +151,12 @@ class Player:
             known = set(self.guests.values())
             returning = [g for g in self.world.guests_at[center.id] if g not in known]
             if not returning:
-                raise self.fail(step, "guest", "this account has no guest of that center yet (--fresh starts empty): "
-                                "create one with a create_guest step first")
+                raise self.fail(
+                    step,
+                    "guest",
+                    "this account has no guest of that center yet (--fresh starts empty): "
+                    "create one with a create_guest step first",
+                )
             guest_id = self.rng(step, "guest").choice(returning)
             self.guests[name] = guest_id
         if guest_id not in self.world.guests:
@@ -172,12 +192,22 @@ class Player:
         if wanted is None:
             raise self.fail(step, "add_ons", f"center {center.name} has too few services with add-ons for this")
         rebook = step.params.get("rebook")
-        group, emitted = bookings.book(self.world, guest_id, center, moment, rng, fate="scenario",
-                                       rebooked_from=self.groups[rebook] if rebook else None,
-                                       lead_days=step.params.get("lead_days", 1), wanted=wanted,
-                                       soonest=step.params.get("soonest", False))
+        group, emitted = bookings.book(
+            self.world,
+            guest_id,
+            center,
+            moment,
+            rng,
+            fate="scenario",
+            rebooked_from=self.groups[rebook] if rebook else None,
+            lead_days=step.params.get("lead_days", 1),
+            wanted=wanted,
+            soonest=step.params.get("soonest", False),
+        )
         if group is None:
-            raise self.fail(step, "services", f"center {center.name} has no room for them within {bookings.DAYS_TO_TRY} days")
+            raise self.fail(
+                step, "services", f"center {center.name} has no room for them within {bookings.DAYS_TO_TRY} days"
+            )
         self.groups[step.params.get("as", "group")] = group
         return emitted
 
@@ -185,7 +215,9 @@ class Player:
         """The services a package's visit books: the first ``services`` it has sessions of."""
         name = step.params["package"]
         if package.guest_id != guest_id:
-            raise self.fail(step, "guest", f"package {name!r} was sold to another guest; book it for the guest who holds it")
+            raise self.fail(
+                step, "guest", f"package {name!r} was sold to another guest; book it for the guest who holds it"
+            )
         if center is not package.center:
             raise self.fail(step, "center", f"package {name!r} is redeemed where it was sold, at {package.center.name}")
         left = [line.service for line in package.lines if line.balance > 0]
@@ -198,8 +230,12 @@ class Player:
         group = self._group(step)
         status = _STATUS[step.do]
         if status not in habits.LEGAL_MOVES[group.status]:
-            raise self.fail(step, "do", f"group {step.params.get('group', 'group')!r} is {_status_name(group.status)}; "
-                                        f"Zenoti does not move it to {_status_name(status)}")
+            raise self.fail(
+                step,
+                "do",
+                f"group {step.params.get('group', 'group')!r} is {_status_name(group.status)}; "
+                f"Zenoti does not move it to {_status_name(status)}",
+            )
         return bookings.set_status(self.world, group, status, self.moment(step, group))
 
     _confirm = _check_in = _cancel = _no_show = _status
@@ -250,7 +286,9 @@ class Player:
         if any(a.progress != 2 for a in group.appointments) or group.invoice.is_closed:
             raise self.fail(step, "do", "an invoice closes once, after every appointment of its group is completed")
         moment = self.moment(step, group)
-        emitted = invoices.close_invoice(self.world, group, moment, self.rng(step), untidy=False)  # a story closes what it says
+        emitted = invoices.close_invoice(
+            self.world, group, moment, self.rng(step), untidy=False
+        )  # a story closes what it says
         return emitted + closing.close_group(self.world, group, moment)
 
     def _refund(self, step: Step) -> list[Emission]:
@@ -263,7 +301,9 @@ class Player:
         group = self._group(step)
         if any(a.progress != 2 for a in group.appointments):
             raise self.fail(step, "do", "feedback follows a visit whose every appointment is completed")
-        return feedback.give_feedback(self.world, group, self.moment(step, group), self.rng(step), score=step.params.get("score"))
+        return feedback.give_feedback(
+            self.world, group, self.moment(step, group), self.rng(step), score=step.params.get("score")
+        )
 
     # -- classes -----------------------------------------------------------------------------
 
@@ -281,22 +321,33 @@ class Player:
         booking = self.bookings[name]
         if not classes.ongoing(booking):
             state = booking.state if booking.session.open else f"of a class that is {booking.session.state}"
-            raise self.fail(step, "booking", f"booking {name!r} is {state.replace('_', '-')}; only a seated or waiting one ends")
+            raise self.fail(
+                step, "booking", f"booking {name!r} is {state.replace('_', '-')}; only a seated or waiting one ends"
+            )
         return booking
 
     def _schedule_class(self, step: Step) -> list[Emission]:
         center = self._center(step, self.world.centers[0])
         moment = self.moment(step, center=center)
         rng = self.rng(step)
-        kind, start = _timetabled(classes.timetable(self.world, center).week, center, moment, step.params.get("lead_days", 1))
-        session, emitted = classes.schedule_class(self.world, center, kind, start, moment, rng, capacity=step.params.get("capacity"))
+        kind, start = _timetabled(
+            classes.timetable(self.world, center).week, center, moment, step.params.get("lead_days", 1)
+        )
+        session, emitted = classes.schedule_class(
+            self.world, center, kind, start, moment, rng, capacity=step.params.get("capacity")
+        )
         self.classes[step.params.get("as", "class")] = session
         return emitted
 
     def _update_class(self, step: Step) -> list[Emission]:
         session = self._session(step)
-        return classes.update_class(self.world, session, self.moment(step, session=session), self.rng(step),
-                                    add_seats=step.params.get("add_seats"))
+        return classes.update_class(
+            self.world,
+            session,
+            self.moment(step, session=session),
+            self.rng(step),
+            add_seats=step.params.get("add_seats"),
+        )
 
     def _cancel_class(self, step: Step) -> list[Emission]:
         session = self._session(step)
@@ -313,12 +364,17 @@ class Player:
         guest_id = self._guest(step, session.center)
         moment = self.moment(step, session=session)
         if guest_id in session.guest_ids:
-            raise self.fail(step, "guest", f"guest {step.params.get('guest', 'guest')!r} already has a booking of this class")
+            raise self.fail(
+                step, "guest", f"guest {step.params.get('guest', 'guest')!r} already has a booking of this class"
+            )
         if not classes.bookable(session, moment):
             name = step.params.get("class", "class")
             if moment >= session.start - WAITLIST_CLOSES:
-                raise self.fail(step, "class", f"class {name!r} takes bookings until {WAITLIST_CLOSES.seconds // 60} minutes "
-                                               "before it starts")
+                raise self.fail(
+                    step,
+                    "class",
+                    f"class {name!r} takes bookings until {WAITLIST_CLOSES.seconds // 60} minutes before it starts",
+                )
             raise self.fail(step, "class", f"class {name!r} is full, and so is its waitlist ({WAITLIST_SIZE} guests)")
         booking, emitted = classes.book_class(self.world, session, guest_id, moment, self.rng(step))
         self.bookings[step.params.get("as", "booking")] = booking
@@ -342,14 +398,17 @@ class Player:
         session = self._session(step)
         moment = self.moment(step, session=session)
         if moment < session.start:
-            raise self.fail(step, "at", "attendance is taken once the class has started (e.g. at = \"start+15m\")")
+            raise self.fail(step, "at", 'attendance is taken once the class has started (e.g. at = "start+15m")')
         if session.waiting:
             raise self.fail(step, "do", "guests still wait for a seat: close the waitlist first (close_waitlist)")
         absent = [self.bookings[name] for name in step.params.get("no_shows", [])]
         for name, booking in zip(step.params.get("no_shows", []), absent, strict=True):
             if booking.session is not session or booking.state != "seated":
-                raise self.fail(step, "no_shows", f"booking {name!r} holds no seat of this class "
-                                                  f"(it is {booking.state.replace('_', '-')})")
+                raise self.fail(
+                    step,
+                    "no_shows",
+                    f"booking {name!r} holds no seat of this class (it is {booking.state.replace('_', '-')})",
+                )
         return classes.take_class_attendance(self.world, session, moment, lambda b: any(b is a for a in absent))
 
     # -- memberships -------------------------------------------------------------------------
@@ -361,17 +420,32 @@ class Player:
         # The step's center; else the guest's, or the first that sells such a membership
         # (each center sells three or four of the plans).
         centers = [self._center(step, home)] if "center" in step.params else [home, *self.world.centers]
-        center, plans = next(((c, found) for c in centers
-                              if (found := [p for p in memberships.plans(self.world, c) if p.recurring == recurring])),
-                             (centers[0], []))
+        center, plans = next(
+            (
+                (c, found)
+                for c in centers
+                if (found := [p for p in memberships.plans(self.world, c) if p.recurring == recurring])
+            ),
+            (centers[0], []),
+        )
         if not plans:
             kind = "recurring" if recurring else "term"
-            raise self.fail(step, "recurring", f"center {center.name} sells no {kind} membership (try another center or seed)")
+            raise self.fail(
+                step, "recurring", f"center {center.name} sells no {kind} membership (try another center or seed)"
+            )
         moment = self.moment(step, center=center)
         rng = self.rng(step)
         seller = rng.choice(center.therapists)
-        membership, emitted = memberships.create_membership(self.world, center, guest_id, moment, rng, plan=rng.choice(plans),
-                                                            sold_by=Named(seller.id, seller.full_name), on_invoice=False)
+        membership, emitted = memberships.create_membership(
+            self.world,
+            center,
+            guest_id,
+            moment,
+            rng,
+            plan=rng.choice(plans),
+            sold_by=Named(seller.id, seller.full_name),
+            on_invoice=False,
+        )
         self.memberships[step.params.get("as", "membership")] = membership
         return emitted
 
@@ -381,16 +455,23 @@ class Player:
         membership = self.memberships[name]
         needs, done = _MEMBERSHIP_MOVES[step.do]
         if not membership.plan.recurring:
-            raise self.fail(step, "membership", f"membership {name!r} is paid once for a term; only a recurring one is "
-                                                "frozen or cancelled")
+            raise self.fail(
+                step,
+                "membership",
+                f"membership {name!r} is paid once for a term; only a recurring one is frozen or cancelled",
+            )
         if membership.state != needs:
             article = "an" if needs[0] in "aeiou" else "a"
-            raise self.fail(step, "do", f"membership {name!r} is {membership.state}; only {article} {needs} membership is {done}")
+            raise self.fail(
+                step, "do", f"membership {name!r} is {membership.state}; only {article} {needs} membership is {done}"
+            )
         return membership
 
     def _freeze_membership(self, step: Step) -> list[Emission]:
         membership = self._membership(step)
-        return memberships.freeze_membership(self.world, membership, self.moment(step), self.rng(step), days=step.params.get("days"))
+        return memberships.freeze_membership(
+            self.world, membership, self.moment(step), self.rng(step), days=step.params.get("days")
+        )
 
     def _unfreeze_membership(self, step: Step) -> list[Emission]:
         return memberships.unfreeze_membership(self.world, self._membership(step), self.moment(step))
@@ -407,8 +488,9 @@ class Player:
     def _create_package(self, step: Step) -> list[Emission]:
         guest_id = self._guest(step)
         center = self._center(step, self.world.center_by_id[self.world.guests[guest_id].center_id])
-        package, emitted = packages.create_package(self.world, center, guest_id, self.moment(step, center=center), self.rng(step),
-                                                   on_invoice=False)
+        package, emitted = packages.create_package(
+            self.world, center, guest_id, self.moment(step, center=center), self.rng(step), on_invoice=False
+        )
         self.packages[step.params.get("as", "package")] = package
         return emitted
 
@@ -426,13 +508,18 @@ class Player:
         if not group.invoice.is_closed:
             raise self.fail(step, "do", "a package is redeemed at check-out: close the group's invoice first")
         if group.guest_id != package.guest_id or group.center is not package.center:
-            raise self.fail(step, "group", f"group {names[1]!r} is not a visit of the guest who holds package {names[0]!r}, "
-                                           "where it was sold")
+            raise self.fail(
+                step,
+                "group",
+                f"group {names[1]!r} is not a visit of the guest who holds package {names[0]!r}, where it was sold",
+            )
         if names in self.redeemed:
             raise self.fail(step, "do", f"group {names[1]!r} is redeemed from package {names[0]!r} already")
         emitted = packages.redeem_package(self.world, package, group, self.moment(step, group))
         if not emitted:
-            raise self.fail(step, "group", f"package {names[0]!r} has no session left of a service group {names[1]!r} had")
+            raise self.fail(
+                step, "group", f"package {names[0]!r} has no session left of a service group {names[1]!r} had"
+            )
         self.redeemed[names] = package.redemptions
         return emitted
 
@@ -441,22 +528,33 @@ class Player:
         names = (step.params.get("package", "package"), step.params.get("group", "group"))
         used = self.redeemed.pop(names, None)
         if used is None:
-            raise self.fail(step, "group", f"no redemption of group {names[1]!r} from package {names[0]!r} is left to reverse "
-                                           "(redeem_package makes one)")
+            raise self.fail(
+                step,
+                "group",
+                f"no redemption of group {names[1]!r} from package {names[0]!r} is left to reverse "
+                "(redeem_package makes one)",
+            )
         return packages.reverse_redemption(self.world, package, used, group.id, self.moment(step, group))
 
     def _extend_package(self, step: Step) -> list[Emission]:
         package = self._package(step)
-        return packages.extend_package(self.world, package, self.moment(step), self.rng(step), days=step.params.get("days"))
+        return packages.extend_package(
+            self.world, package, self.moment(step), self.rng(step), days=step.params.get("days")
+        )
 
     def _close_package(self, step: Step) -> list[Emission]:
         return packages.close_package(self.world, self._package(step), self.moment(step))
 
 
 def _status_name(status: int) -> str:
-    return {habits.STATUS_BOOKED: "booked", habits.STATUS_CONFIRMED: "confirmed", habits.STATUS_CHECKED_IN: "checked in",
-            habits.STATUS_CLOSED: "closed",
-            habits.STATUS_CANCELLED: "cancelled", habits.STATUS_NO_SHOW: "a no-show"}[status]
+    return {
+        habits.STATUS_BOOKED: "booked",
+        habits.STATUS_CONFIRMED: "confirmed",
+        habits.STATUS_CHECKED_IN: "checked in",
+        habits.STATUS_CLOSED: "closed",
+        habits.STATUS_CANCELLED: "cancelled",
+        habits.STATUS_NO_SHOW: "a no-show",
+    }[status]
 
 
 def _wishes(rng: random.Random, center: Center, services: int, add_ons: int) -> list[bookings.Wish] | None:
@@ -471,12 +569,15 @@ def _wishes(rng: random.Random, center: Center, services: int, add_ons: int) -> 
     while len(chosen) + len(others) < services:
         others += others or list(center.services)
     chosen += others[: services - add_ons]
-    return [(service, (rng.choice(service.add_ons),) if index < add_ons else (), False)
-            for index, service in enumerate(chosen)]
+    return [
+        (service, (rng.choice(service.add_ons),) if index < add_ons else (), False)
+        for index, service in enumerate(chosen)
+    ]
 
 
-def _timetabled(week: Sequence[Sequence[tuple[ClassKind, int, int]]], center: Center, moment: datetime,
-                lead_days: int) -> tuple[ClassKind, datetime]:
+def _timetabled(
+    week: Sequence[Sequence[tuple[ClassKind, int, int]]], center: Center, moment: datetime, lead_days: int
+) -> tuple[ClassKind, datetime]:
     """The first session of the center's weekly timetable on the day ``lead_days`` ahead (its
     wall clock) or later, at least :data:`~emulator.world.actions.classes.LEAD` after ``moment``:
     its class and start."""
@@ -505,13 +606,24 @@ def _next_open(center: Center, moment: datetime) -> datetime:
     return moment
 
 
-def play(scenario: Scenario, *, seed: int | None = None, now: datetime | None = None, profile: str = "realistic",
-         overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True, variants: Any = None, fresh: bool = False) -> Player:
+def play(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    now: datetime | None = None,
+    profile: str = "realistic",
+    overrides: Sequence[tuple[Any, Any]] = (),
+    validate: bool = True,
+    variants: Any = None,
+    fresh: bool = False,
+) -> Player:
     """The events of ``scenario`` on the world of ``seed`` from ``now``, in the order they
     happen (iterate the player; its ``seed`` is the one drawn when none was given).
 
     ``overrides`` (``--set``) apply to every event, after each step's own ``set``;
     ``variants`` (``--variant``) are the readings the world is built with.
     """
-    stream = EventStream(seed=seed, now=now, profile=profile, overrides=overrides, validate=validate, variants=variants, fresh=fresh)
+    stream = EventStream(
+        seed=seed, now=now, profile=profile, overrides=overrides, validate=validate, variants=variants, fresh=fresh
+    )
     return Player(scenario, stream)

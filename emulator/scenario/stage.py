@@ -30,13 +30,31 @@ class Run:
     report: Report | None
 
 
-def stage(scenario: Scenario, *, seed: int | None = None, now: datetime | None = None, profile: str = "realistic",
-          overrides: Sequence[tuple[Any, Any]] = (), validate: bool = True, disorder: Disorder | None = None,
-          variants: Any = None, fresh: bool = False) -> Run:
+def stage(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    now: datetime | None = None,
+    profile: str = "realistic",
+    overrides: Sequence[tuple[Any, Any]] = (),
+    validate: bool = True,
+    disorder: Disorder | None = None,
+    variants: Any = None,
+    fresh: bool = False,
+) -> Run:
     """Play ``scenario`` to its end and order its deliveries. A scenario is a short story
     (at most :data:`~.story.MAX_STEPS` steps), so its events are kept in memory: disorder
     moves an event after later ones, which needs them at hand."""
-    player = play(scenario, seed=seed, now=now, profile=profile, overrides=overrides, validate=validate, variants=variants, fresh=fresh)
+    player = play(
+        scenario,
+        seed=seed,
+        now=now,
+        profile=profile,
+        overrides=overrides,
+        validate=validate,
+        variants=variants,
+        fresh=fresh,
+    )
     played = list(player)
     pairs = [(p.moment, p.event) for p in played]
     if disorder is None or not disorder.active:

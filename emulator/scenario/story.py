@@ -72,8 +72,10 @@ _OPEN = frozenset({"open"})
 ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "create_guest": (frozenset({"as", "center"}), _OPEN),
     "update_guest": (frozenset({"guest"}), frozenset()),
-    "book": (frozenset({"as", "guest", "center", "services", "add_ons", "lead_days", "soonest", "rebook", "package"}),
-             _OPEN),
+    "book": (
+        frozenset({"as", "guest", "center", "services", "add_ons", "lead_days", "soonest", "rebook", "package"}),
+        _OPEN,
+    ),
     "confirm": (frozenset({"group"}), _GROUP),
     "check_in": (frozenset({"group"}), _GROUP),
     "cancel": (frozenset({"group"}), _GROUP),
@@ -178,12 +180,14 @@ def parse_duration(text: str) -> timedelta:
 
 
 #: What each kind of name is made by, for the error that a step names one nobody made.
-_MADE_BY = {"guest": "is created above (a create_guest step names it with as)",
-            "group": "is booked above (a book step names it with as)",
-            "class": "is scheduled above (a schedule_class step names it with as)",
-            "booking": "is made above (a book_class step names it with as)",
-            "membership": "is created above (a create_membership step names it with as)",
-            "package": "is sold above (a create_package step names it with as)"}
+_MADE_BY = {
+    "guest": "is created above (a create_guest step names it with as)",
+    "group": "is booked above (a book step names it with as)",
+    "class": "is scheduled above (a schedule_class step names it with as)",
+    "booking": "is made above (a book_class step names it with as)",
+    "membership": "is created above (a create_membership step names it with as)",
+    "package": "is sold above (a create_package step names it with as)",
+}
 
 
 class _Reader:
@@ -226,7 +230,9 @@ class _Reader:
         allowed, anchors = ACTIONS[do]
         for key in raw:
             if key not in allowed and key not in _COMMON:
-                raise self.fail(f"{where}: {key}", f"unknown parameter; {do} takes {', '.join(sorted(allowed | _COMMON))}")
+                raise self.fail(
+                    f"{where}: {key}", f"unknown parameter; {do} takes {', '.join(sorted(allowed | _COMMON))}"
+                )
         params = {key: value for key, value in raw.items() if key in allowed}
         _Params(self, where, params).check(do)
         when = self.when(where, raw, anchors)
@@ -263,7 +269,9 @@ class _Reader:
 
     def overrides(self, where: str, table: Any) -> tuple[overrides_module.Override, ...]:
         if not isinstance(table, dict):
-            raise self.fail(f"{where}: set", 'must be a table of PATH = VALUE, e.g. set = { "data.guest.email" = "a@b.c" }')
+            raise self.fail(
+                f"{where}: set", 'must be a table of PATH = VALUE, e.g. set = { "data.guest.email" = "a@b.c" }'
+            )
         out = []
         for path, value in table.items():
             try:
@@ -290,8 +298,11 @@ class _Params:
     def integer(self, key: str, low: int, high: int) -> int | None:
         value = self.params.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high):
-            raise self.fail(key, f"{value!r} must be a whole number from {low} to {high}"
-                            + (f" (or one of {', '.join(CENTER_POLICIES)})" if key == "center" else ""))
+            raise self.fail(
+                key,
+                f"{value!r} must be a whole number from {low} to {high}"
+                + (f" (or one of {', '.join(CENTER_POLICIES)})" if key == "center" else ""),
+            )
         return value
 
     def name(self, key: str) -> str | None:
@@ -325,8 +336,13 @@ class _Params:
         if "guest" in self.params:  # left out: the guest named guest, or a returning guest of the world
             self.known("guest", reader.guests)
         # What the step acts on: named (or the default name) and made by a step above.
-        for key, names in (("group", reader.groups), ("class", reader.classes), ("membership", reader.memberships),
-                           ("package", reader.packages), ("booking", reader.bookings)):
+        for key, names in (
+            ("group", reader.groups),
+            ("class", reader.classes),
+            ("membership", reader.memberships),
+            ("package", reader.packages),
+            ("booking", reader.bookings),
+        ):
             if key in takes and (key in self.params or do != "book"):
                 self.known(key, names)
         getattr(self, f"_{do}", lambda: None)()
@@ -395,7 +411,9 @@ class _Params:
 def parse(text: str, *, name: str, source: str) -> Scenario:
     """A scenario from TOML ``text``; ``source`` names it in errors (a path, or ``built-in NAME``)."""
     if len(text.encode()) > MAX_FILE_BYTES:
-        raise ScenarioError(f"{source}: the file is larger than {MAX_FILE_BYTES // 1024} KiB; a scenario is a short story.")
+        raise ScenarioError(
+            f"{source}: the file is larger than {MAX_FILE_BYTES // 1024} KiB; a scenario is a short story."
+        )
     try:
         with bounds.nesting_guard(what="TOML"):
             data = tomllib.loads(text)
@@ -412,7 +430,9 @@ def _builtin_dir() -> Any:
 
 def builtin_names() -> list[str]:
     """The scenarios shipped in the package, by name."""
-    return sorted(entry.name.removesuffix(".toml") for entry in _builtin_dir().iterdir() if entry.name.endswith(".toml"))
+    return sorted(
+        entry.name.removesuffix(".toml") for entry in _builtin_dir().iterdir() if entry.name.endswith(".toml")
+    )
 
 
 def _builtin_with_text(text: str) -> str | None:
@@ -431,7 +451,9 @@ def load(name_or_path: str) -> Scenario:
         path = Path(name_or_path)
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
-                raise ScenarioError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1024} KiB; a scenario is a short story.")
+                raise ScenarioError(
+                    f"{path}: the file is larger than {MAX_FILE_BYTES // 1024} KiB; a scenario is a short story."
+                )
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ScenarioError(f"{path}: no such scenario file.") from None
@@ -442,7 +464,9 @@ def load(name_or_path: str) -> Scenario:
         scenario = parse(text, name=path.stem, source=str(path))
         return replace(scenario, stream=_builtin_with_text(text) or scenario.name)
     if name_or_path not in builtin_names():
-        raise NotFound(f"No scenario {name_or_path!r}: built-in ones are {', '.join(builtin_names())}; "
-                       "or give the path of a .toml file.")
+        raise NotFound(
+            f"No scenario {name_or_path!r}: built-in ones are {', '.join(builtin_names())}; "
+            "or give the path of a .toml file."
+        )
     text = _builtin_dir().joinpath(f"{name_or_path}.toml").read_text(encoding="utf-8")
     return parse(text, name=name_or_path, source=f"built-in {name_or_path}")

@@ -97,7 +97,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _wants_json() -> bool:
     path = request.path
-    return path.startswith(("/api/", "/sink/")) or path in ("/api", "/openapi.json") or request.accept_mimetypes.best == "application/json"
+    return (
+        path.startswith(("/api/", "/sink/"))
+        or path in ("/api", "/openapi.json")
+        or request.accept_mimetypes.best == "application/json"
+    )
 
 
 def json_http_error(exc: HTTPException) -> Any:
@@ -146,5 +150,11 @@ def _register_error_handlers(app: Flask) -> None:
             log.exception("Unhandled error on %s %s", request.method, request.path, exc_info=original)
         if not _wants_json():
             return exc
-        body = {"error": {"code": "internal_error", "message": "The emulator hit a bug; the server log has the traceback.", "details": None}}
+        body = {
+            "error": {
+                "code": "internal_error",
+                "message": "The emulator hit a bug; the server log has the traceback.",
+                "details": None,
+            }
+        }
         return jsonify(body), 500

@@ -106,7 +106,9 @@ def query_text(name: str, *, max_length: int = 200) -> str | None:
     if raw is None or raw.strip() == "":
         return None
     if len(raw) > max_length:
-        raise UsageError(f"Query parameter {name!r} is longer than {max_length} characters.", details={"parameter": name})
+        raise UsageError(
+            f"Query parameter {name!r} is longer than {max_length} characters.", details={"parameter": name}
+        )
     return raw.strip()
 
 
@@ -297,7 +299,10 @@ def list_deliveries() -> Any:
     cursor = None
     if cursor_text is not None:
         if not bounds.looks_like_id(cursor_text) or len(cursor_text) > 19:
-            raise UsageError(f"Query parameter 'cursor' {cursor_text[:40]!r} is not one this API gave out.", details={"parameter": "cursor"})
+            raise UsageError(
+                f"Query parameter 'cursor' {cursor_text[:40]!r} is not one this API gave out.",
+                details={"parameter": "cursor"},
+            )
         # "older than this id": past the largest id, that is every row
         cursor = min(int(cursor_text), MAX_ID)
     filters: dict[str, Any] = {
@@ -310,7 +315,9 @@ def list_deliveries() -> Any:
         "until": query_time("until"),
     }
     store = services().store
-    page, next_cursor = store.list_deliveries(limit=query_int("limit", 50, low=1, high=MAX_PAGE), cursor=cursor, **filters)
+    page, next_cursor = store.list_deliveries(
+        limit=query_int("limit", 50, low=1, high=MAX_PAGE), cursor=cursor, **filters
+    )
     return {
         "deliveries": services().delivery_dicts(page),
         "next_cursor": None if next_cursor is None else str(next_cursor),

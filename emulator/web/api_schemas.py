@@ -25,12 +25,18 @@ MAX_EVENTS = 100
 MAX_SINK_DELAY_MS = MAX_DELAY_MS
 VERBS = ["POST", "PUT", "PATCH"]
 DELIVERY_STATUSES = ["pending", "delivered", "failed"]
-_HTTP_URL = {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/\\s]+", "maxLength": MAX_URL_LENGTH}
+_HTTP_URL = {
+    "type": "string",
+    "format": "uri",
+    "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/\\s]+",
+    "maxLength": MAX_URL_LENGTH,
+}
 #: An override path: dotted segments, none empty, no whitespace (``data.appointments.0.room_name``,
 #: ``$.data.guest.email``, ``data.appointments[0].room_name``); every string it allows parses.
 _SET_PATH = r"(?!\$(=|$))[^.=WS]+(\.[^.=WS]+)*".replace(
     # what str.strip() removes, spelled out: JSON Schema's \s (ECMA 262) is not Python's
-    "WS", r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    "WS",
+    r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000",
 )
 #: Times an event id can carry: the years 1971 to 2105 (the exact range is 1970-01-01 to
 #: 2106-02-07 UTC, which a pattern cannot state with zones; the server checks it exactly).
@@ -44,7 +50,11 @@ def ref(name: str) -> dict[str, str]:
 
 
 GENERATE_FIELDS: dict[str, Any] = {
-    "event_type": {"type": "string", "default": "AppointmentGroup.Created", "description": "Zenoti's name, e.g. AppointmentGroup.Created"},
+    "event_type": {
+        "type": "string",
+        "default": "AppointmentGroup.Created",
+        "description": "Zenoti's name, e.g. AppointmentGroup.Created",
+    },
     "count": {"type": "integer", "minimum": 1, "maximum": MAX_EVENTS, "default": 1},
     "seed": {"type": ["integer", "null"], "description": "Same seed, same events"},
     "now": {
@@ -60,15 +70,25 @@ GENERATE_FIELDS: dict[str, Any] = {
             {"type": "array", "items": {"type": "string", "pattern": f"^{_SET_PATH}="}, "maxItems": 200},
         ],
     },
-    "profile": {"enum": list(PROFILES), "default": "realistic", "description": "realistic: what a busy spa sends; edge: the values receivers break on"},
+    "profile": {
+        "enum": list(PROFILES),
+        "default": "realistic",
+        "description": "realistic: what a busy spa sends; edge: the values receivers break on",
+    },
     "variants": {
         "type": "object",
         "additionalProperties": False,
         "description": "Readings of facts receivers disagree on, {name: choice} (GET /api/variants lists them); the default of each when omitted",
-        "properties": {v.name: {"enum": list(v.choices), "default": v.default, "description": v.evidence} for v in VARIANTS.values()},
+        "properties": {
+            v.name: {"enum": list(v.choices), "default": v.default, "description": v.evidence}
+            for v in VARIANTS.values()
+        },
     },
-    "fresh": {"type": "boolean", "default": False,
-              "description": "Start from an empty account: every guest, employee, membership and package an event names was created by an earlier event"},
+    "fresh": {
+        "type": "boolean",
+        "default": False,
+        "description": "Start from an empty account: every guest, employee, membership and package an event names was created by an earlier event",
+    },
 }
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -81,9 +101,14 @@ SCHEMAS: dict[str, Any] = {
                 "required": ["code", "message", "details"],
                 "additionalProperties": False,
                 "properties": {
-                    "code": {"type": "string", "description": "Stable, machine-readable: not_found, schema_violation, ..."},
+                    "code": {
+                        "type": "string",
+                        "description": "Stable, machine-readable: not_found, schema_violation, ...",
+                    },
                     "message": {"type": "string", "description": "What failed and what to do next"},
-                    "details": {"description": "Structured detail; for schema violations, a list of {path, pointer, message}"},
+                    "details": {
+                        "description": "Structured detail; for schema violations, a list of {path, pointer, message}"
+                    },
                 },
             }
         },
@@ -162,7 +187,10 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "event_type": {"type": "string"},
             "count": {"type": "integer"},
-            "events": {"type": "array", "items": {"type": "object", "description": "A delivery body, valid against its event type's schema"}},
+            "events": {
+                "type": "array",
+                "items": {"type": "object", "description": "A delivery body, valid against its event type's schema"},
+            },
         },
     },
     "Target": {
@@ -231,7 +259,13 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "name": {"type": "string", "minLength": 1, "maxLength": 200},
-            "event_types": {"type": "array", "items": {"type": "string"}, "minItems": 1, "uniqueItems": True, "description": "Default: every known event type"},
+            "event_types": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": 1,
+                "uniqueItems": True,
+                "description": "Default: every known event type",
+            },
             "verb": {"enum": VERBS, "default": "POST"},
             "url": _HTTP_URL,
             "secret": {"type": ["string", "null"], "maxLength": 512},
@@ -267,8 +301,14 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "integer"},
             "call_id": {"type": ["string", "null"], "description": "The envelope's id: the same on every attempt"},
-            "event_id": {"type": ["string", "null"], "description": "The envelope's event_id (null when an event sent with validation off has none)"},
-            "event_type": {"type": ["string", "null"], "description": "null when the body sent had none (validation off)"},
+            "event_id": {
+                "type": ["string", "null"],
+                "description": "The envelope's event_id (null when an event sent with validation off has none)",
+            },
+            "event_type": {
+                "type": ["string", "null"],
+                "description": "null when the body sent had none (validation off)",
+            },
             "webhook_id": {"type": ["integer", "null"], "description": "null for a one-off target"},
             "url": {"type": "string"},
             "verb": {"enum": VERBS},
@@ -311,7 +351,10 @@ SCHEMAS: dict[str, Any] = {
                         "enum": ["valid", "invalid", "unsigned", "unknown"],
                         "description": "Whether that signature verifies with the webhook's secret now",
                     },
-                    "curl": {"type": ["string", "null"], "description": "The last attempt as a curl command: the same bytes"},
+                    "curl": {
+                        "type": ["string", "null"],
+                        "description": "The last attempt as a curl command: the same bytes",
+                    },
                 },
             },
         ]
@@ -343,7 +386,10 @@ SCHEMAS: dict[str, Any] = {
     "SinkSecret": {
         "type": "object",
         "required": ["name", "secret"],
-        "properties": {"name": {"type": "string"}, "secret": {"type": ["string", "null"], "description": "In full; null without one"}},
+        "properties": {
+            "name": {"type": "string"},
+            "secret": {"type": ["string", "null"], "description": "In full; null without one"},
+        },
     },
     "SinkList": {
         "type": "object",
@@ -354,9 +400,19 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "secret": {"type": ["string", "null"], "maxLength": 512, "description": "Verify signatures with this secret; null: do not check"},
+            "secret": {
+                "type": ["string", "null"],
+                "maxLength": 512,
+                "description": "Verify signatures with this secret; null: do not check",
+            },
             "status": {"type": "integer", "minimum": 200, "maximum": 599, "default": 200},
-            "delay_ms": {"type": "integer", "minimum": 0, "maximum": MAX_SINK_DELAY_MS, "default": 0, "description": "Up to 15 s: past Zenoti's 10 s timeout, which is what a delay rehearses"},
+            "delay_ms": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": MAX_SINK_DELAY_MS,
+                "default": 0,
+                "description": "Up to 15 s: past Zenoti's 10 s timeout, which is what a delay rehearses",
+            },
             "script": {
                 "type": "array",
                 "items": {"type": "integer", "minimum": 200, "maximum": 599},
@@ -374,7 +430,15 @@ SCHEMAS: dict[str, Any] = {
             "received_at": _TIMESTAMP,
             "method": {"type": "string"},
             "path": {"type": "string"},
-            "headers": {"type": "array", "items": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "string"}], "minItems": 2, "maxItems": 2}},
+            "headers": {
+                "type": "array",
+                "items": {
+                    "type": "array",
+                    "prefixItems": [{"type": "string"}, {"type": "string"}],
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+            },
             "body": {"type": ["string", "null"], "description": "The raw body as text (null when not UTF-8)"},
             "body_base64": {"type": ["string", "null"]},
             "body_size": {"type": "integer"},
@@ -394,7 +458,11 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"received": {"type": "integer"}, "signature": {"type": "string"}},
     },
     "Cleared": {"type": "object", "required": ["deleted"], "properties": {"deleted": {"type": "integer"}}},
-    "Empty": {"type": "object", "maxProperties": 0, "description": "No parameters: send {} or nothing (with Content-Type: application/json)"},
+    "Empty": {
+        "type": "object",
+        "maxProperties": 0,
+        "description": "No parameters: send {} or nothing (with Content-Type: application/json)",
+    },
 }
 #: The formats request bodies are checked for (jsonschema checks none unless asked).
 FORMATS = FormatChecker(formats=())

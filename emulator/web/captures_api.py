@@ -65,8 +65,20 @@ bp.openapi_schemas = {  # type: ignore[attr-defined]
     "Capture": {
         "type": "object",
         "description": "A request the relay received from real Zenoti, kept byte for byte",
-        "required": ["id", "received_at", "method", "path", "event_type", "call_id", "event_id", "signature", "schema",
-                     "delivery_id", "headers", "body"],
+        "required": [
+            "id",
+            "received_at",
+            "method",
+            "path",
+            "event_type",
+            "call_id",
+            "event_id",
+            "signature",
+            "schema",
+            "delivery_id",
+            "headers",
+            "body",
+        ],
         "properties": {
             "id": {"type": "integer"},
             "received_at": {"type": "string", "format": "date-time"},
@@ -87,9 +99,15 @@ bp.openapi_schemas = {  # type: ignore[attr-defined]
                     "drift": {"type": "array", "items": {"type": "string"}},
                 },
             },
-            "delivery_id": {"type": ["integer", "null"], "description": "Its forward to the local receiver; null when refused"},
-            "headers": {"type": "array", "items": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
-                        "description": "As received, in order, without the signature header"},
+            "delivery_id": {
+                "type": ["integer", "null"],
+                "description": "Its forward to the local receiver; null when refused",
+            },
+            "headers": {
+                "type": "array",
+                "items": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
+                "description": "As received, in order, without the signature header",
+            },
             "body": {"type": "string", "description": "The body as received (UTF-8; undecodable bytes replaced)"},
         },
     },
@@ -109,17 +127,48 @@ bp.openapi_paths = {  # type: ignore[attr-defined]
             "operationId": "listCaptures",
             "summary": "What the relay received from real Zenoti, oldest first, with signature and schema verdicts",
             "parameters": [
-                {"name": "event_type", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Only this type (repeatable)"},
-                {"name": "since", "in": "query", "required": False,
-                 "schema": {"anyOf": [{"type": "string", "format": "date-time"},
-                                      {"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,9})?[smhd]$"}]},
-                 "description": "An ISO 8601 time, or an age: 30m, 2h, 7d"},
-                {"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID}, "description": "next_after of the previous page"},
-                {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+                {
+                    "name": "event_type",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "Only this type (repeatable)",
+                },
+                {
+                    "name": "since",
+                    "in": "query",
+                    "required": False,
+                    "schema": {
+                        "anyOf": [
+                            {"type": "string", "format": "date-time"},
+                            {"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,9})?[smhd]$"},
+                        ]
+                    },
+                    "description": "An ISO 8601 time, or an age: 30m, 2h, 7d",
+                },
+                {
+                    "name": "after",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                    "description": "next_after of the previous page",
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                },
             ],
             "responses": {
-                "200": {"description": "A page of captures", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CapturePage"}}}},
-                "400": {"description": "A bad query parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "200": {
+                    "description": "A page of captures",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CapturePage"}}},
+                },
+                "400": {
+                    "description": "A bad query parameter",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
             },
         }
     }

@@ -65,7 +65,9 @@ def _body(schema: str, required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": ref(schema)}}}
 
 
-def _param(name: str, where: str, schema: dict[str, Any], description: str = "", required: bool | None = None) -> dict[str, Any]:
+def _param(
+    name: str, where: str, schema: dict[str, Any], description: str = "", required: bool | None = None
+) -> dict[str, Any]:
     return {
         "name": name,
         "in": where,
@@ -82,14 +84,25 @@ _SINK_NAME = _param("name", "path", {"type": "string", "pattern": "^[A-Za-z0-9][
 _WRITE_ERRORS = (400, 403, 413, 415)
 PATHS: dict[str, Any] = {
     "/api/health": {
-        "get": {"operationId": "health", "summary": "Liveness and counts", "responses": {"200": _json("Health", "Alive")}},
+        "get": {
+            "operationId": "health",
+            "summary": "Liveness and counts",
+            "responses": {"200": _json("Health", "Alive")},
+        },
     },
     "/api/event-types": {
-        "get": {"operationId": "listEventTypes", "summary": "Every event type the emulator knows", "responses": {"200": _json("EventTypeList", "Event types")}},
+        "get": {
+            "operationId": "listEventTypes",
+            "summary": "Every event type the emulator knows",
+            "responses": {"200": _json("EventTypeList", "Event types")},
+        },
     },
     "/api/variants": {
-        "get": {"operationId": "listVariants", "summary": "Facts receivers disagree on: each variant's default, choices and evidence",
-                "responses": {"200": _json("VariantList", "Variants")}},
+        "get": {
+            "operationId": "listVariants",
+            "summary": "Facts receivers disagree on: each variant's default, choices and evidence",
+            "responses": {"200": _json("VariantList", "Variants")},
+        },
     },
     "/api/event-types/{type}/schema": {
         "get": {
@@ -120,11 +133,18 @@ PATHS: dict[str, Any] = {
             "operationId": "fireEvents",
             "summary": "Generate events and deliver them: to the given webhooks, a one-off target, or every active webhook subscribed to the type",
             "requestBody": _body("FireRequest", required=False),
-            "responses": {"202": _json("FireResponse", "Accepted: deliveries run in the background"), **_errors(*_WRITE_ERRORS, 404, 409, 422)},
+            "responses": {
+                "202": _json("FireResponse", "Accepted: deliveries run in the background"),
+                **_errors(*_WRITE_ERRORS, 404, 409, 422),
+            },
         },
     },
     "/api/webhooks": {
-        "get": {"operationId": "listWebhooks", "summary": "Every webhook, with its state", "responses": {"200": _json("WebhookList", "Webhooks")}},
+        "get": {
+            "operationId": "listWebhooks",
+            "summary": "Every webhook, with its state",
+            "responses": {"200": _json("WebhookList", "Webhooks")},
+        },
         "post": {
             "operationId": "createWebhook",
             "summary": "Create a webhook",
@@ -134,7 +154,11 @@ PATHS: dict[str, Any] = {
     },
     "/api/webhooks/{id}": {
         "parameters": [_WEBHOOK_ID],
-        "get": {"operationId": "getWebhook", "summary": "One webhook", "responses": {"200": _json("Webhook", "The webhook"), **_errors(404)}},
+        "get": {
+            "operationId": "getWebhook",
+            "summary": "One webhook",
+            "responses": {"200": _json("Webhook", "The webhook"), **_errors(404)},
+        },
         "patch": {
             "operationId": "updateWebhook",
             "summary": "Change a webhook (setting active=true also resets its failure count)",
@@ -173,20 +197,48 @@ PATHS: dict[str, Any] = {
                 _param("status", "query", {"enum": DELIVERY_STATUSES}),
                 _param("webhook", "query", _ID, "Only this webhook's deliveries"),
                 _param("event_type", "query", {"type": "string", "maxLength": 200}, "Only events of this type"),
-                _param("status_code", "query", {"type": "integer", "minimum": 100, "maximum": 599},
-                       "Only deliveries whose last answer had this HTTP status"),
-                _param("event_id", "query", {"type": "string", "maxLength": 200}, "Only this event: its envelope id or event_id"),
-                _param("since", "query", {"type": "string", "format": "date-time"}, "Created at or after (ISO 8601; UTC without a zone)"),
-                _param("until", "query", {"type": "string", "format": "date-time"}, "Created before (ISO 8601; UTC without a zone)"),
+                _param(
+                    "status_code",
+                    "query",
+                    {"type": "integer", "minimum": 100, "maximum": 599},
+                    "Only deliveries whose last answer had this HTTP status",
+                ),
+                _param(
+                    "event_id",
+                    "query",
+                    {"type": "string", "maxLength": 200},
+                    "Only this event: its envelope id or event_id",
+                ),
+                _param(
+                    "since",
+                    "query",
+                    {"type": "string", "format": "date-time"},
+                    "Created at or after (ISO 8601; UTC without a zone)",
+                ),
+                _param(
+                    "until",
+                    "query",
+                    {"type": "string", "format": "date-time"},
+                    "Created before (ISO 8601; UTC without a zone)",
+                ),
                 _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
-                _param("cursor", "query", {"type": "string", "pattern": "^[0-9]{1,19}$"}, "next_cursor of the previous page"),
+                _param(
+                    "cursor",
+                    "query",
+                    {"type": "string", "pattern": "^[0-9]{1,19}$"},
+                    "next_cursor of the previous page",
+                ),
             ],
             "responses": {"200": _json("DeliveryPage", "A page of deliveries"), **_errors(400)},
         },
     },
     "/api/deliveries/{id}": {
         "parameters": [_DELIVERY_ID],
-        "get": {"operationId": "getDelivery", "summary": "One delivery with its attempts", "responses": {"200": _json("DeliveryDetail", "The delivery"), **_errors(404)}},
+        "get": {
+            "operationId": "getDelivery",
+            "summary": "One delivery with its attempts",
+            "responses": {"200": _json("DeliveryDetail", "The delivery"), **_errors(404)},
+        },
     },
     "/api/deliveries/{id}/replay": {
         "parameters": [_DELIVERY_ID],
@@ -198,18 +250,30 @@ PATHS: dict[str, Any] = {
         },
     },
     "/api/sinks": {
-        "get": {"operationId": "listSinks", "summary": "The built-in receivers", "responses": {"200": _json("SinkList", "Sinks")}},
+        "get": {
+            "operationId": "listSinks",
+            "summary": "The built-in receivers",
+            "responses": {"200": _json("SinkList", "Sinks")},
+        },
     },
     "/api/sinks/{name}": {
         "parameters": [_SINK_NAME],
-        "get": {"operationId": "getSink", "summary": "One sink's settings", "responses": {"200": _json("Sink", "The sink"), **_errors(404)}},
+        "get": {
+            "operationId": "getSink",
+            "summary": "One sink's settings",
+            "responses": {"200": _json("Sink", "The sink"), **_errors(404)},
+        },
         "put": {
             "operationId": "putSink",
             "summary": "Create or configure a sink: secret, status, delay, scripted statuses. Fields left out keep their value (defaults for a new sink).",
             "requestBody": _body("SinkPut", required=False),
             "responses": {"200": _json("Sink", "Updated"), "201": _json("Sink", "Created"), **_errors(*_WRITE_ERRORS)},
         },
-        "delete": {"operationId": "deleteSink", "summary": "Delete a sink and its requests", "responses": {"204": {"description": "Deleted"}, **_errors(403, 404)}},
+        "delete": {
+            "operationId": "deleteSink",
+            "summary": "Delete a sink and its requests",
+            "responses": {"204": {"description": "Deleted"}, **_errors(403, 404)},
+        },
     },
     "/api/sinks/{name}/secret": {
         "parameters": [_SINK_NAME],
@@ -230,7 +294,11 @@ PATHS: dict[str, Any] = {
             ],
             "responses": {"200": _json("CapturedRequestList", "Requests"), **_errors(400, 404)},
         },
-        "delete": {"operationId": "clearSinkRequests", "summary": "Forget what a sink captured", "responses": {"200": _json("Cleared", "Cleared"), **_errors(403, 404)}},
+        "delete": {
+            "operationId": "clearSinkRequests",
+            "summary": "Forget what a sink captured",
+            "responses": {"200": _json("Cleared", "Cleared"), **_errors(403, 404)},
+        },
     },
     "/sink/{name}": {
         "parameters": [_SINK_NAME],
@@ -261,7 +329,9 @@ PATHS: dict[str, Any] = {
         "get": {
             "operationId": "openapi",
             "summary": "This document",
-            "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}},
+            "responses": {
+                "200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}
+            },
         },
     },
 }

@@ -54,7 +54,13 @@ def create_relay_app(relay: Relay, *, max_content_length: int = DEFAULT_MAX_BODY
         # The request could not be kept (a full disk, a broken log): a 5xx makes Zenoti
         # send it again later instead of counting it as received.
         log.error("Relay could not keep a %s request: %s", request.method, exc.message)
-        body = {"error": {"code": exc.code, "message": "The relay could not keep this request; send it again.", "details": None}}
+        body = {
+            "error": {
+                "code": exc.code,
+                "message": "The relay could not keep this request; send it again.",
+                "details": None,
+            }
+        }
         return jsonify(body), 503
 
     app.register_error_handler(HTTPException, json_http_error)

@@ -63,8 +63,16 @@ def run_scenario(name: str) -> Any:
     spec = parse_disorder(body["disorder"], body.get("disorder_seed", seed)) if body.get("disorder") else None
     now, overrides = now_from(body), overrides_from(body)
     try:
-        run = stage(load(_builtin(name)), seed=seed, now=now, profile=body.get("profile", "realistic"),
-                    overrides=overrides, disorder=spec, variants=body.get("variants"), fresh=body.get("fresh", False))
+        run = stage(
+            load(_builtin(name)),
+            seed=seed,
+            now=now,
+            profile=body.get("profile", "realistic"),
+            overrides=overrides,
+            disorder=spec,
+            variants=body.get("variants"),
+            fresh=body.get("fresh", False),
+        )
     except UsageError as exc:
         # The request matched the schema; the story cannot take it (a `set` path an event
         # lacks, a world with no center of the policy a step asks for): 422, not 400.
@@ -104,16 +112,31 @@ def _hooks(body: dict[str, Any]) -> list[Any]:
         return [store.require_active(store.get_webhook(i)) for i in body["webhooks"]]
     target = body.get("target")
     if target is not None:
-        return [store.require_active(store.upsert_webhook(target["url"], verb=target.get("verb", "POST"), secret=target.get("secret")))]
+        return [
+            store.require_active(
+                store.upsert_webhook(target["url"], verb=target.get("verb", "POST"), secret=target.get("secret"))
+            )
+        ]
     sink = next((h for h in store.list_webhooks() if h.name == DEFAULT_WEBHOOK_NAME), None)
     if sink is None:
-        raise Conflict("Give a target or webhooks: the built-in sink's webhook is gone.", details={"pointer": "/target"})
+        raise Conflict(
+            "Give a target or webhooks: the built-in sink's webhook is gone.", details={"pointer": "/target"}
+        )
     return [store.require_active(sink)]
 
 
 def _rows(run: Run) -> list[dict[str, Any]]:
-    return [{"step": p.step.number, "do": p.step.do, "time": p.moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-             "event_type": p.event_type, "id": p.event.get("id"), **p.links} for p in run.played]
+    return [
+        {
+            "step": p.step.number,
+            "do": p.step.do,
+            "time": p.moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "event_type": p.event_type,
+            "id": p.event.get("id"),
+            **p.links,
+        }
+        for p in run.played
+    ]
 
 
 # -- its part of /openapi.json ---------------------------------------------------------------
@@ -131,75 +154,169 @@ api_schemas.SCHEMAS["ScenarioRunRequest"] = {
         "set": api_schemas.GENERATE_FIELDS["set"],
         "variants": api_schemas.GENERATE_FIELDS["variants"],
         "fresh": api_schemas.GENERATE_FIELDS["fresh"],
-        "disorder": {"type": "string", "pattern": _DISORDER_PATTERN, "description": "duplicates=R,reorder=R,delay=R (rates from 0 to 1)"},
+        "disorder": {
+            "type": "string",
+            "pattern": _DISORDER_PATTERN,
+            "description": "duplicates=R,reorder=R,delay=R (rates from 0 to 1)",
+        },
         "disorder_seed": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
-        "webhooks": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}, "minItems": 1, "maxItems": 20, "uniqueItems": True},
+        "webhooks": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+            "minItems": 1,
+            "maxItems": 20,
+            "uniqueItems": True,
+        },
         "target": {"$ref": "#/components/schemas/Target"},
     },
     "not": {"required": ["webhooks", "target"]},
 }
-_ROW = {"type": "object", "required": ["step", "do", "time", "event_type", "id"],
-        "properties": {"step": {"type": "integer"}, "do": {"type": "string"}, "time": {"type": "string"},
-                       "event_type": {"type": "string"}, "id": {"type": "string"}, "guest": {"type": "string"},
-                       "group": {"type": "string"}, "invoice": {"type": "string"}, "rebooked_from": {"type": "string"},
-                       "session": {"type": "string", "description": "A class session's number (sesion_id, session_id)"},
-                       "booking": {"type": "string", "description": "A class booking's registration_id"},
-                       "membership": {"type": "string", "description": "user_membership_id"},
-                       "package": {"type": "string", "description": "user_package_id"}}}
-_SUMMARY: dict[str, Any] = {"type": "object", "required": ["name", "description", "steps"],
-            "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "steps": {"type": "integer"}}}
-_RUN = {"type": "object", "required": ["id", "scenario", "seed", "created_at", "delivery_ids", "disorder", "deliveries"],
-        "properties": {"id": {"type": "integer"}, "scenario": {"type": "string"}, "seed": {"type": "integer"},
-                       "created_at": {"type": "string"}, "delivery_ids": {"type": "array", "items": {"type": "integer"}},
-                       "disorder": {"type": ["object", "null"], "description": "What was duplicated, reordered, delayed"},
-                       "deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/Delivery"}}}}
+_ROW = {
+    "type": "object",
+    "required": ["step", "do", "time", "event_type", "id"],
+    "properties": {
+        "step": {"type": "integer"},
+        "do": {"type": "string"},
+        "time": {"type": "string"},
+        "event_type": {"type": "string"},
+        "id": {"type": "string"},
+        "guest": {"type": "string"},
+        "group": {"type": "string"},
+        "invoice": {"type": "string"},
+        "rebooked_from": {"type": "string"},
+        "session": {"type": "string", "description": "A class session's number (sesion_id, session_id)"},
+        "booking": {"type": "string", "description": "A class booking's registration_id"},
+        "membership": {"type": "string", "description": "user_membership_id"},
+        "package": {"type": "string", "description": "user_package_id"},
+    },
+}
+_SUMMARY: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "description", "steps"],
+    "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "steps": {"type": "integer"}},
+}
+_RUN = {
+    "type": "object",
+    "required": ["id", "scenario", "seed", "created_at", "delivery_ids", "disorder", "deliveries"],
+    "properties": {
+        "id": {"type": "integer"},
+        "scenario": {"type": "string"},
+        "seed": {"type": "integer"},
+        "created_at": {"type": "string"},
+        "delivery_ids": {"type": "array", "items": {"type": "integer"}},
+        "disorder": {"type": ["object", "null"], "description": "What was duplicated, reordered, delayed"},
+        "deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/Delivery"}},
+    },
+}
 bp.openapi_schemas = {  # type: ignore[attr-defined]
     "ScenarioRunRequest": api_schemas.SCHEMAS["ScenarioRunRequest"],
-    "ScenarioList": {"type": "object", "required": ["scenarios"], "properties": {"scenarios": {"type": "array", "items": _SUMMARY}}},
-    "ScenarioDetail": {"type": "object", "required": ["name", "description", "steps", "seed", "events"],
-                       "properties": {**_SUMMARY["properties"], "seed": {"type": "integer"}, "events": {"type": "array", "items": _ROW}}},
+    "ScenarioList": {
+        "type": "object",
+        "required": ["scenarios"],
+        "properties": {"scenarios": {"type": "array", "items": _SUMMARY}},
+    },
+    "ScenarioDetail": {
+        "type": "object",
+        "required": ["name", "description", "steps", "seed", "events"],
+        "properties": {
+            **_SUMMARY["properties"],
+            "seed": {"type": "integer"},
+            "events": {"type": "array", "items": _ROW},
+        },
+    },
     "ScenarioRun": _RUN,
-    "ScenarioRunResponse": {"type": "object", "required": ["run", "events"],
-                            "properties": {"run": _RUN, "events": {"type": "array", "items": _ROW}}},
-    "ScenarioRunList": {"type": "object", "required": ["runs"], "properties": {"runs": {"type": "array", "items": _RUN}}},
+    "ScenarioRunResponse": {
+        "type": "object",
+        "required": ["run", "events"],
+        "properties": {"run": _RUN, "events": {"type": "array", "items": _ROW}},
+    },
+    "ScenarioRunList": {
+        "type": "object",
+        "required": ["runs"],
+        "properties": {"runs": {"type": "array", "items": _RUN}},
+    },
 }
 
 
 def _json(schema: str, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
 
 
 def _error(words: str) -> dict[str, Any]:
     return _json("Error", words)
 
 
-_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}, "description": "A built-in scenario"}
+_NAME = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "A built-in scenario",
+}
 bp.openapi_paths = {  # type: ignore[attr-defined]
     "/api/scenarios": {
-        "get": {"operationId": "listScenarios", "summary": "The built-in scenarios",
-                "responses": {"200": _json("ScenarioList", "Scenarios")}},
+        "get": {
+            "operationId": "listScenarios",
+            "summary": "The built-in scenarios",
+            "responses": {"200": _json("ScenarioList", "Scenarios")},
+        },
     },
     "/api/scenarios/{name}": {
         "parameters": [_NAME],
-        "get": {"operationId": "showScenario", "summary": "A scenario's events as played on the world of `seed`",
-                "parameters": [{"name": "seed", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}}],
-                "responses": {"200": _json("ScenarioDetail", "Its steps"), "400": _error("A bad seed"),
-                              "404": _error("No such scenario")}},
+        "get": {
+            "operationId": "showScenario",
+            "summary": "A scenario's events as played on the world of `seed`",
+            "parameters": [
+                {
+                    "name": "seed",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+                }
+            ],
+            "responses": {
+                "200": _json("ScenarioDetail", "Its steps"),
+                "400": _error("A bad seed"),
+                "404": _error("No such scenario"),
+            },
+        },
     },
     "/api/scenarios/{name}/run": {
         "parameters": [_NAME],
-        "post": {"operationId": "runScenario",
-                 "summary": "Play a scenario and deliver its events in order (disordered when asked); the run is logged",
-                 "requestBody": {"required": False, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScenarioRunRequest"}}}},
-                 "responses": {"202": _json("ScenarioRunResponse", "Accepted: deliveries go out in the background, in order"),
-                               "400": _error("Malformed fields"), "404": _error("No such scenario or webhook"),
-                               "409": _error("The webhook is inactive"), "413": _error("Body too large"),
-                               "415": _error("Content-Type is not application/json"),
-                               "422": _error("A set the events cannot take, or a world the story cannot happen in")}},
+        "post": {
+            "operationId": "runScenario",
+            "summary": "Play a scenario and deliver its events in order (disordered when asked); the run is logged",
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScenarioRunRequest"}}},
+            },
+            "responses": {
+                "202": _json("ScenarioRunResponse", "Accepted: deliveries go out in the background, in order"),
+                "400": _error("Malformed fields"),
+                "404": _error("No such scenario or webhook"),
+                "409": _error("The webhook is inactive"),
+                "413": _error("Body too large"),
+                "415": _error("Content-Type is not application/json"),
+                "422": _error("A set the events cannot take, or a world the story cannot happen in"),
+            },
+        },
     },
     "/api/scenarios/runs": {
-        "get": {"operationId": "listScenarioRuns", "summary": "The latest scenario runs, each with its deliveries in the order sent",
-                "parameters": [{"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RUNS}}],
-                "responses": {"200": _json("ScenarioRunList", "Runs, newest first"), "400": _error("A bad limit")}},
+        "get": {
+            "operationId": "listScenarioRuns",
+            "summary": "The latest scenario runs, each with its deliveries in the order sent",
+            "parameters": [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RUNS},
+                }
+            ],
+            "responses": {"200": _json("ScenarioRunList", "Runs, newest first"), "400": _error("A bad limit")},
+        },
     },
 }

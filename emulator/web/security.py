@@ -120,7 +120,13 @@ def check_json_body(*, allow_empty: bool = True) -> None:
     reactivate) need none, and a cross-origin page sending one was already refused by its
     ``Origin``. A view whose body is required calls this again with ``allow_empty=False``.
     """
-    if allow_empty and request.method in JSON_METHODS and not request.content_type and not request.content_length and not _has_body():
+    if (
+        allow_empty
+        and request.method in JSON_METHODS
+        and not request.content_type
+        and not request.content_length
+        and not _has_body()
+    ):
         return
     if request.method in JSON_METHODS and request.mimetype != "application/json":
         raise NotJson(

@@ -40,8 +40,10 @@ MAX_CONNECTIONS = 1000
 #: How often (seconds) connections are checked against those times.
 _SWEEP_S = 1
 
-_TOO_MANY = (b"HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-             b"Content-Length: 39\r\n\r\nToo many connections from this address.")
+_TOO_MANY = (
+    b"HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 39\r\n\r\nToo many connections from this address."
+)
 
 
 class _Channel(HTTPChannel):  # type: ignore[misc]  # waitress ships no types
@@ -98,8 +100,17 @@ def _connection_limit() -> int:
     return max(50, min(MAX_CONNECTIONS, soft - 100))  # files for the log, the sender, the threads
 
 
-def create(app: Any, *, host: str, port: int, hint: str, read_s: float = REQUEST_READ_S,
-           max_per_client: int = MAX_PER_CLIENT, map: dict[Any, Any] | None = None, **options: Any) -> Any:
+def create(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    hint: str,
+    read_s: float = REQUEST_READ_S,
+    max_per_client: int = MAX_PER_CLIENT,
+    map: dict[Any, Any] | None = None,
+    **options: Any,
+) -> Any:
     """A waitress server of ``app`` on ``host:port`` with the limits above (not yet running).
 
     :param hint: what to change when the address cannot be listened on ("Choose another --port").
@@ -109,13 +120,28 @@ def create(app: Any, *, host: str, port: int, hint: str, read_s: float = REQUEST
     """
     own_map: dict[Any, Any] = {} if map is None else map
     try:
-        server = create_server(app, map=own_map, host=host, port=port, connection_limit=_connection_limit(),
-                               channel_timeout=IDLE_S, cleanup_interval=_SWEEP_S, **options)
+        server = create_server(
+            app,
+            map=own_map,
+            host=host,
+            port=port,
+            connection_limit=_connection_limit(),
+            channel_timeout=IDLE_S,
+            cleanup_interval=_SWEEP_S,
+            **options,
+        )
     except (OSError, ValueError) as exc:
         if map is None:  # a shared loop's owner closes it (serve does)
             wasyncore.close_all(own_map)  # the sockets waitress opened before the bind failed
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else (
-            "not an address this machine has, or a name that does not resolve" if isinstance(exc, ValueError) else str(exc))
+        why = (
+            exc.strerror
+            if isinstance(exc, OSError) and exc.strerror
+            else (
+                "not an address this machine has, or a name that does not resolve"
+                if isinstance(exc, ValueError)
+                else str(exc)
+            )
+        )
         raise UsageError(f"Cannot listen on {host}:{port}: {why}. {hint}") from None
     server.channel_class = _Channel
     server.max_per_client = max_per_client

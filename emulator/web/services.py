@@ -69,7 +69,9 @@ class Services:
             deactivate_after=int(config.get("DEACTIVATE_AFTER", 20)),
         )
         self.public_url: str | None = config.get("PUBLIC_URL")
-        self.default_event_type = DEFAULT_EVENT_TYPE if DEFAULT_EVENT_TYPE in self.registry else next(iter(self.registry))
+        self.default_event_type = (
+            DEFAULT_EVENT_TYPE if DEFAULT_EVENT_TYPE in self.registry else next(iter(self.registry))
+        )
         self.profiles = PROFILES
         self.resumed: list[int] = []
         self._deliverer: Deliverer | None = None
@@ -178,9 +180,7 @@ class Services:
         self.sinks.ensure(DEFAULT_SINK, secret=secret)
         hook_id = self.sinks.get_setting("default_webhook_id")
         if hook_id is None:
-            hook = self.store.create_webhook(
-                url, name=DEFAULT_WEBHOOK_NAME, secret=secret, event_types=[ALL_TYPES]
-            )
+            hook = self.store.create_webhook(url, name=DEFAULT_WEBHOOK_NAME, secret=secret, event_types=[ALL_TYPES])
             self.sinks.set_setting("default_webhook_id", str(hook.id))
             return
         try:
@@ -208,8 +208,15 @@ class Services:
         try:
             return list(
                 generate_events(
-                    event_type, count=count, seed=seed, now=now, overrides=overrides, profile=profile, registry=self.registry,
-                    variants=variants, fresh=fresh,
+                    event_type,
+                    count=count,
+                    seed=seed,
+                    now=now,
+                    overrides=overrides,
+                    profile=profile,
+                    registry=self.registry,
+                    variants=variants,
+                    fresh=fresh,
                 )
             )
         except PayloadInvalid as exc:
@@ -243,12 +250,15 @@ class Services:
         if webhook_ids is not None:
             hooks = [self.store.require_active(self.store.get_webhook(i)) for i in webhook_ids]
         elif target is not None:
-            hook = self.store.upsert_webhook(target["url"], verb=target.get("verb", "POST"), secret=target.get("secret"))
+            hook = self.store.upsert_webhook(
+                target["url"], verb=target.get("verb", "POST"), secret=target.get("secret")
+            )
             hooks = [self.store.require_active(hook)]
         else:
             hooks = self.subscribers(event_type)
-        events = self.generate(event_type, count=count, seed=seed, overrides=overrides, profile=profile, variants=variants,
-                               fresh=fresh)
+        events = self.generate(
+            event_type, count=count, seed=seed, overrides=overrides, profile=profile, variants=variants, fresh=fresh
+        )
         # All or nothing: every delivery is logged in one transaction before any is sent,
         # so a crash leaves either none of them or all of them (to resume).
         ids = self.deliverer.submit_all(events, hooks)

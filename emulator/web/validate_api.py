@@ -36,7 +36,9 @@ def _flag(name: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise UsageError(f"Query parameter {name!r} must be true or false, not {request.args[name]!r}.", details={"parameter": name})
+    raise UsageError(
+        f"Query parameter {name!r} must be true or false, not {request.args[name]!r}.", details={"parameter": name}
+    )
 
 
 @bp.post("/validate")
@@ -87,7 +89,11 @@ _COUNTS: dict[str, Any] = {
     "required": ["total", "valid", "invalid", "skipped"],
     "properties": {k: {"type": "integer", "minimum": 0} for k in ("total", "valid", "invalid", "skipped")},
 }
-_EXAMPLE = {"type": "object", "required": ["source", "path"], "properties": {"source": {"type": "string"}, "path": {"type": "string"}}}
+_EXAMPLE = {
+    "type": "object",
+    "required": ["source", "path"],
+    "properties": {"source": {"type": "string"}, "path": {"type": "string"}},
+}
 
 bp.openapi_schemas = {  # type: ignore[attr-defined]
     "ValidationReport": {
@@ -108,7 +114,10 @@ bp.openapi_schemas = {  # type: ignore[attr-defined]
                         "event_type": {"type": ["string", "null"]},
                         "id": {"type": ["string", "null"]},
                         "envelope": {"type": "boolean", "description": "false: a body of only `data`"},
-                        "reason": {"type": "string", "description": "schema, not_json, not_object, no_event_type, empty, unknown_event_type, other_event_type, not_webhook"},
+                        "reason": {
+                            "type": "string",
+                            "description": "schema, not_json, not_object, no_event_type, empty, unknown_event_type, other_event_type, not_webhook",
+                        },
                         "message": {"type": "string"},
                         "errors": {"type": "array", "items": _PROBLEM},
                     },
@@ -116,7 +125,16 @@ bp.openapi_schemas = {  # type: ignore[attr-defined]
             },
             "summary": {
                 "type": "object",
-                "required": ["total", "valid", "invalid", "skipped", "unreadable", "no_envelope", "by_event_type", "reasons"],
+                "required": [
+                    "total",
+                    "valid",
+                    "invalid",
+                    "skipped",
+                    "unreadable",
+                    "no_envelope",
+                    "by_event_type",
+                    "reasons",
+                ],
                 "properties": {
                     **_COUNTS["properties"],
                     "unreadable": {"type": "integer"},
@@ -132,19 +150,47 @@ bp.openapi_schemas = {  # type: ignore[attr-defined]
                     "has_drift": {"type": "boolean"},
                     "unknown_event_types": {
                         "type": "array",
-                        "items": {"type": "object", "required": ["event_type", "count"], "properties": {"event_type": {"type": "string"}, "count": {"type": "integer"}}},
+                        "items": {
+                            "type": "object",
+                            "required": ["event_type", "count"],
+                            "properties": {"event_type": {"type": "string"}, "count": {"type": "integer"}},
+                        },
                     },
                     "event_types": {
                         "type": "object",
                         "additionalProperties": {
                             "type": "object",
-                            "required": ["events", "unknown_fields", "unknown_fields_not_listed", "undocumented_values", "varying_types", "never_seen"],
+                            "required": [
+                                "events",
+                                "unknown_fields",
+                                "unknown_fields_not_listed",
+                                "undocumented_values",
+                                "varying_types",
+                                "never_seen",
+                            ],
                             "properties": {
                                 "events": {"type": "integer"},
-                                "unknown_fields": {"type": "array", "items": {"type": "object", "required": ["path", "count", "types", "example"], "properties": {"example": _EXAMPLE}}},
+                                "unknown_fields": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["path", "count", "types", "example"],
+                                        "properties": {"example": _EXAMPLE},
+                                    },
+                                },
                                 "unknown_fields_not_listed": {"type": "integer"},
-                                "undocumented_values": {"type": "array", "items": {"type": "object", "required": ["path", "value", "count", "documented", "example"], "properties": {"example": _EXAMPLE}}},
-                                "varying_types": {"type": "array", "items": {"type": "object", "required": ["path", "types", "schema"]}},
+                                "undocumented_values": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["path", "value", "count", "documented", "example"],
+                                        "properties": {"example": _EXAMPLE},
+                                    },
+                                },
+                                "varying_types": {
+                                    "type": "array",
+                                    "items": {"type": "object", "required": ["path", "types", "schema"]},
+                                },
                                 "never_seen": {"type": "array", "items": {"type": "string"}},
                             },
                         },
@@ -154,7 +200,11 @@ bp.openapi_schemas = {  # type: ignore[attr-defined]
             "options": {
                 "type": "object",
                 "required": ["event_type", "strict", "fail_on_drift"],
-                "properties": {"event_type": {"type": ["string", "null"]}, "strict": {"type": "boolean"}, "fail_on_drift": {"type": "boolean"}},
+                "properties": {
+                    "event_type": {"type": ["string", "null"]},
+                    "strict": {"type": "boolean"},
+                    "fail_on_drift": {"type": "boolean"},
+                },
             },
             "ok": {"type": "boolean", "description": "Every event valid (and no drift, with fail_on_drift)"},
             "exit_code": {"enum": [0, 1, 2], "description": "What the CLI would exit with"},
@@ -175,17 +225,50 @@ bp.openapi_paths = {  # type: ignore[attr-defined]
                 "200 whenever the captures could be checked; `ok` and `exit_code` say whether they were valid."
             ),
             "parameters": [
-                {"name": "event_type", "in": "query", "required": False, "schema": {"type": "string"},
-                 "description": "Check every body as this type; recognizes bodies of only `data`"},
-                {"name": "strict", "in": "query", "required": False, "schema": _FLAG, "description": "Unknown fields are errors"},
-                {"name": "fail_on_drift", "in": "query", "required": False, "schema": _FLAG, "description": "Drift makes `ok` false"},
+                {
+                    "name": "event_type",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "Check every body as this type; recognizes bodies of only `data`",
+                },
+                {
+                    "name": "strict",
+                    "in": "query",
+                    "required": False,
+                    "schema": _FLAG,
+                    "description": "Unknown fields are errors",
+                },
+                {
+                    "name": "fail_on_drift",
+                    "in": "query",
+                    "required": False,
+                    "schema": _FLAG,
+                    "description": "Drift makes `ok` false",
+                },
             ],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"description": "An event, an array, a HAR, or JSON Lines"}}}},
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"description": "An event, an array, a HAR, or JSON Lines"}}
+                },
+            },
             "responses": {
-                "200": {"description": "The report", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ValidationReport"}}}},
+                "200": {
+                    "description": "The report",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ValidationReport"}}},
+                },
                 **{
-                    str(status): {"description": words, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-                    for status, words in ((400, "A bad query parameter"), (404, "Unknown event_type"), (413, "Body too large"), (415, "Content-Type is not application/json"))
+                    str(status): {
+                        "description": words,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    }
+                    for status, words in (
+                        (400, "A bad query parameter"),
+                        (404, "Unknown event_type"),
+                        (413, "Body too large"),
+                        (415, "Content-Type is not application/json"),
+                    )
                 },
             },
         }

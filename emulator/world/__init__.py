@@ -37,8 +37,25 @@ from .entities import (
 from .randomness import Streams, new_uuid, pick
 
 __all__ = [
-    "Appointment", "AppointmentGroup", "Calendar", "Center", "Employee", "Guest", "Invoice", "InvoiceItem",
-    "Organization", "Phone", "Product", "Room", "Service", "Streams", "Transaction", "World", "habits", "new_uuid", "pick",
+    "Appointment",
+    "AppointmentGroup",
+    "Calendar",
+    "Center",
+    "Employee",
+    "Guest",
+    "Invoice",
+    "InvoiceItem",
+    "Organization",
+    "Phone",
+    "Product",
+    "Room",
+    "Service",
+    "Streams",
+    "Transaction",
+    "World",
+    "habits",
+    "new_uuid",
+    "pick",
 ]
 
 PROFILES = ("realistic", "edge")
@@ -54,8 +71,14 @@ class World:
     :param variants: the chosen readings of disputed facts (:class:`~emulator.variants.Variants`).
     """
 
-    def __init__(self, seed: int, start: datetime, profile: str = "realistic", variants: Variants = DEFAULT_VARIANTS,
-                 fresh: bool = False) -> None:
+    def __init__(
+        self,
+        seed: int,
+        start: datetime,
+        profile: str = "realistic",
+        variants: Variants = DEFAULT_VARIANTS,
+        fresh: bool = False,
+    ) -> None:
         self.seed = seed
         self.profile = profile
         #: the readings of facts receivers disagree on (:mod:`emulator.variants`): actions
@@ -95,7 +118,11 @@ class World:
             if not fresh:  # mid-life: the first guests and regulars exist (the rest are built when they come)
                 for n in range(habits.GUESTS_BUILT_AT_START):
                     self.guest_in_slot(center, n, start)
-                for n in range(habits.GUESTS_BUILT_AT_START, habits.REGULARS_BUILT_AT_START * habits.REGULAR_EVERY, habits.REGULAR_EVERY):
+                for n in range(
+                    habits.GUESTS_BUILT_AT_START,
+                    habits.REGULARS_BUILT_AT_START * habits.REGULAR_EVERY,
+                    habits.REGULAR_EVERY,
+                ):
                     self.guest_in_slot(center, n, start)
 
     def guest_in_slot(self, center: Center, n: int, moment: datetime) -> Guest | None:
@@ -118,7 +145,7 @@ class World:
 
     def regulars_at(self, center: Center) -> list[str]:
         """The regulars of ``center`` met so far (those who hold memberships and packages)."""
-        return [g for g in self.roster[center.id][::habits.REGULAR_EVERY] if g]
+        return [g for g in self.roster[center.id][:: habits.REGULAR_EVERY] if g]
 
     def returning_guest(self, center: Center, rng: random.Random, moment: datetime) -> tuple[Guest | None, bool]:
         """A guest of ``center``'s base who books again, and whether they are new to the

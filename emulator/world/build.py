@@ -110,8 +110,10 @@ def build_organization(streams: Streams, profile: str) -> tuple[Organization, tu
     org = Organization(new_uuid(rng), f"{en.last_name()} {rng.choice(('Spa', 'Med Spa', 'Salon & Spa', 'Wellness'))}")
     locations = EDGE_LOCATIONS if profile == "edge" else LOCATIONS
     chosen = _pick_locations(rng, locations)
-    centers = tuple(_build_center(streams("center", i), fake, name, zone, COUNTRIES[iso], i, profile)
-                    for i, (name, zone, iso) in enumerate(chosen))
+    centers = tuple(
+        _build_center(streams("center", i), fake, name, zone, COUNTRIES[iso], i, profile)
+        for i, (name, zone, iso) in enumerate(chosen)
+    )
     return org, centers
 
 
@@ -130,7 +132,9 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
-def _build_center(rng: random.Random, fake: Faker, name: str, zone: str, country: Country, index: int, profile: str) -> Center:
+def _build_center(
+    rng: random.Random, fake: Faker, name: str, zone: str, country: Country, index: int, profile: str
+) -> Center:
     """A center whose prices, currency and tax are its country's (:mod:`.geography`)."""
     en = fake["en_US"]
     set_random(en, rng)
@@ -145,23 +149,58 @@ def _build_center(rng: random.Random, fake: Faker, name: str, zone: str, country
     services = []
     for s_name, minutes, needs_room, equipment in menu:
         add_ons = tuple(
-            Service(new_uuid(rng), a_name, _code(rng, 4), a_min, needs_room, "", "", country.price(providers.ADD_ON_PRICES[a_name]))
+            Service(
+                new_uuid(rng),
+                a_name,
+                _code(rng, 4),
+                a_min,
+                needs_room,
+                "",
+                "",
+                country.price(providers.ADD_ON_PRICES[a_name]),
+            )
             for a_name, a_min in rng.sample(providers.ADD_ONS, rng.choice((0, 0, 1, 2, 3)))
         )
         shown: str | None = equipment
         if profile == "edge":
             shown = rng.choice((equipment, "", None))
-        services.append(Service(new_uuid(rng), s_name, _code(rng, 4), minutes, needs_room, shown,
-                                new_uuid(rng) if equipment else "", country.price(providers.SERVICE_PRICES[s_name]), add_ons))
-    products = tuple(Product(new_uuid(rng), p_name, _code(rng, 6), country.price(price)) for p_name, price in rng.sample(providers.PRODUCTS, 5))
+        services.append(
+            Service(
+                new_uuid(rng),
+                s_name,
+                _code(rng, 4),
+                minutes,
+                needs_room,
+                shown,
+                new_uuid(rng) if equipment else "",
+                country.price(providers.SERVICE_PRICES[s_name]),
+                add_ons,
+            )
+        )
+    products = tuple(
+        Product(new_uuid(rng), p_name, _code(rng, 6), country.price(price))
+        for p_name, price in rng.sample(providers.PRODUCTS, 5)
+    )
     letters = "".join(ch for ch in _ascii(name).upper() if ch.isalpha())
     prefix: str | None = f"{(letters + 'XXX')[:3]}{index + 1}"
     if profile == "edge":
         prefix = rng.choice((prefix, "", None))
     return Center(
-        center_id, name, zone, ZoneInfo(zone), prefix, hours, rooms, therapists, tuple(services), products,
-        currency_id=country.currency_id, tax_rate=country.tax_rate,
-        charges_no_show=rng.random() < 0.7, late_cancel_hours=rng.choice((None, 12, 24, 24, 48)), country=country,
+        center_id,
+        name,
+        zone,
+        ZoneInfo(zone),
+        prefix,
+        hours,
+        rooms,
+        therapists,
+        tuple(services),
+        products,
+        currency_id=country.currency_id,
+        tax_rate=country.tax_rate,
+        charges_no_show=rng.random() < 0.7,
+        late_cancel_hours=rng.choice((None, 12, 24, 24, 48)),
+        country=country,
     )
 
 
@@ -222,18 +261,33 @@ def build_guest(rng: random.Random, fake: Faker, center: Center, number: int, cr
     has_address = rng.random() < 0.4
     street = ""
     if has_address:
-        street = (f"{rng.randint(1, 999)}{',' if country.number_comma else ''} "
-                  f"{_name(rng, fake, country.locales[0], 'last_names')} {rng.choice(country.street_kinds)}")
+        street = (
+            f"{rng.randint(1, 999)}{',' if country.number_comma else ''} "
+            f"{_name(rng, fake, country.locales[0], 'last_names')} {rng.choice(country.street_kinds)}"
+        )
     marketing = rng.random() < 0.6
     return Guest(
-        id=guest_id, number=number, code=_code(rng), center_id=center.id, center_name=center.name, created=created,
-        first_name=first, middle_name="", last_name=last, email=email, mobile=mobile,
-        gender=pick_gender(rng), date_of_birth=birth, nationality_id=rng.choice((-1, -1, country.zenoti_id)),
-        address_1=street, address_2="", city=center.name if has_address else "",
-        country_id=country.zenoti_id, state_id=rng.choice(country.states)[0] if has_address else -1,
+        id=guest_id,
+        number=number,
+        code=_code(rng),
+        center_id=center.id,
+        center_name=center.name,
+        created=created,
+        first_name=first,
+        middle_name="",
+        last_name=last,
+        email=email,
+        mobile=mobile,
+        gender=pick_gender(rng),
+        date_of_birth=birth,
+        nationality_id=rng.choice((-1, -1, country.zenoti_id)),
+        address_1=street,
+        address_2="",
+        city=center.name if has_address else "",
+        country_id=country.zenoti_id,
+        state_id=rng.choice(country.states)[0] if has_address else -1,
         zip_code=home.postcode() if rng.random() < 0.6 and country.has_postcode else "",
-        preferences=Preferences(True, True, marketing, marketing, True, rng.random() < 0.5,
-                                0, 0, 0, 0, 0, True),
+        preferences=Preferences(True, True, marketing, marketing, True, rng.random() < 0.5, 0, 0, 0, 0, 0, True),
     )
 
 

@@ -25,15 +25,26 @@ from .timefmt import utc_text
 
 #: Classes a center may teach: (name, minutes, capacity). Capacity is the studio's.
 CLASSES = (
-    ("Vinyasa Flow", 60, 16), ("Sunrise Yoga", 45, 14), ("Yin Yoga", 75, 12), ("Pilates Mat", 50, 12),
-    ("Reformer Pilates", 50, 8), ("Barre Sculpt", 45, 14), ("Guided Meditation", 30, 20),
-    ("Breathwork", 45, 15), ("Aqua Aerobics", 45, 10), ("Stretch & Restore", 60, 18),
-    ("Sound Bath", 60, 20), ("HIIT Express", 30, 12), ("Prenatal Yoga", 60, 10),
+    ("Vinyasa Flow", 60, 16),
+    ("Sunrise Yoga", 45, 14),
+    ("Yin Yoga", 75, 12),
+    ("Pilates Mat", 50, 12),
+    ("Reformer Pilates", 50, 8),
+    ("Barre Sculpt", 45, 14),
+    ("Guided Meditation", 30, 20),
+    ("Breathwork", 45, 15),
+    ("Aqua Aerobics", 45, 10),
+    ("Stretch & Restore", 60, 18),
+    ("Sound Bath", 60, 20),
+    ("HIIT Express", 30, 12),
+    ("Prenatal Yoga", 60, 10),
 )
 #: What the edge profile adds: names receivers mangle, a session of one, a hall of 200.
 EDGE_CLASSES = (
-    ("Yoga für Anfänger — 初心者ヨガ 🧘", 60, 12), ("Mommy & Me \"Tiny Toes\" Ballet", 45, 1),
-    ("O'Brien's Bootcamp", 30, 200), ("Guided Meditation: " + "Deep Rest " * 20, 90, 25),
+    ("Yoga für Anfänger — 初心者ヨガ 🧘", 60, 12),
+    ('Mommy & Me "Tiny Toes" Ballet', 45, 1),
+    ("O'Brien's Bootcamp", 30, 200),
+    ("Guided Meditation: " + "Deep Rest " * 20, 90, 25),
 )
 #: Start times on the center's wall clock (hour, minute): classes are mornings and evenings.
 MORNING_SLOTS = ((6, 30), (7, 0), (7, 30), (8, 0), (9, 0), (9, 30), (10, 0))

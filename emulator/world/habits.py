@@ -44,14 +44,29 @@ HOME_CENTER_SHARE = 0.93
 #: When bookings are made, on the center's wall clock: (hour, weight). Online booking
 #: runs late into the evening; the front desk books during opening hours.
 BOOKING_HOURS = OrderedDict(
-    [(7, 2), (8, 4), (9, 7), (10, 9), (11, 9), (12, 10), (13, 9), (14, 8), (15, 8), (16, 8),
-     (17, 8), (18, 7), (19, 6), (20, 6), (21, 4), (22, 2)]
+    [
+        (7, 2),
+        (8, 4),
+        (9, 7),
+        (10, 9),
+        (11, 9),
+        (12, 10),
+        (13, 9),
+        (14, 8),
+        (15, 8),
+        (16, 8),
+        (17, 8),
+        (18, 7),
+        (19, 6),
+        (20, 6),
+        (21, 4),
+        (22, 2),
+    ]
 )
 #: Days between booking and the first appointment: most book for the next days, some the
 #: same day (walk-ins and same-day calls), a tail up to three weeks out.
 LEAD_DAYS = OrderedDict(
-    [(0, 16), (1, 17), (2, 13), (3, 10), (4, 8), (5, 7), (6, 6), (7, 6), (8, 3), (10, 3),
-     (12, 3), (14, 4), (21, 4)]
+    [(0, 16), (1, 17), (2, 13), (3, 10), (4, 8), (5, 7), (6, 6), (7, 6), (8, 3), (10, 3), (12, 3), (14, 4), (21, 4)]
 )
 #: How many services a guest books together, by profile (add-ons come on top).
 GROUP_SIZES = {
@@ -66,9 +81,7 @@ PARALLEL_SHARE = 0.3
 
 #: What becomes of a group once booked. ``completed``: confirmed (mostly), checked in,
 #: each appointment started and completed, invoice closed.
-FATES = OrderedDict(
-    [("completed", 82), ("cancelled", 6), ("late_cancel", 2), ("no_show", 4), ("rescheduled", 6)]
-)
+FATES = OrderedDict([("completed", 82), ("cancelled", 6), ("late_cancel", 2), ("no_show", 4), ("rescheduled", 6)])
 #: Share of groups the guest confirms (status 4) before they come.
 CONFIRM_SHARE = 0.7
 #: Share of closed invoices refunded a few days later (Invoice.Closed, is_refund: true).
@@ -103,9 +116,13 @@ UTM_SOURCES: OrderedDict[str | None, int] = OrderedDict(
     [(None, 40), ("booknow", 18), ("facebook", 12), ("google", 12), ("instagram", 8), ("email", 6), ("tiktok", 4)]
 )
 #: Mediums, drawn with a source (a booking without a source has no medium).
-UTM_MEDIUMS: OrderedDict[str | None, int] = OrderedDict([(None, 20), ("online", 45), ("cpc", 15), ("social", 12), ("email", 8)])
+UTM_MEDIUMS: OrderedDict[str | None, int] = OrderedDict(
+    [(None, 20), ("online", 45), ("cpc", 15), ("social", 12), ("email", 8)]
+)
 #: With ``utm_source: "booknow"`` (Zenoti's widget) the medium carries the real source.
-BOOKNOW_MEDIUMS: OrderedDict[str, int] = OrderedDict([("google", 40), ("instagram", 25), ("facebook", 20), ("direct", 15)])
+BOOKNOW_MEDIUMS: OrderedDict[str, int] = OrderedDict(
+    [("google", 40), ("instagram", 25), ("facebook", 20), ("direct", 15)]
+)
 
 #: appointment_type codes (undocumented; 2 is what most samples show). An add-on has its
 #: parent's; every appointment of a recurring group is recurring.

@@ -49,8 +49,14 @@ REINSTATE_SHARE = 0.4
 AUTO_RENEW_SHARE = 0.6
 #: Days of grace after a cancellation or a missed collection.
 GRACE_PERIOD_DAYS = (0, 3, 5, 7)
-CANCEL_REASONS = ("Moving away", "Financial reasons", "Not using it enough", "Medical reasons",
-                  "Switching to another location", "Membership Cancellation Reason")
+CANCEL_REASONS = (
+    "Moving away",
+    "Financial reasons",
+    "Not using it enough",
+    "Medical reasons",
+    "Switching to another location",
+    "Membership Cancellation Reason",
+)
 FREEZE_COMMENTS = ("paused", "Travelling", "Injury", "Pregnancy", "Guest request", "")
 
 #: (name, recurring, monthly or yearly price, credits of one service per cycle, credit balance)

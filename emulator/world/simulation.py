@@ -122,7 +122,12 @@ class Simulation:
         rng = world.streams("day", center.id, day.isoformat())
         midnight = datetime(day.year, day.month, day.day, tzinfo=center.zone)
         tomorrow = day + timedelta(days=1)
-        self._at(datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=center.zone).astimezone(UTC), self._plan_day, center, tomorrow)
+        self._at(
+            datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=center.zone).astimezone(UTC),
+            self._plan_day,
+            center,
+            tomorrow,
+        )
 
         def at_hour() -> datetime:
             hour = pick(rng, habits.BOOKING_HOURS)
@@ -159,8 +164,15 @@ class Simulation:
             return [guests.announce_guest(returning, moment), *self._notify("guest_created", moment, returning)]
         return self._book(moment, center, returning.id, name, rng=rng)
 
-    def _book(self, moment: datetime, center: Center, guest_id: str, name: str,
-              rebooked_from: AppointmentGroup | None = None, rng: random.Random | None = None) -> list[Emission]:
+    def _book(
+        self,
+        moment: datetime,
+        center: Center,
+        guest_id: str,
+        name: str,
+        rebooked_from: AppointmentGroup | None = None,
+        rng: random.Random | None = None,
+    ) -> list[Emission]:
         """Book for the guest; ``rng`` is the booking's stream when the arrival has one."""
         world = self.world
         if guest_id not in world.guests:
@@ -236,19 +248,27 @@ class Simulation:
         emitted = self._book(moment, group.center, group.guest_id, f"rebook:{group.id}", rebooked_from=group)
         return emitted + self._status(moment, group, habits.STATUS_CANCELLED)
 
-    def _check_in(self, moment: datetime, group: AppointmentGroup, visit: list[tuple[Any, datetime, datetime]],
-                  checkout: timedelta) -> list[Emission]:
+    def _check_in(
+        self,
+        moment: datetime,
+        group: AppointmentGroup,
+        visit: list[tuple[Any, datetime, datetime]],
+        checkout: timedelta,
+    ) -> list[Emission]:
         emitted = bookings.set_status(self.world, group, habits.STATUS_CHECKED_IN, moment)
         for appointment, began, done in visit:
             self._at(began, self._start, group, appointment, done, checkout)
         return emitted + self._notify("group_checked_in", moment, group)
 
-    def _start(self, moment: datetime, group: AppointmentGroup, appointment: Any, done: datetime,
-               checkout: timedelta) -> list[Emission]:
+    def _start(
+        self, moment: datetime, group: AppointmentGroup, appointment: Any, done: datetime, checkout: timedelta
+    ) -> list[Emission]:
         self._at(done, self._complete, group, appointment, checkout)
         return bookings.start_appointment(self.world, group, appointment, moment)
 
-    def _complete(self, moment: datetime, group: AppointmentGroup, appointment: Any, checkout: timedelta) -> list[Emission]:
+    def _complete(
+        self, moment: datetime, group: AppointmentGroup, appointment: Any, checkout: timedelta
+    ) -> list[Emission]:
         emitted = bookings.complete_appointment(self.world, group, appointment, moment)
         if all(a.progress == 2 for a in group.appointments):
             self._at(moment + checkout, self._close_invoice, group)

@@ -91,8 +91,9 @@ _snapshots: OrderedDict[tuple[Any, ...], Snapshot | None] = OrderedDict()
 _lock = threading.Lock()
 
 
-def built_world(seed: int, start: datetime, profile: str = "realistic", variants: Variants = DEFAULT_VARIANTS,
-                fresh: bool = False) -> World:
+def built_world(
+    seed: int, start: datetime, profile: str = "realistic", variants: Variants = DEFAULT_VARIANTS, fresh: bool = False
+) -> World:
     """The world of ``(seed, start, profile, variants, fresh)`` as built, before anything
     happened in it.
 

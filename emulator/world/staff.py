@@ -27,8 +27,12 @@ NO_ID = "00000000-0000-0000-0000-000000000000"
 #: Jobs a spa's staff hold: (name as Zenoti prints it, books appointments). The samples
 #: show "BEAUTICIAN" and "THERAPIST", upper case.
 JOBS: tuple[tuple[str, bool], ...] = (
-    ("THERAPIST", True), ("BEAUTICIAN", True), ("STYLIST", True), ("ESTHETICIAN", True),
-    ("RECEPTIONIST", False), ("CENTER MANAGER", False),
+    ("THERAPIST", True),
+    ("BEAUTICIAN", True),
+    ("STYLIST", True),
+    ("ESTHETICIAN", True),
+    ("RECEPTIONIST", False),
+    ("CENTER MANAGER", False),
 )
 #: Zenoti's culture ids seen in the samples (54, 44) and a few more of the same kind.
 CULTURE_IDS = (54, 54, 54, 44, 31, 9)
@@ -95,16 +99,31 @@ class StaffMember:
         return Phone(self.mobile.country_code, "")
 
 
-def make_profile(rng: random.Random, employee: Employee, center: Center, job: tuple[str, bool], start_date: str) -> StaffMember:
+def make_profile(
+    rng: random.Random, employee: Employee, center: Center, job: tuple[str, bool], start_date: str
+) -> StaffMember:
     """The profile of ``employee``, every value drawn from ``rng`` (the employee's stream)."""
     country = center.country
-    user = f"{_ascii(employee.first_name).lower()}.{_ascii(employee.last_name).lower()}".replace(" ", "").replace("'", "")
-    email = f"{user or 'staff'}@{_ascii(center.name).lower().replace(' ', '').replace('.', '').replace(chr(39), '')}spa.com"
+    user = f"{_ascii(employee.first_name).lower()}.{_ascii(employee.last_name).lower()}".replace(" ", "").replace(
+        "'", ""
+    )
+    email = (
+        f"{user or 'staff'}@{_ascii(center.name).lower().replace(' ', '').replace('.', '').replace(chr(39), '')}spa.com"
+    )
     number = country.mobile_number(rng) if rng.random() < 0.7 else ""
     return StaffMember(
-        employee=employee, email=email, mobile=Phone(country.phone_code, number), gender=rng.choice((-1, 0, 1, 0, 0)),
-        job_id=new_uuid(rng), job_name=job[0], bookable=job[1], start_date=start_date, country_id=country.zenoti_id,
-        state_id=rng.choice(country.states)[0], culture_id=rng.choice(CULTURE_IDS), company_name=rng.choice(COMPANY_NAMES),
+        employee=employee,
+        email=email,
+        mobile=Phone(country.phone_code, number),
+        gender=rng.choice((-1, 0, 1, 0, 0)),
+        job_id=new_uuid(rng),
+        job_name=job[0],
+        bookable=job[1],
+        start_date=start_date,
+        country_id=country.zenoti_id,
+        state_id=rng.choice(country.states)[0],
+        culture_id=rng.choice(CULTURE_IDS),
+        company_name=rng.choice(COMPANY_NAMES),
         show_in_catalog=rng.random() < 0.6,
     )
 
@@ -118,5 +137,7 @@ def hire(rng: random.Random, fake: Faker, center: Center, job: tuple[str, bool],
     length = min(closes - opens, rng.choice((8, 8, 9, 10)))
     start = opens + rng.randint(0, max(0, closes - opens - length))
     code = "".join(rng.choice("0123456789") for _ in range(rng.choice((3, 4))))
-    employee = Employee(new_uuid(rng), code, first, last, center.id, (start, start + length), frozenset(rng.sample(range(7), 2)))
+    employee = Employee(
+        new_uuid(rng), code, first, last, center.id, (start, start + length), frozenset(rng.sample(range(7), 2))
+    )
     return make_profile(rng, employee, center, job, start_date)

@@ -37,7 +37,9 @@ def advanced_world(*, seed: int, now: datetime, days: float = 1.0, profile: str 
     Nothing is projected (the events are not wanted, only what they did to the world).
     """
     if days > defaults.MAX_API_DAYS:
-        raise UsageError(f"The API keeps every entity a world's events named: advance it at most {defaults.MAX_API_DAYS} days, not {days:g}.")
+        raise UsageError(
+            f"The API keeps every entity a world's events named: advance it at most {defaults.MAX_API_DAYS} days, not {days:g}."
+        )
     span = check_days(days)
     start = check_moment(now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(UTC)
     world = World(seed, start, profile)

@@ -49,8 +49,12 @@ class Answers:
     def _fill(self, filler: Filler, key: str, **context: Any) -> Any:
         # A field that draws (none of the entity facts do) draws from a stream named after
         # the entity: the same question gets the same answer.
-        fill = Fill(functools.partial(self.world.streams, "api", key), self.fake, self.world.profile,
-                    [SimpleNamespace(**context)])
+        fill = Fill(
+            functools.partial(self.world.streams, "api", key),
+            self.fake,
+            self.world.profile,
+            [SimpleNamespace(**context)],
+        )
         return filler(fill)
 
     # -- guests -----------------------------------------------------------------------
@@ -86,10 +90,14 @@ class Answers:
             display = f"+{dialling} {number}" if number else None
         else:
             country, number, display = None, None, None
-        return {"id": full["id"], "first_name": info["first_name"], "last_name": info["last_name"],
-                "gender": info.get("gender"),
-                "mobile": {"country_id": country, "number": number, "display_number": display},
-                "email": info.get("email")}
+        return {
+            "id": full["id"],
+            "first_name": info["first_name"],
+            "last_name": info["last_name"],
+            "gender": info.get("gender"),
+            "mobile": {"country_id": country, "number": number, "display_number": display},
+            "email": info.get("email"),
+        }
 
     # -- appointments -----------------------------------------------------------------
 
@@ -97,28 +105,53 @@ class Answers:
         """The group's status as AppointmentGroup.Status codes it (:func:`~emulator.world.actions.bookings.status_code`,
         which reads the ``status-1`` variant); a status no event sends keeps the world's code."""
         code = status_code(self.world, group.status)
-        status = SimpleNamespace(code=group.status if code is None else code, noshow_fee=None, cancellation_fee=None,
-                                 guest=None)
-        shown: int = self._fill(part("AppointmentGroup.Status", "data", "appointment_group_status"), group.id, group=group,
-                                status=status)
+        status = SimpleNamespace(
+            code=group.status if code is None else code, noshow_fee=None, cancellation_fee=None, guest=None
+        )
+        shown: int = self._fill(
+            part("AppointmentGroup.Status", "data", "appointment_group_status"), group.id, group=group, status=status
+        )
         return shown
 
     def _progress(self, group: AppointmentGroup) -> dict[str, dict[str, Any]]:
         """Each appointment as Appointment.Completed shows it (progress, times), by id."""
-        data = self._fill(part("Appointment.Completed", "data"), group.id, group=group, center=group.center,
-                          appointments=group.appointments)
+        data = self._fill(
+            part("Appointment.Completed", "data"),
+            group.id,
+            group=group,
+            center=group.center,
+            appointments=group.appointments,
+        )
         return {a["id"]: a for a in data["appointments"]}
 
     def _booked(self, group: AppointmentGroup) -> dict[str, Any]:
         guest = self.ledger.last_seen_guest(group.guest_id)
-        shown: dict[str, Any] = self._fill(part("AppointmentGroup.Created", "data"), group.id, group=group, center=group.center,
-                                           organization=self.world.organization, guest=guest, appointments=group.appointments)
+        shown: dict[str, Any] = self._fill(
+            part("AppointmentGroup.Created", "data"),
+            group.id,
+            group=group,
+            center=group.center,
+            organization=self.world.organization,
+            guest=guest,
+            appointments=group.appointments,
+        )
         return shown
 
     def _service(self, service: Service, center: Center) -> dict[str, Any]:
-        return {"id": service.id, "name": service.name, "display_name": None, "price": _price(service.price, center),
-                "duration": service.duration, "category_id": None, "is_addon": None, "has_addons": bool(service.add_ons),
-                "addons": None, "is_variant": None, "has_variant": None, "parent_service_id": None}
+        return {
+            "id": service.id,
+            "name": service.name,
+            "display_name": None,
+            "price": _price(service.price, center),
+            "duration": service.duration,
+            "category_id": None,
+            "is_addon": None,
+            "has_addons": bool(service.add_ons),
+            "addons": None,
+            "is_variant": None,
+            "has_variant": None,
+            "parent_service_id": None,
+        }
 
     def group(self, group: AppointmentGroup) -> dict[str, Any]:
         """A group as ``GET /v1/guests/{id}/appointments`` lists it (and ``/v1/appointment_groups/{id}``)."""
@@ -128,25 +161,27 @@ class Answers:
         services = []
         for appointment, shown in zip(group.appointments, booked["appointments"], strict=True):
             done = progress.get(shown["id"], {})
-            services.append({
-                "appointment_id": shown["id"],
-                "invoice_item_id": shown["invoice_item_id"],
-                "service": {**self._service(appointment.service, group.center), "is_addon": shown["is_add_on"]},
-                "requested_therapist_gender": 0,
-                "start_time": shown["start_time_in_center"],
-                "end_time": shown["end_time_in_center"],
-                "start_time_utc": shown["start_time"],
-                "end_time_utc": shown["end_time"],
-                "room": {"id": shown["room_id"], "name": shown["room_name"]} if shown.get("room_id") else None,
-                "equipment": None,
-                "appointment_status": status,
-                "requested_therapist_id": shown["therapist_id"],
-                "therapist": {"id": shown["therapist_id"], "name": shown["therapist_name"]},
-                "quantity": 1,
-                "progress": done.get("appointment_progress", 0),
-                "is_addon": shown["is_add_on"],
-                "parent_appointment_id": None,
-            })
+            services.append(
+                {
+                    "appointment_id": shown["id"],
+                    "invoice_item_id": shown["invoice_item_id"],
+                    "service": {**self._service(appointment.service, group.center), "is_addon": shown["is_add_on"]},
+                    "requested_therapist_gender": 0,
+                    "start_time": shown["start_time_in_center"],
+                    "end_time": shown["end_time_in_center"],
+                    "start_time_utc": shown["start_time"],
+                    "end_time_utc": shown["end_time"],
+                    "room": {"id": shown["room_id"], "name": shown["room_name"]} if shown.get("room_id") else None,
+                    "equipment": None,
+                    "appointment_status": status,
+                    "requested_therapist_id": shown["therapist_id"],
+                    "therapist": {"id": shown["therapist_id"], "name": shown["therapist_name"]},
+                    "quantity": 1,
+                    "progress": done.get("appointment_progress", 0),
+                    "is_addon": shown["is_add_on"],
+                    "parent_appointment_id": None,
+                }
+            )
         invoice = self.invoice(group.invoice)
         return {
             "appointment_group_id": booked["appointment_group_id"],
@@ -162,8 +197,12 @@ class Answers:
             "guest": booked["guest"],
             "appointment_services": services,
             "appointment_packages": [],
-            "price": {"currency_id": group.center.currency_id, "sales": invoice["total_price"]["net_price"],
-                      "tax": invoice["total_price"]["tax"], "final": invoice["total_price"]["sum_total"]},
+            "price": {
+                "currency_id": group.center.currency_id,
+                "sales": invoice["total_price"]["net_price"],
+                "tax": invoice["total_price"]["tax"],
+                "final": invoice["total_price"]["sum_total"],
+            },
             "group_invoice_id": None,
             "is_feedback_submitted": False,
         }
@@ -179,8 +218,13 @@ class Answers:
             "appointment_segment_id": None,
             "appointment_group_id": whole["appointment_group_id"],
             "invoice_id": whole["invoice_id"],
-            "service": {"id": shown["service"]["id"], "name": shown["service"]["name"], "is_addon": shown["is_addon"],
-                        "has_addons": shown["service"]["has_addons"], "parent_appointment_id": None},
+            "service": {
+                "id": shown["service"]["id"],
+                "name": shown["service"]["name"],
+                "is_addon": shown["is_addon"],
+                "has_addons": shown["service"]["has_addons"],
+                "parent_appointment_id": None,
+            },
             "start_time": shown["start_time"],
             "start_time_utc": shown["start_time_utc"],
             "end_time": shown["end_time"],
@@ -191,8 +235,13 @@ class Answers:
             "locked": False,
             "invoice_locked": whole["invoice_status"] == 4,
             "guest": self.guest_brief(guest) if guest is not None else None,
-            "therapist": {"id": therapist.id, "first_name": therapist.first_name, "last_name": therapist.last_name,
-                          "nick_name": None, "display_name": None},
+            "therapist": {
+                "id": therapist.id,
+                "first_name": therapist.first_name,
+                "last_name": therapist.last_name,
+                "nick_name": None,
+                "display_name": None,
+            },
             "room": shown["room"],
             "equipment": None,
             "notes": None,
@@ -209,39 +258,78 @@ class Answers:
         group = self.ledger.groups.get(invoice.group_id or "")
         billed = [a for a in group.appointments if a.progress == 2] if group else []
         guest = self.ledger.last_seen_guest(invoice.guest_id)
-        shown: dict[str, Any] = self._fill(part("Invoice.Closed", "data", "invoice"), invoice.id, invoice=invoice,
-                                           center=invoice.center, guest=guest, appointments=billed)
+        shown: dict[str, Any] = self._fill(
+            part("Invoice.Closed", "data", "invoice"),
+            invoice.id,
+            invoice=invoice,
+            center=invoice.center,
+            guest=guest,
+            appointments=billed,
+        )
         return shown
 
     # -- memberships and packages -----------------------------------------------------
 
     def membership(self, membership: Any) -> dict[str, Any]:
-        shown: dict[str, Any] = self._fill(part("Guest.Membership.Created", "data"), membership.id, membership=membership,
-                                           center=membership.center, event_resource=None)
+        shown: dict[str, Any] = self._fill(
+            part("Guest.Membership.Created", "data"),
+            membership.id,
+            membership=membership,
+            center=membership.center,
+            event_resource=None,
+        )
         return shown
 
     def package(self, package: Any) -> dict[str, Any]:
-        shown: dict[str, Any] = self._fill(part("Guest.Package.Created", "data"), package.id, package=package,
-                                           center=package.center, event_resource=None)
+        shown: dict[str, Any] = self._fill(
+            part("Guest.Package.Created", "data"),
+            package.id,
+            package=package,
+            center=package.center,
+            event_resource=None,
+        )
         return shown
 
     # -- the business -----------------------------------------------------------------
 
     def center(self, center: Center) -> dict[str, Any]:
-        return {"id": center.id, "code": center.invoice_prefix or "", "name": center.name, "display_name": center.name,
-                "currency_id": center.currency_id, "time_zone": center.zone_name,
-                "working_hours": {"open": f"{center.hours[0] % 24:02d}:00", "close": f"{center.hours[1] % 24:02d}:00"}}
+        return {
+            "id": center.id,
+            "code": center.invoice_prefix or "",
+            "name": center.name,
+            "display_name": center.name,
+            "currency_id": center.currency_id,
+            "time_zone": center.zone_name,
+            "working_hours": {"open": f"{center.hours[0] % 24:02d}:00", "close": f"{center.hours[1] % 24:02d}:00"},
+        }
 
     def service(self, service: Service, center: Center) -> dict[str, Any]:
         tax = round(service.price * center.tax_rate, 2)
-        return {"id": service.id, "code": service.code, "name": service.name, "description": "", "duration": service.duration,
-                "recovery_time": 0, "is_couple_service": False,
-                "price_info": {"currency_id": center.currency_id, "sale_price": service.price, "tax_id": "", "ssg": 0,
-                               "include_tax": False, "demand_group_id": "", "tax": tax,
-                               "price_without_tax": service.price, "final_price": round(service.price + tax, 2)},
-                "additional_info": None, "catalog_info": None, "variants_info": None,
-                "add_ons_info": [{"id": a.id, "name": a.name} for a in service.add_ons] or None,
-                "image_paths": None}
+        return {
+            "id": service.id,
+            "code": service.code,
+            "name": service.name,
+            "description": "",
+            "duration": service.duration,
+            "recovery_time": 0,
+            "is_couple_service": False,
+            "price_info": {
+                "currency_id": center.currency_id,
+                "sale_price": service.price,
+                "tax_id": "",
+                "ssg": 0,
+                "include_tax": False,
+                "demand_group_id": "",
+                "tax": tax,
+                "price_without_tax": service.price,
+                "final_price": round(service.price + tax, 2),
+            },
+            "additional_info": None,
+            "catalog_info": None,
+            "variants_info": None,
+            "add_ons_info": [{"id": a.id, "name": a.name} for a in service.add_ons] or None,
+            "image_paths": None,
+        }
 
     def employee(self, member: Any) -> dict[str, Any]:
         """An employee as Employee.Created shows them, with the list API's short keys added."""

@@ -98,8 +98,10 @@ class Ledger:
         invoice = context.get("invoice")
         if isinstance(invoice, Invoice):
             self.invoices[invoice.id] = invoice
-        for name, found, by_guest in (("membership", self.memberships, self.memberships_of),
-                                      ("package", self.packages, self.packages_of)):
+        for name, found, by_guest in (
+            ("membership", self.memberships, self.memberships_of),
+            ("package", self.packages, self.packages_of),
+        ):
             thing = context.get(name)
             if thing is not None and thing.id not in found:
                 found[thing.id] = thing

@@ -116,7 +116,9 @@ class ApiState:
             if bucket.tokens < 1:
                 wait = math.ceil((1 - bucket.tokens) * 60.0 / limit)
                 headers.update({"RateLimit-Remaining": "0", "RateLimit-Reset": str(wait), "Retry-After": str(wait)})
-                raise ApiError(429, f"API rate limit exceeded: {limit} calls per minute. Retry after {wait} s.", headers)
+                raise ApiError(
+                    429, f"API rate limit exceeded: {limit} calls per minute. Retry after {wait} s.", headers
+                )
             bucket.tokens -= 1
             headers.update({"RateLimit-Remaining": str(int(bucket.tokens)), "RateLimit-Reset": str(reset)})
             return headers
@@ -176,8 +178,11 @@ def _caller() -> str:
         return "key"
     if scheme.lower() == "bearer" and value and st.valid_token(value):
         return "key"
-    raise ApiError(401, "Authorization has been denied for this request: send 'Authorization: apikey <key>' "
-                        "or 'Authorization: bearer <token from POST /v1/tokens>'.")
+    raise ApiError(
+        401,
+        "Authorization has been denied for this request: send 'Authorization: apikey <key>' "
+        "or 'Authorization: bearer <token from POST /v1/tokens>'.",
+    )
 
 
 @bp.before_request
@@ -222,11 +227,16 @@ def _paging(page_name: str = "page", size_name: str = "size") -> tuple[int, int]
     return page, size
 
 
-def _paged(key: str, items: Sequence[Any], render: Callable[[Any], Any], *, page_name: str = "page",
-           size_name: str = "size") -> dict[str, Any]:
+def _paged(
+    key: str, items: Sequence[Any], render: Callable[[Any], Any], *, page_name: str = "page", size_name: str = "size"
+) -> dict[str, Any]:
     page, size = _paging(page_name, size_name)
-    chunk = items[(page - 1) * size: page * size]
-    return {key: [render(x) for x in chunk], "page_info": {"total": len(items), "page": page, "size": size}, "error": None}
+    chunk = items[(page - 1) * size : page * size]
+    return {
+        key: [render(x) for x in chunk],
+        "page_info": {"total": len(items), "page": page, "size": size},
+        "error": None,
+    }
 
 
 def _day(name: str) -> date | None:
@@ -242,7 +252,9 @@ def _day(name: str) -> date | None:
 def _ledger() -> Ledger:
     ledger = state().ledger()
     if ledger is None:
-        raise ApiError(404, "No world is being simulated yet: start a simulation, then ask about what its events named.")
+        raise ApiError(
+            404, "No world is being simulated yet: start a simulation, then ask about what its events named."
+        )
     return ledger
 
 
@@ -299,10 +311,16 @@ def tokens() -> Any:
         refresh = body.get("refresh_token")
         ok = isinstance(refresh, str) and st.valid_token(refresh)
     else:
-        ok = isinstance(secret, str) and hmac.compare_digest(secret.encode(), st.api_key.encode()) \
-            and bool(body.get("user_name")) and bool(body.get("password"))
+        ok = (
+            isinstance(secret, str)
+            and hmac.compare_digest(secret.encode(), st.api_key.encode())
+            and bool(body.get("user_name"))
+            and bool(body.get("password"))
+        )
     if not ok:
-        raise ApiError(401, "Invalid credentials: app_secret must be the emulator's API key, with any user_name and password.")
+        raise ApiError(
+            401, "Invalid credentials: app_secret must be the emulator's API key, with any user_name and password."
+        )
     access, expiry = st.issue()
     refresh_token, refresh_expiry = st.issue()
     wall = datetime.now(UTC)
@@ -310,10 +328,19 @@ def tokens() -> Any:
     def stamp(seconds: float) -> str:
         return (wall + timedelta(seconds=seconds - st.clock())).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-    return {"credentials": {"access_token": access, "access_token_expiry": stamp(expiry), "refresh_token": refresh_token,
-                            "refresh_token_expiry": stamp(refresh_expiry), "token_type": "bearer",
-                            "token_id": secrets.token_hex(16), "app_id": body.get("app_id"), "user_type": "Employee"},
-            "error": None}
+    return {
+        "credentials": {
+            "access_token": access,
+            "access_token_expiry": stamp(expiry),
+            "refresh_token": refresh_token,
+            "refresh_token_expiry": stamp(refresh_expiry),
+            "token_type": "bearer",
+            "token_id": secrets.token_hex(16),
+            "app_id": body.get("app_id"),
+            "user_type": "Employee",
+        },
+        "error": None,
+    }
 
 
 # -- guests ------------------------------------------------------------------------------
@@ -419,7 +446,9 @@ def guest_packages(guest_id: str) -> Any:
         found = [ledger.packages[p] for p in ledger.packages_of.get(guest_id, [])]
         if center is not None:
             found = [p for p in found if p.center.id == center.id]
-        names = ("page_num", "page_size") if "page_num" in request.args or "page_size" in request.args else ("page", "size")
+        names = (
+            ("page_num", "page_size") if "page_num" in request.args or "page_size" in request.args else ("page", "size")
+        )
         return _paged("packages", found, state().answers(ledger).package, page_name=names[0], size_name=names[1])
 
 
@@ -439,8 +468,11 @@ def list_appointments() -> Any:
         raise ApiError(400, "end_date is before start_date.")
     answers = state().answers(ledger)
     with ledger.lock:
-        rows = [(a, g) for a, g in ledger.appointments.values()
-                if g.center.id == center.id and _within(a.start.astimezone(center.zone).date(), start, end)]
+        rows = [
+            (a, g)
+            for a, g in ledger.appointments.values()
+            if g.center.id == center.id and _within(a.start.astimezone(center.zone).date(), start, end)
+        ]
         rows.sort(key=lambda row: (row[0].start, row[0].id))
         return _paged("appointments", rows, lambda row: answers.appointment(*row))
 
@@ -534,7 +566,6 @@ def create_api_app(api_state: ApiState) -> Flask:
         return http_error(exc)
 
     return app
-
 
 
 def _document(blueprint: Blueprint) -> None:

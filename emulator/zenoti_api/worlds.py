@@ -79,11 +79,17 @@ def init_app(app: Flask) -> Worlds:
     worlds = Worlds(app)
     world: dict[str, Any] | None = app.config.get("API_WORLD")
     if world:
-        worlds.pinned = advanced_world(seed=world["seed"], now=world["now"], days=world.get("days", 1.0),
-                                       profile=world.get("profile", "realistic"))
+        worlds.pinned = advanced_world(
+            seed=world["seed"], now=world["now"], days=world.get("days", 1.0), profile=world.get("profile", "realistic")
+        )
     rate = app.config.get("API_RATE_LIMIT")
-    state = ApiState(worlds.latest, ledgers=worlds.ledgers, api_key=app.config.get("API_KEY") or defaults.DEFAULT_API_KEY,
-                     rate_limit=int(rate) if rate else None, latency=float(app.config.get("API_LATENCY") or 0.0))
+    state = ApiState(
+        worlds.latest,
+        ledgers=worlds.ledgers,
+        api_key=app.config.get("API_KEY") or defaults.DEFAULT_API_KEY,
+        rate_limit=int(rate) if rate else None,
+        latency=float(app.config.get("API_LATENCY") or 0.0),
+    )
     install(app, state)
     worlds.start()
     app.extensions["zenoti_api_worlds"] = worlds

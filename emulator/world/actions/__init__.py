@@ -64,8 +64,11 @@ class Scheduler(Protocol):
 
 
 def _modules() -> list[ModuleType]:
-    return [importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)
-            if not info.name.startswith("_")]
+    return [
+        importlib.import_module(f"{__name__}.{info.name}")
+        for info in pkgutil.iter_modules(__path__)
+        if not info.name.startswith("_")
+    ]
 
 
 def installers() -> list[ModuleType]:

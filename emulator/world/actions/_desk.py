@@ -58,7 +58,9 @@ def sale_invoice(world: World, center: Center, rng: random.Random, kind: str, cl
     letters = prefix.rstrip("0123456789") or "RR"
     if not closed:
         return SaleInvoice(new_uuid(rng), f"{prefix}{number}", "0", new_uuid(rng), status=0)
-    return SaleInvoice(new_uuid(rng), f"{prefix}{number}", f"{letters}R{number // 3 + rng.randint(100, 999)}", new_uuid(rng))
+    return SaleInvoice(
+        new_uuid(rng), f"{prefix}{number}", f"{letters}R{number // 3 + rng.randint(100, 999)}", new_uuid(rng)
+    )
 
 
 def staff_name(rng: random.Random, center: Center) -> str:

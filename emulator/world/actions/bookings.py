@@ -48,6 +48,8 @@ def wishes(rng: random.Random, center: Center, profile: str) -> list[Wish]:
 
 #: A start to try: the instant (UTC), its minute on the center's wall clock, its weekday.
 Candidate = tuple[datetime, int, int]
+
+
 def _cache(world: World, name: str) -> dict[Any, Any]:
     """A cache that lives with the world (two worlds may share a center id, not a center)."""
     return world.extra.setdefault(f"bookings.{name}", {})  # type: ignore[no-any-return]
@@ -66,13 +68,15 @@ def _grid(world: World, center: Center, day: date) -> list[Candidate]:
         weekday = day.weekday()
         grid = grids[key] = [
             (datetime(day.year, day.month, day.day, h, m, tzinfo=center.zone).astimezone(UTC), h * 60 + m, weekday)
-            for h in range(opens, min(closes, 24)) for m in (0, 15, 30, 45)
+            for h in range(opens, min(closes, 24))
+            for m in (0, 15, 30, 45)
         ]
     return grid
 
 
-def _candidate_starts(world: World, center: Center, day: date, rng: random.Random, not_before: datetime,
-                      soonest: bool = False) -> Iterator[Candidate]:
+def _candidate_starts(
+    world: World, center: Center, day: date, rng: random.Random, not_before: datetime, soonest: bool = False
+) -> Iterator[Candidate]:
     """Start times to try on ``day`` (the center's wall clock), on the grid, in a random
     rotation so that bookings spread over the day instead of piling up at opening
     (``soonest``: in time order, as a walk-in takes the first free slot)."""
@@ -118,11 +122,14 @@ def _on_duty_on(world: World, center: Center, weekday: int) -> tuple[tuple[Emplo
     if cached is not None and cached[0] is therapists:
         return cached[1]  # type: ignore[no-any-return]
     if _open_all_day(center):
-        duty = tuple((t, -10**6, 10**6) for t in therapists)
+        duty = tuple((t, -(10**6), 10**6) for t in therapists)
     else:
         opens, closes = center.hours
-        duty = tuple((t, max(opens, t.shift[0]) * 60, min(closes, t.shift[1]) * 60)
-                     for t in therapists if weekday not in t.days_off)
+        duty = tuple(
+            (t, max(opens, t.shift[0]) * 60, min(closes, t.shift[1]) * 60)
+            for t in therapists
+            if weekday not in t.days_off
+        )
     duties[key] = (therapists, duty)
     return duty
 
@@ -191,8 +198,9 @@ def fitting_starts(world: World, center: Center, day: date, minutes: int, needs_
     return therapists
 
 
-def _place(world: World, center: Center, wanted: Sequence[Wish], candidate: Candidate,
-           rng: random.Random) -> list[tuple[Service, Employee, Room | None, datetime, datetime, bool, bool]] | None:
+def _place(
+    world: World, center: Center, wanted: Sequence[Wish], candidate: Candidate, rng: random.Random
+) -> list[tuple[Service, Employee, Room | None, datetime, datetime, bool, bool]] | None:
     """Where each appointment of the group goes if the group starts at ``candidate``.
 
     The hot path of booking (a few candidates per booking): therapists on duty come from a
@@ -245,9 +253,19 @@ def _place(world: World, center: Center, wanted: Sequence[Wish], candidate: Cand
     return placed
 
 
-def book(world: World, guest_id: str, center: Center, moment: datetime, rng: random.Random, *,
-         fate: str, rebooked_from: AppointmentGroup | None = None, lead_days: int | None = None,
-         wanted: Sequence[Wish] | None = None, soonest: bool = False) -> tuple[AppointmentGroup | None, list[Emission]]:
+def book(
+    world: World,
+    guest_id: str,
+    center: Center,
+    moment: datetime,
+    rng: random.Random,
+    *,
+    fate: str,
+    rebooked_from: AppointmentGroup | None = None,
+    lead_days: int | None = None,
+    wanted: Sequence[Wish] | None = None,
+    soonest: bool = False,
+) -> tuple[AppointmentGroup | None, list[Emission]]:
     """Book a group for the guest at ``center``, on the first day from their wish with room.
 
     ``wanted`` names the services instead of drawing them (a scenario's step does);
@@ -286,8 +304,23 @@ def book(world: World, guest_id: str, center: Center, moment: datetime, rng: ran
     recurring = rng.random() < habits.RECURRING_SHARE
     shown = rng.random() >= habits.HIDDEN_FROM_CALENDAR_SHARE
     appointments = [
-        Appointment(new_uuid(rng), new_uuid(rng), service, person, room, center, start, end, created, has_add_ons,
-                    is_add_on, appointment_type, request_type, recurring, shown)
+        Appointment(
+            new_uuid(rng),
+            new_uuid(rng),
+            service,
+            person,
+            room,
+            center,
+            start,
+            end,
+            created,
+            has_add_ons,
+            is_add_on,
+            appointment_type,
+            request_type,
+            recurring,
+            shown,
+        )
         for service, person, room, start, end, has_add_ons, is_add_on in placed
     ]
     for appointment, block_end in _blocks(appointments):
@@ -296,14 +329,31 @@ def book(world: World, guest_id: str, center: Center, moment: datetime, rng: ran
             world.calendar.book(appointment.room.id, appointment.start, block_end)
         _mark(world, appointment, block_end, True)
     source, medium = _utm(rng)
-    invoice = Invoice(new_uuid(rng), world.next_invoice_number(center), center, guest_id, None, appointments[0].therapist.id)
-    group = AppointmentGroup(new_uuid(rng), center, guest_id, invoice, appointments, created, source, medium, fate,
-                             rebooked_source_group_id=rebooked_from.id if rebooked_from else None)
+    invoice = Invoice(
+        new_uuid(rng), world.next_invoice_number(center), center, guest_id, None, appointments[0].therapist.id
+    )
+    group = AppointmentGroup(
+        new_uuid(rng),
+        center,
+        guest_id,
+        invoice,
+        appointments,
+        created,
+        source,
+        medium,
+        fate,
+        rebooked_source_group_id=rebooked_from.id if rebooked_from else None,
+    )
     invoice.group_id = group.id
     world.groups[group.id] = group
     world.open_groups[guest_id] = world.open_groups.get(guest_id, 0) + 1
-    context = {"organization": world.organization, "center": center, "guest": world.guests[guest_id], "group": group,
-               "appointments": appointments}
+    context = {
+        "organization": world.organization,
+        "center": center,
+        "guest": world.guests[guest_id],
+        "group": group,
+        "appointments": appointments,
+    }
     return group, [Emission("AppointmentGroup.Created", moment, f"group-created:{group.id}", context)]
 
 
@@ -363,13 +413,19 @@ def set_status(world: World, group: AppointmentGroup, status: int, moment: datet
     center = group.center
     if status in (habits.STATUS_CANCELLED, habits.STATUS_NO_SHOW):
         release(world, group)
-    late = center.late_cancel_hours is not None and group.first_start - moment <= timedelta(hours=center.late_cancel_hours)
+    late = center.late_cancel_hours is not None and group.first_start - moment <= timedelta(
+        hours=center.late_cancel_hours
+    )
     code = status_code(world, status)
     again = group.history.count(status) - 1
     key = f"group-status:{group.id}:{status}" + (f":{again}" if again else "")
     guest = world.guests.get(group.guest_id) if _share(world, key) < habits.STATUS_GUEST_SHARE else None
-    fees = SimpleNamespace(noshow_fee="Yes" if center.charges_no_show else "No", cancellation_fee="Yes" if late else "No",
-                           code=code, guest=guest)
+    fees = SimpleNamespace(
+        noshow_fee="Yes" if center.charges_no_show else "No",
+        cancellation_fee="Yes" if late else "No",
+        code=code,
+        guest=guest,
+    )
     context = {"group": group, "status": fees}
     return [Emission("AppointmentGroup.Status", moment, key, context, sent=code is not None)]
 
@@ -385,15 +441,21 @@ def _progress(kind: str, group: AppointmentGroup, appointment: Appointment, mome
     return Emission(kind, moment, f"{kind}:{appointment.id}", context)
 
 
-def start_appointment(world: World, group: AppointmentGroup, appointment: Appointment, moment: datetime) -> list[Emission]:
+def start_appointment(
+    world: World, group: AppointmentGroup, appointment: Appointment, moment: datetime
+) -> list[Emission]:
     if group.status != habits.STATUS_CHECKED_IN or appointment.progress != 0:
-        raise AssertionError(f"appointment {appointment.id} cannot start: group status {group.status}, progress {appointment.progress}")
+        raise AssertionError(
+            f"appointment {appointment.id} cannot start: group status {group.status}, progress {appointment.progress}"
+        )
     appointment.progress = 1
     appointment.updated = moment.replace(microsecond=0)
     return [_progress("Appointment.Started", group, appointment, moment)]
 
 
-def complete_appointment(world: World, group: AppointmentGroup, appointment: Appointment, moment: datetime) -> list[Emission]:
+def complete_appointment(
+    world: World, group: AppointmentGroup, appointment: Appointment, moment: datetime
+) -> list[Emission]:
     if appointment.progress != 1:
         raise AssertionError(f"appointment {appointment.id} completes before it started")
     appointment.progress = 2

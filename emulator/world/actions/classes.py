@@ -51,16 +51,28 @@ from . import Emission, Scheduler
 from ._desk import kept
 
 EMITS = (
-    "Class.Schedule.Created", "Class.Schedule.Updated", "Class.Schedule.Cancelled", "Class.Schedule.Deleted",
-    "Class.Booking.Created", "Class.Booking.Cancelled", "Class.Booking.Deleted", "Class.Booking.NoShow",
-    "Class.Booking.Approved", "Class.Booking.Rejected",
+    "Class.Schedule.Created",
+    "Class.Schedule.Updated",
+    "Class.Schedule.Cancelled",
+    "Class.Schedule.Deleted",
+    "Class.Booking.Created",
+    "Class.Booking.Cancelled",
+    "Class.Booking.Deleted",
+    "Class.Booking.NoShow",
+    "Class.Booking.Approved",
+    "Class.Booking.Rejected",
 )
 
 #: A session is published at least this long before it starts (later slots wait a day).
 LEAD = timedelta(hours=2)
 #: What the front desk writes when it edits a session's description.
-DESCRIPTIONS = ("", "Bring your own mat.", "All levels welcome.", "Arrive ten minutes early to settle in.",
-                "Mats, blocks and straps provided.")
+DESCRIPTIONS = (
+    "",
+    "Bring your own mat.",
+    "All levels welcome.",
+    "Arrive ten minutes early to settle in.",
+    "Mats, blocks and straps provided.",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +118,9 @@ class Studio:
     def timetable(self, center: Center) -> Timetable:
         found = self.timetables.get(center.id)
         if found is None:
-            found = self.timetables[center.id] = build_timetable(self.world.streams("class-timetable", center.id), self.world.profile)
+            found = self.timetables[center.id] = build_timetable(
+                self.world.streams("class-timetable", center.id), self.world.profile
+            )
         return found
 
     def _at(self, moment: datetime, step: Callable[..., list[Emission]], *args: object) -> None:
@@ -115,7 +129,9 @@ class Studio:
 
     # -- the timetable ---------------------------------------------------------------------
 
-    def on_day(self, sim: Scheduler, moment: datetime, center: Center, day: date, _rng: random.Random) -> list[Emission]:
+    def on_day(
+        self, sim: Scheduler, moment: datetime, center: Center, day: date, _rng: random.Random
+    ) -> list[Emission]:
         """At the center's midnight: plan the morning publication of the days not yet out."""
         last = self.published.get(center.id)
         first = day if last is None else last + timedelta(days=1)
@@ -123,7 +139,9 @@ class Studio:
         if days:
             self.published[center.id] = days[-1]
             rng = self.world.streams("class-publish", center.id, day.isoformat())
-            when = datetime(day.year, day.month, day.day, 6, tzinfo=center.zone) + timedelta(seconds=rng.uniform(0, 5400))
+            when = datetime(day.year, day.month, day.day, 6, tzinfo=center.zone) + timedelta(
+                seconds=rng.uniform(0, 5400)
+            )
             sim.at(when.astimezone(UTC), self.publish, center, tuple(days))
         return []
 
@@ -157,7 +175,11 @@ class Studio:
             else:
                 sim.at(when, self.delete_session, session)
         if rng.random() < EDIT_SHARE:
-            sim.at(_between(rng, moment + timedelta(minutes=10), closes - timedelta(minutes=10)), self.edit_session, session)
+            sim.at(
+                _between(rng, moment + timedelta(minutes=10), closes - timedelta(minutes=10)),
+                self.edit_session,
+                session,
+            )
         first, last = moment + timedelta(minutes=2), closes - timedelta(minutes=5)
         for n in range(round(session.capacity * rng.uniform(*DEMAND))):
             # Most book soon after the timetable is out: a popular session fills early,
@@ -170,7 +192,9 @@ class Studio:
         """The front desk edits the session (the edit's stream is named by its count)."""
         if not session.open:
             return []
-        return update_class(self.world, session, moment, self.world.streams("class-edit", session.number, session.edits + 1))
+        return update_class(
+            self.world, session, moment, self.world.streams("class-edit", session.number, session.edits + 1)
+        )
 
     def cancel_session(self, moment: datetime, session: Session) -> list[Emission]:
         return cancel_class(self.world, session, moment) if session.open else []
@@ -186,18 +210,32 @@ class Studio:
             return []
         rng = self.world.streams("class-booking", session.number, n)
         ids = self.world.guests_at[session.center.id]
-        guest_id = next((g for g in (rng.choice(ids) for _ in range(3)) if g not in session.guest_ids), None) if ids else None
+        guest_id = (
+            next((g for g in (rng.choice(ids) for _ in range(3)) if g not in session.guest_ids), None) if ids else None
+        )
         if guest_id is None:
             return []
         booking, emitted = book_class(self.world, session, guest_id, moment, rng)
         if booking.waitlisted and len(session.waiting) == 1 and rng.random() < MORE_SEATS_SHARE:
             # The first guest on a waitlist: the desk may find more seats (a bigger room).
-            self._at(_between(rng, moment + timedelta(minutes=5), session.start - WAITLIST_CLOSES), self.edit_session, session)
+            self._at(
+                _between(rng, moment + timedelta(minutes=5), session.start - WAITLIST_CLOSES),
+                self.edit_session,
+                session,
+            )
         fate = pick(rng, BOOKING_FATES)
         if fate == "cancelled":
-            self._at(_between(rng, moment + timedelta(minutes=1), session.start - timedelta(minutes=5)), self.cancel_booking, booking)
+            self._at(
+                _between(rng, moment + timedelta(minutes=1), session.start - timedelta(minutes=5)),
+                self.cancel_booking,
+                booking,
+            )
         elif fate == "deleted":
-            self._at(min(moment + timedelta(seconds=rng.uniform(120, 1800)), session.start - timedelta(minutes=5)), self.delete_booking, booking)
+            self._at(
+                min(moment + timedelta(seconds=rng.uniform(120, 1800)), session.start - timedelta(minutes=5)),
+                self.delete_booking,
+                booking,
+            )
         return emitted
 
     def cancel_booking(self, moment: datetime, booking: ClassBooking) -> list[Emission]:
@@ -243,8 +281,16 @@ def ongoing(booking: ClassBooking) -> bool:
 # -- what happens to one session: the simulation's steps and a scenario's call these --------
 
 
-def schedule_class(world: World, center: Center, kind: ClassKind, start: datetime, moment: datetime, rng: random.Random, *,
-                   capacity: int | None = None) -> tuple[Session, list[Emission]]:
+def schedule_class(
+    world: World,
+    center: Center,
+    kind: ClassKind,
+    start: datetime,
+    moment: datetime,
+    rng: random.Random,
+    *,
+    capacity: int | None = None,
+) -> tuple[Session, list[Emission]]:
     """Put a session of ``kind`` on the schedule at ``start`` (with the studio's capacity,
     or ``capacity`` seats), numbered by the world's counter."""
     studio = _studio(world)
@@ -253,15 +299,23 @@ def schedule_class(world: World, center: Center, kind: ClassKind, start: datetim
     seats = capacity or kind.capacity
     web = seats if rng.random() < 0.6 else rng.randint(seats // 2, seats)
     session = Session(
-        number, kind, center, start, kind.duration, seats, web,
+        number,
+        kind,
+        center,
+        start,
+        kind.duration,
+        seats,
+        web,
         room_id=rng.choice(center.rooms).id if rng.random() < ROOM_SHARE else None,
-        show_in_catalog=1, is_free=rng.random() < 0.04,
+        show_in_catalog=1,
+        is_free=rng.random() < 0.04,
     )
     return session, [_schedule("Created", session, moment)]
 
 
-def update_class(world: World, session: Session, moment: datetime, rng: random.Random, *,
-                 add_seats: int | None = None) -> list[Emission]:
+def update_class(
+    world: World, session: Session, moment: datetime, rng: random.Random, *, add_seats: int | None = None
+) -> list[Emission]:
     """The front desk changes an open session's length, capacity or description (``add_seats``:
     that many more seats). A session with guests waiting always gets more seats, and the
     waitlist moves up into them."""
@@ -304,8 +358,9 @@ def close_class_waitlist(world: World, session: Session, moment: datetime) -> li
     return out
 
 
-def take_class_attendance(world: World, session: Session, moment: datetime,
-                          absent: Callable[[ClassBooking], bool]) -> list[Emission]:
+def take_class_attendance(
+    world: World, session: Session, moment: datetime, absent: Callable[[ClassBooking], bool]
+) -> list[Emission]:
     """After an open session starts: the seated guests ``absent`` says did not come are
     marked no-shows, the others attended; the session is over."""
     session.state = "started"
@@ -322,13 +377,15 @@ def take_class_attendance(world: World, session: Session, moment: datetime,
 # -- what happens to one booking -----------------------------------------------------------
 
 
-def book_class(world: World, session: Session, guest_id: str, moment: datetime,
-               rng: random.Random) -> tuple[ClassBooking, list[Emission]]:
+def book_class(
+    world: World, session: Session, guest_id: str, moment: datetime, rng: random.Random
+) -> tuple[ClassBooking, list[Emission]]:
     """The guest books a seat of a :func:`bookable` session, or joins its waitlist when it is full."""
     studio = _studio(world)
     waiting = session.full
-    booking = ClassBooking(studio.next_registration, session, guest_id, waiting, new_uuid(rng).upper(),
-                           "waiting" if waiting else "seated")
+    booking = ClassBooking(
+        studio.next_registration, session, guest_id, waiting, new_uuid(rng).upper(), "waiting" if waiting else "seated"
+    )
     studio.next_registration += 1
     (session.waiting if waiting else session.seated).append(booking)
     session.guest_ids.add(guest_id)
@@ -396,12 +453,15 @@ def _schedule(action: str, session: Session, moment: datetime) -> Emission:
 def _booking(action: str, booking: ClassBooking, moment: datetime, view: View = _BLANK) -> Emission:
     kind = f"Class.Booking.{action}"
     session = booking.session
-    return Emission(kind, moment, f"{kind}:{booking.registration_id}",
-                    {"booking": booking, "session": session, "center": session.center, "view": view})
+    return Emission(
+        kind,
+        moment,
+        f"{kind}:{booking.registration_id}",
+        {"booking": booking, "session": session, "center": session.center, "view": view},
+    )
 
 
 def install(sim: Scheduler) -> None:
     """Run every center's classes in ``sim``; the state is ``world.extra["classes"]``."""
     studio = sim.world.extra["classes"] = Studio(sim.world, sim)
     sim.on("day", studio.on_day)
-

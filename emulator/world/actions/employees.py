@@ -121,9 +121,14 @@ def update_employee(world: World, employee_id: str, moment: datetime, rng: rando
     old = staff.profiles[employee_id]
     what = rng.choice(("mobile", "email", "catalog", "job"))
     if what == "mobile":
-        new = dataclasses.replace(old, mobile=dataclasses.replace(old.mobile, number=world.center_by_id[old.center_id].country.mobile_number(rng)))
+        new = dataclasses.replace(
+            old,
+            mobile=dataclasses.replace(old.mobile, number=world.center_by_id[old.center_id].country.mobile_number(rng)),
+        )
     elif what == "email":
-        new = dataclasses.replace(old, email=f"{old.first_name[:1].lower() or 'e'}{rng.randint(10, 999)}@{old.email.partition('@')[2]}")
+        new = dataclasses.replace(
+            old, email=f"{old.first_name[:1].lower() or 'e'}{rng.randint(10, 999)}@{old.email.partition('@')[2]}"
+        )
     elif what == "catalog":
         new = dataclasses.replace(old, show_in_catalog=not old.show_in_catalog)
     else:
@@ -138,7 +143,8 @@ def employee_leaves(world: World, center: Center, employee_id: str, moment: date
     staff = _staff(world)
     staff.at(center)
     member = staff.profiles[employee_id] = dataclasses.replace(
-        staff.profiles[employee_id], end_date=moment.astimezone(center.zone).strftime("%Y-%m-%dT00:00:00"))
+        staff.profiles[employee_id], end_date=moment.astimezone(center.zone).strftime("%Y-%m-%dT00:00:00")
+    )
     staff.leave(center, member)
     return [_emission("Employee.Updated", member, moment)]
 
@@ -166,7 +172,9 @@ def install(sim: Scheduler) -> None:
 
     def office_hour(rng: random.Random, center: Center, day: date) -> datetime:
         opens, closes = OFFICE_HOURS
-        local = datetime(day.year, day.month, day.day, tzinfo=center.zone) + timedelta(seconds=rng.uniform(opens * 3600, closes * 3600))
+        local = datetime(day.year, day.month, day.day, tzinfo=center.zone) + timedelta(
+            seconds=rng.uniform(opens * 3600, closes * 3600)
+        )
         return local.astimezone(UTC)
 
     def on_day(sim: Scheduler, moment: datetime, center: Center, day: date, _: random.Random) -> list[Emission]:
@@ -207,7 +215,11 @@ def install(sim: Scheduler) -> None:
     def opening(moment: datetime) -> list[Emission]:
         """A fresh account: the staff the centers open with are created before anything else."""
         staff = _staff(sim.world)
-        return [_emission("Employee.Created", staff.profiles[i], moment) for center in sim.world.centers for i in staff.at(center)]
+        return [
+            _emission("Employee.Created", staff.profiles[i], moment)
+            for center in sim.world.centers
+            for i in staff.at(center)
+        ]
 
     sim.on("day", on_day)
     if sim.world.fresh:

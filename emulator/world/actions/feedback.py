@@ -25,9 +25,19 @@ DELAY_HOURS = (0.5, 30.0)
 SCORES = ((5, 50), (4, 28), (3, 11), (2, 6), (1, 5))
 #: Feedback V2's tags (the five of the published sample).
 TAGS = (Tag(1, "ambience"), Tag(2, "check-in"), Tag(3, "check-out"), Tag(4, "cleanliness"), Tag(5, "safety standards"))
-COMMENTS = ("", "", "", "Lovely as always.", "Great massage, very relaxing.", "Waited 15 minutes past my time.",
-            "The room was a bit cold.", "Best facial I've had!", "Friendly front desk.", "feedback")
-EDGE_COMMENTS = ("", "Très bien 👍 merci", "O'Brien said \"perfect\"", "非常好", "x" * 2000, "🙂" * 50, "\n\t")
+COMMENTS = (
+    "",
+    "",
+    "",
+    "Lovely as always.",
+    "Great massage, very relaxing.",
+    "Waited 15 minutes past my time.",
+    "The room was a bit cold.",
+    "Best facial I've had!",
+    "Friendly front desk.",
+    "feedback",
+)
+EDGE_COMMENTS = ("", "Très bien 👍 merci", 'O\'Brien said "perfect"', "非常好", "x" * 2000, "🙂" * 50, "\n\t")
 
 
 def _score(rng: random.Random) -> int:
@@ -40,8 +50,9 @@ def version(world: World, center: Center) -> int:
     return (1, 2)[index] if index < 2 else world.streams("feedback-version", center.id).choice((1, 2))
 
 
-def give_feedback(world: World, group: AppointmentGroup, moment: datetime, rng: random.Random, *,
-                  score: int | None = None) -> list[Emission]:
+def give_feedback(
+    world: World, group: AppointmentGroup, moment: datetime, rng: random.Random, *, score: int | None = None
+) -> list[Emission]:
     """The guest's feedback on ``group``, in their center's version; none from a guest
     deleted meanwhile (no event mentions a deleted guest). ``score`` (1 to 5) is what the
     guest gives (V1: every one of its four scores); drawn from :data:`SCORES` when unset."""
@@ -57,8 +68,18 @@ def give_feedback(world: World, group: AppointmentGroup, moment: datetime, rng: 
     rating: Rating | int = Rating(given(), given(), given(), given()) if kind == 1 else given()
     tags = tuple(t for t in TAGS if rng.random() < 0.3) if kind == 2 else ()
     comments = rng.choice(EDGE_COMMENTS if world.profile == "edge" else COMMENTS)
-    feedback = Feedback(world.organization.id.upper(), center.id.upper(), group.guest_id.upper(), group.id.upper(), rating,
-                        comments, 0, rng.random() < 0.8, rng.random() < 0.6, tags)
+    feedback = Feedback(
+        world.organization.id.upper(),
+        center.id.upper(),
+        group.guest_id.upper(),
+        group.id.upper(),
+        rating,
+        comments,
+        0,
+        rng.random() < 0.8,
+        rng.random() < 0.6,
+        tags,
+    )
     name = f"Appointment.Feedback.V{kind}"
     return [Emission(name, moment, f"{name}:{group.id}", {"feedback": feedback})]
 

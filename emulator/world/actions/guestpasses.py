@@ -48,8 +48,16 @@ class Passes:
                     if mine is None:
                         return None  # not remembered: a membership bought later may grant some
                     held, plan, used = mine.id, Membership(mine.plan.id, mine.plan.name), 0
-                book = GuestPassBook(new_uuid(rng), guest_id, held, plan, rng.random() < 0.5, total, used,
-                                     expired=rng.choice((0, 0, 0, min(1, total - used - 1))))
+                book = GuestPassBook(
+                    new_uuid(rng),
+                    guest_id,
+                    held,
+                    plan,
+                    rng.random() < 0.5,
+                    total,
+                    used,
+                    expired=rng.choice((0, 0, 0, min(1, total - used - 1))),
+                )
             self.books[guest_id] = book
         return self.books[guest_id]
 
@@ -80,9 +88,23 @@ def redeem(world: World, group: AppointmentGroup, moment: datetime, rng: random.
         return []
     book.used += 1
     passes.session_id += rng.randint(1, 40)
-    redemption = Redemption(new_uuid(rng).upper(), utc_text(moment), book.id, book.guest_id, passes.session_id,
-                            group.invoice.id, book.user_membership_id, book.membership, book.is_category, book.total,
-                            book.balance, book.used, book.transferred, book.expired, book.frequency)
+    redemption = Redemption(
+        new_uuid(rng).upper(),
+        utc_text(moment),
+        book.id,
+        book.guest_id,
+        passes.session_id,
+        group.invoice.id,
+        book.user_membership_id,
+        book.membership,
+        book.is_category,
+        book.total,
+        book.balance,
+        book.used,
+        book.transferred,
+        book.expired,
+        book.frequency,
+    )
     return [Emission("Guestpass.redeemed", moment, f"guestpass:{group.id}", {"redemption": redemption})]
 
 

@@ -20,7 +20,9 @@ def _emission(kind: str, guest: Guest, moment: datetime, key: str) -> Emission:
 
 def create_guest(world: World, center: Center, moment: datetime, rng: random.Random) -> tuple[Guest, list[Emission]]:
     """A new guest whose home is ``center``, created at ``moment``."""
-    guest = build_guest(rng, world.fake, center, world.next_guest_number(), moment.replace(microsecond=0), world.profile)
+    guest = build_guest(
+        rng, world.fake, center, world.next_guest_number(), moment.replace(microsecond=0), world.profile
+    )
     world.add_guest(guest)
     return guest, [announce_guest(guest, moment)]
 
@@ -39,7 +41,10 @@ def update_guest(world: World, guest_id: str, moment: datetime, rng: random.Rand
     old = world.guests[guest_id]
     what = rng.choice(UPDATES)
     if what == "email":
-        new = dataclasses.replace(old, email=f"{old.first_name[:1].lower() or 'g'}{rng.randint(100, 9999)}@{rng.choice(('gmail.com', 'icloud.com', 'outlook.com'))}")
+        new = dataclasses.replace(
+            old,
+            email=f"{old.first_name[:1].lower() or 'g'}{rng.randint(100, 9999)}@{rng.choice(('gmail.com', 'icloud.com', 'outlook.com'))}",
+        )
     elif what == "mobile":
         country = world.center_by_id[old.center_id].country
         new = dataclasses.replace(old, mobile=Phone(country.phone_code, country.mobile_number(rng), country.zenoti_id))
@@ -48,8 +53,13 @@ def update_guest(world: World, guest_id: str, moment: datetime, rng: random.Rand
         new = dataclasses.replace(old, last_name=world.fake["en_US"].last_name())
     elif what == "marketing":
         on = not old.preferences.receive_marketing_email
-        prefs = dataclasses.replace(old.preferences, receive_marketing_email=on, receive_marketing_sms=on,
-                                    marketing_email_optin=1, marketing_sms_optin=1)
+        prefs = dataclasses.replace(
+            old.preferences,
+            receive_marketing_email=on,
+            receive_marketing_sms=on,
+            marketing_email_optin=1,
+            marketing_sms_optin=1,
+        )
         new = dataclasses.replace(old, preferences=prefs)
     elif what == "code":
         new = dataclasses.replace(old, code=old.code + "".join(rng.choice("ABCDEFGH") for _ in range(3)))

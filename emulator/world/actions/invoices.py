@@ -46,35 +46,87 @@ FEE_MINUTES = (30.0, 24 * 60.0)
 FEE_RATE = 0.5
 
 
-def _line(rng: random.Random, item_id: str, name: str, code: str, kind: int, price: float, rate: float, currency: int,
-          seller_id: str, seller: str, line_id: str | None = None) -> InvoiceItem:
+def _line(
+    rng: random.Random,
+    item_id: str,
+    name: str,
+    code: str,
+    kind: int,
+    price: float,
+    rate: float,
+    currency: int,
+    seller_id: str,
+    seller: str,
+    line_id: str | None = None,
+) -> InvoiceItem:
     discount = round(price * rng.choice((0, 0, 0, 0, 0.1, 0.15, 0.2)), 2)
     sales = round(price - discount, 2)
-    return InvoiceItem(line_id or new_uuid(rng), item_id, name, kind, code, currency, sales, round(sales * rate, 2), discount,
-                       seller_id, seller)
+    return InvoiceItem(
+        line_id or new_uuid(rng),
+        item_id,
+        name,
+        kind,
+        code,
+        currency,
+        sales,
+        round(sales * rate, 2),
+        discount,
+        seller_id,
+        seller,
+    )
 
 
 def _context(world: World, invoice: Invoice, group: AppointmentGroup | None) -> dict[str, object]:
     billed = [a for a in group.appointments if a.progress == 2] if group else []
-    return {"invoice": invoice, "center": invoice.center, "guest": world.guests[invoice.guest_id], "appointments": billed}
+    return {
+        "invoice": invoice,
+        "center": invoice.center,
+        "guest": world.guests[invoice.guest_id],
+        "appointments": billed,
+    }
 
 
-def close_invoice(world: World, group: AppointmentGroup, moment: datetime, rng: random.Random,
-                  untidy: bool = True) -> list[Emission]:
+def close_invoice(
+    world: World, group: AppointmentGroup, moment: datetime, rng: random.Random, untidy: bool = True
+) -> list[Emission]:
     """Bill the group's completed appointments (and maybe a product) and take payment.
     ``untidy=False`` (a scenario's step) always closes it, paid in one tender."""
     invoice, center = group.invoice, group.center
     for appointment in group.appointments:
         if appointment.progress == 2:
             service = appointment.service
-            invoice.items.append(_line(rng, service.id, service.name, service.code, 0, service.price, center.tax_rate,
-                                       center.currency_id, appointment.therapist.id, appointment.therapist.full_name,
-                                       appointment.invoice_item_id))
+            invoice.items.append(
+                _line(
+                    rng,
+                    service.id,
+                    service.name,
+                    service.code,
+                    0,
+                    service.price,
+                    center.tax_rate,
+                    center.currency_id,
+                    appointment.therapist.id,
+                    appointment.therapist.full_name,
+                    appointment.invoice_item_id,
+                )
+            )
     if rng.random() < habits.PRODUCT_SHARE and center.products:
         product = rng.choice(center.products)
         seller = group.appointments[0].therapist
-        invoice.items.append(_line(rng, product.id, product.name, product.code, 2, product.price, center.tax_rate,
-                                   center.currency_id, seller.id, seller.full_name))
+        invoice.items.append(
+            _line(
+                rng,
+                product.id,
+                product.name,
+                product.code,
+                2,
+                product.price,
+                center.tax_rate,
+                center.currency_id,
+                seller.id,
+                seller.full_name,
+            )
+        )
     invoice.receipt_number = f"R{invoice.number // 3 + rng.randint(100, 999)}"
     invoice.invoice_date = local_text(moment, center.zone)
     # The untidy paths draw from the invoice's own stream: the check-out's draws stay put.
@@ -128,8 +180,20 @@ def amend(world: World, group: AppointmentGroup, moment: datetime) -> list[Emiss
     product = rng.choice(center.products)
     seller = group.appointments[0].therapist
     before = invoice.sum_total
-    invoice.items.append(_line(rng, product.id, product.name, product.code, 2, product.price, center.tax_rate,
-                               center.currency_id, seller.id, seller.full_name))
+    invoice.items.append(
+        _line(
+            rng,
+            product.id,
+            product.name,
+            product.code,
+            2,
+            product.price,
+            center.tax_rate,
+            center.currency_id,
+            seller.id,
+            seller.full_name,
+        )
+    )
     _pay(invoice, moment, rng, round(invoice.sum_total - before, 2))
     return [Emission("Invoice.Closed", moment, f"invoice-closed:{invoice.id}:edited", _context(world, invoice, group))]
 
@@ -138,8 +202,20 @@ def amend(world: World, group: AppointmentGroup, moment: datetime) -> list[Emiss
 ITEM_MEMBERSHIP, ITEM_PACKAGE = 3, 4
 
 
-def sale_closed(world: World, center: Center, guest_id: str, sale: Any, moment: datetime, *, kind: int, item_id: str,
-                name: str, code: str, price: float, seller: tuple[str, str] | None) -> list[Emission]:
+def sale_closed(
+    world: World,
+    center: Center,
+    guest_id: str,
+    sale: Any,
+    moment: datetime,
+    *,
+    kind: int,
+    item_id: str,
+    name: str,
+    code: str,
+    price: float,
+    seller: tuple[str, str] | None,
+) -> list[Emission]:
     """Invoice.Closed for a membership or package sold on its own invoice (``sale``, the
     SaleInvoice its events name): one line of item type 3 or 4, no appointment group, paid
     unless the sale invoice is still open. Memberships and packages are income a revenue
@@ -148,11 +224,24 @@ def sale_closed(world: World, center: Center, guest_id: str, sale: Any, moment: 
         return []
     rng = world.streams("sale-invoice", sale.id)
     prefix = center.invoice_prefix or ""
-    number = int(sale.no[len(prefix):]) if sale.no[len(prefix):].isdigit() else world.next_invoice_number(center)
+    number = int(sale.no[len(prefix) :]) if sale.no[len(prefix) :].isdigit() else world.next_invoice_number(center)
     seller_id, seller_name = seller or (center.therapists[0].id, "")
     invoice = Invoice(sale.id, number, center, guest_id, None, seller_id)
-    invoice.items.append(InvoiceItem(sale.item_id or new_uuid(rng), item_id, name, kind, code, center.currency_id,
-                                     price, round(price * center.tax_rate, 2), 0.0, seller_id, seller_name))
+    invoice.items.append(
+        InvoiceItem(
+            sale.item_id or new_uuid(rng),
+            item_id,
+            name,
+            kind,
+            code,
+            center.currency_id,
+            price,
+            round(price * center.tax_rate, 2),
+            0.0,
+            seller_id,
+            seller_name,
+        )
+    )
     invoice.invoice_date = local_text(moment, center.zone)
     invoice.receipt_number = sale.receipt_no
     invoice.is_closed = invoice.lock = sale.status != 0
@@ -180,8 +269,21 @@ def charge_fee(world: World, group: AppointmentGroup, moment: datetime) -> list[
         return []
     name, code = ("No Show Fee", "NSFEE") if no_show else ("Late Cancellation Fee", "LCFEE")
     first = booked[0]
-    invoice.items.append(InvoiceItem(new_uuid(rng), first.service.id, name, 0, code, center.currency_id, price,
-                                     round(price * center.tax_rate, 2), 0.0, first.therapist.id, first.therapist.full_name))
+    invoice.items.append(
+        InvoiceItem(
+            new_uuid(rng),
+            first.service.id,
+            name,
+            0,
+            code,
+            center.currency_id,
+            price,
+            round(price * center.tax_rate, 2),
+            0.0,
+            first.therapist.id,
+            first.therapist.full_name,
+        )
+    )
     _pay(invoice, moment, rng, invoice.sum_total)
     invoice.receipt_number = f"R{invoice.number // 3 + rng.randint(100, 999)}"
     invoice.invoice_date = local_text(moment, center.zone)
@@ -192,10 +294,25 @@ def charge_fee(world: World, group: AppointmentGroup, moment: datetime) -> list[
 def refund(world: World, group: AppointmentGroup, moment: datetime, rng: random.Random) -> list[Emission]:
     """A refund invoice for everything the group's invoice billed."""
     original, center = group.invoice, group.center
-    invoice = Invoice(new_uuid(rng), world.next_invoice_number(center), center, original.guest_id, group.id, original.sale_by_id)
+    invoice = Invoice(
+        new_uuid(rng), world.next_invoice_number(center), center, original.guest_id, group.id, original.sale_by_id
+    )
     for item in original.items:
-        invoice.items.append(InvoiceItem(new_uuid(rng), item.item_id, item.name, item.type, item.code, item.currency_id,
-                                         -item.sales, -item.tax, 0.0, item.sale_by_id, item.therapist_name))
+        invoice.items.append(
+            InvoiceItem(
+                new_uuid(rng),
+                item.item_id,
+                item.name,
+                item.type,
+                item.code,
+                item.currency_id,
+                -item.sales,
+                -item.tax,
+                0.0,
+                item.sale_by_id,
+                item.therapist_name,
+            )
+        )
     invoice.transactions.append(Transaction(new_uuid(rng), local_text(moment, center.zone), invoice.sum_total))
     invoice.receipt_number = f"R{invoice.number // 3 + rng.randint(100, 999)}"
     invoice.is_closed = invoice.lock = invoice.is_refund = True

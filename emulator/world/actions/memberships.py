@@ -47,8 +47,13 @@ from ..timefmt import local_text
 from . import Emission, Scheduler, invoices
 from ._desk import arrivals, kept, sale_invoice, staff_name
 
-EMITS = ("Guest.Membership.Created", "Guest.Membership.Freeze", "Guest.Membership.Unfreeze",
-         "Guest.Membership.Cancelled", "Guest.Membership.Reinstate")
+EMITS = (
+    "Guest.Membership.Created",
+    "Guest.Membership.Freeze",
+    "Guest.Membership.Unfreeze",
+    "Guest.Membership.Cancelled",
+    "Guest.Membership.Reinstate",
+)
 
 
 class Roster:
@@ -71,11 +76,20 @@ def _plans(world: World, center: Center) -> tuple[MembershipPlan, ...]:
         rng = world.streams("membership-plans", center.id)
         table = PLANS + EDGE_PLANS if world.profile == "edge" else PLANS
         plans = roster.plans[center.id] = tuple(
-            MembershipPlan(new_uuid(rng), name, "".join(w[:1] for w in name.split()).upper() or "M", recurring,
-                           center.country.price(price), rng.choice(center.services), credits, center.country.price(credit),
-                           rng.choice((None, "Cancel with 30 days notice")),
-                           rng.choice((None, center.country.price(20.0))) if recurring else None)
-            for name, recurring, price, credits, credit in rng.sample(table, min(len(table), rng.randint(3, 4))))
+            MembershipPlan(
+                new_uuid(rng),
+                name,
+                "".join(w[:1] for w in name.split()).upper() or "M",
+                recurring,
+                center.country.price(price),
+                rng.choice(center.services),
+                credits,
+                center.country.price(credit),
+                rng.choice((None, "Cancel with 30 days notice")),
+                rng.choice((None, center.country.price(20.0))) if recurring else None,
+            )
+            for name, recurring, price, credits, credit in rng.sample(table, min(len(table), rng.randint(3, 4)))
+        )
     return plans
 
 
@@ -85,23 +99,40 @@ def plans(world: World, center: Center) -> tuple[MembershipPlan, ...]:
 
 
 def _member_code(rng: random.Random) -> str | None:
-    return rng.choice((None, f"{''.join(rng.choice('abcdefghjkmnpqrstuvwxyz') for _ in range(3))}{rng.randint(100000, 999999)}"))
+    return rng.choice(
+        (None, f"{''.join(rng.choice('abcdefghjkmnpqrstuvwxyz') for _ in range(3))}{rng.randint(100000, 999999)}")
+    )
 
 
-def sell(world: World, center: Center, guest_id: str, moment: datetime, rng: random.Random,
-         sold_by: Named, plan: MembershipPlan | None = None) -> Membership:
+def sell(
+    world: World,
+    center: Center,
+    guest_id: str,
+    moment: datetime,
+    rng: random.Random,
+    sold_by: Named,
+    plan: MembershipPlan | None = None,
+) -> Membership:
     """A membership of ``plan`` (or a plan drawn from the center's) for the guest, bought at ``moment``."""
     plan = plan or rng.choice(_plans(world, center))
     guest = world.guests[guest_id]
     bought = moment.astimezone(center.zone).date()
     membership = Membership(
-        new_uuid(rng), plan, center, guest_id,
+        new_uuid(rng),
+        plan,
+        center,
+        guest_id,
         (Named(guest_id, f"{guest.first_name} {guest.last_name[:1].lower()} (Primary)"),),
-        _member_code(rng), sale_invoice(world, center, rng, "membership"), moment,
+        _member_code(rng),
+        sale_invoice(world, center, rng, "membership"),
+        moment,
         expiry=date(bought.year + (2 if plan.recurring else 1), bought.month, min(bought.day, 28)),
         next_collection=add_month(bought) if plan.recurring else None,
-        grace_period_days=rng.choice(GRACE_PERIOD_DAYS), sold_by=sold_by,
-        auto_renew=rng.random() < AUTO_RENEW_SHARE, renew_option_id=new_uuid(rng))
+        grace_period_days=rng.choice(GRACE_PERIOD_DAYS),
+        sold_by=sold_by,
+        auto_renew=rng.random() < AUTO_RENEW_SHARE,
+        renew_option_id=new_uuid(rng),
+    )
     _roster(world).held.setdefault(center.id, {})[membership.id] = membership
     return membership
 
@@ -121,15 +152,20 @@ def _members_at(world: World, center: Center) -> dict[str, Membership]:
             bought = world.start - timedelta(days=rng.randint(1, 330), seconds=rng.randint(0, 86_399))
             membership = sell(world, center, guest_id, bought, rng, Named(None, None))
             if membership.plan.recurring:
-                membership.next_collection = next_collection_after(bought.astimezone(center.zone).date(), world.start.astimezone(center.zone).date())
+                membership.next_collection = next_collection_after(
+                    bought.astimezone(center.zone).date(), world.start.astimezone(center.zone).date()
+                )
             membership.used = rng.randint(0, membership.plan.credits)
     return held[center.id]
 
 
 def _candidates(world: World, center: Center, state: str) -> list[Membership]:
     """The center's recurring memberships in ``state`` whose guest still exists, in a stable order."""
-    return [m for m in _members_at(world, center).values()
-            if m.state == state and m.plan.recurring and m.guest_id in world.guests]
+    return [
+        m
+        for m in _members_at(world, center).values()
+        if m.state == state and m.plan.recurring and m.guest_id in world.guests
+    ]
 
 
 # -- the steps -----------------------------------------------------------------------------
@@ -142,7 +178,11 @@ def _day(sim: Scheduler, moment: datetime, center: Center, day: date, _rng: rand
     emitted: list[Emission] = []
     held = _members_at(world, center)
     for membership in list(held.values()):
-        if membership.state == "active" and membership.next_collection is not None and membership.next_collection <= day:
+        if (
+            membership.state == "active"
+            and membership.next_collection is not None
+            and membership.next_collection <= day
+        ):
             membership.next_collection = add_month(membership.next_collection)  # collected: the cycle renews
             membership.payment_history.clear()
             membership.used = 0
@@ -190,7 +230,9 @@ def _checkout(sim: Scheduler, moment: datetime, group: AppointmentGroup) -> list
     if not _not_members(world, group.center, [group.guest_id]):
         return []
     seller = group.appointments[0].therapist
-    return create_membership(world, group.center, group.guest_id, moment, rng, sold_by=Named(seller.id, seller.full_name))[1]
+    return create_membership(
+        world, group.center, group.guest_id, moment, rng, sold_by=Named(seller.id, seller.full_name)
+    )[1]
 
 
 def _pick(world: World, center: Center, name: str, state: str) -> tuple[random.Random, Membership] | None:
@@ -208,7 +250,9 @@ def _resume(moment: datetime, membership: Membership) -> None:
     move(membership, "active")
     membership.freeze = membership.cancel = None
     zone = membership.center.zone
-    membership.next_collection = next_collection_after(membership.purchased.astimezone(zone).date(), moment.astimezone(zone).date())
+    membership.next_collection = next_collection_after(
+        membership.purchased.astimezone(zone).date(), moment.astimezone(zone).date()
+    )
 
 
 def _key(kind: str, membership: Membership, moment: datetime, name: str | None) -> str:
@@ -219,9 +263,17 @@ def _key(kind: str, membership: Membership, moment: datetime, name: str | None) 
 # -- what happens to one membership: the simulation's steps and a scenario's call these ----
 
 
-def create_membership(world: World, center: Center, guest_id: str, moment: datetime, rng: random.Random, *,
-                      sold_by: Named | None = None, plan: MembershipPlan | None = None,
-                      on_invoice: bool = True) -> tuple[Membership, list[Emission]]:
+def create_membership(
+    world: World,
+    center: Center,
+    guest_id: str,
+    moment: datetime,
+    rng: random.Random,
+    *,
+    sold_by: Named | None = None,
+    plan: MembershipPlan | None = None,
+    on_invoice: bool = True,
+) -> tuple[Membership, list[Emission]]:
     """Sell the guest a membership at ``center`` (of ``plan``, or one of the center's drawn),
     on its own invoice. The center's roster is drawn first, so the sale continues its
     invoice numbers as the simulation's would; ``sold_by`` unset is an online sale.
@@ -229,14 +281,38 @@ def create_membership(world: World, center: Center, guest_id: str, moment: datet
     _members_at(world, center)
     membership = sell(world, center, guest_id, moment, rng, sold_by or Named(None, None), plan)
     seller = (membership.sold_by.id, membership.sold_by.name or "") if membership.sold_by.id else None
-    sold = invoices.sale_closed(world, center, guest_id, membership.invoice, moment, kind=invoices.ITEM_MEMBERSHIP,
-                                item_id=membership.plan.id, name=membership.plan.name, code=membership.plan.code,
-                                price=membership.plan.price, seller=seller) if on_invoice else []
-    return membership, [_emission("Guest.Membership.Created", membership, moment, f"membership-created:{membership.id}"), *sold]
+    sold = (
+        invoices.sale_closed(
+            world,
+            center,
+            guest_id,
+            membership.invoice,
+            moment,
+            kind=invoices.ITEM_MEMBERSHIP,
+            item_id=membership.plan.id,
+            name=membership.plan.name,
+            code=membership.plan.code,
+            price=membership.plan.price,
+            seller=seller,
+        )
+        if on_invoice
+        else []
+    )
+    return membership, [
+        _emission("Guest.Membership.Created", membership, moment, f"membership-created:{membership.id}"),
+        *sold,
+    ]
 
 
-def freeze_membership(world: World, membership: Membership, moment: datetime, rng: random.Random, *,
-                      days: int | None = None, name: str | None = None) -> list[Emission]:
+def freeze_membership(
+    world: World,
+    membership: Membership,
+    moment: datetime,
+    rng: random.Random,
+    *,
+    days: int | None = None,
+    name: str | None = None,
+) -> list[Emission]:
     """Freeze an active membership from today for ``days`` (drawn from the habits when
     unset): collections stop until it is unfrozen. ``name`` keys the event (see :func:`_key`)."""
     center = membership.center
@@ -244,33 +320,53 @@ def freeze_membership(world: World, membership: Membership, moment: datetime, rn
     today = membership.since = moment.astimezone(center.zone).date()
     ends = today + timedelta(days=pick(rng, FREEZE_DAYS) if days is None else days)
     fee = membership.plan.freeze_fee
-    membership.freeze = Freeze(f"{today.isoformat()}T00:00:00", f"{ends.isoformat()}T00:00:00", 2, fee or 0, 2,
-                               rng.choice(FREEZE_COMMENTS), staff_name(rng, center))
+    membership.freeze = Freeze(
+        f"{today.isoformat()}T00:00:00",
+        f"{ends.isoformat()}T00:00:00",
+        2,
+        fee or 0,
+        2,
+        rng.choice(FREEZE_COMMENTS),
+        staff_name(rng, center),
+    )
     return [_emission("Guest.Membership.Freeze", membership, moment, _key("freeze", membership, moment, name))]
 
 
 def unfreeze_membership(world: World, membership: Membership, moment: datetime) -> list[Emission]:
     """Lift a freeze (at its end, or early at the desk): collections resume."""
     _resume(moment, membership)
-    return [_emission("Guest.Membership.Unfreeze", membership, moment, f"membership-unfreeze:{membership.id}:{moment.isoformat()}")]
+    return [
+        _emission(
+            "Guest.Membership.Unfreeze", membership, moment, f"membership-unfreeze:{membership.id}:{moment.isoformat()}"
+        )
+    ]
 
 
-def cancel_membership(world: World, membership: Membership, moment: datetime, rng: random.Random, *,
-                      name: str | None = None) -> list[Emission]:
+def cancel_membership(
+    world: World, membership: Membership, moment: datetime, rng: random.Random, *, name: str | None = None
+) -> list[Emission]:
     """Cancel an active membership, effective today, with a reason and who did it at the desk."""
     center = membership.center
     move(membership, "cancelled")
     membership.since = moment.astimezone(center.zone).date()
     effective = f"{membership.since.isoformat()}T00:00:00"
-    membership.cancel = Cancel(local_text(moment, center.zone), effective, effective, rng.choice(CANCEL_REASONS),
-                               staff_name(rng, center))
+    membership.cancel = Cancel(
+        local_text(moment, center.zone), effective, effective, rng.choice(CANCEL_REASONS), staff_name(rng, center)
+    )
     return [_emission("Guest.Membership.Cancelled", membership, moment, _key("cancelled", membership, moment, name))]
 
 
 def reinstate_membership(world: World, membership: Membership, moment: datetime) -> list[Emission]:
     """Undo a cancellation (the guest changed their mind): active again, collections resume."""
     _resume(moment, membership)
-    return [_emission("Guest.Membership.Reinstate", membership, moment, f"membership-reinstate:{membership.id}:{moment.isoformat()}")]
+    return [
+        _emission(
+            "Guest.Membership.Reinstate",
+            membership,
+            moment,
+            f"membership-reinstate:{membership.id}:{moment.isoformat()}",
+        )
+    ]
 
 
 def _freeze(moment: datetime, sim: Scheduler, center: Center, name: str) -> list[Emission]:
@@ -281,7 +377,9 @@ def _freeze(moment: datetime, sim: Scheduler, center: Center, name: str) -> list
     emitted = freeze_membership(sim.world, membership, moment, rng, name=name)
     assert membership.freeze is not None  # freeze_membership just set it
     ends = membership.freeze.ends
-    lifted = datetime(ends.year, ends.month, ends.day, tzinfo=center.zone).astimezone(UTC) + timedelta(minutes=rng.uniform(1, 240))
+    lifted = datetime(ends.year, ends.month, ends.day, tzinfo=center.zone).astimezone(UTC) + timedelta(
+        minutes=rng.uniform(1, 240)
+    )
     if rng.random() < EARLY_UNFREEZE_SHARE:
         lifted = moment + (lifted - moment) * rng.uniform(0.2, 0.9)
     sim.at(lifted, _unfreeze, sim, membership)

@@ -47,7 +47,9 @@ def install(sim: Scheduler) -> None:
     def on_day(sim: Scheduler, moment: datetime, center: Center, day: date, _: random.Random) -> list[Emission]:
         rng = sim.world.streams("optins-day", center.id, day.isoformat())
         for n in range(sum(rng.random() < CHANGES_PER_DAY / 4 for _ in range(4))):
-            local = datetime(day.year, day.month, day.day, tzinfo=center.zone) + timedelta(seconds=rng.uniform(7 * 3600, 23 * 3600))
+            local = datetime(day.year, day.month, day.day, tzinfo=center.zone) + timedelta(
+                seconds=rng.uniform(7 * 3600, 23 * 3600)
+            )
             when = local.astimezone(UTC)
             if when >= moment:
                 sim.at(when, change, center, f"{day.isoformat()}:{n}")

@@ -40,8 +40,13 @@ from ..randomness import new_uuid
 from . import Emission, Scheduler, invoices
 from ._desk import arrivals, kept, sale_invoice
 
-EMITS = ("Guest.Package.Created", "Guest.Package.Redemption", "Guest.Package.RedemptionReversal",
-         "Guest.Package.StatusUpdate", "Guest.Package.ValidityUpdate")
+EMITS = (
+    "Guest.Package.Created",
+    "Guest.Package.Redemption",
+    "Guest.Package.RedemptionReversal",
+    "Guest.Package.StatusUpdate",
+    "Guest.Package.ValidityUpdate",
+)
 
 
 class Holdings:
@@ -68,23 +73,42 @@ def _plans(world: World, center: Center) -> tuple[PackagePlan, ...]:
         built = []
         for name, sessions, count, discount in table:
             services = rng.sample(center.services, min(count, len(center.services)))
-            lines = tuple((s, sessions, rng.choice(CATEGORY_TYPES), round(s.price * (1 - discount), 2)) for s in services)
+            lines = tuple(
+                (s, sessions, rng.choice(CATEGORY_TYPES), round(s.price * (1 - discount), 2)) for s in services
+            )
             title = name if count > 1 else f"{services[0].name} - {name}"
-            built.append(PackagePlan(new_uuid(rng), title, title[:40], round(sum(p * n for _, n, _, p in lines), 2),
-                                     pick(rng, VALIDITY_DAYS), lines))
+            built.append(
+                PackagePlan(
+                    new_uuid(rng),
+                    title,
+                    title[:40],
+                    round(sum(p * n for _, n, _, p in lines), 2),
+                    pick(rng, VALIDITY_DAYS),
+                    lines,
+                )
+            )
         plans = holdings.plans[center.id] = tuple(built)
     return plans
 
 
-def sell(world: World, center: Center, guest_id: str, moment: datetime, rng: random.Random,
-         plan: PackagePlan | None = None) -> GuestPackage:
+def sell(
+    world: World, center: Center, guest_id: str, moment: datetime, rng: random.Random, plan: PackagePlan | None = None
+) -> GuestPackage:
     """A package of ``plan`` (or one drawn from the center's) for the guest, bought at ``moment``."""
     plan = plan or rng.choice(_plans(world, center))
     start = moment.astimezone(center.zone).date()
     package = GuestPackage(
-        new_uuid(rng), plan, center, guest_id, sale_invoice(world, center, rng, "package", closed=rng.random() < 0.7),
-        moment, start, start + timedelta(days=plan.validity_days), rng.choice(GRACE_DAYS),
-        [PackageLine(service, total, 0, category, price) for service, total, category, price in plan.lines])
+        new_uuid(rng),
+        plan,
+        center,
+        guest_id,
+        sale_invoice(world, center, rng, "package", closed=rng.random() < 0.7),
+        moment,
+        start,
+        start + timedelta(days=plan.validity_days),
+        rng.choice(GRACE_DAYS),
+        [PackageLine(service, total, 0, category, price) for service, total, category, price in plan.lines],
+    )
     holdings = _holdings(world)
     holdings.held.setdefault(center.id, {})[package.id] = package
     holdings.of_guest.setdefault((center.id, guest_id), []).append(package)
@@ -132,8 +156,12 @@ def _day(sim: Scheduler, moment: datetime, center: Center, day: date, _rng: rand
             if rng.random() < EXTEND_SHARE:
                 sim.at(moment + timedelta(hours=rng.uniform(8, 18)), _extend, sim, package)
             else:
-                sim.at(moment + timedelta(days=(package.end_with_grace - day).days, minutes=rng.uniform(1, 90)),
-                       _close, sim, package)
+                sim.at(
+                    moment + timedelta(days=(package.end_with_grace - day).days, minutes=rng.uniform(1, 90)),
+                    _close,
+                    sim,
+                    package,
+                )
             package.pending += 1
     for n, when in enumerate(arrivals(rng, SALES_PER_DAY, center, day, moment)):
         sim.at(when, _sell_at_desk, sim, center, f"{day.isoformat()}:{n}")
@@ -175,7 +203,9 @@ def _checkout(sim: Scheduler, moment: datetime, group: AppointmentGroup) -> list
     return emitted
 
 
-def _reverse(moment: datetime, sim: Scheduler, package: GuestPackage, used: tuple[Redemption, ...], group_id: str) -> list[Emission]:
+def _reverse(
+    moment: datetime, sim: Scheduler, package: GuestPackage, used: tuple[Redemption, ...], group_id: str
+) -> list[Emission]:
     package.pending -= 1
     return reverse_redemption(sim.world, package, used, group_id, moment)
 
@@ -192,22 +222,45 @@ def _extend(moment: datetime, sim: Scheduler, package: GuestPackage) -> list[Emi
     package.pending -= 1
     if package.state == STATE_CLOSED:
         return []
-    return extend_package(sim.world, package, moment, sim.world.streams("package-extend", package.id, package.end.isoformat()))
+    return extend_package(
+        sim.world, package, moment, sim.world.streams("package-extend", package.id, package.end.isoformat())
+    )
 
 
 # -- what happens to one package: the simulation's steps and a scenario's call these --------
 
 
-def create_package(world: World, center: Center, guest_id: str, moment: datetime, rng: random.Random,
-                   plan: PackagePlan | None = None, on_invoice: bool = True) -> tuple[GuestPackage, list[Emission]]:
+def create_package(
+    world: World,
+    center: Center,
+    guest_id: str,
+    moment: datetime,
+    rng: random.Random,
+    plan: PackagePlan | None = None,
+    on_invoice: bool = True,
+) -> tuple[GuestPackage, list[Emission]]:
     """Sell the guest a package at ``center`` (of ``plan``, or one of the center's drawn).
     The center's holdings are drawn first, so the sale continues its invoice numbers as the
     simulation's would."""
     _held_at(world, center)
     package = sell(world, center, guest_id, moment, rng, plan)
-    sold = invoices.sale_closed(world, center, guest_id, package.invoice, moment, kind=invoices.ITEM_PACKAGE,
-                                item_id=package.plan.id, name=package.plan.name, code=package.plan.code,
-                                price=package.plan.price, seller=None) if on_invoice else []
+    sold = (
+        invoices.sale_closed(
+            world,
+            center,
+            guest_id,
+            package.invoice,
+            moment,
+            kind=invoices.ITEM_PACKAGE,
+            item_id=package.plan.id,
+            name=package.plan.name,
+            code=package.plan.code,
+            price=package.plan.price,
+            seller=None,
+        )
+        if on_invoice
+        else []
+    )
     return package, [_emission("Guest.Package.Created", package, moment, f"package-created:{package.id}"), *sold]
 
 
@@ -222,9 +275,18 @@ def redeem_package(world: World, package: GuestPackage, group: AppointmentGroup,
         if appointment.progress != 2 or line is None:
             continue
         line.used += 1
-        used.append(Redemption(invoice.id, f"{center.invoice_prefix or ''}{invoice.number}", appointment.invoice_item_id,
-                               appointment.service, line.category_type, appointment.therapist, center,
-                               appointment.start.astimezone(center.zone).strftime("%Y-%m-%d %H:%M:%S.000")))
+        used.append(
+            Redemption(
+                invoice.id,
+                f"{center.invoice_prefix or ''}{invoice.number}",
+                appointment.invoice_item_id,
+                appointment.service,
+                line.category_type,
+                appointment.therapist,
+                center,
+                appointment.start.astimezone(center.zone).strftime("%Y-%m-%d %H:%M:%S.000"),
+            )
+        )
     if not used:
         return []
     package.has_first_redemption = True
@@ -232,8 +294,9 @@ def redeem_package(world: World, package: GuestPackage, group: AppointmentGroup,
     return [_emission("Guest.Package.Redemption", package, moment, f"package-redemption:{package.id}:{group.id}")]
 
 
-def reverse_redemption(world: World, package: GuestPackage, used: tuple[Redemption, ...], group_id: str,
-                       moment: datetime) -> list[Emission]:
+def reverse_redemption(
+    world: World, package: GuestPackage, used: tuple[Redemption, ...], group_id: str, moment: datetime
+) -> list[Emission]:
     """Give back the sessions of one redemption (``used``, of the visit ``group_id``)."""
     for redemption in used:
         line = next(ln for ln in package.lines if ln.service.id == redemption.service.id)
@@ -251,12 +314,17 @@ def close_package(world: World, package: GuestPackage, moment: datetime) -> list
     return [_emission("Guest.Package.StatusUpdate", package, moment, f"package-status:{package.id}")]
 
 
-def extend_package(world: World, package: GuestPackage, moment: datetime, rng: random.Random, *,
-                   days: int | None = None) -> list[Emission]:
+def extend_package(
+    world: World, package: GuestPackage, moment: datetime, rng: random.Random, *, days: int | None = None
+) -> list[Emission]:
     """The front desk moves the end date (and the end with grace) ``days`` later (drawn from
     the habits when unset)."""
     package.end += timedelta(days=pick(rng, EXTENSION_DAYS) if days is None else days)
-    return [_emission("Guest.Package.ValidityUpdate", package, moment, f"package-validity:{package.id}:{package.end.isoformat()}")]
+    return [
+        _emission(
+            "Guest.Package.ValidityUpdate", package, moment, f"package-validity:{package.id}:{package.end.isoformat()}"
+        )
+    ]
 
 
 def install(sim: Scheduler) -> None:

@@ -27,7 +27,9 @@ CORRECTION_MINUTES = (5.0, 90.0)
 
 def _emission(kind: str, invoice: Invoice, moment: datetime, key: str) -> Emission:
     # A snapshot: later changes to the list must not change what this event showed.
-    payments = tuple(Payment(t.transaction_id, t.payment_date, t.amount_paid, invoice.center) for t in invoice.transactions)
+    payments = tuple(
+        Payment(t.transaction_id, t.payment_date, t.amount_paid, invoice.center) for t in invoice.transactions
+    )
     return Emission(kind, moment, f"{kind}:{invoice.id}:{key}", {"invoice": invoice, "payments": payments})
 
 

@@ -51,7 +51,9 @@ def _mergeable(world: World, center: Center, guest_id: str) -> bool:
     if world.open_groups.get(guest_id):
         return False
     roster = world.extra.get("memberships")
-    if roster is not None and any(m.guest_id == guest_id for m in getattr(roster, "held", {}).get(center.id, {}).values()):
+    if roster is not None and any(
+        m.guest_id == guest_id for m in getattr(roster, "held", {}).get(center.id, {}).values()
+    ):
         return False
     holdings = world.extra.get("packages")
     return not (holdings is not None and getattr(holdings, "of_guest", {}).get((center.id, guest_id)))
@@ -97,11 +99,22 @@ def edit_group(world: World, group: AppointmentGroup, moment: datetime, rng: ran
     first, block_end = bookings._blocks(group.appointments)[0]
     center = group.center
     local = first.start.astimezone(center.zone)
-    minute, last = local.hour * 60 + local.minute, local.hour * 60 + local.minute + int((block_end - first.start).total_seconds()) // 60
-    block = [a for a in group.appointments if a is first or (a.is_add_on and first.start <= a.start < block_end and a.therapist is first.therapist)]
-    others = [t for t, lo, hi in bookings._on_duty_on(world, center, local.weekday())
-              if t is not first.therapist and (bookings._open_all_day(center) or (lo <= minute and last <= hi))
-              and world.calendar.is_free(t.id, first.start, block_end)]
+    minute, last = (
+        local.hour * 60 + local.minute,
+        local.hour * 60 + local.minute + int((block_end - first.start).total_seconds()) // 60,
+    )
+    block = [
+        a
+        for a in group.appointments
+        if a is first or (a.is_add_on and first.start <= a.start < block_end and a.therapist is first.therapist)
+    ]
+    others = [
+        t
+        for t, lo, hi in bookings._on_duty_on(world, center, local.weekday())
+        if t is not first.therapist
+        and (bookings._open_all_day(center) or (lo <= minute and last <= hi))
+        and world.calendar.is_free(t.id, first.start, block_end)
+    ]
     if others:
         therapist = rng.choice(others)
         world.calendar.release(first.therapist.id, first.start, block_end)
@@ -111,8 +124,13 @@ def edit_group(world: World, group: AppointmentGroup, moment: datetime, rng: ran
             appointment.updated = moment.replace(microsecond=0)
         world.calendar.book(therapist.id, first.start, block_end)
         bookings._mark(world, first, block_end, True)
-    context = {"organization": world.organization, "center": center, "guest": world.guests[group.guest_id], "group": group,
-               "appointments": group.appointments}
+    context = {
+        "organization": world.organization,
+        "center": center,
+        "guest": world.guests[group.guest_id],
+        "group": group,
+        "appointments": group.appointments,
+    }
     emitted = [Emission("AppointmentGroup.Updated", moment, f"group-updated:{group.id}", context)]
     if group.status == habits.STATUS_CONFIRMED:
         emitted += bookings.set_status(world, group, habits.STATUS_BOOKED, moment)
@@ -132,8 +150,15 @@ def delete_group(world: World, group: AppointmentGroup, moment: datetime) -> lis
     """Delete the booking: its time is freed, one event per appointment, and it is over."""
     bookings.release(world, group)
     group.status = habits.STATUS_CANCELLED  # as good as cancelled for the world; no status is sent
-    return [Emission("AppointmentGroup.Delete", moment, f"group-delete:{group.id}:{appointment.id}",
-                     {"group": group, "appointment": appointment}) for appointment in group.appointments]
+    return [
+        Emission(
+            "AppointmentGroup.Delete",
+            moment,
+            f"group-delete:{group.id}:{appointment.id}",
+            {"group": group, "appointment": appointment},
+        )
+        for appointment in group.appointments
+    ]
 
 
 def deleted(world: World, group: AppointmentGroup) -> bool:
