@@ -39,6 +39,7 @@ def _keeps_together(module: str) -> bool:
     return path.is_file() and "pytest.mark.xdist_group(" in path.read_text(encoding="utf-8")
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown when it is not loaded (-p no:xdist)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadscope`` (``make test``): a module that shares module fixtures (built
     worlds, the README's world, a browser) on one worker, every other test on its own.

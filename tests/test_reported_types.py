@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from emulator.actions import reported
 from emulator.errors import UsageError
 from emulator.events.generate import generate_events, simulate_events
 from emulator.events.registry import default_registry
@@ -190,3 +191,34 @@ def test_event_types_marks_the_reported_ones() -> None:
         [CLI, "generate", "Guest.Merged", "--variant", "reported-events=off"], capture_output=True, text=True
     )
     assert done.returncode == 2 and done.stderr.count("Error:") == 1 and "reported-events=off" in done.stderr
+
+
+def center_ids(node: Any) -> set[str]:
+    """Every center an event names."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "center_id" and isinstance(value, str):
+                found.add(value.lower())
+            found |= center_ids(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= center_ids(value)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", ["realistic", "edge"])
+@pytest.mark.parametrize("seed", [2, 6, 10])
+def test_merges_and_edits_come_at_their_documented_rates(seed: int, profile: str) -> None:
+    # docs/assumptions.md: about 0.3 merges a day per center; 6 % of the groups that will be
+    # visited or missed are edited (so a little under 6 % of all groups created). The bounds
+    # are the documented rate divided and multiplied by 2.5, as for the invoice paths.
+    days = 14
+    events = stream(seed, profile, days)
+    counts = Counter(e["event_type"] for e in events)
+    centers = set().union(*(center_ids(e["data"]) for e in events))
+    merges_per_center_day = counts["Guest.Merged"] / (len(centers) * days)
+    assert reported.MERGES_PER_DAY / 2.5 <= merges_per_center_day <= reported.MERGES_PER_DAY * 2.5, merges_per_center_day
+    edited = counts["AppointmentGroup.Updated"] / counts["AppointmentGroup.Created"]
+    assert reported.EDIT_SHARE / 2.5 <= edited <= reported.EDIT_SHARE * 2.5, edited
