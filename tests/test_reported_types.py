@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from emulator.actions import reported
 from emulator.errors import UsageError
 from emulator.events.generate import generate_events, simulate_events
 from emulator.events.registry import default_registry
+from emulator.world.actions import reported
 
 NOW = datetime(2024, 7, 25, 8, tzinfo=UTC)
 REPORTED = {"Guest.Merged", "AppointmentGroup.Updated", "AppointmentGroup.Delete"}
@@ -219,6 +219,8 @@ def test_merges_and_edits_come_at_their_documented_rates(seed: int, profile: str
     counts = Counter(e["event_type"] for e in events)
     centers = set().union(*(center_ids(e["data"]) for e in events))
     merges_per_center_day = counts["Guest.Merged"] / (len(centers) * days)
-    assert reported.MERGES_PER_DAY / 2.5 <= merges_per_center_day <= reported.MERGES_PER_DAY * 2.5, merges_per_center_day
+    assert reported.MERGES_PER_DAY / 2.5 <= merges_per_center_day <= reported.MERGES_PER_DAY * 2.5, (
+        merges_per_center_day
+    )
     edited = counts["AppointmentGroup.Updated"] / counts["AppointmentGroup.Created"]
     assert reported.EDIT_SHARE / 2.5 <= edited <= reported.EDIT_SHARE * 2.5, edited
