@@ -126,22 +126,10 @@ def test_a_url_without_a_scheme_is_http(correct: ContractReceiver) -> None:
 # -- classification: the message and the fix follow what came back ---------------------------
 
 
-@pytest.mark.parametrize(
-    ("status", "says", "fix"),
-    [
-        (401, "answered 401: the receiver refused the signature", "Check that --secret is this webhook's secret"),
-        (404, "answered 404: nothing handles POST at this URL", "Check the URL's path"),
-        (408, "answered 408 (request timeout)", "Answer 2xx as soon as the event is stored"),
-        (413, "answered 413: a 3 KiB body is over the receiver's body size limit", "Raise the body size limit"),
-        (415, "answered 415: the receiver refuses the body's Content-Type", "whatever the Content-Type"),
-        (422, "answered 422: the receiver refused the event's content", "Parse the raw body as JSON"),
-        (500, "answered 500: the receiver failed (a server error)", "Read the receiver's log"),
-        (503, "answered 503: the receiver failed (a server error)", "a 5xx is a crash or an outage"),
-    ],
-)
-def test_each_answer_class_writes_its_own_message_and_fix(status: int, says: str, fix: str) -> None:
-    # The probe is answered 200; no-content-type's event gets the status under test.
-    with Receiver([200, status], default=200) as rx:
+def answered(action: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """no-content-type's one result (and the report) when its event meets ``action``; the
+    probe before it is answered 200, so the receiver is up."""
+    with Receiver([200, action], default=200) as rx:
         doc = report(
             run(
                 rx.url,
@@ -160,6 +148,24 @@ def test_each_answer_class_writes_its_own_message_and_fix(status: int, says: str
             )
         )
     [result] = doc["results"]
+    return result, doc
+
+
+@pytest.mark.parametrize(
+    ("status", "says", "fix"),
+    [
+        (401, "answered 401: the receiver refused the signature", "Check that --secret is this webhook's secret"),
+        (404, "answered 404: nothing handles POST at this URL", "Check the URL's path"),
+        (408, "answered 408 (request timeout)", "Answer 2xx as soon as the event is stored"),
+        (413, "answered 413: a 3 KiB body is over the receiver's body size limit", "Raise the body size limit"),
+        (415, "answered 415: the receiver refuses the body's Content-Type", "whatever the Content-Type"),
+        (422, "answered 422: the receiver refused the event's content", "Parse the raw body as JSON"),
+        (500, "answered 500: the receiver failed (a server error)", "Read the receiver's log"),
+        (503, "answered 503: the receiver failed (a server error)", "a 5xx is a crash or an outage"),
+    ],
+)
+def test_each_answer_class_writes_its_own_message_and_fix(status: int, says: str, fix: str) -> None:
+    result, doc = answered(status)
     assert result["outcome"] == "fail" and doc["exit_code"] == 1
     assert says in result["message"] and str(status) in result["message"]
     assert fix in result["fix"]
@@ -194,26 +200,7 @@ def test_each_answer_class_writes_its_own_message_and_fix(status: int, says: str
     ],
 )
 def test_the_other_answer_classes_and_a_connection_dropped_mid_run(action: Any, says: str, fix: str, kind: str) -> None:
-    # The probe is answered 200 (the receiver is up); then no-content-type's event meets the answer under test.
-    with Receiver([200, action], default=200) as rx:
-        doc = report(
-            run(
-                rx.url,
-                "--secret",
-                SECRET,
-                "--only",
-                "no-content-type",
-                "--event-type",
-                "AppointmentGroup.Created",
-                "--format",
-                "json",
-                "--seed",
-                "1",
-                "--now",
-                NOW,
-            )
-        )
-    [result] = doc["results"]
+    result, doc = answered(action)
     assert result["outcome"] == "fail" and doc["exit_code"] == 1, result
     assert says in result["message"] and fix in result["fix"], result
     assert result["cause"]["class"] == kind

@@ -7,7 +7,6 @@ about the guests, groups and invoices the events named and gets answers that agr
 
 from __future__ import annotations
 
-import signal
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ import click
 from .. import defaults
 from ..errors import UsageError
 from . import cli
+from .lifetime import run_until_stopped
 from .params import TimestampParam
 
 
@@ -133,15 +133,8 @@ def api_command(
     )
     click.echo("Press Ctrl-C to stop.", err=True)
 
-    def on_term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
+        run_until_stopped(server.run)
     finally:
-        signal.signal(signal.SIGTERM, previous)
         server.close()
     click.echo("Stopped.", err=True)

@@ -7,7 +7,6 @@ dashboard (see ``serve.py``). ``captures export`` writes what was relayed as fix
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ import click
 from ..urls import redact_url
 from . import cli
 from .delivery_options import URLParam, db_option
+from .lifetime import run_until_stopped
 from .params import TimeScaleParam
 
 #: Where the relay listens by default (``serve`` has 8025).
@@ -244,22 +244,14 @@ def relay_command(
         err=True,
     )
     click.echo("Point a tunnel at it and give Zenoti the tunnel's URL. Press Ctrl-C to stop.", err=True)
-    previous = signal.signal(signal.SIGTERM, lambda *_: _interrupt())
     try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
+        run_until_stopped(server.run)
     finally:
-        signal.signal(signal.SIGTERM, previous)
         wasyncore.close_all(server._map)
         server.task_dispatcher.shutdown()
         deliverer.close()  # in-flight forwards are logged; the rest stay scheduled
         store.close()
     click.echo("Stopped; forwards not yet made stay scheduled for the next start.", err=True)
-
-
-def _interrupt() -> None:
-    raise KeyboardInterrupt
 
 
 @cli.group("captures", short_help="What the relay kept from real Zenoti: export it as fixtures.")
