@@ -23,7 +23,7 @@ from .params import (
     variant_option,
     variants_from,
 )
-from .world import FORMATS, PaceParam
+from .world import PaceParam, output_options
 
 if TYPE_CHECKING:
     from ..scenario import Run
@@ -209,20 +209,7 @@ def _other(row: dict[str, Any]) -> str:
 
 @scenario_group.command("run", short_help="Play a scenario and print or deliver its events in order.")
 @_story_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Without --target: jsonl, json or pretty (default: pretty on a terminal, jsonl otherwise).",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, writable=True),
-    default=None,
-    help="Without --target: write to FILE.",
-)
+@output_options
 @click.option(
     "--pace",
     type=PaceParam(),

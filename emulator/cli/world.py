@@ -31,6 +31,25 @@ from .params import (
 FORMATS = ("jsonl", "json", "pretty")
 
 
+def output_options(func: Any) -> Any:
+    """``--format`` and ``-o``: how commands that print or send events (``simulate``,
+    ``scenario run``) print them when no ``--target`` is given."""
+    func = click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, writable=True),
+        default=None,
+        help="Without --target: write to FILE.",
+    )(func)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default=None,
+        help="Without --target: jsonl, json or pretty (default: pretty on a terminal, jsonl otherwise).",
+    )(func)
+
+
 class PaceParam(CoreParam):
     """``--pace``: fast, real, or simulated seconds per real second."""
 
@@ -82,20 +101,7 @@ class PaceParam(CoreParam):
 @click.option("--no-validate", is_flag=True, help="Let --set break the schema.")
 @variant_option
 @fresh_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Without --target: jsonl, json or pretty (default: pretty on a terminal, jsonl otherwise).",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, writable=True),
-    default=None,
-    help="Without --target: write to FILE.",
-)
+@output_options
 @click.option(
     "--pace",
     type=PaceParam(),
